@@ -1,0 +1,357 @@
+"""The ``trackerhub`` command: ``up``, ``web``, ``worker``, ``scheduler``, ``check``, ``replay``.
+
+``up`` runs everything on one machine for a first look or a small team: a managed redis-server when
+``REDIS_URL`` is unset, the web server, a worker and the scheduler, and — when no ``JIRA_URL`` is set —
+the built-in sandbox (a Jira look-alike, a Telegram Bot API stand-in and an SMTP sink) so the whole flow
+works before a real tracker is connected. The other commands run one process each, for production.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from config.logs import setup_logging
+from config.rules import ConfigError, HubConfig, load_config
+from config.settings import VAR_DIR, Settings, get_settings
+
+log = logging.getLogger("trackerhub")
+
+
+@click.group()
+def main() -> None:
+    """trackerhub: customer messages in, tracker issues out."""
+    setup_logging(os.environ.get("HUB_LOG_LEVEL", "INFO"))
+
+
+# -- production processes -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+def web(host: str, port: int, workers: int) -> None:
+    """Run the HTTP server (gunicorn) for the hooks, forms and status API."""
+    settings = _settings_or_exit()
+    _config_or_exit(settings)
+    os.execvp(  # noqa: S606 - replaces this process with gunicorn, by design
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "4",
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
+            "wsgi:app",
+        ],
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for deliveries, replies and periodic jobs.
+
+    A ``SimpleWorker`` runs jobs in this process instead of forking per job, so the tracker client
+    (whose construction costs a ``serverInfo`` call) and the database pool are built once per process.
+    A crash of the process is covered by the journal's lease and sweep.
+    """
+    from rq import SimpleWorker
+
+    from jobs.context import get_context
+    from jobs.queues import ALL_QUEUES
+
+    settings = _settings_or_exit()
+    _config_or_exit(settings)
+    ctx = get_context()
+    SimpleWorker(list(ALL_QUEUES), connection=ctx.redis).work(
+        burst=burst, with_scheduler=True, logging_level="WARNING"
+    )
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the journal sweep and the IMAP poll (only one scheduler is active at a time)."""
+    from jobs.context import get_context
+    from jobs.periodic import run_scheduler
+
+    settings = _settings_or_exit()
+    _config_or_exit(settings)
+    run_scheduler(get_context())
+
+
+@main.command()
+def check() -> None:
+    """Validate the rule file against the live tracker; exit 1 on errors."""
+    from jobs.check import check_config
+
+    settings = _settings_or_exit()
+    config = _config_or_exit(settings)
+    problems = check_config(settings, config)
+    for line in problems.report():
+        click.echo(line)
+    sys.exit(1 if problems.errors else 0)
+
+
+@main.command()
+@click.argument("message_ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="replay every dead letter")
+def replay(message_ids: Sequence[str], replay_all: bool) -> None:
+    """Re-run dead letters (by id, or --all)."""
+    from jobs.context import get_context
+    from jobs.replay import replay_messages
+
+    settings = _settings_or_exit()
+    _config_or_exit(settings)
+    if not message_ids and not replay_all:
+        raise click.UsageError("give message ids or --all")
+    outcomes = replay_messages(get_context(), list(message_ids), replay_all=replay_all)
+    for message_id, outcome in outcomes:
+        click.echo(f"{message_id}\t{outcome}")
+    sys.exit(0 if all(o == "requeued" for _, o in outcomes) else 1)
+
+
+# -- everything on one machine ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def up(host: str, port: int) -> None:
+    """Run Redis (if needed), the sandbox (if no tracker is set), web, worker and scheduler."""
+    env = dict(os.environ)
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    env.setdefault("HUB_PUBLIC_URL", f"http://{host}:{port}")
+    try:
+        if not env.get("REDIS_URL"):
+            redis_port = _free_port(6379)
+            children.append(("redis", _start_redis(redis_port)))
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        sandbox = not env.get("JIRA_URL") and not env.get("KAITEN_URL")
+        if sandbox:
+            children += _start_sandbox(env)
+        env.setdefault("HUB_INBOUND_TOKEN", secrets.token_urlsafe(24))
+        env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+        os.environ.update(env)
+        get_settings.cache_clear()
+        _config_or_exit(_settings_or_exit())
+        _wait_for_redis(env["REDIS_URL"])
+        me = [sys.executable, "-m", "cli"]
+        children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)], env)))
+        children.append(("worker", _spawn([*me, "worker"], env)))
+        children.append(("scheduler", _spawn([*me, "scheduler"], env)))
+        _wait_for_http(f"http://{host}:{port}/healthz")
+        _print_welcome(env, host, port, sandbox)
+        _supervise(children)
+    finally:
+        _stop(children)
+
+
+def _start_redis(port: int) -> subprocess.Popen[bytes]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise click.ClickException(
+            "redis-server is not installed: run `apt-get install redis-server` (Debian/Ubuntu) "
+            "or set REDIS_URL to a Redis you run"
+        )
+    data = VAR_DIR / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--appendonly", "yes"]
+    return subprocess.Popen([*args, "--save", "", "--daemonize", "no", "--loglevel", "warning"])
+
+
+def _start_sandbox(env: dict[str, str]) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    started = []
+    jira_port = _free_port(8081)
+    db = VAR_DIR / "sandbox-jira.sqlite3"
+    started.append(
+        (
+            "sandbox-jira",
+            _spawn(
+                [sys.executable, "-m", "connector.sandbox.jira", "--port", str(jira_port), "--db", str(db)],
+                env,
+            ),
+        )
+    )
+    env["JIRA_URL"] = f"http://127.0.0.1:{jira_port}"
+    env.setdefault("JIRA_TOKEN", "sandbox")
+    if not env.get("TELEGRAM_BOT_TOKEN"):
+        tg_port = _free_port(8082)
+        started.append(
+            (
+                "sandbox-telegram",
+                _spawn([sys.executable, "-m", "connector.sandbox.telegram", "--port", str(tg_port)], env),
+            )
+        )
+        env["TELEGRAM_API_URL"] = f"http://127.0.0.1:{tg_port}"
+        env["TELEGRAM_BOT_TOKEN"] = "1000:sandbox"  # noqa: S105 - the stand-in takes any token
+    if not env.get("SMTP_URL"):
+        smtp_port = _free_port(8025)
+        outbox = VAR_DIR / "outbox"
+        started.append(
+            (
+                "sandbox-smtp",
+                _spawn(
+                    [
+                        sys.executable,
+                        "-m",
+                        "connector.sandbox.smtp",
+                        "--port",
+                        str(smtp_port),
+                        "--outbox",
+                        str(outbox),
+                    ],
+                    env,
+                ),
+            )
+        )
+        env["SMTP_URL"] = f"smtp://127.0.0.1:{smtp_port}"
+    for name, _ in started:
+        log.info("up.started process=%s", name)
+    _wait_for_http(f"{env['JIRA_URL']}/rest/api/2/serverInfo")
+    return started
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env=env, cwd=str(Path(__file__).resolve().parent))
+
+
+def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    stopping = False
+
+    def _stop_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop_signal)
+    signal.signal(signal.SIGINT, _stop_signal)
+    while not stopping:
+        for name, child in children:
+            if child.poll() is not None:
+                log.error("up.process-exited process=%s code=%s", name, child.returncode)
+                raise SystemExit(1)
+        time.sleep(0.5)
+
+
+def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    for _, child in reversed(children):
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 10
+    for _, child in reversed(children):
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool) -> None:
+    base = f"http://{host}:{port}"
+    lines = [
+        "",
+        "trackerhub is up.",
+        f"  Web form:         {base}/forms/support",
+        f"  Message status:   {base}/api/messages/<id>   (the id is in every 202 answer)",
+        f"  Health, metrics:  {base}/healthz  {base}/metrics",
+    ]
+    if sandbox:
+        lines += [
+            f"  Sandbox Jira:     {env['JIRA_URL']}/   (issues appear here)",
+            f"  Sent mail:        {VAR_DIR / 'outbox'}/   (autoreplies, as .eml files)",
+            f"  Telegram replies: {env.get('TELEGRAM_API_URL', '')}/_sandbox/sent",
+        ]
+    token = env["HUB_INBOUND_TOKEN"]
+    secret = env["TELEGRAM_WEBHOOK_SECRET"]
+    lines += [
+        "",
+        "Try it:",
+        f"  curl -s {base}/hooks/telegram -H 'X-Telegram-Bot-Api-Secret-Token: {secret}' \\",
+        "       -H 'Content-Type: application/json' \\",
+        '       -d \'{"update_id": 1, "message": {"message_id": 1, "date": 1700000000, '
+        '"chat": {"id": 42, "type": "private"}, "from": {"id": 42, "is_bot": false, "first_name": "Ann"}, '
+        '"text": "My printer is on fire."}}\'',
+        "  printf 'From: Ann <ann@example.com>\\r\\nSubject: Invoice\\r\\n"
+        "Message-ID: <1@example.com>\\r\\n\\r\\nHello' | \\",
+        f"    curl -s {base}/hooks/email -H 'Authorization: Bearer {token}' --data-binary @-",
+        "",
+    ]
+    click.echo("\n".join(lines))
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise click.ClickException("no free port")
+
+
+def _wait_for_redis(url: str, timeout: float = 15.0) -> None:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    deadline = time.monotonic() + timeout
+    client = Redis.from_url(url, socket_connect_timeout=1)
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            return
+        except RedisError:
+            time.sleep(0.2)
+    raise click.ClickException(f"Redis at {url} did not answer within {timeout:.0f} s")
+
+
+def _wait_for_http(url: str, timeout: float = 30.0) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1, headers={"Authorization": "Bearer sandbox"}).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise click.ClickException(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic's ValidationError names the variable
+        raise click.ClickException(f"bad environment: {exc}") from None
+
+
+def _config_or_exit(settings: Settings) -> HubConfig:
+    try:
+        return load_config(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The ``Tracker`` protocol: what the jobs need from Jira and Kaiten alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from connector.types import FileUpload, IssueDraft, IssueRef, IssueState
+
+
+class Tracker(Protocol):
+    """One tracker deployment. Every write is safe to repeat through its idempotency marker."""
+
+    name: str
+
+    def create_issue(self, draft: IssueDraft) -> IssueRef:
+        """Create an issue carrying ``draft.idempotency_key``. Never retried blindly inside."""
+        ...
+
+    def find_issue(self, idempotency_key: str) -> IssueRef | None:
+        """The issue an earlier create with this key made, if the tracker can see it yet."""
+        ...
+
+    def get_state(self, key: str) -> IssueState:
+        """The issue's status, and whether it counts as done."""
+        ...
+
+    def add_comment(self, key: str, body: str, marker: str) -> str:
+        """Add a comment whose text contains ``marker``; return its id."""
+        ...
+
+    def find_comment(self, key: str, marker: str) -> str | None:
+        """The id of a comment on the issue containing ``marker``, if any."""
+        ...
+
+    def attach_files(self, key: str, files: Sequence[FileUpload]) -> None:
+        """Upload files to the issue, skipping ones already attached under the same name and size."""
+        ...
+
+    def issue_url(self, key: str) -> str:
+        """The browser URL of an issue."""
+        ...

@@ -1,0 +1,46 @@
+"""The connector layer's exceptions: what a tracker or a channel said, in the hub's terms."""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base of every error a connector raises."""
+
+
+class TrackerError(ConnectorError):
+    """A tracker call did not do what was asked."""
+
+
+class TrackerUnavailable(TrackerError):
+    """Transient: timeout, connection error, 5xx or 429. Try again later.
+
+    ``retry_after`` is the delay in seconds the tracker asked for, when it asked.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TrackerRejected(TrackerError):
+    """Permanent: the tracker refused the request (4xx). Retrying the same request will not help."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ChannelError(ConnectorError):
+    """Sending to or fetching from a customer channel (Telegram, SMTP, IMAP) failed."""
+
+
+class ChannelUnavailable(ChannelError):
+    """Transient channel failure; ``retry_after`` in seconds when the channel asked for one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChannelRejected(ChannelError):
+    """The channel refused permanently (blocked bot, unknown chat, bad address)."""

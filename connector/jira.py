@@ -1,0 +1,252 @@
+"""Jira (Data Center and Cloud) through the ``jira`` library, REST v2.
+
+The library's own retry layer is switched off (``max_retries=0``): it would re-POST a create on a
+connection reset or a 503 (research/jira.md, "the library retries POSTs"). The hub has one retry layer,
+in the jobs, which honours ``Retry-After`` and re-enqueues instead of sleeping. Every call has a timeout.
+
+Deployment type (Server/Data Center or Cloud) is detected once per process from ``serverInfo``, which the
+library calls in its constructor. Cloud removed ``/rest/api/2/search`` (410 since 2025) in favour of
+``/rest/api/2/search/jql`` (token paging, no ``total``, eventually consistent); Data Center keeps
+``/search``. Shapes: https://docs.atlassian.com/software/jira/docs/api/REST/latest/ and the Cloud OpenAPI
+spec in ``shared/fixtures/jira``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import requests
+from jira import JIRA, JIRAError
+
+from config.settings import Settings
+from connector.errors import TrackerRejected, TrackerUnavailable
+from connector.types import FileUpload, IssueDraft, IssueRef, IssueState
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+COMMENT_PAGE = 100
+
+
+class JiraTracker:
+    """The ``Tracker`` protocol for one Jira deployment."""
+
+    name = "jira"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        client_factory: Callable[..., JIRA] = JIRA,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._auth: dict[str, Any] = {}
+        if token:
+            self._auth["token_auth"] = token
+        elif user and password:
+            self._auth["basic_auth"] = (user, password)
+        self._timeout = timeout
+        self._client_factory = client_factory
+        self._client: JIRA | None = None
+        self._lock = threading.Lock()
+        self._project_ids: dict[str, str] = {}
+        self._issue_type_ids: dict[tuple[str, str], str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str | None = None) -> JiraTracker:
+        """A tracker for the configured Jira (or ``url``, e.g. the sandbox's)."""
+        return cls(
+            url or settings.JIRA_URL or "",
+            token=settings.secret("JIRA_TOKEN") or ("sandbox" if url else None),
+            user=settings.JIRA_USER,
+            password=settings.secret("JIRA_PASSWORD"),
+            timeout=settings.JIRA_TIMEOUT,
+        )
+
+    # -- the library client, built once per process ------------------------------------------------
+
+    @property
+    def client(self) -> JIRA:
+        """The ``jira`` client; its constructor's ``serverInfo`` call detects Cloud vs Data Center."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = _call(
+                        lambda: self._client_factory(
+                            server=self.url,
+                            max_retries=0,
+                            timeout=self._timeout,
+                            get_server_info=True,
+                            **self._auth,
+                        )
+                    )
+        return self._client
+
+    @property
+    def is_cloud(self) -> bool:
+        """Whether the deployment is Jira Cloud (search and user fields differ)."""
+        return bool(getattr(self.client, "_is_cloud", False))
+
+    # -- the Tracker protocol ---------------------------------------------------------------------
+
+    def create_issue(self, draft: IssueDraft) -> IssueRef:
+        """Create the issue with one POST (ids cached, no re-fetch). Never retried here."""
+        fields = self._fields(draft)
+        issue = _call(lambda: self.client.create_issue(fields=fields, prefetch=False))
+        key = str(issue.key)
+        return IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=str(issue.id))
+
+    def find_issue(self, idempotency_key: str) -> IssueRef | None:
+        """The issue carrying the label, searched by JQL (``/search`` or Cloud's ``/search/jql``)."""
+        jql = f'labels = "{idempotency_key}" ORDER BY created ASC'
+        path = "search/jql" if self.is_cloud else "search"
+        data = self.get_json(path, {"jql": jql, "fields": "key", "maxResults": 2})
+        issues = data.get("issues") or []
+        if not issues:
+            return None
+        key = str(issues[0]["key"])
+        return IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=str(issues[0].get("id")))
+
+    def get_state(self, key: str) -> IssueState:
+        """The issue's status; done means its status category is ``done``."""
+        data = self.get_json(f"issue/{key}", {"fields": "status"})
+        status = (data.get("fields") or {}).get("status") or {}
+        category = (status.get("statusCategory") or {}).get("key", "")
+        ref = IssueRef(tracker=self.name, key=str(data.get("key", key)), url=self.issue_url(key))
+        return IssueState(ref=ref, done=category == "done", status=str(status.get("name", "")))
+
+    def add_comment(self, key: str, body: str, marker: str) -> str:
+        """Add a comment (its body carries ``marker``); return the comment id."""
+        comment = _call(lambda: self.client.add_comment(key, body))
+        return str(comment.id)
+
+    def find_comment(self, key: str, marker: str) -> str | None:
+        """The id of the issue's comment containing ``marker``, newest pages last."""
+        start = 0
+        while True:
+            params = {"startAt": start, "maxResults": COMMENT_PAGE, "orderBy": "created"}
+            page = self.get_json(f"issue/{key}/comment", params)
+            comments = page.get("comments") or []
+            for comment in comments:
+                if marker in str(comment.get("body", "")):
+                    return str(comment["id"])
+            start += len(comments)
+            if not comments or start >= int(page.get("total", 0)):
+                return None
+
+    def attach_files(self, key: str, files: Sequence[FileUpload]) -> None:
+        """Upload files not already on the issue (same name and size), one request each."""
+        if not files:
+            return
+        data = self.get_json(f"issue/{key}", {"fields": "attachment"})
+        present = {
+            (a.get("filename"), a.get("size")) for a in (data.get("fields") or {}).get("attachment") or []
+        }
+        for upload in files:
+            if (upload.filename, len(upload.content)) in present:
+                continue
+            _call(
+                lambda u=upload: self.client.add_attachment(  # type: ignore[misc]
+                    issue=key, attachment=io.BytesIO(u.content), filename=u.filename
+                )
+            )
+
+    def issue_url(self, key: str) -> str:
+        """The issue's page in the browser."""
+        return f"{self.url}/browse/{key}"
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET ``/rest/api/2/<path>`` and decode it, with the connector's error translation."""
+        return _call(lambda: self.client._get_json(path, params=params))
+
+    def server_info(self) -> dict[str, Any]:
+        """Jira's ``serverInfo`` (for ``trackerhub check`` and the health page)."""
+        return dict(_call(lambda: self.client.server_info()))
+
+    # -- field mapping ----------------------------------------------------------------------------
+
+    def _fields(self, draft: IssueDraft) -> dict[str, Any]:
+        project_id = self._project_id(draft.project)
+        fields: dict[str, Any] = {
+            "project": {"id": project_id},
+            "issuetype": {"id": self._issue_type_id(project_id, draft.issue_type)},
+            "summary": draft.title,
+            "description": draft.body,
+            "labels": list(draft.labels),
+        }
+        if draft.priority:
+            fields["priority"] = {"name": draft.priority}
+        if draft.components:
+            fields["components"] = [{"name": name} for name in draft.components]
+        if draft.assignee:
+            fields["assignee"] = {"accountId" if self.is_cloud else "name": draft.assignee}
+        fields.update(draft.custom_fields)
+        return fields
+
+    def _project_id(self, key: str) -> str:
+        if key not in self._project_ids:
+            project = self.get_json(f"project/{key}")
+            self._project_ids[key] = str(project["id"])
+            for issue_type in project.get("issueTypes") or []:
+                self._issue_type_ids[(str(project["id"]), issue_type["name"].lower())] = str(issue_type["id"])
+        return self._project_ids[key]
+
+    def _issue_type_id(self, project_id: str, name_or_id: str) -> str:
+        if name_or_id.isdigit():
+            return name_or_id
+        found = self._issue_type_ids.get((project_id, name_or_id.lower()))
+        if found is None:
+            raise TrackerRejected(f"issue type {name_or_id!r} is not available in project {project_id}", 400)
+        return found
+
+
+def _call(action: Callable[[], T]) -> T:
+    """Run one library call, translating its failures into the connector's errors."""
+    try:
+        return action()
+    except JIRAError as exc:
+        raise _translate(exc) from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TrackerUnavailable(f"jira unreachable: {type(exc).__name__}") from None
+
+
+def _translate(exc: JIRAError) -> Exception:
+    status = exc.status_code
+    response = getattr(exc, "response", None)
+    text = _error_text(exc)
+    if status is None or status in RETRYABLE_STATUS:
+        return TrackerUnavailable(f"jira answered {status}: {text}", retry_after=_retry_after(response))
+    return TrackerRejected(f"jira answered {status}: {text}", status)
+
+
+def _error_text(exc: JIRAError) -> str:
+    response = getattr(exc, "response", None)
+    try:
+        data = response.json() if response is not None else {}
+    except ValueError:
+        data = {}
+    if isinstance(data, dict):
+        messages = list(data.get("errorMessages") or [])
+        messages += [f"{field}: {msg}" for field, msg in (data.get("errors") or {}).items()]
+        if messages:
+            return "; ".join(str(m) for m in messages)[:500]
+    return str(exc.text or "")[:200]
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,314 @@
+"""``deliver(message_id)``: one journaled message → a new issue, or a comment on its conversation's issue.
+
+At-least-once job, exactly-once effect:
+- a Redis lock per conversation serialises the messages of one chat or thread, so a burst never opens
+  two issues;
+- before a create that may already have happened (a previous attempt got as far as the POST), the
+  tracker is searched for the idempotency label; Jira Cloud's search is eventually consistent, so a
+  miss within ``INDEX_LAG`` of that attempt waits instead of creating;
+- a comment carries a marker that a retried attempt looks for before adding it again.
+
+Transient failures leave the message queued with ``next_attempt_at`` in the future (honouring the
+tracker's ``Retry-After``); the sweep re-enqueues it. After ``HUB_MAX_ATTEMPTS`` it is a dead letter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+from mappers.subjects import find_issue_keys
+from redis.exceptions import LockError
+
+from connector.base import Tracker
+from connector.errors import (
+    ChannelRejected,
+    ChannelUnavailable,
+    TrackerRejected,
+    TrackerUnavailable,
+)
+from connector.telegram import FileTooLarge
+from connector.types import FileUpload, IssueRef
+from jobs.context import Context, get_context
+from jobs.queues import JOB_TIMEOUT, enqueue_reply
+from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker, idempotency_label
+from mappers.models import Attachment, Channel, InboundMessage, MessageKind
+from store import journal, links
+from store.links import Link, NewLink
+
+log = logging.getLogger(__name__)
+
+INDEX_LAG = dt.timedelta(seconds=60)
+LEASE_SECONDS = JOB_TIMEOUT + 60
+LOCK_WAIT_SECONDS = 20
+TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
+
+
+class Retry(Exception):
+    """Internal: try this message again after ``delay`` seconds."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+def deliver(message_id: str) -> str:
+    """RQ entry point: deliver one journaled message. Returns the journal status it ended in."""
+    return deliver_with(get_context(), message_id)
+
+
+def deliver_with(ctx: Context, message_id: str) -> str:
+    """Deliver with an explicit context (tests and ``replay`` call this directly)."""
+    entry = journal.get(ctx.engine, message_id)
+    if entry is None or entry.status != journal.QUEUED:
+        return entry.status if entry else "missing"
+    lock = ctx.redis.lock(f"hub:lock:{entry.conversation_key}", timeout=LEASE_SECONDS)
+    if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
+        journal.schedule_retry(
+            ctx.engine, message_id, 5, "waiting for an earlier message of the conversation"
+        )
+        return journal.QUEUED
+    try:
+        return _attempt(ctx, message_id)
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            log.warning("deliver.lock-expired message_id=%s", message_id)
+
+
+def _attempt(ctx: Context, message_id: str) -> str:
+    entry = journal.get(ctx.engine, message_id)
+    if entry is None or entry.status != journal.QUEUED:  # delivered by a concurrent job meanwhile
+        return entry.status if entry else "missing"
+    attempt = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
+    message = InboundMessage.model_validate_json(entry.body)
+    try:
+        status = _route(ctx, entry, message)
+    except (TrackerUnavailable, ChannelUnavailable, Retry) as exc:
+        return _retry_or_fail(ctx, message_id, attempt, exc)
+    except TrackerRejected as exc:
+        journal.mark_failed(ctx.engine, message_id, f"tracker rejected the message: {exc}")
+        log.error("deliver.rejected message_id=%s reason=%s", message_id, exc)
+        return journal.FAILED
+    log.info("deliver.done message_id=%s status=%s attempt=%d", message_id, status, attempt)
+    return status
+
+
+def _retry_or_fail(ctx: Context, message_id: str, attempt: int, exc: Exception) -> str:
+    reason = str(exc)
+    if attempt >= ctx.settings.HUB_MAX_ATTEMPTS and not isinstance(exc, Retry):
+        journal.mark_failed(ctx.engine, message_id, f"gave up after {attempt} attempts: {reason}")
+        log.error("deliver.dead-letter message_id=%s attempts=%d reason=%s", message_id, attempt, reason)
+        return journal.FAILED
+    asked = getattr(exc, "retry_after", None) or getattr(exc, "delay", None) or 0.0
+    delay = max(float(asked), backoff(attempt))
+    journal.schedule_retry(ctx.engine, message_id, delay, reason)
+    log.warning(
+        "deliver.retry message_id=%s attempt=%d delay=%.1f reason=%s", message_id, attempt, delay, reason
+    )
+    return journal.QUEUED
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before the next attempt: 5 s, 10 s, 20 s … capped at 15 minutes."""
+    return float(min(5 * 2 ** max(attempt - 1, 0), 900))
+
+
+# -- deciding where a message goes --------------------------------------------------------------------
+
+
+def _route(ctx: Context, entry: journal.Entry, message: InboundMessage) -> str:
+    if message.kind == MessageKind.AUTO_REPLY:
+        journal.mark_ignored(ctx.engine, entry.id, f"auto-generated mail: {message.auto_reason}")
+        return journal.IGNORED
+    if message.kind == MessageKind.BOUNCE:
+        return _record_bounce(ctx, entry, message)
+    link = find_thread(ctx, message)
+    if link is not None and message.kind != MessageKind.EDIT:
+        state = ctx.tracker(link.tracker).get_state(link.issue_key)
+        if state.done:
+            links.deactivate(ctx.engine, link.id)
+            return _open_issue(ctx, entry, message, previous=link.issue_key)
+    if link is not None:
+        return _add_follow_up(ctx, entry, message, link)
+    return _open_issue(ctx, entry, message, previous=None)
+
+
+def find_thread(ctx: Context, message: InboundMessage) -> Link | None:
+    """The conversation's issue, if this message follows up on one.
+
+    Telegram: the chat topic's active issue. E-mail: a Message-ID in In-Reply-To/References that the
+    hub sent or received; failing that, an issue key in the subject, but only from the issue's requester.
+    """
+    if message.channel == Channel.TELEGRAM:
+        return links.active_link(ctx.engine, message.conversation_key)
+    if message.channel != Channel.EMAIL or message.email is None:
+        return None
+    by_header = links.link_for_mail_ids(
+        ctx.engine, [*message.email.in_reply_to, *reversed(message.email.references)]
+    )
+    if by_header is not None:
+        return by_header
+    sender = (message.sender.email or "").lower()
+    for key in find_issue_keys(message.subject):
+        link = links.link_for_issue(ctx.engine, key)
+        if link is not None and sender and (link.requester_email or "").lower() == sender:
+            return link
+    return None
+
+
+# -- effects --------------------------------------------------------------------------------------------
+
+
+def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, previous: str | None) -> str:
+    rule = ctx.config.rule_for(message.channel.value, message.category, message.form)
+    tracker = ctx.tracker(rule.target.tracker)
+    files, notes = _collect_files(ctx, message)
+    if notes or previous:
+        extra = [*notes, *([f"Follow-up to {previous}, which was already resolved."] if previous else [])]
+        message = message.model_copy(update={"notes": [*message.notes, *extra]})
+    draft = build_draft(message, rule, entry.id)
+    ref = _create_once(ctx, tracker, entry, draft)
+    tracker.attach_files(ref.key, files)
+    mail_ids = _own_mail_ids(message)
+    links.add_link(
+        ctx.engine,
+        NewLink(
+            conversation_key=message.conversation_key,
+            tracker=ref.tracker,
+            issue_key=ref.key,
+            issue_url=ref.url,
+            channel=message.channel.value,
+            message_id=entry.id,
+            requester_name=message.sender.name,
+            requester_email=(message.email.reply_to if message.email and message.email.reply_to else None)
+            or message.sender.email,
+            telegram_chat_id=message.telegram.chat_id if message.telegram else None,
+            telegram_thread_id=message.telegram.thread_id if message.telegram else None,
+            language=message.sender.language,
+            subject=message.subject or draft.title,
+            previous_issue_key=previous,
+        ),
+        mail_ids,
+    )
+    journal.mark_delivered(
+        ctx.engine, entry.id, tracker=ref.tracker, issue_key=ref.key, issue_url=ref.url, outcome="issue"
+    )
+    enqueue_reply(ctx.redis, "jobs.replies.send_autoreply", entry.id)
+    return journal.DELIVERED
+
+
+def _create_once(ctx: Context, tracker: Tracker, entry: journal.Entry, draft: object) -> IssueRef:
+    """Create the issue unless an earlier attempt already did (found by its idempotency label)."""
+    key = idempotency_label(entry.id)
+    if entry.create_started_at is not None:
+        found = tracker.find_issue(key)
+        if found is not None:
+            log.info("deliver.found-earlier-create message_id=%s key=%s", entry.id, found.key)
+            return found
+        waited = journal.utcnow() - entry.create_started_at
+        if waited < INDEX_LAG:
+            raise Retry("an earlier create may not be searchable yet", (INDEX_LAG - waited).total_seconds())
+    journal.mark_create_started(ctx.engine, entry.id)
+    return tracker.create_issue(draft)  # type: ignore[arg-type]
+
+
+def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, link: Link) -> str:
+    tracker = ctx.tracker(link.tracker)
+    files, notes = _collect_files(ctx, message)
+    if notes:
+        message = message.model_copy(update={"notes": [*message.notes, *notes]})
+    marker = comment_marker(entry.id)
+    if entry.attempts > 0 and tracker.find_comment(link.issue_key, f"hub-{entry.id}"):
+        log.info("deliver.comment-exists message_id=%s key=%s", entry.id, link.issue_key)
+    else:
+        body = build_comment(message, entry.id, edited=message.kind == MessageKind.EDIT)
+        tracker.add_comment(link.issue_key, body, marker)
+    tracker.attach_files(link.issue_key, files)
+    links.remember_mail_ids(ctx.engine, link.id, _own_mail_ids(message), "in")
+    journal.mark_delivered(
+        ctx.engine,
+        entry.id,
+        tracker=link.tracker,
+        issue_key=link.issue_key,
+        issue_url=link.issue_url,
+        outcome="comment",
+    )
+    return journal.DELIVERED
+
+
+def _record_bounce(ctx: Context, entry: journal.Entry, message: InboundMessage) -> str:
+    meta = message.email
+    candidates = [meta.bounced_message_id] if meta and meta.bounced_message_id else []
+    if meta:
+        candidates += [*meta.in_reply_to, *meta.references]
+    link = links.link_for_mail_ids(ctx.engine, [c for c in candidates if c])
+    if link is None:
+        journal.mark_ignored(ctx.engine, entry.id, "bounce of mail the hub does not know")
+        return journal.IGNORED
+    tracker = ctx.tracker(link.tracker)
+    if not (entry.attempts > 0 and tracker.find_comment(link.issue_key, f"hub-{entry.id}")):
+        tracker.add_comment(link.issue_key, bounce_comment(message, entry.id), comment_marker(entry.id))
+    journal.mark_ignored(
+        ctx.engine, entry.id, f"bounce recorded on {link.issue_key}", issue_key=link.issue_key
+    )
+    return journal.IGNORED
+
+
+def _own_mail_ids(message: InboundMessage) -> list[str]:
+    if message.email and message.email.message_id:
+        return [message.email.message_id]
+    return []
+
+
+def _collect_files(ctx: Context, message: InboundMessage) -> tuple[list[FileUpload], list[str]]:
+    """The message's files as uploads, and notes about the ones that could not be fetched."""
+    uploads: list[FileUpload] = []
+    notes: list[str] = []
+    for attachment in message.attachments:
+        content = _attachment_bytes(ctx, attachment, notes)
+        if content is not None:
+            uploads.append(FileUpload(_safe_filename(attachment.filename), content, attachment.content_type))
+    return uploads, notes
+
+
+def _attachment_bytes(ctx: Context, attachment: Attachment, notes: list[str]) -> bytes | None:
+    if attachment.blob_id:
+        content = journal.get_blob(ctx.engine, attachment.blob_id)
+        if content is None:
+            notes.append(f"Attachment {attachment.filename} was lost before delivery.")
+        return content
+    if attachment.telegram_file_id is None:
+        return None
+    if attachment.size and attachment.size > TELEGRAM_DOWNLOAD_LIMIT:
+        notes.append(_too_large(attachment))
+        return None
+    client = ctx.telegram
+    if client is None:
+        notes.append(
+            f"Attachment {attachment.filename} was not fetched: no Telegram bot token is configured."
+        )
+        return None
+    try:
+        file = client.get_file(attachment.telegram_file_id)
+        return client.download(file.file_path, max_bytes=TELEGRAM_DOWNLOAD_LIMIT)
+    except FileTooLarge:
+        notes.append(_too_large(attachment))
+    except ChannelRejected as exc:
+        notes.append(f"Attachment {attachment.filename} could not be fetched from Telegram: {exc}")
+    return None
+
+
+def _too_large(attachment: Attachment) -> str:
+    size = f" ({attachment.size / 1024 / 1024:.1f} MB)" if attachment.size else ""
+    return (
+        f"Attachment {attachment.filename}{size} is over the Telegram Bot API's 20 MB download limit; "
+        "ask the customer to send it another way."
+    )
+
+
+def _safe_filename(name: str) -> str:
+    cleaned = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', "_", name).strip(" .") or "attachment"
+    return cleaned[:200]

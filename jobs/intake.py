@@ -1,0 +1,87 @@
+"""Accepting a parsed message: journal it (with its files), then enqueue its delivery.
+
+The one path every inbound channel takes, from a request or from the IMAP poll. The journal write comes
+first and is the only thing that must succeed: when Redis is down the row waits and the sweep enqueues
+it later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.engine import Engine
+
+from jobs.queues import enqueue_delivery
+from mappers.models import InboundMessage
+from store import journal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to a sender: the message id, its status, and whether it was seen before."""
+
+    id: str
+    status: str
+    duplicate: bool = False
+
+
+def accept(
+    engine: Engine,
+    redis: Redis | None,
+    message: InboundMessage,
+    raw: bytes | None = None,
+    *,
+    status: str = journal.QUEUED,
+    reason: str | None = None,
+) -> Accepted:
+    """Journal ``message`` and enqueue it; a repeat of a known external id is answered from the journal."""
+    files = [a.data for a in message.attachments if a.data is not None]
+    stored = message.model_copy(
+        update={
+            "attachments": [
+                a.model_copy(update={"blob_id": journal.blob_id_for(a.data), "data": None})
+                if a.data is not None
+                else a
+                for a in message.attachments
+            ]
+        }
+    )
+    entry = journal.NewEntry(
+        channel=message.channel.value,
+        external_id=message.external_id,
+        conversation_key=message.conversation_key,
+        kind=message.kind.value,
+        body=stored.model_dump_json(),
+        status=status,
+        reason=reason,
+        raw=raw,
+    )
+    try:
+        message_id, _ = journal.record(engine, entry, files)
+    except journal.DuplicateMessage as dup:
+        log.info("intake.duplicate message_id=%s channel=%s", dup.message_id, message.channel.value)
+        return Accepted(dup.message_id, dup.status, duplicate=True)
+    log.info(
+        "intake.accepted message_id=%s channel=%s kind=%s status=%s",
+        message_id,
+        message.channel.value,
+        message.kind.value,
+        status,
+    )
+    if status == journal.QUEUED and redis is not None:
+        try:
+            enqueue_delivery(redis, message_id)
+        except RedisError as exc:
+            log.warning("intake.enqueue-failed message_id=%s error=%s", message_id, type(exc).__name__)
+    return Accepted(message_id, status)
+
+
+def received_now() -> dt.datetime:
+    """The receive time stamped on inbound messages."""
+    return journal.utcnow()

@@ -1,0 +1,115 @@
+"""Periodic work: the journal sweep and the IMAP poll, and the scheduler loop that runs them.
+
+The sweep is what makes the journal the source of truth: every queued message whose next attempt is
+due is (re-)enqueued, whether its first enqueue failed (Redis was down), its job was lost (a worker was
+killed), or it is waiting out a retry delay.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from mappers.email import parse_email
+from redis.exceptions import RedisError
+
+from connector.errors import ChannelUnavailable
+from connector.mail import Mailbox
+from jobs.context import Context, get_context
+from jobs.intake import accept, received_now
+from jobs.queues import enqueue_delivery
+from mappers.errors import MapperError
+from mappers.models import Channel, InboundMessage
+from store import journal
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY = 5.0
+IMAP_EVERY = 60.0
+SCHEDULER_LOCK = "hub:scheduler"
+
+
+def sweep(ctx: Context) -> int:
+    """Enqueue every queued message that is due; return how many were enqueued."""
+    count = 0
+    for message_id in journal.due(ctx.engine):
+        if enqueue_delivery(ctx.redis, message_id):
+            count += 1
+    if count:
+        log.info("sweep.enqueued count=%d", count)
+    return count
+
+
+def poll_imap(ctx: Context) -> int:
+    """Journal every unseen mail of ``IMAP_URL``; flag each Seen only after its row is committed."""
+    if not ctx.settings.IMAP_URL:
+        return 0
+    count = 0
+    with Mailbox(ctx.settings.IMAP_URL) as mailbox:
+        for mail in mailbox.unseen():
+            accept_raw_email(ctx, mail.raw)
+            mailbox.mark_seen(mail.uid)
+            count += 1
+    if count:
+        log.info("imap.polled count=%d", count)
+    return count
+
+
+def accept_raw_email(ctx: Context, raw: bytes) -> str:
+    """Parse and journal one raw mail; an unparseable one becomes a dead letter, never a loss."""
+    try:
+        message = parse_email(raw, received_at=received_now(), own_domain=ctx.settings.email_domain)
+    except MapperError as exc:
+        placeholder = InboundMessage(
+            channel=Channel.EMAIL,
+            external_id="sha256:" + journal.blob_id_for(raw),
+            conversation_key="email:unparseable",
+            received_at=received_now(),
+        )
+        return accept(
+            ctx.engine, ctx.redis, placeholder, raw, status=journal.FAILED, reason=f"unparseable: {exc}"
+        ).id
+    return accept(ctx.engine, ctx.redis, message, raw).id
+
+
+def poll_imap_job() -> int:
+    """RQ entry point for the IMAP poll."""
+    return poll_imap(get_context())
+
+
+def run_scheduler(ctx: Context, *, stop_after: float | None = None) -> None:
+    """Run the sweep every few seconds and the IMAP poll every minute, as the one active scheduler."""
+    started = time.monotonic()
+    next_imap = 0.0
+    token = secrets.token_hex(8)
+    while stop_after is None or time.monotonic() - started < stop_after:
+        try:
+            if _hold_scheduler_lock(ctx, token):
+                sweep(ctx)
+                if time.monotonic() >= next_imap:
+                    next_imap = time.monotonic() + IMAP_EVERY
+                    _poll_safely(ctx)
+        except RedisError as exc:
+            log.warning("scheduler.redis-unavailable error=%s", type(exc).__name__)
+        except Exception:
+            log.exception("scheduler.tick-failed")
+        time.sleep(SWEEP_EVERY)
+
+
+def _hold_scheduler_lock(ctx: Context, token: str) -> bool:
+    """Take or keep the scheduler lock; another scheduler's live lock means stand by."""
+    ttl = int(SWEEP_EVERY * 3)
+    if ctx.redis.set(SCHEDULER_LOCK, token, nx=True, ex=ttl):
+        return True
+    if ctx.redis.get(SCHEDULER_LOCK) == token.encode():
+        ctx.redis.expire(SCHEDULER_LOCK, ttl)
+        return True
+    return False
+
+
+def _poll_safely(ctx: Context) -> None:
+    try:
+        poll_imap(ctx)
+    except ChannelUnavailable as exc:
+        log.warning("imap.unavailable reason=%s", exc)

@@ -1,0 +1,136 @@
+"""Outbound jobs: the automatic reply that tells a customer their issue key, in their channel.
+
+Each send is recorded in the outbound log keyed by (message, kind), so a retried job does not send
+twice. Mail is rate-limited per recipient (``HUB_AUTOREPLY_PER_HOUR``) and never sent to robots.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from connector.errors import ChannelRejected
+from connector.mail import send_mail
+from jobs.context import Context, get_context
+from mappers.models import Channel, InboundMessage
+from mappers.replies import (
+    autoreply_subject,
+    build_autoreply_mail,
+    may_autoreply_to,
+    pick_language,
+    render,
+)
+from store import journal, links, outbound
+from store.links import Link
+from store.outbound import Outbound
+
+log = logging.getLogger(__name__)
+
+AUTOREPLY = "autoreply"
+
+
+def send_autoreply(message_id: str) -> str:
+    """RQ entry point: tell the customer their new issue's key."""
+    return send_autoreply_with(get_context(), message_id)
+
+
+def send_autoreply_with(ctx: Context, message_id: str) -> str:
+    """Send (or skip, with a reason) the auto-reply for a delivered message; return what happened."""
+    done = outbound.find(ctx.engine, message_id, AUTOREPLY)
+    if done is not None and done.status in ("sent", "skipped"):
+        return done.status
+    entry = journal.get(ctx.engine, message_id)
+    if entry is None or entry.outcome != "issue" or entry.issue_key is None:
+        return "skipped"
+    link = links.link_for_issue(ctx.engine, entry.issue_key)
+    if link is None:
+        return "skipped"
+    message = InboundMessage.model_validate_json(entry.body)
+    language = pick_language(message.sender.language, ctx.config.texts.default_language)
+    try:
+        if message.channel == Channel.TELEGRAM:
+            return _reply_telegram(ctx, message_id, message, link, language)
+        return _reply_mail(ctx, message_id, message, link, language)
+    except ChannelRejected as exc:
+        _record(ctx, message_id, message.channel, link.requester_email or "", "failed", str(exc))
+        log.warning("autoreply.rejected message_id=%s reason=%s", message_id, exc)
+        return "failed"
+
+
+def _reply_telegram(ctx: Context, message_id: str, message: InboundMessage, link: Link, language: str) -> str:
+    client = ctx.telegram
+    meta = message.telegram
+    if client is None or meta is None:
+        return _record(ctx, message_id, Channel.TELEGRAM, "", "skipped", "no Telegram bot token configured")
+    text = render("autoreply_telegram", language, key=link.issue_key, url=link.issue_url)
+    sent_id = client.send_message(
+        meta.chat_id, text, thread_id=meta.thread_id, reply_to_message_id=meta.message_id
+    )
+    return _record(ctx, message_id, Channel.TELEGRAM, str(meta.chat_id), "sent", None, str(sent_id))
+
+
+def _reply_mail(ctx: Context, message_id: str, message: InboundMessage, link: Link, language: str) -> str:
+    recipient = link.requester_email
+    if not ctx.settings.SMTP_URL:
+        return _record(ctx, message_id, message.channel, recipient or "", "skipped", "SMTP_URL is not set")
+    if not may_autoreply_to(recipient):
+        return _record(ctx, message_id, message.channel, recipient or "", "skipped", "no address to answer")
+    assert recipient is not None
+    if not _within_rate(ctx, recipient):
+        return _record(ctx, message_id, message.channel, recipient, "skipped", "per-recipient rate limit")
+    meta = message.email
+    mail = build_autoreply_mail(
+        sender=ctx.settings.HUB_EMAIL_FROM,
+        recipient=recipient,
+        recipient_name=message.sender.name,
+        subject=autoreply_subject(link.issue_key, message.subject or link.subject),
+        body=render(
+            "autoreply_email",
+            language,
+            key=link.issue_key,
+            url=link.issue_url,
+            name=message.sender.name,
+            subject=message.subject,
+        ),
+        domain=ctx.settings.email_domain,
+        in_reply_to=meta.message_id if meta else None,
+        references=list(meta.references) if meta else [],
+        date=journal.utcnow(),
+    )
+    send_mail(ctx.settings.SMTP_URL, mail)
+    sent_id = str(mail["Message-ID"])
+    links.remember_mail_ids(ctx.engine, link.id, [sent_id], "out")
+    return _record(ctx, message_id, message.channel, recipient, "sent", None, sent_id)
+
+
+def _within_rate(ctx: Context, recipient: str) -> bool:
+    """At most ``HUB_AUTOREPLY_PER_HOUR`` auto-replies per recipient per hour (loop protection)."""
+    key = f"hub:autoreply-rate:{recipient.lower()}"
+    count = ctx.redis.incr(key)
+    if count == 1:
+        ctx.redis.expire(key, 3600)
+    return int(count) <= ctx.settings.HUB_AUTOREPLY_PER_HOUR
+
+
+def _record(
+    ctx: Context,
+    message_id: str,
+    channel: Channel,
+    recipient: str,
+    status: str,
+    reason: str | None,
+    external_ref: str | None = None,
+) -> str:
+    outbound.record(
+        ctx.engine,
+        Outbound(
+            message_id=message_id,
+            kind=AUTOREPLY,
+            channel=channel.value,
+            recipient=recipient,
+            status=status,
+            reason=reason,
+            external_ref=external_ref,
+        ),
+    )
+    log.info("autoreply.%s message_id=%s channel=%s", status, message_id, channel.value)
+    return status

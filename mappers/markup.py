@@ -1,0 +1,43 @@
+"""Escape untrusted customer text for the tracker's markup.
+
+Jira wiki markup (Data Center, and Cloud's REST v2): every character that can open markup is
+backslash-escaped, so no ``{html}``/``{code}`` macro, ``[~mention]``, ``[text|url]`` link or ``!image!``
+survives; a backslash itself becomes ``&#92;`` because ``\\\\`` is a forced line break and there is no
+other way to print a plain backslash before markup (pandoc's Jira writer reached the same conclusion,
+jgm/pandoc#5926). Line-leading list, heading, quote and table markers are escaped too.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Characters that open Jira wiki markup anywhere in a line.
+_JIRA_INLINE = re.compile(r"([{}\[\]!|*_+^~?#\-])")
+# Line starts that are block markup: headings, block quotes, horizontal rules.
+_JIRA_BLOCK_START = re.compile(r"^(\s*)(h[1-6]\.|bq\.)", re.MULTILINE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Normalise line ends and drop control characters (NUL and friends) that trackers reject."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+def escape_jira(text: str) -> str:
+    """Customer text as Jira wiki markup that renders exactly as the text, with nothing active."""
+    text = clean_text(text).replace("\\", "&#92;")
+    text = _JIRA_INLINE.sub(r"\\\1", text)
+    return _JIRA_BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def one_line(text: str, limit: int = 255) -> str:
+    """A single line of at most ``limit`` characters, whitespace collapsed, cut at a word if it can be."""
+    line = " ".join(clean_text(text).split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"

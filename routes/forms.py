@@ -1,0 +1,203 @@
+"""Web forms: ``GET /forms/<form>`` serves the page, ``POST /hooks/forms/<form>`` takes a submission.
+
+Forms are public, so: a honeypot field (a filled one is answered like success and journaled as ignored),
+a per-IP rate limit kept in Redis, size limits, and a submission id from the page for dedupe. JSON,
+urlencoded and multipart bodies are accepted; a browser without JavaScript gets an HTML answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
+
+from config.rules import Form
+from jobs.intake import accept, received_now
+from mappers.errors import AnomalousPayload, InvalidFields, PayloadTooLarge
+from mappers.form import UploadedFile, is_spam, parse_submission
+from routes import hub
+from routes.answers import answer_body, read_body
+from routes.errors import RateLimited
+from store import journal
+
+bp = Blueprint("forms", __name__, template_folder="templates")
+
+LANGUAGES = ("en", "ru")
+
+
+def _form(name: str) -> Form:
+    form = hub().config.forms.get(name)
+    if form is None:
+        abort(404, description=f"no form named {name!r}")
+    return form
+
+
+def _language() -> str:
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES) or hub().config.texts.default_language
+
+
+def localize(text: str | dict[str, str], language: str) -> str:
+    """A form text in ``language``, falling back to English, then to any language given."""
+    if isinstance(text, str):
+        return text
+    return text.get(language) or text.get("en") or next(iter(text.values()), "")
+
+
+@bp.get("/forms/<name>")
+def show_form(name: str) -> ResponseReturnValue:
+    """The accessible, mobile-friendly form page."""
+    form = _form(name)
+    language = _language()
+    html = render_template(
+        "form.html",
+        form=form,
+        name=name,
+        lang=language,
+        t=lambda text: localize(text, language),
+        submission_id=secrets.token_urlsafe(16),
+        ui=UI[language],
+    )
+    return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/hooks/forms/<name>", methods=["OPTIONS"])
+def preflight(name: str) -> ResponseReturnValue:
+    """CORS preflight, so a form on the team's own site can post here."""
+    return Response(status=204)
+
+
+@bp.post("/hooks/forms/<name>")
+def receive_form(name: str) -> ResponseReturnValue:
+    """Validate, journal and enqueue one submission."""
+    state = hub()
+    form = _form(name)
+    _check_rate(request.remote_addr or "unknown")
+    values, files = _read_submission(state.settings.HUB_MAX_FORM_BYTES)
+    if is_spam(form, values):
+        return _respond(name, {"id": _swallow_spam(name, form, values, files), "status": "queued"}, 202)
+    message = parse_submission(name, form, values, files, received_at=received_now())
+    result = accept(state.engine, state.redis, message)
+    return _respond(name, *answer_body(result))
+
+
+@bp.after_request
+def allow_cross_origin(response: Response) -> Response:
+    """Forms and their status are public: let any site's page post and poll."""
+    if request.path.startswith("/hooks/forms/"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    return response
+
+
+def _respond(name: str, body: dict[str, object], status: int) -> ResponseReturnValue:
+    if _wants_html():
+        language = _language()
+        html = render_template("sent.html", name=name, id=body["id"], lang=language, ui=UI[language])
+        return Response(html, status=status, mimetype="text/html")
+    return jsonify(body), status
+
+
+def _wants_html() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.mimetype != "application/json"
+
+
+def _read_submission(limit: int) -> tuple[dict[str, Any], list[UploadedFile]]:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"submission over {limit} bytes")
+    if request.mimetype == "application/json":
+        data = request.get_json(silent=True)
+        if data is None:
+            read_body(limit)
+            raise AnomalousPayload("body is not JSON")
+        if not isinstance(data, dict):
+            raise AnomalousPayload("expected a JSON object of field values")
+        return data, []
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values: dict[str, Any] = {}
+        for key in request.form:
+            items = request.form.getlist(key)
+            values[key] = items[0] if len(items) == 1 else items
+        files = [
+            UploadedFile(f.filename or "attachment", f.mimetype or "application/octet-stream", f.read())
+            for key in request.files
+            for f in request.files.getlist(key)
+            if f.filename
+        ]
+        return values, files
+    raise AnomalousPayload(
+        "unsupported content type",
+        {"content_type": "use application/json, application/x-www-form-urlencoded or multipart/form-data"},
+    )
+
+
+def _swallow_spam(name: str, form: Form, values: dict[str, Any], files: list[UploadedFile]) -> str:
+    """Journal a honeypot hit as ignored (a person's autofill can trip it); answer like success."""
+    state = hub()
+    try:
+        message = parse_submission(
+            name, form, _without(values, form.honeypot), files, received_at=received_now()
+        )
+    except InvalidFields:
+        return journal.new_message_id()
+    return accept(
+        state.engine, state.redis, message, status=journal.IGNORED, reason="honeypot field filled"
+    ).id
+
+
+def _without(values: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != key}
+
+
+def _check_rate(address: str) -> None:
+    """At most ``HUB_FORM_RATE_PER_MINUTE`` submissions per address per minute (fails open without Redis)."""
+    state = hub()
+    if state.redis is None:
+        return
+    window = int(time.time() // 60)
+    key = f"hub:form-rate:{address}:{window}"
+    try:
+        pipe = state.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 120)
+        count = int(pipe.execute()[0])
+    except RedisError:
+        return
+    if count > state.settings.HUB_FORM_RATE_PER_MINUTE:
+        raise RateLimited(retry_after=60 - int(time.time()) % 60)
+
+
+UI = {
+    "en": {
+        "send": "Send",
+        "sending": "Sending…",
+        "required": "required",
+        "choose": "Choose…",
+        "received": "Thank you! Your message is received.",
+        "key": "Your request number is",
+        "by_email": "We will send the request number to your e-mail shortly.",
+        "error": "Please check the highlighted fields.",
+        "failed": "Sorry, the message could not be sent. Please try again in a minute.",
+        "status": "Status",
+    },
+    "ru": {
+        "send": "Отправить",
+        "sending": "Отправляем…",
+        "required": "обязательно",
+        "choose": "Выберите…",
+        "received": "Спасибо! Сообщение получено.",
+        "key": "Номер вашего обращения:",
+        "by_email": "Номер обращения скоро придёт вам на почту.",
+        "error": "Проверьте отмеченные поля.",
+        "failed": "Не удалось отправить сообщение. Попробуйте через минуту.",
+        "status": "Статус",
+    },
+}

@@ -1,0 +1,91 @@
+"""``GET /api/messages/<id>``, ``GET /healthz`` and ``GET /metrics``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
+from rq import Queue
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from jobs.queues import ALL_QUEUES
+from routes import hub
+from routes.errors import error_response
+from store import journal, outbound
+
+bp = Blueprint("status", __name__)
+
+
+@bp.get("/api/messages/<message_id>")
+def message_status(message_id: str) -> ResponseReturnValue:
+    """Where a message is: queued / delivered / ignored / failed, with the issue key and URL."""
+    if len(message_id) > 64:
+        return error_response(404, "no such message")
+    entry = journal.get(hub().engine, message_id)
+    if entry is None:
+        return error_response(404, "no such message")
+    body = {
+        "id": entry.id,
+        "status": entry.status,
+        "channel": entry.channel,
+        "issue_key": entry.issue_key,
+        "issue_url": entry.issue_url,
+        "outcome": entry.outcome,
+        "reason": entry.reason,
+        "attempts": entry.attempts,
+        "created_at": entry.created_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+        "replies": [
+            {"kind": o.kind, "channel": o.channel, "status": o.status, "reason": o.reason}
+            for o in outbound.for_message(hub().engine, entry.id)
+        ],
+    }
+    response = jsonify(body)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """200 when the journal and Redis answer; 503 naming what does not."""
+    state = hub()
+    checks = {"database": "ok", "redis": "ok"}
+    try:
+        with state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        checks["database"] = type(exc).__name__
+    try:
+        if state.redis is None:
+            checks["redis"] = "not configured"
+        else:
+            state.redis.ping()
+    except RedisError as exc:
+        checks["redis"] = type(exc).__name__
+    healthy = all(value == "ok" for value in checks.values())
+    return jsonify({"status": "ok" if healthy else "degraded", **checks}), 200 if healthy else 503
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    """Prometheus text format: journal rows by status and RQ queue lengths."""
+    state = hub()
+    lines = [
+        "# HELP trackerhub_messages Journal rows by status.",
+        "# TYPE trackerhub_messages gauge",
+    ]
+    for status, count in sorted(journal.count_by_status(state.engine).items()):
+        lines.append(f'trackerhub_messages{{status="{status}"}} {count}')
+    lines += [
+        "# HELP trackerhub_queue_length Jobs waiting per RQ queue.",
+        "# TYPE trackerhub_queue_length gauge",
+    ]
+    for name in ALL_QUEUES:
+        try:
+            length = Queue(name, connection=state.redis).count if state.redis is not None else -1
+        except RedisError:
+            length = -1
+        lines.append(f'trackerhub_queue_length{{queue="{name}"}} {length}')
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

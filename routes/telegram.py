@@ -1,0 +1,45 @@
+"""``POST /hooks/telegram``: Bot API webhook updates (https://core.telegram.org/bots/api#setwebhook).
+
+Verified by ``X-Telegram-Bot-Api-Secret-Token`` (the ``secret_token`` given to setWebhook). Update kinds
+the hub does not use are answered 200 so Telegram does not retry them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
+
+from jobs.intake import received_now
+from mappers.errors import AnomalousPayload
+from mappers.models import Channel
+from mappers.telegram import parse_update
+from routes import hub
+from routes.answers import accept_parsed, read_body, require_secret
+
+bp = Blueprint("telegram", __name__)
+
+
+@bp.post("/hooks/telegram")
+def receive_telegram() -> ResponseReturnValue:
+    """Verify, parse, journal and enqueue one update."""
+    settings = hub().settings
+    require_secret(
+        request.headers.get("X-Telegram-Bot-Api-Secret-Token"),
+        settings.secret("TELEGRAM_WEBHOOK_SECRET"),
+        "Telegram secret token",
+    )
+    raw = read_body(settings.HUB_MAX_TELEGRAM_BYTES)
+    try:
+        update = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise AnomalousPayload("body is not JSON") from None
+    update_id = update.get("update_id") if isinstance(update, dict) else None
+    fallback = (
+        f"tg:{update_id}" if isinstance(update_id, int) else "tg:sha256:" + hashlib.sha256(raw).hexdigest()
+    )
+    return accept_parsed(
+        Channel.TELEGRAM, raw, lambda: parse_update(update, received_at=received_now()), fallback
+    )

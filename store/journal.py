@@ -1,0 +1,303 @@
+"""The message journal: every accepted message is a row here before the sender hears 2xx.
+
+A row moves ``queued`` → ``delivered`` | ``ignored`` | ``failed`` (a dead letter, with its reason).
+``next_attempt_at`` is when the sweep should (re-)enqueue it; that is how retries, lost jobs and a
+Redis outage all come home.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from store.db import blobs, messages
+
+QUEUED = "queued"
+DELIVERED = "delivered"
+IGNORED = "ignored"
+FAILED = "failed"
+# The request path enqueues at once; the sweep only steps in when that enqueue or its job was lost.
+ENQUEUE_GRACE = 30
+
+
+class DuplicateMessage(Exception):
+    """A message with the same channel and external id is already journaled."""
+
+    def __init__(self, message_id: str, status: str) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+        self.status = status
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """What the request path journals for one message."""
+
+    channel: str
+    external_id: str
+    conversation_key: str
+    kind: str
+    body: str  # the parsed message as JSON
+    status: str = QUEUED
+    reason: str | None = None
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A journal row as the worker and the status API read it."""
+
+    id: str
+    channel: str
+    external_id: str
+    conversation_key: str
+    kind: str
+    status: str
+    reason: str | None
+    body: str
+    raw_blob_id: str | None
+    tracker: str | None
+    issue_key: str | None
+    issue_url: str | None
+    outcome: str | None
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    create_started_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, the only clock the store uses."""
+    return dt.datetime.now(dt.UTC)
+
+
+def new_message_id() -> str:
+    """A random, unguessable message id (also the tracker idempotency suffix)."""
+    return secrets.token_hex(12)
+
+
+def blob_id_for(content: bytes) -> str:
+    """The id a blob of these bytes has (its SHA-256), known before it is stored."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def put_blob(conn: Connection, content: bytes) -> str:
+    """Store bytes once by their hash; return the blob id."""
+    blob_id = blob_id_for(content)
+    exists = conn.execute(sa.select(blobs.c.id).where(blobs.c.id == blob_id)).first()
+    if exists is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(blobs.insert().values(id=blob_id, size=len(content), content=content))
+        except sa.exc.IntegrityError:
+            pass  # written concurrently by another request: same bytes
+    return blob_id
+
+
+def get_blob(engine: Engine, blob_id: str) -> bytes | None:
+    """The bytes of a blob, or None when unknown."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(blobs.c.content).where(blobs.c.id == blob_id)).first()
+    return bytes(row[0]) if row else None
+
+
+def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -> tuple[str, list[str]]:
+    """Journal a message and its attachment bytes in one transaction.
+
+    Returns the new message id and the blob ids of the attachments, in order. Raises
+    :class:`DuplicateMessage` when the channel already journaled this external id.
+    """
+    message_id = new_message_id()
+    now = utcnow()
+    try:
+        with engine.begin() as conn:
+            blob_ids = [put_blob(conn, data) for data in attachments]
+            raw_blob_id = put_blob(conn, entry.raw) if entry.raw is not None else None
+            conn.execute(
+                messages.insert().values(
+                    id=message_id,
+                    channel=entry.channel,
+                    external_id=entry.external_id,
+                    conversation_key=entry.conversation_key,
+                    kind=entry.kind,
+                    status=entry.status,
+                    reason=entry.reason,
+                    body=entry.body,
+                    raw_blob_id=raw_blob_id,
+                    attempts=0,
+                    next_attempt_at=now + dt.timedelta(seconds=ENQUEUE_GRACE)
+                    if entry.status == QUEUED
+                    else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except sa.exc.IntegrityError:
+        existing = find_by_external_id(engine, entry.channel, entry.external_id)
+        if existing is None:
+            raise
+        raise DuplicateMessage(existing.id, existing.status) from None
+    return message_id, blob_ids
+
+
+def find_by_external_id(engine: Engine, channel: str, external_id: str) -> Entry | None:
+    """The journal row for a channel's external id, if any."""
+    query = sa.select(messages).where(messages.c.channel == channel, messages.c.external_id == external_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _entry(row) if row else None
+
+
+def get(engine: Engine, message_id: str) -> Entry | None:
+    """The journal row with this id, if any."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(messages).where(messages.c.id == message_id)).first()
+    return _entry(row) if row else None
+
+
+def mark_delivered(
+    engine: Engine, message_id: str, *, tracker: str, issue_key: str, issue_url: str, outcome: str
+) -> None:
+    """The message reached the tracker as an issue or a comment."""
+    _update(
+        engine,
+        message_id,
+        status=DELIVERED,
+        reason=None,
+        tracker=tracker,
+        issue_key=issue_key,
+        issue_url=issue_url,
+        outcome=outcome,
+        next_attempt_at=None,
+    )
+
+
+def mark_ignored(engine: Engine, message_id: str, reason: str, *, issue_key: str | None = None) -> None:
+    """The message is deliberately not delivered (auto-reply, spam, unknown bounce)."""
+    _update(engine, message_id, status=IGNORED, reason=reason, issue_key=issue_key, next_attempt_at=None)
+
+
+def mark_failed(engine: Engine, message_id: str, reason: str) -> None:
+    """A dead letter: the last attempt failed. Visible in the status API; ``replay`` re-runs it."""
+    _update(engine, message_id, status=FAILED, reason=reason, next_attempt_at=None)
+
+
+def mark_create_started(engine: Engine, message_id: str) -> None:
+    """Note that a create may have reached the tracker, so a later attempt looks before it creates."""
+    with engine.begin() as conn:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id == message_id, messages.c.create_started_at.is_(None))
+            .values(create_started_at=utcnow())
+        )
+
+
+def begin_attempt(engine: Engine, message_id: str, lease_seconds: float) -> int:
+    """Count an attempt and push ``next_attempt_at`` out by a lease, so the sweep leaves it alone.
+
+    If the worker dies mid-job, the lease runs out and the sweep re-enqueues the message.
+    """
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id == message_id)
+            .values(
+                attempts=messages.c.attempts + 1,
+                next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
+                updated_at=now,
+            )
+        )
+        row = conn.execute(sa.select(messages.c.attempts).where(messages.c.id == message_id)).first()
+    return int(row[0]) if row else 0
+
+
+def schedule_retry(engine: Engine, message_id: str, delay_seconds: float, reason: str) -> None:
+    """Leave the message queued, to be re-enqueued by the sweep after ``delay_seconds``."""
+    when = utcnow() + dt.timedelta(seconds=delay_seconds)
+    _update(engine, message_id, status=QUEUED, reason=reason, next_attempt_at=when)
+
+
+def requeue(engine: Engine, message_id: str) -> bool:
+    """Put a dead letter back in the queue with a fresh attempt count (``trackerhub replay``)."""
+    now = utcnow()
+    with engine.begin() as conn:
+        result = conn.execute(
+            messages.update()
+            .where(messages.c.id == message_id, messages.c.status == FAILED)
+            .values(status=QUEUED, attempts=0, next_attempt_at=now, updated_at=now)
+        )
+    return result.rowcount > 0
+
+
+def due(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[str]:
+    """Ids of queued messages whose next attempt is due, oldest first (the sweep's work list)."""
+    now = now or utcnow()
+    query = (
+        sa.select(messages.c.id)
+        .where(messages.c.status == QUEUED, messages.c.next_attempt_at <= now)
+        .order_by(messages.c.next_attempt_at)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(query)]
+
+
+def failed_ids(engine: Engine, limit: int = 1000) -> list[str]:
+    """Ids of dead letters, oldest first."""
+    query = sa.select(messages.c.id).where(messages.c.status == FAILED).order_by(messages.c.created_at)
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(query.limit(limit))]
+
+
+def count_by_status(engine: Engine) -> dict[str, int]:
+    """How many journal rows are in each status (for ``/metrics``)."""
+    query = sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)
+    with engine.connect() as conn:
+        return {status: int(count) for status, count in conn.execute(query)}
+
+
+def _update(engine: Engine, message_id: str, **values: object) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            messages.update().where(messages.c.id == message_id).values(updated_at=utcnow(), **values)
+        )
+
+
+def _entry(row: sa.Row[Any]) -> Entry:
+    data = row._mapping
+    return Entry(
+        id=data["id"],
+        channel=data["channel"],
+        external_id=data["external_id"],
+        conversation_key=data["conversation_key"],
+        kind=data["kind"],
+        status=data["status"],
+        reason=data["reason"],
+        body=data["body"],
+        raw_blob_id=data["raw_blob_id"],
+        tracker=data["tracker"],
+        issue_key=data["issue_key"],
+        issue_url=data["issue_url"],
+        outcome=data["outcome"],
+        attempts=int(data["attempts"] or 0),
+        next_attempt_at=_aware(data["next_attempt_at"]),
+        create_started_at=_aware(data["create_started_at"]),
+        created_at=_aware(data["created_at"]) or utcnow(),
+        updated_at=_aware(data["updated_at"]) or utcnow(),
+    )
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite returns naive datetimes; the journal stores UTC, so say so."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value

@@ -1,0 +1,147 @@
+"""Conversation ↔ issue links, and the mail Message-IDs that thread into them.
+
+A link says: this conversation (a Telegram chat topic, an e-mail thread) is issue KEY. Only one link per
+conversation is active; when an issue is done, the next message opens a new issue and a new active
+link that remembers the previous key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from store.db import links, mail_ids
+from store.journal import utcnow
+
+
+@dataclass(frozen=True)
+class Link:
+    """One conversation's issue, with what the hub needs to answer the customer."""
+
+    id: int
+    conversation_key: str
+    tracker: str
+    issue_key: str
+    issue_url: str
+    channel: str
+    requester_name: str
+    requester_email: str | None
+    telegram_chat_id: int | None
+    telegram_thread_id: int | None
+    language: str | None
+    subject: str
+    active: bool
+    previous_issue_key: str | None
+    message_id: str
+
+
+@dataclass(frozen=True)
+class NewLink:
+    """What the worker records after creating an issue for a conversation."""
+
+    conversation_key: str
+    tracker: str
+    issue_key: str
+    issue_url: str
+    channel: str
+    message_id: str
+    requester_name: str = ""
+    requester_email: str | None = None
+    telegram_chat_id: int | None = None
+    telegram_thread_id: int | None = None
+    language: str | None = None
+    subject: str = ""
+    previous_issue_key: str | None = None
+
+
+def active_link(engine: Engine, conversation_key: str) -> Link | None:
+    """The conversation's current issue, if it has one."""
+    query = (
+        sa.select(links)
+        .where(links.c.conversation_key == conversation_key, links.c.active.is_(True))
+        .order_by(links.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _link(row) if row else None
+
+
+def link_for_issue(engine: Engine, issue_key: str) -> Link | None:
+    """The newest link to an issue, if the hub opened it."""
+    query = sa.select(links).where(links.c.issue_key == issue_key).order_by(links.c.id.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _link(row) if row else None
+
+
+def get_link(engine: Engine, link_id: int) -> Link | None:
+    """A link by id."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(links).where(links.c.id == link_id)).first()
+    return _link(row) if row else None
+
+
+def add_link(engine: Engine, new: NewLink, mail_message_ids: Iterable[str] = ()) -> Link:
+    """Record a conversation's new issue, deactivating its previous link, and its inbound mail ids."""
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            links.update()
+            .where(links.c.conversation_key == new.conversation_key, links.c.active.is_(True))
+            .values(active=False)
+        )
+        result = conn.execute(links.insert().values(active=True, created_at=now, **new.__dict__))
+        link_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        for message_id in mail_message_ids:
+            _put_mail_id(conn, message_id, link_id, "in")
+    link = get_link(engine, link_id)
+    assert link is not None
+    return link
+
+
+def deactivate(engine: Engine, link_id: int) -> None:
+    """The link's issue is done: the conversation's next message opens a new issue."""
+    with engine.begin() as conn:
+        conn.execute(links.update().where(links.c.id == link_id).values(active=False))
+
+
+def remember_mail_ids(engine: Engine, link_id: int, message_ids: Iterable[str], direction: str) -> None:
+    """Remember Message-IDs the hub received or sent in a link's thread, for threading replies."""
+    with engine.begin() as conn:
+        for message_id in message_ids:
+            _put_mail_id(conn, message_id, link_id, direction)
+
+
+def link_for_mail_ids(engine: Engine, message_ids: Iterable[str]) -> Link | None:
+    """The link of the first known Message-ID among ``message_ids`` (In-Reply-To before References)."""
+    ids = [m for m in message_ids if m]
+    if not ids:
+        return None
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(mail_ids).where(mail_ids.c.message_id.in_(ids))).all()
+    by_id = {row.message_id: row.link_id for row in rows}
+    for message_id in ids:
+        if message_id in by_id:
+            return get_link(engine, by_id[message_id])
+    return None
+
+
+def _put_mail_id(conn: sa.Connection, message_id: str, link_id: int, direction: str) -> None:
+    exists = conn.execute(sa.select(mail_ids.c.message_id).where(mail_ids.c.message_id == message_id)).first()
+    if exists is None:
+        conn.execute(
+            mail_ids.insert().values(
+                message_id=message_id, link_id=link_id, direction=direction, created_at=utcnow()
+            )
+        )
+
+
+def _link(row: sa.Row[Any]) -> Link:
+    data = dict(row._mapping)
+    data.pop("created_at", None)
+    return Link(**data)

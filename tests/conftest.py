@@ -1,0 +1,100 @@
+"""Shared fixtures: a real redis-server per test session, a fresh SQLite journal per test, the app.
+
+Redis is started from the Debian package (``make test`` installs it); each test gets its own logical
+database, flushed before use, so tests never see each other's queues or locks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from config.rules import HubConfig, load_config
+from config.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = REPO_ROOT.parent / "shared"
+_redis_db = itertools.count(1)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the session; yields its base URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed; `make test` installs it")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--save",
+            "",
+            "--databases",
+            "64",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    client = Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except Exception:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """A flushed logical database of the session's Redis."""
+    url = f"{redis_server}/{next(_redis_db) % 63 + 1}"
+    Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    """Settings for a test: its own SQLite journal and Redis database, secrets set."""
+    return Settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        REDIS_URL=redis_url,
+        JIRA_URL="http://jira.test",
+        JIRA_TOKEN="jira-token",
+        TELEGRAM_BOT_TOKEN="123:telegram-token",
+        TELEGRAM_WEBHOOK_SECRET="tg-secret",
+        TELEGRAM_API_URL="http://telegram.test",
+        HUB_INBOUND_TOKEN="inbound-token",
+        HUB_EMAIL_FROM="support@hub.example.com",
+        HUB_PUBLIC_URL="http://hub.test",
+    )
+
+
+@pytest.fixture
+def hub_config(settings: Settings) -> HubConfig:
+    """The shipped rule file, loaded with the test settings."""
+    return load_config(settings)

@@ -1,0 +1,3 @@
+from routes import create_app
+
+app = create_app()
