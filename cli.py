@@ -8,6 +8,7 @@ works before a real tracker is connected. The other commands run one process eac
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -141,16 +142,18 @@ def up(host: str, port: int) -> None:
     """Run Redis (if needed), the sandbox (if no tracker is set), web, worker and scheduler."""
     env = dict(os.environ)
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    var_dir = Path(env.get("HUB_VAR_DIR") or VAR_DIR)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env.setdefault("DATABASE_URL", f"sqlite:///{var_dir / 'trackerhub.sqlite3'}")
     env.setdefault("HUB_PUBLIC_URL", f"http://{host}:{port}")
     try:
         if not env.get("REDIS_URL"):
             redis_port = _free_port(6379)
-            children.append(("redis", _start_redis(redis_port)))
+            children.append(("redis", _start_redis(redis_port, var_dir)))
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         sandbox = not env.get("JIRA_URL") and not env.get("KAITEN_URL")
         if sandbox:
-            children += _start_sandbox(env)
+            children += _start_sandbox(env, var_dir)
         env.setdefault("HUB_INBOUND_TOKEN", secrets.token_urlsafe(24))
         env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
         os.environ.update(env)
@@ -162,34 +165,45 @@ def up(host: str, port: int) -> None:
         children.append(("worker", _spawn([*me, "worker"], env)))
         children.append(("scheduler", _spawn([*me, "scheduler"], env)))
         _wait_for_http(f"http://{host}:{port}/healthz")
-        _print_welcome(env, host, port, sandbox)
+        _write_state(var_dir, env, host, port, sandbox)
+        _print_welcome(env, host, port, sandbox, var_dir)
         _supervise(children)
     finally:
         _stop(children)
 
 
-def _start_redis(port: int) -> subprocess.Popen[bytes]:
+def _start_redis(port: int, var_dir: Path) -> subprocess.Popen[bytes]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise click.ClickException(
             "redis-server is not installed: run `apt-get install redis-server` (Debian/Ubuntu) "
             "or set REDIS_URL to a Redis you run"
         )
-    data = VAR_DIR / "redis"
+    data = var_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--appendonly", "yes"]
     return subprocess.Popen([*args, "--save", "", "--daemonize", "no", "--loglevel", "warning"])
 
 
-def _start_sandbox(env: dict[str, str]) -> list[tuple[str, subprocess.Popen[bytes]]]:
+def _start_sandbox(env: dict[str, str], var_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
     started = []
     jira_port = _free_port(8081)
-    db = VAR_DIR / "sandbox-jira.sqlite3"
+    db = var_dir / "sandbox-jira.sqlite3"
     started.append(
         (
             "sandbox-jira",
             _spawn(
-                [sys.executable, "-m", "connector.sandbox.jira", "--port", str(jira_port), "--db", str(db)],
+                [
+                    sys.executable,
+                    "-m",
+                    "connector.sandbox.jira",
+                    "--port",
+                    str(jira_port),
+                    "--db",
+                    str(db),
+                    "--projects",
+                    env.get("JIRA_PROJECT", "SUP"),
+                ],
                 env,
             ),
         )
@@ -208,7 +222,8 @@ def _start_sandbox(env: dict[str, str]) -> list[tuple[str, subprocess.Popen[byte
         env["TELEGRAM_BOT_TOKEN"] = "1000:sandbox"  # noqa: S105 - the stand-in takes any token
     if not env.get("SMTP_URL"):
         smtp_port = _free_port(8025)
-        outbox = VAR_DIR / "outbox"
+        outbox = var_dir / "outbox"
+        env["HUB_SANDBOX_OUTBOX"] = str(outbox)
         started.append(
             (
                 "sandbox-smtp",
@@ -266,7 +281,21 @@ def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
             child.kill()
 
 
-def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool) -> None:
+def _write_state(var_dir: Path, env: dict[str, str], host: str, port: int, sandbox: bool) -> None:
+    """``var/up.json``: where everything listens, for scripts and the end-to-end test (no secrets)."""
+    state = {
+        "pid": os.getpid(),
+        "hub_url": f"http://{host}:{port}",
+        "redis_url": env["REDIS_URL"],
+        "jira_url": env.get("JIRA_URL"),
+        "sandbox": sandbox,
+        "telegram_api_url": env.get("TELEGRAM_API_URL") if sandbox else None,
+        "outbox": env.get("HUB_SANDBOX_OUTBOX"),
+    }
+    (var_dir / "up.json").write_text(json.dumps(state, indent=2))
+
+
+def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var_dir: Path) -> None:
     base = f"http://{host}:{port}"
     lines = [
         "",
@@ -278,7 +307,7 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool) -> 
     if sandbox:
         lines += [
             f"  Sandbox Jira:     {env['JIRA_URL']}/   (issues appear here)",
-            f"  Sent mail:        {VAR_DIR / 'outbox'}/   (autoreplies, as .eml files)",
+            f"  Sent mail:        {var_dir / 'outbox'}/   (autoreplies, as .eml files)",
             f"  Telegram replies: {env.get('TELEGRAM_API_URL', '')}/_sandbox/sent",
         ]
     token = env["HUB_INBOUND_TOKEN"]

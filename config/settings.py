@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     HUB_PUBLIC_URL: str = "http://127.0.0.1:8080"
     HUB_CONFIG: Path = DEFAULT_CONFIG
     HUB_SANDBOX: str = "jira"
+    HUB_VAR_DIR: Path = VAR_DIR  # where `up` keeps the managed Redis, the sandbox data and the outbox
 
     # limits (bytes unless named otherwise)
     HUB_MAX_EMAIL_BYTES: int = Field(default=25 * 1024 * 1024, ge=1024)

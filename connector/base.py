@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from connector.types import FileUpload, IssueDraft, IssueRef, IssueState
@@ -13,8 +13,12 @@ class Tracker(Protocol):
 
     name: str
 
-    def create_issue(self, draft: IssueDraft) -> IssueRef:
-        """Create an issue carrying ``draft.idempotency_key``. Never retried blindly inside."""
+    def create_issue(self, draft: IssueDraft, on_send: Callable[[], None] | None = None) -> IssueRef:
+        """Create an issue carrying ``draft.idempotency_key``. Never retried blindly inside.
+
+        ``on_send`` is called just before the create request leaves, after every read the create needs,
+        so the caller knows from then on that the issue may exist even if the answer is lost.
+        """
         ...
 
     def find_issue(self, idempotency_key: str) -> IssueRef | None:

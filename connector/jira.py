@@ -98,9 +98,11 @@ class JiraTracker:
 
     # -- the Tracker protocol ---------------------------------------------------------------------
 
-    def create_issue(self, draft: IssueDraft) -> IssueRef:
+    def create_issue(self, draft: IssueDraft, on_send: Callable[[], None] | None = None) -> IssueRef:
         """Create the issue with one POST (ids cached, no re-fetch). Never retried here."""
         fields = self._fields(draft)
+        if on_send is not None:
+            on_send()
         issue = _call(lambda: self.client.create_issue(fields=fields, prefetch=False))
         key = str(issue.key)
         return IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=str(issue.id))

@@ -18,7 +18,6 @@ import datetime as dt
 import logging
 import re
 
-from mappers.subjects import find_issue_keys
 from redis.exceptions import LockError
 
 from connector.base import Tracker
@@ -29,11 +28,12 @@ from connector.errors import (
     TrackerUnavailable,
 )
 from connector.telegram import FileTooLarge
-from connector.types import FileUpload, IssueRef
+from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.context import Context, get_context
 from jobs.queues import JOB_TIMEOUT, enqueue_reply
 from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker, idempotency_label
 from mappers.models import Attachment, Channel, InboundMessage, MessageKind
+from mappers.subjects import find_issue_keys
 from store import journal, links
 from store.links import Link, NewLink
 
@@ -43,6 +43,10 @@ INDEX_LAG = dt.timedelta(seconds=60)
 LEASE_SECONDS = JOB_TIMEOUT + 60
 LOCK_WAIT_SECONDS = 20
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
+
+
+class InternalError(Exception):
+    """Internal: an unexpected exception, retried like a transient one and then dead-lettered."""
 
 
 class Retry(Exception):
@@ -92,6 +96,13 @@ def _attempt(ctx: Context, message_id: str) -> str:
         journal.mark_failed(ctx.engine, message_id, f"tracker rejected the message: {exc}")
         log.error("deliver.rejected message_id=%s reason=%s", message_id, exc)
         return journal.FAILED
+    except Exception as exc:
+        # A bug, not the tracker: keep the message (the journal is the source of truth), retry with
+        # back-off, and end as a visible dead letter instead of a job that fails forever.
+        log.exception("deliver.internal-error message_id=%s attempt=%d", message_id, attempt)
+        return _retry_or_fail(
+            ctx, message_id, attempt, InternalError(f"internal error: {type(exc).__name__}: {exc}")
+        )
     log.info("deliver.done message_id=%s status=%s attempt=%d", message_id, status, attempt)
     return status
 
@@ -200,7 +211,7 @@ def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, pre
     return journal.DELIVERED
 
 
-def _create_once(ctx: Context, tracker: Tracker, entry: journal.Entry, draft: object) -> IssueRef:
+def _create_once(ctx: Context, tracker: Tracker, entry: journal.Entry, draft: IssueDraft) -> IssueRef:
     """Create the issue unless an earlier attempt already did (found by its idempotency label)."""
     key = idempotency_label(entry.id)
     if entry.create_started_at is not None:
@@ -211,8 +222,7 @@ def _create_once(ctx: Context, tracker: Tracker, entry: journal.Entry, draft: ob
         waited = journal.utcnow() - entry.create_started_at
         if waited < INDEX_LAG:
             raise Retry("an earlier create may not be searchable yet", (INDEX_LAG - waited).total_seconds())
-    journal.mark_create_started(ctx.engine, entry.id)
-    return tracker.create_issue(draft)  # type: ignore[arg-type]
+    return tracker.create_issue(draft, on_send=lambda: journal.mark_create_started(ctx.engine, entry.id))
 
 
 def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, link: Link) -> str:

@@ -11,7 +11,6 @@ import logging
 import secrets
 import time
 
-from mappers.email import parse_email
 from redis.exceptions import RedisError
 
 from connector.errors import ChannelUnavailable
@@ -19,6 +18,7 @@ from connector.mail import Mailbox
 from jobs.context import Context, get_context
 from jobs.intake import accept, received_now
 from jobs.queues import enqueue_delivery
+from mappers.email import parse_email
 from mappers.errors import MapperError
 from mappers.models import Channel, InboundMessage
 from store import journal

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 
-from mappers.email import parse_email
-
 from jobs.context import Context
 from jobs.queues import enqueue_delivery
+from mappers.email import parse_email
 from mappers.errors import MapperError
 from mappers.models import InboundMessage
 from mappers.telegram import parse_update

@@ -62,7 +62,10 @@ _CJK_AND_OTHERS = [
 ]
 _FREQUENT_RUSSIAN = set("оеаинтсрвлкмдпуяыь")
 _CONFIDENT = 0.75
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# Lenient: some mailers leave spaces inside the encoded text, which RFC 2047 forbids.
+_ENCODED_WORD = re.compile(
+    r"=\?([\x21-\x3e\x40-\x7e]+)\?([bBqQ])\?([\t\x20-\x3e\x40-\x7e]*?)\?="
+)  # printable ASCII but "?"
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -99,7 +102,7 @@ def _script_ok(word: str, charset: str) -> bool:
     non_ascii = sum(1 for ch in word if ord(ch) > 127)
     if charset == "cp1252":
         # Accented letters are a minority of a real Latin-script word; cp1251 read as cp1252 is not.
-        return non_ascii * 2 <= len(word)
+        return non_ascii * 2 <= len(word) or len(word) <= 4
     return all("\u0400" <= ch <= "\u045f" for ch in word)  # no Latin letters inside a Cyrillic word
 
 
@@ -152,6 +155,8 @@ def detect_charset(data: bytes) -> str | None:
     charset, score = _best_scored(data)
     if charset is not None and score >= _CONFIDENT:
         return charset
+    if charset is not None and score >= 0.5 and sum(byte > 127 for byte in data) < 32:
+        return charset  # too short for the generic detector, which then guesses a CJK code page
     guess = charset_normalizer.from_bytes(data[:20_000], cp_isolation=_CJK_AND_OTHERS).best()
     if guess is not None and guess.encoding:
         return normalize_charset(guess.encoding)
@@ -165,6 +170,8 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
         return data.decode("ascii")
     if charset and _is_seven_bit_stateful(charset):
         text = _try_decode(data, charset)
+        if text is None and charset.startswith("iso2022_jp"):
+            text = _iso2022jp_via_cp932(data)
         if text is not None:
             return text
     utf8 = _try_decode(data, "utf-8")
@@ -174,7 +181,71 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
         text = _try_decode(data, charset)
         if text is not None:
             return text
+    mixed = _decode_mostly_utf8(data)
+    if mixed is not None:
+        return mixed
     return _decode_undeclared(data, charset)
+
+
+_ISO2022JP_ESCAPE = re.compile(rb"\x1b(\$[@B]|\([BJI])")
+
+
+def _iso2022jp_via_cp932(data: bytes) -> str | None:
+    """ISO-2022-JP (RFC 1468) with the vendor rows (NEC "①" etc.) that Python's codecs refuse.
+
+    Japanese mailers encode cp932 characters into ISO-2022-JP; mapping each JIS X 0208 pair to its
+    Shift_JIS bytes and decoding as cp932 recovers them.
+    """
+    out = bytearray()
+    mode = b"(B"
+    pos = 0
+    for match in [*_ISO2022JP_ESCAPE.finditer(data), None]:
+        end = match.start() if match else len(data)
+        chunk = data[pos:end]
+        if mode in (b"$@", b"$B"):
+            if len(chunk) % 2:
+                return None
+            for index in range(0, len(chunk), 2):
+                out += _jis_to_sjis(chunk[index], chunk[index + 1])
+        elif mode == b"(I":
+            out += bytes(byte | 0x80 for byte in chunk)  # JIS X 0201 katakana, in cp932 at 0xA1-0xDF
+        else:
+            out += chunk
+        if match:
+            mode, pos = match.group(1), match.end()
+    return _try_decode(bytes(out), "cp932")
+
+
+def _jis_to_sjis(first: int, second: int) -> bytes:
+    lead = ((first + 1) >> 1) + (0x70 if first <= 0x5E else 0xB0)
+    odd_row_trail = second + (0x1F if second <= 0x5F else 0x20)
+    trail = odd_row_trail if first % 2 else second + 0x7E
+    return bytes((lead & 0xFF, trail & 0xFF))
+
+
+def _decode_mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few stray single-byte characters (text pasted from two sources), or None.
+
+    Each invalid byte is read as windows-1252; this only applies when at most one in four non-ASCII
+    bytes is invalid, which real single-byte Cyrillic or Latin text does not achieve.
+    """
+    high = sum(1 for byte in data if byte > 127)
+    budget = max(1, high // 4)
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(data):
+        try:
+            pieces.append(data[pos:].decode("utf-8"))
+            break
+        except UnicodeDecodeError as exc:
+            budget -= 1
+            if budget < 0:
+                return None
+            bad = data[pos + exc.start : pos + exc.start + 1]
+            pieces.append(data[pos : pos + exc.start].decode("utf-8"))
+            pieces.append(bad.decode("cp1252", errors="replace").replace("\ufffd", bad.decode("latin-1")))
+            pos += exc.start + 1
+    return "".join(pieces)
 
 
 def _decode_undeclared(data: bytes, declared: str | None) -> str:
@@ -198,12 +269,12 @@ def unfold(value: str) -> str:
 
 def _q_decode(text: str) -> bytes:
     # RFC 2047 section 4.2: "_" is a space, "=XX" a byte.
-    raw = text.replace("_", " ").encode("ascii", "surrogateescape")
+    raw = text.replace("_", " ").encode("utf-8", "surrogateescape")
     return binascii.a2b_qp(raw)
 
 
 def _b_decode(text: str) -> bytes:
-    raw = text.encode("ascii", "surrogateescape")
+    raw = text.encode("utf-8", "surrogateescape")
     raw = re.sub(rb"[^A-Za-z0-9+/]", b"", raw)
     raw = raw[: len(raw) - len(raw) % 4] if len(raw) % 4 == 1 else raw + b"=" * (-len(raw) % 4)
     try:
@@ -250,9 +321,9 @@ def _render_piece(charset: str | None, data: bytes | str) -> str:
     return decode_bytes(data, charset)
 
 
-def decode_header_bytes(raw: bytes) -> str:
-    """A header value's bytes as text: raw 8-bit decoded by detection, encoded words decoded."""
-    return decode_encoded_words(unfold(decode_bytes(raw)))
+def decode_header_bytes(raw: bytes, hint: str | None = None) -> str:
+    """A header value's bytes as text: raw 8-bit decoded (by ``hint``, else detection), words decoded."""
+    return decode_encoded_words(unfold(decode_bytes(raw, hint)))
 
 
 def as_raw_bytes(value: object) -> bytes:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 
-# Characters that open Jira wiki markup anywhere in a line.
-_JIRA_INLINE = re.compile(r"([{}\[\]!|*_+^~?#\-])")
-# Line starts that are block markup: headings, block quotes, horizontal rules.
-_JIRA_BLOCK_START = re.compile(r"^(\s*)(h[1-6]\.|bq\.)", re.MULTILINE)
+# Characters that open Jira wiki markup anywhere in a line. For readability a few are left alone where
+# they cannot be markup: a hyphen between two letters or digits ("e-mail", "2026-11-23") cannot open or
+# close ``-strikethrough-``, a lone "?" is not ``??citation??``, and "#" is a list only at a line start.
+_JIRA_INLINE = re.compile(r"([{}\[\]!|*_+^~]|\?(?=\?)|(?<=\?)\?|(?<![^\W_])-|-(?![^\W_]))")
+# Line starts that are block markup: numbered lists, headings, block quotes.
+_JIRA_BLOCK_START = re.compile(r"^(\s*)(#|h[1-6]\.|bq\.)", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

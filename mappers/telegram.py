@@ -235,14 +235,14 @@ def _read_media(message: JsonObject, kind: str) -> list[tuple[Attachment, str]]:
     """Every file in the message, each with a placeholder line for caption-less messages."""
     message_id = _need_int(message, "message_id", kind)
     found: list[tuple[Attachment, str]] = []
-    if "photo" in message:
+    if _has(message, "photo"):
         found.append(_read_photo(message["photo"], message_id, f"{kind}.photo"))
     # An animation also fills ``document`` for backward compatibility: file it once.
-    if "document" in message and "animation" not in message:
+    if _has(message, "document") and not _has(message, "animation"):
         doc = _need_object(message, "document", kind)
         found.append(_read_file(doc, "document", message_id, f"{kind}.document"))
     for field in ("animation", "audio", "video", "video_note", "voice", "sticker"):
-        if field in message:
+        if _has(message, field):
             media = _need_object(message, field, kind)
             found.append(_read_file(media, field, message_id, f"{kind}.{field}"))
     return found
@@ -326,7 +326,7 @@ def _sticker_format(sticker: JsonObject, where: str) -> tuple[str, str]:
 def _read_shared(message: JsonObject, kind: str) -> list[str]:
     """Text lines for a shared contact, venue or location."""
     lines: list[str] = []
-    if "contact" in message:
+    if _has(message, "contact"):
         contact = _need_object(message, "contact", kind)
         where = f"{kind}.contact"
         names = (_opt_str(contact, "first_name", where), _opt_str(contact, "last_name", where))
@@ -335,14 +335,14 @@ def _read_shared(message: JsonObject, kind: str) -> list[str]:
         user_id = _opt_int(contact, "user_id", where)
         line = "Contact: " + ", ".join(part for part in (name, phone) if part)
         lines.append(line + (f" (tg:{user_id})" if user_id is not None else ""))
-    if "venue" in message:
+    if _has(message, "venue"):
         venue = _need_object(message, "venue", kind)
         where = f"{kind}.venue"
         parts = (_opt_str(venue, "title", where), _opt_str(venue, "address", where))
         lines.append("Venue: " + ", ".join(part for part in parts if part))
-        if "location" not in message and "location" in venue:
+        if not _has(message, "location") and _has(venue, "location"):
             lines.append(_location_line(_need_object(venue, "location", where), f"{where}.location"))
-    if "location" in message:
+    if _has(message, "location"):
         lines.append(_location_line(_need_object(message, "location", kind), f"{kind}.location"))
     return lines
 
@@ -384,6 +384,11 @@ def _clip(kind: str) -> str:
 
 
 # --- typed reads: every wrong type is an AnomalousPayload naming the field -------------------------
+
+
+def _has(data: JsonObject, key: str) -> bool:
+    """Whether ``key`` is present; JSON ``null`` counts as absent, as for every optional field."""
+    return data.get(key) is not None
 
 
 def _wrong(where: str, key: str, expected: str) -> AnomalousPayload:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
-from mappers.email import parse_email
 
 from jobs.intake import received_now
+from mappers.email import parse_email
 from mappers.errors import AnomalousPayload
 from mappers.models import Channel
 from routes import hub

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import socket
 import threading
 import time
 from pathlib import Path
@@ -35,10 +36,12 @@ class OutboxHandler:
 
 def start_sink(outbox: Path, host: str = "127.0.0.1", port: int = 0) -> Controller:
     """Start the sink in a thread; ``controller.port`` is where it listens."""
+    if port == 0:  # aiosmtpd's start() connects to the port to check readiness, so it must be real
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
     controller = Controller(OutboxHandler(outbox), hostname=host, port=port)
     controller.start()
-    if port == 0:
-        controller.port = controller.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return controller
 
 

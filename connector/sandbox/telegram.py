@@ -473,3 +473,19 @@ def _preload(state: _State, files_dir: Path) -> None:
             if path.is_file():
                 stored = _store(state, path.name, None, path.stat().st_size, path.name)
                 stored.source = path
+
+
+def main() -> None:
+    """Run the stand-in as a process (``trackerhub up`` starts it with ``--port``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Telegram Bot API stand-in")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8082)
+    parser.add_argument("--files", type=Path, default=None)
+    args = parser.parse_args()
+    serve(args.host, args.port, files_dir=args.files)
+
+
+if __name__ == "__main__":
+    main()

@@ -533,3 +533,9 @@ def test_anomalous_payloads(update: object) -> None:
     with pytest.raises(AnomalousPayload) as caught:
         parse(update)
     assert str(caught.value).startswith(("not a Telegram update", "update carries"))
+
+
+def test_null_optional_fields_count_as_absent() -> None:
+    nulls = {"photo": None, "document": None, "location": None, "from": None, "message_thread_id": None}
+    message = parse(make_update(make_message(text="hi", **nulls) | nulls))
+    assert (message.text, message.attachments, message.conversation_key) == ("hi", [], "tg:421337001:0")

@@ -1,0 +1,168 @@
+"""JiraTracker against mocked Jira HTTP (`responses`): one POST per create, no hidden retries, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import responses
+
+from connector.errors import TrackerRejected, TrackerUnavailable
+from connector.jira import JiraTracker
+from connector.types import FileUpload, IssueDraft
+
+URL = "https://jira.example.com"
+API = f"{URL}/rest/api/2"
+
+
+def server_info(deployment: str = "Server") -> dict:
+    return {"baseUrl": URL, "version": "9.12.0", "versionNumbers": [9, 12, 0], "deploymentType": deployment}
+
+
+def draft(**overrides: object) -> IssueDraft:
+    values: dict[str, object] = {
+        "tracker": "jira",
+        "project": "SUP",
+        "issue_type": "Task",
+        "title": "Printer on fire",
+        "body": "text",
+        "idempotency_key": "hub-abc",
+        "labels": ("telegram", "hub-abc"),
+    }
+    values.update(overrides)
+    return IssueDraft(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def mocked() -> responses.RequestsMock:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(f"{API}/serverInfo", json=server_info())
+        rsps.get(
+            f"{API}/project/SUP",
+            json={
+                "id": "10000",
+                "key": "SUP",
+                "issueTypes": [{"id": "10002", "name": "Task"}, {"id": "10004", "name": "Bug"}],
+            },
+        )
+        yield rsps
+
+
+def tracker() -> JiraTracker:
+    return JiraTracker(URL, token="pat", timeout=5)
+
+
+def test_create_sends_ids_and_costs_one_post_after_the_first(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{API}/issue", json={"id": "1", "key": "SUP-1", "self": f"{API}/issue/1"}, status=201)
+    jira = tracker()
+    ref = jira.create_issue(
+        draft(
+            priority="High", components=("Web",), assignee="jsmith", custom_fields={"customfield_10010": "x"}
+        )
+    )
+    jira.create_issue(draft())
+    assert (ref.key, ref.url) == ("SUP-1", f"{URL}/browse/SUP-1")
+    posts = [c for c in mocked.calls if c.request.method == "POST"]
+    projects = [c for c in mocked.calls if c.request.url.endswith("/project/SUP")]
+    assert len(posts) == 2 and len(projects) == 1
+    fields = json.loads(posts[0].request.body)["fields"]
+    assert fields["project"] == {"id": "10000"} and fields["issuetype"] == {"id": "10002"}
+    assert fields["labels"] == ["telegram", "hub-abc"] and fields["priority"] == {"name": "High"}
+    assert fields["assignee"] == {"name": "jsmith"} and fields["customfield_10010"] == "x"
+    assert posts[0].request.headers["Authorization"] == "Bearer pat"
+
+
+def test_503_with_retry_after_is_unavailable_and_not_retried(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{API}/issue", json={"errorMessages": ["down"]}, status=503, headers={"Retry-After": "7"})
+    with pytest.raises(TrackerUnavailable) as caught:
+        tracker().create_issue(draft())
+    assert caught.value.retry_after == 7.0
+    assert len([c for c in mocked.calls if c.request.method == "POST"]) == 1
+
+
+def test_429_is_unavailable(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{API}/issue", status=429, headers={"Retry-After": "2"})
+    with pytest.raises(TrackerUnavailable):
+        tracker().create_issue(draft())
+
+
+def test_400_is_rejected_with_jira_s_reasons(mocked: responses.RequestsMock) -> None:
+    mocked.post(
+        f"{API}/issue",
+        status=400,
+        json={"errorMessages": [], "errors": {"summary": "You must specify a summary"}},
+    )
+    with pytest.raises(TrackerRejected, match="summary: You must specify a summary"):
+        tracker().create_issue(draft())
+
+
+def test_unknown_issue_type_is_rejected_before_any_post(mocked: responses.RequestsMock) -> None:
+    with pytest.raises(TrackerRejected, match="Epic"):
+        tracker().create_issue(draft(issue_type="Epic"))
+
+
+def test_connection_error_is_unavailable(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{API}/issue", body=requests.ConnectionError("reset"))
+    with pytest.raises(TrackerUnavailable, match="unreachable"):
+        tracker().create_issue(draft())
+
+
+def test_find_issue_uses_search_on_data_center(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{API}/search", json={"issues": [{"id": "1", "key": "SUP-1"}], "total": 1})
+    assert tracker().find_issue("hub-abc").key == "SUP-1"  # type: ignore[union-attr]
+    search = next(c for c in mocked.calls if "/search" in c.request.url)
+    assert (
+        "labels+%3D+%22hub-abc%22" in search.request.url
+        or "labels%20%3D%20%22hub-abc%22" in search.request.url
+    )
+
+
+def test_find_issue_uses_search_jql_on_cloud() -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(f"{API}/serverInfo", json=server_info("Cloud"))
+        rsps.get(f"{API}/search/jql", json={"issues": [], "isLast": True})
+        jira = JiraTracker(URL, user="me@example.com", password="api-token")
+        assert jira.find_issue("hub-x") is None
+        assert any(c.request.url.startswith(f"{API}/search/jql") for c in rsps.calls)
+
+
+def test_state_done_by_status_category(mocked: responses.RequestsMock) -> None:
+    mocked.get(
+        f"{API}/issue/SUP-1",
+        json={"key": "SUP-1", "fields": {"status": {"name": "Closed", "statusCategory": {"key": "done"}}}},
+    )
+    state = tracker().get_state("SUP-1")
+    assert state.done and state.status == "Closed"
+
+
+def test_find_comment_pages_through_comments(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{API}/issue/SUP-1/comment", json={"comments": [{"id": "5", "body": "x hub-m1"}], "total": 1})
+    jira = tracker()
+    assert jira.find_comment("SUP-1", "hub-m1") == "5"
+    assert jira.find_comment("SUP-1", "hub-m2") is None
+
+
+def test_attach_skips_files_already_there(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{API}/issue/SUP-1", json={"fields": {"attachment": [{"filename": "a.txt", "size": 3}]}})
+    mocked.post(
+        f"{API}/issue/SUP-1/attachments",
+        json=[
+            {
+                "id": "9",
+                "filename": "b.txt",
+                "size": 4,
+                "mimeType": "text/plain",
+                "content": f"{URL}/secure/attachment/9/b.txt",
+            }
+        ],
+    )
+    tracker().attach_files("SUP-1", [FileUpload("a.txt", b"abc"), FileUpload("b.txt", b"defg")])
+    uploads = [c for c in mocked.calls if c.request.url.endswith("/attachments")]
+    assert len(uploads) == 1
+    body = uploads[0].request.body
+    body = (
+        body if isinstance(body, bytes) else body.to_string() if hasattr(body, "to_string") else body.read()
+    )
+    assert b'filename="b.txt"' in body and b"defg" in body
+    assert uploads[0].request.headers["X-Atlassian-Token"] == "no-check"

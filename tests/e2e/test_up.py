@@ -1,0 +1,222 @@
+"""End to end: `trackerhub up`'s real processes (managed redis-server, web under gunicorn, worker,
+scheduler, the sandbox Jira, Telegram stand-in and SMTP sink), driven only over HTTP.
+
+One Telegram update, one e-mail and one form become three issues; the autoreplies arrive in the Telegram
+stand-in and the SMTP sink; a Telegram follow-up and an e-mail reply land as comments; the same update
+sent three times at once is one issue.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import REPO_ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-telegram-secret"
+TOKEN = "e2e-inbound-token"
+JIRA_AUTH = {"Authorization": "Bearer e2e"}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    var_dir = tmp_path_factory.mktemp("var")
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(
+            ("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "IMAP_", "REDIS_", "DATABASE_", "HUB_")
+        )
+    }
+    env.update(
+        HUB_VAR_DIR=str(var_dir),
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        HUB_INBOUND_TOKEN=TOKEN,
+        HUB_EMAIL_FROM="support@hub.example.com",
+        HUB_LOG_LEVEL="WARNING",
+    )
+    log = (var_dir / "up.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "up", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    state_file = var_dir / "up.json"
+    deadline = time.monotonic() + 90
+    while not state_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(
+                "trackerhub up did not start:\n" + (var_dir / "up.log").read_text(errors="replace")[-4000:]
+            )
+        time.sleep(0.2)
+    state = json.loads(state_file.read_text())
+    yield {**state, "process": process, "var_dir": var_dir}
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+
+
+def telegram_update(update_id: int, text: str, chat_id: int = 777) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "Ann"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "Ann", "language_code": "en"},
+            "text": text,
+        },
+    }
+
+
+def post_update(hub: dict[str, Any], update: dict[str, Any]) -> requests.Response:
+    return requests.post(
+        f"{hub['hub_url']}/hooks/telegram",
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        timeout=10,
+    )
+
+
+def post_mail(hub: dict[str, Any], raw: bytes) -> requests.Response:
+    return requests.post(
+        f"{hub['hub_url']}/hooks/email", data=raw, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    )
+
+
+def wait_delivered(hub: dict[str, Any], message_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = requests.get(f"{hub['hub_url']}/api/messages/{message_id}", timeout=5).json()
+        if status["status"] != "queued":
+            return status  # type: ignore[no-any-return]
+        time.sleep(0.3)
+    pytest.fail(f"message {message_id} still queued after {timeout} s: {status}")
+
+
+def wait_for(check: Any, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    pytest.fail("condition not met in time")
+
+
+def jira_issue(hub: dict[str, Any], key: str) -> dict[str, Any]:
+    return requests.get(f"{hub['jira_url']}/rest/api/2/issue/{key}", headers=JIRA_AUTH, timeout=5).json()  # type: ignore[no-any-return]
+
+
+def outbox(hub: dict[str, Any]) -> list[email.message.EmailMessage]:
+    folder = Path(hub["outbox"])
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in sorted(folder.glob("*.eml"))
+    ]
+
+
+def test_three_channels_become_three_issues_with_autoreplies_and_follow_ups(hub: dict[str, Any]) -> None:
+    tg = post_update(hub, telegram_update(1001, "My printer is on fire. Please help."))
+    assert tg.status_code == 202
+    mail = (
+        b"From: Bob Smith <bob@customer.example>\r\nTo: support@hub.example.com\r\n"
+        b"Subject: =?utf-8?B?0KHRh9GR0YIg0L3QtSDQv9GA0LjRiNGR0Ls=?=\r\nMessage-ID: <e2e-1@customer.example>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + "Добрый день, счёт не пришёл.".encode() + b"\r\n"
+    )
+    em = post_mail(hub, mail)
+    assert em.status_code == 202
+    form = requests.post(
+        f"{hub['hub_url']}/hooks/forms/support",
+        json={
+            "name": "Carol",
+            "email": "carol@customer.example",
+            "subject": "Cannot log in",
+            "message": "The login page says {html}<b>error</b>{html}",
+            "category": "bug",
+            "submission_id": "e2e-form-0001",
+        },
+        timeout=10,
+    )
+    assert form.status_code == 202
+
+    statuses = [wait_delivered(hub, r.json()["id"]) for r in (tg, em, form)]
+    assert [s["status"] for s in statuses] == ["delivered"] * 3
+    assert [s["outcome"] for s in statuses] == ["issue"] * 3
+    keys = [s["issue_key"] for s in statuses]
+    assert len(set(keys)) == 3
+    issues = {key: jira_issue(hub, key) for key in keys}
+    assert issues[keys[0]]["fields"]["summary"] == "My printer is on fire."
+    assert issues[keys[1]]["fields"]["summary"] == "Счёт не пришёл"
+    assert "\\{html\\}" in issues[keys[2]]["fields"]["description"]
+    assert "hub-" + tg.json()["id"] in issues[keys[0]]["fields"]["labels"]
+
+    # autoreplies: Telegram through the stand-in, e-mail and form through SMTP into the sink
+    sent = wait_for(lambda: requests.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).json())
+    assert sent[0]["chat_id"] == 777 and keys[0] in sent[0]["text"]
+    mails = wait_for(lambda: len(outbox(hub)) >= 2 and outbox(hub))
+    by_recipient = {str(m["To"]): m for m in mails}
+    bob = next(m for to, m in by_recipient.items() if "bob@customer.example" in to)
+    carol = next(m for to, m in by_recipient.items() if "carol@customer.example" in to)
+    assert bob["Subject"] == f"[{keys[1]}] Re: Счёт не пришёл"
+    assert bob["In-Reply-To"] == "<e2e-1@customer.example>" and bob["Auto-Submitted"] == "auto-replied"
+    assert carol["Subject"] == f"[{keys[2]}] Re: Cannot log in"
+
+    # follow-ups: Telegram in the same chat, and an e-mail reply to the autoreply
+    follow = post_update(hub, telegram_update(1002, "Now it is smoking too"))
+    assert wait_delivered(hub, follow.json()["id"])["outcome"] == "comment"
+    reply = (
+        b"From: Bob Smith <bob@customer.example>\r\nTo: support@hub.example.com\r\n"
+        b"Subject: Re: " + str(bob["Subject"]).encode() + b"\r\nMessage-ID: <e2e-2@customer.example>\r\n"
+        b"In-Reply-To: " + str(bob["Message-ID"]).encode() + b"\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nThanks, any news?\r\n\r\n> quoted autoreply text\r\n"
+    )
+    reply_status = wait_delivered(hub, post_mail(hub, reply).json()["id"])
+    assert (reply_status["outcome"], reply_status["issue_key"]) == ("comment", keys[1])
+    comments = jira_issue(hub, keys[0])["fields"]["comment"]["comments"]
+    assert "Now it is smoking too" in comments[-1]["body"]
+    mail_comments = jira_issue(hub, keys[1])["fields"]["comment"]["comments"]
+    assert (
+        "Thanks, any news?" in mail_comments[-1]["body"]
+        and "quoted autoreply" not in mail_comments[-1]["body"]
+    )
+
+
+def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> None:
+    update = telegram_update(2001, "Duplicate storm", chat_id=888)
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: post_update(hub, update), range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 202]
+    ids = {a.json()["id"] for a in answers}
+    assert len(ids) == 1
+    status = wait_delivered(hub, ids.pop())
+    found = requests.get(
+        f"{hub['jira_url']}/rest/api/2/search",
+        params={"jql": f'labels = "hub-{status["id"]}"'},
+        headers=JIRA_AUTH,
+        timeout=5,
+    ).json()
+    assert found["total"] == 1

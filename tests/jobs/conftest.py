@@ -1,0 +1,98 @@
+"""Job fixtures: the sandbox Jira, the Telegram stand-in and an SMTP sink, and a worker context on them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from config.settings import Settings
+from connector.sandbox.jira import RunningSandbox, run_in_thread
+from connector.sandbox.smtp import start_sink
+from connector.sandbox.telegram import make_sandbox_server
+from jobs.context import Context, build_context
+from jobs.intake import accept
+from mappers.models import InboundMessage
+
+
+@pytest.fixture
+def jira_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    with run_in_thread(tmp_path / "sandbox-jira.sqlite3") as running:
+        yield running
+
+
+@pytest.fixture
+def telegram_sandbox() -> Iterator[str]:
+    server = make_sandbox_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def mail_sink(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path / "outbox"
+    controller = start_sink(folder)
+    yield f"smtp://127.0.0.1:{controller.port}", folder
+    controller.stop()
+
+
+@pytest.fixture
+def ctx(
+    settings: Settings, jira_sandbox: RunningSandbox, telegram_sandbox: str, mail_sink: tuple[str, Path]
+) -> Context:
+    """A worker context whose tracker, Telegram and SMTP are the sandboxes."""
+    wired = settings.model_copy(
+        update={
+            "JIRA_URL": jira_sandbox.url,
+            "TELEGRAM_API_URL": telegram_sandbox,
+            "SMTP_URL": mail_sink[0],
+            "HUB_MAX_ATTEMPTS": 3,
+        }
+    )
+    return build_context(wired)
+
+
+def journal_message(ctx: Context, message: InboundMessage) -> str:
+    """Accept a message as a hook would (journal + enqueue) and return its id."""
+    return accept(ctx.engine, ctx.redis, message).id
+
+
+def sandbox_issues(
+    sandbox: RunningSandbox, jql: str = "project = SUP ORDER BY created ASC"
+) -> list[dict[str, Any]]:
+    response = requests.get(
+        f"{sandbox.url}/rest/api/2/search",
+        params={
+            "jql": jql,
+            "maxResults": 100,
+            "fields": "summary,description,labels,comment,attachment,status",
+        },
+        headers={"Authorization": "Bearer t"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return list(response.json()["issues"])
+
+
+def add_fault(sandbox: RunningSandbox, **spec: Any) -> None:
+    requests.post(f"{sandbox.url}/_sandbox/faults", json=spec, timeout=10).raise_for_status()
+
+
+def transition_to_done(sandbox: RunningSandbox, key: str) -> None:
+    headers = {"Authorization": "Bearer t"}
+    transitions = requests.get(
+        f"{sandbox.url}/rest/api/2/issue/{key}/transitions", headers=headers, timeout=10
+    ).json()
+    done = next(t for t in transitions["transitions"] if t["to"]["statusCategory"]["key"] == "done")
+    requests.post(
+        f"{sandbox.url}/rest/api/2/issue/{key}/transitions",
+        json={"transition": {"id": done["id"]}},
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()

@@ -1,0 +1,239 @@
+"""deliver(): new issues, follow-ups as comments, done issues, exactly-once creates, retries, dead letters.
+
+Runs against the sandbox Jira through the real `jira` library, with real Redis and a real SQLite journal.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import threading
+
+import requests
+
+from connector.sandbox.jira import RunningSandbox
+from jobs.context import Context
+from jobs.deliver import deliver_with
+from jobs.replay import replay_messages
+from mappers.models import Attachment, EmailMeta, MessageKind
+from store import journal, links
+from tests.jobs.conftest import add_fault, journal_message, sandbox_issues, transition_to_done
+from tests.mappers.factories import email_message, telegram_message
+
+
+def test_telegram_message_becomes_an_issue_with_labels_and_link(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    message_id = journal_message(ctx, telegram_message("Printer is on fire. Please help"))
+    assert deliver_with(ctx, message_id) == "delivered"
+    [issue] = sandbox_issues(jira_sandbox)
+    assert issue["fields"]["summary"] == "Printer is on fire."
+    assert sorted(issue["fields"]["labels"]) == sorted(["telegram", f"hub-{message_id}"])
+    assert "*Contact:* @ann" in issue["fields"]["description"]
+    entry = journal.get(ctx.engine, message_id)
+    assert entry is not None and (entry.status, entry.outcome, entry.issue_key) == (
+        "delivered",
+        "issue",
+        issue["key"],
+    )
+    assert entry.issue_url == f"{jira_sandbox.url}/browse/{issue['key']}"
+    assert links.active_link(ctx.engine, "tg:42:0").issue_key == issue["key"]  # type: ignore[union-attr]
+
+
+def test_follow_up_in_the_same_chat_is_a_comment(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    first = journal_message(ctx, telegram_message("Printer is on fire"))
+    deliver_with(ctx, first)
+    second = journal_message(ctx, telegram_message("Now it is smoking too"))
+    assert deliver_with(ctx, second) == "delivered"
+    [issue] = sandbox_issues(jira_sandbox)
+    comments = issue["fields"]["comment"]["comments"]
+    assert len(comments) == 1 and "Now it is smoking too" in comments[0]["body"]
+    assert journal.get(ctx.engine, second).outcome == "comment"  # type: ignore[union-attr]
+
+
+def test_edit_becomes_a_comment_noting_the_edit(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    deliver_with(ctx, journal_message(ctx, telegram_message("Printr is on fire")))
+    edit = journal_message(ctx, telegram_message("Printer is on fire", kind=MessageKind.EDIT))
+    deliver_with(ctx, edit)
+    [issue] = sandbox_issues(jira_sandbox)
+    assert "edited a message" in issue["fields"]["comment"]["comments"][0]["body"]
+
+
+def test_message_after_the_issue_is_done_opens_a_new_issue(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    deliver_with(ctx, journal_message(ctx, telegram_message("First problem")))
+    [first] = sandbox_issues(jira_sandbox)
+    transition_to_done(jira_sandbox, first["key"])
+    deliver_with(ctx, journal_message(ctx, telegram_message("Second problem")))
+    issues = sandbox_issues(jira_sandbox)
+    assert len(issues) == 2
+    assert f"Follow-up to {first['key']}" in issues[1]["fields"]["description"]
+
+
+def test_two_messages_of_one_chat_at_once_make_one_issue(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    ids = [journal_message(ctx, telegram_message(f"message {n}")) for n in range(2)]
+    threads = [threading.Thread(target=deliver_with, args=(ctx, i)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [issue] = sandbox_issues(jira_sandbox)
+    assert len(issue["fields"]["comment"]["comments"]) == 1
+
+
+def test_email_reply_threads_by_in_reply_to(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    deliver_with(ctx, journal_message(ctx, email_message(message_id="<first@customer.example>")))
+    reply = email_message(
+        subject="Re: Invoice is wrong",
+        text="Any news?",
+        email_meta={"in_reply_to": ["<first@customer.example>"]},
+    )
+    deliver_with(ctx, journal_message(ctx, reply))
+    [issue] = sandbox_issues(jira_sandbox)
+    assert "Any news?" in issue["fields"]["comment"]["comments"][0]["body"]
+
+
+def test_issue_key_in_subject_threads_only_for_the_requester(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    deliver_with(ctx, journal_message(ctx, email_message()))
+    key = sandbox_issues(jira_sandbox)[0]["key"]
+    deliver_with(
+        ctx,
+        journal_message(
+            ctx, email_message(subject=f"Отв: [{key}] Invoice is wrong", text="from the requester")
+        ),
+    )
+    stranger = email_message(subject=f"RE: [{key}] Invoice", text="from someone else")
+    stranger = stranger.model_copy(
+        update={"sender": stranger.sender.model_copy(update={"email": "eve@evil.example"})}
+    )
+    deliver_with(ctx, journal_message(ctx, stranger))
+    issues = sandbox_issues(jira_sandbox)
+    assert len(issues) == 2
+    assert "from the requester" in issues[0]["fields"]["comment"]["comments"][0]["body"]
+
+
+def test_create_that_succeeded_but_answered_503_is_not_repeated(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    add_fault(
+        jira_sandbox, status=503, count=1, methods=["POST"], paths=["/rest/api/2/issue"], after_commit=True
+    )
+    message_id = journal_message(ctx, telegram_message("created but the answer was lost"))
+    assert deliver_with(ctx, message_id) == "queued"
+    assert len(sandbox_issues(jira_sandbox)) == 1  # Jira did create it
+    assert deliver_with(ctx, message_id) == "delivered"
+    issues = sandbox_issues(jira_sandbox)
+    assert len(issues) == 1
+    assert journal.get(ctx.engine, message_id).issue_key == issues[0]["key"]  # type: ignore[union-attr]
+
+
+def test_unavailable_tracker_is_retried_after_retry_after(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    add_fault(
+        jira_sandbox, status=503, retry_after=40, count=1, methods=["POST"], paths=["/rest/api/2/issue"]
+    )
+    message_id = journal_message(ctx, telegram_message("tracker down"))
+    before = journal.utcnow()
+    assert deliver_with(ctx, message_id) == "queued"
+    entry = journal.get(ctx.engine, message_id)
+    assert entry is not None and entry.status == "queued" and "503" in (entry.reason or "")
+    assert entry.next_attempt_at is not None and entry.next_attempt_at >= before + dt.timedelta(seconds=39)
+    assert journal.due(ctx.engine, before + dt.timedelta(seconds=20)) == []
+    assert journal.due(ctx.engine, before + dt.timedelta(seconds=41)) == [message_id]
+
+
+def test_last_attempt_makes_a_dead_letter_and_replay_recovers_it(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    add_fault(jira_sandbox, status=502, methods=["GET", "POST"], paths=["/rest/api/2/"])
+    message_id = journal_message(ctx, telegram_message("never gets through"))
+    for _ in range(ctx.settings.HUB_MAX_ATTEMPTS):
+        status = deliver_with(ctx, message_id)
+    assert status == "failed"
+    entry = journal.get(ctx.engine, message_id)
+    assert (
+        entry is not None and entry.reason is not None and entry.reason.startswith("gave up after 3 attempts")
+    )
+    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", timeout=5)
+    assert replay_messages(ctx, [message_id]) == [(message_id, "requeued")]
+    assert deliver_with(ctx, message_id) == "delivered"
+    assert len(sandbox_issues(jira_sandbox)) == 1
+
+
+def test_rejected_message_is_a_dead_letter_at_once(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    add_fault(jira_sandbox, status=400, count=1, methods=["POST"], paths=["/rest/api/2/issue"])
+    message_id = journal_message(ctx, telegram_message("rejected"))
+    assert deliver_with(ctx, message_id) == "failed"
+    assert "rejected" in (journal.get(ctx.engine, message_id).reason or "")  # type: ignore[union-attr]
+
+
+def test_auto_reply_is_ignored_and_opens_nothing(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    oof = email_message(
+        subject="Out of office",
+        kind=MessageKind.AUTO_REPLY,
+        auto_reason="header Auto-Submitted: auto-replied",
+    )
+    message_id = journal_message(ctx, oof)
+    assert deliver_with(ctx, message_id) == "ignored"
+    assert sandbox_issues(jira_sandbox) == []
+    assert "Auto-Submitted" in (journal.get(ctx.engine, message_id).reason or "")  # type: ignore[union-attr]
+
+
+def test_bounce_of_our_mail_is_recorded_on_its_issue(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    first = journal_message(ctx, email_message())
+    deliver_with(ctx, first)
+    link = links.active_link(ctx.engine, journal.get(ctx.engine, first).conversation_key)  # type: ignore[union-attr]
+    links.remember_mail_ids(ctx.engine, link.id, ["<out-1@hub.example.com>"], "out")  # type: ignore[union-attr]
+    bounce = email_message(
+        subject="Undelivered Mail Returned to Sender",
+        kind=MessageKind.BOUNCE,
+        email_meta={
+            "bounced_message_id": "<out-1@hub.example.com>",
+            "bounce_status": "5.1.1",
+            "bounce_recipient": "bob@customer.example",
+        },
+    )
+    message_id = journal_message(ctx, bounce)
+    assert deliver_with(ctx, message_id) == "ignored"
+    [issue] = sandbox_issues(jira_sandbox)
+    assert "could not be delivered (status 5.1.1)" in issue["fields"]["comment"]["comments"][0]["body"]
+    unknown = email_message(kind=MessageKind.BOUNCE, email_meta={"bounced_message_id": "<nope@x>"})
+    assert deliver_with(ctx, journal_message(ctx, unknown)) == "ignored"
+    assert len(sandbox_issues(jira_sandbox)) == 1
+
+
+def test_telegram_files_are_fetched_and_big_ones_noted(
+    ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    requests.post(
+        f"{telegram_sandbox}/_sandbox/files",
+        json={
+            "file_id": "doc-1",
+            "content_base64": base64.b64encode(b"%PDF-1.7 invoice").decode(),
+            "file_name": "invoice.pdf",
+        },
+        timeout=5,
+    ).raise_for_status()
+    attachments = [
+        Attachment(filename="invoice.pdf", content_type="application/pdf", size=16, telegram_file_id="doc-1"),
+        Attachment(
+            filename="video.mp4", content_type="video/mp4", size=30 * 1024 * 1024, telegram_file_id="big-1"
+        ),
+    ]
+    deliver_with(ctx, journal_message(ctx, telegram_message("see files", attachments=attachments)))
+    [issue] = sandbox_issues(jira_sandbox)
+    assert [a["filename"] for a in issue["fields"]["attachment"]] == ["invoice.pdf"]
+    assert (
+        "video.mp4 (30.0 MB) is over the Telegram Bot API's 20 MB download limit"
+        in issue["fields"]["description"]
+    )
+
+
+def test_form_files_from_the_journal_are_uploaded(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    files = [Attachment(filename="Счёт №15.pdf", content_type="application/pdf", data=b"%PDF-1.4 x")]
+    message = email_message(attachments=files, email=EmailMeta(message_id="<files@x>"))
+    deliver_with(ctx, journal_message(ctx, message))
+    [issue] = sandbox_issues(jira_sandbox)
+    assert [(a["filename"], a["size"]) for a in issue["fields"]["attachment"]] == [("Счёт №15.pdf", 10)]

@@ -1,0 +1,110 @@
+"""Autoreplies: the key reaches the customer in their channel, once, in their language, without loops."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import requests
+
+from jobs.context import Context
+from jobs.deliver import deliver_with
+from jobs.replies import send_autoreply_with
+from mappers.models import EmailMeta, Sender
+from store import journal, outbound
+from tests.jobs.conftest import journal_message
+from tests.mappers.factories import email_message, telegram_message
+
+
+def read_outbox(folder: Path) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(folder.glob("*.eml"))
+    ]  # type: ignore[misc]
+
+
+def delivered(ctx: Context, message) -> str:  # type: ignore[no-untyped-def]
+    message_id = journal_message(ctx, message)
+    assert deliver_with(ctx, message_id) == "delivered"
+    return message_id
+
+
+def test_telegram_autoreply_names_the_key_in_the_sender_s_language(
+    ctx: Context, telegram_sandbox: str
+) -> None:
+    message = telegram_message("Принтер горит", sender=Sender(name="Аня", telegram_user_id=42, language="ru"))
+    message_id = delivered(ctx, message)
+    assert send_autoreply_with(ctx, message_id) == "sent"
+    key = journal.get(ctx.engine, message_id).issue_key  # type: ignore[union-attr]
+    [sent] = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
+    assert sent["chat_id"] == 42 and f"Номер обращения: {key}" in sent["text"]
+    assert sent["reply_parameters"]["message_id"] == message.telegram.message_id  # type: ignore[union-attr]
+    # a retried job does not send again
+    assert send_autoreply_with(ctx, message_id) == "sent"
+    assert len(requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()) == 1
+
+
+def test_email_autoreply_threads_and_is_marked_auto_submitted(
+    ctx: Context, mail_sink: tuple[str, Path]
+) -> None:
+    message = email_message(
+        subject="Re: Fwd: Invoice is wrong",
+        message_id="<orig@customer.example>",
+        email_meta={"references": ["<older@customer.example>"]},
+    )
+    message_id = delivered(ctx, message)
+    assert send_autoreply_with(ctx, message_id) == "sent"
+    key = journal.get(ctx.engine, message_id).issue_key  # type: ignore[union-attr]
+    [mail] = read_outbox(mail_sink[1])
+    assert mail["Subject"] == f"[{key}] Re: Invoice is wrong"
+    assert mail["To"] == "Bob Smith <bob@customer.example>" and mail["From"] == "support@hub.example.com"
+    assert mail["In-Reply-To"] == "<orig@customer.example>"
+    assert mail["References"] == "<older@customer.example> <orig@customer.example>"
+    assert mail["Auto-Submitted"] == "auto-replied" and mail["X-Auto-Response-Suppress"] == "All"
+    assert str(mail["Message-ID"]).endswith("@hub.example.com>")
+    assert key in mail.get_content()
+    # the customer's reply to the autoreply threads back into the issue
+    reply = email_message(
+        subject=f"Re: {mail['Subject']}", text="Thanks", email_meta={"in_reply_to": [str(mail["Message-ID"])]}
+    )
+    reply_id = journal_message(ctx, reply)
+    deliver_with(ctx, reply_id)
+    assert journal.get(ctx.engine, reply_id).issue_key == key  # type: ignore[union-attr]
+
+
+def test_email_autoreplies_are_rate_limited_per_recipient(ctx: Context, mail_sink: tuple[str, Path]) -> None:
+    limit = ctx.settings.HUB_AUTOREPLY_PER_HOUR
+    results = [
+        send_autoreply_with(ctx, delivered(ctx, email_message(subject=f"n{n}"))) for n in range(limit + 2)
+    ]
+    assert results == ["sent"] * limit + ["skipped"] * 2
+    assert len(read_outbox(mail_sink[1])) == limit
+
+
+def test_no_autoreply_to_robots(ctx: Context, mail_sink: tuple[str, Path]) -> None:
+    robot = email_message(sender=Sender(name="Mailer", email="no-reply@shop.example"))
+    message_id = delivered(ctx, robot)
+    assert send_autoreply_with(ctx, message_id) == "skipped"
+    assert outbound.find(ctx.engine, message_id, "autoreply").reason == "no address to answer"  # type: ignore[union-attr]
+    assert read_outbox(mail_sink[1]) == []
+
+
+def test_reply_to_header_is_answered(ctx: Context, mail_sink: tuple[str, Path]) -> None:
+    message = email_message(email=EmailMeta(message_id="<rt@x>", reply_to="helpdesk@customer.example"))
+    send_autoreply_with(ctx, delivered(ctx, message))
+    [mail] = read_outbox(mail_sink[1])
+    assert "helpdesk@customer.example" in str(mail["To"])
+
+
+def test_follow_ups_get_no_autoreply(ctx: Context, telegram_sandbox: str) -> None:
+    delivered(ctx, telegram_message("first"))
+    follow_up = delivered(ctx, telegram_message("second"))
+    assert send_autoreply_with(ctx, follow_up) == "skipped"
+
+
+def test_blocked_bot_is_recorded_not_retried_forever(ctx: Context, telegram_sandbox: str) -> None:
+    requests.post(f"{telegram_sandbox}/_sandbox/blocked", json={"chat_id": 42}, timeout=5).raise_for_status()
+    message_id = delivered(ctx, telegram_message("hi"))
+    assert send_autoreply_with(ctx, message_id) == "failed"
+    assert "blocked" in (outbound.find(ctx.engine, message_id, "autoreply").reason or "")  # type: ignore[union-attr]

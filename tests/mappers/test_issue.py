@@ -1,0 +1,58 @@
+"""Message + rule → issue draft: summary, description, labels and rule fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.rules import HubConfig
+from mappers.issue import build_comment, build_draft, strip_reply_prefixes, summarize
+from mappers.models import Attachment
+from tests.mappers.factories import email_message, telegram_message
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Re: Invoice", "Invoice"),
+        ("RE: Fwd: AW: Invoice", "Invoice"),
+        ("Отв: Ответ: Пересл: Счёт", "Счёт"),
+        ("Re[2]: Re(3): Invoice", "Invoice"),
+        ("Regarding invoice", "Regarding invoice"),
+    ],
+)
+def test_reply_prefixes_are_stripped(subject: str, expected: str) -> None:
+    assert strip_reply_prefixes(subject) == expected
+
+
+def test_summary_from_subject_is_one_line_of_at_most_255() -> None:
+    message = email_message(subject="Re: " + "long words " * 60 + "\nsecond line")
+    summary = summarize(message)
+    assert len(summary) <= 255 and "\n" not in summary and summary.startswith("long words")
+
+
+def test_summary_from_first_sentence_when_no_subject() -> None:
+    assert (
+        summarize(telegram_message("Printer is on fire. Also the coffee machine.")) == "Printer is on fire."
+    )
+    assert summarize(telegram_message("\n\n  Принтер горит! Срочно")) == "Принтер горит!"
+
+
+def test_summary_of_a_photo_without_text_names_the_file() -> None:
+    photo = Attachment(filename="photo-1.jpg", content_type="image/jpeg", telegram_file_id="f")
+    assert summarize(telegram_message("", attachments=[photo])) == "Telegram: photo-1.jpg"
+
+
+def test_draft_has_escaped_body_sender_block_labels_and_rule_fields(hub_config: HubConfig) -> None:
+    message = telegram_message("[~admin] {html}<b>x</b>{html}")
+    draft = build_draft(message, hub_config.rule_for("telegram"), "abc123")
+    assert draft.project == "SUP" and draft.issue_type == "Task"
+    assert draft.labels == ("telegram", "hub-abc123")
+    assert draft.idempotency_key == "hub-abc123"
+    assert "\\[\\~admin\\]" in draft.body and "\\{html\\}" in draft.body
+    assert "*From:* Ann Lee" in draft.body and "*Contact:* @ann" in draft.body
+    assert "*Channel:* Telegram" in draft.body and "*Received:* 2026-11-23 10:00:00 UTC" in draft.body
+
+
+def test_comment_carries_marker_and_says_edit() -> None:
+    comment = build_comment(telegram_message("fixed typo"), "m1", edited=True)
+    assert "edited a message" in comment and "hub-m1" in comment and "fixed typo" in comment
