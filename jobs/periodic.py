@@ -33,8 +33,8 @@ SCHEDULER_LOCK = "hub:scheduler"
 def sweep(ctx: Context) -> int:
     """Enqueue every queued message that is due; return how many were enqueued."""
     count = 0
-    for message_id in journal.due(ctx.engine):
-        if enqueue_delivery(ctx.redis, message_id):
+    for item in journal.due_items(ctx.engine):
+        if enqueue_delivery(ctx.redis, item.id, lease_expired=item.attempts > 0):
             count += 1
     if count:
         log.info("sweep.enqueued count=%d", count)

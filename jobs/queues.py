@@ -35,11 +35,13 @@ def delivery_job_id(message_id: str) -> str:
     return f"deliver-{message_id}"
 
 
-def enqueue_delivery(redis: Redis, message_id: str) -> bool:
+def enqueue_delivery(redis: Redis, message_id: str, *, lease_expired: bool = False) -> bool:
     """Enqueue ``jobs.deliver.deliver(message_id)``; False when a live job already exists.
 
-    A job left behind finished or failed (a killed worker's job ends in the failed registry) is
-    removed first, so the journal sweep can always bring a message home.
+    A job left behind finished or failed is removed first, so the journal sweep can always bring a
+    message home. With ``lease_expired`` (the journal says the last attempt's lease ran out), a job RQ
+    still believes started is treated as abandoned too: its worker was killed, and RQ would only notice
+    once that worker's heartbeat key expires.
     """
     queue = Queue(DELIVERY_QUEUE, connection=redis)
     job_id = delivery_job_id(message_id)
@@ -52,7 +54,8 @@ def enqueue_delivery(redis: Redis, message_id: str) -> bool:
         job = Job.fetch(job_id, connection=redis)
     except NoSuchJobError:
         return False
-    if job.get_status(refresh=True) not in FINISHED:
+    status = job.get_status(refresh=True)
+    if status == JobStatus.QUEUED or (status not in FINISHED and not lease_expired):
         return False
     job.delete()
     try:

@@ -13,13 +13,10 @@ from config.rules import Rule
 from connector.types import IssueDraft
 from mappers.markup import escape_jira, one_line
 from mappers.models import Channel, InboundMessage
+from mappers.subjects import clean_subject
 
 SUMMARY_LIMIT = 255
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
-_REPLY_PREFIX = re.compile(
-    r"^\s*((re|fwd?|aw|wg|sv|vs|tr|отв|ответ|пересл|переслать)(\s*[\[(]\d+[\])])?\s*:\s*)+",
-    re.IGNORECASE,
-)
 
 CHANNEL_NAMES = {Channel.TELEGRAM: "Telegram", Channel.EMAIL: "E-mail", Channel.FORM: "Web form"}
 
@@ -29,14 +26,9 @@ def idempotency_label(message_id: str) -> str:
     return f"hub-{message_id}"
 
 
-def strip_reply_prefixes(subject: str) -> str:
-    """The subject without Re:/Fwd:/Отв:/AW: prefixes (repeated, with counters like Re[2]:)."""
-    return _REPLY_PREFIX.sub("", subject).strip()
-
-
 def summarize(message: InboundMessage) -> str:
     """The issue summary: the subject if there is one, else the text's first sentence."""
-    subject = strip_reply_prefixes(message.subject)
+    subject = clean_subject(message.subject)
     if subject:
         return one_line(subject, SUMMARY_LIMIT)
     first_line = next((line for line in message.text.splitlines() if line.strip()), "")

@@ -16,6 +16,8 @@ from pathlib import Path
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from mappers.subjects import clean_subject
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "config" / "templates"
 LANGUAGES = ("en", "ru")
 # Recipients that are machines: never answered (Zammad's send_no_auto_response_reg_exp, paraphrased).
@@ -53,9 +55,7 @@ def may_autoreply_to(address: str | None) -> bool:
 
 def autoreply_subject(key: str, subject: str) -> str:
     """``[KEY] Re: <subject>``, without stacking prefixes the subject already has."""
-    from mappers.issue import strip_reply_prefixes
-
-    clean = strip_reply_prefixes(subject).replace(f"[{key}]", "").strip()
+    clean = clean_subject(subject)
     return f"[{key}] Re: {clean}" if clean else f"[{key}]"
 
 

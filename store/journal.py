@@ -240,15 +240,28 @@ def requeue(engine: Engine, message_id: str) -> bool:
 
 def due(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[str]:
     """Ids of queued messages whose next attempt is due, oldest first (the sweep's work list)."""
+    return [item.id for item in due_items(engine, now, limit)]
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """A queued message the sweep should look at; ``attempts > 0`` means a lease or retry delay ran out."""
+
+    id: str
+    attempts: int
+
+
+def due_items(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[DueItem]:
+    """Like :func:`due`, with each message's attempt count."""
     now = now or utcnow()
     query = (
-        sa.select(messages.c.id)
+        sa.select(messages.c.id, messages.c.attempts)
         .where(messages.c.status == QUEUED, messages.c.next_attempt_at <= now)
         .order_by(messages.c.next_attempt_at)
         .limit(limit)
     )
     with engine.connect() as conn:
-        return [row[0] for row in conn.execute(query)]
+        return [DueItem(row.id, int(row.attempts or 0)) for row in conn.execute(query)]
 
 
 def failed_ids(engine: Engine, limit: int = 1000) -> list[str]:

@@ -5,23 +5,17 @@ from __future__ import annotations
 import pytest
 
 from config.rules import HubConfig
-from mappers.issue import build_comment, build_draft, strip_reply_prefixes, summarize
+from mappers.issue import build_comment, build_draft, summarize
 from mappers.models import Attachment
 from tests.mappers.factories import email_message, telegram_message
 
 
 @pytest.mark.parametrize(
     ("subject", "expected"),
-    [
-        ("Re: Invoice", "Invoice"),
-        ("RE: Fwd: AW: Invoice", "Invoice"),
-        ("Отв: Ответ: Пересл: Счёт", "Счёт"),
-        ("Re[2]: Re(3): Invoice", "Invoice"),
-        ("Regarding invoice", "Regarding invoice"),
-    ],
+    [("Re: Invoice", "Invoice"), ("Отв: Ответ: Пересл: Счёт", "Счёт"), ("RE: [SUP-12] Invoice", "Invoice")],
 )
-def test_reply_prefixes_are_stripped(subject: str, expected: str) -> None:
-    assert strip_reply_prefixes(subject) == expected
+def test_summary_drops_reply_prefixes_and_issue_tags(subject: str, expected: str) -> None:
+    assert summarize(email_message(subject=subject)) == expected
 
 
 def test_summary_from_subject_is_one_line_of_at_most_255() -> None:
