@@ -20,12 +20,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from config.logs import setup_logging
 from config.rules import ConfigError, HubConfig, load_config
 from config.settings import VAR_DIR, Settings, get_settings
+from store.db import create_db_engine
 
 log = logging.getLogger("trackerhub")
 
@@ -132,6 +134,54 @@ def replay(message_ids: Sequence[str], replay_all: bool) -> None:
     sys.exit(0 if all(o == "requeued" for _, o in outcomes) else 1)
 
 
+@main.group()
+def kaiten() -> None:
+    """Kaiten helpers."""
+
+
+@kaiten.command("ls")
+def kaiten_ls() -> None:
+    """List spaces, boards, columns, lanes, card types, properties and users with their ids."""
+    from connector.errors import TrackerError
+    from connector.kaiten import KaitenTracker
+
+    settings = _settings_or_exit()
+    try:
+        tracker = KaitenTracker.from_settings(settings)
+        for line in _kaiten_listing(tracker):
+            click.echo(line)
+    except TrackerError as exc:
+        raise click.ClickException(f"Kaiten: {exc}") from None
+
+
+def _kaiten_listing(tracker: Any) -> list[str]:
+    column_types = {1: "queued", 2: "in progress", 3: "done"}
+    lines = []
+    for space in tracker.list_spaces():
+        lines.append(f"space {space['id']}  {space.get('title', '')}")
+        for board in tracker.list_boards(space["id"]):
+            lines.append(f"  board {board['id']}  {board.get('title', '')}")
+            for column in tracker.list_columns(board["id"]):
+                kind = column_types.get(column.get("type"), "?")
+                lines.append(f"    column {column['id']}  {column.get('title', '')}  ({kind})")
+            for lane in tracker.list_lanes(board["id"]):
+                lines.append(f"    lane {lane['id']}  {lane.get('title', '')}")
+    lines.append("card types")
+    lines += [f"  type {t['id']}  {t.get('name', '')}" for t in tracker.list_card_types()]
+    lines.append("custom properties (rule key id_<n>)")
+    for prop in tracker.list_properties():
+        lines.append(f"  property {prop['id']}  {prop.get('name', '')}  ({prop.get('type', '')})")
+        if prop.get("type") in ("select", "multi_select"):
+            lines += [
+                f"    value {v['id']}  {v.get('value', '')}" for v in tracker.list_select_values(prop["id"])
+            ]
+    lines.append("users")
+    lines += [
+        f"  user {u['id']}  {u.get('full_name') or u.get('username', '')}" for u in tracker.list_users()
+    ]
+    return lines
+
+
 # -- everything on one machine ----------------------------------------------------------------------------
 
 
@@ -159,6 +209,7 @@ def up(host: str, port: int) -> None:
         os.environ.update(env)
         get_settings.cache_clear()
         _config_or_exit(_settings_or_exit())
+        create_db_engine(env["DATABASE_URL"]).dispose()  # the schema exists before the children start
         _wait_for_redis(env["REDIS_URL"])
         me = [sys.executable, "-m", "cli"]
         children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)], env)))
@@ -187,29 +238,56 @@ def _start_redis(port: int, var_dir: Path) -> subprocess.Popen[bytes]:
 
 def _start_sandbox(env: dict[str, str], var_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
     started = []
-    jira_port = _free_port(8081)
+    if env.get("HUB_SANDBOX", "jira") == "kaiten":
+        started.append(_start_kaiten_sandbox(env, var_dir))
+    else:
+        started.append(_start_jira_sandbox(env, var_dir))
+    started += _start_channel_sandboxes(env, var_dir)
+    for name, _ in started:
+        log.info("up.started process=%s", name)
+    return started
+
+
+def _start_kaiten_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """The Kaiten stand-in, with the seeded board 10 and its "To do" column 101 as the default target."""
+    port = _free_port(8084)
+    db = var_dir / "sandbox-kaiten.sqlite3"
+    args = [sys.executable, "-m", "connector.sandbox.kaiten", "--port", str(port), "--db", str(db)]
+    process = _spawn(args, env)
+    env["KAITEN_URL"] = f"http://127.0.0.1:{port}"
+    env.setdefault("KAITEN_TOKEN", "sandbox")
+    env.setdefault("KAITEN_BOARD_ID", "10")
+    env.setdefault("KAITEN_COLUMN_ID", "101")
+    _wait_for_http(f"{env['KAITEN_URL']}/api/latest/users/current")
+    return ("sandbox-kaiten", process)
+
+
+def _start_jira_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """The Jira look-alike, with ``JIRA_PROJECT`` created if it is not one of its seeds."""
+    port = _free_port(8081)
     db = var_dir / "sandbox-jira.sqlite3"
-    started.append(
-        (
-            "sandbox-jira",
-            _spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "connector.sandbox.jira",
-                    "--port",
-                    str(jira_port),
-                    "--db",
-                    str(db),
-                    "--projects",
-                    env.get("JIRA_PROJECT", "SUP"),
-                ],
-                env,
-            ),
-        )
-    )
-    env["JIRA_URL"] = f"http://127.0.0.1:{jira_port}"
+    project = env.get("JIRA_PROJECT", "SUP")
+    args = [
+        sys.executable,
+        "-m",
+        "connector.sandbox.jira",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--projects",
+        project,
+    ]
+    process = _spawn(args, env)
+    env["JIRA_URL"] = f"http://127.0.0.1:{port}"
     env.setdefault("JIRA_TOKEN", "sandbox")
+    _wait_for_http(f"{env['JIRA_URL']}/rest/api/2/serverInfo")
+    return ("sandbox-jira", process)
+
+
+def _start_channel_sandboxes(env: dict[str, str], var_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """The Telegram Bot API stand-in and the SMTP sink, unless real ones are configured."""
+    started = []
     if not env.get("TELEGRAM_BOT_TOKEN"):
         tg_port = _free_port(8082)
         started.append(
@@ -242,9 +320,6 @@ def _start_sandbox(env: dict[str, str], var_dir: Path) -> list[tuple[str, subpro
             )
         )
         env["SMTP_URL"] = f"smtp://127.0.0.1:{smtp_port}"
-    for name, _ in started:
-        log.info("up.started process=%s", name)
-    _wait_for_http(f"{env['JIRA_URL']}/rest/api/2/serverInfo")
     return started
 
 
@@ -288,6 +363,7 @@ def _write_state(var_dir: Path, env: dict[str, str], host: str, port: int, sandb
         "hub_url": f"http://{host}:{port}",
         "redis_url": env["REDIS_URL"],
         "jira_url": env.get("JIRA_URL"),
+        "kaiten_url": env.get("KAITEN_URL"),
         "sandbox": sandbox,
         "telegram_api_url": env.get("TELEGRAM_API_URL") if sandbox else None,
         "outbox": env.get("HUB_SANDBOX_OUTBOX"),
@@ -306,7 +382,7 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
     ]
     if sandbox:
         lines += [
-            f"  Sandbox Jira:     {env['JIRA_URL']}/   (issues appear here)",
+            f"  Sandbox tracker:  {env.get('JIRA_URL') or env.get('KAITEN_URL')}/   (issues appear here)",
             f"  Sent mail:        {var_dir / 'outbox'}/   (autoreplies, as .eml files)",
             f"  Telegram replies: {env.get('TELEGRAM_API_URL', '')}/_sandbox/sent",
         ]

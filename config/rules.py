@@ -105,14 +105,52 @@ class JiraTarget(_Strict):
     issue_type: str = Field(default="Task", min_length=1)
 
 
+class KaitenTarget(_Strict):
+    """Where a Kaiten card goes: a board, and optionally its column, lane and card type (all ids)."""
+
+    tracker: Literal["kaiten"]
+    board: int = Field(gt=0)
+    column: int | None = Field(default=None, gt=0)
+    lane: int | None = Field(default=None, gt=0)
+    type: int | None = Field(default=None, gt=0)
+
+
 class IssueFields(_Strict):
-    """Fields a rule sets on the issue."""
+    """Fields a rule sets on the issue.
+
+    ``labels`` are Jira labels or Kaiten tags. ``assignee`` is a Jira user (name on Data Center,
+    account id on Cloud) or a Kaiten user id; ``assignees`` instead rotates through a list (round-robin,
+    kept in Redis so it survives restarts). ``custom_fields`` are Jira's ``customfield_N``; ``properties``
+    are Kaiten's custom properties by id (``id_N``), select values as lists of value ids. ``asap`` is
+    Kaiten's urgency flag.
+    """
 
     labels: tuple[str, ...] = ()
     priority: str | None = None
     components: tuple[str, ...] = ()
     assignee: str | None = None
+    assignees: tuple[str, ...] = ()
     custom_fields: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    asap: bool = False
+
+    @field_validator("assignee", mode="before")
+    @classmethod
+    def _assignee_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("assignees", mode="before")
+    @classmethod
+    def _assignees_text(cls, value: Any) -> Any:
+        return tuple(str(v) for v in value) if isinstance(value, list | tuple) else value
+
+    @field_validator("properties")
+    @classmethod
+    def _property_ids(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = [key for key in value if not re.fullmatch(r"(id_)?\d+", str(key))]
+        if bad:
+            raise ValueError(f"Kaiten properties are set by id (id_NNN), not {bad}")
+        return {f"id_{str(key).removeprefix('id_')}": item for key, item in value.items()}
 
     @field_validator("labels")
     @classmethod
@@ -136,8 +174,20 @@ class Rule(_Strict):
 
     name: str = Field(min_length=1)
     when: When = Field(default_factory=When)
-    target: Annotated[JiraTarget, Field(discriminator="tracker")]
+    target: Annotated[JiraTarget | KaitenTarget, Field(discriminator="tracker")]
     fields: IssueFields = Field(default_factory=IssueFields)
+
+    @model_validator(mode="after")
+    def _fields_fit_the_tracker(self) -> Rule:
+        if self.target.tracker == "jira" and (self.fields.properties or self.fields.asap):
+            raise ValueError(
+                "properties and asap are Kaiten fields; a Jira rule uses custom_fields and priority"
+            )
+        if self.target.tracker == "kaiten" and (self.fields.custom_fields or self.fields.components):
+            raise ValueError("custom_fields and components are Jira fields; a Kaiten rule uses properties")
+        if self.fields.assignee and self.fields.assignees:
+            raise ValueError("set assignee or assignees (round-robin), not both")
+        return self
 
 
 class Texts(_Strict):
@@ -188,11 +238,39 @@ def load_config(settings: Settings) -> HubConfig:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the rule file must be a mapping with 'rules' (and 'forms')")
-    data = _interpolate(raw, settings)
+    data = _resolve_default_target(_interpolate(raw, settings), settings)
     try:
         return HubConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError("\n".join(_describe(path, data, err) for err in exc.errors())) from None
+
+
+def _resolve_default_target(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """``target: {tracker: default}`` becomes the tracker the environment configures.
+
+    Jira when ``JIRA_URL`` is set (or neither is, so ``up`` runs the Jira sandbox); Kaiten when only
+    ``KAITEN_URL`` is, with ``KAITEN_BOARD_ID`` / ``KAITEN_COLUMN_ID``. This is what lets the shipped
+    rule file work from the environment alone for either tracker.
+    """
+    for rule in data.get("rules") or []:
+        target = rule.get("target") if isinstance(rule, dict) else None
+        if not isinstance(target, dict) or target.get("tracker") != "default":
+            continue
+        if settings.KAITEN_URL and not settings.JIRA_URL:
+            if settings.KAITEN_BOARD_ID is None:
+                raise ConfigError(f"rule {rule.get('name')!r}: KAITEN_URL is set but KAITEN_BOARD_ID is not")
+            rule["target"] = {
+                "tracker": "kaiten",
+                "board": settings.KAITEN_BOARD_ID,
+                "column": settings.KAITEN_COLUMN_ID,
+            }
+        else:
+            rule["target"] = {
+                "tracker": "jira",
+                "project": settings.JIRA_PROJECT,
+                "issue_type": settings.JIRA_ISSUE_TYPE,
+            }
+    return data
 
 
 def _interpolate(value: Any, settings: Settings) -> Any:

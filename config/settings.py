@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     def secret(self, name: str) -> str | None:
         """Return a secret's plain value, or None when it is unset."""
         value = getattr(self, name)
-        return value.get_secret_value() if value is not None else None
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        return str(value) if value is not None else None  # set with model_copy, unvalidated
 
 
 @functools.cache

@@ -21,6 +21,10 @@ class Tracker(Protocol):
         """
         ...
 
+    def complete_issue(self, key: str, draft: IssueDraft) -> IssueRef:
+        """Finish a create that stopped half-way (Kaiten's saga); a no-op where creates are atomic."""
+        ...
+
     def find_issue(self, idempotency_key: str) -> IssueRef | None:
         """The issue an earlier create with this key made, if the tracker can see it yet."""
         ...

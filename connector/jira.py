@@ -107,6 +107,10 @@ class JiraTracker:
         key = str(issue.key)
         return IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=str(issue.id))
 
+    def complete_issue(self, key: str, draft: IssueDraft) -> IssueRef:
+        """Jira creates an issue with all its fields in one request: nothing is left to finish."""
+        return IssueRef(tracker=self.name, key=key, url=self.issue_url(key))
+
     def find_issue(self, idempotency_key: str) -> IssueRef | None:
         """The issue carrying the label, searched by JQL (``/search`` or Cloud's ``/search/jql``)."""
         jql = f'labels = "{idempotency_key}" ORDER BY created ASC'

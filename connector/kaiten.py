@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +68,10 @@ STATE_DONE = 3
 CONDITION_ARCHIVED = 2
 MEMBER_RESPONSIBLE = 2
 STATE_NAMES = {1: "queued", 2: "in progress", 3: "done"}
+# Kaiten allows 5 requests/s per token. The shared limiter grants 5 per 1.2 s: the margin absorbs
+# network jitter between the grant (Redis's clock) and the request's arrival (Kaiten's clock).
+RATE_LIMIT = 5
+RATE_PERIOD = 1.2
 # IssueDraft.custom_fields keys that are card fields, not custom properties.
 CARD_FIELDS = ("due_date", "due_date_time_present", "size_text", "expires_later", "sort_order", "position")
 
@@ -132,18 +136,24 @@ class KaitenTracker:
         token = settings.secret("KAITEN_TOKEN") or ("sandbox" if url else "")
         if not token:
             raise TrackerRejected("KAITEN_TOKEN is not set", None)
-        limiter = RedisRateLimiter(redis, limiter_key("kaiten", token)) if redis is not None else None
+        limiter = None
+        if redis is not None:
+            key = limiter_key("kaiten", token)
+            limiter = RedisRateLimiter(redis, key, rate=RATE_LIMIT, burst=RATE_LIMIT, period=RATE_PERIOD)
         return cls(base, token, limiter=limiter)
 
     # -- the Tracker protocol ---------------------------------------------------------------------
 
-    def create_issue(self, draft: IssueDraft) -> IssueRef:
+    def create_issue(self, draft: IssueDraft, on_send: Callable[[], None] | None = None) -> IssueRef:
         """Create the card (one POST, never retried here), then add its tags.
 
         ``responsible_id`` goes into the create itself (the docs list it on create). If a later step
         fails, ``IncompleteCard`` carries the card's ref so the job need not create it again.
         """
-        created = self.request("POST", "/cards", json=card_body(draft))
+        body = card_body(draft)
+        if on_send is not None:
+            on_send()
+        created = self.request("POST", "/cards", json=body)
         ref = self._ref(created)
         try:
             self._add_tags(ref.key, draft.labels, present=_tag_names(created))
@@ -294,7 +304,7 @@ class KaitenTracker:
         uid = _int(user_id, "user_id")
         if members is None:
             members = self.request("GET", f"/cards/{_id(card_id)}/members") or []
-        if not any(_int(m.get("id"), "member") == uid for m in members):
+        if not any(_member_id(m) == uid for m in members):
             self.add_member(card_id, uid)
         body = {"type": MEMBER_RESPONSIBLE}
         self.request("PATCH", f"/cards/{_id(card_id)}/members/{uid}", json=body)
@@ -479,8 +489,13 @@ def _tag_names(card: Mapping[str, Any]) -> set[str]:
 def _responsible_id(card: Mapping[str, Any]) -> int | None:
     for member in card.get("members") or []:
         if member.get("type") == MEMBER_RESPONSIBLE:
-            return int(member.get("id") or member.get("user_id"))
+            return _member_id(member)
     return None
+
+
+def _member_id(member: Mapping[str, Any]) -> int | None:
+    """A card member's user id (members are users plus ``user_id``/``card_id``/``type``)."""
+    return _size(member.get("user_id", member.get("id")))
 
 
 def _has_properties(card: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
@@ -507,6 +522,7 @@ def _int(value: Any, what: str) -> int:
 
 
 def _size(value: Any) -> int | None:
+    """An integer from a number or a numeric string (private files send ``size`` as a string)."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -537,7 +553,7 @@ def _message(response: requests.Response) -> str:
 
 
 def reset_delay(headers: Mapping[str, str], now: float | None = None) -> float:
-    """Seconds until ``X-RateLimit-Reset`` (UTC epoch), at least 1; 1 when the header is missing."""
+    """Seconds until ``X-RateLimit-Reset`` (documented as a UTC epoch), at least 1; 1 when missing."""
     now = time.time() if now is None else now
     value = headers.get("X-RateLimit-Reset")
     try:
@@ -548,6 +564,8 @@ def reset_delay(headers: Mapping[str, str], now: float | None = None) -> float:
         return _retry_after(headers) or 1.0
     if reset > 1e11:  # milliseconds, should Kaiten ever send them
         reset /= 1000
+    elif reset < 1e9:  # not an epoch: a delay in seconds, as some proxies send
+        return max(1.0, reset)
     return max(1.0, reset - now)
 
 

@@ -1,20 +1,26 @@
-"""``trackerhub check``: the rule file against the live tracker, as a readable report.
+"""``trackerhub check``: the rule file against the live tracker(s), as a readable report.
 
-Every project, issue type and custom field a rule names must exist; the report says which rule, which
-name, and what exists instead. Issue types are read with the per-project createmeta endpoints
-(``/issue/createmeta/{project}/issuetypes``) whose shape differs on Cloud (``issueTypes``) and Data Center
-(``values``).
+Every project, issue type, board, column, lane, card type, custom field, property, select value and
+assignee a rule names must exist, and a Jira issue type's required fields must be covered. The report
+says which rule, which name, and what exists instead. Jira issue types and fields are read with the
+per-project createmeta endpoints (``/issue/createmeta/{project}/issuetypes[/{id}]``), whose shape differs
+on Cloud (``issueTypes``/``fields``) and Data Center (``values``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.rules import HubConfig
+from config.rules import HubConfig, JiraTarget, KaitenTarget, Rule
 from config.settings import Settings
 from connector.errors import TrackerError
 from connector.jira import JiraTracker
+from connector.kaiten import KaitenTracker
+
+# Fields the hub always fills, or Jira fills itself.
+FILLED_BY_HUB = frozenset({"summary", "description", "project", "issuetype", "labels", "reporter"})
 
 
 @dataclass
@@ -34,51 +40,192 @@ class Problems:
 
 
 def check_config(settings: Settings, config: HubConfig) -> Problems:
-    """Check every Jira rule against the configured Jira."""
+    """Check every rule against the tracker it targets."""
     problems = Problems()
-    tracker = JiraTracker.from_settings(settings)
+    jira_rules = [(i, r) for i, r in enumerate(config.rules) if isinstance(r.target, JiraTarget)]
+    kaiten_rules = [(i, r) for i, r in enumerate(config.rules) if isinstance(r.target, KaitenTarget)]
+    if jira_rules:
+        _check_jira(settings, jira_rules, problems)
+    if kaiten_rules:
+        _check_kaiten(settings, kaiten_rules, problems)
+    return problems
+
+
+def _where(index: int, rule: Rule) -> str:
+    return f"rules[{index}] {rule.name!r}"
+
+
+# -- Jira -----------------------------------------------------------------------------------------------
+
+
+def _check_jira(settings: Settings, rules: list[tuple[int, Rule]], problems: Problems) -> None:
     if not settings.JIRA_URL:
-        problems.errors.append("JIRA_URL is not set")
-        return problems
+        problems.errors.append("JIRA_URL is not set, but rules target Jira")
+        return
+    tracker = JiraTracker.from_settings(settings)
     try:
         info = tracker.server_info()
-        problems.notes.append(
-            f"Jira {info.get('version', '?')} ({info.get('deploymentType', '?')}) at {tracker.url}"
-        )
         fields = {f["id"]: f for f in tracker.get_json("field")}
     except TrackerError as exc:
         problems.errors.append(f"cannot reach Jira at {tracker.url}: {exc}")
-        return problems
-    for index, rule in enumerate(config.rules):
-        where = f"rules[{index}] {rule.name!r}"
-        _check_rule(tracker, where, rule.target.project, rule.target.issue_type, problems)
+        return
+    problems.notes.append(
+        f"Jira {info.get('version', '?')} ({info.get('deploymentType', '?')}) at {tracker.url}"
+    )
+    for index, rule in rules:
+        assert isinstance(rule.target, JiraTarget)
+        where = _where(index, rule)
+        issue_type = _jira_issue_type(tracker, where, rule.target, problems)
         for field_id in rule.fields.custom_fields:
             if field_id not in fields:
                 customs = sorted(k for k in fields if k.startswith("customfield_"))
                 problems.errors.append(
                     f"{where}: custom field {field_id} does not exist; there are {customs}"
                 )
-    return problems
+        if issue_type is not None:
+            _jira_required_fields(tracker, where, rule, issue_type, problems)
 
 
-def _check_rule(tracker: JiraTracker, where: str, project: str, issue_type: str, problems: Problems) -> None:
+def _jira_issue_type(
+    tracker: JiraTracker, where: str, target: JiraTarget, problems: Problems
+) -> dict[str, Any] | None:
     try:
-        data: Any = tracker.get_json(f"issue/createmeta/{project}/issuetypes")
+        data: Any = tracker.get_json(f"issue/createmeta/{target.project}/issuetypes")
     except TrackerError as exc:
-        projects = sorted(str(p.get("key")) for p in _projects(tracker))
-        problems.errors.append(f"{where}: project {project!r} is not available ({exc}); there are {projects}")
-        return
+        projects = sorted(str(p.get("key")) for p in _safe(lambda: tracker.get_json("project")))
+        problems.errors.append(
+            f"{where}: project {target.project!r} is not available ({exc}); there are {projects}"
+        )
+        return None
     types = data.get("values") or data.get("issueTypes") or []
-    names = {str(t.get("name")) for t in types} | {str(t.get("id")) for t in types}
-    if issue_type not in names and issue_type.lower() not in {n.lower() for n in names}:
+    wanted = target.issue_type.lower()
+    found = next((t for t in types if wanted in (str(t.get("name", "")).lower(), str(t.get("id")))), None)
+    if found is None:
         have = sorted(str(t.get("name")) for t in types)
         problems.errors.append(
-            f"{where}: issue type {issue_type!r} is not in project {project}; it has {have}"
+            f"{where}: issue type {target.issue_type!r} is not in project {target.project}; it has {have}"
+        )
+    return found
+
+
+def _jira_required_fields(
+    tracker: JiraTracker, where: str, rule: Rule, issue_type: dict[str, Any], problems: Problems
+) -> None:
+    assert isinstance(rule.target, JiraTarget)
+    path = f"issue/createmeta/{rule.target.project}/issuetypes/{issue_type['id']}"
+    try:
+        data: Any = tracker.get_json(path, {"maxResults": 200})
+    except TrackerError as exc:
+        problems.notes.append(f"{where}: cannot read the fields of {rule.target.issue_type}: {exc}")
+        return
+    set_by_rule = set(rule.fields.custom_fields) | {
+        name
+        for name, value in (
+            ("priority", rule.fields.priority),
+            ("components", rule.fields.components),
+            ("assignee", rule.fields.assignee or rule.fields.assignees),
+        )
+        if value
+    }
+    for meta in data.get("values") or data.get("fields") or []:
+        field_id = str(meta.get("fieldId") or meta.get("key"))
+        if (
+            meta.get("required")
+            and not meta.get("hasDefaultValue")
+            and field_id not in FILLED_BY_HUB | set_by_rule
+        ):
+            problems.errors.append(
+                f"{where}: {rule.target.issue_type} in {rule.target.project} requires {meta.get('name')} "
+                f"({field_id}), which the rule does not set"
+            )
+
+
+# -- Kaiten ---------------------------------------------------------------------------------------------
+
+
+def _check_kaiten(settings: Settings, rules: list[tuple[int, Rule]], problems: Problems) -> None:
+    try:
+        tracker = KaitenTracker.from_settings(settings)
+        me = tracker.current_user()
+        types = tracker.list_card_types()
+        properties = {int(p["id"]): p for p in tracker.list_properties()}
+        users = {str(u["id"]): u for u in tracker.list_users()}
+    except TrackerError as exc:
+        problems.errors.append(f"cannot reach Kaiten at {settings.KAITEN_URL}: {exc}")
+        return
+    problems.notes.append(
+        f"Kaiten at {settings.KAITEN_URL} as {me.get('full_name') or me.get('username') or me.get('id')}"
+    )
+    for index, rule in rules:
+        assert isinstance(rule.target, KaitenTarget)
+        where = _where(index, rule)
+        _kaiten_board(tracker, where, rule.target, problems)
+        if rule.target.type is not None and rule.target.type not in {int(t["id"]) for t in types}:
+            problems.errors.append(
+                f"{where}: card type {rule.target.type} does not exist; there are {_named(types)}"
+            )
+        _kaiten_properties(tracker, where, rule, properties, problems)
+        for person in [p for p in (rule.fields.assignee, *rule.fields.assignees) if p]:
+            if person not in users:
+                problems.errors.append(
+                    f"{where}: user {person} does not exist; there are {_named(users.values(), 'full_name')}"
+                )
+
+
+def _kaiten_board(tracker: KaitenTracker, where: str, target: KaitenTarget, problems: Problems) -> None:
+    try:
+        tracker.get_board(target.board)
+    except TrackerError:
+        boards = [
+            b for s in _safe(tracker.list_spaces) for b in _safe(lambda s=s: tracker.list_boards(s["id"]))
+        ]
+        problems.errors.append(f"{where}: board {target.board} does not exist; there are {_named(boards)}")
+        return
+    columns = _safe(lambda: tracker.list_columns(target.board))
+    if target.column is not None and target.column not in {int(c["id"]) for c in columns}:
+        problems.errors.append(
+            f"{where}: column {target.column} is not on board {target.board}; it has {_named(columns)}"
+        )
+    lanes = _safe(lambda: tracker.list_lanes(target.board))
+    if target.lane is not None and target.lane not in {int(lane["id"]) for lane in lanes}:
+        problems.errors.append(
+            f"{where}: lane {target.lane} is not on board {target.board}; it has {_named(lanes)}"
         )
 
 
-def _projects(tracker: JiraTracker) -> list[dict[str, Any]]:
+def _kaiten_properties(
+    tracker: KaitenTracker, where: str, rule: Rule, properties: dict[int, dict[str, Any]], problems: Problems
+) -> None:
+    for key, value in rule.fields.properties.items():
+        property_id = int(key.removeprefix("id_"))
+        known = properties.get(property_id)
+        if known is None:
+            problems.errors.append(
+                f"{where}: property {key} does not exist; there are {_named(properties.values(), 'name')}"
+            )
+            continue
+        if known.get("type") not in ("select", "multi_select"):
+            continue
+        options = _safe(lambda pid=property_id: tracker.list_select_values(pid))
+        allowed = {int(v["id"]) for v in options}
+        chosen = value if isinstance(value, list) else [value]
+        bad = [v for v in chosen if not isinstance(v, int) or v not in allowed]
+        if bad:
+            values = _named(options, "value")
+            problems.errors.append(
+                f"{where}: property {key} ({known.get('name')}) has no value {bad}; allowed: {values}"
+            )
+
+
+def _named(items: Iterable[dict[str, Any]], label: str = "title") -> list[str]:
+    return [
+        f"{item.get('id')} {item.get(label) or item.get('name') or item.get('title') or ''}".strip()
+        for item in items
+    ]
+
+
+def _safe(call: Any) -> list[dict[str, Any]]:
     try:
-        return list(tracker.get_json("project"))
+        return list(call())
     except TrackerError:
         return []

@@ -12,6 +12,7 @@ from config.rules import HubConfig, load_config
 from config.settings import Settings, get_settings
 from connector.base import Tracker
 from connector.jira import JiraTracker
+from connector.kaiten import KaitenTracker
 from connector.telegram import TelegramClient
 from jobs.queues import get_redis
 from store.db import get_engine
@@ -31,9 +32,12 @@ class Context:
     def tracker(self, name: str) -> Tracker:
         """The connector for a tracker named in a rule."""
         if name not in self.trackers:
-            if name != "jira":
+            if name == "jira":
+                self.trackers[name] = JiraTracker.from_settings(self.settings)
+            elif name == "kaiten":
+                self.trackers[name] = KaitenTracker.from_settings(self.settings, redis=self.redis)
+            else:
                 raise LookupError(f"tracker {name!r} is not configured")
-            self.trackers[name] = JiraTracker.from_settings(self.settings)
         return self.trackers[name]
 
     @property

@@ -20,6 +20,7 @@ import re
 
 from redis.exceptions import LockError
 
+from config.rules import Rule
 from connector.base import Tracker
 from connector.errors import (
     ChannelRejected,
@@ -31,7 +32,8 @@ from connector.telegram import FileTooLarge
 from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.context import Context, get_context
 from jobs.queues import JOB_TIMEOUT, enqueue_reply
-from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker, idempotency_label
+from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker
+from mappers.markup import markup_for
 from mappers.models import Attachment, Channel, InboundMessage, MessageKind
 from mappers.subjects import find_issue_keys
 from store import journal, links
@@ -180,7 +182,7 @@ def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, pre
     if notes or previous:
         extra = [*notes, *([f"Follow-up to {previous}, which was already resolved."] if previous else [])]
         message = message.model_copy(update={"notes": [*message.notes, *extra]})
-    draft = build_draft(message, rule, entry.id)
+    draft = build_draft(message, rule, entry.id, assignee=next_assignee(ctx, rule))
     ref = _create_once(ctx, tracker, entry, draft)
     tracker.attach_files(ref.key, files)
     mail_ids = _own_mail_ids(message)
@@ -213,16 +215,24 @@ def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, pre
 
 def _create_once(ctx: Context, tracker: Tracker, entry: journal.Entry, draft: IssueDraft) -> IssueRef:
     """Create the issue unless an earlier attempt already did (found by its idempotency label)."""
-    key = idempotency_label(entry.id)
     if entry.create_started_at is not None:
-        found = tracker.find_issue(key)
+        found = tracker.find_issue(draft.idempotency_key)
         if found is not None:
             log.info("deliver.found-earlier-create message_id=%s key=%s", entry.id, found.key)
-            return found
+            return tracker.complete_issue(found.key, draft)
         waited = journal.utcnow() - entry.create_started_at
         if waited < INDEX_LAG:
             raise Retry("an earlier create may not be searchable yet", (INDEX_LAG - waited).total_seconds())
     return tracker.create_issue(draft, on_send=lambda: journal.mark_create_started(ctx.engine, entry.id))
+
+
+def next_assignee(ctx: Context, rule: Rule) -> str | None:
+    """The rule's next assignee in rotation (a counter in Redis, so it survives restarts), if it rotates."""
+    people = rule.fields.assignees
+    if not people:
+        return None
+    turn = int(ctx.redis.incr(f"hub:round-robin:{rule.name}"))
+    return people[(turn - 1) % len(people)]
 
 
 def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, link: Link) -> str:
@@ -231,10 +241,11 @@ def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, 
     if notes:
         message = message.model_copy(update={"notes": [*message.notes, *notes]})
     marker = comment_marker(entry.id)
-    if entry.attempts > 0 and tracker.find_comment(link.issue_key, f"hub-{entry.id}"):
+    if entry.attempts > 0 and tracker.find_comment(link.issue_key, marker):
         log.info("deliver.comment-exists message_id=%s key=%s", entry.id, link.issue_key)
     else:
-        body = build_comment(message, entry.id, edited=message.kind == MessageKind.EDIT)
+        edited = message.kind == MessageKind.EDIT
+        body = build_comment(message, entry.id, edited=edited, markup=markup_for(link.tracker))
         tracker.add_comment(link.issue_key, body, marker)
     tracker.attach_files(link.issue_key, files)
     links.remember_mail_ids(ctx.engine, link.id, _own_mail_ids(message), "in")
@@ -259,8 +270,11 @@ def _record_bounce(ctx: Context, entry: journal.Entry, message: InboundMessage) 
         journal.mark_ignored(ctx.engine, entry.id, "bounce of mail the hub does not know")
         return journal.IGNORED
     tracker = ctx.tracker(link.tracker)
-    if not (entry.attempts > 0 and tracker.find_comment(link.issue_key, f"hub-{entry.id}")):
-        tracker.add_comment(link.issue_key, bounce_comment(message, entry.id), comment_marker(entry.id))
+    marker = comment_marker(entry.id)
+    if not (entry.attempts > 0 and tracker.find_comment(link.issue_key, marker)):
+        tracker.add_comment(
+            link.issue_key, bounce_comment(message, entry.id, markup_for(link.tracker)), marker
+        )
     journal.mark_ignored(
         ctx.engine, entry.id, f"bounce recorded on {link.issue_key}", issue_key=link.issue_key
     )

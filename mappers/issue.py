@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from config.rules import Rule
+from config.rules import KaitenTarget, Rule
 from connector.types import IssueDraft
-from mappers.markup import escape_jira, one_line
+from mappers.markup import JIRA, Markup, markup_for, one_line
 from mappers.models import Channel, InboundMessage
 from mappers.subjects import clean_subject
 
@@ -40,8 +40,8 @@ def summarize(message: InboundMessage) -> str:
     return f"{CHANNEL_NAMES[message.channel]} message from {message.sender.name or message.sender.contact}"
 
 
-def sender_block(message: InboundMessage) -> str:
-    """The Jira wiki block naming who wrote, how and when."""
+def sender_block(message: InboundMessage, markup: Markup = JIRA) -> str:
+    """The block naming who wrote, how and when, in the tracker's markup."""
     rows = [
         ("From", message.sender.name or "(no name)"),
         ("Contact", message.sender.contact or "(none)"),
@@ -51,60 +51,80 @@ def sender_block(message: InboundMessage) -> str:
     if message.category:
         rows.append(("Category", message.category))
     rows.extend((name.replace("_", " ").capitalize(), value) for name, value in message.fields.items())
-    lines = [f"*{label}:* {escape_jira(value)}" for label, value in rows]
-    return "----\n" + "\n".join(lines)
+    lines = [f"{markup.bold(markup.escape(label) + ':')} {markup.escape(value)}" for label, value in rows]
+    return markup.rule + "\n" + "\n".join(lines)
 
 
-def describe(message: InboundMessage) -> str:
+def describe(message: InboundMessage, markup: Markup = JIRA) -> str:
     """The issue description: the escaped text, notes about files, and the sender block."""
-    parts = [escape_jira(message.text.strip()) or "_(no text)_"]
-    parts.extend(f"_{escape_jira(note)}_" for note in message.notes)
-    parts.append(sender_block(message))
+    parts = [markup.escape(message.text.strip()) or markup.italic("(no text)")]
+    parts.extend(markup.italic(markup.escape(note)) for note in message.notes)
+    parts.append(sender_block(message, markup))
     return "\n\n".join(parts)
 
 
-def build_draft(message: InboundMessage, rule: Rule, message_id: str) -> IssueDraft:
-    """The issue a new message becomes under ``rule``."""
+def build_draft(
+    message: InboundMessage, rule: Rule, message_id: str, assignee: str | None = None
+) -> IssueDraft:
+    """The issue a new message becomes under ``rule``; ``assignee`` (round-robin) overrides the rule's."""
     key = idempotency_label(message_id)
-    labels = (message.channel.value, *rule.fields.labels, key)
+    target = rule.target
+    fields = rule.fields
+    markup = markup_for(target.tracker)
+    common = {
+        "title": summarize(message),
+        "body": describe(message, markup),
+        "idempotency_key": key,
+        "assignee": assignee or fields.assignee,
+        "requester": message.sender.contact,
+    }
+    if isinstance(target, KaitenTarget):
+        # Kaiten keeps the idempotency key in the card's external_id, so it is not a tag.
+        return IssueDraft(
+            tracker="kaiten",
+            project=str(target.board),
+            issue_type=str(target.type or ""),
+            column=str(target.column) if target.column else None,
+            lane=str(target.lane) if target.lane else None,
+            labels=tuple(dict.fromkeys((message.channel.value, *fields.labels))),
+            priority="asap" if fields.asap else None,
+            custom_fields=dict(fields.properties),
+            **common,  # type: ignore[arg-type]
+        )
     return IssueDraft(
-        tracker=rule.target.tracker,
-        project=rule.target.project,
-        issue_type=rule.target.issue_type,
-        title=summarize(message),
-        body=describe(message),
-        idempotency_key=key,
-        labels=tuple(dict.fromkeys(labels)),
-        priority=rule.fields.priority,
-        assignee=rule.fields.assignee,
-        components=rule.fields.components,
-        custom_fields=dict(rule.fields.custom_fields),
-        requester=message.sender.contact,
+        tracker="jira",
+        project=target.project,
+        issue_type=target.issue_type,
+        labels=tuple(dict.fromkeys((message.channel.value, *fields.labels, key))),
+        priority=fields.priority,
+        components=fields.components,
+        custom_fields=dict(fields.custom_fields),
+        **common,  # type: ignore[arg-type]
     )
 
 
-def build_comment(message: InboundMessage, message_id: str, *, edited: bool = False) -> str:
+def build_comment(
+    message: InboundMessage, message_id: str, *, edited: bool = False, markup: Markup = JIRA
+) -> str:
     """A follow-up (or a Telegram edit) as a comment, ending with the hub's idempotency marker."""
-    who = escape_jira(message.sender.name or message.sender.contact or "customer")
+    who = markup.bold(markup.escape(message.sender.name or message.sender.contact or "customer"))
     via = CHANNEL_NAMES[message.channel]
-    heading = f"*{who}* edited a message ({via}):" if edited else f"*{who}* wrote ({via}):"
-    parts = [heading, escape_jira(message.text.strip()) or "_(no text)_"]
-    parts.extend(f"_{escape_jira(note)}_" for note in message.notes)
-    parts.append(comment_marker(message_id))
+    heading = f"{who} edited a message ({via}):" if edited else f"{who} wrote ({via}):"
+    parts = [heading, markup.escape(message.text.strip()) or markup.italic("(no text)")]
+    parts.extend(markup.italic(markup.escape(note)) for note in message.notes)
+    parts.append(markup.marker(comment_marker(message_id)))
     return "\n\n".join(parts)
 
 
-def bounce_comment(message: InboundMessage, message_id: str) -> str:
+def bounce_comment(message: InboundMessage, message_id: str, markup: Markup = JIRA) -> str:
     """A delivery failure of the hub's own mail, recorded on the issue it concerned."""
     meta = message.email
-    recipient = escape_jira((meta.bounce_recipient if meta else None) or "the customer")
-    status = escape_jira((meta.bounce_status if meta else None) or "unknown")
-    return (
-        f"_Mail to {recipient} could not be delivered (status {status})._\n\n"
-        f"{escape_jira(message.subject)}\n\n{comment_marker(message_id)}"
-    )
+    recipient = markup.escape((meta.bounce_recipient if meta else None) or "the customer")
+    status = markup.escape((meta.bounce_status if meta else None) or "unknown")
+    notice = markup.italic(f"Mail to {recipient} could not be delivered (status {status}).")
+    return f"{notice}\n\n{markup.escape(message.subject)}\n\n{markup.marker(comment_marker(message_id))}"
 
 
 def comment_marker(message_id: str) -> str:
-    """The trailer that lets a retried job find a comment it already added."""
-    return f"{{color:#999999}}hub-{message_id}{{color}}"
+    """The text that lets a retried job find a comment it already added."""
+    return f"hub-{message_id}"

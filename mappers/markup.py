@@ -10,6 +10,8 @@ jgm/pandoc#5926). Line-leading list, heading, quote and table markers are escape
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 # Characters that open Jira wiki markup anywhere in a line. For readability a few are left alone where
 # they cannot be markup: a hyphen between two letters or digits ("e-mail", "2026-11-23") cannot open or
@@ -43,3 +45,49 @@ def one_line(text: str, limit: int = 255) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"
+
+
+# Kaiten text is markdown (developers.kaiten.ru: ``text_format_type_id`` 1, the default). CommonMark lets
+# a backslash escape any ASCII punctuation, so every character that can start markdown, inline HTML, an
+# entity, a link, an image or an @mention is escaped; hard line breaks keep the customer's lines.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~@&=^$\"'])")
+
+
+def escape_kaiten(text: str) -> str:
+    """Customer text as Kaiten markdown that renders as the text, with nothing active."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", clean_text(text))
+    return escaped.replace("\n", "  \n")
+
+
+@dataclass(frozen=True)
+class Markup:
+    """How one tracker's markup writes the few things the hub needs around the customer's text."""
+
+    name: str
+    escape: Callable[[str], str]
+    bold_open: str
+    bold_close: str
+    rule: str
+    marker_template: str  # with {marker}: text a retry can find, kept unobtrusive
+
+    def bold(self, text: str) -> str:
+        """Already-escaped ``text`` in bold."""
+        return f"{self.bold_open}{text}{self.bold_close}"
+
+    def italic(self, text: str) -> str:
+        """Already-escaped ``text`` in italics."""
+        return f"_{text}_"
+
+    def marker(self, marker: str) -> str:
+        """The idempotency marker as it is written into a comment."""
+        return self.marker_template.format(marker=marker)
+
+
+JIRA = Markup("jira", escape_jira, "*", "*", "----", "{{color:#999999}}{marker}{{color}}")
+KAITEN = Markup("kaiten", escape_kaiten, "**", "**", "---", "_{marker}_")
+MARKUPS = {m.name: m for m in (JIRA, KAITEN)}
+
+
+def markup_for(tracker: str) -> Markup:
+    """The markup of a tracker named in a rule."""
+    return MARKUPS[tracker]

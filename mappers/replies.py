@@ -53,10 +53,15 @@ def may_autoreply_to(address: str | None) -> bool:
     return bool(address) and "@" in (address or "") and not _NO_REPLY.match(address or "")
 
 
+def subject_tag(key: str) -> str:
+    """How an issue key is written in subjects: ``[SUP-12]``, or ``[#12345]`` for a numeric card id."""
+    return f"[#{key}]" if key.isdigit() else f"[{key}]"
+
+
 def autoreply_subject(key: str, subject: str) -> str:
     """``[KEY] Re: <subject>``, without stacking prefixes the subject already has."""
     clean = clean_subject(subject)
-    return f"[{key}] Re: {clean}" if clean else f"[{key}]"
+    return f"{subject_tag(key)} Re: {clean}" if clean else subject_tag(key)
 
 
 def build_autoreply_mail(

@@ -16,7 +16,9 @@ _PREFIX = re.compile(
     r"\s*(?:\[\d{1,4}\]|\(\d{1,4}\)|\^\d{1,4})?\s*[:：]\s*",
     re.IGNORECASE,
 )
-_TAG = re.compile(r"\s*\[(?:ticket#\s*\d+|[A-Z][A-Z0-9_]+-\d+)\]\s*", re.IGNORECASE)
+_TAG = re.compile(r"\s*\[(?:ticket#\s*\d+|#\d+|[A-Z][A-Z0-9_]+-\d+)\]\s*", re.IGNORECASE)
+# A Kaiten card has a numeric id; the hub writes it into subjects as "[#12345]".
+_CARD_TAG = re.compile(r"\[#(\d{1,18})\]")
 _ISSUE_KEY = re.compile(r"(?<![A-Za-z0-9_\-])([A-Z][A-Z0-9_]+-\d+)(?![0-9])")
 _SPACES = re.compile(r"\s+")
 _FORWARD = re.compile(
@@ -41,9 +43,9 @@ def clean_subject(subject: str) -> str:
 
 
 def find_issue_keys(subject: str) -> list[str]:
-    """Jira-style issue keys in a subject ("[SUP-123]" or bare "SUP-123"), first occurrence order."""
+    """Issue keys in a subject: Jira's ("[SUP-123]" or bare "SUP-123"), then Kaiten card ids ("[#123]")."""
     keys: list[str] = []
-    for key in _ISSUE_KEY.findall(subject):
+    for key in [*_ISSUE_KEY.findall(subject), *_CARD_TAG.findall(subject)]:
         if key not in keys:
             keys.append(key)
     return keys

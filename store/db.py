@@ -8,6 +8,7 @@ tables are additive.
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,20 @@ def create_db_engine(url: str) -> Engine:
         sa.event.listen(engine, "connect", _configure_sqlite)
     else:
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    metadata.create_all(engine)
+    create_schema(engine)
     return engine
+
+
+def create_schema(engine: Engine, attempts: int = 5) -> None:
+    """Create missing tables. Several processes starting at once may race; the loser tries again."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 @functools.cache

@@ -82,7 +82,7 @@ RATE_PER_SECOND = 5
 API_PREFIXES = ("/api/latest", "/api/v1")
 
 
-# --- errors ----------------------------------------------------------------------------------------------
+# --- errors ------------------------------------------------------------------------------------------------
 
 
 class KaitenError(Exception):
@@ -379,7 +379,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-# --- validation of card fields -------------------------------------------------------------------------------
+# --- validation of card fields -----------------------------------------------------------------------------
 
 PROPERTY_KEY = re.compile(r"id_(\d+)")
 
@@ -489,20 +489,39 @@ def _placement(body: dict[str, Any], current: sqlite3.Row | None) -> dict[str, i
         board_changed = current is None or board.id != current["board_id"]
         out["board_id"] = board.id
     board_id = out.get("board_id", current["board_id"] if current is not None else 0)
-    for name, items in (("column_id", COLUMNS), ("lane_id", LANES)):
-        kind = name.split("_")[0].title()
-        if body.get(name) is not None:
-            found = _by_id(items, _require_int(body, name))
-            if found is None:
-                raise _bad(f"{kind} {body.get(name)} not found")
-            if found.board_id != board_id:
-                raise _bad(f"{kind} {found.id} does not belong to board {board_id}")
-            out[name] = found.id
-        elif current is None:
-            out[name] = min((i for i in items if i.board_id == board_id), key=lambda i: i.sort_order).id
-        elif board_changed:
-            raise _bad(f"{name} of board {board_id} is required to move a card to another board")
+    creating = current is None
+    column = _cell(body, "column_id", COLUMNS, board_id, creating=creating, board_changed=board_changed)
+    lane = _cell(body, "lane_id", LANES, board_id, creating=creating, board_changed=board_changed)
+    out.update({k: v for k, v in (("column_id", column), ("lane_id", lane)) if v is not None})
     return out
+
+
+_Cell = TypeVar("_Cell", Column, Lane)
+
+
+def _cell(
+    body: dict[str, Any],
+    name: str,
+    items: Sequence[_Cell],
+    board_id: int,
+    *,
+    creating: bool,
+    board_changed: bool,
+) -> int | None:
+    """The column or lane id to store: the one named (of that board), the board's first, or unchanged."""
+    kind = name.split("_")[0].title()
+    if body.get(name) is not None:
+        found = _by_id(items, _require_int(body, name))
+        if found is None:
+            raise _bad(f"{kind} {body.get(name)} not found")
+        if found.board_id != board_id:
+            raise _bad(f"{kind} {found.id} does not belong to board {board_id}")
+        return found.id
+    if creating:
+        return min((i for i in items if i.board_id == board_id), key=lambda i: i.sort_order).id
+    if board_changed:
+        raise _bad(f"{name} of board {board_id} is required to move a card to another board")
+    return None
 
 
 def check_card(body: Any, current: sqlite3.Row | None = None) -> dict[str, Any]:
@@ -559,7 +578,7 @@ def _user_or_400(body: dict[str, Any], name: str) -> User:
     return user
 
 
-# --- fault injection, rate limit and request statistics ---------------------------------------------------
+# --- fault injection, rate limit and request statistics ----------------------------------------------------
 
 
 @dataclass
@@ -776,7 +795,7 @@ class Stats:
             self._counts.clear()
 
 
-# --- application state and request plumbing ---------------------------------------------------------------
+# --- application state and request plumbing ----------------------------------------------------------------
 
 
 @dataclass
@@ -899,7 +918,7 @@ def _id_list(name: str) -> list[int] | None:
     return [i for i in ids if i is not None]
 
 
-# --- JSON renderers ------------------------------------------------------------------------------------------
+# --- JSON renderers ----------------------------------------------------------------------------------------
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -1188,7 +1207,7 @@ def _size_number(text: str | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
-# --- API routes ----------------------------------------------------------------------------------------------
+# --- API routes --------------------------------------------------------------------------------------------
 
 bp = Blueprint("sandbox_kaiten", __name__)
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -1267,7 +1286,7 @@ def list_cards() -> Response:
     tag_ids = _id_list("tag_ids")
     if tag_ids:
         marks = ", ".join("?" for _ in tag_ids)
-        where.append(f"EXISTS (SELECT 1 FROM card_tag ct WHERE ct.card_id = c.id AND ct.tag_id IN ({marks}))")
+        where.append(f"EXISTS (SELECT 1 FROM card_tag ct WHERE ct.card_id = c.id AND ct.tag_id IN ({marks}))")  # noqa: S608
         params += tag_ids
     states = _id_list("states")
     if states:
@@ -1707,7 +1726,7 @@ def current_user() -> Response:
     return jsonify(user_json(USERS[0]))
 
 
-# --- sandbox controls ------------------------------------------------------------------------------------------
+# --- sandbox controls --------------------------------------------------------------------------------------
 
 
 @bp.route("/_sandbox/faults", methods=["POST"])
@@ -1756,7 +1775,7 @@ def sandbox_reset() -> tuple[str, int]:
     return "", 204
 
 
-# --- HTML pages ----------------------------------------------------------------------------------------------
+# --- HTML pages --------------------------------------------------------------------------------------------
 
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
 PAGE_STYLE = (
@@ -1780,13 +1799,16 @@ CARD_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <p><a href="{{ url_for('sandbox_kaiten.html_index') }}">All cards</a></p>
 <h1>#{{ c.id }} {{ c.title }}</h1>
 <p class="meta">{{ c.path_data.board.title }} → {{ c.column.title }} / {{ c.lane.title }} · {{ c.type.name }}
-{% if c.asap %} · ASAP{% endif %}{% if c.archived %} · archived{% endif %} · external id {{ c.external_id }}</p>
+{% if c.asap %} · ASAP{% endif %}{% if c.archived %} · archived{% endif %}
+ · external id {{ c.external_id }}</p>
 {% if c.tags %}<p>{% for t in c.tags %}<span class="tag">{{ t.name }}</span> {% endfor %}</p>{% endif %}
-{% if c.members %}<p>Members: {% for m in c.members %}{{ m.full_name }}{% if m.type == 2 %} (responsible){% endif %}
+{% if c.members %}<p>Members: {% for m in c.members %}{{ m.full_name }}
+{%- if m.type == 2 %} (responsible){% endif %}
 {% if not loop.last %}, {% endif %}{% endfor %}</p>{% endif %}
 {% if props %}<ul>{% for name, value in props %}<li>{{ name }}: {{ value }}</li>{% endfor %}</ul>{% endif %}
 <h2>Description</h2><pre>{{ c.description or "" }}</pre>
-{% if c.files %}<h2>Files</h2><ul>{% for f in c.files %}<li>{{ f.name }} ({{ f.size }} bytes)</li>{% endfor %}</ul>{% endif %}
+{% if c.files %}<h2>Files</h2><ul>{% for f in c.files %}<li>{{ f.name }} ({{ f.size }} bytes)</li>
+{% endfor %}</ul>{% endif %}
 <h2>Comments</h2>{% for m in comments %}<pre>{{ m.text }}</pre><p class="meta">{{ m.created }}</p>
 {% else %}<p>None.</p>{% endfor %}
 </body></html>"""
@@ -1838,7 +1860,7 @@ def _property_lines(values: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
-# --- app factory and servers ------------------------------------------------------------------------------------
+# --- app factory and servers -------------------------------------------------------------------------------
 
 
 def create_kaiten_sandbox_app(
