@@ -113,12 +113,16 @@ class Mailbox:
 
         ssl_on = self.server.scheme == "imaps"
         port = self.server.port or (993 if ssl_on else 143)
+        client = None
         try:
             client = IMAPClient(self.server.host, port=port, ssl=ssl_on, timeout=self._timeout)
             if self.server.user and self.server.password:
                 client.login(self.server.user, self.server.password)
             client.select_folder(self.folder)
         except Exception as exc:  # imapclient raises socket, ssl and IMAP errors alike
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.shutdown()
             raise ChannelUnavailable(
                 f"IMAP {self.server.redacted()} unavailable: {type(exc).__name__}"
             ) from None

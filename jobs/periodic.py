@@ -12,6 +12,7 @@ import secrets
 import time
 
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import ChannelUnavailable
 from connector.mail import Mailbox
@@ -48,7 +49,13 @@ def poll_imap(ctx: Context) -> int:
     count = 0
     with Mailbox(ctx.settings.IMAP_URL) as mailbox:
         for mail in mailbox.unseen():
-            accept_raw_email(ctx, mail.raw)
+            try:
+                accept_raw_email(ctx, mail.raw)
+            except SQLAlchemyError as exc:
+                # Not journaled, so not flagged: it stays unseen and the next poll tries again. One
+                # mail the journal refuses must not hold back the mail behind it.
+                log.error("imap.journal-failed uid=%s error=%s", mail.uid, type(exc).__name__)
+                continue
             mailbox.mark_seen(mail.uid)
             count += 1
     if count:

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ IGNORED = "ignored"
 FAILED = "failed"
 # The request path enqueues at once; the sweep only steps in when that enqueue or its job was lost.
 ENQUEUE_GRACE = 30
+KEY_LIMIT = 255  # the width of external_id and conversation_key
 
 
 class DuplicateMessage(Exception):
@@ -109,6 +110,15 @@ def get_blob(engine: Engine, blob_id: str) -> bytes | None:
     return bytes(row[0]) if row else None
 
 
+def fit_key(value: str, limit: int = KEY_LIMIT) -> str:
+    """A key that fits its column: a longer one (a 990-character Message-ID is legal) keeps a readable
+    prefix and a hash of the whole, so it stays unique and the same input always maps to the same key."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{value[: limit - 66]}~{digest}"
+
+
 def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -> tuple[str, list[str]]:
     """Journal a message and its attachment bytes in one transaction.
 
@@ -117,6 +127,9 @@ def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -
     """
     message_id = new_message_id()
     now = utcnow()
+    entry = replace(
+        entry, external_id=fit_key(entry.external_id), conversation_key=fit_key(entry.conversation_key)
+    )
     try:
         with engine.begin() as conn:
             blob_ids = [put_blob(conn, data) for data in attachments]
@@ -150,7 +163,9 @@ def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -
 
 def find_by_external_id(engine: Engine, channel: str, external_id: str) -> Entry | None:
     """The journal row for a channel's external id, if any."""
-    query = sa.select(messages).where(messages.c.channel == channel, messages.c.external_id == external_id)
+    query = sa.select(messages).where(
+        messages.c.channel == channel, messages.c.external_id == fit_key(external_id)
+    )
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return _entry(row) if row else None

@@ -8,14 +8,17 @@ link that remembers the previous key.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store.db import links, mail_ids
-from store.journal import utcnow
+from store.journal import fit_key, utcnow
+
+
+MAIL_ID_LIMIT = 998  # RFC 5322's line limit, the width of mail_ids.message_id
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def active_link(engine: Engine, conversation_key: str) -> Link | None:
     """The conversation's current issue, if it has one."""
     query = (
         sa.select(links)
-        .where(links.c.conversation_key == conversation_key, links.c.active.is_(True))
+        .where(links.c.conversation_key == fit_key(conversation_key), links.c.active.is_(True))
         .order_by(links.c.id.desc())
         .limit(1)
     )
@@ -89,6 +92,7 @@ def get_link(engine: Engine, link_id: int) -> Link | None:
 def add_link(engine: Engine, new: NewLink, mail_message_ids: Iterable[str] = ()) -> Link:
     """Record a conversation's new issue, deactivating its previous link, and its inbound mail ids."""
     now = utcnow()
+    new = replace(new, conversation_key=fit_key(new.conversation_key))
     with engine.begin() as conn:
         conn.execute(
             links.update()
@@ -119,7 +123,7 @@ def remember_mail_ids(engine: Engine, link_id: int, message_ids: Iterable[str], 
 
 def link_for_mail_ids(engine: Engine, message_ids: Iterable[str]) -> Link | None:
     """The link of the first known Message-ID among ``message_ids`` (In-Reply-To before References)."""
-    ids = [m for m in message_ids if m]
+    ids = [fit_key(m, MAIL_ID_LIMIT) for m in message_ids if m]
     if not ids:
         return None
     with engine.connect() as conn:
@@ -132,6 +136,7 @@ def link_for_mail_ids(engine: Engine, message_ids: Iterable[str]) -> Link | None
 
 
 def _put_mail_id(conn: sa.Connection, message_id: str, link_id: int, direction: str) -> None:
+    message_id = fit_key(message_id, MAIL_ID_LIMIT)
     exists = conn.execute(sa.select(mail_ids.c.message_id).where(mail_ids.c.message_id == message_id)).first()
     if exists is None:
         conn.execute(

@@ -83,3 +83,20 @@ def test_links_thread_by_mail_ids_and_one_active_per_conversation(engine: Engine
     assert links.active_link(engine, "email:<a@x>") == second
     assert links.link_for_issue(engine, "SUP-1") == links.get_link(engine, first.id)
     assert not links.get_link(engine, first.id).active  # type: ignore[union-attr]
+
+
+def test_over_long_keys_fit_their_columns_and_still_dedupe(engine: Engine) -> None:
+    long_id = "<" + "x" * 900 + "@customer.example>"
+    first, _ = journal.record(engine, entry(long_id, channel="email", conversation_key="email:" + long_id))
+    row = journal.get(engine, first)
+    assert (
+        row is not None
+        and len(row.external_id) <= journal.KEY_LIMIT
+        and len(row.conversation_key) <= journal.KEY_LIMIT
+    )
+    with pytest.raises(journal.DuplicateMessage):
+        journal.record(engine, entry(long_id, channel="email"))
+    other = "<" + "x" * 900 + "@other.example>"
+    assert journal.record(engine, entry(other, channel="email"))[0] != first
+    link = links.add_link(engine, NewLink("email:" + long_id, "jira", "SUP-3", "u", "email", first))
+    assert links.active_link(engine, "email:" + long_id) == link
