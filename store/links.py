@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 from store.db import links, mail_ids
 from store.journal import fit_key, utcnow
 
-
 MAIL_ID_LIMIT = 998  # RFC 5322's line limit, the width of mail_ids.message_id
 
 
