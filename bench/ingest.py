@@ -9,10 +9,11 @@ What it does, in one run (``.venv/bin/python bench/ingest.py``, or ``make bench`
 
 1. starts a private ``redis-server`` on a free port and a fresh SQLite journal, both in a temp dir
    (``--database-url`` points the journal at PostgreSQL instead);
-2. for the hub (``wsgi:app``) and then the bare app, with identical gunicorn settings and no access
-   log: a wrk warm-up, then ``--runs`` closed-loop wrk runs (median reported), then an open-loop run at
-   a fixed ``--rate`` (latency measured from each request's scheduled send time, so a slow server cannot
-   hide its queueing delay: no coordinated omission);
+2. serves the hub (``wsgi:app``) and the bare app with identical gunicorn settings and no access log,
+   and loads one at a time: a wrk warm-up each, then ``--runs`` closed-loop wrk runs alternating hub
+   and bare (medians reported), then an open-loop run of each at a fixed ``--rate`` (latency measured
+   from each request's scheduled send time, so a slow server cannot hide its queueing delay: no
+   coordinated omission);
 3. every request is a valid Telegram update with a unique ``update_id`` and the webhook secret header;
    only 2xx answers count as accepted, and after the hub's runs the journal's new rows are counted and
    checked against the 202 answers;
@@ -173,6 +174,7 @@ class WrkResult:
     # busiest worker's share of it (keep-alive connections stay with the worker that accepted them)
     cpu_ms_per_request: float = float("nan")
     busiest_worker_share: float = float("nan")
+    other_load: float = float("nan")  # see OtherLoad
 
     @property
     def accepted_per_s(self) -> float:
@@ -260,6 +262,7 @@ class FixedRateResult:
     created: int = 0
     failed: int = 0  # non-2xx answers and socket errors
     latencies_ms: list[float] = field(default_factory=list)
+    other_load: float = float("nan")  # see OtherLoad
 
     def percentile(self, pct: float) -> float:
         """Nearest-rank percentile of the latencies, in ms."""
@@ -374,6 +377,36 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     proc.wait(timeout=5)
 
 
+class OtherLoad:
+    """How much of the machine processes other than this benchmark's used while it measured.
+
+    The machine's busy CPU time (/proc/stat) minus the time of this process, its reaped children (wrk)
+    and the servers it started, as a share of all CPUs over the wall time. On a shared machine (other
+    test suites, a VM's neighbours show up as steal) this says whether a number can be trusted.
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.start = self._sample()
+
+    def share(self) -> float:
+        """The other processes' share of the machine since this object was made (0..1)."""
+        machine, ours, wall = (end - start for end, start in zip(self._sample(), self.start, strict=True))
+        capacity = wall * len(os.sched_getaffinity(0))
+        return max(machine - ours, 0.0) / capacity if capacity > 0 else float("nan")
+
+    def _sample(self) -> tuple[float, float, float]:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        # irq and softirq time is left out: loopback TCP between wrk and gunicorn is mostly softirq, and
+        # it belongs to no process, so it would count as "other"
+        user, nice, system, _idle, _iowait, _irq, _softirq, steal = (int(f) for f in fields[:8])
+        machine = (user + nice + system + steal) / os.sysconf("SC_CLK_TCK")
+        mine = os.times()
+        ours = mine.user + mine.system + mine.children_user + mine.children_system
+        ours += sum(cpu_seconds(pid) for pid in self.pids)
+        return machine, ours, time.monotonic()
+
+
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """A private redis-server without persistence; yields its URL."""
@@ -412,20 +445,15 @@ class ServerSettings:
 
     workers: int
     threads: int
+    worker_connections: int | None = None
     timeout: int = 60
 
     def args(self) -> list[str]:
         # No --access-logfile: gunicorn's default is no access log, for both endpoints alike.
-        return [
-            "--workers",
-            str(self.workers),
-            "--threads",
-            str(self.threads),
-            "--timeout",
-            str(self.timeout),
-            "--log-level",
-            "warning",
-        ]
+        args = ["--workers", str(self.workers), "--threads", str(self.threads)]
+        if self.worker_connections is not None:
+            args += ["--worker-connections", str(self.worker_connections)]
+        return [*args, "--timeout", str(self.timeout), "--log-level", "warning"]
 
 
 @dataclass(frozen=True)
@@ -583,17 +611,30 @@ class LoadPlan:
 
 
 def measure(
-    name: str, server: Server, secret: str, plan: LoadPlan, workdir: Path, id_base: int
-) -> EndpointResult:
-    """Warm up, run wrk ``plan.runs`` times, then the fixed-rate run; update ids start above ``id_base``."""
-    script = workdir / f"telegram-{name}.lua"
-    wrk_log = workdir / f"wrk-{name}.log"
+    servers: dict[str, Server], secret: str, plan: LoadPlan, workdir: Path, id_base: int, redis_pid: int
+) -> dict[str, EndpointResult]:
+    """Warm each endpoint up, alternate their wrk runs, then run each at the fixed rate.
 
-    def wrk_run(index: int, duration: int) -> WrkResult:
-        write_wrk_script(script, secret, id_base + index * RUN_STRIDE)
+    Alternating (hub, bare, hub, bare, ...) rather than all of one then all of the other means a drift in
+    the machine's speed (a shared VM's neighbours) hits both endpoints alike. Only one endpoint is under
+    load at any time; the other's gunicorn sits idle. Every run gets its own block of update ids above
+    ``id_base``.
+    """
+    run_index = itertools.count()
+
+    def our_pids() -> list[int]:
+        return [redis_pid, *(pid for s in servers.values() for pid in [s.pid, *s.worker_pids()])]
+
+    def wrk_run(name: str, duration: int) -> WrkResult:
+        server = servers[name]
+        script = workdir / f"telegram-{name}.lua"
+        write_wrk_script(script, secret, id_base + next(run_index) * RUN_STRIDE)
         workers = server.worker_pids()
         before = {pid: cpu_seconds(pid) for pid in [server.pid, *workers]}
-        result = run_wrk(server.port, script, plan.wrk_threads, plan.connections, duration, wrk_log)
+        other = OtherLoad(our_pids())
+        result = run_wrk(
+            server.port, script, plan.wrk_threads, plan.connections, duration, workdir / f"wrk-{name}.log"
+        )
         used = {pid: cpu_seconds(pid) - start for pid, start in before.items()}
         total = sum(used.values())
         busiest = max((used[pid] for pid in workers), default=0.0)
@@ -601,28 +642,38 @@ def measure(
             result,
             cpu_ms_per_request=total * 1000 / result.accepted if result.accepted else float("nan"),
             busiest_worker_share=busiest / total if total else float("nan"),
+            other_load=other.share(),
         )
 
-    report(f"  {name}: warm-up {plan.warmup_s} s")
-    warmup = wrk_run(0, plan.warmup_s)
-    runs = []
+    warmups = {}
+    for name in servers:
+        report(f"  {name}: warm-up {plan.warmup_s} s")
+        warmups[name] = wrk_run(name, plan.warmup_s)
+    runs: dict[str, list[WrkResult]] = {name: [] for name in servers}
     for index in range(1, plan.runs + 1):
-        run = wrk_run(index, plan.duration_s)
+        for name in servers:
+            run = wrk_run(name, plan.duration_s)
+            report(
+                f"  {name}: run {index}/{plan.runs}: {run.accepted_per_s:8.0f} accepted/s, "
+                f"p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, non-2xx {run.rejected}, "
+                f"socket errors {run.socket_errors}, gunicorn CPU {run.cpu_ms_per_request:.2f} ms/request "
+                f"(busiest worker {run.busiest_worker_share:.0%}), other load {run.other_load:.0%}"
+            )
+            runs[name].append(run)
+    results = {}
+    for name, server in servers.items():
+        report(f"  {name}: fixed rate {plan.rate:g}/s for {plan.rate_duration_s:g} s")
+        base = id_base + next(run_index) * RUN_STRIDE
+        other = OtherLoad(our_pids())
+        fixed = run_fixed_rate(server.port, secret, plan.rate, plan.rate_duration_s, base, plan.senders)
+        fixed.other_load = other.share()
         report(
-            f"  {name}: run {index}/{plan.runs}: {run.accepted_per_s:8.0f} accepted/s, "
-            f"p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, non-2xx {run.rejected}, "
-            f"socket errors {run.socket_errors}, gunicorn CPU {run.cpu_ms_per_request:.2f} ms/request "
-            f"(busiest worker {run.busiest_worker_share:.0%})"
+            f"  {name}: fixed rate: {fixed.achieved_per_s:.0f}/s accepted, "
+            f"p50 {fixed.percentile(50):.2f} ms, p99 {fixed.percentile(99):.2f} ms, "
+            f"max {fixed.percentile(100):.2f} ms, failed {fixed.failed}, other load {fixed.other_load:.0%}"
         )
-        runs.append(run)
-    report(f"  {name}: fixed rate {plan.rate:g}/s for {plan.rate_duration_s:g} s")
-    fixed_base = id_base + (plan.runs + 1) * RUN_STRIDE
-    fixed = run_fixed_rate(server.port, secret, plan.rate, plan.rate_duration_s, fixed_base, plan.senders)
-    report(
-        f"  {name}: fixed rate: {fixed.achieved_per_s:.0f}/s accepted, p50 {fixed.percentile(50):.2f} ms, "
-        f"p99 {fixed.percentile(99):.2f} ms, max {fixed.percentile(100):.2f} ms, failed {fixed.failed}"
-    )
-    return EndpointResult(name=name, warmup=warmup, runs=runs, fixed=fixed)
+        results[name] = EndpointResult(name=name, warmup=warmups[name], runs=runs[name], fixed=fixed)
+    return results
 
 
 # -- the report ------------------------------------------------------------------------------------------
@@ -709,10 +760,14 @@ def render_section(
         f"- Machine: {info['cpus']} CPUs ({info['cpu']}), {info['ram']} RAM, Linux {info['kernel']}",
         f"- Software: Python {info['python']}, gunicorn {info['gunicorn']}, wrk {info['wrk']}, "
         f"redis-server {info['redis']} (no persistence; both endpoints use the same instance)",
-        f"- gunicorn: `{' '.join(server.args())}` (gthread workers, no access log) for both endpoints",
+        f"- gunicorn: `{' '.join(server.args())}` (gthread workers, no access log) for both endpoints. "
+        "`--worker-connections` is the client connections divided by the workers: gthread keeps a keep-alive "
+        "connection on the worker that accepted it, and without the cap one worker often accepted all of "
+        "wrk's connections while the other idled, which halved the hub's throughput in some runs",
         f"- Hub: `wsgi:app`, `HUB_LOG_LEVEL=WARNING`, journal: {database}",
         f"- Closed loop: `wrk -t{plan.wrk_threads} -c{plan.connections}`, {plan.warmup_s} s warm-up, then "
-        f"{plan.runs} runs of {plan.duration_s} s; the table shows the median of the runs for each column",
+        f"{plan.runs} runs of {plan.duration_s} s, alternating hub and bare so drift in the machine's speed "
+        "hits both; the table shows the median of the runs for each column",
         f"- Open loop: {plan.rate:g} requests/s on a fixed schedule for {plan.rate_duration_s:g} s "
         f"({plan.senders} Python sender threads with keep-alive connections, `wrk2` is not in Debian); "
         "latency runs from each request's scheduled send time, so queueing behind a slow answer counts",
@@ -726,26 +781,33 @@ def render_section(
         f"| bare Flask + `LPUSH` | {bare.median_per_s:,.0f} | {ms(bare.median_p50_ms)} "
         f"| {ms(bare.median_p99_ms)} | 1.00 | {ms(bare.median_cpu_ms)} |",
         "",
-        "Each run (accepted/s, busiest gunicorn worker's share of the CPU): "
+        "Each run (accepted/s; busiest gunicorn worker's share of the CPU; other processes' share of the "
+        "machine): "
         + "; ".join(
             f"{r.name} "
-            + ", ".join(f"{run.accepted_per_s:,.0f}/s ({run.busiest_worker_share:.0%})" for run in r.runs)
+            + ", ".join(
+                f"{run.accepted_per_s:,.0f}/s ({run.busiest_worker_share:.0%}; {run.other_load:.0%})"
+                for run in r.runs
+            )
             for r in (hub, bare)
         )
         + ". The CPU column is the user+system time of all gunicorn processes divided by the accepted "
-        "requests: it is what the endpoint's code costs, whatever the machine's other load.",
+        'requests: what the endpoint\'s code costs, whatever else the machine is doing. "Other" is the '
+        "machine's busy time not spent by this benchmark's processes (other test suites, VM steal); "
+        "above a few percent the req/s and latencies are disturbed, the CPU column much less.",
         "",
         f"### Latency at a fixed {plan.rate:g} requests/s (open loop)",
         "",
-        "| endpoint | accepted req/s | p50 | p99 | max | failed |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| endpoint | accepted req/s | p50 | p99 | max | failed | other load |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for result in (hub, bare):
         fixed = result.fixed
         label = "hub `POST /hooks/telegram`" if result is hub else "bare Flask + `LPUSH`"
         lines.append(
             f"| {label} | {fixed.achieved_per_s:,.0f} | {ms(fixed.percentile(50))} "
-            f"| {ms(fixed.percentile(99))} | {ms(fixed.percentile(100))} | {fixed.failed} |"
+            f"| {ms(fixed.percentile(99))} | {ms(fixed.percentile(100))} | {fixed.failed} "
+            f"| {fixed.other_load:.0%} |"
         )
     lines += [
         "",
@@ -788,7 +850,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="measured wrk runs (default 3)")
     parser.add_argument("--rate", type=float, default=300, help="fixed-rate requests/s (default 300)")
     parser.add_argument("--rate-duration", type=float, default=20, help="fixed-rate seconds (default 20)")
-    parser.add_argument("--senders", type=int, default=32, help="fixed-rate sender threads (default 32)")
+    parser.add_argument("--senders", type=int, default=16, help="fixed-rate sender threads (default 16)")
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        help="gunicorn --worker-connections (default: connections / workers, so each worker takes its share)",
+    )
     parser.add_argument(
         "--database-url",
         help="journal database (e.g. postgresql+psycopg://...); default: a fresh SQLite file",
@@ -812,7 +879,13 @@ def main(argv: list[str] | None = None) -> None:
         rate_duration_s=args.rate_duration,
         senders=args.senders,
     )
-    server = ServerSettings(workers=args.workers, threads=args.threads)
+    if 2 * plan.runs + 4 > INVOCATION_STRIDE // RUN_STRIDE:
+        raise SystemExit("too many runs for the update id blocks")
+    busiest_client = max(plan.connections, plan.senders)
+    worker_connections = args.worker_connections or -(-busiest_client // args.workers)
+    if busiest_client > args.workers * worker_connections:
+        raise SystemExit("--connections and --senders must fit in --workers x --worker-connections")
+    server = ServerSettings(args.workers, args.threads, worker_connections)
     secret = secrets.token_urlsafe(24)
     # Unique across invocations too (for ~6 days), so a kept PostgreSQL journal sees no repeat update_id;
     # the largest id stays below 2**53, which wrk's Lua numbers hold exactly.
@@ -823,7 +896,6 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tmp)
         database_url = args.database_url or f"sqlite:///{workdir / 'journal.sqlite3'}"
         with redis_server(workdir) as redis_url:
-            flush = Redis.from_url(redis_url)
             before = prepare_journal(database_url)
             hub_env = child_env(
                 {
@@ -833,16 +905,18 @@ def main(argv: list[str] | None = None) -> None:
                     "HUB_LOG_LEVEL": "WARNING",
                 }
             )
-            report("hub (wsgi:app):")
-            with gunicorn("wsgi:app", PROJECT_ROOT, hub_env, server, workdir, "hub") as running:
-                hub = measure("hub", running, secret, plan, workdir, id_base)
-            journal_added = count_journal(database_url) - before
-            flush.flushdb()
-            report("bare (bench/bare_app.py):")
             bare_env = child_env({"REDIS_URL": redis_url})
-            with gunicorn("bare_app:app", BENCH_DIR, bare_env, server, workdir, "bare") as running:
-                bare = measure("bare", running, secret, plan, workdir, id_base)
-            flush.close()
+            with (
+                gunicorn("wsgi:app", PROJECT_ROOT, hub_env, server, workdir, "hub") as hub_server,
+                gunicorn("bare_app:app", BENCH_DIR, bare_env, server, workdir, "bare") as bare_server,
+            ):
+                with Redis.from_url(redis_url) as client:
+                    redis_pid = int(client.info("server")["process_id"])
+                servers = {"hub": hub_server, "bare": bare_server}
+                results = measure(servers, secret, plan, workdir, id_base, redis_pid)
+            # gunicorn has stopped gracefully: every request it took is journaled by now
+            journal_added = count_journal(database_url) - before
+    hub, bare = results["hub"], results["bare"]
     command = shlex.join(
         [".venv/bin/python", "bench/ingest.py", *(argv if argv is not None else sys.argv[1:])]
     )

@@ -8,6 +8,7 @@ Redis outage all come home.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from store.db import blobs, messages
@@ -91,16 +93,19 @@ def blob_id_for(content: bytes) -> str:
 
 
 def put_blob(conn: Connection, content: bytes) -> str:
-    """Store bytes once by their hash; return the blob id."""
+    """Store bytes once by their hash (one INSERT … ON CONFLICT DO NOTHING); return the blob id."""
     blob_id = blob_id_for(content)
-    exists = conn.execute(sa.select(blobs.c.id).where(blobs.c.id == blob_id)).first()
-    if exists is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(blobs.insert().values(id=blob_id, size=len(content), content=content))
-        except sa.exc.IntegrityError:
-            pass  # written concurrently by another request: same bytes
+    conn.execute(
+        _insert_blob_once(conn.dialect.name), {"id": blob_id, "size": len(content), "content": content}
+    )
     return blob_id
+
+
+@functools.cache
+def _insert_blob_once(dialect: str) -> sa.Insert:
+    """The dialect's insert-or-ignore for blobs (SQLite and PostgreSQL share the ON CONFLICT form)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(blobs).on_conflict_do_nothing(index_elements=[blobs.c.id])
 
 
 def get_blob(engine: Engine, blob_id: str) -> bytes | None:
@@ -119,6 +124,9 @@ def fit_key(value: str, limit: int = KEY_LIMIT) -> str:
     return f"{value[: limit - 66]}~{digest}"
 
 
+_INSERT_MESSAGE = messages.insert()
+
+
 def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -> tuple[str, list[str]]:
     """Journal a message and its attachment bytes in one transaction.
 
@@ -134,25 +142,26 @@ def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -
         with engine.begin() as conn:
             blob_ids = [put_blob(conn, data) for data in attachments]
             raw_blob_id = put_blob(conn, entry.raw) if entry.raw is not None else None
-            conn.execute(
-                messages.insert().values(
-                    id=message_id,
-                    channel=entry.channel,
-                    external_id=entry.external_id,
-                    conversation_key=entry.conversation_key,
-                    kind=entry.kind,
-                    status=entry.status,
-                    reason=entry.reason,
-                    body=entry.body,
-                    raw_blob_id=raw_blob_id,
-                    attempts=0,
-                    next_attempt_at=now + dt.timedelta(seconds=ENQUEUE_GRACE)
-                    if entry.status == QUEUED
-                    else None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            # parameters apart from the statement, so SQLAlchemy reuses its compiled form (hot path)
+            row = {
+                "id": message_id,
+                "channel": entry.channel,
+                "external_id": entry.external_id,
+                "conversation_key": entry.conversation_key,
+                "kind": entry.kind,
+                "status": entry.status,
+                "reason": entry.reason,
+                "body": entry.body,
+                "raw_blob_id": raw_blob_id,
+                "attempts": 0,
+                "next_attempt_at": now + dt.timedelta(seconds=ENQUEUE_GRACE)
+                if entry.status == QUEUED
+                else None,
+                "create_started_at": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            conn.execute(_INSERT_MESSAGE, row)
     except sa.exc.IntegrityError:
         existing = find_by_external_id(engine, entry.channel, entry.external_id)
         if existing is None:
