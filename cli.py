@@ -144,6 +144,41 @@ def replay(message_ids: Sequence[str], replay_all: bool) -> None:
 
 
 @main.group()
+def canned() -> None:
+    """Canned responses."""
+
+
+@canned.command("preview")
+@click.argument("key")
+@click.option("--issue", "issue_key", required=True, help="render with this issue's fields")
+@click.option("--lang", "language", default=None, help="en or ru (default: the customer's, else the default)")
+def canned_preview(key: str, issue_key: str, language: str | None) -> None:
+    """Render a canned response for an issue, as the customer would get it."""
+    from connector.errors import TrackerError
+    from jobs import canned as canned_jobs
+    from jobs.context import get_context
+    from mappers.canned import CannedError
+    from mappers.replies import pick_language
+    from store import links
+
+    settings = _settings_or_exit()
+    config = _config_or_exit(settings)
+    ctx = get_context()
+    link = links.link_for_issue(ctx.engine, issue_key)
+    tracker_name = link.tracker if link else ("kaiten" if issue_key.isdigit() else "jira")
+    try:
+        state = ctx.tracker(tracker_name).get_state(issue_key, all_fields=True)
+        text = canned_jobs.library(ctx).render(
+            key,
+            language or pick_language(link.language if link else None, config.texts.default_language),
+            canned_jobs.variables(state, link, ""),
+        )
+    except (CannedError, TrackerError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(text)
+
+
+@main.group()
 def kaiten() -> None:
     """Kaiten helpers."""
 

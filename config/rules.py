@@ -190,6 +190,54 @@ class Rule(_Strict):
         return self
 
 
+class ProjectReplies(_Strict):
+    """Reply settings for one project (Jira key) or board (Kaiten id)."""
+
+    mode: Literal["marker", "public"] = "marker"
+    marker: str = Field(default="/reply", min_length=1)
+
+
+class QuietHours(_Strict):
+    """Hours in which status notifications wait (replies written by people are never held back)."""
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class Replies(_Strict):
+    """Which tracker comments reach the customer, and what the hub tells them on its own.
+
+    ``mode: marker`` (default) sends only comments that start with the marker (``/reply``), marker
+    removed; ``mode: public`` sends Jira Service Management public comments and Kaiten comments that are
+    not internal. Internal discussion never reaches a customer: a comment whose visibility is unknown is
+    not sent in public mode.
+    """
+
+    mode: Literal["marker", "public"] = "marker"
+    marker: str = Field(default="/reply", min_length=1)
+    projects: dict[str, ProjectReplies] = Field(default_factory=dict)
+    notify_statuses: tuple[str, ...] = ("In Progress", "Waiting for customer", "Resolved", "Done")
+    transitions: dict[str, str] = Field(default_factory=dict)  # status name → canned response key
+    quiet_hours: QuietHours | None = None
+    opt_out_label: str = "hub-no-notify"
+
+    def for_project(self, project: str) -> ProjectReplies:
+        """The reply settings of a project or board, falling back to the defaults."""
+        return self.projects.get(project) or ProjectReplies(mode=self.mode, marker=self.marker)
+
+
 class Texts(_Strict):
     """Languages of the customer-facing texts (templates live in ``config/templates``)."""
 
@@ -200,6 +248,7 @@ class HubConfig(_Strict):
     """The whole rule file."""
 
     texts: Texts = Field(default_factory=Texts)
+    replies: Replies = Field(default_factory=Replies)
     forms: dict[str, Form] = Field(default_factory=dict)
     rules: tuple[Rule, ...] = Field(min_length=1)
 

@@ -35,7 +35,11 @@ class Settings(BaseSettings):
     JIRA_ISSUE_TYPE: str = "Task"
     JIRA_TIMEOUT: float = 30.0
 
-    # Kaiten (issue 4)
+    # tracker webhooks: Jira's HMAC secret (X-Hub-Signature), or a token in the URL where Jira cannot sign
+    JIRA_WEBHOOK_SECRET: SecretStr | None = None
+    KAITEN_WEBHOOK_SECRET: SecretStr | None = None
+
+    # Kaiten
     KAITEN_URL: str | None = None
     KAITEN_TOKEN: SecretStr | None = None
     KAITEN_BOARD_ID: int | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from connector.types import FileUpload, IssueDraft, IssueRef, IssueState
+from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState
 
 
 class Tracker(Protocol):
@@ -29,8 +29,8 @@ class Tracker(Protocol):
         """The issue an earlier create with this key made, if the tracker can see it yet."""
         ...
 
-    def get_state(self, key: str) -> IssueState:
-        """The issue's status, and whether it counts as done."""
+    def get_state(self, key: str, *, all_fields: bool = False) -> IssueState:
+        """The issue's status, whether it counts as done, its summary and labels (and fields, if asked)."""
         ...
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
@@ -39,6 +39,22 @@ class Tracker(Protocol):
 
     def find_comment(self, key: str, marker: str) -> str | None:
         """The id of a comment on the issue containing ``marker``, if any."""
+        ...
+
+    def get_comment(self, key: str, comment_id: str) -> Comment:
+        """One comment, re-read from the tracker."""
+        ...
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> None:
+        """Replace a comment's text in place (canned responses are expanded this way)."""
+        ...
+
+    def add_internal_comment(self, key: str, body: str, marker: str) -> str:
+        """A comment for the team only (e.g. "the reply could not be delivered"); return its id."""
+        ...
+
+    def own_user(self) -> str:
+        """The hub's own account id, so events caused by the hub's writes can be ignored."""
         ...
 
     def attach_files(self, key: str, files: Sequence[FileUpload]) -> None:

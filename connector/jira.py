@@ -24,7 +24,7 @@ from jira import JIRA, JIRAError
 
 from config.settings import Settings
 from connector.errors import TrackerRejected, TrackerUnavailable
-from connector.types import FileUpload, IssueDraft, IssueRef, IssueState
+from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class JiraTracker:
         self._lock = threading.Lock()
         self._project_ids: dict[str, str] = {}
         self._issue_type_ids: dict[tuple[str, str], str] = {}
+        self._own_user: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, url: str | None = None) -> JiraTracker:
@@ -122,13 +123,55 @@ class JiraTracker:
         key = str(issues[0]["key"])
         return IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=str(issues[0].get("id")))
 
-    def get_state(self, key: str) -> IssueState:
-        """The issue's status; done means its status category is ``done``."""
-        data = self.get_json(f"issue/{key}", {"fields": "status"})
-        status = (data.get("fields") or {}).get("status") or {}
+    def get_state(self, key: str, *, all_fields: bool = False) -> IssueState:
+        """The issue's status (done means status category ``done``); with ``all_fields`` its fields too."""
+        data = self.get_json(f"issue/{key}", {"fields": "*all" if all_fields else "status,summary,labels"})
+        fields = data.get("fields") or {}
+        status = fields.get("status") or {}
         category = (status.get("statusCategory") or {}).get("key", "")
-        ref = IssueRef(tracker=self.name, key=str(data.get("key", key)), url=self.issue_url(key))
-        return IssueState(ref=ref, done=category == "done", status=str(status.get("name", "")))
+        real_key = str(data.get("key", key))
+        return IssueState(
+            ref=IssueRef(
+                tracker=self.name, key=real_key, url=self.issue_url(real_key), id=str(data.get("id", ""))
+            ),
+            done=category == "done",
+            status=str(status.get("name", "")),
+            summary=str(fields.get("summary") or ""),
+            labels=tuple(fields.get("labels") or ()),
+            fields=dict(fields) if all_fields else {},
+        )
+
+    def get_comment(self, key: str, comment_id: str) -> Comment:
+        """One comment; ``public`` from JSM's ``sd.public.comment`` property (None outside JSM)."""
+        data = self.get_json(f"issue/{key}/comment/{comment_id}", {"expand": "properties"})
+        author = data.get("author") or {}
+        return Comment(
+            id=str(data.get("id", comment_id)),
+            body=str(data.get("body") or ""),
+            author=str(author.get("accountId") or author.get("name") or author.get("key") or ""),
+            author_name=str(author.get("displayName") or ""),
+            public=_jsm_public(data),
+        )
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> None:
+        """``PUT /issue/{key}/comment/{id}`` with the new body."""
+        _call(
+            lambda: self.client._session.put(
+                self.client._get_url(f"issue/{key}/comment/{comment_id}"), json={"body": body}
+            )
+        )
+
+    def add_internal_comment(self, key: str, body: str, marker: str) -> str:
+        """A comment marked internal for JSM (``sd.public.comment``); plain projects ignore the property."""
+        comment = _call(lambda: self.client.add_comment(key, body, is_internal=True))
+        return str(comment.id)
+
+    def own_user(self) -> str:
+        """The hub's account: ``accountId`` on Cloud, the user name on Data Center."""
+        if self._own_user is None:
+            me = self.get_json("myself")
+            self._own_user = str(me.get("accountId") or me.get("name") or me.get("key") or "")
+        return self._own_user
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
         """Add a comment (its body carries ``marker``); return the comment id."""
@@ -246,6 +289,16 @@ def _error_text(exc: JIRAError) -> str:
         if messages:
             return "; ".join(str(m) for m in messages)[:500]
     return str(exc.text or "")[:200]
+
+
+def _jsm_public(comment: dict[str, Any]) -> bool | None:
+    """JSM's visibility: ``jsdPublic`` (Cloud payloads) or the ``sd.public.comment`` property."""
+    if isinstance(comment.get("jsdPublic"), bool):
+        return bool(comment["jsdPublic"])
+    for prop in comment.get("properties") or []:
+        if prop.get("key") == "sd.public.comment":
+            return not bool((prop.get("value") or {}).get("internal"))
+    return None
 
 
 def _retry_after(response: requests.Response | None) -> float | None:

@@ -51,7 +51,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from connector.errors import TrackerRejected, TrackerUnavailable
 from connector.ratelimit import RedisRateLimiter, limiter_key
-from connector.types import FileUpload, IssueDraft, IssueRef, IssueState
+from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -119,6 +119,7 @@ class KaitenTracker:
         self.limiter = limiter
         self.read_retries = read_retries
         self.session = session or requests.Session()
+        self._own_user: str | None = None
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.session.headers.setdefault("Accept", "application/json")
 
@@ -177,15 +178,52 @@ class KaitenTracker:
         found = [c for c in cards or [] if str(c.get("external_id")) == idempotency_key]
         return self._ref(found[0]) if found else None
 
-    def get_state(self, key: str) -> IssueState:
+    def get_state(self, key: str, *, all_fields: bool = False) -> IssueState:
         """Done when the card sits in a column of the "done" type (``state`` 3) or is archived."""
         card = self.get_card(key)
-        return IssueState(ref=self._ref(card), done=card_done(card), status=card_status(card))
+        return IssueState(
+            ref=self._ref(card),
+            done=card_done(card),
+            status=card_status(card),
+            summary=str(card.get("title") or ""),
+            labels=tuple(str(t.get("name")) for t in card.get("tags") or []),
+            fields=dict(card.get("properties") or {}) if all_fields else {},
+        )
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
         """Add a markdown comment (its text carries ``marker``); return the comment id."""
         comment = self.request("POST", f"/cards/{_id(key)}/comments", json={"text": body})
         return str(comment["id"])
+
+    def get_comment(self, key: str, comment_id: str) -> Comment:
+        """One comment, read from the card's comment list (Kaiten has no single-comment GET)."""
+        for comment in self.request("GET", f"/cards/{_id(key)}/comments") or []:
+            if str(comment.get("id")) == str(comment_id):
+                author = comment.get("author") or {}
+                internal = comment.get("internal")
+                return Comment(
+                    id=str(comment["id"]),
+                    body=str(comment.get("text") or ""),
+                    author=str(comment.get("author_id") or author.get("id") or ""),
+                    author_name=str(author.get("full_name") or ""),
+                    public=None if internal is None else not bool(internal),
+                )
+        raise TrackerRejected(f"card {key} has no comment {comment_id}", 404)
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> None:
+        """``PATCH /cards/{id}/comments/{comment_id}`` with the new text (only its author may)."""
+        self.request("PATCH", f"/cards/{_id(key)}/comments/{comment_id}", json={"text": body})
+
+    def add_internal_comment(self, key: str, body: str, marker: str) -> str:
+        """A comment for the team: Kaiten comments are only visible to the team unless sent to a
+        Service Desk requester, so a plain comment is internal."""
+        return self.add_comment(key, body, marker)
+
+    def own_user(self) -> str:
+        """The token's own user id."""
+        if self._own_user is None:
+            self._own_user = str(self.current_user().get("id", ""))
+        return self._own_user
 
     def find_comment(self, key: str, marker: str) -> str | None:
         """The id of the card's comment containing ``marker`` (the list endpoint is not paged)."""

@@ -56,3 +56,17 @@ class IssueState:
     ref: IssueRef
     done: bool
     status: str = ""
+    summary: str = ""
+    labels: tuple[str, ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment as the tracker has it now (webhook payloads are only hints)."""
+
+    id: str
+    body: str
+    author: str  # account id, user name or Kaiten user id
+    author_name: str = ""
+    public: bool | None = None  # None: the tracker does not say

@@ -31,6 +31,7 @@ from connector.errors import (
 from connector.telegram import FileTooLarge
 from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.context import Context, get_context
+from jobs.events import handle_event
 from jobs.queues import JOB_TIMEOUT, enqueue_reply
 from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker
 from mappers.markup import markup_for
@@ -42,6 +43,7 @@ from store.links import Link, NewLink
 log = logging.getLogger(__name__)
 
 INDEX_LAG = dt.timedelta(seconds=60)
+TRACKER_CHANNELS = frozenset({"jira", "kaiten"})  # journal rows that are tracker webhook events
 LEASE_SECONDS = JOB_TIMEOUT + 60
 LOCK_WAIT_SECONDS = 20
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
@@ -89,9 +91,11 @@ def _attempt(ctx: Context, message_id: str) -> str:
     if entry is None or entry.status != journal.QUEUED:  # delivered by a concurrent job meanwhile
         return entry.status if entry else "missing"
     attempt = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
-    message = InboundMessage.model_validate_json(entry.body)
     try:
-        status = _route(ctx, entry, message)
+        if entry.channel in TRACKER_CHANNELS:
+            status = handle_event(ctx, entry)
+        else:
+            status = _route(ctx, entry, InboundMessage.model_validate_json(entry.body))
     except (TrackerUnavailable, ChannelUnavailable, Retry) as exc:
         return _retry_or_fail(ctx, message_id, attempt, exc)
     except TrackerRejected as exc:

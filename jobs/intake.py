@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from jobs.queues import enqueue_delivery
 from mappers.models import InboundMessage
+from mappers.tracker_events import TrackerEvent
 from store import journal
 
 log = logging.getLogger(__name__)
@@ -62,24 +63,46 @@ def accept(
         reason=reason,
         raw=raw,
     )
+    return _journal_and_enqueue(engine, redis, entry, files)
+
+
+def accept_event(engine: Engine, redis: Redis | None, event: TrackerEvent, raw: bytes) -> Accepted:
+    """Journal a tracker webhook event and enqueue it, exactly like a customer message.
+
+    Events of one issue share a conversation key, so the worker handles them one at a time.
+    """
+    entry = journal.NewEntry(
+        channel=event.tracker,
+        external_id=event.event_id,
+        conversation_key=f"{event.tracker}:issue:{event.issue_key or event.issue_id or 'unknown'}",
+        kind=event.kind,
+        body=event.model_dump_json(),
+        raw=raw,
+    )
+    return _journal_and_enqueue(engine, redis, entry, [])
+
+
+def _journal_and_enqueue(
+    engine: Engine, redis: Redis | None, entry: journal.NewEntry, files: list[bytes]
+) -> Accepted:
     try:
         message_id, _ = journal.record(engine, entry, files)
     except journal.DuplicateMessage as dup:
-        log.info("intake.duplicate message_id=%s channel=%s", dup.message_id, message.channel.value)
+        log.info("intake.duplicate message_id=%s channel=%s", dup.message_id, entry.channel)
         return Accepted(dup.message_id, dup.status, duplicate=True)
     log.info(
         "intake.accepted message_id=%s channel=%s kind=%s status=%s",
         message_id,
-        message.channel.value,
-        message.kind.value,
-        status,
+        entry.channel,
+        entry.kind,
+        entry.status,
     )
-    if status == journal.QUEUED and redis is not None:
+    if entry.status == journal.QUEUED and redis is not None:
         try:
             enqueue_delivery(redis, message_id)
         except RedisError as exc:
             log.warning("intake.enqueue-failed message_id=%s error=%s", message_id, type(exc).__name__)
-    return Accepted(message_id, status)
+    return Accepted(message_id, entry.status)
 
 
 def received_now() -> dt.datetime:

@@ -10,6 +10,7 @@ import logging
 
 from connector.errors import ChannelRejected
 from connector.mail import send_mail
+from connector.ratelimit import RedisRateLimiter
 from jobs.context import Context, get_context
 from mappers.models import Channel, InboundMessage
 from mappers.replies import (
@@ -19,6 +20,7 @@ from mappers.replies import (
     pick_language,
     render,
 )
+from mappers.replies_out import html_alternative
 from store import journal, links, outbound
 from store.links import Link
 from store.outbound import Outbound
@@ -134,3 +136,79 @@ def _record(
     )
     log.info("autoreply.%s message_id=%s channel=%s", status, message_id, channel.value)
     return status
+
+
+# -- messages from the team: replies, canned messages, status notifications -----------------------------
+
+
+def send_to_customer(ctx: Context, link: Link, text: str, *, key: str, message_id: str) -> str:
+    """Send ``text`` to the customer of ``link`` in their channel, once per ``key``.
+
+    Telegram: plain text, escaped and split by the client, at most one message per second per chat.
+    E-mail: ``[KEY] Re: <subject>`` threaded under the customer's last mail, plain text with an HTML
+    alternative; its Message-ID is remembered so the customer's answer threads back. Raises
+    ChannelUnavailable (retry later) or ChannelRejected (give up and tell the team).
+    """
+    done = outbound.find_kind(ctx.engine, key)
+    if done is not None and done.status == "sent":
+        return "duplicate"
+    if link.channel == Channel.TELEGRAM.value:
+        sent = _send_telegram(ctx, link, text)
+        recipient = str(link.telegram_chat_id)
+    else:
+        sent = _send_mail(ctx, link, text)
+        recipient = link.requester_email or ""
+    outbound.record(
+        ctx.engine,
+        Outbound(
+            message_id=message_id,
+            kind=key,
+            channel=link.channel,
+            recipient=recipient,
+            status="sent",
+            reason=None,
+            external_ref=sent,
+        ),
+    )
+    log.info(
+        "reply.sent message_id=%s key=%s channel=%s issue=%s", message_id, key, link.channel, link.issue_key
+    )
+    return "sent"
+
+
+def _send_telegram(ctx: Context, link: Link, text: str) -> str:
+    client = ctx.telegram
+    if client is None or link.telegram_chat_id is None:
+        raise ChannelRejected("no Telegram bot token is configured")
+    _chat_limiter(ctx, link.telegram_chat_id).acquire(timeout=10)
+    return str(client.send_message(link.telegram_chat_id, text, thread_id=link.telegram_thread_id))
+
+
+def _chat_limiter(ctx: Context, chat_id: int) -> RedisRateLimiter:
+    """Telegram asks for at most one message per second per chat (Bot API FAQ)."""
+    return RedisRateLimiter(ctx.redis, f"hub:tg-chat:{chat_id}", rate=1, burst=1, period=1.0, max_wait=10.0)
+
+
+def _send_mail(ctx: Context, link: Link, text: str) -> str:
+    if not ctx.settings.SMTP_URL:
+        raise ChannelRejected("SMTP_URL is not set")
+    if not may_autoreply_to(link.requester_email):
+        raise ChannelRejected("the customer left no e-mail address")
+    assert link.requester_email is not None
+    thread = links.thread_mail_ids(ctx.engine, link.id)
+    mail = build_autoreply_mail(
+        sender=ctx.settings.HUB_EMAIL_FROM,
+        recipient=link.requester_email,
+        recipient_name=link.requester_name,
+        subject=autoreply_subject(link.issue_key, link.subject),
+        body=text,
+        html=html_alternative(text),
+        domain=ctx.settings.email_domain,
+        in_reply_to=links.last_inbound_mail_id(ctx.engine, link.id),
+        references=thread,
+        date=journal.utcnow(),
+    )
+    send_mail(ctx.settings.SMTP_URL, mail)
+    sent_id = str(mail["Message-ID"])
+    links.remember_mail_ids(ctx.engine, link.id, [sent_id], "out")
+    return sent_id

@@ -75,6 +75,7 @@ def build_autoreply_mail(
     in_reply_to: str | None,
     references: list[str],
     date: object = None,
+    html: str | None = None,
 ) -> EmailMessage:
     """An auto-reply that threads with the customer's mail and cannot start a loop.
 
@@ -97,4 +98,6 @@ def build_autoreply_mail(
     mail["X-Auto-Response-Suppress"] = "All"
     mail["Precedence"] = "auto_reply"
     mail.set_content(body)
+    if html is not None:
+        mail.add_alternative(html, subtype="html")
     return mail

@@ -33,7 +33,7 @@ class Hub:
 
 def create_app(settings: Settings | None = None, config: HubConfig | None = None) -> Flask:
     """Create and configure the hub's Flask application."""
-    from routes import email, errors, forms, status, telegram
+    from routes import email, errors, forms, status, telegram, trackers
 
     settings = settings or get_settings()
     setup_logging(settings.HUB_LOG_LEVEL)
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, config: HubConfig | None = None
         engine=get_engine(settings.DATABASE_URL),
         redis=get_redis(settings.REDIS_URL) if settings.REDIS_URL else None,
     )
-    for blueprint in (telegram.bp, email.bp, forms.bp, status.bp):
+    for blueprint in (telegram.bp, email.bp, forms.bp, status.bp, trackers.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
@@ -10,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.queues import ALL_QUEUES
+from mappers.canned import load_library
 from routes import hub
 from routes.errors import error_response
 from store import journal, outbound
@@ -45,6 +48,18 @@ def message_status(message_id: str) -> ResponseReturnValue:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/api/canned")
+def canned_list() -> ResponseReturnValue:
+    """The canned-response library: key, title, languages and tags of each entry."""
+    folder = Path(hub().settings.HUB_CONFIG).resolve().parent / "canned"
+    library = load_library(folder)
+    entries = [
+        {"key": e.key, "title": e.title, "languages": e.languages, "tags": e.tags}
+        for e in library.list_entries()
+    ]
+    return jsonify({"canned": entries, "errors": library.errors})
 
 
 @bp.get("/healthz")

@@ -87,7 +87,7 @@ outbound = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("message_id", sa.String(32), nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),  # autoreply / ...
+    sa.Column("kind", sa.String(96), nullable=False),  # autoreply / reply:<tracker>:<comment> / notify:…
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("recipient", sa.String(320), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # sent / skipped / failed

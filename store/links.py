@@ -120,6 +120,26 @@ def remember_mail_ids(engine: Engine, link_id: int, message_ids: Iterable[str], 
             _put_mail_id(conn, message_id, link_id, direction)
 
 
+def thread_mail_ids(engine: Engine, link_id: int) -> list[str]:
+    """Every Message-ID of a link's thread, oldest first, and the newest one the customer sent."""
+    query = sa.select(mail_ids).where(mail_ids.c.link_id == link_id).order_by(mail_ids.c.created_at)
+    with engine.connect() as conn:
+        return [row.message_id for row in conn.execute(query)]
+
+
+def last_inbound_mail_id(engine: Engine, link_id: int) -> str | None:
+    """The newest Message-ID the customer sent in a link's thread (what a reply answers)."""
+    query = (
+        sa.select(mail_ids.c.message_id)
+        .where(mail_ids.c.link_id == link_id, mail_ids.c.direction == "in")
+        .order_by(mail_ids.c.created_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return str(row[0]) if row else None
+
+
 def link_for_mail_ids(engine: Engine, message_ids: Iterable[str]) -> Link | None:
     """The link of the first known Message-ID among ``message_ids`` (In-Reply-To before References)."""
     ids = [fit_key(m, MAIL_ID_LIMIT) for m in message_ids if m]

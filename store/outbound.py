@@ -43,6 +43,14 @@ def find(engine: Engine, message_id: str, kind: str) -> Outbound | None:
     )
 
 
+def find_kind(engine: Engine, kind: str) -> Outbound | None:
+    """What the hub did for an outbound key whatever message carried it (e.g. one tracker comment)."""
+    query = sa.select(outbound.c.message_id).where(outbound.c.kind == kind).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return find(engine, str(row[0]), kind) if row else None
+
+
 def record(engine: Engine, item: Outbound) -> None:
     """Record the outcome of an outbound message; a second record for the same key updates it."""
     values = {**item.__dict__, "created_at": utcnow()}

@@ -1,0 +1,100 @@
+"""Canned responses in jobs: ``::key`` codes expanded in place in tracker comments, and canned texts
+rendered for customers (transition-bound messages, status notifications).
+
+A template that fails to render is never sent half-filled: the team gets an internal comment naming the
+template and the problem, and the customer gets nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from connector.base import Tracker
+from connector.types import Comment, IssueState
+from jobs.context import Context
+from mappers.canned import CannedError, CannedLibrary, expand_codes, load_library
+from mappers.markup import markup_for
+from mappers.replies import pick_language
+from mappers.tracker_events import TrackerEvent
+from store.links import Link
+
+log = logging.getLogger(__name__)
+
+
+def canned_folder(ctx: Context) -> Path:
+    """``canned/`` beside the rule file (``config/canned`` for the shipped one)."""
+    return Path(ctx.settings.HUB_CONFIG).resolve().parent / "canned"
+
+
+@functools.cache
+def _library(folder: Path) -> CannedLibrary:
+    library = load_library(folder)
+    for problem in library.errors:
+        log.error("canned.broken-template problem=%s", problem)
+    return library
+
+
+def library(ctx: Context) -> CannedLibrary:
+    """The canned-response library, loaded once per process."""
+    return _library(canned_folder(ctx))
+
+
+def variables(state: IssueState, link: Link | None, agent: str) -> dict[str, object]:
+    """What a template may use: issue key, summary, status, requester, agent, SLA text, fields by id."""
+    return {
+        "issue_key": state.ref.key,
+        "summary": state.summary,
+        "status": state.status,
+        "requester_name": link.requester_name if link else "",
+        "agent_name": agent,
+        "sla_text": "",
+        "fields": state.fields,
+    }
+
+
+def expand_comment(
+    ctx: Context, tracker: Tracker, key: str, comment: Comment, link: Link | None, event: TrackerEvent
+) -> str | None:
+    """The comment's text with ``::codes`` expanded (the comment edited in place), or None when a code
+    is unknown or failed to render; those are reported to the team in an internal comment."""
+    if "::" not in comment.body:
+        return comment.body
+    markup = markup_for(event.tracker)
+    state = tracker.get_state(key, all_fields=True)
+    language = pick_language(link.language if link else None, ctx.config.texts.default_language)
+    expansion = expand_codes(
+        comment.body,
+        library(ctx),
+        language,
+        variables(state, link, comment.author_name or event.actor_name or ""),
+        escape=markup.escape,
+    )
+    if expansion.problems:
+        marker = f"hub-canned-{event.tracker}-{comment.id}"
+        if tracker.find_comment(key, marker) is None:
+            lines = "\n".join(f"* {markup.escape(line)}" for line in expansion.problems)
+            tracker.add_internal_comment(key, f"{lines}\n\n{markup.marker(marker)}", marker)
+    if expansion.errors or expansion.unknown:  # never send a half-filled text or a raw ::code
+        return None
+    if expansion.changed:
+        tracker.update_comment(key, comment.id, expansion.text)
+        log.info("canned.expanded issue=%s comment=%s keys=%s", key, comment.id, ",".join(expansion.used))
+    return expansion.text
+
+
+def render_for_customer(
+    ctx: Context, tracker: Tracker, template: str, link: Link, state: IssueState, event: TrackerEvent
+) -> str | None:
+    """A canned text for the customer, in their language; None (and an internal note) when it fails."""
+    language = pick_language(link.language, ctx.config.texts.default_language)
+    try:
+        return library(ctx).render(template, language, variables(state, link, event.actor_name or ""))
+    except CannedError as exc:
+        markup = markup_for(link.tracker)
+        marker = f"hub-canned-{event.event_id}"[:120]
+        if tracker.find_comment(link.issue_key, marker) is None:
+            note = markup.italic(markup.escape(f"The message {template!r} was not sent: {exc}"))
+            tracker.add_internal_comment(link.issue_key, f"{note}\n\n{markup.marker(marker)}", marker)
+        return None

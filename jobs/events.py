@@ -1,0 +1,168 @@
+"""Tracker events in a job: engineers' replies reach the customer, canned codes expand, statuses notify.
+
+The webhook payload is a hint: the comment and the issue are re-read before acting, so retries, the
+order Jira delivers in and edits made meanwhile do not matter. Events caused by the hub's own account
+are ignored, so the hub never answers itself. Every message to a customer is journaled in the outbound
+log under the comment's id (or the transition's), so a redelivered webhook never sends twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from zoneinfo import ZoneInfo
+
+from config.rules import QuietHours
+from connector.base import Tracker
+from connector.errors import ChannelRejected, ChannelUnavailable
+from jobs import canned as canned_jobs
+from jobs.context import Context
+from jobs.replies import send_to_customer
+from mappers.markup import markup_for
+from mappers.replies_out import customer_text
+from mappers.tracker_events import TrackerEvent
+from store import journal, links
+from store.links import Link
+
+log = logging.getLogger(__name__)
+
+
+def handle_event(ctx: Context, entry: journal.Entry) -> str:
+    """Act on one journaled tracker event; return the journal status it ends in."""
+    event = TrackerEvent.model_validate_json(entry.body)
+    tracker = ctx.tracker(event.tracker)
+    key = _issue_key(tracker, event)
+    if key is None:
+        journal.mark_ignored(ctx.engine, entry.id, "event names no issue")
+        return journal.IGNORED
+    if event.kind in ("comment_created", "comment_updated") and event.comment_id:
+        return _on_comment(ctx, entry, event, tracker, key)
+    if event.kind == "issue_transitioned":
+        return _on_transition(ctx, entry, event, tracker, key)
+    journal.mark_ignored(ctx.engine, entry.id, f"{event.kind}: nothing to do", issue_key=key)
+    return journal.IGNORED
+
+
+def _issue_key(tracker: Tracker, event: TrackerEvent) -> str | None:
+    if event.issue_key:
+        return event.issue_key
+    if event.issue_id:  # Jira Server's comment_created has only the comment's URL: read the issue
+        return tracker.get_state(event.issue_id).ref.key
+    return None
+
+
+def _on_comment(ctx: Context, entry: journal.Entry, event: TrackerEvent, tracker: Tracker, key: str) -> str:
+    assert event.comment_id is not None
+    comment = tracker.get_comment(key, event.comment_id)
+    if comment.author and comment.author == tracker.own_user():
+        journal.mark_ignored(ctx.engine, entry.id, "the hub's own comment", issue_key=key)
+        return journal.IGNORED
+    link = links.link_for_issue(ctx.engine, key)
+    expanded = canned_jobs.expand_comment(ctx, tracker, key, comment, link, event)
+    if expanded is None:  # a canned response failed to render: the team was told, nothing goes out
+        journal.mark_ignored(ctx.engine, entry.id, "canned response failed to render", issue_key=key)
+        return journal.IGNORED
+    project = _project_of(event.tracker, key, link)
+    settings = ctx.config.replies.for_project(project)
+    seen = event.model_copy(update={"comment_body": expanded, "comment_public": comment.public})
+    text = customer_text(seen, settings.mode, settings.marker)
+    if text is None or link is None:
+        reason = "not for the customer" if text is None else "the issue has no customer conversation"
+        journal.mark_ignored(ctx.engine, entry.id, reason, issue_key=key)
+        return journal.IGNORED
+    return _send(ctx, entry, tracker, link, text, f"reply:{event.tracker}:{comment.id}")
+
+
+def _on_transition(
+    ctx: Context, entry: journal.Entry, event: TrackerEvent, tracker: Tracker, key: str
+) -> str:
+    replies = ctx.config.replies
+    state = tracker.get_state(key, all_fields=True)
+    link = links.link_for_issue(ctx.engine, key)
+    if state.done and link is not None and link.active:
+        links.deactivate(ctx.engine, link.id)  # resolving ends the conversation
+    status = event.status_to or state.status
+    template = replies.transitions.get(status) or _status_template(status, replies.notify_statuses)
+    if link is None or template is None:
+        journal.mark_ignored(ctx.engine, entry.id, f"no message for status {status!r}", issue_key=key)
+        return journal.IGNORED
+    if replies.opt_out_label in state.labels:
+        journal.mark_ignored(ctx.engine, entry.id, "the issue opted out of notifications", issue_key=key)
+        return journal.IGNORED
+    wait = seconds_until_quiet_hours_end(replies.quiet_hours, journal.utcnow())
+    if wait > 0:
+        journal.schedule_retry(ctx.engine, entry.id, wait, "quiet hours")
+        return journal.QUEUED
+    text = canned_jobs.render_for_customer(ctx, tracker, template, link, state, event)
+    if text is None:
+        journal.mark_ignored(
+            ctx.engine, entry.id, f"canned response {template!r} failed to render", issue_key=key
+        )
+        return journal.IGNORED
+    return _send(ctx, entry, tracker, link, text, f"notify:{event.tracker}:{key}:{event.event_id}"[:96])
+
+
+def _send(ctx: Context, entry: journal.Entry, tracker: Tracker, link: Link, text: str, key: str) -> str:
+    """Send, and when the customer cannot be reached, say so on the issue instead of retrying forever."""
+    try:
+        send_to_customer(ctx, link, text, key=key, message_id=entry.id)
+    except ChannelRejected as exc:
+        return _undeliverable(ctx, entry, tracker, link, str(exc))
+    except ChannelUnavailable as exc:
+        if entry.attempts + 1 >= ctx.settings.HUB_MAX_ATTEMPTS:
+            return _undeliverable(
+                ctx, entry, tracker, link, f"gave up after {entry.attempts + 1} attempts: {exc}"
+            )
+        raise
+    journal.mark_delivered(
+        ctx.engine,
+        entry.id,
+        tracker=link.tracker,
+        issue_key=link.issue_key,
+        issue_url=link.issue_url,
+        outcome="reply",
+    )
+    return journal.DELIVERED
+
+
+def _undeliverable(ctx: Context, entry: journal.Entry, tracker: Tracker, link: Link, reason: str) -> str:
+    markup = markup_for(link.tracker)
+    note = markup.italic(
+        markup.escape(f"The reply could not be delivered to the customer ({link.channel}): {reason}")
+    )
+    marker = f"hub-{entry.id}"
+    if tracker.find_comment(link.issue_key, marker) is None:
+        tracker.add_internal_comment(link.issue_key, f"{note}\n\n{markup.marker(marker)}", marker)
+    journal.mark_failed(ctx.engine, entry.id, f"reply not delivered: {reason}")
+    log.warning("reply.undeliverable message_id=%s issue=%s reason=%s", entry.id, link.issue_key, reason)
+    return journal.FAILED
+
+
+def _project_of(tracker: str, key: str, link: Link | None) -> str:
+    if tracker == "jira":
+        return key.rsplit("-", 1)[0]
+    return ""  # Kaiten reply settings are per board; the default applies unless a board is configured
+
+
+def _status_template(status: str, notify: tuple[str, ...]) -> str | None:
+    """``status-<slug>`` for a status the config notifies about (e.g. ``status-waiting-for-customer``)."""
+    if status.lower() not in {s.lower() for s in notify}:
+        return None
+    return "status-" + re.sub(r"[^a-z0-9]+", "-", status.lower()).strip("-")
+
+
+def seconds_until_quiet_hours_end(quiet: QuietHours | None, now: dt.datetime) -> float:
+    """How long a notification must wait because of quiet hours (0 outside them)."""
+    if quiet is None:
+        return 0.0
+    local = now.astimezone(ZoneInfo(quiet.timezone))
+    start = local.replace(hour=int(quiet.start[:2]), minute=int(quiet.start[3:]), second=0, microsecond=0)
+    end = local.replace(hour=int(quiet.end[:2]), minute=int(quiet.end[3:]), second=0, microsecond=0)
+    if start <= end:
+        inside = start <= local < end
+    else:  # over midnight, e.g. 22:00–08:00
+        inside = local >= start or local < end
+        if local >= start:
+            end += dt.timedelta(days=1)
+    return (end - local).total_seconds() if inside else 0.0
