@@ -33,7 +33,6 @@ Storage is one SQLite file (WAL), one connection per request, so data survives r
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import json
@@ -43,19 +42,19 @@ import os
 import re
 import sqlite3
 import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
+
+from connector.sandbox import common
+from connector.sandbox.common import RunningSandbox, transaction
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ DEFAULT_PORT = 2990  # the port of the Atlassian SDK's local Jira
 # --- errors --------------------------------------------------------------------------------------------
 
 
-class JiraError(Exception):
+class JiraError(common.SandboxError):
     """An answer in Jira's error shape: ``{"errorMessages": [...], "errors": {...}}``."""
 
     def __init__(
@@ -82,17 +81,12 @@ class JiraError(Exception):
         errors: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(status, list(messages), errors)
-        self.status = status
+        super().__init__(status, list(messages), errors, headers=headers)
         self.messages = list(messages)
         self.errors = dict(errors or {})
-        self.headers = dict(headers or {})
 
-    def response(self) -> Response:
-        resp = jsonify({"errorMessages": self.messages, "errors": self.errors})
-        resp.status_code = self.status
-        resp.headers.update(self.headers)
-        return resp
+    def body(self) -> dict[str, Any]:
+        return {"errorMessages": self.messages, "errors": self.errors}
 
 
 def _issue_not_found() -> JiraError:
@@ -475,60 +469,15 @@ def _now() -> str:
 
 def _format_time(moment: datetime) -> str:
     """Jira's timestamp format: ``2024-01-15T10:20:30.123+0000``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    return common.millis_stamp(moment, "+0000")
 
 
-class Store:
+class Store(common.SqliteStore):
     """The SQLite file: schema, connections and transactions."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
-            self._seed_ids(conn)
-        conn.close()
-
-    def connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
-
-    @staticmethod
-    def _seed_ids(conn: sqlite3.Connection) -> None:
-        """Ids start at 10000, as on a fresh Jira."""
-        for table in ID_TABLES:
-            conn.execute(
-                "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? "
-                "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
-                (table, FIRST_ID - 1, table),
-            )
-
-    def wipe(self) -> None:
-        conn = self.connect()
-        try:
-            with transaction(conn):
-                for table in DATA_TABLES:
-                    conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-                conn.execute("UPDATE sqlite_sequence SET seq = ?", (FIRST_ID - 1,))
-        finally:
-            conn.close()
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction that takes the write lock up front (no upgrade deadlocks between writers)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    schema = SCHEMA
+    first_ids = dict.fromkeys(ID_TABLES, FIRST_ID)  # ids start at 10000, as on a fresh Jira
+    data_tables = DATA_TABLES
 
 
 def _find_issue(conn: sqlite3.Connection, ref: str) -> sqlite3.Row | None:
@@ -1385,196 +1334,35 @@ def compile_jql(query: JqlQuery, ctx: JqlContext) -> tuple[str, list[Any], str]:
     return where, params, ", ".join(order)
 
 
-# --- fault injection and request statistics --------------------------------------------------------------
+# --- fault injection --------------------------------------------------------------------------------------
 
 
-@dataclass
-class FaultRule:
-    """One injected fault; see ``FaultBook.add`` for the JSON it is made from."""
-
-    id: int
-    latency_ms: int = 0
-    status: int | None = None
-    retry_after: int | None = None
-    remaining: int | None = None
-    expires_at: float | None = None
-    methods: frozenset[str] | None = None
-    paths: tuple[str, ...] | None = None
-    after_commit: bool = False
-    hits: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.methods is not None and method not in self.methods:
-            return False
-        return self.paths is None or any(path.startswith(p) for p in self.paths)
-
-    def alive(self, now: float) -> bool:
-        expired = self.expires_at is not None and now >= self.expires_at
-        return not expired and (self.remaining is None or self.remaining > 0)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "latency_ms": self.latency_ms,
-            "status": self.status,
-            "retry_after": self.retry_after,
-            "remaining": self.remaining,
-            "expires_in_s": None if self.expires_at is None else max(0.0, self.expires_at - time.monotonic()),
-            "methods": sorted(self.methods) if self.methods is not None else None,
-            "paths": list(self.paths) if self.paths is not None else None,
-            "after_commit": self.after_commit,
-            "hits": self.hits,
-        }
-
-
-FAULT_KEYS = frozenset(
-    {"latency_ms", "status", "retry_after", "count", "duration_s", "methods", "paths", "after_commit"}
-)
-
-
-def _opt_int(spec: dict[str, Any], key: str, low: int, high: int) -> int | None:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"'{key}' must be an integer from {low} to {high}")
-    return value
-
-
-def _opt_strings(spec: dict[str, Any], key: str) -> list[str] | None:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
-        raise ValueError(f"'{key}' must be a list of non-empty strings")
-    return value
-
-
-class FaultBook:
-    """Fault rules shared by all request threads."""
-
-    def __init__(self, latency_ms: int = 0) -> None:
-        self.base_latency_ms = latency_ms
-        self._lock = threading.Lock()
-        self._rules: list[FaultRule] = []
-        self._next_id = 1
-        self.injected = 0
-
-    def add(self, spec: Any) -> FaultRule:
-        """Add a rule from ``{"latency_ms", "status", "retry_after", "count", "duration_s", "methods",
-        "paths", "after_commit"}`` (all optional); raise ``ValueError`` for a bad spec.
-
-        ``status`` answers that status (with ``Retry-After`` when ``retry_after`` is given) to matching
-        requests; ``latency_ms`` delays them; ``count`` limits the rule to that many matching requests,
-        ``duration_s`` to that many seconds (neither: until cleared); ``methods`` and ``paths`` (prefixes)
-        select requests; ``after_commit`` does the work first, then delays or fails the answer.
-        """
-        if not isinstance(spec, dict):
-            raise ValueError("a fault is a JSON object")
-        unknown = set(spec) - FAULT_KEYS
-        if unknown:
-            raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
-        duration = spec.get("duration_s")
-        if duration is not None and (
-            isinstance(duration, bool) or not isinstance(duration, int | float) or duration <= 0
-        ):
-            raise ValueError("'duration_s' must be a positive number")
-        if not isinstance(spec.get("after_commit", False), bool):
-            raise ValueError("'after_commit' must be true or false")
-        methods = _opt_strings(spec, "methods")
-        paths = _opt_strings(spec, "paths")
-        with self._lock:
-            rule = FaultRule(
-                id=self._next_id,
-                latency_ms=_opt_int(spec, "latency_ms", 0, 600_000) or 0,
-                status=_opt_int(spec, "status", 100, 599),
-                retry_after=_opt_int(spec, "retry_after", 0, 86_400),
-                remaining=_opt_int(spec, "count", 1, 10**9),
-                expires_at=None if duration is None else time.monotonic() + float(duration),
-                methods=frozenset(m.upper() for m in methods) if methods is not None else None,
-                paths=tuple(paths) if paths is not None else None,
-                after_commit=bool(spec.get("after_commit", False)),
-            )
-            self._next_id += 1
-            self._rules.append(rule)
-        log.info("sandbox jira: fault rule added %s", rule.describe())
-        return rule
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
-
-    def rules(self) -> list[FaultRule]:
-        with self._lock:
-            self._prune(time.monotonic())
-            return list(self._rules)
-
-    def claim(self, method: str, path: str, *, after_commit: bool) -> list[FaultRule]:
-        """The live rules that apply to this request (each one uses up one of its ``count``)."""
-        with self._lock:
-            self._prune(time.monotonic())
-            claimed = []
-            for rule in self._rules:
-                if rule.after_commit == after_commit and rule.matches(method, path):
-                    rule.hits += 1
-                    if rule.remaining is not None:
-                        rule.remaining -= 1
-                    claimed.append(replace(rule))
-            if any(r.status is not None for r in claimed):
-                self.injected += 1
-            return claimed
-
-    def _prune(self, now: float) -> None:
-        self._rules = [r for r in self._rules if r.alive(now)]
-
-
-def _fault_response(rules: list[FaultRule]) -> Response | None:
-    """Sleep for the rules' latency; the injected error answer, if any rule has a status."""
-    latency = sum(r.latency_ms for r in rules)
-    if latency:
-        time.sleep(latency / 1000)
-    failing = next((r for r in rules if r.status is not None), None)
-    if failing is None or failing.status is None:
-        return None
-    log.warning("sandbox jira: injecting %s for %s %s", failing.status, request.method, request.path)
-    resp = jsonify({"errorMessages": [f"Injected by the sandbox (fault rule {failing.id})."], "errors": {}})
-    resp.status_code = failing.status
-    if failing.retry_after is not None:
-        resp.headers["Retry-After"] = str(failing.retry_after)
-    return resp
-
-
-class Stats:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def record(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] += 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(sorted(self._counts.items()))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._counts.clear()
+def _fault_answer(status: int, rule: common.FaultRule) -> Response:
+    """Jira's error shape, with ``Retry-After`` when the rule has ``retry_after``."""
+    headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
+    return JiraError(status, [f"Injected by the sandbox (fault rule {rule.id})."], headers=headers).response()
 
 
 # --- application state and request plumbing -------------------------------------------------------------
 
 
 @dataclass
-class SandboxState:
-    store: Store
+class SandboxState(common.SandboxStateBase):
+    counted: ClassVar[Mapping[str, str]] = {
+        "issues": "issue",
+        "comments": "comment",
+        "attachments": "attachment",
+    }
+
     cat: Catalogue
-    faults: FaultBook
-    stats: Stats
     base_url: str | None
     token: str | None
     text_limit: int
     attachment_limit: int
+
+    def reset(self) -> None:
+        super().reset()
+        self.cat.forget_users()
 
 
 def _state() -> SandboxState:
@@ -1583,10 +1371,7 @@ def _state() -> SandboxState:
 
 
 def _db() -> sqlite3.Connection:
-    if "sandbox_jira_db" not in g:
-        g.sandbox_jira_db = _state().store.connect()
-    conn: sqlite3.Connection = g.sandbox_jira_db
-    return conn
+    return common.request_db(_state().store)
 
 
 def _base() -> str:
@@ -1602,23 +1387,16 @@ def _user() -> str:
 
 
 def _json_body() -> Any:
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        raise JiraError(400, ["The request body must be JSON."])
-    return body
+    return common.json_body(lambda: JiraError(400, ["The request body must be JSON."]))
 
 
 def _before_request() -> Response | None:
-    if request.path.startswith("/_sandbox"):
+    if common.is_control_request():
         return None
     state = _state()
-    rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-    state.stats.record(f"{request.method} {rule}")
-    if state.faults.base_latency_ms:
-        time.sleep(state.faults.base_latency_ms / 1000)
-    injected = _fault_response(state.faults.claim(request.method, request.path, after_commit=False))
+    state.stats.record_request()
+    injected = state.faults.before_request()
     if injected is not None:
-        g.sandbox_jira_faulted = True
         return injected
     if request.path.startswith("/rest/") and not request.path.endswith("/serverInfo"):
         g.sandbox_jira_user = _authenticate(state)
@@ -1626,14 +1404,9 @@ def _before_request() -> Response | None:
 
 
 def _after_request(response: Response) -> Response:
-    if request.path.startswith("/_sandbox") or g.get("sandbox_jira_faulted"):
+    if common.is_control_request():
         return response
-    rules = _state().faults.claim(request.method, request.path, after_commit=True)
-    injected = _fault_response(rules) if rules else None
-    if injected is not None:
-        log.warning("sandbox jira: %s %s was done, its answer replaced", request.method, request.path)
-        return injected
-    return response
+    return _state().faults.after_request(response)
 
 
 def _authenticate(state: SandboxState) -> str:
@@ -1663,12 +1436,6 @@ def _authenticate(state: SandboxState) -> str:
         ["You are not authenticated. Authentication required to perform this operation."],
         headers={"WWW-Authenticate": 'Basic realm="protected-area"'},
     )
-
-
-def _close_db(_exc: BaseException | None) -> None:
-    conn = g.pop("sandbox_jira_db", None)
-    if conn is not None:
-        conn.close()
 
 
 def _handle_http_error(exc: HTTPException) -> Response:
@@ -2091,20 +1858,9 @@ def _allowed_values(fdef: FieldDef, project: Project, issue_type: IssueType) -> 
 # --- REST views ------------------------------------------------------------------------------------------
 
 bp = Blueprint("sandbox_jira", __name__, template_folder="templates")
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def api_route(rule: str, methods: Sequence[str] = ("GET",)) -> Callable[[_F], _F]:
-    """Serve a view under ``/rest/api/2`` and ``/rest/api/latest`` (the library uses both)."""
-
-    def register(view: _F) -> _F:
-        for version in ("2", "latest"):
-            bp.add_url_rule(
-                f"/rest/api/{version}{rule}", endpoint=view.__name__, view_func=view, methods=list(methods)
-            )
-        return view
-
-    return register
+# the library uses both versions
+api_route = common.ApiRoute(bp, ("/rest/api/2", "/rest/api/latest"))
+common.add_control_routes(bp, EXTENSION, log=log, name="jira")
 
 
 def _page(items: list[Any], start: int, limit: int) -> dict[str, Any]:
@@ -2118,14 +1874,22 @@ def _page(items: list[Any], start: int, limit: int) -> dict[str, Any]:
     }
 
 
-def _int_arg(name: str, default: int, low: int = 0, high: int = 10**9) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
+def _parse_int(raw: str) -> int | None:
     try:
-        return max(low, min(high, int(raw)))
+        return int(raw)
     except ValueError:
-        raise JiraError(400, [f"The '{name}' parameter must be a number."])
+        return None
+
+
+def _int_arg(name: str, default: int, low: int = 0, high: int = 10**9) -> int:
+    return common.int_arg(
+        name,
+        default,
+        low,
+        high,
+        parse=_parse_int,
+        invalid=lambda name: JiraError(400, [f"The '{name}' parameter must be a number."]),
+    )
 
 
 def _project_or_404(ref: str) -> Project:
@@ -2881,55 +2645,6 @@ def _search_params() -> dict[str, Any]:
     }
 
 
-# --- sandbox controls ------------------------------------------------------------------------------------
-
-
-@bp.route("/_sandbox/faults", methods=["POST"])
-def add_fault() -> tuple[Response, int]:
-    try:
-        rule = _state().faults.add(request.get_json(silent=True, force=True))
-    except ValueError as exc:
-        return jsonify(error=str(exc)), 400
-    return jsonify(rule.describe()), 201
-
-
-@bp.route("/_sandbox/faults", methods=["GET"])
-def list_faults() -> Response:
-    return jsonify(faults=[r.describe() for r in _state().faults.rules()])
-
-
-@bp.route("/_sandbox/faults", methods=["DELETE"])
-def clear_faults() -> tuple[str, int]:
-    _state().faults.clear()
-    return "", 204
-
-
-@bp.route("/_sandbox/stats")
-def sandbox_stats() -> Response:
-    state = _state()
-    conn = _db()
-    tables = ("issue", "comment", "attachment")
-    counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608
-    return jsonify(
-        requests=state.stats.snapshot(),
-        issues=counts["issue"],
-        comments=counts["comment"],
-        attachments=counts["attachment"],
-        faults_injected=state.faults.injected,
-    )
-
-
-@bp.route("/_sandbox/reset", methods=["POST"])
-def sandbox_reset() -> tuple[str, int]:
-    state = _state()
-    state.store.wipe()
-    state.faults.clear()
-    state.stats.clear()
-    state.cat.forget_users()
-    log.info("sandbox jira: reset")
-    return "", 204
-
-
 # --- HTML pages ------------------------------------------------------------------------------------------
 
 PAGE_SIZE = 100
@@ -2939,10 +2654,7 @@ HTML_CSP = (
 
 
 def _html(template: str, status: int = 200, **context: Any) -> Response:
-    resp = Response(render_template(template, **context), status=status, mimetype="text/html")
-    resp.headers["Content-Security-Policy"] = HTML_CSP
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    return resp
+    return common.html_response(render_template(template, **context), status, HTML_CSP)
 
 
 @dataclass(frozen=True)
@@ -3049,27 +2761,27 @@ def create_sandbox_app(
     every tracker request; ``token``, when set, is the only Bearer token (or Basic password) accepted;
     ``extra_projects`` adds projects given as ``"KEY"`` or ``"KEY:Name"``; ``extra_users`` adds users.
     """
-    app = Flask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config["MAX_CONTENT_LENGTH"] = attachment_limit * 4 + 1024 * 1024
-    app.extensions[EXTENSION] = SandboxState(
+    state = SandboxState(
         store=Store(db_path),
         cat=Catalogue(extra_projects, extra_users),
-        faults=FaultBook(latency_ms),
-        stats=Stats(),
+        faults=common.FaultBook("jira", _fault_answer, log=log, latency_ms=latency_ms),
+        stats=common.Stats(),
         base_url=base_url.rstrip("/") if base_url else None,
         token=token,
         text_limit=text_limit,
         attachment_limit=attachment_limit,
     )
-    app.register_blueprint(bp)
-    app.before_request(_before_request)
-    app.after_request(_after_request)
-    app.teardown_appcontext(_close_db)
-    app.register_error_handler(JiraError, lambda exc: exc.response())
-    app.register_error_handler(HTTPException, _handle_http_error)
-    app.register_error_handler(Exception, _handle_unexpected)
-    return app
+    return common.sandbox_app(
+        __name__,
+        extension=EXTENSION,
+        state=state,
+        blueprint=bp,
+        max_content_length=attachment_limit * 4 + 1024 * 1024,
+        before=_before_request,
+        after=_after_request,
+        http_error=_handle_http_error,
+        unexpected=_handle_unexpected,
+    )
 
 
 def make_sandbox_server(
@@ -3080,47 +2792,16 @@ def make_sandbox_server(
     Run it with ``serve_forever()`` (in a thread for tests) and stop it with ``shutdown()``.
     ``app_kwargs`` go to ``create_sandbox_app``.
     """
-    return make_server(host, port, create_sandbox_app(db_path, **app_kwargs), threaded=True)
-
-
-@dataclass
-class RunningSandbox:
-    """A sandbox serving from a daemon thread: ``url``, ``app``, ``stop()``; also a context manager."""
-
-    server: BaseWSGIServer
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server.host}:{self.server.server_port}"
-
-    @property
-    def app(self) -> Flask:
-        app: Flask = self.server.app  # type: ignore[assignment]
-        return app
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-    def __enter__(self) -> RunningSandbox:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+    return common.threaded_server(create_sandbox_app(db_path, **app_kwargs), host, port)
 
 
 def run_in_thread(
     db_path: str | Path, host: str = "127.0.0.1", port: int = 0, **app_kwargs: Any
 ) -> RunningSandbox:
     """Start the sandbox on a free port in a daemon thread (for tests and benchmarks)."""
-    server = make_sandbox_server(host, port, db_path=db_path, **app_kwargs)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-jira", daemon=True
+    return RunningSandbox.start(
+        make_sandbox_server(host, port, db_path=db_path, **app_kwargs), "sandbox-jira"
     )
-    thread.start()
-    return RunningSandbox(server, thread)
 
 
 def serve(
@@ -3128,19 +2809,12 @@ def serve(
 ) -> None:
     """Serve until interrupted (``trackerhub up`` runs it in its own process)."""
     server = make_sandbox_server(host, port, db_path=db_path, **app_kwargs)
-    log.info("sandbox jira: serving on http://%s:%s (data in %s)", host, server.server_port, db_path)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    common.serve_until_interrupted(server, db_path, log=log, name="jira")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m connector.sandbox.jira [--host H] [--port P] [--db FILE] ...``."""
-    parser = argparse.ArgumentParser(description="Run the trackerhub sandbox Jira.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite file (default %(default)s)")
+    parser = common.arg_parser("Run the trackerhub sandbox Jira.", port=DEFAULT_PORT, db=DEFAULT_DB)
     parser.add_argument("--base-url", default=None, help="public URL to put in answers")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay every tracker request")
     parser.add_argument(
@@ -3149,7 +2823,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="extra projects, e.g. 'OPS:Operations,HR' (env SANDBOX_JIRA_PROJECTS)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    common.configure_logging()
     projects = [p for p in args.projects.split(",") if p.strip()]
     serve(
         args.host,

@@ -44,7 +44,6 @@ Storage: one SQLite file (WAL), one connection per request; a temporary file whe
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import re
@@ -53,17 +52,19 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template_string, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
+
+from connector.sandbox import common
+from connector.sandbox.common import transaction
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +86,15 @@ API_PREFIXES = ("/api/latest", "/api/v1")
 # --- errors ------------------------------------------------------------------------------------------------
 
 
-class KaitenError(Exception):
+class KaitenError(common.SandboxError):
     """An answer in Kaiten's error shape, ``{"message": "..."}``."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(status, message)
-        self.status = status
+        super().__init__(status, message, headers=headers)
         self.message = message
-        self.headers = dict(headers or {})
 
-    def response(self) -> Response:
-        resp = jsonify({"message": self.message})
-        resp.status_code = self.status
-        resp.headers.update(self.headers)
-        return resp
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message}
 
 
 def _bad(message: str) -> KaitenError:
@@ -321,62 +317,15 @@ DATA_TABLES = ("card", "tag", "card_tag", "member", "comment", "file", "child")
 
 def _now() -> str:
     """Kaiten's timestamp format: ``2024-10-14T10:48:16.594Z``."""
-    moment = datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return common.millis_stamp(datetime.now(UTC), "Z")
 
 
-class Store:
+class Store(common.SqliteStore):
     """The SQLite file: schema, connections, wipe."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self.connect()
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
-            self._seed_ids(conn)
-        finally:
-            conn.close()
-
-    def connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
-
-    @staticmethod
-    def _seed_ids(conn: sqlite3.Connection) -> None:
-        for table, first in FIRST_IDS.items():
-            conn.execute(
-                "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? "
-                "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
-                (table, first - 1, table),
-            )
-
-    def wipe(self) -> None:
-        conn = self.connect()
-        try:
-            with transaction(conn):
-                for table in DATA_TABLES:
-                    conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-                for table, first in FIRST_IDS.items():
-                    conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (first - 1, table))
-        finally:
-            conn.close()
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction taking the write lock up front."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    schema = SCHEMA
+    first_ids = FIRST_IDS
+    data_tables = DATA_TABLES
 
 
 # --- validation of card fields -----------------------------------------------------------------------------
@@ -578,172 +527,23 @@ def _user_or_400(body: dict[str, Any], name: str) -> User:
     return user
 
 
-# --- fault injection, rate limit and request statistics ----------------------------------------------------
-
-
-@dataclass
-class FaultRule:
-    """One injected fault; see ``FaultBook.add``."""
-
-    id: int
-    latency_ms: int = 0
-    status: int | None = None
-    retry_after: int | None = None
-    remaining: int | None = None
-    expires_at: float | None = None
-    methods: frozenset[str] | None = None
-    paths: tuple[str, ...] | None = None
-    after_commit: bool = False
-    hits: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.methods is not None and method not in self.methods:
-            return False
-        return self.paths is None or any(path.startswith(p) for p in self.paths)
-
-    def alive(self, now: float) -> bool:
-        expired = self.expires_at is not None and now >= self.expires_at
-        return not expired and (self.remaining is None or self.remaining > 0)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "latency_ms": self.latency_ms,
-            "status": self.status,
-            "retry_after": self.retry_after,
-            "remaining": self.remaining,
-            "expires_in_s": None if self.expires_at is None else max(0.0, self.expires_at - time.monotonic()),
-            "methods": sorted(self.methods) if self.methods is not None else None,
-            "paths": list(self.paths) if self.paths is not None else None,
-            "after_commit": self.after_commit,
-            "hits": self.hits,
-        }
-
-
-FAULT_KEYS = frozenset(
-    {"latency_ms", "status", "retry_after", "count", "duration_s", "methods", "paths", "after_commit"}
-)
-
-
-def _spec_int(spec: dict[str, Any], key: str, low: int, high: int) -> int | None:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"'{key}' must be an integer from {low} to {high}")
-    return value
-
-
-def _spec_strings(spec: dict[str, Any], key: str) -> list[str] | None:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
-        raise ValueError(f"'{key}' must be a list of non-empty strings")
-    return value
-
-
-class FaultBook:
-    """Fault rules shared by all request threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: list[FaultRule] = []
-        self._next_id = 1
-        self.injected = 0
-
-    def add(self, spec: Any) -> FaultRule:
-        """A rule from ``{"latency_ms", "status", "retry_after", "count", "duration_s", "methods",
-        "paths", "after_commit"}`` (all optional); ``ValueError`` for a bad spec.
-
-        ``status`` answers that status to matching requests (a 429 carries ``X-RateLimit-Remaining:
-        0`` and ``X-RateLimit-Reset`` = now + ``retry_after`` (default 1 s), as Kaiten does); a 5xx
-        carries ``Retry-After`` only when ``retry_after`` is given. ``latency_ms`` delays; ``count`` and
-        ``duration_s`` bound the rule; ``methods`` and ``paths`` (prefixes) select requests;
-        ``after_commit`` does the work first, then delays or fails the answer.
-        """
-        if not isinstance(spec, dict):
-            raise ValueError("a fault is a JSON object")
-        unknown = set(spec) - FAULT_KEYS
-        if unknown:
-            raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
-        duration = spec.get("duration_s")
-        if duration is not None and (
-            isinstance(duration, bool) or not isinstance(duration, int | float) or duration <= 0
-        ):
-            raise ValueError("'duration_s' must be a positive number")
-        if not isinstance(spec.get("after_commit", False), bool):
-            raise ValueError("'after_commit' must be true or false")
-        methods = _spec_strings(spec, "methods")
-        paths = _spec_strings(spec, "paths")
-        with self._lock:
-            rule = FaultRule(
-                id=self._next_id,
-                latency_ms=_spec_int(spec, "latency_ms", 0, 600_000) or 0,
-                status=_spec_int(spec, "status", 100, 599),
-                retry_after=_spec_int(spec, "retry_after", 0, 86_400),
-                remaining=_spec_int(spec, "count", 1, 10**9),
-                expires_at=None if duration is None else time.monotonic() + float(duration),
-                methods=frozenset(m.upper() for m in methods) if methods is not None else None,
-                paths=tuple(paths) if paths is not None else None,
-                after_commit=bool(spec.get("after_commit", False)),
-            )
-            self._next_id += 1
-            self._rules.append(rule)
-        log.info("sandbox kaiten: fault rule added %s", rule.describe())
-        return rule
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
-
-    def rules(self) -> list[FaultRule]:
-        with self._lock:
-            self._prune()
-            return list(self._rules)
-
-    def claim(self, method: str, path: str, *, after_commit: bool) -> list[FaultRule]:
-        """The live rules for this request (each uses up one of its ``count``)."""
-        with self._lock:
-            self._prune()
-            claimed = []
-            for rule in self._rules:
-                if rule.after_commit == after_commit and rule.matches(method, path):
-                    rule.hits += 1
-                    if rule.remaining is not None:
-                        rule.remaining -= 1
-                    claimed.append(replace(rule))
-            if any(r.status is not None for r in claimed):
-                self.injected += 1
-            return claimed
-
-    def _prune(self) -> None:
-        now = time.monotonic()
-        self._rules = [r for r in self._rules if r.alive(now)]
+# --- fault injection and rate limit ------------------------------------------------------------------------
 
 
 def _rate_headers(remaining: int, reset: float) -> dict[str, str]:
     return {"X-RateLimit-Remaining": str(max(remaining, 0)), "X-RateLimit-Reset": str(int(reset))}
 
 
-def _fault_response(rules: list[FaultRule]) -> Response | None:
-    latency = sum(r.latency_ms for r in rules)
-    if latency:
-        time.sleep(latency / 1000)
-    failing = next((r for r in rules if r.status is not None), None)
-    if failing is None or failing.status is None:
-        return None
-    log.warning("sandbox kaiten: injecting %s for %s %s", failing.status, request.method, request.path)
+def _fault_answer(status: int, rule: common.FaultRule) -> Response:
+    """Kaiten's error shape; a 429 carries ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset`` = now +
+    ``retry_after`` (default 1 s), as Kaiten does; another status carries ``Retry-After`` only when
+    ``retry_after`` is given."""
     headers: dict[str, str] = {}
-    if failing.status == 429:
-        headers = _rate_headers(
-            0, time.time() + (failing.retry_after if failing.retry_after is not None else 1)
-        )
-    elif failing.retry_after is not None:
-        headers["Retry-After"] = str(failing.retry_after)
-    return KaitenError(
-        failing.status, f"Injected by the sandbox (fault rule {failing.id})", headers
-    ).response()
+    if status == 429:
+        headers = _rate_headers(0, time.time() + (rule.retry_after if rule.retry_after is not None else 1))
+    elif rule.retry_after is not None:
+        headers["Retry-After"] = str(rule.retry_after)
+    return KaitenError(status, f"Injected by the sandbox (fault rule {rule.id})", headers).response()
 
 
 class RateWindow:
@@ -775,40 +575,25 @@ class RateWindow:
             self.limited = 0
 
 
-class Stats:
-    """Requests counted per method and URL rule."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def record(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] += 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(sorted(self._counts.items()))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._counts.clear()
-
-
 # --- application state and request plumbing ----------------------------------------------------------------
 
 
 @dataclass
-class SandboxState:
-    store: Store
-    faults: FaultBook
-    stats: Stats
+class SandboxState(common.SandboxStateBase):
+    counted: ClassVar[Mapping[str, str]] = {"cards": "card", "comments": "comment", "files": "file"}
+
     window: RateWindow
     token: str | None
-    latency_ms: int
     rate_limit: bool
     file_limit: int
     temp_dir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    def extra_stats(self) -> dict[str, Any]:
+        return {"rate_limited": self.window.limited}
+
+    def reset(self) -> None:
+        super().reset()
+        self.window.clear()
 
 
 def _state() -> SandboxState:
@@ -817,10 +602,7 @@ def _state() -> SandboxState:
 
 
 def _db() -> sqlite3.Connection:
-    if "sandbox_kaiten_db" not in g:
-        g.sandbox_kaiten_db = _state().store.connect()
-    conn: sqlite3.Connection = g.sandbox_kaiten_db
-    return conn
+    return common.request_db(_state().store)
 
 
 def _is_api(path: str) -> bool:
@@ -828,18 +610,14 @@ def _is_api(path: str) -> bool:
 
 
 def _before_request() -> Response | None:
-    if request.path.startswith("/_sandbox"):
+    if common.is_control_request():
         return None
     state = _state()
-    rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-    state.stats.record(f"{request.method} {rule}")
+    state.stats.record_request()
     if not _is_api(request.path):
         return None
-    if state.latency_ms:
-        time.sleep(state.latency_ms / 1000)
-    injected = _fault_response(state.faults.claim(request.method, request.path, after_commit=False))
+    injected = state.faults.before_request()
     if injected is not None:
-        g.sandbox_kaiten_faulted = True
         return injected
     token = _authenticate(state)
     if state.rate_limit:
@@ -851,17 +629,12 @@ def _before_request() -> Response | None:
 
 
 def _after_request(response: Response) -> Response:
-    if request.path.startswith("/_sandbox") or g.get("sandbox_kaiten_faulted") or not _is_api(request.path):
+    if common.is_control_request() or not _is_api(request.path):
         return response
     rate = g.get("sandbox_kaiten_rate")
     if rate:
         response.headers.update(rate)
-    rules = _state().faults.claim(request.method, request.path, after_commit=True)
-    injected = _fault_response(rules) if rules else None
-    if injected is not None:
-        log.warning("sandbox kaiten: %s %s was done, its answer replaced", request.method, request.path)
-        return injected
-    return response
+    return _state().faults.after_request(response)
 
 
 def _authenticate(state: SandboxState) -> str:
@@ -870,12 +643,6 @@ def _authenticate(state: SandboxState) -> str:
     if scheme.lower() != "bearer" or not token or (state.token is not None and token != state.token):
         raise KaitenError(401, "Invalid token")
     return token
-
-
-def _close_db(_exc: BaseException | None) -> None:
-    conn = g.pop("sandbox_kaiten_db", None)
-    if conn is not None:
-        conn.close()
 
 
 def _handle_http_error(exc: HTTPException) -> Response:
@@ -892,20 +659,13 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 
 def _json_body() -> Any:
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        raise _bad("Request body must be JSON")
-    return body
+    return common.json_body(lambda: _bad("Request body must be JSON"))
 
 
 def _int_arg(name: str, default: int, low: int = 0, high: int = 10**9) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    number = _as_int(raw)
-    if number is None:
-        raise _bad(f"{name} must be an integer")
-    return max(low, min(high, number))
+    return common.int_arg(
+        name, default, low, high, parse=_as_int, invalid=lambda name: _bad(f"{name} must be an integer")
+    )
 
 
 def _id_list(name: str) -> list[int] | None:
@@ -1210,18 +970,8 @@ def _size_number(text: str | None) -> float | None:
 # --- API routes --------------------------------------------------------------------------------------------
 
 bp = Blueprint("sandbox_kaiten", __name__)
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def api_route(rule: str, methods: Sequence[str] = ("GET",)) -> Callable[[_F], _F]:
-    """Serve a view under ``/api/latest`` and ``/api/v1``."""
-
-    def register(view: _F) -> _F:
-        for prefix in API_PREFIXES:
-            bp.add_url_rule(prefix + rule, endpoint=view.__name__, view_func=view, methods=list(methods))
-        return view
-
-    return register
+api_route = common.ApiRoute(bp, API_PREFIXES)
+common.add_control_routes(bp, EXTENSION, log=log, name="kaiten")
 
 
 def _card_row(card_id: int, conn: sqlite3.Connection | None = None) -> sqlite3.Row:
@@ -1726,55 +1476,6 @@ def current_user() -> Response:
     return jsonify(user_json(USERS[0]))
 
 
-# --- sandbox controls --------------------------------------------------------------------------------------
-
-
-@bp.route("/_sandbox/faults", methods=["POST"])
-def add_fault() -> tuple[Response, int]:
-    try:
-        rule = _state().faults.add(request.get_json(silent=True, force=True))
-    except ValueError as exc:
-        return jsonify(error=str(exc)), 400
-    return jsonify(rule.describe()), 201
-
-
-@bp.route("/_sandbox/faults", methods=["GET"])
-def list_faults() -> Response:
-    return jsonify(faults=[r.describe() for r in _state().faults.rules()])
-
-
-@bp.route("/_sandbox/faults", methods=["DELETE"])
-def clear_faults() -> tuple[str, int]:
-    _state().faults.clear()
-    return "", 204
-
-
-@bp.route("/_sandbox/stats")
-def sandbox_stats() -> Response:
-    state = _state()
-    conn = _db()
-    counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("card", "comment", "file")}  # noqa: S608
-    return jsonify(
-        requests=state.stats.snapshot(),
-        cards=counts["card"],
-        comments=counts["comment"],
-        files=counts["file"],
-        faults_injected=state.faults.injected,
-        rate_limited=state.window.limited,
-    )
-
-
-@bp.route("/_sandbox/reset", methods=["POST"])
-def sandbox_reset() -> tuple[str, int]:
-    state = _state()
-    state.store.wipe()
-    state.faults.clear()
-    state.stats.clear()
-    state.window.clear()
-    log.info("sandbox kaiten: reset")
-    return "", 204
-
-
 # --- HTML pages --------------------------------------------------------------------------------------------
 
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
@@ -1815,12 +1516,9 @@ CARD_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 
 def _html(template: str, status: int = 200, **context: Any) -> Response:
-    resp = Response(
-        render_template_string(template, style=PAGE_STYLE, **context), status=status, mimetype="text/html"
+    return common.html_response(
+        render_template_string(template, style=PAGE_STYLE, **context), status, HTML_CSP
     )
-    resp.headers["Content-Security-Policy"] = HTML_CSP
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    return resp
 
 
 @bp.route("/")
@@ -1880,67 +1578,44 @@ def create_kaiten_sandbox_app(
     if db_path is None:
         temp_dir = tempfile.TemporaryDirectory(prefix="kaiten-sandbox-")
         db_path = Path(temp_dir.name) / "kaiten.sqlite3"
-    app = Flask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config["MAX_CONTENT_LENGTH"] = file_limit + 1024 * 1024
-    app.extensions[EXTENSION] = SandboxState(
+    state = SandboxState(
         store=Store(db_path),
-        faults=FaultBook(),
-        stats=Stats(),
+        faults=common.FaultBook("kaiten", _fault_answer, log=log, latency_ms=latency_ms),
+        stats=common.Stats(),
         window=RateWindow(),
         token=token,
-        latency_ms=latency_ms,
         rate_limit=rate_limit,
         file_limit=file_limit,
         temp_dir=temp_dir,
     )
-    app.register_blueprint(bp)
-    app.before_request(_before_request)
-    app.after_request(_after_request)
-    app.teardown_appcontext(_close_db)
-    app.register_error_handler(KaitenError, lambda exc: exc.response())
-    app.register_error_handler(HTTPException, _handle_http_error)
-    app.register_error_handler(Exception, _handle_unexpected)
-    return app
+    return common.sandbox_app(
+        __name__,
+        extension=EXTENSION,
+        state=state,
+        blueprint=bp,
+        max_content_length=file_limit + 1024 * 1024,
+        before=_before_request,
+        after=_after_request,
+        http_error=_handle_http_error,
+        unexpected=_handle_unexpected,
+    )
 
 
 def make_sandbox_server(
     host: str = "127.0.0.1", port: int = 0, *, db_path: str | Path | None = None, **app_kwargs: Any
 ) -> BaseWSGIServer:
     """A threaded server (``port=0`` picks a free port); ``app_kwargs`` go to the app factory."""
-    return make_server(host, port, create_kaiten_sandbox_app(db_path, **app_kwargs), threaded=True)
+    return common.threaded_server(create_kaiten_sandbox_app(db_path, **app_kwargs), host, port)
 
 
 @dataclass
-class RunningSandbox:
-    """A stand-in serving from a daemon thread: ``url`` (the site origin), ``app``, ``stop()``."""
-
-    server: BaseWSGIServer
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server.host}:{self.server.server_port}"
+class RunningSandbox(common.RunningSandbox):
+    """A stand-in serving from a daemon thread: ``url`` (the site origin), ``api_url``, ``app``,
+    ``stop()``; also a context manager."""
 
     @property
     def api_url(self) -> str:
         return self.url + "/api/latest"
-
-    @property
-    def app(self) -> Flask:
-        app: Flask = self.server.app  # type: ignore[assignment]
-        return app
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-    def __enter__(self) -> RunningSandbox:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 def run_in_thread(
@@ -1948,11 +1623,7 @@ def run_in_thread(
 ) -> RunningSandbox:
     """Start the stand-in on a free port in a daemon thread (for tests and benchmarks)."""
     server = make_sandbox_server(host, port, db_path=db_path, **app_kwargs)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-kaiten", daemon=True
-    )
-    thread.start()
-    return RunningSandbox(server, thread)
+    return RunningSandbox.start(server, "sandbox-kaiten")
 
 
 def serve(
@@ -1960,24 +1631,17 @@ def serve(
 ) -> None:
     """Serve until interrupted (``trackerhub up`` runs it in its own process)."""
     server = make_sandbox_server(host, port, db_path=db_path, **app_kwargs)
-    log.info("sandbox kaiten: serving on http://%s:%s (data in %s)", host, server.server_port, db_path)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    common.serve_until_interrupted(server, db_path, log=log, name="kaiten")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m connector.sandbox.kaiten [--host H] [--port P] [--db FILE] ...``."""
-    parser = argparse.ArgumentParser(description="Run the trackerhub Kaiten stand-in.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite file (default %(default)s)")
+    parser = common.arg_parser("Run the trackerhub Kaiten stand-in.", port=DEFAULT_PORT, db=DEFAULT_DB)
     parser.add_argument("--token", default=None, help="the only Bearer token accepted (default: any)")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay every API request")
     parser.add_argument("--rate-limit", action="store_true", help="enforce 5 requests/s per token")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    common.configure_logging()
     serve(
         args.host,
         args.port,

@@ -40,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
+
+from connector.sandbox.common import threaded_server
 
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 MESSAGE_LIMIT = 4096
@@ -223,8 +225,7 @@ def make_sandbox_server(
 
     Run it with ``serve_forever()`` (in a thread for tests) and stop it with ``shutdown()``.
     """
-    app = create_telegram_sandbox_app(files_dir, token=token)
-    return make_server(host, port, app, threaded=True)
+    return threaded_server(create_telegram_sandbox_app(files_dir, token=token), host, port)
 
 
 def serve(host: str, port: int, *, files_dir: Path | None = None) -> None:
