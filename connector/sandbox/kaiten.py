@@ -289,6 +289,7 @@ CREATE TABLE IF NOT EXISTS comment (
   text TEXT NOT NULL,
   author_id INTEGER NOT NULL,
   edited INTEGER NOT NULL DEFAULT 0,
+  internal INTEGER NOT NULL DEFAULT 0,
   created TEXT NOT NULL,
   updated TEXT NOT NULL
 );
@@ -831,7 +832,7 @@ def comment_json(row: sqlite3.Row) -> dict[str, Any]:
         "card_id": row["card_id"],
         "author_id": row["author_id"],
         "author": user_json(author) if author else None,
-        "internal": False,
+        "internal": bool(row["internal"]),
         "deleted": False,
         "created": row["created"],
         "updated": row["updated"],
@@ -1249,16 +1250,26 @@ def list_comments(card_id: int) -> Response:
     return jsonify([comment_json(r) for r in rows])
 
 
+def _acting_user() -> int:
+    """The token's user; the sandbox-only ``X-Sandbox-User`` header lets a test write as an engineer."""
+    given = request.headers.get("X-Sandbox-User", "")
+    if given.isdigit() and _by_id(USERS, int(given)) is not None:
+        return int(given)
+    return HUB_USER
+
+
 @api_route("/cards/<int:card_id>/comments", methods=("POST",))
 def add_comment(card_id: int) -> Response:
-    text = _comment_text(_json_body())
+    body = _json_body()
+    text = _comment_text(body)
     conn = _db()
     now = _now()
     with transaction(conn):
         _card_row(card_id, conn)
         comment_id = conn.execute(
-            "INSERT INTO comment (uid, card_id, text, author_id, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
-            (str(uuid.uuid4()), card_id, text, HUB_USER, now, now),
+            "INSERT INTO comment (uid, card_id, text, author_id, internal, created, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (str(uuid.uuid4()), card_id, text, _acting_user(), 1 if body.get("internal") else 0, now, now),
         ).lastrowid
         _touch(conn, card_id)
     return jsonify(comment_json(conn.execute("SELECT * FROM comment WHERE id = ?", (comment_id,)).fetchone()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,8 @@ from jobs.deliver import deliver_with
 from jobs.replies import send_autoreply_with
 from store import journal
 from tests.conftest import REPO_ROOT
+
+KAITEN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kaiten"
 from tests.jobs.conftest import journal_message, sandbox_issues
 from tests.mappers.factories import email_message, telegram_message
 
@@ -254,3 +257,51 @@ def test_check_catches_each_kind_of_wrong_kaiten_name(
 def test_check_passes_the_env_only_kaiten_config(settings: Settings, kaiten_sandbox: KaitenSandbox) -> None:
     wired = kaiten_settings(settings, kaiten_sandbox)
     assert check_config(wired, load_config(wired)).errors == []
+
+
+def kaiten_comment_webhook(card_id: str, comment: dict, event: str = "comment:add") -> dict:
+    """The documented webhook shape (tests/fixtures/kaiten/comment-add.docs-shape.json), re-pointed."""
+    payload = json.loads((KAITEN_FIXTURES / "comment-add.docs-shape.json").read_text())
+    payload["event"] = event
+    payload["data"].update(
+        id=comment["id"],
+        card_id=int(card_id),
+        text=comment["text"],
+        internal=comment["internal"],
+        author_id=comment["author_id"],
+        author=comment["author"],
+        updated=comment["updated"],
+    )
+    return payload
+
+
+def test_kaiten_comment_reply_reaches_the_customer_once(
+    kctx: Context, kaiten_sandbox: KaitenSandbox, telegram_sandbox: str
+) -> None:
+    import requests
+
+    from routes import create_app
+
+    hooked = build_context(kctx.settings.model_copy(update={"KAITEN_WEBHOOK_SECRET": "k-secret"}))
+    card = delivered(hooked, telegram_message("printer"))
+    engineer = {"Authorization": "Bearer t", "X-Sandbox-User": "2"}
+    api = f"{kaiten_sandbox.url}/api/latest/cards/{card.issue_key}/comments"
+    internal = requests.post(api, json={"text": "internal thought"}, headers=engineer, timeout=5).json()
+    reply = requests.post(
+        api, json={"text": "/reply Switch it **off**, please"}, headers=engineer, timeout=5
+    ).json()
+    client = create_app(hooked.settings, hooked.config).test_client()
+    assert (
+        client.post("/hooks/kaiten", json=kaiten_comment_webhook(card.issue_key or "", reply)).status_code
+        == 401
+    )
+    for comment in (internal, reply, reply):
+        response = client.post(
+            "/hooks/kaiten?token=k-secret", json=kaiten_comment_webhook(card.issue_key or "", comment)
+        )
+        assert response.status_code in (200, 202)
+        if response.status_code == 202:
+            deliver_with(hooked, response.get_json()["id"])
+    sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
+    texts = [m["text"] for m in sent if "Switch" in m["text"] or "internal" in m["text"]]
+    assert texts == ["Switch it off, please"]
