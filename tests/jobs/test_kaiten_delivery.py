@@ -29,10 +29,10 @@ from jobs.deliver import deliver_with
 from jobs.replies import send_autoreply_with
 from store import journal
 from tests.conftest import REPO_ROOT
-
-KAITEN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kaiten"
 from tests.jobs.conftest import journal_message, sandbox_issues
 from tests.mappers.factories import email_message, telegram_message
+
+KAITEN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kaiten"
 
 
 @pytest.fixture
