@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState
+from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
 
 
 class Tracker(Protocol):
@@ -55,6 +55,14 @@ class Tracker(Protocol):
 
     def own_user(self) -> str:
         """The hub's own account id, so events caused by the hub's writes can be ignored."""
+        ...
+
+    def list_files(self, key: str) -> list[TrackerFile]:
+        """The files attached to an issue or card."""
+        ...
+
+    def download_file(self, file: TrackerFile, max_bytes: int) -> bytes | None:
+        """A file's bytes, or None when it is over ``max_bytes`` (checked while streaming)."""
         ...
 
     def attach_files(self, key: str, files: Sequence[FileUpload]) -> None:

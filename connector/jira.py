@@ -24,7 +24,8 @@ from jira import JIRA, JIRAError
 
 from config.settings import Settings
 from connector.errors import TrackerRejected, TrackerUnavailable
-from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState
+from connector.streams import read_capped
+from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,23 @@ class JiraTracker:
         """A comment marked internal for JSM (``sd.public.comment``); plain projects ignore the property."""
         comment = _call(lambda: self.client.add_comment(key, body, is_internal=True))
         return str(comment.id)
+
+    def list_files(self, key: str) -> list[TrackerFile]:
+        """The issue's attachments (``fields.attachment``)."""
+        data = self.get_json(f"issue/{key}", {"fields": "attachment"})
+        return [
+            TrackerFile(
+                str(a.get("id")), str(a.get("filename")), int(a.get("size") or 0), str(a.get("content"))
+            )
+            for a in (data.get("fields") or {}).get("attachment") or []
+        ]
+
+    def download_file(self, file: TrackerFile, max_bytes: int) -> bytes | None:
+        """An attachment's bytes through the authenticated session, streamed and capped."""
+        if file.size > max_bytes:
+            return None
+        response = _call(lambda: self.client._session.get(file.url, stream=True))
+        return read_capped(response, max_bytes)
 
     def own_user(self) -> str:
         """The hub's account: ``accountId`` on Cloud, the user name on Data Center."""

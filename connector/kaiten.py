@@ -51,7 +51,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from connector.errors import TrackerRejected, TrackerUnavailable
 from connector.ratelimit import RedisRateLimiter, limiter_key
-from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState
+from connector.streams import read_capped
+from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -218,6 +219,30 @@ class KaitenTracker:
         """A comment for the team: Kaiten comments are only visible to the team unless sent to a
         Service Desk requester, so a plain comment is internal."""
         return self.add_comment(key, body, marker)
+
+    def list_files(self, key: str) -> list[TrackerFile]:
+        """The card's files (``files[]`` of the card; private files send ``size`` as a string)."""
+        return [
+            TrackerFile(
+                str(f.get("id")), str(f.get("name")), _size(f.get("size")) or 0, str(f.get("url") or "")
+            )
+            for f in self.get_card(key).get("files") or []
+            if f.get("url")
+        ]
+
+    def download_file(self, file: TrackerFile, max_bytes: int) -> bytes | None:
+        """A file's bytes (its ``url``, absolute or on the Kaiten origin), streamed and capped."""
+        if file.size > max_bytes:
+            return None
+        url = file.url if file.url.startswith("http") else f"{self.origin}/{file.url.lstrip('/')}"
+        try:
+            response = self.session.get(url, stream=True, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout):
+            raise TrackerUnavailable(f"kaiten file {file.id} unreachable") from None
+        if response.status_code >= 400:
+            response.close()
+            raise TrackerRejected(f"kaiten file {file.id}: HTTP {response.status_code}", response.status_code)
+        return read_capped(response, max_bytes)
 
     def own_user(self) -> str:
         """The token's own user id."""

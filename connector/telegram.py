@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
+UPLOAD_LIMIT = 50 * 1024 * 1024  # the cloud Bot API's limit for files a bot sends
 MESSAGE_LIMIT = 4096  # sendMessage text length after entity parsing
 _CHUNK = 64 * 1024
 _SCRUBBED = "<token>"
@@ -56,7 +57,7 @@ class TelegramRejected(ChannelRejected):
 
 
 class FileTooLarge(TelegramRejected):
-    """The file is over what may be downloaded (the cloud Bot API's 20 MB, or ``max_bytes``)."""
+    """The file is over what may be moved: 20 MB down (``getFile``), 50 MB up, or ``max_bytes``."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,35 @@ class TelegramClient:
         return message_id
 
     # --- plumbing -----------------------------------------------------------------------------------
+
+    def send_document(
+        self,
+        chat_id: int | str,
+        filename: str,
+        content: bytes,
+        *,
+        thread_id: int | None = None,
+        caption: str = "",
+    ) -> int:
+        """Send a file as a document (#senddocument); FileTooLarge over the Bot API's 50 MB upload limit."""
+        if len(content) > UPLOAD_LIMIT:
+            raise FileTooLarge(
+                f"{filename} is over the Bot API's {UPLOAD_LIMIT // (1024 * 1024)} MB upload limit"
+            )
+        data: dict[str, Any] = {"chat_id": str(chat_id)}
+        if thread_id is not None:
+            data["message_thread_id"] = str(thread_id)
+        if caption:
+            data["caption"] = caption[:1024]
+        url = f"{self._api_url}/bot{self._token}/sendDocument"
+        response = self._request(
+            "POST", url, what="sendDocument", data=data, files={"document": (filename, content)}
+        )
+        with response:
+            body = _json(response)
+            if response.status_code == 200 and isinstance(body, dict) and body.get("ok") is True:
+                return int((body.get("result") or {}).get("message_id", 0))
+            raise self._api_error(response.status_code, body, "sendDocument")
 
     def _call(self, method: str, *, payload: dict[str, Any] | None = None, get: bool = False) -> Any:
         """One Bot API call; its ``result`` or a connector exception."""

@@ -62,6 +62,16 @@ class IssueState:
 
 
 @dataclass(frozen=True)
+class TrackerFile:
+    """A file attached to an issue or card."""
+
+    id: str
+    filename: str
+    size: int
+    url: str
+
+
+@dataclass(frozen=True)
 class Comment:
     """A comment as the tracker has it now (webhook payloads are only hints)."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from connector.base import Tracker
 from connector.types import Comment, IssueState
 from jobs.context import Context
-from mappers.canned import CannedError, CannedLibrary, expand_codes, load_library
+from mappers.canned import CannedError, CannedLibrary, canned_variables, expand_codes, load_library
 from mappers.markup import markup_for
 from mappers.replies import pick_language
 from mappers.tracker_events import TrackerEvent
@@ -43,15 +43,14 @@ def library(ctx: Context) -> CannedLibrary:
 
 def variables(state: IssueState, link: Link | None, agent: str) -> dict[str, object]:
     """What a template may use: issue key, summary, status, requester, agent, SLA text, fields by id."""
-    return {
-        "issue_key": state.ref.key,
-        "summary": state.summary,
-        "status": state.status,
-        "requester_name": link.requester_name if link else "",
-        "agent_name": agent,
-        "sla_text": "",
-        "fields": state.fields,
-    }
+    return canned_variables(
+        issue_key=state.ref.key,
+        summary=state.summary,
+        status=state.status,
+        requester_name=link.requester_name if link else "",
+        agent_name=agent,
+        fields=state.fields,
+    )
 
 
 def expand_comment(

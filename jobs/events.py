@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from config.rules import QuietHours
 from connector.base import Tracker
 from connector.errors import ChannelRejected, ChannelUnavailable
+from connector.telegram import UPLOAD_LIMIT
+from connector.types import FileUpload
 from jobs import canned as canned_jobs
 from jobs.context import Context
 from jobs.replies import send_to_customer
@@ -71,7 +73,10 @@ def _on_comment(ctx: Context, entry: journal.Entry, event: TrackerEvent, tracker
         reason = "not for the customer" if text is None else "the issue has no customer conversation"
         journal.mark_ignored(ctx.engine, entry.id, reason, issue_key=key)
         return journal.IGNORED
-    return _send(ctx, entry, tracker, link, text, f"reply:{event.tracker}:{comment.id}")
+    files, notes = referenced_files(tracker, key, expanded)
+    if notes:
+        text = text + "\n\n" + "\n".join(notes)
+    return _send(ctx, entry, tracker, link, text, f"reply:{event.tracker}:{comment.id}", files)
 
 
 def _on_transition(
@@ -82,7 +87,7 @@ def _on_transition(
     link = links.link_for_issue(ctx.engine, key)
     if state.done and link is not None and link.active:
         links.deactivate(ctx.engine, link.id)  # resolving ends the conversation
-    status = event.status_to or state.status
+    status = state.status or event.status_to or ""  # the tracker's word now; Kaiten's payload has column ids
     template = replies.transitions.get(status) or _status_template(status, replies.notify_statuses)
     if link is None or template is None:
         journal.mark_ignored(ctx.engine, entry.id, f"no message for status {status!r}", issue_key=key)
@@ -103,10 +108,34 @@ def _on_transition(
     return _send(ctx, entry, tracker, link, text, f"notify:{event.tracker}:{key}:{event.event_id}"[:96])
 
 
-def _send(ctx: Context, entry: journal.Entry, tracker: Tracker, link: Link, text: str, key: str) -> str:
+def referenced_files(tracker: Tracker, key: str, body: str) -> tuple[list[FileUpload], list[str]]:
+    """The issue's files a comment names (``[^report.pdf]``, ``!screen.png!`` or just the name), and a
+    note for each that is too large to send (Telegram takes 50 MB from a bot)."""
+    uploads: list[FileUpload] = []
+    notes: list[str] = []
+    for file in tracker.list_files(key):
+        if not file.filename or file.filename not in body:
+            continue
+        content = tracker.download_file(file, UPLOAD_LIMIT)
+        if content is None:
+            notes.append(f"({file.filename} is too large to send here; we will send it another way.)")
+        else:
+            uploads.append(FileUpload(file.filename, content))
+    return uploads, notes
+
+
+def _send(
+    ctx: Context,
+    entry: journal.Entry,
+    tracker: Tracker,
+    link: Link,
+    text: str,
+    key: str,
+    files: list[FileUpload] | None = None,
+) -> str:
     """Send, and when the customer cannot be reached, say so on the issue instead of retrying forever."""
     try:
-        send_to_customer(ctx, link, text, key=key, message_id=entry.id)
+        send_to_customer(ctx, link, text, key=key, message_id=entry.id, files=files or [])
     except ChannelRejected as exc:
         return _undeliverable(ctx, entry, tracker, link, str(exc))
     except ChannelUnavailable as exc:

@@ -7,10 +7,12 @@ twice. Mail is rate-limited per recipient (``HUB_AUTOREPLY_PER_HOUR``) and never
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from connector.errors import ChannelRejected
 from connector.mail import send_mail
 from connector.ratelimit import RedisRateLimiter
+from connector.types import FileUpload
 from jobs.context import Context, get_context
 from mappers.models import Channel, InboundMessage
 from mappers.replies import (
@@ -141,7 +143,9 @@ def _record(
 # -- messages from the team: replies, canned messages, status notifications -----------------------------
 
 
-def send_to_customer(ctx: Context, link: Link, text: str, *, key: str, message_id: str) -> str:
+def send_to_customer(
+    ctx: Context, link: Link, text: str, *, key: str, message_id: str, files: Sequence[FileUpload] = ()
+) -> str:
     """Send ``text`` to the customer of ``link`` in their channel, once per ``key``.
 
     Telegram: plain text, escaped and split by the client, at most one message per second per chat.
@@ -153,10 +157,10 @@ def send_to_customer(ctx: Context, link: Link, text: str, *, key: str, message_i
     if done is not None and done.status == "sent":
         return "duplicate"
     if link.channel == Channel.TELEGRAM.value:
-        sent = _send_telegram(ctx, link, text)
+        sent = _send_telegram(ctx, link, text, files)
         recipient = str(link.telegram_chat_id)
     else:
-        sent = _send_mail(ctx, link, text)
+        sent = _send_mail(ctx, link, text, files)
         recipient = link.requester_email or ""
     outbound.record(
         ctx.engine,
@@ -176,12 +180,19 @@ def send_to_customer(ctx: Context, link: Link, text: str, *, key: str, message_i
     return "sent"
 
 
-def _send_telegram(ctx: Context, link: Link, text: str) -> str:
+def _send_telegram(ctx: Context, link: Link, text: str, files: Sequence[FileUpload]) -> str:
     client = ctx.telegram
     if client is None or link.telegram_chat_id is None:
         raise ChannelRejected("no Telegram bot token is configured")
-    _chat_limiter(ctx, link.telegram_chat_id).acquire(timeout=10)
-    return str(client.send_message(link.telegram_chat_id, text, thread_id=link.telegram_thread_id))
+    limiter = _chat_limiter(ctx, link.telegram_chat_id)
+    limiter.acquire(timeout=10)
+    sent = client.send_message(link.telegram_chat_id, text, thread_id=link.telegram_thread_id)
+    for upload in files:
+        limiter.acquire(timeout=10)
+        client.send_document(
+            link.telegram_chat_id, upload.filename, upload.content, thread_id=link.telegram_thread_id
+        )
+    return str(sent)
 
 
 def _chat_limiter(ctx: Context, chat_id: int) -> RedisRateLimiter:
@@ -189,7 +200,7 @@ def _chat_limiter(ctx: Context, chat_id: int) -> RedisRateLimiter:
     return RedisRateLimiter(ctx.redis, f"hub:tg-chat:{chat_id}", rate=1, burst=1, period=1.0, max_wait=10.0)
 
 
-def _send_mail(ctx: Context, link: Link, text: str) -> str:
+def _send_mail(ctx: Context, link: Link, text: str, files: Sequence[FileUpload] = ()) -> str:
     if not ctx.settings.SMTP_URL:
         raise ChannelRejected("SMTP_URL is not set")
     if not may_autoreply_to(link.requester_email):
@@ -208,6 +219,11 @@ def _send_mail(ctx: Context, link: Link, text: str) -> str:
         references=thread,
         date=journal.utcnow(),
     )
+    for upload in files:
+        maintype, _, subtype = (upload.content_type or "application/octet-stream").partition("/")
+        mail.add_attachment(
+            upload.content, maintype=maintype, subtype=subtype or "octet-stream", filename=upload.filename
+        )
     send_mail(ctx.settings.SMTP_URL, mail)
     sent_id = str(mail["Message-ID"])
     links.remember_mail_ids(ctx.engine, link.id, [sent_id], "out")

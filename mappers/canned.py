@@ -118,7 +118,7 @@ class CannedLibrary:
         self._environments: dict[Callable[[str], str] | None, ImmutableSandboxedEnvironment] = {}
         self._compiled: dict[tuple[int, str, str], Template] = {}
 
-    def keys(self) -> list[str]:
+    def sorted_keys(self) -> list[str]:
         """Every key, sorted."""
         return sorted(self.entries)
 
@@ -129,7 +129,7 @@ class CannedLibrary:
         """The entry for ``key`` in ``language``, else its primary subtag, else English, else any."""
         languages = self.entries.get(key)
         if not languages:
-            raise CannedError(key, "no such canned response" + _suggest(key, self.keys()))
+            raise CannedError(key, "no such canned response" + _suggest(key, self.sorted_keys()))
         for candidate in _language_chain(language):
             if candidate in languages:
                 return languages[candidate]
@@ -168,7 +168,7 @@ class CannedLibrary:
     def list_entries(self) -> list[CannedSummary]:
         """Key, title (English if there is one), languages and tags of every entry, sorted by key."""
         out = []
-        for key in self.keys():
+        for key in self.sorted_keys():
             languages = self.entries[key]
             main = languages.get(DEFAULT_LANGUAGE) or languages[sorted(languages)[0]]
             tags = sorted({t for e in languages.values() for t in e.tags})
@@ -312,7 +312,7 @@ def _render_code(
     expansion: Expansion,
 ) -> str | None:
     if key not in library:
-        expansion.unknown[key] = difflib.get_close_matches(key, library.keys(), n=3, cutoff=0.6)
+        expansion.unknown[key] = difflib.get_close_matches(key, library.sorted_keys(), n=3, cutoff=0.6)
         return None
     try:
         text = library.render(key, language, variables, escape=escape)

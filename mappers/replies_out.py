@@ -117,11 +117,16 @@ class _Slots:
         return self.parked[index] if index < len(self.parked) else ""
 
 
+# Inline constructs longer than this are left as written: it keeps every rule linear in the text.
+_SPAN = 300
+_URL = 2000
+
+
 def _inline(marker: str) -> re.Pattern[str]:
     """Jira/markdown inline emphasis: ``m`` + text not starting/ending with space or ``m`` + ``m``."""
     m = re.escape(marker)
     c = re.escape(marker[0])
-    return re.compile(rf"(?<![\w{c}\\]){m}(?=[^\s{c}])([^\n]*?[^\s{c}]){m}(?![\w{c}])")
+    return re.compile(rf"(?<![\w{c}\\]){m}(?=[^\s{c}])([^\n]{{0,{_SPAN}}}?[^\s{c}]){m}(?![\w{c}])")
 
 
 def _clean(body: str) -> str:
@@ -149,8 +154,8 @@ def _entity(match: re.Match[str]) -> str:
 _J_BLOCK = re.compile(r"\{(code|noformat)(?::[^}\n]*)?\}\n?(.*?)\n?\{\1\}", re.DOTALL)
 _J_BLOCK_OPEN = re.compile(r"\{(code|noformat)(?::[^}\n]*)?\}\n?(.*)\Z", re.DOTALL)  # unclosed: to the end
 _J_QUOTE = re.compile(r"\{quote\}\n?(.*?)\n?\{quote\}", re.DOTALL)
-_J_ESCAPE = re.compile(r"\\([^\w\s\\])")
-_J_MONO = re.compile(r"\{\{(.+?)\}\}")
+_J_ESCAPE = re.compile(r"\\([^\w\s\\]|_)")
+_J_MONO = re.compile(rf"\{{\{{(.{{1,{_SPAN}}}?)\}}\}}")
 _J_MENTION_LINE_START = re.compile(r"^[ \t]*\[~[^\]\n]*\][ \t]*", re.MULTILINE)
 _J_MENTION = re.compile(r"[ \t]?\[~[^\]\n]*\]")
 _J_ATTACHMENT = re.compile(r"\[\^([^\]\n]+)\]")
@@ -279,13 +284,13 @@ def _strip_colour(text: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Kaiten markdown
 
-_M_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n(.*?)(?:^[ \t]{0,3}\1[`~]*[ \t]*$|\Z)", re.M | re.S)
-_M_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+_M_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}+|~{3,}+)[^\n]*\n(.*?)(?:^[ \t]{0,3}\1[`~]*[ \t]*$|\Z)", re.M | re.S)
 _M_ESCAPE = re.compile(r"\\([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
 _M_HARD_BREAK = re.compile(r"(?:\\| {2,})\n")
 _M_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^\s<>]*|[^\s<>@]+@[^\s<>@]+)>", re.IGNORECASE)
-_M_IMAGE = re.compile(r"!\[([^\]\n]*)\]\(\s*<?([^\s)>]*)>?(?:\s+[\"'(][^\n]*?[\"')])?\s*\)")
-_M_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?([^\s)>]*)>?(?:\s+[\"'(][^\n]*?[\"')])?\s*\)")
+_M_TARGET = rf"\(\s*<?([^\s()<>]{{0,{_URL}}})>?(?:\s+[\"'(][^\n\"')]{{0,{_SPAN}}}[\"')])?\s*\)"
+_M_IMAGE = re.compile(rf"!\[([^\[\]\n]{{0,{_SPAN}}})\]{_M_TARGET}")
+_M_LINK = re.compile(rf"\[([^\[\]\n]{{0,{_SPAN}}})\]{_M_TARGET}")
 _M_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>()\[\]]+")
 _M_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _M_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -301,7 +306,7 @@ def markdown_to_text(body: str) -> str:
     slots = _Slots()
     text = _clean(body)
     text = _M_FENCE.sub(lambda m: slots.park(m.group(2).rstrip("\n")) + "\n", text)
-    text = _M_CODE_SPAN.sub(lambda m: slots.park(m.group(2).strip() or m.group(2)), text)
+    text = _code_spans(text, slots)
     text = _M_HARD_BREAK.sub("\n", text)
     text = _M_ESCAPE.sub(lambda m: slots.park(m.group(1)), text)
     text = _ENTITY.sub(lambda m: slots.park(_entity(m)), text)
@@ -320,6 +325,30 @@ def markdown_to_text(body: str) -> str:
     for pattern in _M_INLINE:
         text = _repeat(pattern, text)
     return _finish(slots.restore(text))
+
+
+def _code_spans(text: str, slots: _Slots) -> str:
+    """CommonMark code spans: a backtick run up to the next run of the same length, in linear time."""
+    runs = [(m.start(), m.end()) for m in re.finditer(r"`+", text)]
+    following: list[int | None] = [None] * len(runs)
+    last_of_length: dict[int, int] = {}
+    for index in range(len(runs) - 1, -1, -1):
+        length = runs[index][1] - runs[index][0]
+        following[index] = last_of_length.get(length)
+        last_of_length[length] = index
+    out, position, index = [], 0, 0
+    while index < len(runs):
+        closing = following[index]
+        if closing is None:
+            index += 1
+            continue
+        start, end = runs[index]
+        inner = text[end : runs[closing][0]]
+        out += [text[position:start], slots.park(inner.strip(" ") or inner)]
+        position = runs[closing][1]
+        index = closing + 1
+    out.append(text[position:])
+    return "".join(out)
 
 
 def _markdown_link(match: re.Match[str], slots: _Slots) -> str:

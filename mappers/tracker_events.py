@@ -52,7 +52,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -70,7 +70,10 @@ JIRA_HANDLED_EVENTS = frozenset(
 KAITEN_HANDLED_EVENTS = frozenset({"comment:add", "comment:update", "card:update"})
 
 # ``issue_event_type_name`` values under which Data Center repeats a comment event.
-_JIRA_COMMENT_TYPE_NAMES = {"issue_commented": "comment_created", "issue_comment_edited": "comment_updated"}
+_JIRA_COMMENT_TYPE_NAMES: dict[str, EventKind] = {
+    "issue_commented": "comment_created",
+    "issue_comment_edited": "comment_updated",
+}
 _COMMENT_SELF = re.compile(r"/issue/(\d+)/comment/(\d+)/?$")
 _STATUS_CATEGORIES: frozenset[str] = frozenset({"new", "indeterminate", "done"})
 _KAITEN_STATE_CATEGORY: dict[int, StatusCategory] = {1: "new", 2: "indeterminate", 3: "done"}
@@ -138,7 +141,9 @@ def parse_jira_webhook(payload: object, *, delivery_id: str | None = None) -> Tr
     if name in ("comment_created", "comment_updated"):
         if comment is None:
             raise AnomalousPayload(f"Jira {name} without a comment", {"comment": "missing"})
-        return _jira_comment(name, comment, base)
+        return _jira_comment(
+            "comment_created" if name == "comment_created" else "comment_updated", comment, base
+        )
     if name == "jira:issue_deleted":
         if issue is None:
             raise AnomalousPayload("Jira jira:issue_deleted without an issue", {"issue": "missing"})
@@ -160,7 +165,7 @@ def parse_jira_webhook(payload: object, *, delivery_id: str | None = None) -> Tr
     return TrackerEvent(kind="issue_updated", event_id=event_id, **base)
 
 
-def _jira_comment(kind: str, comment: Mapping[str, Any], base: dict[str, Any]) -> TrackerEvent:
+def _jira_comment(kind: EventKind, comment: Mapping[str, Any], base: dict[str, Any]) -> TrackerEvent:
     comment_id = _text(comment.get("id"))
     url = _text(comment.get("self"))
     match = _COMMENT_SELF.search(url or "")
@@ -191,7 +196,7 @@ def _jira_comment(kind: str, comment: Mapping[str, Any], base: dict[str, Any]) -
     if author_id is not None:
         # The comment's own author is the actor: a loop check compares it with the hub's account.
         fields["actor"], fields["actor_name"] = author_id, author_name
-    return TrackerEvent(kind=kind, event_id=f"comment:{comment_id}:{updated}", **fields)  # type: ignore[arg-type]
+    return TrackerEvent(kind=kind, event_id=f"comment:{comment_id}:{updated}", **fields)
 
 
 def _jira_transition(
@@ -303,7 +308,7 @@ def parse_kaiten_webhook(payload: object) -> TrackerEvent:
 
 
 def _kaiten_comment(
-    kind: str, name: str, comment: Mapping[str, Any], changes: Mapping[str, Any], base: dict[str, Any]
+    kind: EventKind, name: str, comment: Mapping[str, Any], changes: Mapping[str, Any], base: dict[str, Any]
 ) -> TrackerEvent:
     merged = {**comment, **changes}
     comment_id = _text(merged.get("id"))
@@ -315,7 +320,7 @@ def _kaiten_comment(
     text = merged.get("text")
     author_id = _text(merged.get("author_id")) or base.get("actor")
     return TrackerEvent(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         event_id=f"{name}:{comment_id}:{updated}",
         issue_key=card_id,
         issue_id=card_id,
@@ -381,6 +386,16 @@ def verify_hub_signature(secret: str, body: bytes, header: str | None) -> bool:
         return False
     expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest().encode("ascii")
     return hmac.compare_digest(expected, received.strip().lower().encode("utf-8", "replace"))
+
+
+def is_own_event(event: TrackerEvent, own_accounts: Iterable[str]) -> bool:
+    """True when the hub's own account caused ``event`` (its comment, its edit, its transition).
+
+    ``own_accounts`` holds every id the hub's tracker user is known by: the Jira Cloud accountId, the
+    Server/Data Center user name, the Kaiten user id. Such events are dropped so nothing loops.
+    """
+    own = {account for account in own_accounts if account}
+    return bool(own) and (event.actor in own or (event.actor is None and event.comment_author in own))
 
 
 def _optional_mapping(payload: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:

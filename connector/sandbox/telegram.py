@@ -46,6 +46,7 @@ from connector.sandbox.common import threaded_server
 
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 MESSAGE_LIMIT = 4096
+UPLOAD_LIMIT = 50 * 1024 * 1024  # what the cloud Bot API takes from a bot
 SANDBOX_BOT = {
     "id": 7000000001,
     "is_bot": True,
@@ -324,8 +325,35 @@ def _get_webhook_info(state: _State, params: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
+def _send_document(state: _State, params: dict[str, Any]) -> dict[str, Any]:
+    """``sendDocument`` with a multipart ``document`` (https://core.telegram.org/bots/api#senddocument)."""
+    chat_id = _chat_id(params)
+    upload = request.files.get("document")
+    if upload is None:
+        raise _ApiError(400, "Bad Request: there is no document in the request")
+    content = upload.read()
+    if len(content) > UPLOAD_LIMIT:
+        raise _ApiError(413, "Request Entity Too Large")
+    with state.lock:
+        if str(chat_id) in state.blocked:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+        message_id = next(state.message_ids)
+        state.sent.append(
+            {
+                "chat_id": chat_id,
+                "document": upload.filename,
+                "size": len(content),
+                "caption": params.get("caption"),
+                "message_thread_id": params.get("message_thread_id"),
+                "message_id": message_id,
+            }
+        )
+    return {"message_id": message_id, "from": SANDBOX_BOT, "chat": {"id": chat_id}, "date": int(time.time())}
+
+
 _METHODS = {
     "sendmessage": _send_message,
+    "senddocument": _send_document,
     "getfile": _get_file,
     "getme": _get_me,
     "setwebhook": _set_webhook,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from mappers.errors import AnomalousPayload, UnsupportedEvent
 from mappers.tracker_events import (
     TrackerEvent,
+    is_own_event,
     parse_jira_webhook,
     parse_kaiten_webhook,
     verify_hub_signature,
@@ -492,3 +493,18 @@ def test_signature_over_a_real_payload_byte_for_byte() -> None:
     assert verify_hub_signature("s3cret", raw, header)
     reserialised = json.dumps(json.loads(raw)).encode()
     assert not verify_hub_signature("s3cret", reserialised, header)
+
+
+# --- loop protection ---------------------------------------------------------------------------------
+
+
+def test_own_events_are_recognised() -> None:
+    cloud = parse_jira_webhook(load(JIRA, "zulip__comment_created.json"))
+    server = parse_jira_webhook(load(JIRA, "mattermost-plugin-jira__webhook-server-comment-created.json"))
+    kaiten = parse_kaiten_webhook(load(KAITEN, "comment-add.docs-shape.json"))
+    assert is_own_event(cloud, ["5a1b0e47748e770ed11f338c"])
+    assert is_own_event(server, ["hub-bot", "levbrouk"])
+    assert is_own_event(kaiten, ["101"])
+    assert not is_own_event(cloud, ["levbrouk"])
+    assert not is_own_event(kaiten, [])
+    assert not is_own_event(kaiten, [""])
