@@ -253,14 +253,7 @@ def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, 
         tracker.add_comment(link.issue_key, body, marker)
     tracker.attach_files(link.issue_key, files)
     links.remember_mail_ids(ctx.engine, link.id, _own_mail_ids(message), "in")
-    journal.mark_delivered(
-        ctx.engine,
-        entry.id,
-        tracker=link.tracker,
-        issue_key=link.issue_key,
-        issue_url=link.issue_url,
-        outcome="comment",
-    )
+    links.mark_delivered_on(ctx.engine, entry.id, link, "comment")
     return journal.DELIVERED
 
 

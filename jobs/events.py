@@ -144,14 +144,7 @@ def _send(
                 ctx, entry, tracker, link, f"gave up after {entry.attempts + 1} attempts: {exc}"
             )
         raise
-    journal.mark_delivered(
-        ctx.engine,
-        entry.id,
-        tracker=link.tracker,
-        issue_key=link.issue_key,
-        issue_url=link.issue_url,
-        outcome="reply",
-    )
+    links.mark_delivered_on(ctx.engine, entry.id, link, "reply")
     return journal.DELIVERED
 
 

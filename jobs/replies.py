@@ -123,12 +123,14 @@ def _record(
     status: str,
     reason: str | None,
     external_ref: str | None = None,
+    *,
+    kind: str = AUTOREPLY,
 ) -> str:
     outbound.record(
         ctx.engine,
         Outbound(
             message_id=message_id,
-            kind=AUTOREPLY,
+            kind=kind,
             channel=channel.value,
             recipient=recipient,
             status=status,
@@ -136,7 +138,7 @@ def _record(
             external_ref=external_ref,
         ),
     )
-    log.info("autoreply.%s message_id=%s channel=%s", status, message_id, channel.value)
+    log.info("outbound.%s message_id=%s kind=%s channel=%s", status, message_id, kind, channel.value)
     return status
 
 
@@ -162,22 +164,7 @@ def send_to_customer(
     else:
         sent = _send_mail(ctx, link, text, files)
         recipient = link.requester_email or ""
-    outbound.record(
-        ctx.engine,
-        Outbound(
-            message_id=message_id,
-            kind=key,
-            channel=link.channel,
-            recipient=recipient,
-            status="sent",
-            reason=None,
-            external_ref=sent,
-        ),
-    )
-    log.info(
-        "reply.sent message_id=%s key=%s channel=%s issue=%s", message_id, key, link.channel, link.issue_key
-    )
-    return "sent"
+    return _record(ctx, message_id, Channel(link.channel), recipient, "sent", None, sent, kind=key)
 
 
 def _send_telegram(ctx: Context, link: Link, text: str, files: Sequence[FileUpload]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from store import journal
 from store.db import links, mail_ids
 from store.journal import fit_key, utcnow
 
@@ -105,6 +106,18 @@ def add_link(engine: Engine, new: NewLink, mail_message_ids: Iterable[str] = ())
     link = get_link(engine, link_id)
     assert link is not None
     return link
+
+
+def mark_delivered_on(engine: Engine, message_id: str, link: Link, outcome: str) -> None:
+    """The message reached the link's issue (as a comment, a reply…): journal it as delivered there."""
+    journal.mark_delivered(
+        engine,
+        message_id,
+        tracker=link.tracker,
+        issue_key=link.issue_key,
+        issue_url=link.issue_url,
+        outcome=outcome,
+    )
 
 
 def deactivate(engine: Engine, link_id: int) -> None:

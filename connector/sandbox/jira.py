@@ -26,7 +26,21 @@ Auth: ``Authorization: Bearer <token>`` (user "hub") or Basic (that user); missi
 Test controls under ``/_sandbox`` (no auth): ``POST /_sandbox/faults`` adds a fault rule (see
 ``FaultBook.add``), ``DELETE /_sandbox/faults`` clears them, ``GET /_sandbox/faults`` lists them,
 ``GET /_sandbox/stats`` counts requests per method and URL rule, ``POST /_sandbox/reset`` wipes the
-issues (the seeded projects, types and users stay) and clears faults and stats.
+issues and the registered webhooks (the seeded projects, types and users stay, and so does the
+start-up webhook) and clears faults, stats and webhook delivery records.
+
+Webhooks, sent the way Data Center sends them (see the "webhooks" section): registered with the
+admin REST API (``POST``/``GET /rest/webhooks/1.0/webhook``, ``GET``/``PUT``/``DELETE
+/rest/webhooks/1.0/webhook/{id}``) or at start-up (``webhook_url``, ``--webhook-url``). After a change
+is committed: ``jira:issue_created``; ``comment_created``/``comment_updated``/``comment_deleted``,
+each followed by ``jira:issue_updated`` with ``issue_event_type_name`` ``issue_commented``/
+``issue_comment_edited``/``issue_comment_deleted`` and the comment (Data Center's double report);
+``jira:issue_updated`` with a ``changelog`` for transitions (``issue_generic``), edits
+(``issue_updated``) and assignments (``issue_assigned``); ``jira:issue_deleted``. Each delivery has
+its own ``X-Atlassian-Webhook-Identifier`` and, with a secret, ``X-Hub-Signature: sha256=<HMAC>``;
+one daemon thread posts them (timeout 5 s) and retries a connection error, 5xx or 429 after 0.5 s
+and 1 s with the same identifier. ``GET /_sandbox/webhook-deliveries`` lists deliveries,
+``POST /_sandbox/webhooks/flush`` waits until none is pending.
 
 Storage is one SQLite file (WAL), one connection per request, so data survives restarts.
 """
@@ -42,9 +56,12 @@ import os
 import re
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
@@ -457,9 +474,27 @@ CREATE TABLE IF NOT EXISTS remote_link (
 CREATE UNIQUE INDEX IF NOT EXISTS remote_link_global ON remote_link (issue_id, global_id)
   WHERE global_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS project_counter (project_id TEXT PRIMARY KEY, last_num INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS changelog (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  issue_id INTEGER NOT NULL,
+  author TEXT NOT NULL,
+  created TEXT NOT NULL,
+  items TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  secret TEXT,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  origin TEXT NOT NULL DEFAULT 'rest',
+  updated_by TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
 """
-ID_TABLES = ("issue", "comment", "attachment", "issue_link", "remote_link")
-DATA_TABLES = (*ID_TABLES, "label", "project_counter")
+ID_TABLES = ("issue", "comment", "attachment", "issue_link", "remote_link", "changelog")
+DATA_TABLES = (*ID_TABLES, "label", "project_counter", "webhook")
 FIRST_ID = 10000
 
 
@@ -476,7 +511,8 @@ class Store(common.SqliteStore):
     """The SQLite file: schema, connections and transactions."""
 
     schema = SCHEMA
-    first_ids = dict.fromkeys(ID_TABLES, FIRST_ID)  # ids start at 10000, as on a fresh Jira
+    # ids start at 10000, as on a fresh Jira; webhooks are numbered from 1
+    first_ids: ClassVar[Mapping[str, int]] = {**dict.fromkeys(ID_TABLES, FIRST_ID), "webhook": 1}
     data_tables = DATA_TABLES
 
 
@@ -848,8 +884,8 @@ def _comment_body(body: Any, limit: int) -> str:
     return body
 
 
-def _save_draft(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft, user: str) -> None:
-    """Write an edit inside the caller's transaction."""
+def _save_draft(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft, user: str) -> list[int]:
+    """Write an edit inside the caller's transaction; the ids of the comments it added."""
     cols = dict(draft.columns)
     if draft.doc:
         cols["doc"] = json.dumps({**json.loads(row["doc"]), **draft.doc})
@@ -858,8 +894,7 @@ def _save_draft(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft, user: 
     conn.execute(f"UPDATE issue SET {assignments} WHERE id = ?", (*cols.values(), row["id"]))  # noqa: S608
     if draft.labels is not None:
         _set_labels(conn, row["id"], draft.labels)
-    for body in draft.comments:
-        _insert_comment(conn, row["id"], user, body, {})
+    return [_insert_comment(conn, row["id"], user, body, {}) for body in draft.comments]
 
 
 # --- JQL: a tokenizer, a recursive-descent parser and a compiler to SQL -----------------------------------
@@ -1359,10 +1394,16 @@ class SandboxState(common.SandboxStateBase):
     token: str | None
     text_limit: int
     attachment_limit: int
+    webhooks: common.WebhookSender
+    startup_webhook: tuple[str, str | None] | None = None  # (url, secret) from the command line
 
     def reset(self) -> None:
+        """Also forgets the users signed in, registered webhooks and delivery records; the start-up
+        webhook is registered again."""
         super().reset()
         self.cat.forget_users()
+        self.webhooks.forget()
+        _register_startup_webhook(self.store, self.startup_webhook)
 
 
 def _state() -> SandboxState:
@@ -2060,6 +2101,7 @@ def create_issue() -> tuple[Response, int]:
     state = _state()
     project, issue_type, draft = validate_create(_json_body(), state.cat, _user(), state.text_limit)
     row = _insert_issue(_db(), project, issue_type, draft, _user())
+    _emit_issue_created(row)
     return jsonify({"id": str(row["id"]), "key": row["key"], "self": f"{_api()}/issue/{row['id']}"}), 201
 
 
@@ -2080,6 +2122,7 @@ def create_issues_bulk() -> tuple[Response, int]:
             errors.append({"status": exc.status, "failedElementNumber": index, "elementErrors": element})
             continue
         row = _insert_issue(_db(), project, issue_type, draft, _user())
+        _emit_issue_created(row)
         created.append({"id": str(row["id"]), "key": row["key"], "self": f"{_api()}/issue/{row['id']}"})
     return jsonify(issues=created, errors=errors), (201 if created else 400)
 
@@ -2109,8 +2152,7 @@ def edit_issue(ref: str) -> tuple[str, int]:
     errors.update(_apply_update_ops(update, row, draft, ctx, conn))
     if errors:
         raise _field_errors(errors)
-    with transaction(conn):
-        _save_draft(conn, row, draft, _user())
+    _emit_changes(row, _save_changes(conn, row, draft), "issue_updated")
     return "", 204
 
 
@@ -2118,11 +2160,13 @@ def edit_issue(ref: str) -> tuple[str, int]:
 def delete_issue(ref: str) -> tuple[str, int]:
     row = _issue_or_404(ref)
     conn = _db()
+    last_state = _snapshot("jira:issue_deleted", "issue_deleted", row)
     with transaction(conn):
         for table, column in (("label", "issue_id"), ("comment", "issue_id"), ("attachment", "issue_id"),
                               ("remote_link", "issue_id"), ("issue_link", "inward_id"),
                               ("issue_link", "outward_id"), ("issue", "id")):  # fmt: skip
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (row["id"],))  # noqa: S608
+    _emit("jira:issue_deleted", last_state)
     return "", 204
 
 
@@ -2152,6 +2196,7 @@ def add_comment(ref: str) -> tuple[Response, int]:
     with transaction(conn):
         comment_id = _insert_comment(conn, row["id"], _user(), text, extra)
     comment = conn.execute("SELECT * FROM comment WHERE id = ?", (comment_id,)).fetchone()
+    _emit_comment("comment_created", "issue_commented", row["id"], comment)
     return jsonify(comment_json(comment)), 201
 
 
@@ -2216,15 +2261,17 @@ def update_comment(ref: str, comment_id: str) -> Response:
         )
         _touch(conn, row["id"])
     updated = conn.execute("SELECT * FROM comment WHERE id = ?", (comment["id"],)).fetchone()
+    _emit_comment("comment_updated", "issue_comment_edited", row["id"], updated)
     return jsonify(comment_json(updated))
 
 
 @api_route("/issue/<ref>/comment/<comment_id>", methods=("DELETE",))
 def delete_comment(ref: str, comment_id: str) -> tuple[str, int]:
-    _, comment = _comment_or_404(ref, comment_id)
+    row, comment = _comment_or_404(ref, comment_id)
     conn = _db()
     with transaction(conn):
         conn.execute("DELETE FROM comment WHERE id = ?", (comment["id"],))
+    _emit_comment("comment_deleted", "issue_comment_deleted", row["id"], comment)
     return "", 204
 
 
@@ -2251,9 +2298,7 @@ def do_transition(ref: str) -> tuple[str, int]:
     status = _cat().status(transition.to)
     assert status is not None
     draft = _transition_draft(row, body, transition, status)
-    conn = _db()
-    with transaction(conn):
-        _save_draft(conn, row, draft, _user())
+    _emit_changes(row, _save_changes(_db(), row, draft), "issue_generic")
     log.info("sandbox jira: %s moved to %s", row["key"], status.name)
     return "", 204
 
@@ -2317,9 +2362,7 @@ def assign(ref: str) -> tuple[str, int]:
         _set_assignee(body, draft, FieldContext(_cat(), project, _state().text_limit))
     except FieldInvalid as exc:
         raise _field_errors({"assignee": str(exc)})
-    conn = _db()
-    with transaction(conn):
-        _save_draft(conn, row, draft, _user())
+    _emit_changes(row, _save_changes(_db(), row, draft), "issue_assigned")
     return "", 204
 
 
@@ -2741,6 +2784,385 @@ def _remote_view(link: dict[str, Any]) -> dict[str, str | None]:
     return {"title": str(obj.get("title") or url), "url": safe, "text": url}
 
 
+# --- webhooks: registration (Jira Data Center's admin REST API), payloads, delivery -----------------------
+#
+# Shapes: https://developer.atlassian.com/server/jira/platform/webhooks/ (registration under
+# /rest/webhooks/1.0/webhook, payload envelope) and the real payloads in tests/fixtures/jira/.
+
+WEBHOOK_API = "/rest/webhooks/1.0/webhook"
+# What the sandbox sends (a webhook may subscribe to any event name; others are simply never sent).
+SENT_EVENTS = (
+    "jira:issue_created",
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+    "comment_deleted",
+)
+# The start-up webhook (``webhook_url``) subscribes to what the hub acts on.
+STARTUP_WEBHOOK_EVENTS = ("comment_created", "comment_updated", "jira:issue_updated", "jira:issue_deleted")
+STARTUP_WEBHOOK_NAME = "trackerhub (sandbox start-up webhook)"
+WEBHOOK_TIMEOUT_S = 5.0
+WEBHOOK_BACKOFF_S = (0.5, 1.0)  # pauses before the 2nd and 3rd try
+FLUSH_TIMEOUT_S = 10.0
+FLUSH_TIMEOUT_MAX_S = 60.0
+
+Payload = dict[str, Any]
+
+
+def _http_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _register_startup_webhook(store: common.SqliteStore, spec: tuple[str, str | None] | None) -> None:
+    """Replace the start-up webhook of an earlier run (if any) with ``spec`` (``(url, secret)``)."""
+    conn = store.connect()
+    try:
+        with transaction(conn):
+            conn.execute("DELETE FROM webhook WHERE origin = 'startup'")
+            if spec is not None:
+                url, secret = spec
+                conn.execute(
+                    "INSERT INTO webhook (name, url, events, secret, origin, updated_by, updated_at) "
+                    "VALUES (?, ?, ?, ?, 'startup', 'admin', ?)",
+                    (STARTUP_WEBHOOK_NAME, url, json.dumps(STARTUP_WEBHOOK_EVENTS), secret, _millis()),
+                )
+    finally:
+        conn.close()
+
+
+def _millis() -> int:
+    return int(time.time() * 1000)
+
+
+def webhook_json(row: sqlite3.Row) -> dict[str, Any]:
+    """A registered webhook as Jira lists it (the secret is never shown)."""
+    user = _cat().user(row["updated_by"])
+    return {
+        "self": f"{_base()}{WEBHOOK_API}/{row['id']}",
+        "name": row["name"],
+        "url": row["url"],
+        "events": json.loads(row["events"]),
+        "filters": {},
+        "excludeBody": False,
+        "enabled": bool(row["enabled"]),
+        "lastUpdatedUser": row["updated_by"],
+        "lastUpdatedDisplayName": user.display_name if user else row["updated_by"],
+        "lastUpdated": row["updated_at"],
+    }
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    name: str
+    url: str
+    events: list[str]
+    secret: str | None
+    enabled: bool
+
+
+def _webhook_spec(body: Any) -> WebhookSpec:
+    if not isinstance(body, dict):
+        raise JiraError(400, ["The request body must be a JSON object."])
+    errors: dict[str, str] = {}
+    name, url, events = body.get("name"), body.get("url"), body.get("events", [])
+    secret, enabled = body.get("secret"), body.get("enabled", True)
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = "The webhook needs a name."
+    if not _http_url(url):
+        errors["url"] = "The URL must be an absolute http or https URL."
+    if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
+        errors["events"] = "Events must be a list of event names."
+    if secret is not None and not isinstance(secret, str):
+        errors["secret"] = "The secret must be a string."  # noqa: S105 - a message, not a password
+    if not isinstance(enabled, bool):
+        errors["enabled"] = "'enabled' must be true or false."
+    if errors:
+        raise _field_errors(errors)
+    return WebhookSpec(str(name).strip(), str(url), list(dict.fromkeys(events)), secret or None, enabled)
+
+
+def _webhook_or_404(webhook_id: int) -> sqlite3.Row:
+    row = _db().execute("SELECT * FROM webhook WHERE id = ?", (webhook_id,)).fetchone()
+    if row is None:
+        raise JiraError(404, [f"Webhook with id {webhook_id} does not exist."])
+    return row
+
+
+@bp.route(WEBHOOK_API, methods=["POST"])
+def register_webhook() -> tuple[Response, int]:
+    spec = _webhook_spec(_json_body())
+    conn = _db()
+    with transaction(conn):
+        cur = conn.execute(
+            "INSERT INTO webhook (name, url, events, secret, enabled, updated_by, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (spec.name, spec.url, json.dumps(spec.events), spec.secret, spec.enabled, _user(), _millis()),
+        )
+    row = _webhook_or_404(int(cur.lastrowid or 0))
+    log.info("sandbox jira: webhook %s registered for %s -> %s", row["id"], spec.events, spec.url)
+    resp = jsonify(webhook_json(row))
+    resp.headers["Location"] = f"{_base()}{WEBHOOK_API}/{row['id']}"
+    return resp, 201
+
+
+@bp.route(WEBHOOK_API)
+def list_webhooks() -> Response:
+    rows = _db().execute("SELECT * FROM webhook ORDER BY id").fetchall()
+    return jsonify([webhook_json(r) for r in rows])
+
+
+@bp.route(WEBHOOK_API + "/<int:webhook_id>")
+def get_webhook(webhook_id: int) -> Response:
+    return jsonify(webhook_json(_webhook_or_404(webhook_id)))
+
+
+@bp.route(WEBHOOK_API + "/<int:webhook_id>", methods=["PUT"])
+def update_webhook(webhook_id: int) -> Response:
+    row = _webhook_or_404(webhook_id)
+    body = _json_body()
+    spec = _webhook_spec(body)
+    # no "secret": keep the one set before
+    events, secret = json.dumps(spec.events), spec.secret if "secret" in body else row["secret"]
+    conn = _db()
+    with transaction(conn):
+        conn.execute(
+            "UPDATE webhook SET name = ?, url = ?, events = ?, secret = ?, enabled = ?, updated_by = ?, "
+            "updated_at = ? WHERE id = ?",
+            (spec.name, spec.url, events, secret, spec.enabled, _user(), _millis(), webhook_id),
+        )
+    return jsonify(webhook_json(_webhook_or_404(webhook_id)))
+
+
+@bp.route(WEBHOOK_API + "/<int:webhook_id>", methods=["DELETE"])
+def delete_webhook(webhook_id: int) -> tuple[str, int]:
+    _webhook_or_404(webhook_id)
+    conn = _db()
+    with transaction(conn):
+        conn.execute("DELETE FROM webhook WHERE id = ?", (webhook_id,))
+    return "", 204
+
+
+@bp.route(common.CONTROL_PREFIX + "/webhook-deliveries")
+def webhook_deliveries() -> Response:
+    """Every delivery (oldest first): event, url, status, attempts, identifier, state, error."""
+    return jsonify(_state().webhooks.deliveries())
+
+
+@bp.route(common.CONTROL_PREFIX + "/webhook-deliveries", methods=["DELETE"])
+def forget_webhook_deliveries() -> tuple[str, int]:
+    _state().webhooks.forget()
+    return "", 204
+
+
+@bp.route(common.CONTROL_PREFIX + "/webhooks/flush", methods=["POST"])
+def flush_webhooks() -> tuple[Response, int]:
+    """Wait (``?timeout=`` seconds, default 10, at most 60) until no delivery is queued or in flight:
+    200 when done, 504 when some still are."""
+    timeout = request.args.get("timeout", FLUSH_TIMEOUT_S, type=float)
+    sender = _state().webhooks
+    flushed = sender.flush(max(0.0, min(FLUSH_TIMEOUT_MAX_S, timeout)))
+    return jsonify(flushed=flushed, pending=sender.pending), (200 if flushed else 504)
+
+
+def _subscribed(event: str) -> list[sqlite3.Row]:
+    rows = _db().execute("SELECT * FROM webhook WHERE enabled = 1 ORDER BY id").fetchall()
+    return [r for r in rows if event in json.loads(r["events"])]
+
+
+def _event_fields(
+    type_name: str | None,
+    issue: sqlite3.Row | None,
+    *,
+    changelog: dict[str, Any] | None = None,
+    comment: sqlite3.Row | None = None,
+) -> Payload:
+    """The payload after ``timestamp`` and ``webhookEvent``, in the order Jira writes it."""
+    out: Payload = {}
+    if type_name is not None:
+        out["issue_event_type_name"] = type_name
+    out["user"] = user_json(_user())
+    if issue is not None:
+        out["issue"] = issue_json(issue, _db(), wanted_fields(None))
+    if changelog is not None:
+        out["changelog"] = changelog
+    if comment is not None:
+        out["comment"] = comment_json(comment)
+    return out
+
+
+def _emit(event: str, fields: Callable[[], Payload] | Payload | None) -> None:
+    """Queue ``event`` to every enabled webhook subscribed to it (call after the change is committed).
+
+    ``fields`` is built only when someone listens; each delivery gets its own identifier.
+    """
+    if fields is None:
+        return
+    hooks = _subscribed(event)
+    if not hooks:
+        return
+    payload = {"timestamp": _millis(), "webhookEvent": event, **(fields() if callable(fields) else fields)}
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    for hook in hooks:
+        identifier = str(uuid.uuid4())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"Atlassian HttpClient (sandbox Jira {'.'.join(map(str, SERVER_VERSION))})",
+            "X-Atlassian-Webhook-Identifier": identifier,
+        }
+        if hook["secret"]:
+            headers["X-Hub-Signature"] = common.hub_signature(hook["secret"], body)
+        _state().webhooks.send(event, hook["url"], body, headers, identifier)
+
+
+def _snapshot(event: str, type_name: str, issue: sqlite3.Row) -> Payload | None:
+    """The payload of an event about something about to disappear, taken while it is there."""
+    return _event_fields(type_name, issue) if _subscribed(event) else None
+
+
+def _emit_issue_created(row: sqlite3.Row) -> None:
+    _emit("jira:issue_created", partial(_event_fields, "issue_created", row))
+
+
+def _emit_comment(event: str, type_name: str, issue_id: int, comment: sqlite3.Row) -> None:
+    """``comment_*`` and, as Data Center does, the same comment again as ``jira:issue_updated``."""
+    issue = _find_issue(_db(), str(issue_id))
+    if issue is None:
+        return
+    _emit(event, partial(_event_fields, None, issue, comment=comment))
+    _emit("jira:issue_updated", partial(_event_fields, type_name, issue, comment=comment))
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an edit, transition or assignment wrote: its changelog (if a field changed), new comments."""
+
+    changelog: dict[str, Any] | None
+    comment_ids: list[int]
+
+
+def _save_changes(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft) -> Change:
+    """Write ``draft`` and its changelog in one transaction."""
+    items = _history_items(conn, row, draft)
+    changelog = None
+    with transaction(conn):
+        comment_ids = _save_draft(conn, row, draft, _user())
+        if items:
+            cur = conn.execute(
+                "INSERT INTO changelog (issue_id, author, created, items) VALUES (?, ?, ?, ?)",
+                (row["id"], _user(), _now(), json.dumps(items)),
+            )
+            changelog = {"id": str(cur.lastrowid), "items": items}
+    return Change(changelog, comment_ids)
+
+
+def _emit_changes(row: sqlite3.Row, change: Change, type_name: str) -> None:
+    """``comment_created`` per new comment; one ``jira:issue_updated`` with the changelog (and the
+    comment a transition added), or, with no field changed, one ``issue_commented`` per comment."""
+    conn = _db()
+    issue = _find_issue(conn, str(row["id"]))
+    if issue is None:
+        return
+    comments = [
+        c
+        for cid in change.comment_ids
+        if (c := conn.execute("SELECT * FROM comment WHERE id = ?", (cid,)).fetchone()) is not None
+    ]
+    for comment in comments:
+        _emit("comment_created", partial(_event_fields, None, issue, comment=comment))
+    if change.changelog is not None:
+        last = comments[-1] if comments else None
+        _emit(
+            "jira:issue_updated",
+            partial(_event_fields, type_name, issue, changelog=change.changelog, comment=last),
+        )
+        return
+    for comment in comments:
+        _emit("jira:issue_updated", partial(_event_fields, "issue_commented", issue, comment=comment))
+
+
+def _history_item(
+    name: str, old: Any, old_text: str | None, new: Any, new_text: str | None, *, custom: bool = False
+) -> dict[str, Any]:
+    return {
+        "field": name,
+        "fieldtype": "custom" if custom else "jira",
+        "from": None if old is None else str(old),
+        "fromString": old_text,
+        "to": None if new is None else str(new),
+        "toString": new_text,
+    }
+
+
+def _display_name(name: str | None) -> str | None:
+    user = _cat().user(name) if name is not None else None
+    return user.display_name if user is not None else name
+
+
+def _history_items(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft) -> list[dict[str, Any]]:
+    """Jira's changelog items for what ``draft`` changes in ``row`` (nothing for unchanged values)."""
+    cat, cols = _cat(), draft.columns
+    items: list[dict[str, Any]] = []
+
+    def changed(column: str) -> bool:
+        return column in cols and cols[column] != row[column]
+
+    named: tuple[tuple[str, str, Callable[[object], Any]], ...] = (
+        ("resolution", "resolution_id", cat.resolution),
+        ("priority", "priority_id", cat.priority),
+        ("status", "status_id", cat.status),
+    )
+    for name, column, find in named:
+        if changed(column):
+            old, new = find(row[column]), find(cols[column])
+            old_text, new_text = (old.name if old else None), (new.name if new else None)
+            items.append(_history_item(name, row[column], old_text, cols[column], new_text))
+    for column in ("assignee", "reporter"):
+        if changed(column):
+            old_name, new_name = row[column], cols[column]
+            items.append(
+                _history_item(column, old_name, _display_name(old_name), new_name, _display_name(new_name))
+            )
+    if changed("summary"):
+        items.append(_history_item("summary", None, row["summary"], None, cols["summary"]))
+    if draft.labels is not None:
+        old_labels = _labels(conn, row["id"])
+        if sorted(draft.labels) != old_labels:
+            items.append(_history_item("labels", None, " ".join(old_labels), None, " ".join(draft.labels)))
+    doc = json.loads(row["doc"])
+    project = cat.project(row["project_id"])
+    for key, value in draft.doc.items():
+        old = doc.get(key)
+        if value == old:
+            continue
+        fdef = cat.fields.get(key)
+        custom = bool(fdef and fdef.custom)
+        name = fdef.name if fdef is not None and custom else ("Component" if key == "components" else key)
+        if key in ("description", "summary"):
+            items.append(_history_item(name, None, old, None, value))
+        else:
+            old_text, new_text = _doc_text(fdef, old, project), _doc_text(fdef, value, project)
+            old_raw = ",".join(old) if isinstance(old, list) else old
+            new_raw = ",".join(value) if isinstance(value, list) else value
+            items.append(_history_item(name, old_raw, old_text, new_raw, new_text, custom=custom))
+    return items
+
+
+def _doc_text(fdef: FieldDef | None, value: Any, project: Project | None) -> str | None:
+    """How a changelog item shows a stored value: option and component names rather than ids."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        names = {c.id: c.name for c in project.components} if project else {}
+        return ", ".join(names.get(str(v), str(v)) for v in value)
+    if fdef is not None and fdef.options:
+        return next((o.name for o in fdef.options if o.id == value), str(value))
+    return str(value)
+
+
 # --- app factory and servers -----------------------------------------------------------------------------
 
 
@@ -2754,15 +3176,24 @@ def create_sandbox_app(
     extra_users: Iterable[str] = (),
     text_limit: int = TEXT_LIMIT,
     attachment_limit: int = ATTACHMENT_LIMIT,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> Flask:
     """The sandbox as a Flask app on the SQLite file ``db_path`` (created if missing, kept across restarts).
 
     ``base_url`` fixes the URLs in answers (default: the request's own root); ``latency_ms`` delays
     every tracker request; ``token``, when set, is the only Bearer token (or Basic password) accepted;
     ``extra_projects`` adds projects given as ``"KEY"`` or ``"KEY:Name"``; ``extra_users`` adds users.
+    ``webhook_url`` registers a webhook for ``STARTUP_WEBHOOK_EVENTS`` (signed with ``webhook_secret``
+    when given), replacing the start-up webhook of an earlier run on the same file.
     """
+    if webhook_url is not None and not _http_url(webhook_url):
+        raise ValueError(f"webhook_url must be an http or https URL, not {webhook_url!r}")
+    store = Store(db_path)
+    startup_webhook = (webhook_url, webhook_secret or None) if webhook_url else None
+    _register_startup_webhook(store, startup_webhook)
     state = SandboxState(
-        store=Store(db_path),
+        store=store,
         cat=Catalogue(extra_projects, extra_users),
         faults=common.FaultBook("jira", _fault_answer, log=log, latency_ms=latency_ms),
         stats=common.Stats(),
@@ -2770,6 +3201,8 @@ def create_sandbox_app(
         token=token,
         text_limit=text_limit,
         attachment_limit=attachment_limit,
+        webhooks=common.WebhookSender("jira", log=log, timeout=WEBHOOK_TIMEOUT_S, backoff=WEBHOOK_BACKOFF_S),
+        startup_webhook=startup_webhook,
     )
     return common.sandbox_app(
         __name__,
@@ -2822,7 +3255,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("SANDBOX_JIRA_PROJECTS", ""),
         help="extra projects, e.g. 'OPS:Operations,HR' (env SANDBOX_JIRA_PROJECTS)",
     )
+    parser.add_argument(
+        "--webhook-url",
+        default=os.environ.get("SANDBOX_JIRA_WEBHOOK_URL") or None,
+        help="send comment and issue webhooks here, e.g. http://127.0.0.1:8000/hooks/jira "
+        "(env SANDBOX_JIRA_WEBHOOK_URL)",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("SANDBOX_JIRA_WEBHOOK_SECRET") or None,
+        help="sign them with X-Hub-Signature (env SANDBOX_JIRA_WEBHOOK_SECRET, which keeps it out of ps)",
+    )
     args = parser.parse_args(argv)
+    if args.webhook_url is not None and not _http_url(args.webhook_url):
+        parser.error("--webhook-url must be an http or https URL")
     common.configure_logging()
     projects = [p for p in args.projects.split(",") if p.strip()]
     serve(
@@ -2832,6 +3278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         base_url=args.base_url,
         latency_ms=args.latency_ms,
         extra_projects=projects,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
     )
     return 0
 

@@ -319,7 +319,9 @@ def test_resolving_ends_the_conversation(
     assert second != first
 
 
-def test_files_named_in_a_reply_are_sent_as_documents(ectx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str) -> None:
+def test_files_named_in_a_reply_are_sent_as_documents(
+    ectx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
     key = open_issue(ectx, telegram_message("x"))
     upload = requests.post(
         f"{jira_sandbox.url}/rest/api/2/issue/{key}/attachments",
@@ -336,9 +338,20 @@ def test_files_named_in_a_reply_are_sent_as_documents(ectx: Context, jira_sandbo
     assert sent[1]["size"] == len(b"%PDF-1.7 driver")
 
 
-def test_form_sender_is_answered_by_email(ectx: Context, jira_sandbox: RunningSandbox, mail_sink: tuple[str, Path]) -> None:
+def test_form_sender_is_answered_by_email(
+    ectx: Context, jira_sandbox: RunningSandbox, mail_sink: tuple[str, Path]
+) -> None:
     form = email_message(subject="Cannot log in", channel="form", form="support", email=None)
     key = open_issue(ectx, form)
-    assert run_event(ectx, post_hook(ectx, comment_webhook(key, engineer_comment(jira_sandbox, key, "/reply Reset it.")))) == "delivered"
-    [mail] = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(mail_sink[1].glob("*.eml"))]  # type: ignore[misc]
+    assert (
+        run_event(
+            ectx,
+            post_hook(ectx, comment_webhook(key, engineer_comment(jira_sandbox, key, "/reply Reset it."))),
+        )
+        == "delivered"
+    )
+    [mail] = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(mail_sink[1].glob("*.eml"))
+    ]  # type: ignore[misc]
     assert mail["Subject"] == f"[{key}] Re: Cannot log in" and "bob@customer.example" in str(mail["To"])
