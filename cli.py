@@ -247,6 +247,9 @@ def up(host: str, port: int) -> None:
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         sandbox = not env.get("JIRA_URL") and not env.get("KAITEN_URL")
         if sandbox:
+            env.setdefault("JIRA_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+            env["SANDBOX_JIRA_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/jira"
+            env["SANDBOX_JIRA_WEBHOOK_SECRET"] = env["JIRA_WEBHOOK_SECRET"]
             children += _start_sandbox(env, var_dir)
         env.setdefault("HUB_INBOUND_TOKEN", secrets.token_urlsafe(24))
         env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
@@ -307,7 +310,8 @@ def _start_kaiten_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subp
 
 
 def _start_jira_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    """The Jira look-alike, with ``JIRA_PROJECT`` created if it is not one of its seeds."""
+    """The Jira look-alike, with ``JIRA_PROJECT`` created if it is not one of its seeds; its webhooks
+    (comments, transitions) go to the hub, signed with ``JIRA_WEBHOOK_SECRET``, as a real Jira's would."""
     port = _free_port(8081)
     db = var_dir / "sandbox-jira.sqlite3"
     project = env.get("JIRA_PROJECT", "SUP")

@@ -252,3 +252,45 @@ def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> No
     status = wait_delivered(hub, ids.pop())
     assert status["status"] == "delivered"
     assert find_by_idempotency_key(hub, f"hub-{status['id']}") == 1
+
+
+def engineer_comment(hub: dict[str, Any], key: str, body: str) -> None:
+    requests.post(
+        f"{hub['jira_url']}/rest/api/2/issue/{key}/comment", json={"body": body}, auth=("engineer", "pw"), timeout=5
+    ).raise_for_status()
+
+
+@pytest.mark.parametrize("hub", ["jira"], indirect=True)
+def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_back(hub: dict[str, Any]) -> None:
+    # 1. a Telegram message creates an issue
+    first = wait_delivered(hub, post_update(hub, telegram_update(3001, "The app crashes on start.", chat_id=999)).json()["id"])
+    key = first["issue_key"]
+    # 2. an engineer's `/reply ::logs-request` comment, posted to the sandbox, comes back as Jira's webhook
+    engineer_comment(hub, key, "/reply ::logs-request")
+    # 3. the customer's chat receives the expanded text, and Jira shows what was sent
+    sent = wait_for(
+        lambda: [m for m in requests.get(f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=999", timeout=5).json() if "log" in m["text"].lower()]
+    )
+    assert "::" not in sent[0]["text"] and key in sent[0]["text"]
+    assert any("::logs-request" not in c and "log" in c.lower() for c in Issue(hub, key).comments)
+    # 4. the customer's answer lands as a comment on the same issue
+    answer = wait_delivered(hub, post_update(hub, telegram_update(3002, "Here are the logs.", chat_id=999)).json()["id"])
+    assert (answer["outcome"], answer["issue_key"]) == ("comment", key)
+
+    # the same round trip by e-mail
+    mail = (
+        b"From: Dana <dana@customer.example>\r\nSubject: VPN is down\r\nMessage-ID: <vpn-1@customer.example>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe VPN does not connect.\r\n"
+    )
+    mail_key = wait_delivered(hub, post_mail(hub, mail).json()["id"])["issue_key"]
+    engineer_comment(hub, mail_key, "/reply Please restart the VPN client.")
+    reply = wait_for(lambda: [m for m in outbox(hub) if "Please restart the VPN client." in m.get_body(("plain",)).get_content()])[0]
+    assert reply["Subject"] == f"{subject_tag(mail_key)} Re: VPN is down"
+    assert reply["In-Reply-To"] == "<vpn-1@customer.example>"
+    answer_mail = (
+        b"From: Dana <dana@customer.example>\r\nSubject: Re: " + str(reply["Subject"]).encode() + b"\r\n"
+        b"Message-ID: <vpn-2@customer.example>\r\nIn-Reply-To: " + str(reply["Message-ID"]).encode() + b"\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nRestarted, works now.\r\n"
+    )
+    threaded = wait_delivered(hub, post_mail(hub, answer_mail).json()["id"])
+    assert (threaded["outcome"], threaded["issue_key"]) == ("comment", mail_key)
