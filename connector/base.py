@@ -57,6 +57,10 @@ class Tracker(Protocol):
         """The hub's own account id, so events caused by the hub's writes can be ignored."""
         ...
 
+    def link_issues(self, previous: str, new: str) -> None:
+        """Link a conversation's new issue to its previous (resolved) one; repeating it is harmless."""
+        ...
+
     def list_files(self, key: str) -> list[TrackerFile]:
         """The files attached to an issue or card."""
         ...

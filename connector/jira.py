@@ -167,6 +167,10 @@ class JiraTracker:
         comment = _call(lambda: self.client.add_comment(key, body, is_internal=True))
         return str(comment.id)
 
+    def link_issues(self, previous: str, new: str) -> None:
+        """A "Relates" link (``POST /issueLink``; Jira reports a duplicate link as created)."""
+        _call(lambda: self.client.create_issue_link("Relates", new, previous))
+
     def list_files(self, key: str) -> list[TrackerFile]:
         """The issue's attachments (``fields.attachment``)."""
         data = self.get_json(f"issue/{key}", {"fields": "attachment"})

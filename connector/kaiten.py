@@ -220,6 +220,12 @@ class KaitenTracker:
         Service Desk requester, so a plain comment is internal."""
         return self.add_comment(key, body, marker)
 
+    def link_issues(self, previous: str, new: str) -> None:
+        """The previous card becomes the new card's parent, unless it already is."""
+        if int(previous) in (self.get_card(new).get("parents_ids") or []):
+            return
+        self.add_child(previous, new)
+
     def list_files(self, key: str) -> list[TrackerFile]:
         """The card's files (``files[]`` of the card; private files send ``size`` as a string)."""
         return [

@@ -189,6 +189,8 @@ def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, pre
     draft = build_draft(message, rule, entry.id, assignee=next_assignee(ctx, rule))
     ref = _create_once(ctx, tracker, entry, draft)
     tracker.attach_files(ref.key, files)
+    if previous is not None:
+        tracker.link_issues(previous, ref.key)
     mail_ids = _own_mail_ids(message)
     links.add_link(
         ctx.engine,

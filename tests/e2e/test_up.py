@@ -256,25 +256,38 @@ def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> No
 
 def engineer_comment(hub: dict[str, Any], key: str, body: str) -> None:
     requests.post(
-        f"{hub['jira_url']}/rest/api/2/issue/{key}/comment", json={"body": body}, auth=("engineer", "pw"), timeout=5
+        f"{hub['jira_url']}/rest/api/2/issue/{key}/comment",
+        json={"body": body},
+        auth=("engineer", "pw"),
+        timeout=5,
     ).raise_for_status()
 
 
 @pytest.mark.parametrize("hub", ["jira"], indirect=True)
-def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_back(hub: dict[str, Any]) -> None:
+def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_back(
+    hub: dict[str, Any],
+) -> None:
     # 1. a Telegram message creates an issue
-    first = wait_delivered(hub, post_update(hub, telegram_update(3001, "The app crashes on start.", chat_id=999)).json()["id"])
+    first = wait_delivered(
+        hub, post_update(hub, telegram_update(3001, "The app crashes on start.", chat_id=999)).json()["id"]
+    )
     key = first["issue_key"]
     # 2. an engineer's `/reply ::logs-request` comment, posted to the sandbox, comes back as Jira's webhook
     engineer_comment(hub, key, "/reply ::logs-request")
     # 3. the customer's chat receives the expanded text, and Jira shows what was sent
     sent = wait_for(
-        lambda: [m for m in requests.get(f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=999", timeout=5).json() if "log" in m["text"].lower()]
+        lambda: [
+            m
+            for m in requests.get(f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=999", timeout=5).json()
+            if "log" in m["text"].lower()
+        ]
     )
     assert "::" not in sent[0]["text"] and key in sent[0]["text"]
     assert any("::logs-request" not in c and "log" in c.lower() for c in Issue(hub, key).comments)
     # 4. the customer's answer lands as a comment on the same issue
-    answer = wait_delivered(hub, post_update(hub, telegram_update(3002, "Here are the logs.", chat_id=999)).json()["id"])
+    answer = wait_delivered(
+        hub, post_update(hub, telegram_update(3002, "Here are the logs.", chat_id=999)).json()["id"]
+    )
     assert (answer["outcome"], answer["issue_key"]) == ("comment", key)
 
     # the same round trip by e-mail
@@ -284,7 +297,11 @@ def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_
     )
     mail_key = wait_delivered(hub, post_mail(hub, mail).json()["id"])["issue_key"]
     engineer_comment(hub, mail_key, "/reply Please restart the VPN client.")
-    reply = wait_for(lambda: [m for m in outbox(hub) if "Please restart the VPN client." in m.get_body(("plain",)).get_content()])[0]
+    reply = wait_for(
+        lambda: [
+            m for m in outbox(hub) if "Please restart the VPN client." in m.get_body(("plain",)).get_content()
+        ]
+    )[0]
     assert reply["Subject"] == f"{subject_tag(mail_key)} Re: VPN is down"
     assert reply["In-Reply-To"] == "<vpn-1@customer.example>"
     answer_mail = (

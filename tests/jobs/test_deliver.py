@@ -69,6 +69,15 @@ def test_message_after_the_issue_is_done_opens_a_new_issue(
     issues = sandbox_issues(jira_sandbox)
     assert len(issues) == 2
     assert f"Follow-up to {first['key']}" in issues[1]["fields"]["description"]
+    links_json = requests.get(
+        f"{jira_sandbox.url}/rest/api/2/issue/{issues[1]['key']}?fields=issuelinks",
+        headers={"Authorization": "Bearer t"},
+        timeout=5,
+    ).json()
+    linked = [
+        l.get("inwardIssue", l.get("outwardIssue", {})).get("key") for l in links_json["fields"]["issuelinks"]
+    ]
+    assert linked == [first["key"]]
 
 
 def test_two_messages_of_one_chat_at_once_make_one_issue(ctx: Context, jira_sandbox: RunningSandbox) -> None:

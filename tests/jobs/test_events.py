@@ -355,3 +355,99 @@ def test_form_sender_is_answered_by_email(
         for p in sorted(mail_sink[1].glob("*.eml"))
     ]  # type: ignore[misc]
     assert mail["Subject"] == f"[{key}] Re: Cannot log in" and "bob@customer.example" in str(mail["To"])
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-11-23T23:30:00+00:00", 8.5 * 3600),  # inside 22:00–08:00 UTC, before midnight
+        ("2026-11-23T03:00:00+00:00", 5 * 3600),  # inside, after midnight
+        ("2026-11-23T12:00:00+00:00", 0.0),  # outside
+    ],
+)
+def test_quiet_hours_delay(now: str, expected: float) -> None:
+    from config.rules import QuietHours
+    from jobs.events import seconds_until_quiet_hours_end
+
+    quiet = QuietHours(start="22:00", end="08:00", timezone="UTC")
+    assert seconds_until_quiet_hours_end(quiet, dt.datetime.fromisoformat(now)) == expected
+
+
+def quiet_config(tmp_path: Path, extra: str) -> Path:
+    config = tmp_path / "hub.yaml"
+    config.write_text(f"replies: {{{extra}}}\nrules:\n  - name: default\n    target: {{tracker: default}}\n")
+    (tmp_path / "canned").symlink_to(Path(__file__).resolve().parents[2] / "config" / "canned")
+    return config
+
+
+def test_notifications_wait_for_quiet_hours_to_end(
+    tmp_path: Path, ectx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    hour = journal.utcnow().hour
+    window = f"quiet_hours: {{start: '{hour:02d}:00', end: '{(hour + 2) % 24:02d}:00', timezone: UTC}}"
+    qctx = build_context(ectx.settings.model_copy(update={"HUB_CONFIG": quiet_config(tmp_path, window)}))
+    key = open_issue(qctx, telegram_message("x"))
+    move(jira_sandbox, key, "In Progress")
+    response = post_hook(qctx, transition_webhook(key, "In Progress"))
+    assert run_event(qctx, response) == "queued"
+    entry = journal.get(qctx.engine, response.get_json()["id"])
+    assert entry is not None and entry.reason == "quiet hours" and entry.next_attempt_at is not None
+    assert entry.next_attempt_at > journal.utcnow() + dt.timedelta(minutes=59)
+    assert sent_messages(telegram_sandbox) == []
+
+
+def test_opted_out_issue_gets_no_status_notifications(
+    ectx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    key = open_issue(ectx, telegram_message("x"))
+    requests.put(
+        f"{jira_sandbox.url}/rest/api/2/issue/{key}",
+        json={"update": {"labels": [{"add": "hub-no-notify"}]}},
+        auth=ENGINEER,
+        timeout=5,
+    ).raise_for_status()
+    move(jira_sandbox, key, "In Progress")
+    assert run_event(ectx, post_hook(ectx, transition_webhook(key, "In Progress"))) == "ignored"
+    assert sent_messages(telegram_sandbox) == []
+
+
+def test_canned_library_api_and_preview(ectx: Context, jira_sandbox: RunningSandbox) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    listing = create_app(ectx.settings, ectx.config).test_client().get("/api/canned").get_json()
+    entries = {e["key"]: e for e in listing["canned"]}
+    assert listing["errors"] == [] and set(entries["logs-request"]["languages"]) == {"en", "ru"}
+    key = open_issue(
+        ectx,
+        telegram_message("The app crashes", sender=Sender(name="Ann", telegram_user_id=42, language="ru")),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "HUB_", "REDIS_", "DATABASE_"))}
+    env.update(
+        JIRA_URL=jira_sandbox.url,
+        JIRA_TOKEN="t",
+        REDIS_URL=ectx.settings.REDIS_URL or "",
+        DATABASE_URL=ectx.settings.DATABASE_URL,
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "canned", "preview", "logs-request", "--issue", key],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert key in run.stdout and "Ann" in run.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "cli", "canned", "preview", "logs-reqest", "--issue", key],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode != 0 and "logs-request" in missing.stderr

@@ -103,6 +103,7 @@ def test_follow_up_is_a_comment_and_a_done_or_archived_card_ends_the_conversatio
     client.move_card(first.issue_key or "", board_id=10, column_id=103)  # the Done column
     second = delivered(kctx, telegram_message("new problem"))
     assert second.outcome == "issue" and second.issue_key != first.issue_key
+    assert client.get_card(second.issue_key or "")["parents_ids"] == [int(first.issue_key or 0)]
     client.archive_card(second.issue_key or "")
     third = delivered(kctx, telegram_message("another problem"))
     assert third.outcome == "issue" and third.issue_key not in (first.issue_key, second.issue_key)
@@ -305,3 +306,27 @@ def test_kaiten_comment_reply_reaches_the_customer_once(
     sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
     texts = [m["text"] for m in sent if "Switch" in m["text"] or "internal" in m["text"]]
     assert texts == ["Switch it off, please"]
+
+
+def test_kaiten_ls_lists_ids(kaiten_sandbox: KaitenSandbox) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAITEN_", "HUB_"))}
+    env.update(KAITEN_URL=kaiten_sandbox.url, KAITEN_TOKEN="t")
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "kaiten", "ls"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    for line in (
+        "board 10  Support desk",
+        "column 103  Done  (done)",
+        "lane 111",
+        "type 3",
+        "property 501",
+        "value 602  Major",
+        "user 2  Alice Example",
+    ):
+        assert line in run.stdout, line
