@@ -75,7 +75,8 @@ def test_message_after_the_issue_is_done_opens_a_new_issue(
         timeout=5,
     ).json()
     linked = [
-        l.get("inwardIssue", l.get("outwardIssue", {})).get("key") for l in links_json["fields"]["issuelinks"]
+        link.get("inwardIssue", link.get("outwardIssue", {})).get("key")
+        for link in links_json["fields"]["issuelinks"]
     ]
     assert linked == [first["key"]]
 
