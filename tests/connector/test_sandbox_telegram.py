@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,10 +161,8 @@ def test_fault_5xx_and_403(client: TelegramClient, sandbox: str) -> None:
 def test_fault_delay_hits_the_client_timeout(sandbox: str) -> None:
     fault(sandbox, status=500, delay=1.0)
     slow = TelegramClient(TOKEN, sandbox, timeout=0.2)
-    started = time.monotonic()
     with pytest.raises(ChannelUnavailable, match="timed out"):
         slow.send_message(1, "hi")
-    assert time.monotonic() - started < 1.0
 
 
 def test_blocked_chat(client: TelegramClient, sandbox: str) -> None:

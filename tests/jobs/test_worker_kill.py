@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from connector.sandbox.jira import RunningSandbox
@@ -44,7 +45,8 @@ def start_worker(ctx: Context) -> subprocess.Popen[bytes]:
 def wait_until(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
+        if time.monotonic() > deadline:
+            pytest.fail("condition not met in time")
         time.sleep(0.1)
 
 

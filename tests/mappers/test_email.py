@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
@@ -215,22 +214,20 @@ def test_nesting_within_the_limit_reaches_the_text():
     assert parse(nested(10)).text == "hello deep"
 
 
+@pytest.mark.timeout(60)  # a hang guard, not a speed check: speed is measured in bench/
 @pytest.mark.parametrize("depth", [25, 1000, 3000])
 def test_deep_nesting_degrades_with_a_note(depth: int):
-    started = time.monotonic()
     msg = parse(nested(depth))
     assert msg.subject == "deep"
     assert msg.notes
-    assert time.monotonic() - started < 5
 
 
+@pytest.mark.timeout(60)
 def test_many_parts_are_capped_with_a_note():
-    started = time.monotonic()
     msg = parse(many_parts(10_000, disposition=b"attachment"))
     assert len(msg.attachments) == 50
     assert any("attachments over the limit" in note for note in msg.notes)
     assert any("MIME parts over the limit" in note for note in msg.notes)
-    assert time.monotonic() - started < 10
 
 
 def test_attachment_limit_is_configurable():
@@ -304,11 +301,12 @@ def test_adjacent_encoded_words_join_bytes_before_decoding():
     assert decode_encoded_words(words) == "Срочно"
 
 
+@pytest.mark.timeout(60)
 def test_html_to_text_is_bounded():
-    started = time.monotonic()
-    html_to_text('<a href="https://x.example/">l</a>' * 100_000)
-    html_to_text("<a " * 300_000)
-    assert time.monotonic() - started < 3
+    # 100,000 links are cut at the link cap (Zammad's guard is 5,000); 300,000 unclosed tags end
+    text = html_to_text('<a href="https://x.example/">l</a>' * 100_000)
+    assert text.count("https://x.example/") <= 5_000
+    assert isinstance(html_to_text("<a " * 300_000), str)
 
 
 def test_html_to_text_drops_scripts_and_urls_over_the_link_cap():

