@@ -447,8 +447,14 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
         "  printf 'From: Ann <ann@example.com>\\r\\nSubject: Invoice\\r\\n"
         "Message-ID: <1@example.com>\\r\\n\\r\\nHello' | \\",
         f"    curl -s {base}/hooks/email -H 'Authorization: Bearer {token}' --data-binary @-",
-        "",
     ]
+    if sandbox and env.get("JIRA_URL"):
+        lines += [
+            "  then answer as an engineer (the sandbox Jira sends its webhook to the hub):",
+            f"  curl -s -u engineer:pw {env['JIRA_URL']}/rest/api/2/issue/SUP-1/comment \\",
+            "       -H 'Content-Type: application/json' -d '{\"body\": \"/reply ::logs-request\"}'",
+        ]
+    lines.append("")
     click.echo("\n".join(lines))
 
 
