@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 
 from jobs.queues import enqueue_delivery
-from mappers.models import InboundMessage
+from mappers.models import Channel, InboundMessage
 from mappers.tracker_events import TrackerEvent
 from store import journal
 
@@ -64,6 +64,24 @@ def accept(
         raw=raw,
     )
     return _journal_and_enqueue(engine, redis, entry, files)
+
+
+def unparsed_key(channel: Channel) -> str:
+    """The conversation key of a payload kept raw because it could not be parsed (replay re-parses it)."""
+    return f"{channel.value}:unparsed"
+
+
+def accept_unparsed(
+    engine: Engine, redis: Redis | None, channel: Channel, raw: bytes, external_id: str, reason: str
+) -> Accepted:
+    """Keep a payload that could not be parsed as a dead letter with its raw bytes: never a loss."""
+    placeholder = InboundMessage(
+        channel=channel,
+        external_id=external_id,
+        conversation_key=unparsed_key(channel),
+        received_at=received_now(),
+    )
+    return accept(engine, redis, placeholder, raw, status=journal.FAILED, reason=reason)
 
 
 def accept_event(engine: Engine, redis: Redis | None, event: TrackerEvent, raw: bytes) -> Accepted:

@@ -17,11 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.errors import ChannelUnavailable
 from connector.mail import Mailbox
 from jobs.context import Context, get_context
-from jobs.intake import accept, received_now
+from jobs.intake import accept, accept_unparsed, received_now
 from jobs.queues import enqueue_delivery
 from mappers.email import parse_email
 from mappers.errors import MapperError
-from mappers.models import Channel, InboundMessage
+from mappers.models import Channel
 from store import journal
 
 log = logging.getLogger(__name__)
@@ -68,14 +68,9 @@ def accept_raw_email(ctx: Context, raw: bytes) -> str:
     try:
         message = parse_email(raw, received_at=received_now(), own_domain=ctx.settings.email_domain)
     except MapperError as exc:
-        placeholder = InboundMessage(
-            channel=Channel.EMAIL,
-            external_id="sha256:" + journal.blob_id_for(raw),
-            conversation_key="email:unparseable",
-            received_at=received_now(),
-        )
-        return accept(
-            ctx.engine, ctx.redis, placeholder, raw, status=journal.FAILED, reason=f"unparseable: {exc}"
+        external_id = "sha256:" + journal.blob_id_for(raw)
+        return accept_unparsed(
+            ctx.engine, ctx.redis, Channel.EMAIL, raw, external_id, f"unparseable: {exc}"
         ).id
     return accept(ctx.engine, ctx.redis, message, raw).id
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 
 from jobs.context import Context
+from jobs.intake import unparsed_key
 from jobs.queues import enqueue_delivery
 from mappers.email import parse_email
 from mappers.errors import MapperError
-from mappers.models import InboundMessage
+from mappers.models import Channel, InboundMessage
 from mappers.telegram import parse_update
 from store import journal
 from store.db import messages
@@ -32,7 +33,7 @@ def _replay_one(ctx: Context, message_id: str) -> str:
         return "unknown id"
     if entry.status != journal.FAILED:
         return f"not a dead letter ({entry.status})"
-    if entry.conversation_key.endswith(":unparsed") and entry.raw_blob_id:
+    if entry.conversation_key == unparsed_key(Channel(entry.channel)) and entry.raw_blob_id:
         reparsed = _reparse(ctx, entry)
         if isinstance(reparsed, str):
             return reparsed

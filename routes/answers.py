@@ -9,12 +9,11 @@ from collections.abc import Callable
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
-from jobs.intake import Accepted, accept, received_now
+from jobs.intake import Accepted, accept, accept_unparsed
 from mappers.errors import MapperError, PayloadTooLarge
 from mappers.models import Channel, InboundMessage
 from routes import hub
 from routes.errors import AuthError
-from store import journal
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +73,7 @@ def accept_parsed(
         raise
     except Exception:
         log.exception("hook.parser-crashed channel=%s", channel.value)
-        placeholder = InboundMessage(
-            channel=channel,
-            external_id=fallback_external_id,
-            conversation_key=f"{channel.value}:unparsed",
-            received_at=received_now(),
-        )
         return answer(
-            accept(state.engine, state.redis, placeholder, raw, status=journal.FAILED, reason="parser error")
+            accept_unparsed(state.engine, state.redis, channel, raw, fallback_external_id, "parser error")
         )
     return answer(accept(state.engine, state.redis, message, raw))

@@ -20,7 +20,7 @@ from jobs.intake import accept, received_now
 from mappers.errors import AnomalousPayload, InvalidFields, PayloadTooLarge
 from mappers.form import UploadedFile, is_spam, parse_submission
 from routes import hub
-from routes.answers import answer_body, read_body
+from routes.answers import answer_body
 from routes.errors import RateLimited
 from store import journal
 
@@ -116,7 +116,6 @@ def _read_submission(limit: int) -> tuple[dict[str, Any], list[UploadedFile]]:
     if request.mimetype == "application/json":
         data = request.get_json(silent=True)
         if data is None:
-            read_body(limit)
             raise AnomalousPayload("body is not JSON")
         if not isinstance(data, dict):
             raise AnomalousPayload("expected a JSON object of field values")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -29,18 +30,7 @@ def find(engine: Engine, message_id: str, kind: str) -> Outbound | None:
     query = sa.select(outbound).where(outbound.c.message_id == message_id, outbound.c.kind == kind)
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    if row is None:
-        return None
-    data = row._mapping
-    return Outbound(
-        message_id=data["message_id"],
-        kind=data["kind"],
-        channel=data["channel"],
-        recipient=data["recipient"],
-        status=data["status"],
-        reason=data["reason"],
-        external_ref=data["external_ref"],
-    )
+    return _outbound(row) if row is not None else None
 
 
 def find_kind(engine: Engine, kind: str) -> Outbound | None:
@@ -69,15 +59,9 @@ def for_message(engine: Engine, message_id: str) -> list[Outbound]:
     query = sa.select(outbound).where(outbound.c.message_id == message_id).order_by(outbound.c.id)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [
-        Outbound(
-            message_id=r.message_id,
-            kind=r.kind,
-            channel=r.channel,
-            recipient=r.recipient,
-            status=r.status,
-            reason=r.reason,
-            external_ref=r.external_ref,
-        )
-        for r in rows
-    ]
+    return [_outbound(row) for row in rows]
+
+
+def _outbound(row: sa.Row[Any]) -> Outbound:
+    data = row._mapping
+    return Outbound(**{name: data[name] for name in Outbound.__dataclass_fields__})

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from connector.errors import ChannelUnavailable
 from jobs.context import Context, build_context
 from jobs.periodic import accept_raw_email, poll_imap
+from jobs.replay import replay_messages
 from store import journal
 from store.db import messages
 from tests.imap_server import ImapServer, append_raw, dovecot_server, flags_by_uid, unseen_uids
@@ -213,6 +214,10 @@ def test_unparseable_mail_becomes_a_dead_letter_and_is_flagged(imap_ctx: Context
     assert SEEN in flags[good_uid]
     assert poll_imap(imap_ctx) == 0
     assert len(journal_rows(imap_ctx)) == 2
+    # replay parses the kept bytes again instead of delivering an empty placeholder
+    [(_, outcome)] = replay_messages(imap_ctx, [dead.id])
+    assert outcome.startswith("still unparseable")
+    assert journal.get(imap_ctx.engine, dead.id).status == journal.FAILED
 
 
 def test_wrong_password_is_channel_unavailable_and_flags_nothing(ctx: Context, imap: ImapServer) -> None:
