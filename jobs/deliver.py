@@ -8,17 +8,26 @@ At-least-once job, exactly-once effect:
   miss within ``INDEX_LAG`` of that attempt waits instead of creating;
 - a comment carries a marker that a retried attempt looks for before adding it again.
 
+While an attempt runs, a thread renews its lease in the journal and the conversation lock every
+``LEASE_RENEW_EVERY`` seconds; a worker killed mid-job stops renewing, so within ``LEASE_SECONDS`` the
+sweep re-enqueues the message and its conversation is free again.
+
 Transient failures leave the message queued with ``next_attempt_at`` in the future (honouring the
 tracker's ``Retry-After``); the sweep re-enqueues it. After ``HUB_MAX_ATTEMPTS`` it is a dead letter.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
+import threading
+from collections.abc import Iterator
 
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
+from sqlalchemy.exc import SQLAlchemyError
 
 from config.rules import Rule
 from connector.base import Tracker
@@ -32,7 +41,7 @@ from connector.telegram import FileTooLarge
 from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.context import Context, get_context
 from jobs.events import handle_event
-from jobs.queues import JOB_TIMEOUT, enqueue_reply
+from jobs.queues import enqueue_reply
 from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker
 from mappers.markup import markup_for
 from mappers.models import Attachment, Channel, InboundMessage, MessageKind
@@ -44,7 +53,8 @@ log = logging.getLogger(__name__)
 
 INDEX_LAG = dt.timedelta(seconds=60)
 TRACKER_CHANNELS = frozenset({"jira", "kaiten"})  # journal rows that are tracker webhook events
-LEASE_SECONDS = JOB_TIMEOUT + 60
+LEASE_SECONDS = 30
+LEASE_RENEW_EVERY = 10
 LOCK_WAIT_SECONDS = 20
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
 
@@ -71,19 +81,43 @@ def deliver_with(ctx: Context, message_id: str) -> str:
     entry = journal.get(ctx.engine, message_id)
     if entry is None or entry.status != journal.QUEUED:
         return entry.status if entry else "missing"
-    lock = ctx.redis.lock(f"hub:lock:{entry.conversation_key}", timeout=LEASE_SECONDS)
+    # not thread-local: the lease renewer extends the lock from its own thread
+    lock = ctx.redis.lock(f"hub:lock:{entry.conversation_key}", timeout=LEASE_SECONDS, thread_local=False)
     if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
         journal.schedule_retry(
             ctx.engine, message_id, 5, "waiting for an earlier message of the conversation"
         )
         return journal.QUEUED
     try:
-        return _attempt(ctx, message_id)
+        with _lease_kept(ctx, message_id, lock):
+            return _attempt(ctx, message_id)
     finally:
         try:
             lock.release()
         except LockError:
             log.warning("deliver.lock-expired message_id=%s", message_id)
+
+
+@contextlib.contextmanager
+def _lease_kept(ctx: Context, message_id: str, lock: Lock) -> Iterator[None]:
+    """Renew the attempt's journal lease and the conversation lock for as long as this process lives."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(LEASE_RENEW_EVERY):
+            try:
+                lock.extend(LEASE_SECONDS, replace_ttl=True)
+                journal.extend_lease(ctx.engine, message_id, LEASE_SECONDS)
+            except (LockError, RedisError, SQLAlchemyError) as exc:
+                log.warning("deliver.lease-renew-failed message_id=%s error=%s", message_id, exc)
+
+    renewer = threading.Thread(target=renew, name=f"lease-{message_id}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def _attempt(ctx: Context, message_id: str) -> str:

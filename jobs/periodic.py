@@ -27,16 +27,26 @@ from store import journal
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 5.0
+RECHECK_AFTER = 30.0  # seconds before the sweep looks again at a message it handed to the queue
 IMAP_EVERY = 60.0
 SCHEDULER_LOCK = "hub:scheduler"
 
 
 def sweep(ctx: Context) -> int:
-    """Enqueue every queued message that is due; return how many were enqueued."""
+    """Enqueue every queued message that is due; return how many were enqueued.
+
+    Each message looked at is deferred by ``RECHECK_AFTER``: its job is queued now (by this tick or
+    before), so the next ticks move on to the rest of a long backlog instead of asking Redis about the
+    same oldest rows every five seconds. If the job is lost anyway (Redis restarted without its data),
+    the next look re-enqueues it.
+    """
+    now = journal.utcnow()
+    items = journal.due_items(ctx.engine, now)
     count = 0
-    for item in journal.due_items(ctx.engine):
+    for item in items:
         if enqueue_delivery(ctx.redis, item.id, lease_expired=item.attempts > 0):
             count += 1
+    journal.defer(ctx.engine, [item.id for item in items], RECHECK_AFTER, due_at=now)
     if count:
         log.info("sweep.enqueued count=%d", count)
     return count

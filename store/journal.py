@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -260,6 +260,45 @@ def requeue(engine: Engine, message_id: str) -> bool:
             .values(status=QUEUED, attempts=0, next_attempt_at=now, updated_at=now)
         )
     return result.rowcount > 0
+
+
+def extend_lease(engine: Engine, message_id: str, lease_seconds: float) -> None:
+    """Keep a running attempt's lease alive: push ``next_attempt_at`` out, never pull it in.
+
+    Never earlier, so a retry delay the attempt has just scheduled (a tracker's ``Retry-After``) stands.
+    """
+    until = utcnow() + dt.timedelta(seconds=lease_seconds)
+    with engine.begin() as conn:
+        conn.execute(
+            messages.update()
+            .where(
+                messages.c.id == message_id,
+                messages.c.status == QUEUED,
+                messages.c.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+        )
+
+
+def defer(engine: Engine, message_ids: Sequence[str], seconds: float, *, due_at: dt.datetime) -> None:
+    """Look at these due messages again in ``seconds``: the sweep has handed each one to the queue.
+
+    Only rows still due at ``due_at`` move, so an attempt that started or rescheduled itself meanwhile
+    keeps its own lease or retry time. Keeps each sweep tick's work bounded however long the backlog.
+    """
+    if not message_ids:
+        return
+    later = utcnow() + dt.timedelta(seconds=seconds)
+    with engine.begin() as conn:
+        conn.execute(
+            messages.update()
+            .where(
+                messages.c.id.in_(list(message_ids)),
+                messages.c.status == QUEUED,
+                messages.c.next_attempt_at <= due_at,
+            )
+            .values(next_attempt_at=later)
+        )
 
 
 def due(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[str]:

@@ -1,0 +1,100 @@
+"""The attempt lease and the sweep's bookkeeping: a live slow attempt is left alone, a lost job comes back.
+
+The lease is what lets the sweep tell a dead worker's message from a slow one: a running attempt renews
+it, a killed worker stops renewing. The sweep defers what it handed to the queue, so a long backlog is
+looked at in bounded chunks and a job lost with Redis's data is enqueued again on the next look.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+
+import jobs.deliver as deliver_module
+from connector.sandbox.jira import RunningSandbox
+from jobs.context import Context
+from jobs.deliver import deliver_with
+from jobs.periodic import RECHECK_AFTER, sweep
+from jobs.queues import DELIVERY_QUEUE
+from store import journal
+from tests.jobs.conftest import add_fault, journal_message, sandbox_issues
+from tests.mappers.factories import telegram_message
+
+
+def queued_job_ids(ctx: Context) -> list[bytes]:
+    return list(ctx.redis.lrange(f"rq:queue:{DELIVERY_QUEUE}", 0, -1))
+
+
+def make_due(ctx: Context, message_id: str) -> None:
+    """Time passes: the message's next attempt time is in the past."""
+    with ctx.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00' WHERE id = ?", (message_id,)
+        )
+
+
+@pytest.mark.timeout(60)
+def test_a_slow_attempt_renews_its_lease_and_lock_so_nothing_else_takes_the_message(
+    ctx: Context, jira_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deliver_module, "LEASE_SECONDS", 3)
+    monkeypatch.setattr(deliver_module, "LEASE_RENEW_EVERY", 0.3)
+    add_fault(jira_sandbox, latency_ms=6_000, count=1, methods=["POST"], paths=["/rest/api/2/issue"])
+    message_id = journal_message(ctx, telegram_message("slow tracker"))
+    ctx.redis.delete(f"rq:queue:{DELIVERY_QUEUE}")
+    attempt = threading.Thread(target=deliver_with, args=(ctx, message_id))
+    attempt.start()
+    # the attempt outlives its first lease twice over while the tracker holds the create
+    checks = 0
+    while attempt.is_alive():
+        entry = journal.get(ctx.engine, message_id)
+        assert entry is not None
+        if entry.status == "queued" and entry.attempts == 1:
+            assert journal.due_items(ctx.engine) == []
+            assert ctx.redis.pttl(f"hub:lock:{entry.conversation_key}") > 0
+            checks += 1
+        attempt.join(0.5)
+    assert checks >= 3
+    assert journal.get(ctx.engine, message_id).status == "delivered"  # type: ignore[union-attr]
+    assert len(sandbox_issues(jira_sandbox)) == 1
+
+
+def test_renewing_never_pulls_a_scheduled_retry_earlier(ctx: Context) -> None:
+    message_id = journal_message(ctx, telegram_message("rate limited"))
+    journal.schedule_retry(ctx.engine, message_id, 900, "tracker asked to wait")
+    journal.extend_lease(ctx.engine, message_id, 30)
+    entry = journal.get(ctx.engine, message_id)
+    assert entry is not None and entry.next_attempt_at is not None
+    assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=800)
+
+
+def test_the_sweep_defers_what_it_enqueued_and_re_enqueues_a_job_lost_with_redis(ctx: Context) -> None:
+    ids = [journal_message(ctx, telegram_message(f"m{n}", chat_id=500 + n)) for n in range(3)]
+    for message_id in ids:
+        make_due(ctx, message_id)
+    assert sweep(ctx) == 0  # every job is already queued: nothing new to enqueue
+    assert journal.due_items(ctx.engine) == []  # and the next ticks skip them for RECHECK_AFTER
+    entry = journal.get(ctx.engine, ids[0])
+    assert entry is not None and entry.next_attempt_at is not None
+    assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=RECHECK_AFTER - 5)
+
+    ctx.redis.flushdb()  # Redis restarted without its data: the queued jobs are gone
+    for message_id in ids:
+        make_due(ctx, message_id)
+    assert sweep(ctx) == 3
+    assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
+
+
+def test_the_sweep_looks_at_a_long_backlog_in_chunks(ctx: Context) -> None:
+    ids = [journal_message(ctx, telegram_message(f"b{n}", chat_id=900 + n)) for n in range(7)]
+    ctx.redis.flushdb()
+    for message_id in ids:
+        make_due(ctx, message_id)
+    seen: list[str] = []
+    for _ in range(3):
+        chunk = journal.due_items(ctx.engine, limit=3)
+        seen += [item.id for item in chunk]
+        journal.defer(ctx.engine, [item.id for item in chunk], RECHECK_AFTER, due_at=journal.utcnow())
+    assert sorted(seen) == sorted(ids)  # each row once, none starved behind the first chunk
