@@ -17,22 +17,44 @@ from sqlalchemy.engine import Engine
 
 metadata = sa.MetaData()
 
+
+class String(sa.types.TypeDecorator[str]):
+    """``VARCHAR(n)`` that PostgreSQL accepts whatever the text: its text types cannot hold NUL, so a NUL
+    (which customer text can carry) is stored there as U+FFFD instead of failing the write. SQLite keeps
+    the NUL as before."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        if value is not None and "\x00" in value and dialect.name == "postgresql":
+            return value.replace("\x00", "\ufffd")
+        return value
+
+
+class Text(String):
+    """``TEXT``, with :class:`String`'s NUL rule."""
+
+    impl = sa.Text
+    cache_ok = True
+
+
 messages = sa.Table(
     "messages",
     metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("channel", sa.String(16), nullable=False),
-    sa.Column("external_id", sa.String(255), nullable=False),
-    sa.Column("conversation_key", sa.String(255), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # queued / delivered / ignored / failed
-    sa.Column("reason", sa.Text, nullable=True),
-    sa.Column("body", sa.Text, nullable=False),  # the InboundMessage as JSON
-    sa.Column("raw_blob_id", sa.String(64), nullable=True),
-    sa.Column("tracker", sa.String(16), nullable=True),
-    sa.Column("issue_key", sa.String(64), nullable=True),
-    sa.Column("issue_url", sa.String(512), nullable=True),
-    sa.Column("outcome", sa.String(16), nullable=True),  # issue / comment
+    sa.Column("id", String(32), primary_key=True),
+    sa.Column("channel", String(16), nullable=False),
+    sa.Column("external_id", String(255), nullable=False),
+    sa.Column("conversation_key", String(255), nullable=False),
+    sa.Column("kind", String(16), nullable=False),
+    sa.Column("status", String(16), nullable=False),  # queued / delivered / ignored / failed
+    sa.Column("reason", Text, nullable=True),
+    sa.Column("body", Text, nullable=False),  # the InboundMessage as JSON
+    sa.Column("raw_blob_id", String(64), nullable=True),
+    sa.Column("tracker", String(16), nullable=True),
+    sa.Column("issue_key", String(64), nullable=True),
+    sa.Column("issue_url", String(512), nullable=True),
+    sa.Column("outcome", String(16), nullable=True),  # issue / comment
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("create_started_at", sa.DateTime(timezone=True), nullable=True),
@@ -40,12 +62,13 @@ messages = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),
     sa.Index("ix_messages_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_messages_conversation_status", "conversation_key", "status"),
 )
 
 blobs = sa.Table(
     "blobs",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),  # sha256 hex of the content
+    sa.Column("id", String(64), primary_key=True),  # sha256 hex of the content
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("content", sa.LargeBinary, nullable=False),
 )
@@ -54,20 +77,20 @@ links = sa.Table(
     "links",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("conversation_key", sa.String(255), nullable=False),
-    sa.Column("tracker", sa.String(16), nullable=False),
-    sa.Column("issue_key", sa.String(64), nullable=False),
-    sa.Column("issue_url", sa.String(512), nullable=False),
-    sa.Column("channel", sa.String(16), nullable=False),
-    sa.Column("requester_name", sa.String(255), nullable=False, default=""),
-    sa.Column("requester_email", sa.String(320), nullable=True),
+    sa.Column("conversation_key", String(255), nullable=False),
+    sa.Column("tracker", String(16), nullable=False),
+    sa.Column("issue_key", String(64), nullable=False),
+    sa.Column("issue_url", String(512), nullable=False),
+    sa.Column("channel", String(16), nullable=False),
+    sa.Column("requester_name", String(255), nullable=False, default=""),
+    sa.Column("requester_email", String(320), nullable=True),
     sa.Column("telegram_chat_id", sa.BigInteger, nullable=True),
     sa.Column("telegram_thread_id", sa.BigInteger, nullable=True),
-    sa.Column("language", sa.String(16), nullable=True),
-    sa.Column("subject", sa.Text, nullable=False, default=""),
+    sa.Column("language", String(16), nullable=True),
+    sa.Column("subject", Text, nullable=False, default=""),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
-    sa.Column("previous_issue_key", sa.String(64), nullable=True),
-    sa.Column("message_id", sa.String(32), nullable=False),  # the message that opened the issue
+    sa.Column("previous_issue_key", String(64), nullable=True),
+    sa.Column("message_id", String(32), nullable=False),  # the message that opened the issue
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_links_conversation_active", "conversation_key", "active"),
     sa.Index("ix_links_issue_key", "issue_key"),
@@ -76,9 +99,9 @@ links = sa.Table(
 mail_ids = sa.Table(
     "mail_ids",
     metadata,
-    sa.Column("message_id", sa.String(998), primary_key=True),  # RFC 5322 line limit
+    sa.Column("message_id", String(998), primary_key=True),  # RFC 5322 line limit
     sa.Column("link_id", sa.Integer, nullable=False),
-    sa.Column("direction", sa.String(8), nullable=False),  # in / out
+    sa.Column("direction", String(8), nullable=False),  # in / out
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -86,16 +109,20 @@ outbound = sa.Table(
     "outbound",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("message_id", sa.String(32), nullable=False),
-    sa.Column("kind", sa.String(96), nullable=False),  # autoreply / reply:<tracker>:<comment> / notify:…
-    sa.Column("channel", sa.String(16), nullable=False),
-    sa.Column("recipient", sa.String(320), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # sent / skipped / failed
-    sa.Column("reason", sa.Text, nullable=True),
-    sa.Column("external_ref", sa.String(998), nullable=True),
+    sa.Column("message_id", String(32), nullable=False),
+    sa.Column("kind", String(96), nullable=False),  # autoreply / reply:<tracker>:<comment> / notify:…
+    sa.Column("channel", String(16), nullable=False),
+    sa.Column("recipient", String(320), nullable=False),
+    sa.Column("status", String(16), nullable=False),  # sent / skipped / failed
+    sa.Column("reason", Text, nullable=True),
+    sa.Column("external_ref", String(998), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("message_id", "kind", name="uq_outbound_message_kind"),
 )
+
+
+CONNECT_TIMEOUT = 5  # seconds to reach PostgreSQL; a DATABASE_URL's own connect_timeout wins
+SCHEMA_LOCK_KEY = 0x747261636B6875  # "trackhu": the advisory lock that serialises schema creation
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -115,13 +142,27 @@ def create_db_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         sa.event.listen(engine, "connect", _configure_sqlite)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        # PostgreSQL: a pooled connection the server dropped (a restart, a failover) is replaced before
+        # use; 5 + 5 covers gunicorn's 4 threads per process. An unreachable server fails the connect
+        # within CONNECT_TIMEOUT, so a hook answers 503 at once instead of hanging until TCP gives up.
+        connect_args = (
+            {} if "connect_timeout" in sa.make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT}
+        )
+        engine = sa.create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+        )
     create_schema(engine)
     return engine
 
 
 def create_schema(engine: Engine, attempts: int = 5) -> None:
-    """Create missing tables. Several processes starting at once may race; the loser tries again."""
+    """Create missing tables. Processes starting at once race to do it: on PostgreSQL they queue on an
+    advisory lock held until the creating transaction commits; on SQLite the loser tries again."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            metadata.create_all(conn)
+        return
     for attempt in range(attempts):
         try:
             metadata.create_all(engine)

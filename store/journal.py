@@ -26,7 +26,7 @@ DELIVERED = "delivered"
 IGNORED = "ignored"
 FAILED = "failed"
 # The request path enqueues at once; the sweep only steps in when that enqueue or its job was lost.
-ENQUEUE_GRACE = 30
+ENQUEUE_GRACE = 10  # seconds the request path has to enqueue before the sweep looks at a new row
 KEY_LIMIT = 255  # the width of external_id and conversation_key
 
 
@@ -95,10 +95,14 @@ def blob_id_for(content: bytes) -> str:
 def put_blob(conn: Connection, content: bytes) -> str:
     """Store bytes once by their hash (one INSERT … ON CONFLICT DO NOTHING); return the blob id."""
     blob_id = blob_id_for(content)
+    _put_blob(conn, blob_id, content)
+    return blob_id
+
+
+def _put_blob(conn: Connection, blob_id: str, content: bytes) -> None:
     conn.execute(
         _insert_blob_once(conn.dialect.name), {"id": blob_id, "size": len(content), "content": content}
     )
-    return blob_id
 
 
 @functools.cache
@@ -138,10 +142,19 @@ def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -
     entry = replace(
         entry, external_id=fit_key(entry.external_id), conversation_key=fit_key(entry.conversation_key)
     )
+    files = [(blob_id_for(data), data) for data in attachments]
+    blob_ids = [blob_id for blob_id, _ in files]
+    distinct = dict(files)
+    raw_blob_id = None
+    if entry.raw is not None:
+        raw_blob_id = blob_id_for(entry.raw)
+        distinct[raw_blob_id] = entry.raw
     try:
         with engine.begin() as conn:
-            blob_ids = [put_blob(conn, data) for data in attachments]
-            raw_blob_id = put_blob(conn, entry.raw) if entry.raw is not None else None
+            # each blob once, in id order: on PostgreSQL two messages sharing files in opposite orders
+            # would otherwise deadlock, each waiting on a row the other has inserted but not committed
+            for blob_id in sorted(distinct):
+                _put_blob(conn, blob_id, distinct[blob_id])
             # parameters apart from the statement, so SQLAlchemy reuses its compiled form (hot path)
             row = {
                 "id": message_id,
@@ -244,10 +257,39 @@ def begin_attempt(engine: Engine, message_id: str, lease_seconds: float) -> int:
     return int(row[0]) if row else 0
 
 
-def schedule_retry(engine: Engine, message_id: str, delay_seconds: float, reason: str) -> None:
-    """Leave the message queued, to be re-enqueued by the sweep after ``delay_seconds``."""
+def schedule_retry(
+    engine: Engine, message_id: str, delay_seconds: float, reason: str, *, refund_attempt: bool = False
+) -> None:
+    """Leave the message queued, to be re-enqueued by the sweep after ``delay_seconds``.
+
+    ``refund_attempt`` takes back the attempt :func:`begin_attempt` counted, when the attempt never
+    reached the tracker (its circuit was open), so waiting out an outage does not use up the attempts.
+    """
     when = utcnow() + dt.timedelta(seconds=delay_seconds)
-    _update(engine, message_id, status=QUEUED, reason=reason, next_attempt_at=when)
+    values: dict[str, Any] = {"status": QUEUED, "reason": reason, "next_attempt_at": when}
+    if refund_attempt:
+        values["attempts"] = sa.case((messages.c.attempts > 0, messages.c.attempts - 1), else_=0)
+    _update(engine, message_id, **values)
+
+
+def wake(engine: Engine, reason_prefix: str) -> int:
+    """Make due now every queued message whose reason starts with ``reason_prefix``; how many.
+
+    Used when a tracker answers again: the messages waiting for it go now, not after each one's back-off.
+    """
+    now = utcnow()
+    pattern = reason_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with engine.begin() as conn:
+        result = conn.execute(
+            messages.update()
+            .where(
+                messages.c.status == QUEUED,
+                messages.c.reason.like(pattern, escape="\\"),
+                messages.c.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+    return int(result.rowcount or 0)
 
 
 def requeue(engine: Engine, message_id: str) -> bool:
@@ -260,6 +302,22 @@ def requeue(engine: Engine, message_id: str) -> bool:
             .values(status=QUEUED, attempts=0, next_attempt_at=now, updated_at=now)
         )
     return result.rowcount > 0
+
+
+def earlier_pending(engine: Engine, entry: Entry) -> bool:
+    """Whether an earlier message of ``entry``'s conversation is still queued (so this one waits)."""
+    query = (
+        sa.select(messages.c.id)
+        .where(
+            messages.c.conversation_key == entry.conversation_key,
+            messages.c.status == QUEUED,
+            messages.c.created_at < entry.created_at,
+            messages.c.id != entry.id,
+        )
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def extend_lease(engine: Engine, message_id: str, lease_seconds: float) -> None:
@@ -292,11 +350,9 @@ def defer(engine: Engine, message_ids: Sequence[str], seconds: float, *, due_at:
     with engine.begin() as conn:
         conn.execute(
             messages.update()
-            .where(
-                messages.c.id.in_(list(message_ids)),
-                messages.c.status == QUEUED,
-                messages.c.next_attempt_at <= due_at,
-            )
+            # no status test: it would steer SQLite to the (status, next_attempt_at) index, a range over
+            # every due row, instead of the primary key (bench/growth.py); a delivered row's time is unused
+            .where(messages.c.id.in_(list(message_ids)), messages.c.next_attempt_at <= due_at)
             .values(next_attempt_at=later)
         )
 
@@ -373,7 +429,10 @@ def _entry(row: sa.Row[Any]) -> Entry:
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite returns naive datetimes; the journal stores UTC, so say so."""
-    if value is not None and value.tzinfo is None:
+    """UTC, however the backend returns it: SQLite naive (the journal stores UTC, so say so),
+    PostgreSQL in the session's time zone (the server's default, which need not be UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
-    return value
+    return value.astimezone(dt.UTC)

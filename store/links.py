@@ -7,11 +7,13 @@ link that remembers the previous key.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from store import journal
@@ -19,6 +21,12 @@ from store.db import links, mail_ids
 from store.journal import fit_key, utcnow
 
 MAIL_ID_LIMIT = 998  # RFC 5322's line limit, the width of mail_ids.message_id
+# PostgreSQL cannot index an entry over 2704 bytes, and RFC 6532 allows UTF-8 Message-IDs: keys stay
+# under this many bytes (a 998-character ASCII id is unchanged)
+MAIL_ID_BYTES = 2000
+NAME_LIMIT = 255  # links.requester_name
+EMAIL_LIMIT = 320  # links.requester_email: RFC 5321's 64-byte local part, "@", 255-byte domain
+LANGUAGE_LIMIT = 16  # links.language
 
 
 @dataclass(frozen=True)
@@ -90,10 +98,28 @@ def get_link(engine: Engine, link_id: int) -> Link | None:
 
 
 def add_link(engine: Engine, new: NewLink, mail_message_ids: Iterable[str] = ()) -> Link:
-    """Record a conversation's new issue, deactivating its previous link, and its inbound mail ids."""
+    """Record a conversation's new issue, deactivating its previous link, and its inbound mail ids.
+
+    What the customer supplied is fitted to its column rather than failing the write (the issue exists
+    by now): a long name or language tag is cut, and an address too long to be deliverable is dropped
+    (cutting it could make another, real address).
+    """
     now = utcnow()
-    new = replace(new, conversation_key=fit_key(new.conversation_key))
+    email = new.requester_email
+    new = replace(
+        new,
+        conversation_key=fit_key(new.conversation_key),
+        requester_name=new.requester_name[:NAME_LIMIT],
+        requester_email=email if email is None or len(email) <= EMAIL_LIMIT else None,
+        language=new.language[:LANGUAGE_LIMIT] if new.language is not None else None,
+    )
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # one link at a time per conversation, so two jobs cannot both leave theirs active (SQLite
+            # gets this from its single writer)
+            conn.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(new.conversation_key, 0)))
+            )
         conn.execute(
             links.update()
             .where(links.c.conversation_key == new.conversation_key, links.c.active.is_(True))
@@ -155,7 +181,7 @@ def last_inbound_mail_id(engine: Engine, link_id: int) -> str | None:
 
 def link_for_mail_ids(engine: Engine, message_ids: Iterable[str]) -> Link | None:
     """The link of the first known Message-ID among ``message_ids`` (In-Reply-To before References)."""
-    ids = [fit_key(m, MAIL_ID_LIMIT) for m in message_ids if m]
+    ids = [mail_key(m) for m in message_ids if m]
     if not ids:
         return None
     with engine.connect() as conn:
@@ -167,15 +193,33 @@ def link_for_mail_ids(engine: Engine, message_ids: Iterable[str]) -> Link | None
     return None
 
 
+def mail_key(message_id: str) -> str:
+    """The key a Message-ID is stored under: itself, or when too long (in characters or in UTF-8
+    bytes) a readable prefix and a hash of the whole, as :func:`store.journal.fit_key` makes."""
+    key = fit_key(message_id, MAIL_ID_LIMIT)
+    if len(key.encode("utf-8", "surrogatepass")) > MAIL_ID_BYTES:
+        key = fit_key(message_id, MAIL_ID_BYTES // 4)
+    return key
+
+
 def _put_mail_id(conn: sa.Connection, message_id: str, link_id: int, direction: str) -> None:
-    message_id = fit_key(message_id, MAIL_ID_LIMIT)
-    exists = conn.execute(sa.select(mail_ids.c.message_id).where(mail_ids.c.message_id == message_id)).first()
-    if exists is None:
-        conn.execute(
-            mail_ids.insert().values(
-                message_id=message_id, link_id=link_id, direction=direction, created_at=utcnow()
-            )
-        )
+    """Remember a Message-ID for a link; one already known keeps the thread that saw it first."""
+    conn.execute(
+        _insert_mail_id_once(conn.dialect.name),
+        {
+            "message_id": mail_key(message_id),
+            "link_id": link_id,
+            "direction": direction,
+            "created_at": utcnow(),
+        },
+    )
+
+
+@functools.cache
+def _insert_mail_id_once(dialect: str) -> sa.Insert:
+    """INSERT … ON CONFLICT DO NOTHING, so two jobs remembering one id at once do not collide."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(mail_ids).on_conflict_do_nothing(index_elements=[mail_ids.c.message_id])
 
 
 def _link(row: sa.Row[Any]) -> Link:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from store.db import outbound
@@ -42,16 +44,22 @@ def find_kind(engine: Engine, kind: str) -> Outbound | None:
 
 
 def record(engine: Engine, item: Outbound) -> None:
-    """Record the outcome of an outbound message; a second record for the same key updates it."""
-    values = {**item.__dict__, "created_at": utcnow()}
+    """Record the outcome of an outbound message; a second record for the same key updates it.
+
+    One INSERT … ON CONFLICT DO UPDATE, so two jobs recording one key at once (a webhook delivered
+    twice) leave one row on PostgreSQL too, where an update-then-insert would let both insert.
+    """
     with engine.begin() as conn:
-        updated = conn.execute(
-            outbound.update()
-            .where(outbound.c.message_id == item.message_id, outbound.c.kind == item.kind)
-            .values(status=item.status, reason=item.reason, external_ref=item.external_ref)
-        )
-        if updated.rowcount == 0:
-            conn.execute(outbound.insert().values(**values))
+        conn.execute(_upsert(conn.dialect.name), {**item.__dict__, "created_at": utcnow()})
+
+
+@functools.cache
+def _upsert(dialect: str) -> sa.Insert:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(outbound)
+    return insert.on_conflict_do_update(
+        index_elements=[outbound.c.message_id, outbound.c.kind],
+        set_={name: insert.excluded[name] for name in ("status", "reason", "external_ref")},
+    )
 
 
 def for_message(engine: Engine, message_id: str) -> list[Outbound]:

@@ -19,6 +19,7 @@ from redis import Redis
 
 from config.rules import HubConfig, load_config
 from config.settings import Settings
+from tests.postgres import PostgresServer, PostgresUnavailable, start_postgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -98,3 +99,26 @@ def settings(tmp_path: Path, redis_url: str) -> Settings:
 def hub_config(settings: Settings) -> HubConfig:
     """The shipped rule file, loaded with the test settings."""
     return load_config(settings)
+
+
+_postgres_db = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster for the session (see tests/postgres.py); fails when it is not installed."""
+    try:
+        server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A URL of the session's PostgreSQL for one test: an empty schema of its own, dropped afterwards."""
+    name = f"test_{next(_postgres_db)}"
+    url = postgres_server.new_schema(name)
+    yield url
+    postgres_server.drop_schema(name)

@@ -7,27 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy.engine import Engine
 
-from config.settings import Settings
 from store import journal, links
-from store.db import create_db_engine
 from store.links import NewLink
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Engine:
-    return create_db_engine(settings.DATABASE_URL)
-
-
-def entry(external_id: str = "tg:1", **overrides: object) -> journal.NewEntry:
-    values: dict[str, object] = {
-        "channel": "telegram",
-        "external_id": external_id,
-        "conversation_key": "tg:1:0",
-        "kind": "new",
-        "body": "{}",
-    }
-    values.update(overrides)
-    return journal.NewEntry(**values)  # type: ignore[arg-type]
+from tests.store.helpers import at_once, entry
 
 
 def test_record_and_read_back_with_blobs(engine: Engine) -> None:
@@ -100,3 +82,95 @@ def test_over_long_keys_fit_their_columns_and_still_dedupe(engine: Engine) -> No
     assert journal.record(engine, entry(other, channel="email"))[0] != first
     link = links.add_link(engine, NewLink("email:" + long_id, "jira", "SUP-3", "u", "email", first))
     assert links.active_link(engine, "email:" + long_id) == link
+
+
+def test_duplicate_storm_journals_one_row_and_answers_the_rest_with_its_id(engine: Engine) -> None:
+    # Telegram and mail servers redeliver: many copies of one message can arrive at the same moment
+    results = at_once(
+        8, lambda n: journal.record(engine, entry("tg:storm", raw=b"update"), [b"photo", b"doc"])
+    )
+    recorded = [r for r in results if isinstance(r, tuple)]
+    duplicates = [r for r in results if isinstance(r, journal.DuplicateMessage)]
+    assert len(recorded) == 1 and len(duplicates) == 7, results
+    message_id = recorded[0][0]
+    assert {d.message_id for d in duplicates} == {message_id}
+    assert journal.count_by_status(engine) == {"queued": 1}
+    assert journal.find_by_external_id(engine, "telegram", "tg:storm").id == message_id  # type: ignore[union-attr]
+
+
+def test_messages_sharing_files_in_any_order_are_all_journaled_at_once(engine: Engine) -> None:
+    # the same two files attached in opposite orders by messages arriving together
+    files = [b"logo.png", b"terms.pdf", b"invoice.pdf"]
+
+    def record(n: int) -> tuple[str, list[str]]:
+        ordered = files if n % 2 else files[::-1]
+        return journal.record(engine, entry(f"email:{n}", channel="email"), ordered)
+
+    results = at_once(8, record)
+    assert all(isinstance(r, tuple) for r in results), results
+    for n, result in enumerate(results):
+        ordered = files if n % 2 else files[::-1]
+        assert result[1] == [journal.blob_id_for(f) for f in ordered]  # type: ignore[index]
+    assert journal.count_by_status(engine) == {"queued": 8}
+
+
+def test_outcomes_are_recorded_and_counted(engine: Engine) -> None:
+    delivered, _ = journal.record(engine, entry("tg:20"))
+    ignored, _ = journal.record(engine, entry("tg:21"))
+    failed, _ = journal.record(engine, entry("tg:22", status=journal.FAILED, reason="unparseable: bad JSON"))
+    journal.record(engine, entry("tg:23"))
+    journal.mark_delivered(
+        engine,
+        delivered,
+        tracker="jira",
+        issue_key="SUP-1",
+        issue_url="http://j/browse/SUP-1",
+        outcome="issue",
+    )
+    journal.mark_ignored(engine, ignored, "auto-reply", issue_key="SUP-1")
+    row = journal.get(engine, delivered)
+    assert row is not None and (row.status, row.issue_key, row.outcome, row.next_attempt_at) == (
+        "delivered",
+        "SUP-1",
+        "issue",
+        None,
+    )
+    assert journal.get(engine, ignored).reason == "auto-reply"  # type: ignore[union-attr]
+    assert journal.get(engine, failed).next_attempt_at is None  # type: ignore[union-attr]
+    assert journal.count_by_status(engine) == {"delivered": 1, "ignored": 1, "failed": 1, "queued": 1}
+    assert journal.get(engine, "0" * 24) is None and journal.get_blob(engine, "f" * 64) is None
+
+
+def test_create_started_is_stamped_once(engine: Engine) -> None:
+    message_id, _ = journal.record(engine, entry("tg:30"))
+    assert journal.get(engine, message_id).create_started_at is None  # type: ignore[union-attr]
+    journal.mark_create_started(engine, message_id)
+    first = journal.get(engine, message_id).create_started_at  # type: ignore[union-attr]
+    journal.mark_create_started(engine, message_id)
+    assert first is not None and journal.get(engine, message_id).create_started_at == first  # type: ignore[union-attr]
+
+
+def test_a_running_attempts_lease_is_pushed_out_never_pulled_in(engine: Engine) -> None:
+    message_id, _ = journal.record(engine, entry("tg:40"))
+    now = journal.utcnow()
+    assert journal.begin_attempt(engine, message_id, lease_seconds=30) == 1
+    journal.extend_lease(engine, message_id, 300)
+    assert journal.due(engine, now + dt.timedelta(seconds=200)) == []
+    journal.schedule_retry(engine, message_id, 1000, "429 Retry-After: 1000")
+    journal.extend_lease(engine, message_id, 30)  # the retry time stands
+    assert journal.due(engine, now + dt.timedelta(seconds=900)) == []
+    assert [(i.id, i.attempts) for i in journal.due_items(engine, now + dt.timedelta(seconds=1001))] == [
+        (message_id, 1)
+    ]
+
+
+def test_deferred_messages_wait_unless_an_attempt_moved_them_meanwhile(engine: Engine) -> None:
+    waiting, _ = journal.record(engine, entry("tg:50"))
+    started, _ = journal.record(engine, entry("tg:51"))
+    due_at = journal.utcnow() + dt.timedelta(seconds=journal.ENQUEUE_GRACE + 1)
+    assert sorted(journal.due(engine, due_at)) == sorted([waiting, started])
+    journal.begin_attempt(engine, started, lease_seconds=3600)  # a worker took it after the sweep looked
+    journal.defer(engine, [waiting, started], 60, due_at=due_at)
+    assert journal.due(engine, due_at) == []
+    assert journal.due(engine, due_at + dt.timedelta(seconds=120)) == [waiting]
+    journal.defer(engine, [], 60, due_at=due_at)  # nothing to do
