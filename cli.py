@@ -86,8 +86,12 @@ def worker(burst: bool) -> None:
 
     A ``SimpleWorker`` runs jobs in this process instead of forking per job, so the tracker client
     (whose construction costs a ``serverInfo`` call) and the database pool are built once per process.
-    A crash of the process is covered by the journal's lease and sweep.
+    A crash of the process is covered by the journal's lease and sweep. If Redis goes away for longer
+    than RQ's own reconnect loop covers, the worker starts over once Redis answers again instead of
+    exiting, so a Redis restart needs no one to restart the workers.
     """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import SimpleWorker
 
     from jobs.context import get_context
@@ -96,9 +100,18 @@ def worker(burst: bool) -> None:
     settings = _settings_or_exit()
     _config_or_exit(settings)
     ctx = get_context()
-    SimpleWorker(list(ALL_QUEUES), connection=ctx.redis).work(
-        burst=burst, with_scheduler=True, logging_level="WARNING"
-    )
+    while True:
+        # no forked RQ scheduler: `trackerhub scheduler` does its work (see jobs.periodic)
+        rq_worker = SimpleWorker(list(ALL_QUEUES), connection=ctx.redis)
+        try:
+            rq_worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+            return
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("worker.redis-lost error=%s restarting_in=2s", type(exc).__name__)
+            time.sleep(2)
+        # RQ's SIGTERM handler stays installed and records a stop request (rq/worker/base.py)
+        if getattr(rq_worker, "_stop_requested", False):
+            return
 
 
 @main.command()
@@ -265,7 +278,7 @@ def up(host: str, port: int) -> None:
         _wait_for_http(f"http://{host}:{port}/healthz")
         _write_state(var_dir, env, host, port, sandbox)
         _print_welcome(env, host, port, sandbox, var_dir)
-        _supervise(children)
+        _supervise(children, env)
     finally:
         _stop(children)
 
@@ -375,8 +388,15 @@ def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, env=env, cwd=str(Path(__file__).resolve().parent))
 
 
-def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+RESTART_LIMIT = 5  # restarts of one process within RESTART_WINDOW seconds before `up` gives up
+RESTART_WINDOW = 60.0
+
+
+def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]], env: dict[str, str]) -> None:
+    """Keep every child running: one that exits is started again with the same command, as systemd's
+    ``Restart=always`` would; a process that keeps dying (a crash loop) stops ``up``."""
     stopping = False
+    restarts: dict[str, list[float]] = {}
 
     def _stop_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -385,10 +405,17 @@ def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
     signal.signal(signal.SIGTERM, _stop_signal)
     signal.signal(signal.SIGINT, _stop_signal)
     while not stopping:
-        for name, child in children:
-            if child.poll() is not None:
-                log.error("up.process-exited process=%s code=%s", name, child.returncode)
+        for index, (name, child) in enumerate(children):
+            if child.poll() is None or stopping:
+                continue
+            now = time.monotonic()
+            recent = [t for t in restarts.get(name, []) if now - t < RESTART_WINDOW] + [now]
+            restarts[name] = recent
+            if len(recent) > RESTART_LIMIT:
+                log.error("up.crash-loop process=%s code=%s restarts=%d", name, child.returncode, len(recent))
                 raise SystemExit(1)
+            log.error("up.process-exited process=%s code=%s restarting=yes", name, child.returncode)
+            children[index] = (name, _spawn(list(child.args), env))  # type: ignore[arg-type]
         time.sleep(0.5)
 
 

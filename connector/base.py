@@ -13,6 +13,11 @@ class Tracker(Protocol):
 
     name: str
 
+    @property
+    def search_lag(self) -> float:
+        """Seconds after a create during which ``find_issue`` may still miss it (search index lag)."""
+        ...
+
     def create_issue(self, draft: IssueDraft, on_send: Callable[[], None] | None = None) -> IssueRef:
         """Create an issue carrying ``draft.idempotency_key``. Never retried blindly inside.
 

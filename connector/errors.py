@@ -14,12 +14,23 @@ class TrackerError(ConnectorError):
 class TrackerUnavailable(TrackerError):
     """Transient: timeout, connection error, 5xx or 429. Try again later.
 
-    ``retry_after`` is the delay in seconds the tracker asked for, when it asked.
+    ``retry_after`` is the delay in seconds the tracker asked for, when it asked; ``status`` the HTTP
+    status when it answered at all (None: a timeout or a connection error); ``tracker`` names the
+    tracker, once the circuit breaker that saw the failure has tagged it.
     """
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
+        self.tracker: str | None = None
+
+
+class CircuitOpen(TrackerUnavailable):
+    """The call was not sent: the tracker failed moments ago and calls are paused (``connector.breaker``).
+
+    Not a failure of the message being delivered, so it does not count as one of its attempts.
+    """
 
 
 class TrackerRejected(TrackerError):

@@ -94,6 +94,13 @@ class JiraTracker:
         return self._client
 
     @property
+    def search_lag(self) -> float:
+        """Jira Cloud's search is eventually consistent (Atlassian quotes up to a minute); Data Center
+        indexes a create before answering, and a cluster replicates the index to other nodes within
+        seconds."""
+        return 60.0 if self.is_cloud else 10.0
+
+    @property
     def is_cloud(self) -> bool:
         """Whether the deployment is Jira Cloud (search and user fields differ)."""
         return bool(getattr(self.client, "_is_cloud", False))
@@ -295,7 +302,9 @@ def _translate(exc: JIRAError) -> Exception:
     response = getattr(exc, "response", None)
     text = _error_text(exc)
     if status is None or status in RETRYABLE_STATUS:
-        return TrackerUnavailable(f"jira answered {status}: {text}", retry_after=_retry_after(response))
+        return TrackerUnavailable(
+            f"jira answered {status}: {text}", retry_after=_retry_after(response), status=status
+        )
     return TrackerRejected(f"jira answered {status}: {text}", status)
 
 

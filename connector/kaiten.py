@@ -104,6 +104,7 @@ class KaitenTracker:
     """The ``Tracker`` protocol for one Kaiten company, plus the reads ``check`` and ``kaiten ls`` use."""
 
     name = "kaiten"
+    search_lag = 10.0  # ``GET /cards?external_id=`` reads Kaiten's database; no lag is documented
 
     def __init__(
         self,
@@ -470,7 +471,9 @@ class KaitenTracker:
         try:
             return response.json()
         except ValueError:
-            raise TrackerUnavailable(f"kaiten answered {method} {path} with non-JSON") from None
+            raise TrackerUnavailable(
+                f"kaiten answered {method} {path} with non-JSON", status=response.status_code
+            ) from None
 
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -605,9 +608,9 @@ def _translate(response: requests.Response, method: str, path: str) -> Exception
     status = response.status_code
     text = f"kaiten answered {status} to {method} {path}: {_message(response)}"
     if status == 429:
-        return TrackerUnavailable(text, retry_after=reset_delay(response.headers))
+        return TrackerUnavailable(text, retry_after=reset_delay(response.headers), status=status)
     if status in RETRYABLE_STATUS or status >= 500:
-        return TrackerUnavailable(text, retry_after=_retry_after(response.headers))
+        return TrackerUnavailable(text, retry_after=_retry_after(response.headers), status=status)
     return TrackerRejected(text, status)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
+from typing import cast
 
 from redis import Redis
 from sqlalchemy.engine import Engine
@@ -11,11 +13,20 @@ from sqlalchemy.engine import Engine
 from config.rules import HubConfig, load_config
 from config.settings import Settings, get_settings
 from connector.base import Tracker
+from connector.breaker import CircuitBreaker, GuardedTracker
 from connector.jira import JiraTracker
 from connector.kaiten import KaitenTracker
 from connector.telegram import TelegramClient
 from jobs.queues import get_redis
+from store import journal
 from store.db import get_engine
+
+journal_log = logging.getLogger(__name__)
+
+
+def waiting_reason(tracker: str) -> str:
+    """The journal reason's prefix for a message waiting for ``tracker`` to come back."""
+    return f"waiting for {tracker}: "
 
 
 @dataclass
@@ -30,15 +41,24 @@ class Context:
     _telegram: TelegramClient | None = None
 
     def tracker(self, name: str) -> Tracker:
-        """The connector for a tracker named in a rule."""
+        """The connector for a tracker named in a rule, behind its circuit breaker."""
         if name not in self.trackers:
+            connector: Tracker
             if name == "jira":
-                self.trackers[name] = JiraTracker.from_settings(self.settings)
+                connector = JiraTracker.from_settings(self.settings)
             elif name == "kaiten":
-                self.trackers[name] = KaitenTracker.from_settings(self.settings, redis=self.redis)
+                connector = KaitenTracker.from_settings(self.settings, redis=self.redis)
             else:
                 raise LookupError(f"tracker {name!r} is not configured")
+            breaker = CircuitBreaker(self.redis, name, on_close=lambda: self._tracker_back(name))
+            self.trackers[name] = cast(Tracker, GuardedTracker(connector, breaker))
         return self.trackers[name]
+
+    def _tracker_back(self, name: str) -> None:
+        """The tracker answers again: every message waiting for it is due now, not after its back-off."""
+        woken = journal.wake(self.engine, waiting_reason(name))
+        if woken:
+            journal_log.info("breaker.woke tracker=%s messages=%d", name, woken)
 
     @property
     def telegram(self) -> TelegramClient | None:

@@ -4,8 +4,8 @@ At-least-once job, exactly-once effect:
 - a Redis lock per conversation serialises the messages of one chat or thread, so a burst never opens
   two issues;
 - before a create that may already have happened (a previous attempt got as far as the POST), the
-  tracker is searched for the idempotency label; Jira Cloud's search is eventually consistent, so a
-  miss within ``INDEX_LAG`` of that attempt waits instead of creating;
+  tracker is searched for the idempotency label; search may lag behind a create (a minute on Jira
+  Cloud, seconds elsewhere: ``Tracker.search_lag``), so a miss within that lag waits instead of creating;
 - a comment carries a marker that a retried attempt looks for before adding it again.
 
 While an attempt runs, a thread renews its lease in the journal and the conversation lock every
@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import random
 import re
 import threading
 from collections.abc import Iterator
@@ -34,12 +35,13 @@ from connector.base import Tracker
 from connector.errors import (
     ChannelRejected,
     ChannelUnavailable,
+    CircuitOpen,
     TrackerRejected,
     TrackerUnavailable,
 )
 from connector.telegram import FileTooLarge
 from connector.types import FileUpload, IssueDraft, IssueRef
-from jobs.context import Context, get_context
+from jobs.context import Context, get_context, waiting_reason
 from jobs.events import handle_event
 from jobs.queues import enqueue_reply
 from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker
@@ -51,11 +53,11 @@ from store.links import Link, NewLink
 
 log = logging.getLogger(__name__)
 
-INDEX_LAG = dt.timedelta(seconds=60)
 TRACKER_CHANNELS = frozenset({"jira", "kaiten"})  # journal rows that are tracker webhook events
 LEASE_SECONDS = 30
 LEASE_RENEW_EVERY = 10
-LOCK_WAIT_SECONDS = 20
+LOCK_WAIT_SECONDS = 5  # lock holders take well under a second; a longer wait only idles a worker
+EARLIER_MESSAGE_WAIT = 2.0  # seconds
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
 
 
@@ -81,6 +83,9 @@ def deliver_with(ctx: Context, message_id: str) -> str:
     entry = journal.get(ctx.engine, message_id)
     if entry is None or entry.status != journal.QUEUED:
         return entry.status if entry else "missing"
+    # Claim the row at once: from here until the attempt ends, a lease that runs out means this process
+    # died (even while still waiting for the conversation's lock), so the sweep may take the message.
+    journal.extend_lease(ctx.engine, message_id, LEASE_SECONDS)
     # not thread-local: the lease renewer extends the lock from its own thread
     lock = ctx.redis.lock(f"hub:lock:{entry.conversation_key}", timeout=LEASE_SECONDS, thread_local=False)
     if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
@@ -149,11 +154,22 @@ def _attempt(ctx: Context, message_id: str) -> str:
 
 def _retry_or_fail(ctx: Context, message_id: str, attempt: int, exc: Exception) -> str:
     reason = str(exc)
-    if attempt >= ctx.settings.HUB_MAX_ATTEMPTS and not isinstance(exc, Retry):
+    tracker = getattr(exc, "tracker", None)
+    if tracker:  # the breaker's wake-up finds the message by this prefix when the tracker is back
+        reason = waiting_reason(tracker) + reason
+    if isinstance(exc, CircuitOpen | Retry):
+        # Nothing failed: the tracker's calls are paused, or the message waits its turn. Wait exactly that
+        # long (plus jitter, so a woken backlog does not stampede), and give the attempt back.
+        wait = exc.retry_after if isinstance(exc, CircuitOpen) else exc.delay
+        delay = (wait or 1.0) + random.uniform(0, 1)
+        journal.schedule_retry(ctx.engine, message_id, delay, reason, refund_attempt=True)
+        log.info("deliver.waiting message_id=%s delay=%.1f reason=%s", message_id, delay, reason)
+        return journal.QUEUED
+    if attempt >= ctx.settings.HUB_MAX_ATTEMPTS:
         journal.mark_failed(ctx.engine, message_id, f"gave up after {attempt} attempts: {reason}")
         log.error("deliver.dead-letter message_id=%s attempts=%d reason=%s", message_id, attempt, reason)
         return journal.FAILED
-    asked = getattr(exc, "retry_after", None) or getattr(exc, "delay", None) or 0.0
+    asked = getattr(exc, "retry_after", None) or 0.0
     delay = max(float(asked), backoff(attempt))
     journal.schedule_retry(ctx.engine, message_id, delay, reason)
     log.warning(
@@ -176,6 +192,14 @@ def _route(ctx: Context, entry: journal.Entry, message: InboundMessage) -> str:
         return journal.IGNORED
     if message.kind == MessageKind.BOUNCE:
         return _record_bounce(ctx, entry, message)
+    if entry.create_started_at is not None:
+        # An earlier attempt sent a create whose answer was lost: settle that issue first, even if the
+        # conversation has another issue by now, or the message would end up both an issue and a comment.
+        return _open_issue(ctx, entry, message, previous=None)
+    if journal.earlier_pending(ctx.engine, entry):
+        # First in, first delivered within a conversation: a follow-up that overtook its first message
+        # (whose create failed or is in doubt) would otherwise open a second issue for the same chat.
+        raise Retry("waiting for an earlier message of the conversation", EARLIER_MESSAGE_WAIT)
     link = find_thread(ctx, message)
     if link is not None and message.kind != MessageKind.EDIT:
         state = ctx.tracker(link.tracker).get_state(link.issue_key)
@@ -222,7 +246,7 @@ def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, pre
         message = message.model_copy(update={"notes": [*message.notes, *extra]})
     draft = build_draft(message, rule, entry.id, assignee=next_assignee(ctx, rule))
     ref = _create_once(ctx, tracker, entry, draft)
-    tracker.attach_files(ref.key, files)
+    _attach_files(tracker, entry, ref.key, files)
     if previous is not None:
         tracker.link_issues(previous, ref.key)
     mail_ids = _own_mail_ids(message)
@@ -260,9 +284,10 @@ def _create_once(ctx: Context, tracker: Tracker, entry: journal.Entry, draft: Is
         if found is not None:
             log.info("deliver.found-earlier-create message_id=%s key=%s", entry.id, found.key)
             return tracker.complete_issue(found.key, draft)
+        lag = dt.timedelta(seconds=tracker.search_lag)
         waited = journal.utcnow() - entry.create_started_at
-        if waited < INDEX_LAG:
-            raise Retry("an earlier create may not be searchable yet", (INDEX_LAG - waited).total_seconds())
+        if waited < lag:
+            raise Retry("an earlier create may not be searchable yet", (lag - waited).total_seconds())
     return tracker.create_issue(draft, on_send=lambda: journal.mark_create_started(ctx.engine, entry.id))
 
 
@@ -287,10 +312,32 @@ def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, 
         edited = message.kind == MessageKind.EDIT
         body = build_comment(message, entry.id, edited=edited, markup=markup_for(link.tracker))
         tracker.add_comment(link.issue_key, body, marker)
-    tracker.attach_files(link.issue_key, files)
+    _attach_files(tracker, entry, link.issue_key, files)
     links.remember_mail_ids(ctx.engine, link.id, _own_mail_ids(message), "in")
     links.mark_delivered_on(ctx.engine, entry.id, link, "comment")
     return journal.DELIVERED
+
+
+def _attach_files(tracker: Tracker, entry: journal.Entry, key: str, files: list[FileUpload]) -> None:
+    """Upload the files one by one; one the tracker refuses (too big, a banned type) becomes a note on
+    the issue instead of failing a message whose text is already there."""
+    refused: list[str] = []
+    for upload in files:
+        try:
+            tracker.attach_files(key, [upload])
+        except TrackerRejected as exc:
+            log.warning("deliver.attachment-refused message_id=%s key=%s reason=%s", entry.id, key, exc)
+            refused.append(f"{upload.filename}: {exc}")
+    if not refused:
+        return
+    marker = f"files-refused-{entry.id}"
+    if entry.attempts > 0 and tracker.find_comment(key, marker):
+        return
+    markup = markup_for(tracker.name)
+    lines = [markup.escape(f"The tracker refused an attachment of this message ({why}).") for why in refused]
+    lines.append(markup.italic(markup.escape("Ask the customer to send it another way.")))
+    lines.append(markup.marker(marker))
+    tracker.add_comment(key, "\n".join(lines), marker)
 
 
 def _record_bounce(ctx: Context, entry: journal.Entry, message: InboundMessage) -> str:

@@ -12,13 +12,14 @@ import secrets
 import time
 
 from redis.exceptions import RedisError
+from rq.scheduler import RQScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import ChannelUnavailable
 from connector.mail import Mailbox
 from jobs.context import Context, get_context
 from jobs.intake import accept, accept_unparsed, received_now
-from jobs.queues import enqueue_delivery
+from jobs.queues import ALL_QUEUES, enqueue_delivery
 from mappers.email import parse_email
 from mappers.errors import MapperError
 from mappers.models import Channel
@@ -27,7 +28,7 @@ from store import journal
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 5.0
-RECHECK_AFTER = 30.0  # seconds before the sweep looks again at a message it handed to the queue
+RECHECK_AFTER = 10.0  # seconds before the sweep looks again at a message it handed to the queue
 IMAP_EVERY = 60.0
 SCHEDULER_LOCK = "hub:scheduler"
 
@@ -44,7 +45,8 @@ def sweep(ctx: Context) -> int:
     items = journal.due_items(ctx.engine, now)
     count = 0
     for item in items:
-        if enqueue_delivery(ctx.redis, item.id, lease_expired=item.attempts > 0):
+        # Due means no live job renews its lease: a job RQ still calls started is a dead worker's.
+        if enqueue_delivery(ctx.redis, item.id, lease_expired=True):
             count += 1
     journal.defer(ctx.engine, [item.id for item in items], RECHECK_AFTER, due_at=now)
     if count:
@@ -91,13 +93,22 @@ def poll_imap_job() -> int:
 
 
 def run_scheduler(ctx: Context, *, stop_after: float | None = None) -> None:
-    """Run the sweep every few seconds and the IMAP poll every minute, as the one active scheduler."""
+    """Run the sweep every few seconds and the IMAP poll every minute, as the one active scheduler.
+
+    It also moves RQ's scheduled jobs (the reply jobs' retries) to their queues, which RQ would otherwise
+    do in a process each worker forks (``with_scheduler``). Workers do not fork it: a forked child
+    inherits the worker's blocked BLPOP connection, so when the worker is SIGKILLed the orphan keeps the
+    socket open and Redis hands the next job to a reader that no longer exists.
+    """
     started = time.monotonic()
     next_imap = 0.0
     token = secrets.token_hex(8)
+    rq_scheduler = RQScheduler(list(ALL_QUEUES), connection=ctx.redis, interval=int(SWEEP_EVERY))
     while stop_after is None or time.monotonic() - started < stop_after:
         try:
             if _hold_scheduler_lock(ctx, token):
+                rq_scheduler.acquire_locks()
+                rq_scheduler.enqueue_scheduled_jobs()
                 sweep(ctx)
                 if time.monotonic() >= next_imap:
                     next_imap = time.monotonic() + IMAP_EVERY

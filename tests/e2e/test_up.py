@@ -311,3 +311,27 @@ def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_
     )
     threaded = wait_delivered(hub, post_mail(hub, answer_mail).json()["id"])
     assert (threaded["outcome"], threaded["issue_key"]) == ("comment", mail_key)
+
+
+def child_pids(parent: int, command_part: str) -> list[int]:
+    """Pids of ``parent``'s children whose command line contains ``command_part``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and command_part in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_up_restarts_a_worker_that_dies(hub: dict[str, Any]) -> None:
+    up_pid = hub["process"].pid
+    [worker] = child_pids(up_pid, "cli worker")
+    os.kill(worker, signal.SIGKILL)
+    [replacement] = wait_for(lambda: [p for p in child_pids(up_pid, "cli worker") if p != worker])
+    assert replacement != worker and hub["process"].poll() is None
+    accepted = post_update(hub, telegram_update(4001, "after the worker died", chat_id=4242))
+    assert wait_delivered(hub, accepted.json()["id"])["status"] == "delivered"

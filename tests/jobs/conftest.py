@@ -96,3 +96,10 @@ def transition_to_done(sandbox: RunningSandbox, key: str) -> None:
         headers=headers,
         timeout=10,
     ).raise_for_status()
+
+
+def pause_elapsed(ctx: Context) -> None:
+    """Time passes: every open tracker circuit's pause is over, so the next call probes."""
+    for key in ctx.redis.scan_iter("hub:breaker:*"):
+        if not key.endswith(b":probe"):
+            ctx.redis.hset(key, "until", 0)

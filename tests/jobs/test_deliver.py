@@ -17,7 +17,14 @@ from jobs.deliver import deliver_with
 from jobs.replay import replay_messages
 from mappers.models import Attachment, EmailMeta, MessageKind
 from store import journal, links
-from tests.jobs.conftest import add_fault, journal_message, sandbox_issues, transition_to_done
+from store.links import NewLink
+from tests.jobs.conftest import (
+    add_fault,
+    journal_message,
+    pause_elapsed,
+    sandbox_issues,
+    transition_to_done,
+)
 from tests.mappers.factories import email_message, telegram_message
 
 
@@ -92,6 +99,64 @@ def test_two_messages_of_one_chat_at_once_make_one_issue(ctx: Context, jira_sand
     assert len(issue["fields"]["comment"]["comments"]) == 1
 
 
+def test_a_follow_up_waits_while_the_chats_first_create_is_in_doubt(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    add_fault(
+        jira_sandbox, status=503, count=1, methods=["POST"], paths=["/rest/api/2/issue"], after_commit=True
+    )
+    first = journal_message(ctx, telegram_message("first"))
+    follow_up = journal_message(ctx, telegram_message("second"))
+    assert deliver_with(ctx, first) == "queued"  # created, but the answer was lost
+    assert deliver_with(ctx, follow_up) == "queued"  # overtaking it would open a second issue
+    assert "earlier message" in (journal.get(ctx.engine, follow_up).reason or "")  # type: ignore[union-attr]
+    pause_elapsed(ctx)
+    assert deliver_with(ctx, first) == "delivered"
+    assert deliver_with(ctx, follow_up) == "delivered"
+    [issue] = sandbox_issues(jira_sandbox)
+    assert [c["body"] for c in issue["fields"]["comment"]["comments"] if "second" in c["body"]]
+
+
+def test_a_create_in_doubt_is_settled_as_that_issue_even_if_the_chat_has_another_by_now(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    add_fault(
+        jira_sandbox, status=503, count=1, methods=["POST"], paths=["/rest/api/2/issue"], after_commit=True
+    )
+    message_id = journal_message(ctx, telegram_message("created, answer lost", chat_id=1))
+    assert deliver_with(ctx, message_id) == "queued"
+    other = journal_message(ctx, telegram_message("another chat", chat_id=2))
+    pause_elapsed(ctx)
+    assert deliver_with(ctx, other) == "delivered"
+    elsewhere = journal.get(ctx.engine, other)
+    assert elsewhere is not None and elsewhere.issue_key is not None
+    # meanwhile the chat got an active issue (as a follow-up that overtook it once could have made)
+    links.add_link(
+        ctx.engine,
+        NewLink(
+            conversation_key=journal.get(ctx.engine, message_id).conversation_key,  # type: ignore[union-attr]
+            tracker="jira",
+            issue_key=elsewhere.issue_key,
+            issue_url="http://jira.test/browse/" + elsewhere.issue_key,
+            channel="telegram",
+            message_id=other,
+        ),
+        [],
+    )
+    assert deliver_with(ctx, message_id) == "delivered"
+    entry = journal.get(ctx.engine, message_id)
+    assert entry is not None and entry.outcome == "issue" and entry.issue_key != elsewhere.issue_key
+    labelled = [i for i in sandbox_issues(jira_sandbox) if f"hub-{message_id}" in i["fields"]["labels"]]
+    assert [i["key"] for i in labelled] == [entry.issue_key]
+    commented = [
+        c
+        for i in sandbox_issues(jira_sandbox)
+        for c in i["fields"]["comment"]["comments"]
+        if f"hub-{message_id}" in c["body"]
+    ]
+    assert commented == []
+
+
 def test_email_reply_threads_by_in_reply_to(ctx: Context, jira_sandbox: RunningSandbox) -> None:
     deliver_with(ctx, journal_message(ctx, email_message(message_id="<first@customer.example>")))
     reply = email_message(
@@ -134,6 +199,7 @@ def test_create_that_succeeded_but_answered_503_is_not_repeated(
     message_id = journal_message(ctx, telegram_message("created but the answer was lost"))
     assert deliver_with(ctx, message_id) == "queued"
     assert len(sandbox_issues(jira_sandbox)) == 1  # Jira did create it
+    pause_elapsed(ctx)
     assert deliver_with(ctx, message_id) == "delivered"
     issues = sandbox_issues(jira_sandbox)
     assert len(issues) == 1
@@ -160,6 +226,7 @@ def test_last_attempt_makes_a_dead_letter_and_replay_recovers_it(
     add_fault(jira_sandbox, status=502, methods=["GET", "POST"], paths=["/rest/api/2/"])
     message_id = journal_message(ctx, telegram_message("never gets through"))
     for _ in range(ctx.settings.HUB_MAX_ATTEMPTS):
+        pause_elapsed(ctx)
         status = deliver_with(ctx, message_id)
     assert status == "failed"
     entry = journal.get(ctx.engine, message_id)
@@ -167,6 +234,7 @@ def test_last_attempt_makes_a_dead_letter_and_replay_recovers_it(
         entry is not None and entry.reason is not None and entry.reason.startswith("gave up after 3 attempts")
     )
     requests.delete(f"{jira_sandbox.url}/_sandbox/faults", timeout=5)
+    pause_elapsed(ctx)
     assert replay_messages(ctx, [message_id]) == [(message_id, "requeued")]
     assert deliver_with(ctx, message_id) == "delivered"
     assert len(sandbox_issues(jira_sandbox)) == 1
