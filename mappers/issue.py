@@ -16,6 +16,10 @@ from mappers.models import Channel, InboundMessage
 from mappers.subjects import clean_subject
 
 SUMMARY_LIMIT = 255
+# Longest description or comment a tracker takes: Jira's jira.text.field.character.limit default (Data
+# Center and Cloud); Kaiten takes 32,768. Longer customer text is cut, with a note, rather than refused.
+TEXT_LIMIT = 32_767
+VALUE_LIMIT = 500  # one value in the sender block (a name, a form field)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 CHANNEL_NAMES = {Channel.TELEGRAM: "Telegram", Channel.EMAIL: "E-mail", Channel.FORM: "Web form"}
@@ -51,16 +55,49 @@ def sender_block(message: InboundMessage, markup: Markup = JIRA) -> str:
     if message.category:
         rows.append(("Category", message.category))
     rows.extend((name.replace("_", " ").capitalize(), value) for name, value in message.fields.items())
-    lines = [f"{markup.bold(markup.escape(label) + ':')} {markup.escape(value)}" for label, value in rows]
+    lines = [
+        f"{markup.bold(markup.escape(label) + ':')} {markup.escape(_clip(value))}" for label, value in rows
+    ]
     return markup.rule + "\n" + "\n".join(lines)
 
 
 def describe(message: InboundMessage, markup: Markup = JIRA) -> str:
     """The issue description: the escaped text, notes about files, and the sender block."""
-    parts = [markup.escape(message.text.strip()) or markup.italic("(no text)")]
-    parts.extend(markup.italic(markup.escape(note)) for note in message.notes)
-    parts.append(sender_block(message, markup))
-    return "\n\n".join(parts)
+    notes = [markup.italic(markup.escape(note)) for note in message.notes]
+    return _fit_text(message.text.strip(), markup, [], [*notes, sender_block(message, markup)])
+
+
+def _clip(value: str, limit: int = VALUE_LIMIT) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _fit_text(text: str, markup: Markup, before: list[str], after: list[str]) -> str:
+    """``before``, the escaped customer text, ``after``, as paragraphs in at most ``TEXT_LIMIT`` characters.
+
+    When the text does not fit it is cut (before escaping, so no escape is split) and a note says so;
+    the whole message stays in the hub's journal.
+    """
+    frame = [*before, *after]
+    room = TEXT_LIMIT - len("\n\n".join(frame)) - 2
+    body = markup.escape(text)
+    if len(body) <= room:
+        return "\n\n".join([*before, body or markup.italic("(no text)"), *after])
+    note = markup.italic(
+        markup.escape(
+            f"The text was cut to fit the tracker's limit of {TEXT_LIMIT:,} characters; "
+            f"the whole message ({len(text):,} characters) is kept in the hub's journal."
+        )
+    )
+    room -= len(note) + 2 + len(" …")
+    cut = min(len(text), max(room, 0))
+    while cut > 0:
+        body = markup.escape(text[:cut].rstrip())
+        if len(body) <= room:
+            break
+        cut = min(cut - 1, cut * room // len(body))
+    else:
+        body = ""
+    return "\n\n".join([*before, body + " …" if body else "…", note, *after])
 
 
 def build_draft(
@@ -107,13 +144,13 @@ def build_comment(
     message: InboundMessage, message_id: str, *, edited: bool = False, markup: Markup = JIRA
 ) -> str:
     """A follow-up (or a Telegram edit) as a comment, ending with the hub's idempotency marker."""
-    who = markup.bold(markup.escape(message.sender.name or message.sender.contact or "customer"))
+    who = markup.bold(markup.escape(_clip(message.sender.name or message.sender.contact or "customer")))
     via = CHANNEL_NAMES[message.channel]
     heading = f"{who} edited a message ({via}):" if edited else f"{who} wrote ({via}):"
-    parts = [heading, markup.escape(message.text.strip()) or markup.italic("(no text)")]
-    parts.extend(markup.italic(markup.escape(note)) for note in message.notes)
-    parts.append(markup.marker(comment_marker(message_id)))
-    return "\n\n".join(parts)
+    notes = [markup.italic(markup.escape(note)) for note in message.notes]
+    return _fit_text(
+        message.text.strip(), markup, [heading], [*notes, markup.marker(comment_marker(message_id))]
+    )
 
 
 def bounce_comment(message: InboundMessage, message_id: str, markup: Markup = JIRA) -> str:

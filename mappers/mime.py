@@ -27,8 +27,12 @@ STDLIB_ERRORS: tuple[type[BaseException], ...] = (
     RecursionError,
     email_errors.MessageError,
 )
+_BIG_PAYLOAD = 1024 * 1024  # characters of a part's body from which base64 is decoded in one pass
 _MSGID = re.compile(r"<([^<>]{1,990})>")
 _BARE_MSGID = re.compile(r"[^\s<>@]{1,900}@[^\s<>@]{1,255}")
+# Whitespace (folding) and control characters: neither belongs in a Message-ID, and a NUL in a key
+# would be refused by PostgreSQL's text columns.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 
 def iter_parts(msg: Message, *, max_depth: int, max_parts: int) -> Iterator[tuple[Message, int]]:
@@ -90,10 +94,31 @@ def param(part: Message, name: str, header: str = "content-type") -> str | None:
 def payload_bytes(part: Message) -> bytes:
     """The decoded body of a leaf part (base64, quoted-printable, uuencode); b"" when undecodable."""
     try:
+        big = _big_base64(part)
+        if big is not None:
+            return big
         data = part.get_payload(decode=True)
     except STDLIB_ERRORS:
         return b""
     return data if isinstance(data, bytes) else b""
+
+
+def _big_base64(part: Message) -> bytes | None:
+    """A large base64 body decoded in one pass, or None to leave it to the stdlib.
+
+    The stdlib splits the body into lines and joins them again before decoding: for an 18 MB file that
+    peaked at 111 MB and took 0.4 s; ``a2b_base64`` skips the line breaks itself (40 MB, 0.04 s).
+    Bodies it refuses (broken padding) go the stdlib's way, which repairs what it can.
+    """
+    payload = part.get_payload()
+    if not isinstance(payload, str) or len(payload) < _BIG_PAYLOAD:
+        return None
+    if str(part.get("Content-Transfer-Encoding", "")).strip().lower() != "base64":
+        return None
+    try:
+        return binascii.a2b_base64(payload.encode("ascii", "surrogateescape"))
+    except binascii.Error:
+        return None
 
 
 def embedded_message(part: Message) -> Message | None:
@@ -122,7 +147,7 @@ def normalize_msgid(value: str | None) -> str | None:
     """The first Message-ID in a header value, as "<id>" without whitespace; None when there is none."""
     if not value:
         return None
-    compact = re.sub(r"\s+", "", value)
+    compact = _SPACE_OR_CONTROL.sub("", value)
     found = _MSGID.search(compact)
     if found:
         return f"<{found.group(1)}>"
@@ -140,7 +165,7 @@ def msgid_list(value: str | None, limit: int = 100) -> list[str]:
         return []
     ids: list[str] = []
     for found in _MSGID.finditer(value):
-        msgid = "<" + re.sub(r"\s+", "", found.group(1)) + ">"
+        msgid = "<" + _SPACE_OR_CONTROL.sub("", found.group(1)) + ">"
         if msgid != "<>" and msgid not in ids:
             ids.append(msgid)
         if len(ids) >= limit:

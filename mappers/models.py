@@ -8,9 +8,39 @@ bytes of attachments travel beside it, as blobs in the store, referenced by ``bl
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A lone UTF-16 surrogate ("\ud800" in JSON, "+2AA-" in UTF-7) is a str in Python but has no UTF-8
+# encoding: the journal could not store it. Input is untrusted, so every model replaces them with U+FFFD.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """``value`` with lone surrogates in its strings (and lists and dicts of them) replaced."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [_valid_unicode(item) for item in value]
+    if isinstance(value, dict):
+        return {_valid_unicode(key): _valid_unicode(item) for key, item in value.items()}
+    return value
+
+
+class _Model(BaseModel):
+    """A frozen model whose strings can always be encoded as UTF-8 (and so journaled as JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: _valid_unicode(value) for key, value in data.items()}
+        return data
 
 
 class Channel(StrEnum):
@@ -30,10 +60,8 @@ class MessageKind(StrEnum):
     AUTO_REPLY = "auto_reply"  # out-of-office, auto-responder or bulk mail: never an issue
 
 
-class Sender(BaseModel):
+class Sender(_Model):
     """Who wrote, as far as the channel tells."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str = ""
     email: str | None = None
@@ -53,14 +81,12 @@ class Sender(BaseModel):
         return ""
 
 
-class Attachment(BaseModel):
+class Attachment(_Model):
     """A file the customer sent.
 
     ``data`` holds the bytes between parsing and journaling; the journal replaces it with ``blob_id``.
     A Telegram file is only a ``telegram_file_id`` until the worker downloads it.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     filename: str
     content_type: str = "application/octet-stream"
@@ -70,10 +96,8 @@ class Attachment(BaseModel):
     telegram_file_id: str | None = None
 
 
-class EmailMeta(BaseModel):
+class EmailMeta(_Model):
     """Mail headers the hub threads and answers by."""
-
-    model_config = ConfigDict(frozen=True)
 
     message_id: str | None = None  # with angle brackets, as in the header
     in_reply_to: list[str] = Field(default_factory=list)
@@ -86,10 +110,8 @@ class EmailMeta(BaseModel):
     bounce_recipient: str | None = None
 
 
-class TelegramMeta(BaseModel):
+class TelegramMeta(_Model):
     """Telegram ids the hub answers by."""
-
-    model_config = ConfigDict(frozen=True)
 
     chat_id: int
     message_id: int
@@ -98,10 +120,8 @@ class TelegramMeta(BaseModel):
     edit_date: int | None = None
 
 
-class InboundMessage(BaseModel):
+class InboundMessage(_Model):
     """One message from a customer, parsed and ready to journal."""
-
-    model_config = ConfigDict(frozen=True)
 
     channel: Channel
     external_id: str  # the dedupe key: update_id, Message-ID (or hash), submission id

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mappers.email import parse_email
 from mappers.errors import AnomalousPayload, PayloadTooLarge
 from mappers.html_text import html_to_text
+from mappers.issue import TEXT_LIMIT, describe
 from mappers.models import InboundMessage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -35,7 +36,9 @@ def check(raw: bytes) -> None:
     except (AnomalousPayload, PayloadTooLarge):
         return
     assert isinstance(msg, InboundMessage)
-    msg.model_dump_json()  # journal-able
+    body = msg.model_dump_json()  # journal-able
+    assert InboundMessage.model_validate_json(body).text == msg.text  # and the worker reads it back
+    assert len(describe(msg)) <= TEXT_LIMIT  # an issue the tracker accepts
 
 
 @SETTINGS
