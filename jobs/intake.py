@@ -43,16 +43,18 @@ def accept(
 ) -> Accepted:
     """Journal ``message`` and enqueue it; a repeat of a known external id is answered from the journal."""
     files = [a.data for a in message.attachments if a.data is not None]
-    stored = message.model_copy(
-        update={
-            "attachments": [
-                a.model_copy(update={"blob_id": journal.blob_id_for(a.data), "data": None})
-                if a.data is not None
-                else a
-                for a in message.attachments
-            ]
-        }
-    )
+    stored = message
+    if files:  # the journal keeps the bytes as blobs, the body only their ids (most messages have none)
+        stored = message.model_copy(
+            update={
+                "attachments": [
+                    a.model_copy(update={"blob_id": journal.blob_id_for(a.data), "data": None})
+                    if a.data is not None
+                    else a
+                    for a in message.attachments
+                ]
+            }
+        )
     entry = journal.NewEntry(
         channel=message.channel.value,
         external_id=message.external_id,
@@ -108,18 +110,21 @@ def _journal_and_enqueue(
     except journal.DuplicateMessage as dup:
         log.info("intake.duplicate message_id=%s channel=%s", dup.message_id, entry.channel)
         return Accepted(dup.message_id, dup.status, duplicate=True)
+    enqueued = False
+    if entry.status == journal.QUEUED and redis is not None:
+        try:
+            enqueued = enqueue_delivery(redis, message_id)
+        except RedisError as exc:
+            # the row is committed: the sweep enqueues it once its next_attempt_at grace has passed
+            log.warning("intake.enqueue-failed message_id=%s error=%s", message_id, type(exc).__name__)
     log.info(
-        "intake.accepted message_id=%s channel=%s kind=%s status=%s",
+        "intake.accepted message_id=%s channel=%s kind=%s status=%s enqueued=%s",
         message_id,
         entry.channel,
         entry.kind,
         entry.status,
+        "yes" if enqueued else "no",
     )
-    if entry.status == journal.QUEUED and redis is not None:
-        try:
-            enqueue_delivery(redis, message_id)
-        except RedisError as exc:
-            log.warning("intake.enqueue-failed message_id=%s error=%s", message_id, type(exc).__name__)
     return Accepted(message_id, entry.status)
 
 

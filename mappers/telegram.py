@@ -30,6 +30,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import math
 import mimetypes
 import re
 import unicodedata
@@ -115,6 +116,9 @@ _ENVELOPE_FIELDS = frozenset(
 )
 _MIME = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 _MAX_KIND_LEN = 64
+# The Bot API's integers fit in 64 bits (ids in 52); a bigger one is not Telegram's and would not fit
+# the journal's BIGINT columns.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAX_FILENAME_LEN = 200
 
 JsonObject = Mapping[str, Any]
@@ -421,8 +425,8 @@ def _opt_int(data: JsonObject, key: str, where: str) -> int | None:
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _wrong(where, key, "an integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not _INT64_MIN <= value <= _INT64_MAX:
+        raise _wrong(where, key, "a 64-bit integer")
     return value
 
 
@@ -435,8 +439,8 @@ def _need_int(data: JsonObject, key: str, where: str) -> int:
 
 def _need_number(data: JsonObject, key: str, where: str) -> float:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _wrong(where, key, "a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _wrong(where, key, "a finite number")
     return value
 
 

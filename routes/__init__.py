@@ -6,9 +6,12 @@ Requests only verify, parse, journal and enqueue (DESIGN.md); no tracker is call
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app
+from flask.json.provider import DefaultJSONProvider
 from redis import Redis
 from sqlalchemy.engine import Engine
 
@@ -19,6 +22,24 @@ from jobs.queues import get_redis
 from store.db import get_engine
 
 log = logging.getLogger(__name__)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class JsonProvider(DefaultJSONProvider):
+    """JSON answers in UTF-8 as written (Cyrillic stays readable), escaped only where UTF-8 cannot go.
+
+    An error may echo what a sender sent (an unknown form field's name, an update kind), and a lone
+    surrogate there ("\\ud800" in the request's JSON) has no UTF-8 encoding: such an answer is written
+    with ASCII escapes instead of failing with a 500.
+    """
+
+    ensure_ascii = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        if not text.isascii() and _LONE_SURROGATE.search(text):
+            return super().dumps(obj, **{**kwargs, "ensure_ascii": True})
+        return text
 
 
 @dataclass
@@ -41,7 +62,7 @@ def create_app(settings: Settings | None = None, config: HubConfig | None = None
     app.config["MAX_CONTENT_LENGTH"] = max(
         settings.HUB_MAX_EMAIL_BYTES, settings.HUB_MAX_FORM_BYTES, settings.HUB_MAX_TELEGRAM_BYTES
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = JsonProvider(app)
     app.extensions["hub"] = Hub(
         settings=settings,
         config=config or load_config(settings),

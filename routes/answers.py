@@ -16,6 +16,7 @@ from routes import hub
 from routes.errors import AuthError
 
 log = logging.getLogger(__name__)
+_PIECE = 256 * 1024  # bytes per read of a chunked body
 
 
 def require_secret(given: str | None, expected: str | None, what: str) -> None:
@@ -36,13 +37,26 @@ def bearer_token() -> str | None:
 
 
 def read_body(limit: int) -> bytes:
-    """The raw request body, refused with 413 past ``limit`` bytes (before reading it all)."""
+    """The raw request body, refused with 413 past ``limit`` bytes (before reading it all).
+
+    A chunked body (no Content-Length) is read in pieces until it ends or passes the limit: a stream may
+    return fewer bytes than asked, and one short read must not truncate the message silently. Reads ask
+    for the Content-Length or a piece, never for ``limit`` bytes: a read allocates what it asks for.
+    """
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body over {limit} bytes")
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
+    piece = request.content_length if request.content_length is not None else _PIECE
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = request.stream.read(min(piece, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
         raise PayloadTooLarge(f"body over {limit} bytes")
-    return body
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def answer_body(result: Accepted) -> tuple[dict[str, object], int]:

@@ -7,6 +7,7 @@ urlencoded and multipart bodies are accepted; a browser without JavaScript gets 
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Any
@@ -20,7 +21,7 @@ from jobs.intake import accept, received_now
 from mappers.errors import AnomalousPayload, InvalidFields, PayloadTooLarge
 from mappers.form import UploadedFile, is_spam, parse_submission
 from routes import hub
-from routes.answers import answer_body
+from routes.answers import answer_body, read_body
 from routes.errors import RateLimited
 from store import journal
 
@@ -113,10 +114,13 @@ def _wants_html() -> bool:
 def _read_submission(limit: int) -> tuple[dict[str, Any], list[UploadedFile]]:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"submission over {limit} bytes")
+    request.max_content_length = limit  # a chunked body (no Content-Length) is cut off here with a 413
     if request.mimetype == "application/json":
-        data = request.get_json(silent=True)
-        if data is None:
-            raise AnomalousPayload("body is not JSON")
+        raw = read_body(limit)
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder's stack
+            raise AnomalousPayload("body is not JSON") from None
         if not isinstance(data, dict):
             raise AnomalousPayload("expected a JSON object of field values")
         return data, []

@@ -34,7 +34,7 @@ def receive_telegram() -> ResponseReturnValue:
     raw = read_body(settings.HUB_MAX_TELEGRAM_BYTES)
     try:
         update = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder's stack
         raise AnomalousPayload("body is not JSON") from None
     update_id = update.get("update_id") if isinstance(update, dict) else None
     fallback = (

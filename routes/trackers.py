@@ -60,5 +60,5 @@ def receive_kaiten() -> ResponseReturnValue:
 def _json(raw: bytes) -> object:
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder's stack
         raise AnomalousPayload("body is not JSON", {"sha256": hashlib.sha256(raw).hexdigest()[:16]}) from None
