@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 APT_PACKAGES := redis-server wrk
 
-.PHONY: run test lint fmt setup system-deps bench clean
+.PHONY: run test lint fmt setup system-deps bench reliability clean
 
 run: setup
 	$(VENV)/bin/trackerhub up
@@ -26,6 +26,28 @@ fmt: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/bad_input.py
+	$(PY) bench/memory.py
+	$(PY) bench/pipeline.py
+	$(PY) bench/growth.py
+
+# The fault suite alone (also part of `make test`), then RELIABILITY.md from its results.
+reliability: setup
+	rm -rf var/reliability
+	status=0; $(PY) -m pytest -q -p no:cacheprovider -m reliability tests/reliability/test_faults.py || status=$$?; \
+	$(PY) -m tests.reliability.report; exit $$status
+
+# Coverage-guided fuzzing of the e-mail and Telegram parsers (atheris), FUZZ_SECONDS in all; see FUZZING.md.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_STAMP := $(VENV)/.fuzz-installed
+
+fuzz: setup $(FUZZ_STAMP)
+	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+$(FUZZ_STAMP): pyproject.toml constraints.txt
+	$(PIP) install -q -c constraints.txt -e '.[test,fuzz]'
+	touch $(FUZZ_STAMP)
 
 setup: system-deps $(STAMP)
 
@@ -36,11 +58,13 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # Debian packages the hub and its tests run for real: installed with apt-get when missing and we are root.
+# PostgreSQL is found by its initdb, which Debian keeps off PATH under /usr/lib/postgresql/<version>/bin.
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v dovecot >/dev/null || missing="$$missing dovecot-imapd"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \

@@ -1,0 +1,284 @@
+"""The hub under test for the fault suite: every process real, every one of them killable.
+
+``HubUnderTest`` starts what a production node runs, each as its own process so a fault is a real one:
+redis-server, the web server (gunicorn), several ``trackerhub worker`` processes and the scheduler. The
+tracker is the Jira look-alike in its own process, with its fault injection (``/_sandbox/faults``);
+Telegram is its Bot API stand-in; mail goes to the SMTP sink. The harness also plays systemd: a worker
+that exits is started again (``Restart=always``), which is how the README tells operators to run them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from aiosmtpd.controller import Controller
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from connector.sandbox.smtp import start_sink
+from jobs.queues import DELIVERY_QUEUE
+from tests.conftest import REPO_ROOT, free_port
+
+TELEGRAM_SECRET = "reliability-telegram-secret"  # noqa: S105 - a test secret
+INBOUND_TOKEN = "reliability-inbound-token"  # noqa: S105 - a test secret
+PROJECT = "SUP"
+
+
+@dataclass
+class HubOptions:
+    """What a scenario changes about the node: worker count, the database, Redis persistence, env."""
+
+    workers: int = 3
+    database_url: str | None = None  # default: a SQLite file in the run's folder
+    redis_appendonly: bool = True
+    sandbox_latency_ms: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class HubUnderTest:
+    """A running hub node plus its stand-ins; use as a context manager."""
+
+    def __init__(self, folder: Path, options: HubOptions | None = None) -> None:
+        self.folder = folder
+        self.options = options or HubOptions()
+        self.redis_port = free_port()
+        self.web_port = free_port()
+        self.jira_port = free_port()
+        self.telegram_port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.hub_url = f"http://127.0.0.1:{self.web_port}"
+        self.jira_url = f"http://127.0.0.1:{self.jira_port}"
+        self.telegram_url = f"http://127.0.0.1:{self.telegram_port}"
+        self.jira_db = folder / "sandbox-jira.sqlite3"
+        self.outbox = folder / "outbox"
+        self.database_url = self.options.database_url or f"sqlite:///{folder / 'hub.sqlite3'}"
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.worker_starts = 0
+        self._redis: subprocess.Popen[bytes] | None = None
+        self._others: list[subprocess.Popen[bytes]] = []
+        self._smtp: Controller | None = None
+        self._supervising = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self._workers_lock = threading.Lock()
+        self.env: dict[str, str] = {}
+        self.last_stats: dict[str, Any] = {}  # the tracker stand-in's counters, kept by the scenario
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> HubUnderTest:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the stand-ins, Redis, web, workers and scheduler; return when the hub answers."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._smtp = start_sink(self.outbox)
+        self.env = self._environment(smtp_port=self._smtp.port)
+        self.start_redis()
+        me = [sys.executable, "-m"]
+        jira = [*me, "connector.sandbox.jira", "--port", str(self.jira_port), "--db", str(self.jira_db)]
+        jira += ["--projects", PROJECT, "--latency-ms", str(self.options.sandbox_latency_ms)]
+        self._others.append(self._spawn(jira, "sandbox-jira"))
+        self._others.append(
+            self._spawn([*me, "connector.sandbox.telegram", "--port", str(self.telegram_port)], "sandbox-tg")
+        )
+        wait_for_http(f"{self.jira_url}/rest/api/2/serverInfo")
+        wait_for_http(f"{self.telegram_url}/_sandbox/sent")
+        self._others.append(
+            self._spawn([*me, "cli", "web", "--port", str(self.web_port), "--no-access-log"], "web")
+        )
+        self._others.append(self._spawn([*me, "cli", "scheduler"], "scheduler"))
+        wait_for_http(f"{self.hub_url}/healthz")
+        for _ in range(self.options.workers):
+            self.workers.append(self._start_worker())
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervising.set()
+        self._supervisor.start()
+
+    def stop(self) -> None:
+        """Stop everything, workers first; anything that does not stop in time is killed."""
+        self._supervising.clear()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+        for process in [*self.workers, *reversed(self._others), *([self._redis] if self._redis else [])]:
+            _terminate(process)
+        if self._smtp is not None:
+            self._smtp.stop()
+            self._smtp = None
+
+    def _environment(self, smtp_port: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_HUB_PREFIXES)}
+        env.update(
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            JIRA_URL=self.jira_url,
+            JIRA_TOKEN="sandbox",
+            JIRA_PROJECT=PROJECT,
+            JIRA_TIMEOUT="10",
+            TELEGRAM_BOT_TOKEN="1000:sandbox",
+            TELEGRAM_API_URL=self.telegram_url,
+            TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET,
+            HUB_INBOUND_TOKEN=INBOUND_TOKEN,
+            SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+            HUB_EMAIL_FROM="support@hub.example.com",
+            HUB_PUBLIC_URL=self.hub_url,
+            HUB_FORM_RATE_PER_MINUTE="100000",
+            HUB_LOG_LEVEL="WARNING",
+            HUB_VAR_DIR=str(self.folder),
+        )
+        env.update(self.options.env)
+        return env
+
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("ab")
+        return subprocess.Popen(
+            args, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    # -- workers ------------------------------------------------------------------------------------
+
+    def _start_worker(self) -> subprocess.Popen[bytes]:
+        self.worker_starts += 1
+        return self._spawn([sys.executable, "-m", "cli", "worker"], "worker")
+
+    def _supervise(self) -> None:
+        while self._supervising.is_set():
+            with self._workers_lock:
+                for index, process in enumerate(self.workers):
+                    if process.poll() is not None:
+                        self.workers[index] = self._start_worker()
+            time.sleep(0.2)
+
+    def kill_busy_worker(self, timeout: float = 30.0) -> str | None:
+        """SIGKILL a worker while it runs a delivery; the id of the job it was running, or None."""
+        deadline = time.monotonic() + timeout
+        redis = Redis.from_url(self.redis_url, socket_timeout=5)
+        while time.monotonic() < deadline:
+            busy = _busy_workers(redis)
+            with self._workers_lock:
+                for process in self.workers:
+                    job_id = busy.get(process.pid)
+                    if job_id and job_id.startswith("deliver-") and process.poll() is None:
+                        os.killpg(process.pid, signal.SIGKILL)
+                        process.wait(timeout=10)
+                        return job_id
+            time.sleep(0.02)
+        return None
+
+    # -- redis ----------------------------------------------------------------------------------------
+
+    def start_redis(self) -> None:
+        """Start redis-server on the node's port (again, after a crash: same port, same data folder)."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed; `make test` installs it")
+        data = self.folder / "redis"
+        data.mkdir(exist_ok=True)
+        args = [binary, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", str(data)]
+        args += ["--appendonly", "yes" if self.options.redis_appendonly else "no", "--save", ""]
+        self._redis = self._spawn(args, "redis")
+        wait_for_redis(self.redis_url)
+
+    def crash_redis(self) -> None:
+        """SIGKILL redis-server: whatever it had not persisted is gone."""
+        if self._redis is not None:
+            os.killpg(self._redis.pid, signal.SIGKILL)
+            self._redis.wait(timeout=10)
+
+    # -- the tracker stand-in -------------------------------------------------------------------------
+
+    def add_fault(self, **spec: Any) -> None:
+        """Inject a fault into the Jira look-alike (see ``FaultBook.add``)."""
+        requests.post(f"{self.jira_url}/_sandbox/faults", json=spec, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.jira_url}/_sandbox/faults", timeout=10).raise_for_status()
+
+    def tracker_stats(self) -> dict[str, Any]:
+        """The stand-in's request counters (``/_sandbox/stats``)."""
+        return dict(requests.get(f"{self.jira_url}/_sandbox/stats", timeout=10).json())
+
+
+_HUB_PREFIXES = ("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "IMAP_", "HUB_", "REDIS_", "DATABASE_")
+
+
+def _busy_workers(redis: Redis) -> dict[int, str]:
+    """pid → id of the delivery job each busy worker is running, from RQ's started-job registry."""
+    busy: dict[int, str] = {}
+    for job_id in StartedJobRegistry(DELIVERY_QUEUE, connection=redis).get_job_ids():
+        try:
+            job = Job.fetch(job_id, connection=redis)
+        except NoSuchJobError:
+            continue
+        pid = redis.hget(f"rq:worker:{job.worker_name}", "pid") if job.worker_name else None
+        if pid and job.get_status(refresh=False) == JobStatus.STARTED:
+            busy[int(pid)] = job.id
+    return busy
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def wait_for_http(url: str, timeout: float = 60.0) -> None:
+    """Wait until ``url`` answers at all."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def wait_for_redis(url: str, timeout: float = 30.0) -> None:
+    """Wait until Redis answers PING."""
+    client = Redis.from_url(url, socket_timeout=2)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def poll(check: Any, timeout: float, every: float = 0.5) -> Iterator[None]:
+    """Yield until ``check()`` is true or ``timeout`` passes (the caller asserts afterwards)."""
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        yield
+        time.sleep(every)

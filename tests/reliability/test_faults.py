@@ -1,0 +1,316 @@
+"""The fault suite: N mixed messages through a real node while the tracker, the workers or Redis fail.
+
+Every scenario sends a known set of messages (``RELIABILITY_N``, default 200: Telegram, e-mail and
+form), injects its fault in the middle of the run, waits for the journal to settle and then asserts the
+two things a support team depends on: every accepted message became exactly one issue or comment, and the
+tracker holds nothing the hub cannot account for. Each scenario's numbers go to ``var/reliability/`` and
+``make reliability`` turns them into RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import email as email_lib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.postgres import start_postgres
+from tests.reliability.harness import HubOptions, HubUnderTest
+from tests.reliability.ledger import RESULTS, Tally, journal_outcomes, tally, wait_until_settled
+from tests.reliability.traffic import Outgoing, Sender, email, mixed_messages
+
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(1200)]
+
+N = int(os.environ.get("RELIABILITY_N", "200"))
+SETTLE_TIMEOUT = 600.0
+
+Fault = Callable[[HubUnderTest], float | None]
+"""Runs while the messages are being sent; returns the monotonic time the fault ended (None: no fault)."""
+
+
+def run_scenario(
+    name: str,
+    folder: Path,
+    fault: Fault | None = None,
+    *,
+    options: HubOptions | None = None,
+    messages: list[Outgoing] | None = None,
+    copies: int = 1,
+    rate: float = 20.0,
+    prelude: Callable[[HubUnderTest], None] | None = None,
+) -> tuple[Tally, HubUnderTest]:
+    """Send the messages with ``fault`` running alongside, wait for the journal to settle, count."""
+    outgoing = messages if messages is not None else mixed_messages(N, name)
+    with HubUnderTest(folder, options) as hub:
+        if prelude is not None:
+            prelude(hub)
+        ended: list[float | None] = []
+        injector = threading.Thread(target=lambda: ended.append(fault(hub) if fault else None))
+        sender = Sender(hub.hub_url, rate=rate)
+        injector.start()
+        log = sender.send_all(outgoing, copies=copies)
+        injector.join()
+        ids = sorted(set(log.accepted.values()))
+        settled_at = wait_until_settled(hub, ids, SETTLE_TIMEOUT)
+        result = tally(name, hub, log, sent=len(outgoing))
+        recovered_from = ended[0] if ended and ended[0] is not None else log.last_sent_at
+        if settled_at is not None:
+            result.drain_s = round(settled_at - log.last_sent_at, 1)
+            result.time_to_recover_s = round(max(settled_at - recovered_from, 0.0), 1)
+        else:
+            result.problems.append(f"journal not settled within {SETTLE_TIMEOUT:.0f} s")
+        result.notes.append(f"{len(hub.workers)} workers, {hub.worker_starts} worker starts")
+        hub.last_stats = hub.tracker_stats()
+        result.save()
+        if result.problems:
+            keep_logs(hub, name)
+        return result, hub
+
+
+def keep_logs(hub: HubUnderTest, name: str) -> None:
+    """Copy a failed scenario's process logs and databases next to its result, for the post-mortem."""
+    target = RESULTS / f"{name}-logs"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in [*hub.folder.glob("*.log"), *hub.folder.glob("*.sqlite3")]:
+        shutil.copy2(path, target / path.name)
+
+
+def assert_exactly_once(result: Tally) -> None:
+    """Every accepted message delivered once, nothing lost, nothing unaccounted for."""
+    assert result.problems == []
+    assert result.accepted == result.sent
+    assert result.delivered + result.ignored == result.accepted
+    assert (result.duplicates, result.lost, result.unaccounted) == (0, 0, 0)
+
+
+def test_baseline_no_faults(tmp_path: Path) -> None:
+    result, _ = run_scenario("baseline", tmp_path)
+    assert_exactly_once(result)
+
+
+def test_tracker_outage_of_30_seconds(tmp_path: Path) -> None:
+    def outage(hub: HubUnderTest) -> float:
+        time.sleep(3)
+        hub.add_fault(status=503, duration_s=30, paths=["/rest/api/"])
+        time.sleep(30)
+        return time.monotonic()
+
+    result, _ = run_scenario("tracker-outage", tmp_path, outage)
+    assert_exactly_once(result)
+
+
+def test_throttling_slows_the_hub_down_instead_of_hammering(tmp_path: Path) -> None:
+    stretch, retry_after = 20, 5
+
+    def throttle(hub: HubUnderTest) -> float:
+        time.sleep(3)
+        hub.add_fault(status=429, retry_after=retry_after, duration_s=stretch, paths=["/rest/api/"])
+        time.sleep(stretch)
+        return time.monotonic()
+
+    result, hub_ = run_scenario("throttling", tmp_path, throttle)
+    refused = int(hub_.last_stats.get("faults_injected", 0))
+    result.notes.append(
+        f"429 with Retry-After {retry_after} s for {stretch} s: {refused} calls reached the tracker and were "
+        "refused"
+    )
+    result.save()
+    assert_exactly_once(result)
+    # one probe per pause, plus what the workers already had in flight when the first 429 came
+    assert refused <= 2 * stretch // retry_after + 2 * 3
+
+
+def test_slow_tracker_past_the_client_timeout_makes_no_duplicates(tmp_path: Path) -> None:
+    def slow(hub: HubUnderTest) -> float:
+        time.sleep(2)
+        for _ in range(15):  # now and then, Jira writes the issue or comment and answers after 4 s
+            hub.add_fault(
+                latency_ms=4_000, count=1, methods=["POST"], paths=["/rest/api/2/issue"], after_commit=True
+            )
+            time.sleep(0.7)
+        return time.monotonic()
+
+    options = HubOptions(env={"JIRA_TIMEOUT": "3"})  # the hub stops waiting after 3 s: done, answer lost
+    result, _ = run_scenario("slow-tracker", tmp_path, slow, options=options)
+    assert_exactly_once(result)
+
+
+def test_workers_killed_mid_job_twenty_times(tmp_path: Path) -> None:
+    kills: list[str] = []
+
+    def killer(hub: HubUnderTest) -> float:
+        while len(kills) < 20:
+            job = hub.kill_busy_worker(timeout=60)
+            assert job is not None, "no worker was busy to kill"
+            kills.append(job)
+            time.sleep(0.5)
+        return time.monotonic()
+
+    options = HubOptions(sandbox_latency_ms=100)  # each delivery spends some time in the tracker
+    result, hub_ = run_scenario("worker-killed", tmp_path, killer, options=options, rate=10)
+    result.notes.append(f"{len(kills)} workers SIGKILLed mid-delivery, {hub_.worker_starts} worker starts")
+    result.save()
+    assert len(kills) == 20
+    assert_exactly_once(result)
+
+
+def test_redis_crash_and_restart_on_postgresql(tmp_path: Path) -> None:
+    server = start_postgres(tmp_path / "postgres")
+    try:
+        options = HubOptions(database_url=server.url, redis_appendonly=False)
+
+        def crash(hub: HubUnderTest) -> float:
+            time.sleep(4)
+            hub.crash_redis()  # no persistence: every queued job, lock and counter is gone
+            time.sleep(3)
+            hub.start_redis()
+            return time.monotonic()
+
+        result, _ = run_scenario("redis-restart", tmp_path / "hub", crash, options=options)
+    finally:
+        server.stop()
+    assert_exactly_once(result)
+
+
+def test_duplicate_storm_and_telegram_retry_after_a_slow_answer(tmp_path: Path) -> None:
+    messages = mixed_messages(N, "storm")
+    impatient = [m for m in messages if m.channel == "telegram"][::5]
+
+    def telegram_gives_up_waiting(hub: HubUnderTest) -> None:
+        # Telegram stops waiting for a slow answer and sends the same update again later
+        sender = Sender(hub.hub_url)
+        for message in impatient:
+            sender.post_once(message, timeout=0.001)
+
+    result, _ = run_scenario(
+        "duplicate-storm", tmp_path, messages=messages, copies=3, prelude=telegram_gives_up_waiting
+    )
+    result.notes.append(
+        f"each message sent 3 times at once; {len(impatient)} Telegram updates were sent once before, "
+        "with a 1 ms client timeout"
+    )
+    result.save()
+    assert_exactly_once(result)
+    fresh = N - len(impatient)
+    assert result.answers.get("202", 0) == fresh  # one copy of each new message was accepted as new
+    assert result.answers.get("200", 0) == 3 * N - fresh  # every other copy: "duplicate", same id
+
+
+RESPONDERS = 12
+MAILS_PER_RESPONDER = 8
+AUTOREPLY_PER_HOUR = 5
+STYLE_NAMES = ("Auto-Submitted", "Outlook OOF", "Precedence", "X-Autoreply", "no headers, threaded")
+
+
+def auto_response(autoreply: email_lib.message.Message, style: int) -> Outgoing:
+    """What an auto-responder mailbox sends back to a mail it got, in one of five real-world styles."""
+    subject = str(autoreply["Subject"])
+    sender = str(autoreply["To"])
+    thread = str(autoreply["Message-ID"])
+    text = "I am out of the office until Monday and will read your message when I return."
+    if style == 0:  # RFC 3834, as Gmail's vacation responder and most ticket systems do
+        return email(sender, f"Re: {subject}", text, in_reply_to=thread, Auto_Submitted="auto-replied")
+    if style == 1:  # Exchange / Outlook out-of-office
+        return email(sender, f"Automatic reply: {subject}", text, X_Auto_Response_Suppress="All")
+    if style == 2:  # older Unix vacation(1)-style responders
+        return email(sender, f"Out of Office: {subject}", text, in_reply_to=thread, Precedence="auto_reply")
+    if style == 3:  # Yandex and other hosted responders
+        return email(sender, f"Re: {subject}", text, in_reply_to=thread, X_Autoreply="yes")
+    return email(sender, f"Re: {subject}", text, in_reply_to=thread)  # a robot that says nothing about it
+
+
+class AutoResponder:
+    """Mailboxes at ``responder.example`` that answer every mail the hub sends them, at once."""
+
+    def __init__(self, hub: HubUnderTest) -> None:
+        self.hub = hub
+        self.sender = Sender(hub.hub_url)
+        self.received: dict[str, int] = {}  # responder address → mails the hub sent it
+        self.sent: list[tuple[str, int]] = []  # (Outgoing.key, style)
+        self._seen: set[Path] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def quiet_for(self, seconds: float, timeout: float = 300) -> None:
+        """Wait until the hub has sent no mail for ``seconds``."""
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            count = len(list(self.hub.outbox.glob("*.eml")))
+            if count != last:
+                last, since = count, time.monotonic()
+            elif time.monotonic() - since >= seconds:
+                return
+            time.sleep(0.5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for path in sorted(self.hub.outbox.glob("*.eml")):
+                if path not in self._seen:
+                    self._seen.add(path)
+                    self._answer(email_lib.message_from_bytes(path.read_bytes()))
+            time.sleep(0.2)
+
+    def _answer(self, mail: email_lib.message.Message) -> None:
+        address = str(mail["To"])
+        if not address.endswith("@responder.example>") and not address.endswith("@responder.example"):
+            return
+        self.received[address] = self.received.get(address, 0) + 1
+        style = int(address.split("box", 1)[1].split("@", 1)[0]) % len(STYLE_NAMES)
+        response = auto_response(mail, style)
+        self.sent.append((response.key, style))
+        self.sender.send(response)
+
+
+def responder_mail(box: int, number: int) -> Outgoing:
+    return email(f"box{box}@responder.example", f"Order {box}-{number}", f"Customer question {number}")
+
+
+def test_reply_loop_with_auto_responder_mailboxes(tmp_path: Path) -> None:
+    genuine = [responder_mail(box, n) for n in range(MAILS_PER_RESPONDER) for box in range(RESPONDERS)]
+    others = mixed_messages(N - len(genuine), "loop")
+    messages = [m for pair in zip(genuine, others, strict=False) for m in pair]
+    messages += genuine[len(others) :] + others[len(genuine) :]
+    options = HubOptions(env={"HUB_AUTOREPLY_PER_HOUR": str(AUTOREPLY_PER_HOUR)})
+    with HubUnderTest(tmp_path, options) as hub:
+        responder = AutoResponder(hub)
+        responder.start()
+        log = Sender(hub.hub_url).send_all(messages)
+        settled_at = wait_until_settled(hub, sorted(set(log.accepted.values())), SETTLE_TIMEOUT)
+        assert settled_at is not None
+        responder.quiet_for(10)
+        responder.stop()
+        responses = responder.sender.log
+        assert wait_until_settled(hub, sorted(set(responses.accepted.values())), SETTLE_TIMEOUT) is not None
+        log.accepted.update(responses.accepted)
+        log.answers.update(responses.answers)
+        log.rejected += responses.rejected
+        ignored = frozenset(key for key, style in responder.sent if style != 4)
+        result = tally(
+            "reply-loop", hub, log, sent=len(messages) + len(responder.sent), expect_ignored=ignored
+        )
+        result.drain_s = result.time_to_recover_s = round(settled_at - log.last_sent_at, 1)
+        threaded = [responses.accepted[key] for key, style in responder.sent if style == 4]
+        outcomes = journal_outcomes(hub, threaded)
+    result.notes.append(
+        f"{RESPONDERS} auto-responder mailboxes ({', '.join(STYLE_NAMES)}), {MAILS_PER_RESPONDER} customer "
+        f"mails each; they answered {len(responder.sent)} hub mails; HUB_AUTOREPLY_PER_HOUR={AUTOREPLY_PER_HOUR}"
+    )
+    result.save()
+    assert_exactly_once(result)
+    # the hub's autoreplies stopped at the per-recipient limit, so the robots had nothing more to answer
+    assert responder.received == {f"box{b}@responder.example": AUTOREPLY_PER_HOUR for b in range(RESPONDERS)}
+    assert result.ignored == len(ignored)  # recognised as auto-generated: no issue, no reply
+    assert set(outcomes.values()) == {"comment"}  # the robot that hides it threads as a comment, no issue
