@@ -32,7 +32,6 @@ import datetime as dt
 import gc
 import json
 import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,7 @@ from bench.common import (
     OtherLoad,
     Sandbox,
     child_env,
+    command_line,
     jira_sandbox,
     machine,
     machine_line,
@@ -57,10 +57,11 @@ from bench.common import (
     ms,
     package_version,
     pct,
+    publish,
     redis_server,
     report,
+    run_main,
     utc_now_text,
-    write_section,
 )
 from tests.reliability.hostile import (
     BASELINES,
@@ -446,21 +447,10 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tmp)
         with redis_server(workdir) as redis_url, jira_sandbox(workdir) as sandbox:
             results = measure_all(case_ids, args.runs, workdir, redis_url, sandbox)
-    command = shlex.join(
-        [".venv/bin/python", "bench/bad_input.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = command_line("bad_input.py", argv)
     section = render_section(results, args.runs, info, command)
-    if args.no_write or args.only:
-        report(section)
-    else:
-        write_section(args.output, section, SECTION)
-        report(section)
-        report(f"written to {args.output}")
+    publish(section, args.output, SECTION, write=not (args.no_write or args.only))
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        report("interrupted; everything started was stopped")
-        sys.exit(130)
+    run_main(main)

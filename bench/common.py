@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -466,6 +467,30 @@ def write_section(path: Path, section: str, name: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text, encoding="utf-8")
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command that reproduces this run, as BENCHMARKS.md shows it."""
+    return shlex.join([".venv/bin/python", f"bench/{script}", *(argv if argv is not None else sys.argv[1:])])
+
+
+def publish(section: str, output: Path, name: str, *, write: bool) -> None:
+    """Print the section, and unless ``write`` is off replace it in ``output``."""
+    report()
+    if write:
+        write_section(output, section, name)
+    report(section)
+    if write:
+        report(f"written to {output}")
+
+
+def run_main(main: Callable[[], None]) -> None:
+    """Run a benchmark's ``main``; Ctrl-C ends it with 130 once everything it started has stopped."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        report("interrupted; everything started was stopped")
+        sys.exit(130)
 
 
 def ms(value: float) -> str:

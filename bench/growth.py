@@ -34,7 +34,6 @@ import itertools
 import random
 import re
 import secrets
-import shlex
 import statistics
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from bench.common import (
     BENCHMARKS_MD,
     OtherLoad,
     Sandbox,
+    command_line,
     cpu_seconds,
     describe_db,
     jira_sandbox,
@@ -63,11 +63,12 @@ from bench.common import (
     ms,
     package_version,
     pct,
+    publish,
     redis_pid,
     redis_server,
     report,
+    run_main,
     utc_now_text,
-    write_section,
 )
 from config.settings import Settings
 from jobs.context import Context, build_context
@@ -911,22 +912,10 @@ def main(argv: list[str] | None = None) -> None:
         points = [growth.measure(size, args.samples, args.deliveries, args.ticks) for size in sizes]
         report("  EXPLAIN QUERY PLAN of the hot path")
         statements = hot_path_statements(growth) if database_url.startswith("sqlite") else []
-    command = shlex.join(
-        [".venv/bin/python", "bench/growth.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = command_line("growth.py", argv)
     section = render_section(points, statements, info, command, describe_db(database_url), args)
-    report()
-    if args.no_write:
-        report(section)
-    else:
-        write_section(args.output, section, SECTION)
-        report(section)
-        report(f"written to {args.output}")
+    publish(section, args.output, SECTION, write=not args.no_write)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        report("interrupted; everything started was stopped")
-        sys.exit(130)
+    run_main(main)

@@ -57,16 +57,18 @@ from bench.common import (
     Server,
     ServerSettings,
     child_env,
+    command_line,
     cpu_seconds,
     describe_db,
     gunicorn,
     machine,
     machine_line,
     ms,
+    publish,
     redis_server,
     report,
+    run_main,
     utc_now_text,
-    write_section,
     wrk_version,
 )
 from bench.common import redis_pid as find_redis_pid
@@ -901,24 +903,12 @@ def main(argv: list[str] | None = None) -> None:
             # gunicorn has stopped gracefully: every request it took is journaled by now
             after = count_journal(database_url)
     journal_added = {channel: count - before.get(channel, 0) for channel, count in after.items()}
-    command = shlex.join(
-        [".venv/bin/python", "bench/ingest.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = command_line("ingest.py", argv)
     section = render_section(
         results, targets, plan, server, info, command, describe_db(database_url), journal_added
     )
-    report()
-    if args.no_write:
-        report(section)
-    else:
-        write_section(args.output, section, SECTION)
-        report(section)
-        report(f"written to {args.output}")
+    publish(section, args.output, SECTION, write=not args.no_write)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        report("interrupted; everything started was stopped")
-        sys.exit(130)
+    run_main(main)

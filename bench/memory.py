@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import secrets
-import shlex
 import sys
 import tempfile
 import threading
@@ -46,6 +45,7 @@ from bench.common import (
     Server,
     ServerSettings,
     child_env,
+    command_line,
     describe_db,
     gunicorn,
     machine,
@@ -54,10 +54,11 @@ from bench.common import (
     memory_kb,
     mib,
     package_version,
+    publish,
     redis_server,
     report,
+    run_main,
     utc_now_text,
-    write_section,
 )
 from config.settings import Settings
 from store.db import create_db_engine
@@ -349,22 +350,10 @@ def main(argv: list[str] | None = None) -> None:
         bare_env = child_env({"REDIS_URL": redis_url})
         with gunicorn("bare_app:app", BENCH_DIR, bare_env, settings, workdir, "bare") as server:
             bare = measure("bare", server, bare_phases, 8)
-    command = shlex.join(
-        [".venv/bin/python", "bench/memory.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = command_line("memory.py", argv)
     section = render_section(hub, bare, settings, info, command, describe_db(database_url), limit)
-    report()
-    if args.no_write:
-        report(section)
-    else:
-        write_section(args.output, section, SECTION)
-        report(section)
-        report(f"written to {args.output}")
+    publish(section, args.output, SECTION, write=not args.no_write)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        report("interrupted; everything started was stopped")
-        sys.exit(130)
+    run_main(main)

@@ -61,6 +61,7 @@ from bench.common import (
     Sandbox,
     child_env,
     children,
+    command_line,
     cpu_seconds,
     describe_db,
     jira_sandbox,
@@ -72,14 +73,15 @@ from bench.common import (
     ms,
     package_version,
     pct,
+    publish,
     redis_pid,
     redis_server,
     report,
+    run_main,
     stats_delta,
     stop_process,
     tail,
     utc_now_text,
-    write_section,
 )
 from config.settings import Settings
 from jobs.context import Context, build_context, get_context
@@ -968,9 +970,7 @@ def main(argv: list[str] | None = None) -> None:
         report(f"  bare SimpleWorker: peak RSS {mib(bare.peak_rss_kb)}")
         redis.close()
 
-    command = shlex.join(
-        [".venv/bin/python", "bench/pipeline.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = command_line("pipeline.py", argv)
     results = Results(
         plan=args,
         info=info,
@@ -986,18 +986,8 @@ def main(argv: list[str] | None = None) -> None:
         warmup=args.warmup,
     )
     section = render_section(results)
-    report()
-    if args.no_write:
-        report(section)
-    else:
-        write_section(args.output, section, SECTION)
-        report(section)
-        report(f"written to {args.output}")
+    publish(section, args.output, SECTION, write=not args.no_write)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        report("interrupted; everything started was stopped")
-        sys.exit(130)
+    run_main(main)
