@@ -270,12 +270,12 @@ def up(host: str, port: int) -> None:
         get_settings.cache_clear()
         _config_or_exit(_settings_or_exit())
         create_db_engine(env["DATABASE_URL"]).dispose()  # the schema exists before the children start
-        _wait_for_redis(env["REDIS_URL"])
+        wait_for_redis(env["REDIS_URL"])
         me = [sys.executable, "-m", "cli"]
         children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)], env)))
         children.append(("worker", _spawn([*me, "worker"], env)))
         children.append(("scheduler", _spawn([*me, "scheduler"], env)))
-        _wait_for_http(f"http://{host}:{port}/healthz")
+        wait_for_http(f"http://{host}:{port}/healthz")
         _write_state(var_dir, env, host, port, sandbox)
         _print_welcome(env, host, port, sandbox, var_dir)
         _supervise(children, env)
@@ -318,7 +318,7 @@ def _start_kaiten_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subp
     env.setdefault("KAITEN_TOKEN", "sandbox")
     env.setdefault("KAITEN_BOARD_ID", "10")
     env.setdefault("KAITEN_COLUMN_ID", "101")
-    _wait_for_http(f"{env['KAITEN_URL']}/api/latest/users/current")
+    wait_for_http(f"{env['KAITEN_URL']}/api/latest/users/current")
     return ("sandbox-kaiten", process)
 
 
@@ -342,7 +342,7 @@ def _start_jira_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subpro
     process = _spawn(args, env)
     env["JIRA_URL"] = f"http://127.0.0.1:{port}"
     env.setdefault("JIRA_TOKEN", "sandbox")
-    _wait_for_http(f"{env['JIRA_URL']}/rest/api/2/serverInfo")
+    wait_for_http(f"{env['JIRA_URL']}/rest/api/2/serverInfo")
     return ("sandbox-jira", process)
 
 
@@ -496,7 +496,8 @@ def _free_port(preferred: int) -> int:
     raise click.ClickException("no free port")
 
 
-def _wait_for_redis(url: str, timeout: float = 15.0) -> None:
+def wait_for_redis(url: str, timeout: float = 15.0) -> None:
+    """Wait until Redis answers PING; a ClickException after ``timeout`` seconds."""
     from redis import Redis
     from redis.exceptions import RedisError
 
@@ -511,7 +512,8 @@ def _wait_for_redis(url: str, timeout: float = 15.0) -> None:
     raise click.ClickException(f"Redis at {url} did not answer within {timeout:.0f} s")
 
 
-def _wait_for_http(url: str, timeout: float = 30.0) -> None:
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers below 500; a ClickException after ``timeout`` seconds."""
     import requests
 
     deadline = time.monotonic() + timeout

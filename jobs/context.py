@@ -21,7 +21,7 @@ from jobs.queues import get_redis
 from store import journal
 from store.db import get_engine
 
-journal_log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 def waiting_reason(tracker: str) -> str:
@@ -58,7 +58,7 @@ class Context:
         """The tracker answers again: every message waiting for it is due now, not after its back-off."""
         woken = journal.wake(self.engine, waiting_reason(name))
         if woken:
-            journal_log.info("breaker.woke tracker=%s messages=%d", name, woken)
+            log.info("breaker.woke tracker=%s messages=%d", name, woken)
 
     @property
     def telegram(self) -> TelegramClient | None:

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from cli import wait_for_http, wait_for_redis
 from connector.sandbox.smtp import start_sink
 from jobs.queues import DELIVERY_QUEUE
 from tests.conftest import REPO_ROOT, free_port
@@ -103,13 +103,13 @@ class HubUnderTest:
         self._others.append(
             self._spawn([*me, "connector.sandbox.telegram", "--port", str(self.telegram_port)], "sandbox-tg")
         )
-        wait_for_http(f"{self.jira_url}/rest/api/2/serverInfo")
-        wait_for_http(f"{self.telegram_url}/_sandbox/sent")
+        wait_for_http(f"{self.jira_url}/rest/api/2/serverInfo", timeout=60)
+        wait_for_http(f"{self.telegram_url}/_sandbox/sent", timeout=60)
         self._others.append(
             self._spawn([*me, "cli", "web", "--port", str(self.web_port), "--no-access-log"], "web")
         )
         self._others.append(self._spawn([*me, "cli", "scheduler"], "scheduler"))
-        wait_for_http(f"{self.hub_url}/healthz")
+        wait_for_http(f"{self.hub_url}/healthz", timeout=60)
         for _ in range(self.options.workers):
             self.workers.append(self._start_worker())
         self._supervisor = threading.Thread(target=self._supervise, daemon=True)
@@ -198,7 +198,7 @@ class HubUnderTest:
         args = [binary, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", str(data)]
         args += ["--appendonly", "yes" if self.options.redis_appendonly else "no", "--save", ""]
         self._redis = self._spawn(args, "redis")
-        wait_for_redis(self.redis_url)
+        wait_for_redis(self.redis_url, timeout=30)
 
     def crash_redis(self) -> None:
         """SIGKILL redis-server: whatever it had not persisted is gone."""
@@ -247,38 +247,3 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-
-
-def wait_for_http(url: str, timeout: float = 60.0) -> None:
-    """Wait until ``url`` answers at all."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def wait_for_redis(url: str, timeout: float = 30.0) -> None:
-    """Wait until Redis answers PING."""
-    client = Redis.from_url(url, socket_timeout=2)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.ping()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-def poll(check: Any, timeout: float, every: float = 0.5) -> Iterator[None]:
-    """Yield until ``check()`` is true or ``timeout`` passes (the caller asserts afterwards)."""
-    deadline = time.monotonic() + timeout
-    while not check() and time.monotonic() < deadline:
-        yield
-        time.sleep(every)

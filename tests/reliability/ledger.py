@@ -60,22 +60,12 @@ def wait_until_settled(hub: HubUnderTest, ids: list[str], timeout: float) -> flo
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            if not _queued(engine, ids):
+            if "queued" not in _column_values(engine, ids, messages.c.status).values():
                 return time.monotonic()
             time.sleep(0.5)
         return None
     finally:
         engine.dispose()
-
-
-def _queued(engine: sa.Engine, ids: list[str]) -> list[str]:
-    pending: list[str] = []
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            query = sa.select(messages.c.id).where(messages.c.id.in_(chunk), messages.c.status == "queued")
-            pending += [row[0] for row in conn.execute(query)]
-    return pending
 
 
 def tally(
@@ -127,15 +117,20 @@ def journal_outcomes(hub: HubUnderTest, ids: list[str]) -> dict[str, str | None]
 
 def _journal_column(hub: HubUnderTest, ids: list[str], column: sa.Column[Any]) -> dict[str, Any]:
     engine = sa.create_engine(hub.database_url)
-    found: dict[str, Any] = {}
     try:
-        with engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                query = sa.select(messages.c.id, column).where(messages.c.id.in_(chunk))
-                found.update({row[0]: row[1] for row in conn.execute(query)})
+        return _column_values(engine, ids, column)
     finally:
         engine.dispose()
+
+
+def _column_values(engine: sa.Engine, ids: list[str], column: sa.Column[Any]) -> dict[str, Any]:
+    """``column`` of each journal row in ``ids``, read in chunks the database's parameter limits allow."""
+    found: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = sa.select(messages.c.id, column).where(messages.c.id.in_(chunk))
+            found.update({row[0]: row[1] for row in conn.execute(query)})
     return found
 
 
