@@ -321,6 +321,11 @@ def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, 
 def _attach_files(tracker: Tracker, entry: journal.Entry, key: str, files: list[FileUpload]) -> None:
     """Upload the files one by one; one the tracker refuses (too big, a banned type) becomes a note on
     the issue instead of failing a message whose text is already there."""
+    try:
+        tracker.attach_files(key, files)  # one listing of the issue's files for all of them
+        return
+    except TrackerRejected:
+        pass  # find out which: one upload at a time (those already attached are skipped)
     refused: list[str] = []
     for upload in files:
         try:
