@@ -21,9 +21,10 @@ What it does, in one run (``.venv/bin/python bench/pipeline.py``, or ``make benc
 4. counts the tracker calls each drain made from the sandbox's ``/_sandbox/stats``, measures what one
    tracker call costs the client (the ``jira`` library) in this process, and compares throughput with
    the latency bound: workers / latency (the issue's) and workers / (calls per message × latency);
-5. drains the new-issue backlog once more through a **prototype** of Jira's bulk create (``POST
-   /rest/api/2/issue/bulk``, ``--bulk-size`` issues a call; ``deliver_bulk`` below, bench code, not the
-   product) to show what one call per 50 issues would gain;
+5. runs steps 2–3 for new issues twice, with fresh workers each time: once with ``HUB_BULK_CREATE_MAX=1``
+   (one ``POST /issue`` per message, as before bulk create) and once with the default, where a worker
+   that opens an issue takes up to 49 other new conversations waiting in the queue into one Jira
+   bulk create (``POST /rest/api/2/issue/bulk``; ``jobs.deliver``), to show what it gains;
 6. reads each worker's peak RSS (VmHWM) after all drains, against a bare RQ ``SimpleWorker`` that ran
    the same number of no-op jobs;
 7. rewrites its own section of ``BENCHMARKS.md`` (``<!-- pipeline:begin -->`` … ``<!-- pipeline:end -->``).
@@ -34,8 +35,6 @@ Everything it starts is stopped on the way out, including on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import shlex
 import signal
 import statistics
@@ -84,113 +83,19 @@ from bench.common import (
     utc_now_text,
 )
 from config.settings import Settings
-from jobs.context import Context, build_context, get_context
+from jobs.context import Context, build_context
 from jobs.intake import accept
-from jobs.queues import DELIVERY_QUEUE, JOB_TIMEOUT, REPLY_QUEUE, enqueue_reply
-from mappers.models import InboundMessage, MessageKind
-from store import journal, links
+from jobs.queues import DELIVERY_QUEUE, JOB_TIMEOUT, REPLY_QUEUE
+from store import journal
 from store.db import create_db_engine, messages, outbound
 from tests.mappers.factories import telegram_message
 
 SECTION = "pipeline"
 NOOP = "operator.truth"  # a C function: the job itself costs nothing, what is left is RQ's own work
 PARK_TIMEOUT = 60.0
+PER_MESSAGE = "new issues, one create each (`HUB_BULK_CREATE_MAX=1`)"
+FOLLOW_UPS = "follow-ups"
 TEXT = "Здравствуйте! Не приходит счёт за ноябрь, заказ {n}. Проверьте, пожалуйста."
-
-
-# -- the bulk-create prototype (runs inside the workers: they import it as ``bench.pipeline``) ----------
-
-
-def deliver_bulk(message_ids: list[str]) -> int:
-    """RQ job, a prototype (bench code, not the product): open issues for new conversations in one call.
-
-    For each journaled message that would open a new issue (no active link, no files, not an edit,
-    bounce or auto-reply), take the conversation lock and begin an attempt as ``jobs.deliver`` does,
-    build the draft with the hub's own ``build_draft``, then create them all with one ``POST
-    /rest/api/2/issue/bulk`` and record each link, journal status and autoreply job with the store's own
-    functions, one message at a time. Anything else goes through ``jobs.deliver.deliver_with``. What it
-    leaves out and a product version needs: a retried batch must search its labels (``labels in
-    (hub-…)``) before re-creating, and a failed element must be retried on its own. Returns how many
-    issues the bulk call created.
-    """
-    from connector.jira import JiraTracker, _call
-    from jobs.deliver import LEASE_SECONDS, deliver_with, find_thread, next_assignee
-    from mappers.issue import build_draft
-    from store.links import NewLink
-
-    ctx = get_context()
-    guarded = ctx.tracker("jira")
-    tracker = getattr(guarded, "_tracker", guarded)  # the connector behind the circuit breaker, if any
-    assert isinstance(tracker, JiraTracker)
-    batch = []
-    single = []
-    held = []
-    try:
-        for message_id in message_ids:
-            entry = journal.get(ctx.engine, message_id)
-            if entry is None or entry.status != journal.QUEUED:
-                continue
-            message = InboundMessage.model_validate_json(entry.body)
-            if message.kind != MessageKind.NEW or message.attachments:
-                single.append(message_id)
-                continue
-            lock = ctx.redis.lock(f"hub:lock:{entry.conversation_key}", timeout=LEASE_SECONDS)
-            if not lock.acquire(blocking=False):
-                single.append(message_id)
-                continue
-            held.append(lock)
-            if find_thread(ctx, message) is not None:
-                single.append(message_id)
-                continue
-            journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
-            rule = ctx.config.rule_for(message.channel.value, message.category, message.form)
-            draft = build_draft(message, rule, entry.id, assignee=next_assignee(ctx, rule))
-            batch.append((entry, message, draft))
-        created = 0
-        if batch:
-            payload = {"issueUpdates": [{"fields": tracker._fields(draft)} for _, _, draft in batch]}
-            for entry, _, _ in batch:
-                journal.mark_create_started(ctx.engine, entry.id)
-            client = tracker.client
-            answer = _call(
-                lambda: client._session.post(client._get_url("issue/bulk"), data=json.dumps(payload))
-            ).json()
-            failed = {int(e["failedElementNumber"]) for e in answer.get("errors") or []}
-            issues = iter(answer.get("issues") or [])
-            for index, (entry, message, draft) in enumerate(batch):
-                if index in failed:
-                    journal.schedule_retry(ctx.engine, entry.id, 5, "bulk create: element failed")
-                    continue
-                key = str(next(issues)["key"])
-                url = tracker.issue_url(key)
-                links.add_link(
-                    ctx.engine,
-                    NewLink(
-                        conversation_key=message.conversation_key,
-                        tracker="jira",
-                        issue_key=key,
-                        issue_url=url,
-                        channel=message.channel.value,
-                        message_id=entry.id,
-                        requester_name=message.sender.name,
-                        requester_email=message.sender.email,
-                        telegram_chat_id=message.telegram.chat_id if message.telegram else None,
-                        telegram_thread_id=message.telegram.thread_id if message.telegram else None,
-                        language=message.sender.language,
-                        subject=message.subject or draft.title,
-                    ),
-                )
-                journal.mark_delivered(
-                    ctx.engine, entry.id, tracker="jira", issue_key=key, issue_url=url, outcome="issue"
-                )
-                enqueue_reply(ctx.redis, "jobs.replies.send_autoreply", entry.id)
-                created += 1
-    finally:
-        for lock in held:
-            lock.release()
-    for message_id in single:
-        deliver_with(ctx, message_id)
-    return created
 
 
 # -- processes -----------------------------------------------------------------------------------------
@@ -475,7 +380,7 @@ class Bench:
 
     def message_drain(self, name: str, kind: str, chats: list[int], latency_ms: int, timeout: float) -> Drain:
         """One message per chat, journaled and enqueued by ``accept`` as a hook does."""
-        replies_expected = self.outbound_rows() + (len(chats) if kind == "issue" else 0)
+        replies_expected = self.outbound_rows() + (len(chats) if kind in ("issue", "bulk") else 0)
 
         def enqueue() -> int:
             for n, chat in enumerate(chats):
@@ -485,46 +390,6 @@ class Bench:
         return self.drain(
             name,
             kind,
-            latency_ms,
-            len(chats),
-            enqueue,
-            lambda: self.queued_rows() == 0,
-            lambda: self.outbound_rows() >= replies_expected,
-            timeout,
-        )
-
-    def bulk_drain(self, chats: list[int], latency_ms: int, size: int, timeout: float) -> Drain:
-        """New conversations journaled (no per-message job), delivered by ``deliver_bulk`` jobs of size."""
-        replies_expected = self.outbound_rows() + len(chats)
-
-        def enqueue() -> int:
-            ids = [
-                accept(self.engine, None, telegram_message(TEXT.format(n=n), chat_id=chat)).id
-                for n, chat in enumerate(chats)
-            ]
-            # These rows have a live job (the bulk job): keep the sweep, which only knows per-message
-            # delivery jobs, from enqueuing them too.
-            with self.engine.begin() as conn:
-                conn.execute(
-                    messages.update()
-                    .where(messages.c.id.in_(ids))
-                    .values(next_attempt_at=journal.utcnow() + dt.timedelta(hours=1))
-                )
-            chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-            for chunk in chunks:
-                self.queue.enqueue(
-                    "bench.pipeline.deliver_bulk",
-                    chunk,
-                    job_id=f"bulk-{chunk[0]}",
-                    job_timeout=JOB_TIMEOUT,
-                    result_ttl=0,
-                    failure_ttl=3600,
-                )
-            return len(chunks)
-
-        return self.drain(
-            f"new issues, bulk create ×{size} (prototype)",
-            "bulk",
             latency_ms,
             len(chats),
             enqueue,
@@ -751,8 +616,8 @@ def render_section(res: Results) -> str:
         '"A worker\'s time per message" is workers × drain time ÷ messages: how long each message held a '
         "worker. What is beyond the tracker's latency (calls × latency) is the worker's own work, the "
         "sandbox's service time and waiting for a CPU; the latency bound is only reachable when it is "
-        "small beside the latency. Bulk rows beat the per-message bound by design: one call opens "
-        f"{plan.bulk_size} issues.",
+        "small beside the latency. Bulk-create rows beat the per-message bound by design: one call opens "
+        f"up to {plan.bulk_size} issues; they are the product's default path for a backlog of new issues.",
     ]
     lines += [
         "",
@@ -828,7 +693,7 @@ def targets(
 ) -> list[str]:
     lines = ["### Targets and checks", ""]
     for d in hub:
-        if d.kind == "bulk" or not d.latency_ms:
+        if not d.latency_ms:
             continue
         ratio = d.per_s / d.bound()
         verdict = "met" if ratio >= 0.8 else "**not met**"
@@ -839,7 +704,7 @@ def targets(
             f"{d.per_s / d.bound(d.calls_per_message):.0%}."
         )
     for d in hub:
-        if d.latency_ms or d.kind == "bulk":
+        if d.latency_ms:
             continue
         beyond = d.worker_ms - client_ms(d)
         verdict = "met" if beyond < 5 else "**not met**"
@@ -877,13 +742,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--latencies", default="0,50", help="sandbox latencies in ms, comma-separated (default 0,50)"
     )
     parser.add_argument("--warmup", type=int, default=200, help="warm-up messages of each kind (default 200)")
-    parser.add_argument("--bulk-size", type=int, default=50, help="issues per bulk create (default 50)")
-    parser.add_argument("--no-bulk", action="store_true", help="skip the bulk-create prototype")
+    parser.add_argument(
+        "--bulk-size", type=int, default=50, help="HUB_BULK_CREATE_MAX of the bulk run (default 50)"
+    )
+    parser.add_argument("--no-bulk", action="store_true", help="skip the bulk-create run")
     parser.add_argument("--calls", type=int, default=200, help="tracker calls timed per kind (default 200)")
     parser.add_argument("--database-url", help="journal database; default: a fresh SQLite file")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="Markdown file to update")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
     return parser.parse_args(argv)
+
+
+def warm_up(bench: Bench, count: int) -> None:
+    """New issues and follow-ups first: the workers build their Jira clients (``serverInfo``, project)."""
+    chats = bench.new_chats(count)
+    bench.message_drain("warm-up issues", "issue", chats, 0, 300)
+    bench.message_drain("warm-up follow-ups", "comment", chats, 0, 300)
 
 
 def drain_timeout(count: int, latency_ms: int, workers: int) -> float:
@@ -910,10 +784,13 @@ def main(argv: list[str] | None = None) -> None:
                 "DATABASE_URL": database_url,
                 "JIRA_URL": sandbox.url,
                 "JIRA_TOKEN": "sandbox",
-                "PYTHONPATH": str(PROJECT_ROOT),  # the workers import bench.pipeline for deliver_bulk
+                "HUB_BULK_CREATE_MAX": str(args.bulk_size),
             }
         )
-        procs = stack.enter_context(hub_processes(args.workers, env, workdir, redis))
+        per_message_env = {**env, "HUB_BULK_CREATE_MAX": "1"}
+        # per message first: HUB_BULK_CREATE_MAX=1, every new issue its own POST /issue
+        phase = ExitStack()
+        procs = phase.enter_context(hub_processes(args.workers, per_message_env, workdir, redis))
         bench = Bench(redis, sandbox, engine, procs, redis_pid(redis_url))
         settings = Settings(
             REDIS_URL=redis_url, DATABASE_URL=database_url, JIRA_URL=sandbox.url, JIRA_TOKEN="sandbox"
@@ -921,9 +798,7 @@ def main(argv: list[str] | None = None) -> None:
         ctx = build_context(settings)
 
         report(f"  warm-up: {args.warmup} new issues, {args.warmup} follow-ups")
-        warm = bench.new_chats(args.warmup)
-        bench.message_drain("warm-up issues", "issue", warm, 0, 300)
-        bench.message_drain("warm-up follow-ups", "comment", warm, 0, 300)
+        warm_up(bench, args.warmup)
         hwm_warm = [memory_kb(pid) or 0 for pid in procs.worker_pids]
 
         report(f"  tracker calls timed in this process: {args.calls} of each kind")
@@ -949,16 +824,22 @@ def main(argv: list[str] | None = None) -> None:
         for latency in latencies:
             timeout = drain_timeout(args.messages, latency, args.workers)
             chats = bench.new_chats(args.messages)
-            report(f"  latency {latency} ms")
-            run(lambda c=chats, t=timeout, lat=latency: bench.message_drain("new issues", "issue", c, lat, t))  # type: ignore[misc]
-            run(
-                lambda c=chats, t=timeout, lat=latency: bench.message_drain(
-                    "follow-ups", "comment", c, lat, t
-                )
-            )  # type: ignore[misc]
-            if not args.no_bulk:
+            report(f"  latency {latency} ms, one create per message")
+            run(lambda c=chats, t=timeout, lat=latency: bench.message_drain(PER_MESSAGE, "issue", c, lat, t))  # type: ignore[misc]
+            run(lambda c=chats, t=timeout, lat=latency: bench.message_drain(FOLLOW_UPS, "comment", c, lat, t))  # type: ignore[misc]
+
+        if not args.no_bulk:  # fresh workers with bulk create on
+            phase.close()
+            procs = phase.enter_context(hub_processes(args.workers, env, workdir, redis))
+            bench.procs = procs
+            report(f"  bulk create (HUB_BULK_CREATE_MAX={args.bulk_size}): warm-up")
+            warm_up(bench, args.warmup)
+            for latency in latencies:
+                timeout = drain_timeout(args.messages, latency, args.workers)
                 chats = bench.new_chats(args.messages)
-                run(lambda c=chats, t=timeout, lat=latency: bench.bulk_drain(c, lat, args.bulk_size, t))  # type: ignore[misc]
+                report(f"  latency {latency} ms, bulk create")
+                name = f"new issues, bulk create (`HUB_BULK_CREATE_MAX={args.bulk_size}`)"
+                run(lambda c=chats, t=timeout, lat=latency, n=name: bench.message_drain(n, "bulk", c, lat, t))  # type: ignore[misc]
         report(f"  baseline again: {args.messages} no-op jobs")
         run(lambda: bench.noop_drain(args.messages, "last"))
 
@@ -966,6 +847,7 @@ def main(argv: list[str] | None = None) -> None:
         rss = [memory_kb(pid, "VmRSS") or 0 for pid in procs.worker_pids]
         scheduler_hwm = memory_kb(procs.scheduler.pid)
         report(f"  worker peak RSS: {', '.join(mib(k) for k in hwm)}")
+        phase.close()
         bare = bare_worker_run(redis, redis_url, args.messages)
         report(f"  bare SimpleWorker: peak RSS {mib(bare.peak_rss_kb)}")
         redis.close()

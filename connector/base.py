@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from connector.errors import TrackerError
 from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
 
 
@@ -23,6 +24,20 @@ class Tracker(Protocol):
 
         ``on_send`` is called just before the create request leaves, after every read the create needs,
         so the caller knows from then on that the issue may exist even if the answer is lost.
+        """
+        ...
+
+    @property
+    def bulk_limit(self) -> int:
+        """How many issues one ``create_issues`` call may open; 1 where the tracker has no bulk create."""
+        ...
+
+    def create_issues(
+        self, drafts: Sequence[IssueDraft], on_send: Callable[[], None] | None = None
+    ) -> list[IssueRef | TrackerError]:
+        """Create several issues in one request; for each draft, in order, its issue or why it was refused.
+
+        A failure of the request as a whole raises, as ``create_issue`` does; ``on_send`` likewise.
         """
         ...
 

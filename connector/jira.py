@@ -14,6 +14,7 @@ spec in ``shared/fixtures/jira``.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -23,7 +24,8 @@ import requests
 from jira import JIRA, JIRAError
 
 from config.settings import Settings
-from connector.errors import TrackerRejected, TrackerUnavailable
+from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable
+from connector.sessions import pin_environment
 from connector.streams import read_capped
 from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
 
@@ -32,12 +34,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 COMMENT_PAGE = 100
+BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's documented maximum (Cloud and Data Center)
 
 
 class JiraTracker:
     """The ``Tracker`` protocol for one Jira deployment."""
 
     name = "jira"
+    bulk_limit = BULK_LIMIT
 
     def __init__(
         self,
@@ -82,7 +86,7 @@ class JiraTracker:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = _call(
+                    client = _call(
                         lambda: self._client_factory(
                             server=self.url,
                             max_retries=0,
@@ -91,6 +95,8 @@ class JiraTracker:
                             **self._auth,
                         )
                     )
+                    pin_environment(client._session, self.url)
+                    self._client = client
         return self._client
 
     @property
@@ -115,6 +121,47 @@ class JiraTracker:
         issue = _call(lambda: self.client.create_issue(fields=fields, prefetch=False))
         key = str(issue.key)
         return IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=str(issue.id))
+
+    def create_issues(
+        self, drafts: Sequence[IssueDraft], on_send: Callable[[], None] | None = None
+    ) -> list[IssueRef | TrackerError]:
+        """Create up to ``bulk_limit`` issues with one ``POST /issue/bulk``; per draft its issue or why not.
+
+        Jira answers ``{"issues": [...], "errors": [{"failedElementNumber", "status", "elementErrors"}]}``
+        (201 when any was created, 400 when none was). The created issues carry no reference to their
+        request element (JRACLOUD-81005); they come in request order with the failed elements left out,
+        so an answer whose counts do not add up is treated as lost: the issues may exist, and each
+        message's retry finds its own by label.
+        """
+        payload = json.dumps({"issueUpdates": [{"fields": self._fields(draft)} for draft in drafts]})
+        if on_send is not None:
+            on_send()
+        answer = _call(lambda: self._post_bulk(payload))
+        issues = list(answer.get("issues") or [])
+        failed = {_element_number(error): error for error in answer.get("errors") or []}
+        if len(issues) + len(failed) != len(drafts) or not failed.keys() <= set(range(len(drafts))):
+            raise TrackerUnavailable("jira's bulk create answer does not match the request")
+        created = iter(issues)
+        results: list[IssueRef | TrackerError] = []
+        for index in range(len(drafts)):
+            if index in failed:
+                results.append(_element_error(failed[index]))
+                continue
+            issue = next(created)
+            key = str(issue["key"])
+            results.append(IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=str(issue["id"])))
+        return results
+
+    def _post_bulk(self, payload: str) -> dict[str, Any]:
+        try:
+            answer = self.client._session.post(self.client._get_url("issue/bulk"), data=payload).json()
+        except JIRAError as exc:
+            # every element refused: a 400 whose body lists each element's errors, as a partial 201 does
+            body = _json_body(getattr(exc, "response", None))
+            if exc.status_code == 400 and isinstance(body.get("errors"), list) and body["errors"]:
+                return body
+            raise
+        return answer if isinstance(answer, dict) else {}
 
     def complete_issue(self, key: str, draft: IssueDraft) -> IssueRef:
         """Jira creates an issue with all its fields in one request: nothing is left to finish."""
@@ -309,17 +356,40 @@ def _translate(exc: JIRAError) -> Exception:
 
 
 def _error_text(exc: JIRAError) -> str:
-    response = getattr(exc, "response", None)
+    return _describe_errors(_json_body(getattr(exc, "response", None))) or str(exc.text or "")[:200]
+
+
+def _json_body(response: requests.Response | None) -> dict[str, Any]:
     try:
         data = response.json() if response is not None else {}
     except ValueError:
-        data = {}
-    if isinstance(data, dict):
-        messages = list(data.get("errorMessages") or [])
-        messages += [f"{field}: {msg}" for field, msg in (data.get("errors") or {}).items()]
-        if messages:
-            return "; ".join(str(m) for m in messages)[:500]
-    return str(exc.text or "")[:200]
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _describe_errors(data: dict[str, Any]) -> str:
+    """Jira's error collection (``errorMessages`` and per-field ``errors``) as one line."""
+    messages = list(data.get("errorMessages") or [])
+    errors = data.get("errors")
+    if isinstance(errors, dict):
+        messages += [f"{field}: {msg}" for field, msg in errors.items()]
+    return "; ".join(str(m) for m in messages)[:500]
+
+
+def _element_number(error: Any) -> int:
+    number = error.get("failedElementNumber") if isinstance(error, dict) else None
+    return number if isinstance(number, int) else -1
+
+
+def _element_error(error: dict[str, Any]) -> TrackerError:
+    """One failed element of a bulk create, as the error a single create would have raised."""
+    status = error.get("status")
+    status = int(status) if isinstance(status, int | str) and str(status).isdigit() else 400
+    elements = error.get("elementErrors")
+    text = f"jira answered {status}: {_describe_errors(elements if isinstance(elements, dict) else {})}"
+    if status in RETRYABLE_STATUS:
+        return TrackerUnavailable(text, status=status)
+    return TrackerRejected(text, status)
 
 
 def _jsm_public(comment: dict[str, Any]) -> bool | None:

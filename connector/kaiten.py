@@ -49,8 +49,9 @@ from typing import TYPE_CHECKING, Any
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
-from connector.errors import TrackerRejected, TrackerUnavailable
+from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable
 from connector.ratelimit import RedisRateLimiter, limiter_key
+from connector.sessions import pin_environment
 from connector.streams import read_capped
 from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
 
@@ -104,6 +105,7 @@ class KaitenTracker:
     """The ``Tracker`` protocol for one Kaiten company, plus the reads ``check`` and ``kaiten ls`` use."""
 
     name = "kaiten"
+    bulk_limit = 1
     search_lag = 10.0  # ``GET /cards?external_id=`` reads Kaiten's database; no lag is documented
 
     def __init__(
@@ -121,6 +123,7 @@ class KaitenTracker:
         self.limiter = limiter
         self.read_retries = read_retries
         self.session = session or requests.Session()
+        pin_environment(self.session, url)
         self._own_user: str | None = None
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.session.headers.setdefault("Accept", "application/json")
@@ -165,6 +168,18 @@ class KaitenTracker:
                 f"card {ref.key} created, tags not added: {exc}", ref, exc.retry_after
             ) from None
         return ref
+
+    def create_issues(
+        self, drafts: Sequence[IssueDraft], on_send: Callable[[], None] | None = None
+    ) -> list[IssueRef | TrackerError]:
+        """One card per draft: Kaiten has no bulk create (``bulk_limit`` 1, so the jobs never batch)."""
+        results: list[IssueRef | TrackerError] = []
+        for draft in drafts:
+            try:
+                results.append(self.create_issue(draft, on_send))
+            except TrackerRejected as exc:
+                results.append(exc)
+        return results
 
     def complete_issue(self, key: str, draft: IssueDraft) -> IssueRef:
         """Finish a create saga on an existing card: missing tags, then the responsible member."""

@@ -29,6 +29,7 @@ from urllib.parse import quote
 import requests
 
 from connector.errors import ChannelRejected, ChannelUnavailable
+from connector.sessions import pin_environment
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class TelegramClient:
         self._timeout = timeout
         self._download_timeout = download_timeout
         self._session = session or requests.Session()
+        pin_environment(self._session, self._api_url)
 
     def __repr__(self) -> str:
         return f"TelegramClient(api_url={self._api_url!r})"

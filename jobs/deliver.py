@@ -19,12 +19,16 @@ tracker's ``Retry-After``); the sweep re-enqueues it. After ``HUB_MAX_ATTEMPTS``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import functools
 import logging
 import random
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
 
 from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
@@ -43,7 +47,7 @@ from connector.telegram import FileTooLarge
 from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.context import Context, get_context, waiting_reason
 from jobs.events import handle_event
-from jobs.queues import enqueue_reply
+from jobs.queues import enqueue_reply, peek_deliveries, take_deliveries
 from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker
 from mappers.markup import markup_for
 from mappers.models import Attachment, Channel, InboundMessage, MessageKind
@@ -86,37 +90,47 @@ def deliver_with(ctx: Context, message_id: str) -> str:
     # Claim the row at once: from here until the attempt ends, a lease that runs out means this process
     # died (even while still waiting for the conversation's lock), so the sweep may take the message.
     journal.extend_lease(ctx.engine, message_id, LEASE_SECONDS)
-    # not thread-local: the lease renewer extends the lock from its own thread
-    lock = ctx.redis.lock(f"hub:lock:{entry.conversation_key}", timeout=LEASE_SECONDS, thread_local=False)
+    lock = _conversation_lock(ctx, entry)
     if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
         journal.schedule_retry(
             ctx.engine, message_id, 5, "waiting for an earlier message of the conversation"
         )
         return journal.QUEUED
     try:
-        with _lease_kept(ctx, message_id, lock):
+        with _lease_kept(ctx, [(message_id, lock)]):
             return _attempt(ctx, message_id)
     finally:
-        try:
-            lock.release()
-        except LockError:
-            log.warning("deliver.lock-expired message_id=%s", message_id)
+        _release(lock, message_id)
+
+
+def _conversation_lock(ctx: Context, entry: journal.Entry) -> Lock:
+    # not thread-local: the lease renewer extends the lock from its own thread
+    return ctx.redis.lock(f"hub:lock:{entry.conversation_key}", timeout=LEASE_SECONDS, thread_local=False)
+
+
+def _release(lock: Lock, message_id: str) -> None:
+    try:
+        lock.release()
+    except LockError:
+        log.warning("deliver.lock-expired message_id=%s", message_id)
 
 
 @contextlib.contextmanager
-def _lease_kept(ctx: Context, message_id: str, lock: Lock) -> Iterator[None]:
-    """Renew the attempt's journal lease and the conversation lock for as long as this process lives."""
+def _lease_kept(ctx: Context, holds: Sequence[tuple[str, Lock]]) -> Iterator[None]:
+    """Renew the attempts' journal leases and conversation locks for as long as this process lives."""
     stop = threading.Event()
+    message_ids = [message_id for message_id, _ in holds]
 
     def renew() -> None:
         while not stop.wait(LEASE_RENEW_EVERY):
             try:
-                lock.extend(LEASE_SECONDS, replace_ttl=True)
-                journal.extend_lease(ctx.engine, message_id, LEASE_SECONDS)
+                for _, lock in holds:
+                    lock.extend(LEASE_SECONDS, replace_ttl=True)
+                journal.extend_leases(ctx.engine, message_ids, LEASE_SECONDS)
             except (LockError, RedisError, SQLAlchemyError) as exc:
-                log.warning("deliver.lease-renew-failed message_id=%s error=%s", message_id, exc)
+                log.warning("deliver.lease-renew-failed message_id=%s error=%s", message_ids[0], exc)
 
-    renewer = threading.Thread(target=renew, name=f"lease-{message_id}", daemon=True)
+    renewer = threading.Thread(target=renew, name=f"lease-{message_ids[0]}", daemon=True)
     renewer.start()
     try:
         yield
@@ -130,11 +144,17 @@ def _attempt(ctx: Context, message_id: str) -> str:
     if entry is None or entry.status != journal.QUEUED:  # delivered by a concurrent job meanwhile
         return entry.status if entry else "missing"
     attempt = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
+    if entry.channel in TRACKER_CHANNELS:
+        return _conclude(ctx, message_id, attempt, lambda: handle_event(ctx, entry))
+    return _conclude(
+        ctx, message_id, attempt, lambda: _route(ctx, entry, InboundMessage.model_validate_json(entry.body))
+    )
+
+
+def _conclude(ctx: Context, message_id: str, attempt: int, work: Callable[[], str]) -> str:
+    """Run one attempt's work and record how it ended: its status, a retry, or a dead letter."""
     try:
-        if entry.channel in TRACKER_CHANNELS:
-            status = handle_event(ctx, entry)
-        else:
-            status = _route(ctx, entry, InboundMessage.model_validate_json(entry.body))
+        status = work()
     except (TrackerUnavailable, ChannelUnavailable, Retry) as exc:
         return _retry_or_fail(ctx, message_id, attempt, exc)
     except TrackerRejected as exc:
@@ -237,16 +257,46 @@ def find_thread(ctx: Context, message: InboundMessage) -> Link | None:
 # -- effects --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NewIssue:
+    """A message on its way to becoming an issue: its journal row, its text, its draft and files."""
+
+    entry: journal.Entry
+    message: InboundMessage
+    draft: IssueDraft
+    files: list[FileUpload]
+    previous: str | None = None
+    attempt: int = 0
+
+
 def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, previous: str | None) -> str:
     rule = ctx.config.rule_for(message.channel.value, message.category, message.form)
     tracker = ctx.tracker(rule.target.tracker)
+    issue = _new_issue(ctx, entry, message, rule, previous)
+    room = min(tracker.bulk_limit, ctx.settings.HUB_BULK_CREATE_MAX) - 1
+    if previous is None and entry.create_started_at is None and room > 0:
+        with _companions(ctx, entry, tracker.name, room) as companions:
+            if companions:
+                return _open_together(ctx, tracker, issue, companions)
+    ref = _create_once(ctx, tracker, entry, issue.draft)
+    return _record_issue(ctx, tracker, issue, ref)
+
+
+def _new_issue(
+    ctx: Context, entry: journal.Entry, message: InboundMessage, rule: Rule, previous: str | None
+) -> NewIssue:
     files, notes = _collect_files(ctx, message)
     if notes or previous:
         extra = [*notes, *([f"Follow-up to {previous}, which was already resolved."] if previous else [])]
         message = message.model_copy(update={"notes": [*message.notes, *extra]})
     draft = build_draft(message, rule, entry.id, assignee=next_assignee(ctx, rule))
-    ref = _create_once(ctx, tracker, entry, draft)
-    _attach_files(tracker, entry, ref.key, files)
+    return NewIssue(entry, message, draft, files, previous)
+
+
+def _record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef) -> str:
+    """The issue exists: attach the files, link it, remember the conversation, queue the autoreply."""
+    entry, message, previous, draft = issue.entry, issue.message, issue.previous, issue.draft
+    _attach_files(tracker, entry, ref.key, issue.files)
     if previous is not None:
         tracker.link_issues(previous, ref.key)
     mail_ids = _own_mail_ids(message)
@@ -289,6 +339,127 @@ def _create_once(ctx: Context, tracker: Tracker, entry: journal.Entry, draft: Is
         if waited < lag:
             raise Retry("an earlier create may not be searchable yet", (lag - waited).total_seconds())
     return tracker.create_issue(draft, on_send=lambda: journal.mark_create_started(ctx.engine, entry.id))
+
+
+# -- bulk create: a backlog of new conversations opens up to ``bulk_limit`` issues per tracker call ----
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    entry: journal.Entry
+    message: InboundMessage
+    rule: Rule
+    lock: Lock
+
+
+@contextlib.contextmanager
+def _companions(ctx: Context, leader: journal.Entry, tracker: str, room: int) -> Iterator[list[NewIssue]]:
+    """Up to ``room`` other new conversations for ``tracker`` waiting in the queue, claimed for this job.
+
+    A message joins when it would open an issue on its own: the first of a conversation with no issue,
+    no create in doubt, no files to fetch. This job takes its conversation's lock and its queued job
+    (``take_deliveries``), then holds its lease like its own; were this job to die, the sweep enqueues
+    it again. None wait in the queue when the workers keep up, so this costs one peek then.
+    """
+    candidates = _lock_candidates(ctx, leader, tracker, room)
+    try:
+        taken = set(take_deliveries(ctx.redis, [c.entry.id for c in candidates]))
+        for candidate in [c for c in candidates if c.entry.id not in taken]:
+            candidates.remove(candidate)  # a worker popped its job meanwhile: it is that worker's
+            _release(candidate.lock, candidate.entry.id)
+        if not candidates:
+            yield []
+            return
+        with _lease_kept(ctx, [(c.entry.id, c.lock) for c in candidates]):
+            yield [issue for c in candidates if (issue := _begin_companion(ctx, c)) is not None]
+    finally:
+        for candidate in candidates:
+            _release(candidate.lock, candidate.entry.id)
+
+
+def _lock_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: int) -> list[_Candidate]:
+    """Messages from the head of the queue that would open a new issue on ``tracker``, their locks held."""
+    waiting = [i for i in peek_deliveries(ctx.redis, 2 * room + 2) if i != leader.id]
+    found: list[_Candidate] = []
+    for entry in journal.get_many(ctx.engine, waiting):
+        if len(found) == room:
+            break
+        candidate = _as_candidate(ctx, entry, tracker)
+        if candidate is None or not candidate.lock.acquire(blocking=False):
+            continue
+        # under the lock, as the message's own job would look: is it really a conversation's first?
+        if journal.earlier_pending(ctx.engine, entry) or find_thread(ctx, candidate.message) is not None:
+            _release(candidate.lock, entry.id)
+            continue
+        found.append(candidate)
+    return found
+
+
+def _as_candidate(ctx: Context, entry: journal.Entry, tracker: str) -> _Candidate | None:
+    if (
+        entry.status != journal.QUEUED
+        or entry.channel in TRACKER_CHANNELS
+        or entry.kind != MessageKind.NEW
+        or entry.create_started_at is not None
+    ):
+        return None
+    try:
+        message = InboundMessage.model_validate_json(entry.body)
+    except ValueError:
+        return None  # its own job reports it
+    if message.attachments:
+        return None
+    rule = ctx.config.rule_for(message.channel.value, message.category, message.form)
+    if rule.target.tracker != tracker:
+        return None
+    return _Candidate(entry, message, rule, _conversation_lock(ctx, entry))
+
+
+def _begin_companion(ctx: Context, candidate: _Candidate) -> NewIssue | None:
+    """Count the companion's attempt and draft its issue; None if drafting failed (and was recorded)."""
+    entry = candidate.entry
+    attempt = journal.begin_attempt(ctx.engine, entry.id, LEASE_SECONDS)
+    try:
+        issue = _new_issue(ctx, entry, candidate.message, candidate.rule, previous=None)
+    except Exception as exc:
+        _conclude(ctx, entry.id, attempt, functools.partial(_raise, exc))
+        return None
+    return dataclasses.replace(issue, attempt=attempt)
+
+
+def _open_together(ctx: Context, tracker: Tracker, leader: NewIssue, companions: list[NewIssue]) -> str:
+    """One bulk create for the leader's issue and its companions'; each is then recorded on its own."""
+    members = [leader, *companions]
+    ids = [member.entry.id for member in members]
+    results: list[IssueRef | Exception]
+    try:
+        created = tracker.create_issues(
+            [member.draft for member in members],
+            on_send=lambda: journal.mark_creates_started(ctx.engine, ids),
+        )
+        results = list(created)
+    except Exception as exc:  # the whole call failed: each message retries (or waits) on its own
+        results = [exc] * len(members)
+    log.info("deliver.bulk-create message_id=%s issues=%d", leader.entry.id, len(members))
+    for member, result in zip(companions, results[1:], strict=True):
+        _conclude(
+            ctx,
+            member.entry.id,
+            member.attempt,
+            functools.partial(_record_result, ctx, tracker, member, result),
+        )
+    return _record_result(ctx, tracker, leader, results[0])
+
+
+def _record_result(ctx: Context, tracker: Tracker, issue: NewIssue, result: IssueRef | Exception) -> str:
+    if isinstance(result, Exception):
+        _raise(result)
+    return _record_issue(ctx, tracker, issue, result)
+
+
+def _raise(exc: Exception) -> NoReturn:
+    """An attempt's work that already failed, for :func:`_conclude` to record."""
+    raise exc
 
 
 def next_assignee(ctx: Context, rule: Rule) -> str | None:

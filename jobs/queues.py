@@ -161,6 +161,46 @@ def _enqueue_unique(redis: Redis, message_id: str) -> bool:
     return bool(created)
 
 
+# Take queued delivery jobs out of the queue for a job that will deliver their messages itself (a bulk
+# create): a job still in the list is removed with its hash, one a worker has popped already is left to
+# it. KEYS: the queue list, then each job's hash; ARGV: the job ids, in the same order.
+_TAKE_QUEUED_LUA = """
+local taken = {}
+for i, job_id in ipairs(ARGV) do
+  if redis.call('LREM', KEYS[1], 1, job_id) == 1 then
+    redis.call('DEL', KEYS[i + 1])
+    taken[#taken + 1] = job_id
+  end
+end
+return taken
+"""
+_DELIVER_PREFIX = delivery_job_id("")
+
+
+def peek_deliveries(redis: Redis, count: int) -> list[str]:
+    """The message ids of the next ``count`` delivery jobs waiting in the queue, oldest first."""
+    return _message_ids(redis.lrange(_DELIVERY_QUEUE_KEY, 0, count - 1))
+
+
+def take_deliveries(redis: Redis, message_ids: list[str]) -> list[str]:
+    """Remove these messages' delivery jobs from the queue; the ids whose job was still there to take.
+
+    The caller now owns those messages' delivery: it holds their leases, and if it dies the journal sweep
+    enqueues them again (their jobs are gone, so nothing blocks a new one).
+    """
+    if not message_ids:
+        return []
+    job_ids = [delivery_job_id(message_id) for message_id in message_ids]
+    keys = [_DELIVERY_QUEUE_KEY, *(Job.key_for(job_id) for job_id in job_ids)]
+    return _message_ids(redis.eval(_TAKE_QUEUED_LUA, len(keys), *keys, *job_ids))
+
+
+def _message_ids(job_ids: list[bytes | str]) -> list[str]:
+    """The message ids of the delivery jobs among these job ids."""
+    texts = (job_id.decode() if isinstance(job_id, bytes) else job_id for job_id in job_ids)
+    return [text.removeprefix(_DELIVER_PREFIX) for text in texts if text.startswith(_DELIVER_PREFIX)]
+
+
 def enqueue_reply(redis: Redis, func: str, message_id: str) -> None:
     """Enqueue an outbound job (``jobs.replies.*``) for a message; a repeat is a no-op."""
     from rq import Retry

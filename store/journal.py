@@ -200,6 +200,16 @@ def get(engine: Engine, message_id: str) -> Entry | None:
     return _entry(row) if row else None
 
 
+def get_many(engine: Engine, message_ids: Sequence[str]) -> list[Entry]:
+    """The journal rows of these messages that exist, in the order asked."""
+    if not message_ids:
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(messages).where(messages.c.id.in_(list(message_ids))))
+        found = {row.id: _entry(row) for row in rows}
+    return [found[message_id] for message_id in message_ids if message_id in found]
+
+
 def mark_delivered(
     engine: Engine, message_id: str, *, tracker: str, issue_key: str, issue_url: str, outcome: str
 ) -> None:
@@ -229,10 +239,15 @@ def mark_failed(engine: Engine, message_id: str, reason: str) -> None:
 
 def mark_create_started(engine: Engine, message_id: str) -> None:
     """Note that a create may have reached the tracker, so a later attempt looks before it creates."""
+    mark_creates_started(engine, [message_id])
+
+
+def mark_creates_started(engine: Engine, message_ids: Sequence[str]) -> None:
+    """:func:`mark_create_started` for the messages of one bulk create, in one statement."""
     with engine.begin() as conn:
         conn.execute(
             messages.update()
-            .where(messages.c.id == message_id, messages.c.create_started_at.is_(None))
+            .where(messages.c.id.in_(list(message_ids)), messages.c.create_started_at.is_(None))
             .values(create_started_at=utcnow())
         )
 
@@ -325,12 +340,17 @@ def extend_lease(engine: Engine, message_id: str, lease_seconds: float) -> None:
 
     Never earlier, so a retry delay the attempt has just scheduled (a tracker's ``Retry-After``) stands.
     """
+    extend_leases(engine, [message_id], lease_seconds)
+
+
+def extend_leases(engine: Engine, message_ids: Sequence[str], lease_seconds: float) -> None:
+    """:func:`extend_lease` for several messages one job works on (a bulk create), in one statement."""
     until = utcnow() + dt.timedelta(seconds=lease_seconds)
     with engine.begin() as conn:
         conn.execute(
             messages.update()
             .where(
-                messages.c.id == message_id,
+                messages.c.id.in_(list(message_ids)),
                 messages.c.status == QUEUED,
                 messages.c.next_attempt_at < until,
             )

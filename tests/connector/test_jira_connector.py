@@ -166,3 +166,78 @@ def test_attach_skips_files_already_there(mocked: responses.RequestsMock) -> Non
     )
     assert b'filename="b.txt"' in body and b"defg" in body
     assert uploads[0].request.headers["X-Atlassian-Token"] == "no-check"
+
+
+# -- bulk create: POST /issue/bulk, shapes from the REST v2 reference (CreatedIssues,
+# BulkOperationErrorResult): 201 when any element was created, 400 when none was.
+
+
+def created(*keys: str) -> list[dict[str, str]]:
+    return [{"id": key.split("-")[1], "key": key, "self": f"{API}/issue/{key}"} for key in keys]
+
+
+def element_error(number: int, status: int = 400, **errors: str) -> dict[str, object]:
+    return {
+        "status": status,
+        "failedElementNumber": number,
+        "elementErrors": {"errorMessages": [], "errors": errors},
+    }
+
+
+def test_bulk_create_maps_each_draft_to_its_issue_or_its_refusal(mocked: responses.RequestsMock) -> None:
+    answer = {
+        "issues": created("SUP-1", "SUP-3"),
+        "errors": [element_error(1, assignee="User 'x' does not exist.")],
+    }
+    post = mocked.post(f"{API}/issue/bulk", json=answer, status=201)
+    sent: list[int] = []
+    drafts = [draft(title=f"issue {n}", idempotency_key=f"hub-{n}", labels=(f"hub-{n}",)) for n in range(3)]
+
+    results = tracker().create_issues(drafts, on_send=lambda: sent.append(len(post.calls)))
+
+    assert sent == [0] and post.call_count == 1
+    body = json.loads(post.calls[0].request.body)
+    assert [u["fields"]["labels"] for u in body["issueUpdates"]] == [["hub-0"], ["hub-1"], ["hub-2"]]
+    assert body["issueUpdates"][0]["fields"]["project"] == {"id": "10000"}
+    first, refused, third = results
+    assert (getattr(first, "key", None), getattr(third, "key", None)) == ("SUP-1", "SUP-3")
+    assert isinstance(refused, TrackerRejected) and refused.status == 400
+    assert "assignee: User 'x' does not exist." in str(refused)
+
+
+def test_bulk_create_with_every_element_refused_is_a_refusal_each(mocked: responses.RequestsMock) -> None:
+    answer = {"issues": [], "errors": [element_error(0, summary="too long"), element_error(1, status=503)]}
+    mocked.post(f"{API}/issue/bulk", json=answer, status=400)
+    refused, unavailable = tracker().create_issues([draft(), draft(idempotency_key="hub-2")])
+    assert isinstance(refused, TrackerRejected) and "summary: too long" in str(refused)
+    assert isinstance(unavailable, TrackerUnavailable) and unavailable.status == 503
+
+
+def test_bulk_create_refused_as_a_whole_raises(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{API}/issue/bulk", json={"errorMessages": ["Too many issues"], "errors": {}}, status=400)
+    with pytest.raises(TrackerRejected, match="Too many issues"):
+        tracker().create_issues([draft()])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"issues": created("SUP-1")},  # one of two missing
+        {"issues": created("SUP-1"), "errors": [element_error(7)]},  # an element number out of range
+        {"issues": created("SUP-1", "SUP-2", "SUP-3")},  # more issues than drafts
+    ],
+)
+def test_a_bulk_answer_that_does_not_add_up_counts_as_lost(
+    mocked: responses.RequestsMock, answer: dict[str, object]
+) -> None:
+    mocked.post(f"{API}/issue/bulk", json=answer, status=201)
+    with pytest.raises(TrackerUnavailable, match="does not match"):
+        tracker().create_issues([draft(), draft(idempotency_key="hub-2")])
+
+
+def test_bulk_create_outage_is_unavailable_after_on_send(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{API}/issue/bulk", status=503, headers={"Retry-After": "7"}, json={})
+    sent: list[bool] = []
+    with pytest.raises(TrackerUnavailable) as caught:
+        tracker().create_issues([draft()], on_send=lambda: sent.append(True))
+    assert sent == [True] and caught.value.retry_after == 7

@@ -9,13 +9,17 @@ from typing import Any
 
 import pytest
 import requests
+from rq import Queue
+from rq.job import Job
 
 from config.settings import Settings
 from connector.sandbox.jira import RunningSandbox, run_in_thread
 from connector.sandbox.smtp import start_sink
 from connector.sandbox.telegram import make_sandbox_server
 from jobs.context import Context, build_context
+from jobs.deliver import deliver_with
 from jobs.intake import accept
+from jobs.queues import DELIVERY_QUEUE, delivery_job_id
 from mappers.models import InboundMessage
 
 
@@ -103,3 +107,23 @@ def pause_elapsed(ctx: Context) -> None:
     for key in ctx.redis.scan_iter("hub:breaker:*"):
         if not key.endswith(b":probe"):
             ctx.redis.hset(key, "until", 0)
+
+
+def drain(ctx: Context) -> None:
+    """Run what is left in the delivery queue, as a worker would, until it is empty."""
+    key = Queue(DELIVERY_QUEUE, connection=ctx.redis).key
+    while job_id := ctx.redis.lpop(key):
+        _run(ctx, job_id.decode())
+
+
+def run_job(ctx: Context, message_id: str) -> str:
+    """Take this message's job off the delivery queue and run it, as the worker that popped it would."""
+    job_id = delivery_job_id(message_id)
+    ctx.redis.lrem(Queue(DELIVERY_QUEUE, connection=ctx.redis).key, 1, job_id)
+    return _run(ctx, job_id)
+
+
+def _run(ctx: Context, job_id: str) -> str:
+    status = deliver_with(ctx, job_id.removeprefix(delivery_job_id("")))
+    ctx.redis.delete(Job.key_for(job_id))  # a finished delivery job keeps no result (result_ttl=0)
+    return status

@@ -31,6 +31,7 @@ def tracker_requests(sandbox: RunningSandbox) -> int:
 def test_an_outage_pauses_calls_and_its_end_wakes_every_waiting_message(
     ctx: Context, jira_sandbox: RunningSandbox
 ) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"HUB_BULK_CREATE_MAX": 1})  # one message at a time
     add_fault(jira_sandbox, status=503, paths=["/rest/api/2/"])
     first = journal_message(ctx, telegram_message("first", chat_id=1))
     second = journal_message(ctx, telegram_message("second", chat_id=2))

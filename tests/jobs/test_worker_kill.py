@@ -24,7 +24,7 @@ from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE
 from store import journal
 from tests.conftest import REPO_ROOT
-from tests.jobs.conftest import add_fault, journal_message, sandbox_issues
+from tests.jobs.conftest import add_fault, drain, journal_message, sandbox_issues
 from tests.mappers.factories import telegram_message
 
 
@@ -100,3 +100,35 @@ def test_real_worker_delivers_from_the_queue(
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=20)
     assert len(sandbox_issues(jira_sandbox)) == 3
+
+
+def test_sigkill_during_a_bulk_create_makes_no_second_issue(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    """The killed worker had taken its companions' jobs out of the queue: the sweep gives them back."""
+    ids = [journal_message(ctx, telegram_message(f"backlog {n}", chat_id=200 + n)) for n in range(5)]
+    add_fault(jira_sandbox, latency_ms=60_000, count=1, paths=["/rest/api/2/issue/bulk"], after_commit=True)
+    worker = start_worker(ctx)
+    try:
+        wait_until(lambda: len(sandbox_issues(jira_sandbox)) == 5)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", timeout=5)
+    assert ctx.redis.lrange(f"rq:queue:{DELIVERY_QUEUE}", 0, -1) == []  # one job ran, four were taken
+
+    with ctx.engine.begin() as conn:  # time passes: the leases and the conversation locks expire
+        conn.exec_driver_sql("UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00'")
+    for key in ctx.redis.scan_iter("hub:lock:*"):
+        ctx.redis.delete(key)
+    assert sweep(ctx) == 5
+    drain(ctx)
+
+    issues = {issue["key"]: issue for issue in sandbox_issues(jira_sandbox)}
+    assert len(issues) == 5
+    for message_id in ids:
+        entry = journal.get(ctx.engine, message_id)
+        assert entry is not None and entry.status == "delivered"
+        assert f"hub-{message_id}" in issues[entry.issue_key or ""]["fields"]["labels"]
