@@ -47,7 +47,8 @@ from connector.telegram import FileTooLarge
 from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.context import Context, get_context, waiting_reason
 from jobs.events import handle_event
-from jobs.queues import enqueue_reply, peek_deliveries, take_deliveries
+from jobs.queues import peek_deliveries, take_deliveries
+from jobs.replies import queue_autoreply
 from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker
 from mappers.markup import markup_for
 from mappers.models import Attachment, Channel, InboundMessage, MessageKind
@@ -140,10 +141,11 @@ def _lease_kept(ctx: Context, holds: Sequence[tuple[str, Lock]]) -> Iterator[Non
 
 
 def _attempt(ctx: Context, message_id: str) -> str:
-    entry = journal.get(ctx.engine, message_id)
-    if entry is None or entry.status != journal.QUEUED:  # delivered by a concurrent job meanwhile
-        return entry.status if entry else "missing"
-    attempt = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
+    entry = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
+    if entry is None:  # delivered by a concurrent job meanwhile
+        current = journal.get(ctx.engine, message_id)
+        return current.status if current else "missing"
+    attempt = entry.attempts
     if entry.channel in TRACKER_CHANNELS:
         return _conclude(ctx, message_id, attempt, lambda: handle_event(ctx, entry))
     return _conclude(
@@ -300,6 +302,9 @@ def _record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef
     if previous is not None:
         tracker.link_issues(previous, ref.key)
     mail_ids = _own_mail_ids(message)
+    requester_email = (message.email.reply_to if message.email and message.email.reply_to else None) or (
+        message.sender.email
+    )
     links.add_link(
         ctx.engine,
         NewLink(
@@ -310,8 +315,7 @@ def _record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef
             channel=message.channel.value,
             message_id=entry.id,
             requester_name=message.sender.name,
-            requester_email=(message.email.reply_to if message.email and message.email.reply_to else None)
-            or message.sender.email,
+            requester_email=requester_email,
             telegram_chat_id=message.telegram.chat_id if message.telegram else None,
             telegram_thread_id=message.telegram.thread_id if message.telegram else None,
             language=message.sender.language,
@@ -323,7 +327,7 @@ def _record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef
     journal.mark_delivered(
         ctx.engine, entry.id, tracker=ref.tracker, issue_key=ref.key, issue_url=ref.url, outcome="issue"
     )
-    enqueue_reply(ctx.redis, "jobs.replies.send_autoreply", entry.id)
+    queue_autoreply(ctx, entry.id, message, requester_email)
     return journal.DELIVERED
 
 
@@ -417,14 +421,15 @@ def _as_candidate(ctx: Context, entry: journal.Entry, tracker: str) -> _Candidat
 
 def _begin_companion(ctx: Context, candidate: _Candidate) -> NewIssue | None:
     """Count the companion's attempt and draft its issue; None if drafting failed (and was recorded)."""
-    entry = candidate.entry
-    attempt = journal.begin_attempt(ctx.engine, entry.id, LEASE_SECONDS)
+    entry = journal.begin_attempt(ctx.engine, candidate.entry.id, LEASE_SECONDS)
+    if entry is None:  # its job ran after all (a sweep re-enqueued it meanwhile) and delivered it
+        return None
     try:
         issue = _new_issue(ctx, entry, candidate.message, candidate.rule, previous=None)
     except Exception as exc:
-        _conclude(ctx, entry.id, attempt, functools.partial(_raise, exc))
+        _conclude(ctx, entry.id, entry.attempts, functools.partial(_raise, exc))
         return None
-    return dataclasses.replace(issue, attempt=attempt)
+    return dataclasses.replace(issue, attempt=entry.attempts)
 
 
 def _open_together(ctx: Context, tracker: Tracker, leader: NewIssue, companions: list[NewIssue]) -> str:

@@ -252,24 +252,27 @@ def mark_creates_started(engine: Engine, message_ids: Sequence[str]) -> None:
         )
 
 
-def begin_attempt(engine: Engine, message_id: str, lease_seconds: float) -> int:
-    """Count an attempt and push ``next_attempt_at`` out by a lease, so the sweep leaves it alone.
+def begin_attempt(engine: Engine, message_id: str, lease_seconds: float) -> Entry | None:
+    """Count an attempt on a queued message and push ``next_attempt_at`` out by a lease; the row now.
 
-    If the worker dies mid-job, the lease runs out and the sweep re-enqueues the message.
+    None when the message is no longer queued (a concurrent job delivered it). If the worker dies
+    mid-job, the lease runs out and the sweep re-enqueues the message. One statement: the update
+    returns the row (``RETURNING``: SQLite ≥ 3.35, PostgreSQL).
     """
     now = utcnow()
-    with engine.begin() as conn:
-        conn.execute(
-            messages.update()
-            .where(messages.c.id == message_id)
-            .values(
-                attempts=messages.c.attempts + 1,
-                next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
-                updated_at=now,
-            )
+    statement = (
+        messages.update()
+        .where(messages.c.id == message_id, messages.c.status == QUEUED)
+        .values(
+            attempts=messages.c.attempts + 1,
+            next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
+            updated_at=now,
         )
-        row = conn.execute(sa.select(messages.c.attempts).where(messages.c.id == message_id)).first()
-    return int(row[0]) if row else 0
+        .returning(*messages.c)
+    )
+    with engine.begin() as conn:
+        row = conn.execute(statement).first()
+    return _entry(row) if row else None
 
 
 def schedule_retry(

@@ -7,9 +7,11 @@ import email.policy
 from pathlib import Path
 
 import requests
+from rq import Queue
 
 from jobs.context import Context
 from jobs.deliver import deliver_with
+from jobs.queues import REPLY_QUEUE
 from jobs.replies import send_autoreply_with
 from mappers.models import EmailMeta, Sender
 from store import journal, outbound
@@ -88,6 +90,27 @@ def test_no_autoreply_to_robots(ctx: Context, mail_sink: tuple[str, Path]) -> No
     assert send_autoreply_with(ctx, message_id) == "skipped"
     assert outbound.find(ctx.engine, message_id, "autoreply").reason == "no address to answer"  # type: ignore[union-attr]
     assert read_outbox(mail_sink[1]) == []
+
+
+def reply_jobs(ctx: Context) -> list[str]:
+    return list(Queue(REPLY_QUEUE, connection=ctx.redis).get_job_ids())
+
+
+def test_a_reply_that_cannot_be_sent_is_recorded_at_delivery_without_a_job(
+    ctx: Context, mail_sink: tuple[str, Path]
+) -> None:
+    robot = delivered(ctx, email_message(sender=Sender(name="Mailer", email="no-reply@shop.example")))
+    assert outbound.find(ctx.engine, robot, "autoreply").status == "skipped"  # type: ignore[union-attr]
+    ctx.settings = ctx.settings.model_copy(update={"SMTP_URL": None})
+    no_smtp = delivered(ctx, email_message(subject="no smtp"))
+    assert outbound.find(ctx.engine, no_smtp, "autoreply").reason == "SMTP_URL is not set"  # type: ignore[union-attr]
+    assert reply_jobs(ctx) == []
+
+
+def test_a_reply_that_can_be_sent_gets_its_job(ctx: Context, mail_sink: tuple[str, Path]) -> None:
+    message_id = delivered(ctx, email_message())
+    assert outbound.find(ctx.engine, message_id, "autoreply") is None
+    assert reply_jobs(ctx) == [f"send_autoreply-{message_id}"]
 
 
 def test_reply_to_header_is_answered(ctx: Context, mail_sink: tuple[str, Path]) -> None:

@@ -153,7 +153,8 @@ def test_create_started_is_stamped_once(engine: Engine) -> None:
 def test_a_running_attempts_lease_is_pushed_out_never_pulled_in(engine: Engine) -> None:
     message_id, _ = journal.record(engine, entry("tg:40"))
     now = journal.utcnow()
-    assert journal.begin_attempt(engine, message_id, lease_seconds=30) == 1
+    started = journal.begin_attempt(engine, message_id, lease_seconds=30)
+    assert started is not None and started.attempts == 1
     journal.extend_lease(engine, message_id, 300)
     assert journal.due(engine, now + dt.timedelta(seconds=200)) == []
     journal.schedule_retry(engine, message_id, 1000, "429 Retry-After: 1000")
