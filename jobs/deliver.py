@@ -12,6 +12,10 @@ While an attempt runs, a thread renews its lease in the journal and the conversa
 ``LEASE_RENEW_EVERY`` seconds; a worker killed mid-job stops renewing, so within ``LEASE_SECONDS`` the
 sweep re-enqueues the message and its conversation is free again.
 
+A backlog of new conversations is opened with the tracker's bulk create: the job about to open an
+issue takes other first messages waiting at the head of the queue (their locks, jobs and leases) into
+the same call, and records each one's outcome as its own attempt (``_companions``, ``_open_together``).
+
 Transient failures leave the message queued with ``next_attempt_at`` in the future (honouring the
 tracker's ``Retry-After``); the sweep re-enqueues it. After ``HUB_MAX_ATTEMPTS`` it is a dead letter.
 """

@@ -50,6 +50,27 @@ def wait_until(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped
         time.sleep(0.1)
 
 
+def kill_worker_once_created(ctx: Context, sandbox: RunningSandbox, issues: int) -> None:
+    """Run a real worker until Jira holds ``issues`` issues (its answer held back), then SIGKILL it."""
+    worker = start_worker(ctx)
+    try:
+        wait_until(lambda: len(sandbox_issues(sandbox)) == issues)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    requests.delete(f"{sandbox.url}/_sandbox/faults", timeout=5)
+
+
+def leases_run_out(ctx: Context) -> None:
+    """Time passes: the dead attempts' leases and their conversation locks expire."""
+    with ctx.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00'")
+    for key in ctx.redis.scan_iter("hub:lock:*"):
+        ctx.redis.delete(key)
+
+
 def test_sigkill_between_create_and_record_makes_no_second_issue(
     ctx: Context, jira_sandbox: RunningSandbox
 ) -> None:
@@ -62,23 +83,11 @@ def test_sigkill_between_create_and_record_makes_no_second_issue(
         after_commit=True,
     )
     message_id = journal_message(ctx, telegram_message("killed mid-job"))
-    worker = start_worker(ctx)
-    try:
-        wait_until(lambda: len(sandbox_issues(jira_sandbox)) == 1)
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", timeout=5)
+    kill_worker_once_created(ctx, jira_sandbox, issues=1)
 
     entry = journal.get(ctx.engine, message_id)
     assert entry is not None and entry.status == "queued" and entry.create_started_at is not None
-    # time passes: the attempt's lease and the conversation lock expire
-    with ctx.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00'")
-    for key in ctx.redis.scan_iter("hub:lock:*"):
-        ctx.redis.delete(key)
+    leases_run_out(ctx)
     assert sweep(ctx) == 1  # RQ still thinks the job is started; the journal's lease says it is dead
     job_ids = ctx.redis.lrange(f"rq:queue:{DELIVERY_QUEUE}", 0, -1)
     assert job_ids == [f"deliver-{message_id}".encode()]
@@ -108,21 +117,9 @@ def test_sigkill_during_a_bulk_create_makes_no_second_issue(
     """The killed worker had taken its companions' jobs out of the queue: the sweep gives them back."""
     ids = [journal_message(ctx, telegram_message(f"backlog {n}", chat_id=200 + n)) for n in range(5)]
     add_fault(jira_sandbox, latency_ms=60_000, count=1, paths=["/rest/api/2/issue/bulk"], after_commit=True)
-    worker = start_worker(ctx)
-    try:
-        wait_until(lambda: len(sandbox_issues(jira_sandbox)) == 5)
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", timeout=5)
+    kill_worker_once_created(ctx, jira_sandbox, issues=5)
     assert ctx.redis.lrange(f"rq:queue:{DELIVERY_QUEUE}", 0, -1) == []  # one job ran, four were taken
-
-    with ctx.engine.begin() as conn:  # time passes: the leases and the conversation locks expire
-        conn.exec_driver_sql("UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00'")
-    for key in ctx.redis.scan_iter("hub:lock:*"):
-        ctx.redis.delete(key)
+    leases_run_out(ctx)
     assert sweep(ctx) == 5
     drain(ctx)
 

@@ -66,10 +66,19 @@ def run_scenario(
             result.problems.append(f"journal not settled within {SETTLE_TIMEOUT:.0f} s")
         result.notes.append(f"{len(hub.workers)} workers, {hub.worker_starts} worker starts")
         hub.last_stats = hub.tracker_stats()
+        result.notes.append(creates_note(hub.last_stats))
         result.save()
         if result.problems:
             keep_logs(hub, name)
         return result, hub
+
+
+def creates_note(stats: dict[str, object]) -> str:
+    """How the tracker was asked to create: single creates and bulk creates (one call, many issues)."""
+    calls = stats.get("requests")
+    counts = calls if isinstance(calls, dict) else {}
+    single, bulk = counts.get("POST /rest/api/2/issue", 0), counts.get("POST /rest/api/2/issue/bulk", 0)
+    return f"creates sent: {single} single, {bulk} bulk"
 
 
 def keep_logs(hub: HubUnderTest, name: str) -> None:
