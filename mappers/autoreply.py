@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
-from email.policy import compat32
 from email.utils import getaddresses
 
 from mappers.charsets import decode_bytes, header_text, header_values, raw_header_values
@@ -229,7 +228,8 @@ def _dsn_blocks(part: Message) -> list[Message]:
 
 def _parse_headers(data: bytes) -> Message:
     try:
-        return BytesParser(policy=compat32).parsebytes(data, headersonly=True)
+        # the default policy is compat32, as mappers/email.py parses (no email.policy: web RSS budget)
+        return BytesParser().parsebytes(data, headersonly=True)
     except STDLIB_ERRORS:
         return Message()
 

@@ -18,8 +18,6 @@ import re
 from collections.abc import Iterable
 from email.message import Message
 
-import charset_normalizer
-
 # Names seen in real mail that Python's codec registry does not know, or knows under another name.
 _ALIASES = {
     "utf8": "utf-8",
@@ -157,6 +155,8 @@ def detect_charset(data: bytes) -> str | None:
         return charset
     if charset is not None and score >= 0.5 and sum(byte > 127 for byte in data) < 32:
         return charset  # too short for the generic detector, which then guesses a CJK code page
+    import charset_normalizer  # lazy: 3 MiB of a web worker's RSS budget, and most mail never gets here
+
     guess = charset_normalizer.from_bytes(data[:20_000], cp_isolation=_CJK_AND_OTHERS).best()
     if guess is not None and guess.encoding:
         return normalize_charset(guess.encoding)

@@ -12,7 +12,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.queues import ALL_QUEUES
-from mappers.canned import load_library
 from routes import hub
 from routes.errors import error_response
 from store import journal, outbound
@@ -53,6 +52,8 @@ def message_status(message_id: str) -> ResponseReturnValue:
 @bp.get("/api/canned")
 def canned_list() -> ResponseReturnValue:
     """The canned-response library: key, title, languages and tags of each entry."""
+    from mappers.canned import load_library  # lazy: the Jinja sandbox is for workers (web RSS budget)
+
     folder = Path(hub().settings.HUB_CONFIG).resolve().parent / "canned"
     library = load_library(folder)
     entries = [

@@ -10,10 +10,13 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.sqlite import Insert
 
 metadata = sa.MetaData()
 
@@ -177,3 +180,18 @@ def create_schema(engine: Engine, attempts: int = 5) -> None:
 def get_engine(url: str) -> Engine:
     """The process-wide engine for ``url`` (one pool per process)."""
     return create_db_engine(url)
+
+
+def upsert_insert(dialect: str, table: sa.Table) -> Insert:
+    """The dialect's ``INSERT`` with ``ON CONFLICT`` (SQLite and PostgreSQL share the form).
+
+    The dialect module is imported here, on first use: PostgreSQL's is 2.4 MiB that a SQLite hub's web
+    workers need not load (their RSS budget, bench/memory.py).
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)  # type: ignore[return-value]  # the same ON CONFLICT methods
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

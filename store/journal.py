@@ -16,10 +16,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from store.db import blobs, messages
+from store.db import blobs, messages, upsert_insert
 
 QUEUED = "queued"
 DELIVERED = "delivered"
@@ -108,8 +107,7 @@ def _put_blob(conn: Connection, blob_id: str, content: bytes) -> None:
 @functools.cache
 def _insert_blob_once(dialect: str) -> sa.Insert:
     """The dialect's insert-or-ignore for blobs (SQLite and PostgreSQL share the ON CONFLICT form)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(blobs).on_conflict_do_nothing(index_elements=[blobs.c.id])
+    return upsert_insert(dialect, blobs).on_conflict_do_nothing(index_elements=[blobs.c.id])
 
 
 def get_blob(engine: Engine, blob_id: str) -> bytes | None:

@@ -13,11 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from store import journal
-from store.db import links, mail_ids
+from store.db import links, mail_ids, upsert_insert
 from store.journal import fit_key, utcnow
 
 MAIL_ID_LIMIT = 998  # RFC 5322's line limit, the width of mail_ids.message_id
@@ -218,8 +217,7 @@ def _put_mail_id(conn: sa.Connection, message_id: str, link_id: int, direction: 
 @functools.cache
 def _insert_mail_id_once(dialect: str) -> sa.Insert:
     """INSERT … ON CONFLICT DO NOTHING, so two jobs remembering one id at once do not collide."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(mail_ids).on_conflict_do_nothing(index_elements=[mail_ids.c.message_id])
+    return upsert_insert(dialect, mail_ids).on_conflict_do_nothing(index_elements=[mail_ids.c.message_id])
 
 
 def _link(row: sa.Row[Any]) -> Link:

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from store.db import outbound
+from store.db import outbound, upsert_insert
 from store.journal import utcnow
 
 
@@ -55,7 +54,7 @@ def record(engine: Engine, item: Outbound) -> None:
 
 @functools.cache
 def _upsert(dialect: str) -> sa.Insert:
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(outbound)
+    insert = upsert_insert(dialect, outbound)
     return insert.on_conflict_do_update(
         index_elements=[outbound.c.message_id, outbound.c.kind],
         set_={name: insert.excluded[name] for name in ("status", "reason", "external_ref")},

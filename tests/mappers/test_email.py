@@ -6,6 +6,7 @@ factories build the structural extremes (deep nesting, many parts, huge headers)
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 from pathlib import Path
@@ -255,6 +256,22 @@ def test_nameless_parts_get_generated_names():
         b"--q\nContent-Type: application/x-thing\n\nabc\n--q--\n"
     )
     assert [a.filename for a in parse(raw).attachments] == ["attachment-1.png", "attachment-2.bin"]
+
+
+@pytest.mark.parametrize("stray", [b"", b"!", b"\xe9"], ids=["clean", "ascii-junk", "8-bit-byte"])
+@pytest.mark.parametrize("size", [60_000, 300_000, 1_200_000])
+def test_base64_attachment_bytes_match_the_stdlib_decoding(stray: bytes, size: int):
+    """Large bodies are decoded in one pass (mappers.mime), small ones by the stdlib: same bytes."""
+    data = bytes(range(256)) * (size // 256)
+    encoded = base64.encodebytes(data)
+    encoded = encoded[:1000] + stray + encoded[1000:]
+    raw = (
+        b"From: a@b.example\nContent-Type: multipart/mixed; boundary=q\n\n--q\n\ntext\n"
+        b"--q\nContent-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\n"
+        + encoded
+        + b"--q--\n"
+    )
+    assert [a.data for a in parse(raw).attachments] == [data]
 
 
 def test_forward_keeps_the_forwarded_text():
