@@ -89,12 +89,11 @@ def deliver(message_id: str) -> str:
 
 def deliver_with(ctx: Context, message_id: str) -> str:
     """Deliver with an explicit context (tests and ``replay`` call this directly)."""
-    entry = journal.get(ctx.engine, message_id)
-    if entry is None or entry.status != journal.QUEUED:
-        return entry.status if entry else "missing"
     # Claim the row at once: from here until the attempt ends, a lease that runs out means this process
     # died (even while still waiting for the conversation's lock), so the sweep may take the message.
-    journal.extend_lease(ctx.engine, message_id, LEASE_SECONDS)
+    entry = journal.claim(ctx.engine, message_id, LEASE_SECONDS)
+    if entry is None:
+        return _status_of(ctx, message_id)
     lock = _conversation_lock(ctx, entry)
     if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
         journal.schedule_retry(
@@ -147,14 +146,18 @@ def _lease_kept(ctx: Context, holds: Sequence[tuple[str, Lock]]) -> Iterator[Non
 def _attempt(ctx: Context, message_id: str) -> str:
     entry = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
     if entry is None:  # delivered by a concurrent job meanwhile
-        current = journal.get(ctx.engine, message_id)
-        return current.status if current else "missing"
+        return _status_of(ctx, message_id)
     attempt = entry.attempts
     if entry.channel in TRACKER_CHANNELS:
         return _conclude(ctx, message_id, attempt, lambda: handle_event(ctx, entry))
     return _conclude(
         ctx, message_id, attempt, lambda: _route(ctx, entry, InboundMessage.model_validate_json(entry.body))
     )
+
+
+def _status_of(ctx: Context, message_id: str) -> str:
+    current = journal.get(ctx.engine, message_id)
+    return current.status if current else "missing"
 
 
 def _conclude(ctx: Context, message_id: str, attempt: int, work: Callable[[], str]) -> str:

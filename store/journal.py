@@ -336,6 +336,24 @@ def earlier_pending(engine: Engine, entry: Entry) -> bool:
         return conn.execute(query).first() is not None
 
 
+def claim(engine: Engine, message_id: str, lease_seconds: float) -> Entry | None:
+    """A job takes a queued message: its lease is pushed out (never pulled in), and the row returned.
+
+    None when it is not queued (delivered, ignored or failed). One statement, as ``begin_attempt``.
+    """
+    until = utcnow() + dt.timedelta(seconds=lease_seconds)
+    later = sa.case((messages.c.next_attempt_at < until, until), else_=messages.c.next_attempt_at)
+    statement = (
+        messages.update()
+        .where(messages.c.id == message_id, messages.c.status == QUEUED)
+        .values(next_attempt_at=later)
+        .returning(*messages.c)
+    )
+    with engine.begin() as conn:
+        row = conn.execute(statement).first()
+    return _entry(row) if row else None
+
+
 def extend_lease(engine: Engine, message_id: str, lease_seconds: float) -> None:
     """Keep a running attempt's lease alive: push ``next_attempt_at`` out, never pull it in.
 

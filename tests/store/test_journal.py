@@ -175,3 +175,18 @@ def test_deferred_messages_wait_unless_an_attempt_moved_them_meanwhile(engine: E
     assert journal.due(engine, due_at) == []
     assert journal.due(engine, due_at + dt.timedelta(seconds=120)) == [waiting]
     journal.defer(engine, [], 60, due_at=due_at)  # nothing to do
+
+
+def test_a_claim_returns_the_queued_row_and_never_pulls_its_time_in(engine: Engine) -> None:
+    message_id, _ = journal.record(engine, entry("tg:60"))
+    journal.schedule_retry(engine, message_id, 1000, "429 Retry-After: 1000")
+    claimed = journal.claim(engine, message_id, 30)
+    assert claimed is not None and claimed.id == message_id and claimed.reason == "429 Retry-After: 1000"
+    assert claimed.next_attempt_at is not None
+    assert claimed.next_attempt_at > journal.utcnow() + dt.timedelta(seconds=900)  # the retry time stands
+    fresh, _ = journal.record(engine, entry("tg:61"))
+    leased = journal.claim(engine, fresh, 300)
+    assert leased is not None and leased.next_attempt_at is not None
+    assert leased.next_attempt_at > journal.utcnow() + dt.timedelta(seconds=250)
+    journal.mark_failed(engine, fresh, "gave up")
+    assert journal.claim(engine, fresh, 30) is None  # only a queued message can be claimed
