@@ -391,10 +391,16 @@ def _companions(ctx: Context, leader: journal.Entry, tracker: str, room: int) ->
 def _lock_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: int) -> list[_Candidate]:
     """Messages from the head of the queue that would open a new issue on ``tracker``, their locks held."""
     waiting = [i for i in peek_deliveries(ctx.redis, 2 * room + 2) if i != leader.id]
+    entries = journal.get_many(ctx.engine, waiting)
+    # follow-ups of chats with an issue are most of a mixed backlog: one query rules them out, not a
+    # lock and two queries each
+    threaded = links.with_active_link(ctx.engine, [entry.conversation_key for entry in entries])
     found: list[_Candidate] = []
-    for entry in journal.get_many(ctx.engine, waiting):
+    for entry in entries:
         if len(found) == room:
             break
+        if entry.conversation_key in threaded:
+            continue
         candidate = _as_candidate(ctx, entry, tracker)
         if candidate is None or not candidate.lock.acquire(blocking=False):
             continue
@@ -418,8 +424,8 @@ def _as_candidate(ctx: Context, entry: journal.Entry, tracker: str) -> _Candidat
         message = InboundMessage.model_validate_json(entry.body)
     except ValueError:
         return None  # its own job reports it
-    if message.attachments:
-        return None
+    if message.attachments or (message.email and (message.email.in_reply_to or message.email.references)):
+        return None  # files to fetch, or a mail reply that may belong to a thread: its own job decides
     rule = ctx.config.rule_for(message.channel.value, message.category, message.form)
     if rule.target.tracker != tracker:
         return None

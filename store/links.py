@@ -8,7 +8,7 @@ link that remembers the previous key.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -79,6 +79,18 @@ def active_link(engine: Engine, conversation_key: str) -> Link | None:
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return _link(row) if row else None
+
+
+def with_active_link(engine: Engine, conversation_keys: Sequence[str]) -> set[str]:
+    """Which of these conversations have an active issue (one query, for a batch of candidates)."""
+    if not conversation_keys:
+        return set()
+    fitted = {fit_key(key): key for key in conversation_keys}
+    query = sa.select(links.c.conversation_key).where(
+        links.c.conversation_key.in_(list(fitted)), links.c.active.is_(True)
+    )
+    with engine.connect() as conn:
+        return {fitted[row[0]] for row in conn.execute(query) if row[0] in fitted}
 
 
 def link_for_issue(engine: Engine, issue_key: str) -> Link | None:

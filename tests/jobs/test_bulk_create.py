@@ -86,7 +86,11 @@ def test_what_cannot_join_is_delivered_on_its_own_and_in_order(
         ctx,
         telegram_message("See the screenshot", chat_id=3).model_copy(update={"attachments": [photo]}),
     )
-    mail = journal_message(ctx, email_message("Invoice is wrong"))
+    mail = journal_message(ctx, email_message("Invoice is wrong", message_id="<invoice@customer.example>"))
+    reply = journal_message(
+        ctx,
+        email_message("Re: Invoice is wrong", email_meta={"in_reply_to": ["<invoice@customer.example>"]}),
+    )
     leader = journal_message(ctx, telegram_message("Cannot log in", chat_id=4))
 
     assert run_job(ctx, leader) == "delivered"
@@ -94,12 +98,12 @@ def test_what_cannot_join_is_delivered_on_its_own_and_in_order(
     assert calls(jira_sandbox)["POST /rest/api/2/issue/bulk"] == 1
     joined = {m for m in (opener, mail) if journal.get(ctx.engine, m).status == "delivered"}  # type: ignore[union-attr]
     assert joined == {opener, mail}
-    assert set(queued_jobs(ctx)) == {f"deliver-{m}" for m in (follow_up, second_of_2, with_file)}
+    assert set(queued_jobs(ctx)) == {f"deliver-{m}" for m in (follow_up, second_of_2, with_file, reply)}
 
     drain(ctx)
     issues = {i["key"]: i for i in sandbox_issues(jira_sandbox)}
     assert len(issues) == 5  # chats 1 to 4 and the mail: nobody got a second issue
-    for comment_id, parent in ((follow_up, first), (second_of_2, opener)):
+    for comment_id, parent in ((follow_up, first), (second_of_2, opener), (reply, mail)):
         entry, opened = journal.get(ctx.engine, comment_id), journal.get(ctx.engine, parent)
         assert entry is not None and opened is not None
         assert (entry.outcome, entry.issue_key) == ("comment", opened.issue_key)
