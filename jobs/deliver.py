@@ -147,12 +147,18 @@ def _attempt(ctx: Context, message_id: str) -> str:
     entry = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
     if entry is None:  # delivered by a concurrent job meanwhile
         return _status_of(ctx, message_id)
-    attempt = entry.attempts
+    attempt, entry = _begun(entry)
     if entry.channel in TRACKER_CHANNELS:
         return _conclude(ctx, message_id, attempt, lambda: handle_event(ctx, entry))
     return _conclude(
         ctx, message_id, attempt, lambda: _route(ctx, entry, InboundMessage.model_validate_json(entry.body))
     )
+
+
+def _begun(entry: journal.Entry) -> tuple[int, journal.Entry]:
+    """This attempt's number, and the row as the attempt found it: ``attempts`` counts the earlier ones
+    (``attempts > 0`` is how the effects know a retry must look for what an earlier attempt wrote)."""
+    return entry.attempts, dataclasses.replace(entry, attempts=entry.attempts - 1)
 
 
 def _status_of(ctx: Context, message_id: str) -> str:
@@ -437,12 +443,13 @@ def _begin_companion(ctx: Context, candidate: _Candidate) -> NewIssue | None:
     entry = journal.begin_attempt(ctx.engine, candidate.entry.id, LEASE_SECONDS)
     if entry is None:  # its job ran after all (a sweep re-enqueued it meanwhile) and delivered it
         return None
+    attempt, entry = _begun(entry)
     try:
         issue = _new_issue(ctx, entry, candidate.message, candidate.rule, previous=None)
     except Exception as exc:
-        _conclude(ctx, entry.id, entry.attempts, functools.partial(_raise, exc))
+        _conclude(ctx, entry.id, attempt, functools.partial(_raise, exc))
         return None
-    return dataclasses.replace(issue, attempt=entry.attempts)
+    return dataclasses.replace(issue, attempt=attempt)
 
 
 def _open_together(ctx: Context, tracker: Tracker, leader: NewIssue, companions: list[NewIssue]) -> str:

@@ -88,6 +88,12 @@ def add_fault(sandbox: RunningSandbox, **spec: Any) -> None:
     requests.post(f"{sandbox.url}/_sandbox/faults", json=spec, timeout=10).raise_for_status()
 
 
+def tracker_calls(sandbox: RunningSandbox) -> dict[str, int]:
+    """The requests the sandbox Jira has served so far, by method and route (``/_sandbox/stats``)."""
+    stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()
+    return {key: int(count) for key, count in stats["requests"].items()}
+
+
 def transition_to_done(sandbox: RunningSandbox, key: str) -> None:
     headers = {"Authorization": "Bearer t"}
     transitions = requests.get(

@@ -19,13 +19,12 @@ from jobs.context import Context
 from jobs.deliver import deliver_with
 from store import journal
 from tests.conftest import free_port
-from tests.jobs.conftest import add_fault, journal_message, pause_elapsed, sandbox_issues
+from tests.jobs.conftest import add_fault, journal_message, pause_elapsed, sandbox_issues, tracker_calls
 from tests.mappers.factories import telegram_message
 
 
 def tracker_requests(sandbox: RunningSandbox) -> int:
-    stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()
-    return sum(stats["requests"].values())
+    return sum(tracker_calls(sandbox).values())
 
 
 def test_an_outage_pauses_calls_and_its_end_wakes_every_waiting_message(

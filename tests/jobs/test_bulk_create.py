@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import requests
 from rq import Queue
 
 from config.rules import load_config
@@ -29,13 +28,13 @@ from tests.jobs.conftest import (
     pause_elapsed,
     run_job,
     sandbox_issues,
+    tracker_calls,
 )
 from tests.mappers.factories import email_message, telegram_message
 
 
 def calls(sandbox: RunningSandbox) -> dict[str, int]:
-    stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()
-    return {k: v for k, v in stats["requests"].items() if k.startswith("POST /rest/api/2/issue")}
+    return {k: v for k, v in tracker_calls(sandbox).items() if k.startswith("POST /rest/api/2/issue")}
 
 
 def queued_jobs(ctx: Context) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import threading
+from collections import Counter
 
 import requests
 
@@ -23,6 +24,7 @@ from tests.jobs.conftest import (
     journal_message,
     pause_elapsed,
     sandbox_issues,
+    tracker_calls,
     transition_to_done,
 )
 from tests.mappers.factories import email_message, telegram_message
@@ -45,6 +47,22 @@ def test_telegram_message_becomes_an_issue_with_labels_and_link(
     )
     assert entry.issue_url == f"{jira_sandbox.url}/browse/{issue['key']}"
     assert links.active_link(ctx.engine, "tg:42:0").issue_key == issue["key"]  # type: ignore[union-attr]
+
+
+def test_a_first_delivery_makes_only_the_calls_it_needs(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    """A new issue is one create; a follow-up checks the issue is still open, then comments. Looking for
+    what an earlier attempt wrote is for retries only."""
+    first = journal_message(ctx, telegram_message("Printer is on fire"))
+    deliver_with(ctx, first)  # the first call also builds the client (serverInfo, project)
+    opened = journal_message(ctx, telegram_message("Another printer", chat_id=7))
+    before = tracker_calls(jira_sandbox)
+    assert deliver_with(ctx, opened) == "delivered"
+    after_create = tracker_calls(jira_sandbox)
+    follow_up = journal_message(ctx, telegram_message("Now it is smoking too"))
+    assert deliver_with(ctx, follow_up) == "delivered"
+    made = Counter(tracker_calls(jira_sandbox)) - Counter(after_create)
+    assert Counter(after_create) - Counter(before) == {"POST /rest/api/2/issue": 1}
+    assert made == {"GET /rest/api/2/issue/<ref>": 1, "POST /rest/api/2/issue/<ref>/comment": 1}
 
 
 def test_follow_up_in_the_same_chat_is_a_comment(ctx: Context, jira_sandbox: RunningSandbox) -> None:
