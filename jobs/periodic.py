@@ -29,26 +29,34 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 5.0
 RECHECK_AFTER = 10.0  # seconds before the sweep looks again at a message it handed to the queue
+SWEEP_CHUNK = 500  # due rows read at a time
+SWEEP_BUDGET = 2.0  # seconds of a tick the sweep may spend on a long backlog
 IMAP_EVERY = 60.0
 SCHEDULER_LOCK = "hub:scheduler"
 
 
-def sweep(ctx: Context) -> int:
+def sweep(ctx: Context, *, budget: float = SWEEP_BUDGET, chunk: int = SWEEP_CHUNK) -> int:
     """Enqueue every queued message that is due; return how many were enqueued.
 
-    Each message looked at is deferred by ``RECHECK_AFTER``: its job is queued now (by this tick or
-    before), so the next ticks move on to the rest of a long backlog instead of asking Redis about the
-    same oldest rows every five seconds. If the job is lost anyway (Redis restarted without its data),
-    the next look re-enqueues it.
+    Due rows are taken ``chunk`` at a time, oldest first. While chunks turn up lost jobs (Redis restarted
+    without its data) the tick goes on, for up to ``budget`` seconds, so such a backlog is handed back at
+    thousands a second, faster than the workers drain it; a chunk whose jobs are all still queued (the
+    workers are behind, the usual backlog) ends the tick. Each message looked at is deferred by
+    ``RECHECK_AFTER``: its job is queued now (by this tick or before), so the next chunk and the next
+    ticks move on to the rest instead of asking Redis about the same oldest rows again. If the job is
+    lost anyway, the next look re-enqueues it.
     """
-    now = journal.utcnow()
-    items = journal.due_items(ctx.engine, now)
+    started = time.monotonic()
     count = 0
-    for item in items:
+    while True:
+        now = journal.utcnow()
+        items = journal.due_items(ctx.engine, now, limit=chunk)
         # Due means no live job renews its lease: a job RQ still calls started is a dead worker's.
-        if enqueue_delivery(ctx.redis, item.id, lease_expired=True):
-            count += 1
-    journal.defer(ctx.engine, [item.id for item in items], RECHECK_AFTER, due_at=now)
+        enqueued = sum(enqueue_delivery(ctx.redis, item.id, lease_expired=True) for item in items)
+        journal.defer(ctx.engine, [item.id for item in items], RECHECK_AFTER, due_at=now)
+        count += enqueued
+        if len(items) < chunk or not enqueued or time.monotonic() - started >= budget:
+            break
     if count:
         log.info("sweep.enqueued count=%d", count)
     return count

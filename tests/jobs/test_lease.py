@@ -98,3 +98,21 @@ def test_the_sweep_looks_at_a_long_backlog_in_chunks(ctx: Context) -> None:
         seen += [item.id for item in chunk]
         journal.defer(ctx.engine, [item.id for item in chunk], RECHECK_AFTER, due_at=journal.utcnow())
     assert sorted(seen) == sorted(ids)  # each row once, none starved behind the first chunk
+
+
+def test_a_sweep_tick_hands_back_a_lost_backlog_chunk_after_chunk_within_its_budget(ctx: Context) -> None:
+    ids = [journal_message(ctx, telegram_message(f"c{n}", chat_id=950 + n)) for n in range(7)]
+    ctx.redis.flushdb()  # Redis restarted without its data
+    for message_id in ids:
+        make_due(ctx, message_id)
+    assert sweep(ctx, chunk=3, budget=0.0) == 3  # an exhausted budget stops after the first chunk
+    assert sweep(ctx, chunk=3) == 4  # the rest in one tick: the first three wait RECHECK_AFTER
+    assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
+
+
+def test_a_sweep_tick_over_a_backlog_whose_jobs_are_queued_looks_at_one_chunk(ctx: Context) -> None:
+    ids = [journal_message(ctx, telegram_message(f"q{n}", chat_id=980 + n)) for n in range(7)]
+    for message_id in ids:
+        make_due(ctx, message_id)
+    assert sweep(ctx, chunk=3) == 0  # the workers are only behind: nothing to hand back
+    assert len(journal.due_items(ctx.engine)) == 4  # the rest waits for the next tick
