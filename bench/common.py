@@ -37,6 +37,8 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
+from cli import WEB_ALLOCATOR_ENV
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 BENCHMARKS_MD = PROJECT_ROOT / "BENCHMARKS.md"
@@ -190,7 +192,9 @@ def gunicorn(
     name: str,
     probe_path: str = "/",
 ) -> Iterator[Server]:
-    """Serve ``app`` with gunicorn on a free port until the block ends."""
+    """Serve ``app`` with gunicorn on a free port until the block ends, with the allocator settings
+    ``trackerhub web`` gives its workers (for the baseline app too: the same server settings)."""
+    env = {**WEB_ALLOCATOR_ENV, **env}
     port = free_port()
     log_path = workdir / f"gunicorn-{name}.log"
     args = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *settings.args()]
@@ -206,6 +210,11 @@ def gunicorn(
             raise RuntimeError(f"gunicorn exited during the benchmark:\n{tail(log_path)}")
     finally:
         stop_process(proc)
+
+
+def allocator_env() -> str:
+    """The glibc settings ``trackerhub web`` (and so every gunicorn here) runs with, for the reports."""
+    return ", ".join(f"`{name}={value}`" for name, value in WEB_ALLOCATOR_ENV.items())
 
 
 def wait_for_http(

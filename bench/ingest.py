@@ -56,6 +56,7 @@ from bench.common import (
     OtherLoad,
     Server,
     ServerSettings,
+    allocator_env,
     child_env,
     command_line,
     cpu_seconds,
@@ -717,7 +718,8 @@ def render_section(
         f"- Machine: {machine_line(info)}",
         f"- Software: Python {info['python']}, gunicorn {info['gunicorn']}, wrk {info['wrk']}, "
         f"redis-server {info['redis']} (no persistence; both servers use the same instance)",
-        f"- gunicorn: `{' '.join(server.args())}` (gthread workers, no access log) for both servers. "
+        f"- gunicorn: `{' '.join(server.args())}` (gthread workers, no access log, "
+        f"`trackerhub web`'s allocator settings {allocator_env()}) for both servers. "
         "`--worker-connections` is the client connections divided by the workers: gthread keeps a keep-alive "
         "connection on the worker that accepted it, and without the cap one worker often accepted all of "
         "wrk's connections while the other idled, which halved the hub's throughput in some runs",

@@ -44,6 +44,7 @@ from bench.common import (
     PROJECT_ROOT,
     Server,
     ServerSettings,
+    allocator_env,
     child_env,
     command_line,
     describe_db,
@@ -260,7 +261,8 @@ def render_section(
         f"- Software: Python {info['python']}, gunicorn {info['gunicorn']}, Flask "
         f"{package_version('flask')}, SQLAlchemy {package_version('SQLAlchemy')}, redis-server "
         f"{info['redis']}",
-        f"- gunicorn: `{' '.join(settings.args())}` (gthread) for both; hub journal: {database}",
+        f"- gunicorn: `{' '.join(settings.args())}` (gthread) for both, with `trackerhub web`'s "
+        f"allocator settings ({allocator_env()}); hub journal: {database}",
         "- Requests: 8 keep-alive client connections; the typical mix is Telegram : e-mail : form = "
         "6 : 3 : 1, one e-mail in ten with a 200 KB attachment; the large e-mails are 95% of "
         f"`HUB_MAX_EMAIL_BYTES` ({limit / 1024 / 1024:.0f} MiB), almost all of it one base64 attachment",
