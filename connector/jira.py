@@ -155,6 +155,8 @@ class JiraTracker:
     def _post_bulk(self, payload: str) -> dict[str, Any]:
         try:
             answer = self.client._session.post(self.client._get_url("issue/bulk"), data=payload).json()
+        except ValueError:  # not JSON: the issues may exist, and each message's retry finds its own
+            raise TrackerUnavailable("jira's bulk create answer is not JSON") from None
         except JIRAError as exc:
             # every element refused: a 400 whose body lists each element's errors, as a partial 201 does
             body = _json_body(getattr(exc, "response", None))
@@ -378,7 +380,7 @@ def _describe_errors(data: dict[str, Any]) -> str:
 
 def _element_number(error: Any) -> int:
     number = error.get("failedElementNumber") if isinstance(error, dict) else None
-    return number if isinstance(number, int) else -1
+    return number if isinstance(number, int) and not isinstance(number, bool) else -1
 
 
 def _element_error(error: dict[str, Any]) -> TrackerError:

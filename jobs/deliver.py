@@ -127,12 +127,16 @@ def _lease_kept(ctx: Context, holds: Sequence[tuple[str, Lock]]) -> Iterator[Non
 
     def renew() -> None:
         while not stop.wait(LEASE_RENEW_EVERY):
+            # the journal's lease first: it is what keeps the sweep away, and it must not depend on Redis
             try:
-                for _, lock in holds:
-                    lock.extend(LEASE_SECONDS, replace_ttl=True)
                 journal.extend_leases(ctx.engine, message_ids, LEASE_SECONDS)
-            except (LockError, RedisError, SQLAlchemyError) as exc:
+            except SQLAlchemyError as exc:
                 log.warning("deliver.lease-renew-failed message_id=%s error=%s", message_ids[0], exc)
+            for message_id, lock in holds:
+                try:
+                    lock.extend(LEASE_SECONDS, replace_ttl=True)
+                except (LockError, RedisError) as exc:
+                    log.warning("deliver.lock-renew-failed message_id=%s error=%s", message_id, exc)
 
     renewer = threading.Thread(target=renew, name=f"lease-{message_ids[0]}", daemon=True)
     renewer.start()
@@ -311,9 +315,10 @@ def _new_issue(
 def _record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef) -> str:
     """The issue exists: attach the files, link it, remember the conversation, queue the autoreply."""
     entry, message, previous, draft = issue.entry, issue.message, issue.previous, issue.draft
-    _attach_files(tracker, entry, ref.key, issue.files)
-    if previous is not None:
-        tracker.link_issues(previous, ref.key)
+    with _written_already():
+        _attach_files(tracker, entry, ref.key, issue.files)
+        if previous is not None:
+            tracker.link_issues(previous, ref.key)
     mail_ids = _own_mail_ids(message)
     requester_email = (message.email.reply_to if message.email and message.email.reply_to else None) or (
         message.sender.email
@@ -378,20 +383,42 @@ def _companions(ctx: Context, leader: journal.Entry, tracker: str, room: int) ->
     (``take_deliveries``), then holds its lease like its own; were this job to die, the sweep enqueues
     it again. None wait in the queue when the workers keep up, so this costs one peek then.
     """
-    candidates = _lock_candidates(ctx, leader, tracker, room)
     try:
-        taken = set(take_deliveries(ctx.redis, [c.entry.id for c in candidates]))
-        for candidate in [c for c in candidates if c.entry.id not in taken]:
-            candidates.remove(candidate)  # a worker popped its job meanwhile: it is that worker's
-            _release(candidate.lock, candidate.entry.id)
+        candidates = _claim_candidates(ctx, leader, tracker, room)
+    except Exception:  # looking for company is an optimisation: the leader goes alone
+        log.exception("deliver.companions-failed message_id=%s", leader.id)
+        candidates = []
+    try:
         if not candidates:
             yield []
             return
         with _lease_kept(ctx, [(c.entry.id, c.lock) for c in candidates]):
             yield [issue for c in candidates if (issue := _begin_companion(ctx, c)) is not None]
     finally:
-        for candidate in candidates:
-            _release(candidate.lock, candidate.entry.id)
+        _release_all(candidates)
+
+
+def _claim_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: int) -> list[_Candidate]:
+    """Lock the candidates, lease them, then take their jobs; the ones whose job was still queued."""
+    candidates = _lock_candidates(ctx, leader, tracker, room)
+    try:
+        if candidates:
+            # leases before the take: once their jobs are gone the sweep must already be leaving them
+            # alone, or it would give one a second job while this one is delivering it
+            journal.extend_leases(ctx.engine, [c.entry.id for c in candidates], LEASE_SECONDS)
+            taken = set(take_deliveries(ctx.redis, [c.entry.id for c in candidates]))
+            for candidate in [c for c in candidates if c.entry.id not in taken]:
+                candidates.remove(candidate)  # a worker popped its job meanwhile: it is that worker's
+                _release(candidate.lock, candidate.entry.id)
+    except BaseException:
+        _release_all(candidates)
+        raise
+    return candidates
+
+
+def _release_all(candidates: list[_Candidate]) -> None:
+    for candidate in candidates:
+        _release(candidate.lock, candidate.entry.id)
 
 
 def _lock_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: int) -> list[_Candidate]:
@@ -402,19 +429,23 @@ def _lock_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: in
     # lock and two queries each
     threaded = links.with_active_link(ctx.engine, [entry.conversation_key for entry in entries])
     found: list[_Candidate] = []
-    for entry in entries:
-        if len(found) == room:
-            break
-        if entry.conversation_key in threaded:
-            continue
-        candidate = _as_candidate(ctx, entry, tracker)
-        if candidate is None or not candidate.lock.acquire(blocking=False):
-            continue
-        # under the lock, as the message's own job would look: is it really a conversation's first?
-        if journal.earlier_pending(ctx.engine, entry) or find_thread(ctx, candidate.message) is not None:
-            _release(candidate.lock, entry.id)
-            continue
-        found.append(candidate)
+    try:
+        for entry in entries:
+            if len(found) == room:
+                break
+            if entry.conversation_key in threaded:
+                continue
+            candidate = _as_candidate(ctx, entry, tracker)
+            if candidate is None or not candidate.lock.acquire(blocking=False):
+                continue
+            found.append(candidate)
+            # under the lock, as the message's own job would look: is it really a conversation's first?
+            if journal.earlier_pending(ctx.engine, entry) or find_thread(ctx, candidate.message) is not None:
+                found.pop()
+                _release(candidate.lock, entry.id)
+    except BaseException:
+        _release_all(found)
+        raise
     return found
 
 
@@ -444,6 +475,9 @@ def _begin_companion(ctx: Context, candidate: _Candidate) -> NewIssue | None:
     if entry is None:  # its job ran after all (a sweep re-enqueued it meanwhile) and delivered it
         return None
     attempt, entry = _begun(entry)
+    if entry.create_started_at is not None:  # an attempt got as far as a create meanwhile: settle alone
+        journal.schedule_retry(ctx.engine, entry.id, 0, "settling an earlier create", refund_attempt=True)
+        return None
     try:
         issue = _new_issue(ctx, entry, candidate.message, candidate.rule, previous=None)
     except Exception as exc:
@@ -463,8 +497,16 @@ def _open_together(ctx: Context, tracker: Tracker, leader: NewIssue, companions:
             on_send=lambda: journal.mark_creates_started(ctx.engine, ids),
         )
         results = list(created)
+    except TrackerRejected as exc:
+        # The request as a whole was refused (too large, malformed): nothing was created, and together
+        # they would be refused again, so each is created on its own now and answers for itself.
+        log.warning("deliver.bulk-refused message_id=%s issues=%d reason=%s", leader.entry.id, len(ids), exc)
+        return _open_one_by_one(ctx, tracker, leader, companions)
     except Exception as exc:  # the whole call failed: each message retries (or waits) on its own
         results = [exc] * len(members)
+    for result in results:
+        if isinstance(result, TrackerUnavailable) and result.tracker is None:
+            result.tracker = tracker.name  # an element's own failure: it waits for this tracker too
     log.info("deliver.bulk-create message_id=%s issues=%d", leader.entry.id, len(members))
     for member, result in zip(companions, results[1:], strict=True):
         _conclude(
@@ -474,6 +516,16 @@ def _open_together(ctx: Context, tracker: Tracker, leader: NewIssue, companions:
             functools.partial(_record_result, ctx, tracker, member, result),
         )
     return _record_result(ctx, tracker, leader, results[0])
+
+
+def _open_one_by_one(ctx: Context, tracker: Tracker, leader: NewIssue, companions: list[NewIssue]) -> str:
+    for member in companions:
+        _conclude(ctx, member.entry.id, member.attempt, functools.partial(_open_alone, ctx, tracker, member))
+    return _open_alone(ctx, tracker, leader)
+
+
+def _open_alone(ctx: Context, tracker: Tracker, issue: NewIssue) -> str:
+    return _record_issue(ctx, tracker, issue, _create_once(ctx, tracker, issue.entry, issue.draft))
 
 
 def _record_result(ctx: Context, tracker: Tracker, issue: NewIssue, result: IssueRef | Exception) -> str:
@@ -508,10 +560,27 @@ def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, 
         edited = message.kind == MessageKind.EDIT
         body = build_comment(message, entry.id, edited=edited, markup=markup_for(link.tracker))
         tracker.add_comment(link.issue_key, body, marker)
-    _attach_files(tracker, entry, link.issue_key, files)
+    with _written_already():
+        _attach_files(tracker, entry, link.issue_key, files)
     links.remember_mail_ids(ctx.engine, link.id, _own_mail_ids(message), "in")
     links.mark_delivered_on(ctx.engine, entry.id, link, "comment")
     return journal.DELIVERED
+
+
+@contextlib.contextmanager
+def _written_already() -> Iterator[None]:
+    """Tracker calls after the attempt's first write: a paused circuit here costs the attempt.
+
+    A wait for an open circuit normally gives the attempt back; once the issue or comment exists, the
+    retry must know it was tried (``attempts > 0``), so it looks for what was written instead of
+    writing it again.
+    """
+    try:
+        yield
+    except CircuitOpen as exc:
+        counted = TrackerUnavailable(str(exc), retry_after=exc.retry_after)
+        counted.tracker = exc.tracker
+        raise counted from exc
 
 
 def _attach_files(tracker: Tracker, entry: journal.Entry, key: str, files: list[FileUpload]) -> None:

@@ -280,12 +280,16 @@ def schedule_retry(
 
     ``refund_attempt`` takes back the attempt :func:`begin_attempt` counted, when the attempt never
     reached the tracker (its circuit was open), so waiting out an outage does not use up the attempts.
+    Only a queued message moves: one another job has delivered (or given up on) meanwhile stays so.
     """
     when = utcnow() + dt.timedelta(seconds=delay_seconds)
-    values: dict[str, Any] = {"status": QUEUED, "reason": reason, "next_attempt_at": when}
+    values: dict[str, Any] = {"reason": reason, "next_attempt_at": when, "updated_at": utcnow()}
     if refund_attempt:
         values["attempts"] = sa.case((messages.c.attempts > 0, messages.c.attempts - 1), else_=0)
-    _update(engine, message_id, **values)
+    with engine.begin() as conn:
+        conn.execute(
+            messages.update().where(messages.c.id == message_id, messages.c.status == QUEUED).values(**values)
+        )
 
 
 def wake(engine: Engine, reason_prefix: str) -> int:

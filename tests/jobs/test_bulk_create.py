@@ -199,3 +199,19 @@ def test_bulk_create_can_be_turned_off(ctx: Context, jira_sandbox: RunningSandbo
     drain(ctx)
     assert calls(jira_sandbox) == {"POST /rest/api/2/issue": 3}
     assert {journal.get(ctx.engine, m).status for m in ids} == {"delivered"}  # type: ignore[union-attr]
+
+
+def test_a_bulk_request_refused_as_a_whole_falls_back_to_one_create_each(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    ids = [journal_message(ctx, telegram_message(f"Help {n}", chat_id=n)) for n in range(1, 5)]
+    add_fault(jira_sandbox, status=400, count=1, paths=["/rest/api/2/issue/bulk"])  # e.g. too large
+
+    assert run_job(ctx, ids[0]) == "delivered"
+
+    assert calls(jira_sandbox) == {"POST /rest/api/2/issue/bulk": 1, "POST /rest/api/2/issue": 4}
+    issues = issue_by_label(jira_sandbox)
+    for message_id in ids:  # nobody was dead-lettered for the batch's refusal
+        entry = journal.get(ctx.engine, message_id)
+        assert entry is not None and entry.status == "delivered"
+        assert entry.issue_key == issues[message_id]["key"]

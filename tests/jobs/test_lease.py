@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 
@@ -116,3 +117,18 @@ def test_a_sweep_tick_over_a_backlog_whose_jobs_are_queued_looks_at_one_chunk(ct
         make_due(ctx, message_id)
     assert sweep(ctx, chunk=3) == 0  # the workers are only behind: nothing to hand back
     assert len(journal.due_items(ctx.engine)) == 4  # the rest waits for the next tick
+
+
+def test_the_journal_lease_is_renewed_even_when_redis_lost_the_lock(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deliver_module, "LEASE_RENEW_EVERY", 0.05)
+    message_id = journal_message(ctx, telegram_message("long attempt", chat_id=990))
+    lock = ctx.redis.lock("hub:lock:test-renew", timeout=30, thread_local=False)
+    assert lock.acquire(blocking=False)
+    ctx.redis.flushdb()  # Redis restarted without its data: extending the lock fails from now on
+    with deliver_module._lease_kept(ctx, [(message_id, lock)]):
+        time.sleep(0.3)
+    entry = journal.get(ctx.engine, message_id)
+    assert entry is not None and entry.next_attempt_at is not None
+    assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=deliver_module.LEASE_SECONDS - 5)

@@ -190,3 +190,13 @@ def test_a_claim_returns_the_queued_row_and_never_pulls_its_time_in(engine: Engi
     assert leased.next_attempt_at > journal.utcnow() + dt.timedelta(seconds=250)
     journal.mark_failed(engine, fresh, "gave up")
     assert journal.claim(engine, fresh, 30) is None  # only a queued message can be claimed
+
+
+def test_a_retry_never_turns_a_delivered_message_back_into_a_queued_one(engine: Engine) -> None:
+    message_id, _ = journal.record(engine, entry("tg:70"))
+    journal.mark_delivered(
+        engine, message_id, tracker="jira", issue_key="SUP-1", issue_url="u", outcome="issue"
+    )
+    journal.schedule_retry(engine, message_id, 5, "waiting for an earlier message of the conversation")
+    row = journal.get(engine, message_id)
+    assert row is not None and (row.status, row.reason, row.next_attempt_at) == ("delivered", None, None)
