@@ -586,6 +586,8 @@ def _written_already() -> Iterator[None]:
 def _attach_files(tracker: Tracker, entry: journal.Entry, key: str, files: list[FileUpload]) -> None:
     """Upload the files one by one; one the tracker refuses (too big, a banned type) becomes a note on
     the issue instead of failing a message whose text is already there."""
+    if not files:
+        return
     try:
         tracker.attach_files(key, files)  # one listing of the issue's files for all of them
         return

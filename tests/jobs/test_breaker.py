@@ -7,16 +7,19 @@ deliveries run against the sandbox Jira with injected faults, and the sandbox co
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 import requests
 from redis import Redis
 
-from connector.breaker import STRIKES, CircuitBreaker
+from connector.breaker import STRIKES, CallState, CircuitBreaker
 from connector.errors import CircuitOpen, TrackerUnavailable
 from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
+from mappers.models import Attachment
 from store import journal
 from tests.conftest import free_port
 from tests.jobs.conftest import add_fault, journal_message, pause_elapsed, sandbox_issues, tracker_calls
@@ -100,5 +103,51 @@ def test_without_redis_the_breaker_lets_calls_through() -> None:
     breaker = CircuitBreaker(Redis(port=free_port(), socket_connect_timeout=0.5), "jira")
     call = breaker.before_call()
     assert call.probe is False
-    breaker.failed(TrackerUnavailable("jira answered 503", status=503), call)
+    breaker.failed(TrackerUnavailable("jira answered 429", retry_after=10, status=429), call)
     assert breaker.before_call().probe is False
+
+
+def test_a_pause_after_the_comment_was_written_costs_the_attempt_and_no_second_comment(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    """Another worker opens the circuit while this one's comment is on its way; the file upload that
+    follows finds it open. The retry must look for the comment, not write it again."""
+    first = journal_message(ctx, telegram_message("Printer is on fire", chat_id=77))
+    assert deliver_with(ctx, first) == "delivered"
+    files = [Attachment(filename="photo.jpg", content_type="image/jpeg", data=b"\xff\xd8 jpeg")]
+    follow_up = journal_message(
+        ctx, telegram_message("Here is a photo", chat_id=77).model_copy(update={"attachments": files})
+    )
+    # Jira writes the comment, then answers 1.5 s later
+    add_fault(
+        jira_sandbox,
+        latency_ms=1_500,
+        count=1,
+        methods=["POST"],
+        paths=["/rest/api/2/issue/"],
+        after_commit=True,
+    )
+    attempt = threading.Thread(target=deliver_with, args=(ctx, follow_up))
+    attempt.start()
+    deadline = time.monotonic() + 20
+    while not any(c["body"].count("Here is a photo") for c in comments(jira_sandbox)):
+        assert time.monotonic() < deadline, "the comment was never written"
+        time.sleep(0.02)
+    # meanwhile another worker sees the tracker fail and opens the circuit
+    CircuitBreaker(ctx.redis, "jira").failed(
+        TrackerUnavailable("jira answered 429", retry_after=10, status=429), CallState(False, False)
+    )
+    attempt.join(timeout=30)
+    waiting = journal.get(ctx.engine, follow_up)
+    assert waiting is not None and waiting.status == "queued"
+    assert waiting.attempts == 1  # counted: the comment exists, so the retry must know it was tried
+
+    pause_elapsed(ctx)
+    assert deliver_with(ctx, follow_up) == "delivered"
+    assert sum("Here is a photo" in c["body"] for c in comments(jira_sandbox)) == 1
+    [issue] = sandbox_issues(jira_sandbox)
+    assert [a["filename"] for a in issue["fields"]["attachment"]] == ["photo.jpg"]
+
+
+def comments(sandbox: RunningSandbox) -> list[dict[str, str]]:
+    return [c for issue in sandbox_issues(sandbox) for c in issue["fields"]["comment"]["comments"]]
