@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,12 @@ def _run(ctx: Context, job_id: str) -> str:
     status = deliver_with(ctx, job_id.removeprefix(delivery_job_id("")))
     ctx.redis.delete(Job.key_for(job_id))  # a finished delivery job keeps no result (result_ttl=0)
     return status
+
+
+def wait_until(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``check`` until it is true; fail the test (not hang it) when ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not met in time")
+        time.sleep(0.02)

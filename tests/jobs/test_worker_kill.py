@@ -11,10 +11,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from connector.sandbox.jira import RunningSandbox
@@ -24,7 +22,7 @@ from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE
 from store import journal
 from tests.conftest import REPO_ROOT
-from tests.jobs.conftest import add_fault, drain, journal_message, sandbox_issues
+from tests.jobs.conftest import add_fault, drain, journal_message, sandbox_issues, wait_until
 from tests.mappers.factories import telegram_message
 
 
@@ -40,14 +38,6 @@ def start_worker(ctx: Context) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli", "worker"], cwd=REPO_ROOT, env=env, start_new_session=True
     )
-
-
-def wait_until(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
-        time.sleep(0.1)
 
 
 def kill_worker_once_created(ctx: Context, sandbox: RunningSandbox, issues: int) -> None:
