@@ -258,19 +258,13 @@ def begin_attempt(engine: Engine, message_id: str, lease_seconds: float) -> Entr
     returns the row (``RETURNING``: SQLite ≥ 3.35, PostgreSQL).
     """
     now = utcnow()
-    statement = (
-        messages.update()
-        .where(messages.c.id == message_id, messages.c.status == QUEUED)
-        .values(
-            attempts=messages.c.attempts + 1,
-            next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
-            updated_at=now,
-        )
-        .returning(*messages.c)
+    return _update_queued(
+        engine,
+        message_id,
+        attempts=messages.c.attempts + 1,
+        next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
+        updated_at=now,
     )
-    with engine.begin() as conn:
-        row = conn.execute(statement).first()
-    return _entry(row) if row else None
 
 
 def schedule_retry(
@@ -282,14 +276,15 @@ def schedule_retry(
     reached the tracker (its circuit was open), so waiting out an outage does not use up the attempts.
     Only a queued message moves: one another job has delivered (or given up on) meanwhile stays so.
     """
-    when = utcnow() + dt.timedelta(seconds=delay_seconds)
-    values: dict[str, Any] = {"reason": reason, "next_attempt_at": when, "updated_at": utcnow()}
+    now = utcnow()
+    values: dict[str, Any] = {
+        "reason": reason,
+        "next_attempt_at": now + dt.timedelta(seconds=delay_seconds),
+        "updated_at": now,
+    }
     if refund_attempt:
         values["attempts"] = sa.case((messages.c.attempts > 0, messages.c.attempts - 1), else_=0)
-    with engine.begin() as conn:
-        conn.execute(
-            messages.update().where(messages.c.id == message_id, messages.c.status == QUEUED).values(**values)
-        )
+    _update_queued(engine, message_id, **values)
 
 
 def wake(engine: Engine, reason_prefix: str) -> int:
@@ -345,40 +340,40 @@ def claim(engine: Engine, message_id: str, lease_seconds: float) -> Entry | None
 
     None when it is not queued (delivered, ignored or failed). One statement, as ``begin_attempt``.
     """
+    return _update_queued(engine, message_id, next_attempt_at=_lease_until(lease_seconds))
+
+
+def extend_leases(engine: Engine, message_ids: Sequence[str], lease_seconds: float) -> None:
+    """Keep running attempts' leases alive (a bulk create's: several at once), in one statement.
+
+    Pushes ``next_attempt_at`` out, never pulls it in, so a retry delay an attempt has just scheduled
+    (a tracker's ``Retry-After``) stands.
+    """
+    with engine.begin() as conn:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id.in_(list(message_ids)), messages.c.status == QUEUED)
+            .values(next_attempt_at=_lease_until(lease_seconds))
+        )
+
+
+def _lease_until(lease_seconds: float) -> sa.ColumnElement[Any]:
+    """``next_attempt_at`` pushed out to a lease from now, never pulled in."""
     until = utcnow() + dt.timedelta(seconds=lease_seconds)
-    later = sa.case((messages.c.next_attempt_at < until, until), else_=messages.c.next_attempt_at)
+    return sa.case((messages.c.next_attempt_at < until, until), else_=messages.c.next_attempt_at)
+
+
+def _update_queued(engine: Engine, message_id: str, **values: Any) -> Entry | None:
+    """Update a message only while it is queued; the row as it is now, or None if it was not queued."""
     statement = (
         messages.update()
         .where(messages.c.id == message_id, messages.c.status == QUEUED)
-        .values(next_attempt_at=later)
+        .values(**values)
         .returning(*messages.c)
     )
     with engine.begin() as conn:
         row = conn.execute(statement).first()
     return _entry(row) if row else None
-
-
-def extend_lease(engine: Engine, message_id: str, lease_seconds: float) -> None:
-    """Keep a running attempt's lease alive: push ``next_attempt_at`` out, never pull it in.
-
-    Never earlier, so a retry delay the attempt has just scheduled (a tracker's ``Retry-After``) stands.
-    """
-    extend_leases(engine, [message_id], lease_seconds)
-
-
-def extend_leases(engine: Engine, message_ids: Sequence[str], lease_seconds: float) -> None:
-    """:func:`extend_lease` for several messages one job works on (a bulk create), in one statement."""
-    until = utcnow() + dt.timedelta(seconds=lease_seconds)
-    with engine.begin() as conn:
-        conn.execute(
-            messages.update()
-            .where(
-                messages.c.id.in_(list(message_ids)),
-                messages.c.status == QUEUED,
-                messages.c.next_attempt_at < until,
-            )
-            .values(next_attempt_at=until)
-        )
 
 
 def defer(engine: Engine, message_ids: Sequence[str], seconds: float, *, due_at: dt.datetime) -> None:

@@ -155,10 +155,10 @@ def test_a_running_attempts_lease_is_pushed_out_never_pulled_in(engine: Engine) 
     now = journal.utcnow()
     started = journal.begin_attempt(engine, message_id, lease_seconds=30)
     assert started is not None and started.attempts == 1
-    journal.extend_lease(engine, message_id, 300)
+    journal.extend_leases(engine, [message_id], 300)
     assert journal.due(engine, now + dt.timedelta(seconds=200)) == []
     journal.schedule_retry(engine, message_id, 1000, "429 Retry-After: 1000")
-    journal.extend_lease(engine, message_id, 30)  # the retry time stands
+    journal.extend_leases(engine, [message_id], 30)  # the retry time stands
     assert journal.due(engine, now + dt.timedelta(seconds=900)) == []
     assert [(i.id, i.attempts) for i in journal.due_items(engine, now + dt.timedelta(seconds=1001))] == [
         (message_id, 1)
