@@ -67,6 +67,7 @@ LEASE_SECONDS = 30
 LEASE_RENEW_EVERY = 10
 LOCK_WAIT_SECONDS = 5  # lock holders take well under a second; a longer wait only idles a worker
 EARLIER_MESSAGE_WAIT = 2.0  # seconds
+WAITING_FOR_EARLIER = "waiting for an earlier message of the conversation"
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
 
 
@@ -96,9 +97,7 @@ def deliver_with(ctx: Context, message_id: str) -> str:
         return _status_of(ctx, message_id)
     lock = _conversation_lock(ctx, entry)
     if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
-        journal.schedule_retry(
-            ctx.engine, message_id, 5, "waiting for an earlier message of the conversation"
-        )
+        journal.schedule_retry(ctx.engine, message_id, 5, WAITING_FOR_EARLIER)
         return journal.QUEUED
     try:
         with _lease_kept(ctx, [(message_id, lock)]):
@@ -238,7 +237,7 @@ def _route(ctx: Context, entry: journal.Entry, message: InboundMessage) -> str:
     if journal.earlier_pending(ctx.engine, entry):
         # First in, first delivered within a conversation: a follow-up that overtook its first message
         # (whose create failed or is in doubt) would otherwise open a second issue for the same chat.
-        raise Retry("waiting for an earlier message of the conversation", EARLIER_MESSAGE_WAIT)
+        raise Retry(WAITING_FOR_EARLIER, EARLIER_MESSAGE_WAIT)
     link = find_thread(ctx, message)
     if link is not None and message.kind != MessageKind.EDIT:
         state = ctx.tracker(link.tracker).get_state(link.issue_key)
@@ -297,8 +296,7 @@ def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, pre
         with _companions(ctx, entry, tracker.name, room) as companions:
             if companions:
                 return _open_together(ctx, tracker, issue, companions)
-    ref = _create_once(ctx, tracker, entry, issue.draft)
-    return _record_issue(ctx, tracker, issue, ref)
+    return _open_alone(ctx, tracker, issue)
 
 
 def _new_issue(
@@ -508,20 +506,21 @@ def _open_together(ctx: Context, tracker: Tracker, leader: NewIssue, companions:
         if isinstance(result, TrackerUnavailable) and result.tracker is None:
             result.tracker = tracker.name  # an element's own failure: it waits for this tracker too
     log.info("deliver.bulk-create message_id=%s issues=%d", leader.entry.id, len(members))
-    for member, result in zip(companions, results[1:], strict=True):
-        _conclude(
-            ctx,
-            member.entry.id,
-            member.attempt,
-            functools.partial(_record_result, ctx, tracker, member, result),
-        )
-    return _record_result(ctx, tracker, leader, results[0])
+    outcome = {member.entry.id: result for member, result in zip(members, results, strict=True)}
+    return _for_each(ctx, leader, companions, lambda m: _record_result(ctx, tracker, m, outcome[m.entry.id]))
 
 
 def _open_one_by_one(ctx: Context, tracker: Tracker, leader: NewIssue, companions: list[NewIssue]) -> str:
+    return _for_each(ctx, leader, companions, functools.partial(_open_alone, ctx, tracker))
+
+
+def _for_each(
+    ctx: Context, leader: NewIssue, companions: list[NewIssue], work: Callable[[NewIssue], str]
+) -> str:
+    """Each companion's work, concluded as its own attempt; then the leader's, whose job concludes it."""
     for member in companions:
-        _conclude(ctx, member.entry.id, member.attempt, functools.partial(_open_alone, ctx, tracker, member))
-    return _open_alone(ctx, tracker, leader)
+        _conclude(ctx, member.entry.id, member.attempt, functools.partial(work, member))
+    return work(leader)
 
 
 def _open_alone(ctx: Context, tracker: Tracker, issue: NewIssue) -> str:
