@@ -12,7 +12,8 @@ import functools
 import hashlib
 import logging
 import zlib
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from redis.exceptions import NoScriptError
@@ -52,7 +53,6 @@ redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], KEYS[2])
 return 1
 """
-_ENQUEUE_UNIQUE_SHA = hashlib.sha1(_ENQUEUE_UNIQUE_LUA.encode(), usedforsecurity=False).hexdigest()
 
 
 @functools.cache
@@ -153,12 +153,23 @@ def _enqueue_unique(redis: Redis, message_id: str) -> bool:
     job_id = delivery_job_id(message_id)
     keys = (Job.key_for(job_id), _DELIVERY_QUEUE_KEY, Queue.redis_queues_keys)
     args = (job_id, *_job_fields(message_id))
+    return bool(_run_script(redis, _ENQUEUE_UNIQUE_LUA, keys, args))
+
+
+def _run_script(redis: Redis, script: str, keys: Sequence[str], args: Sequence[str | bytes]) -> Any:
+    """Run one of our Lua scripts by its hash: one round trip, the script's text sent only when Redis
+    does not have it (the first call, or after a restart or a flush)."""
+    sha = _script_sha(script)
     try:
-        created = redis.evalsha(_ENQUEUE_UNIQUE_SHA, len(keys), *keys, *args)
-    except NoScriptError:  # a restarted or flushed Redis forgot the script: load it once more
-        redis.script_load(_ENQUEUE_UNIQUE_LUA)
-        created = redis.evalsha(_ENQUEUE_UNIQUE_SHA, len(keys), *keys, *args)
-    return bool(created)
+        return redis.evalsha(sha, len(keys), *keys, *args)
+    except NoScriptError:
+        redis.script_load(script)
+        return redis.evalsha(sha, len(keys), *keys, *args)
+
+
+@functools.cache
+def _script_sha(script: str) -> str:
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
 
 
 # Take queued delivery jobs out of the queue for a job that will deliver their messages itself (a bulk
@@ -192,7 +203,7 @@ def take_deliveries(redis: Redis, message_ids: list[str]) -> list[str]:
         return []
     job_ids = [delivery_job_id(message_id) for message_id in message_ids]
     keys = [_DELIVERY_QUEUE_KEY, *(Job.key_for(job_id) for job_id in job_ids)]
-    return _message_ids(redis.eval(_TAKE_QUEUED_LUA, len(keys), *keys, *job_ids))
+    return _message_ids(_run_script(redis, _TAKE_QUEUED_LUA, keys, job_ids))
 
 
 def _message_ids(job_ids: list[bytes | str]) -> list[str]:
