@@ -347,13 +347,14 @@ def _call(action: Callable[[], T]) -> T:
 
 
 def _translate(exc: JIRAError) -> Exception:
-    status = exc.status_code
     response = getattr(exc, "response", None)
-    text = _error_text(exc)
+    return _error_for(exc.status_code, _error_text(exc), _retry_after(response))
+
+
+def _error_for(status: int | None, text: str, retry_after: float | None = None) -> TrackerError:
+    """Jira's answer ``status`` as the connector's error: transient (try later) or a refusal."""
     if status is None or status in RETRYABLE_STATUS:
-        return TrackerUnavailable(
-            f"jira answered {status}: {text}", retry_after=_retry_after(response), status=status
-        )
+        return TrackerUnavailable(f"jira answered {status}: {text}", retry_after=retry_after, status=status)
     return TrackerRejected(f"jira answered {status}: {text}", status)
 
 
@@ -388,10 +389,7 @@ def _element_error(error: dict[str, Any]) -> TrackerError:
     status = error.get("status")
     status = int(status) if isinstance(status, int | str) and str(status).isdigit() else 400
     elements = error.get("elementErrors")
-    text = f"jira answered {status}: {_describe_errors(elements if isinstance(elements, dict) else {})}"
-    if status in RETRYABLE_STATUS:
-        return TrackerUnavailable(text, status=status)
-    return TrackerRejected(text, status)
+    return _error_for(status, _describe_errors(elements if isinstance(elements, dict) else {}))
 
 
 def _jsm_public(comment: dict[str, Any]) -> bool | None:
