@@ -182,6 +182,7 @@ def wiki_to_text(body: str) -> str:
     text = _J_ESCAPE.sub(lambda m: slots.park(m.group(1)), text)
     text = _ENTITY.sub(lambda m: slots.park(_entity(m)), text)
     text = _J_QUOTE.sub(lambda m: "\n".join("> " + line for line in m.group(1).split("\n")), text)
+    text = _strip_colour(text)  # before monospace: "{{{color:red}}" must not park half a tag
     text = _J_MONO.sub(lambda m: slots.park(m.group(1)), text)
     text = _J_MENTION_LINE_START.sub("", text)
     text = _J_MENTION.sub("", text)
