@@ -11,8 +11,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -307,6 +309,63 @@ def test_kaiten_comment_reply_reaches_the_customer_once(
     sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
     texts = [m["text"] for m in sent if "Switch" in m["text"] or "internal" in m["text"]]
     assert texts == ["Switch it off, please"]
+
+
+@pytest.fixture
+def foreign_host() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A server on another origin that records every request it gets: an attacker's, for the test."""
+    hits: list[dict[str, str]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            hits.append({"path": self.path, **dict(self.headers)})
+            body = b"%PDF-whatever-the-link-serves"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", hits
+    server.shutdown()
+
+
+def test_a_reply_never_fetches_a_link_added_to_the_card_as_a_file(
+    kctx: Context,
+    kaiten_sandbox: KaitenSandbox,
+    telegram_sandbox: str,
+    foreign_host: tuple[str, list[dict[str, str]]],
+) -> None:
+    import requests
+
+    from routes import create_app
+
+    hooked = build_context(kctx.settings.model_copy(update={"KAITEN_WEBHOOK_SECRET": "k-secret"}))
+    card = delivered(hooked, telegram_message("printer"))
+    engineer = {"Authorization": "Bearer t", "X-Sandbox-User": "2"}
+    api = f"{kaiten_sandbox.url}/api/latest/cards/{card.issue_key}"
+    stored = requests.put(
+        f"{api}/files", files={"file": ("driver.pdf", b"%PDF-driver")}, headers=engineer, timeout=5
+    )
+    stored.raise_for_status()
+    elsewhere, hits = foreign_host
+    for name, kind in (("report.pdf", 1), ("logs.zip", 2)):  # an "attachment" elsewhere; a Google Drive link
+        link = {"url": f"{elsewhere}/{name}", "name": name, "type": kind}
+        requests.post(f"{api}/files", json=link, headers=engineer, timeout=5).raise_for_status()
+    text = "/reply Install driver.pdf, then see report.pdf and logs.zip"
+    reply = requests.post(f"{api}/comments", json={"text": text}, headers=engineer, timeout=5).json()
+    client = create_app(hooked.settings, hooked.config).test_client()
+    response = client.post(
+        "/hooks/kaiten?token=k-secret", json=kaiten_comment_webhook(card.issue_key or "", reply)
+    )
+    assert response.status_code == 202 and deliver_with(hooked, response.get_json()["id"]) == "delivered"
+    assert hits == []  # the link was never requested, so neither the token nor the customer saw it
+    sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
+    assert [m["document"] for m in sent if m.get("document")] == ["driver.pdf"]
 
 
 def test_kaiten_ls_lists_ids(kaiten_sandbox: KaitenSandbox) -> None:
