@@ -85,12 +85,25 @@ def test_env_only_kaiten_telegram_message_becomes_a_card(
     entry = delivered(kctx, telegram_message("Принтер горит. [click](http://evil) @admin <b>x</b>"))
     card = kaiten(kaiten_sandbox).get_card(entry.issue_key or "")
     assert (card["board_id"], card["column_id"], card["external_id"]) == (10, 101, f"hub-{entry.id}")
-    assert card["title"] == "Принтер горит."
+    assert card["title"] == "Принтер горит. [click](http://evil) @admin <b>x</b>"  # a title is plain text
     assert [t["name"] for t in card["tags"]] == ["telegram"]
     description = card["description"]
     assert "\\[click\\]\\(http://evil\\)" in description.replace("\\.", ".").replace("\\:", ":")
     assert "\\@admin" in description and "\\<b\\>" in description
     assert entry.issue_url == f"{kaiten_sandbox.url}/{entry.issue_key}"
+
+
+def test_a_greeting_is_not_the_title_of_the_card_or_the_jira_issue(
+    ctx: Context, kctx: Context, kaiten_sandbox: KaitenSandbox, jira_sandbox: RunningSandbox
+) -> None:
+    """Issue 11: this Telegram message became an issue and a card titled "Здравствуйте!"."""
+    text = "Здравствуйте! Не запускается прокторинг на экзамене у группы 301…"
+    card = delivered(kctx, telegram_message(text, chat_id=301))
+    issue = delivered(ctx, telegram_message(text, chat_id=302))
+    title = "Не запускается прокторинг на экзамене у группы 301…"
+    assert kaiten(kaiten_sandbox).get_card(card.issue_key or "")["title"] == title
+    [jira_issue] = [i for i in sandbox_issues(jira_sandbox) if i["key"] == issue.issue_key]
+    assert jira_issue["fields"]["summary"] == title
 
 
 def test_follow_up_is_a_comment_and_a_done_or_archived_card_ends_the_conversation(
@@ -126,9 +139,9 @@ def test_autoreplies_name_the_card_and_replies_thread_back(
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted(mail_sink[1].glob("*.eml"))
     ]  # type: ignore[misc]
-    assert out["Subject"] == f"[#{mail.issue_key}] Re: Invoice"
+    assert out["Subject"] == f"[#{mail.issue_key}] We have registered your request"
     # a reply from another client that kept only the subject threads by the card tag (requester only)
-    reply = delivered(kctx, email_message(subject=f"RE: [#{mail.issue_key}] Invoice", text="any news?"))
+    reply = delivered(kctx, email_message(subject=f"RE: {out['Subject']}", text="any news?"))
     assert (reply.outcome, reply.issue_key) == ("comment", mail.issue_key)
 
 
