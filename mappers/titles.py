@@ -100,12 +100,16 @@ _EDGE = " \t,!.:;…—–-)"
 
 
 def meaningful_subject(subject: str) -> str | None:
-    """The subject without reply prefixes and tags, or None when it says nothing about the problem."""
+    """The subject without reply prefixes, tags and a greeting it opens with, or None when it says
+    nothing about the problem ("Re:", "Вопрос", "Help!", "Здравствуйте!")."""
     cleaned = clean_subject(subject)
-    bare = cleaned.strip(_EDGE + "?").casefold()
-    if not bare or bare in _GENERIC_SUBJECTS or not _is_meaningful(_strip_openings(cleaned)):
+    rest = _strip_openings(cleaned)
+    bare = _strip_edges(rest)
+    if bare.casefold() in _GENERIC_SUBJECTS or not _is_meaningful(rest):
         return None
-    return cleaned
+    if _PLEASANTRY.match(bare) or _SIGN_OFF.match(bare):
+        return None
+    return cleaned if rest == cleaned else _capitalised(rest)
 
 
 def title_from_text(text: str, limit: int = TITLE_LIMIT) -> str | None:

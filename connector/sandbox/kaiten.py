@@ -1357,7 +1357,7 @@ def list_files(card_id: int) -> Response:
 def add_file_link(card_id: int) -> Response:
     body = _json_body()
     if not isinstance(body, dict):
-        raise _bad("Request body must be an object")
+        raise _bad("Request body must be a JSON object")
     url = _text(body.get("url"), "url", 4096, nullable=False)
     name = _text(body.get("name"), "name", 1024, nullable=False)
     kind = _as_int(body.get("type", 1))

@@ -194,6 +194,7 @@ def test_titles_are_plain_text_within_both_trackers_limits(hub_config: HubConfig
         # a subject that says something stays the title, whatever the body opens with
         ("Счёт не пришёл", "Добрый день, счёт не пришёл.", "Счёт не пришёл"),
         ("Re: Fwd: Invoice is wrong", "Hello, the invoice total is wrong.", "Invoice is wrong"),
+        ("Добрый день! не работает печать", "Здравствуйте.", "Не работает печать"),
         # "Re:" alone, a generic word or a greeting: the body says more
         ("Re:", "Hi,\nthe invoice total is wrong.", "The invoice total is wrong."),
         ("Вопрос", "Здравствуйте! Как сменить e-mail в профиле?", "Как сменить e-mail в профиле?"),
