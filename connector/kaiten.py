@@ -261,6 +261,8 @@ class KaitenTracker:
         """A ``files[]`` entry the hub may fetch with the token, or None for a link to elsewhere."""
         url = on_origin(str(entry.get("url") or ""), self.origin)
         stored = _size(entry.get("type")) in STORED_FILE_TYPES and not entry.get("external")
+        if stored and url is None and entry.get("url"):
+            log.warning("kaiten.file_off_origin file=%s: not fetched with the token", entry.get("id"))
         if url is None or not stored:
             return None
         # private files send ``size`` as a string

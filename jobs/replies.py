@@ -99,6 +99,8 @@ def _why_no_autoreply(ctx: Context, message: InboundMessage, requester_email: st
         return "SMTP_URL is not set"
     if not may_autoreply_to(requester_email):
         return "no address to answer"
+    if message.channel == Channel.FORM and ctx.settings.HUB_FORM_AUTOREPLY_PER_HOUR == 0:
+        return "autoreplies to form senders are off (HUB_FORM_AUTOREPLY_PER_HOUR=0)"
     return None
 
 

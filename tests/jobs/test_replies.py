@@ -139,6 +139,17 @@ def test_form_autoreplies_are_capped_for_the_whole_hub(ctx: Context, mail_sink: 
     assert len(read_outbox(mail_sink[1])) == 3
 
 
+def test_no_form_autoreplies_at_all_is_recorded_at_delivery(
+    ctx: Context, mail_sink: tuple[str, Path]
+) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"HUB_FORM_AUTOREPLY_PER_HOUR": 0})
+    message_id = delivered(ctx, spam_form("victim@elsewhere.example"))
+    record = outbound.find(ctx.engine, message_id, "autoreply")
+    assert record is not None and record.status == "skipped" and "=0" in (record.reason or "")
+    assert reply_jobs(ctx) == [] and send_autoreply_with(ctx, message_id) == "skipped"
+    assert read_outbox(mail_sink[1]) == []
+
+
 def test_email_autoreplies_are_rate_limited_per_recipient(ctx: Context, mail_sink: tuple[str, Path]) -> None:
     limit = ctx.settings.HUB_AUTOREPLY_PER_HOUR
     results = [
