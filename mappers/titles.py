@@ -27,6 +27,8 @@ from mappers.subjects import clean_subject
 
 TITLE_LIMIT = 100  # a title a tracker's list shows whole; Jira takes 255, Kaiten 1,024
 SHORT_SENTENCE = 40  # a first sentence this short gets the next one too ("Проблема с экзаменом. …")
+READ_AHEAD = 10_000  # characters of a message looked at: a title is found at its start or not at all
+MAX_OPENINGS = 4  # greetings stripped from one sentence ("Коллеги, добрый день! Hi," is three)
 
 # A name or addressee beside a greeting: a capitalised word or initial ("Иван", "И.", "O'Neil"), a
 # @handle, or a word people address a team with.
@@ -47,13 +49,12 @@ _GREETING = (
 _WEAK_GREETING = r"доброго|доброе|салют|хай|алло|morning|greetings|howdy|hiya|hallo|hola|yo"
 _END = r"(?=$|[\s,!.:;…?)]|[—–-]\s)"
 _TRAIL = r"[\s,!.:;…?)—–\-]*"
+_BEFORE = rf"(?:{_NAMES}\s*,\s*|(?:всем|всех)\s+)?"  # "Коллеги, добрый день", "Всем привет"
+_AFTER = rf"(?:[\s,]+{_NAMES}(?=\s*(?:[,!.:;…)]|$)))?"  # "Добрый день, Иван Петрович!", "Hi team,"
 _OPENINGS = [
     # "Коллеги, добрый день!", "Hi team,", "Здравствуйте, Иван Петрович!", "Привет не могу войти"
-    re.compile(
-        rf"^(?:{_NAMES}\s*,\s*|(?:всем|всех)\s+)?(?:{_GREETING}){_END}(?:[\s,]+{_NAMES}(?=\s*(?:[,!.:;…)]|$)))?{_TRAIL}",
-        re.I,
-    ),
-    re.compile(rf"^(?:{_NAMES}\s*,\s*)?(?:{_WEAK_GREETING})(?:[\s,]+{_NAMES})?\s*[,!.:;…]{_TRAIL}", re.I),
+    re.compile(rf"^{_BEFORE}(?:{_GREETING}){_END}{_AFTER}{_TRAIL}", re.I),
+    re.compile(rf"^{_BEFORE}(?:{_WEAK_GREETING})(?:[\s,]+{_NAMES})?\s*[,!.:;…]{_TRAIL}", re.I),
     # "Уважаемая служба поддержки!", "Dear Sir or Madam,", "To whom it may concern:"
     re.compile(rf"^(?:dear|уважаем(?:ый|ая|ое|ые|ого))\s+[^,!.:;?\n]{{1,60}}?[,!.:;]{_TRAIL}", re.I),
     re.compile(rf"^to\s+whom\s+it\s+may\s+concern{_TRAIL}", re.I),
@@ -133,6 +134,10 @@ def title_from_text(text: str, limit: int = TITLE_LIMIT) -> str | None:
 
 def _sentences(text: str) -> list[str]:
     """Sentences, a line break ending one unless the next line goes on in lower case (a soft wrap)."""
+    if len(text) > READ_AHEAD:  # cut at a space or line break, so no half word can reach a title
+        head = text[: READ_AHEAD + 1]
+        cut = max(head.rfind(" "), head.rfind("\n"))
+        text = head[:cut] if cut > 0 else head[:READ_AHEAD]
     text = _SOFT_WRAP.sub(" ", clean_text(text))
     return [s for line in text.split("\n") for s in _SENTENCE_END.split(line.strip()) if s.strip()]
 
@@ -140,14 +145,15 @@ def _sentences(text: str) -> list[str]:
 def _strip_openings(sentence: str) -> str:
     """The sentence without the greetings it opens with ("Коллеги, добрый день! Hi," …)."""
     rest = _strip_edges(sentence, trailing=False)
-    while True:
+    for _ in range(MAX_OPENINGS):
         for opening in _OPENINGS:
             stripped = opening.sub("", rest, count=1)
             if stripped != rest:
                 rest = _strip_edges(stripped, trailing=False)
                 break
         else:
-            return rest
+            break
+    return rest
 
 
 def _strip_edges(text: str, *, trailing: bool = True) -> str:
