@@ -134,10 +134,10 @@ def title_from_text(text: str, limit: int = TITLE_LIMIT) -> str | None:
 
 def _sentences(text: str) -> list[str]:
     """Sentences, a line break ending one unless the next line goes on in lower case (a soft wrap)."""
-    if len(text) > READ_AHEAD:  # cut at a space or line break, so no half word can reach a title
+    if len(text) > READ_AHEAD:  # cut at a space or line break unless the last word alone is huge
         head = text[: READ_AHEAD + 1]
         cut = max(head.rfind(" "), head.rfind("\n"))
-        text = head[:cut] if cut > 0 else head[:READ_AHEAD]
+        text = head[:cut] if cut > READ_AHEAD // 2 else head[:READ_AHEAD]
     text = _SOFT_WRAP.sub(" ", clean_text(text))
     return [s for line in text.split("\n") for s in _SENTENCE_END.split(line.strip()) if s.strip()]
 
