@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     HUB_MAX_TELEGRAM_BYTES: int = Field(default=1024 * 1024, ge=1024)
     HUB_FORM_RATE_PER_MINUTE: int = Field(default=10, ge=1)
     HUB_AUTOREPLY_PER_HOUR: int = Field(default=5, ge=0)
+    # autoreplies to web-form senders per hour, all recipients and workers together (0: none)
+    HUB_FORM_AUTOREPLY_PER_HOUR: int = Field(default=100, ge=0)
     HUB_MAX_ATTEMPTS: int = Field(default=8, ge=1)
     # new issues one tracker call may open when a backlog waits (Jira's bulk create takes 50); 1: one each
     HUB_BULK_CREATE_MAX: int = Field(default=50, ge=1)

@@ -25,6 +25,7 @@ from jira import JIRA, JIRAError
 
 from config.settings import Settings
 from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable
+from connector.origins import on_origin
 from connector.sessions import pin_environment
 from connector.streams import read_capped
 from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
@@ -228,20 +229,32 @@ class JiraTracker:
         _call(lambda: self.client.create_issue_link("Relates", new, previous))
 
     def list_files(self, key: str) -> list[TrackerFile]:
-        """The issue's attachments (``fields.attachment``)."""
+        """The issue's attachments (``fields.attachment``) whose ``content`` is on ``JIRA_URL``'s origin.
+
+        The session sends the hub's credentials with every request, so an address elsewhere is never
+        fetched. Jira writes ``content`` with its configured base URL: one that names another host than
+        ``JIRA_URL`` (a proxy, an old name) is logged, and ``JIRA_URL`` should be set to the base URL.
+        """
         data = self.get_json(f"issue/{key}", {"fields": "attachment"})
-        return [
-            TrackerFile(
-                str(a.get("id")), str(a.get("filename")), int(a.get("size") or 0), str(a.get("content"))
-            )
-            for a in (data.get("fields") or {}).get("attachment") or []
-        ]
+        files = []
+        for attachment in (data.get("fields") or {}).get("attachment") or []:
+            url = on_origin(str(attachment.get("content") or ""), self.url)
+            if url is None:
+                log.warning("jira.attachment_off_origin issue=%s attachment=%s", key, attachment.get("id"))
+                continue
+            name, size = str(attachment.get("filename")), int(attachment.get("size") or 0)
+            files.append(TrackerFile(str(attachment.get("id")), name, size, url))
+        return files
 
     def download_file(self, file: TrackerFile, max_bytes: int) -> bytes | None:
-        """An attachment's bytes through the authenticated session, streamed and capped."""
+        """An attachment's bytes through the authenticated session, streamed and capped; an address off
+        ``JIRA_URL``'s origin is refused without a request."""
+        url = on_origin(file.url, self.url)
+        if url is None:
+            raise TrackerRejected(f"jira attachment {file.id} is not on {self.url}: not fetched", None)
         if file.size > max_bytes:
             return None
-        response = _call(lambda: self.client._session.get(file.url, stream=True))
+        response = _call(lambda: self.client._session.get(url, stream=True))
         return read_capped(response, max_bytes)
 
     def own_user(self) -> str:

@@ -22,7 +22,15 @@ tool; the site is a JS app), and the OpenAPI file extracted from it in
 - ``GET /cards?external_id=`` finds the card an earlier create made (S2 ``get_cards`` parameters).
 - files: ``PUT /cards/{card_id}/files`` multipart field ``file`` (S2 ``attach_file_to_card``; the
   live-validated kaiten-cli ``files.upload`` uses the same). The card's ``files[]`` carry ``name`` and
-  ``size`` (a string for the newer private files, hence ``int()``).
+  ``size`` (a string for the newer private files, hence ``int()``), ``type`` (S2 ``File``: 1
+  attachment, 2–6 links to Google Drive, Dropbox, Box, OneDrive, Yandex Disk, 7 comment e-mail, 8
+  comment attachment, 10 voice recording) and ``external``. Anyone on the card can add a link as a
+  "file" (``POST /cards/{id}/files {url, name, type}``, used by kaiten-mcp), so only files Kaiten
+  stores, at an address on the Kaiten origin, are listed or fetched.
+- the token (``Authorization``) is added to each request the hub makes to the Kaiten origin, never
+  kept on the session: a redirect to another host loses it (``requests`` strips ``Authorization``
+  when the host changes, ``Session.rebuild_auth``), and Kaiten's signed file links are meant to be
+  fetched without it (developers.kaiten.ru/restricted-access-files-migration).
 - ``broken_api=false`` on card reads, so user-type custom properties are numeric ids, not uids
   (faq-ru.kaiten.site, "Исправление формата пользовательских полей в API").
 
@@ -50,6 +58,7 @@ import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable
+from connector.origins import on_origin
 from connector.ratelimit import RedisRateLimiter, limiter_key
 from connector.sessions import pin_environment
 from connector.streams import read_capped
@@ -74,6 +83,8 @@ STATE_NAMES = {1: "queued", 2: "in progress", 3: "done"}
 # network jitter between the grant (Redis's clock) and the request's arrival (Kaiten's clock).
 RATE_LIMIT = 5
 RATE_PERIOD = 1.2
+# File types Kaiten stores itself; the others (2–6) are links to files elsewhere.
+STORED_FILE_TYPES = frozenset({1, 7, 8, 10})
 # IssueDraft.custom_fields keys that are card fields, not custom properties.
 CARD_FIELDS = ("due_date", "due_date_time_present", "size_text", "expires_later", "sort_order", "position")
 
@@ -125,7 +136,7 @@ class KaitenTracker:
         self.session = session or requests.Session()
         pin_environment(self.session, url)
         self._own_user: str | None = None
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        self._auth = {"Authorization": f"Bearer {token}"}
         self.session.headers.setdefault("Accept", "application/json")
 
     @classmethod
@@ -243,22 +254,30 @@ class KaitenTracker:
         self.add_child(previous, new)
 
     def list_files(self, key: str) -> list[TrackerFile]:
-        """The card's files (``files[]`` of the card; private files send ``size`` as a string)."""
-        return [
-            TrackerFile(
-                str(f.get("id")), str(f.get("name")), _size(f.get("size")) or 0, str(f.get("url") or "")
-            )
-            for f in self.get_card(key).get("files") or []
-            if f.get("url")
-        ]
+        """The files Kaiten keeps on the card, at addresses on the Kaiten origin; links are left out."""
+        return [f for f in map(self._stored_file, self.get_card(key).get("files") or []) if f is not None]
+
+    def _stored_file(self, entry: Mapping[str, Any]) -> TrackerFile | None:
+        """A ``files[]`` entry the hub may fetch with the token, or None for a link to elsewhere."""
+        url = on_origin(str(entry.get("url") or ""), self.origin)
+        stored = _size(entry.get("type")) in STORED_FILE_TYPES and not entry.get("external")
+        if stored and url is None and entry.get("url"):
+            log.warning("kaiten.file_off_origin file=%s: not fetched with the token", entry.get("id"))
+        if url is None or not stored:
+            return None
+        # private files send ``size`` as a string
+        return TrackerFile(str(entry.get("id")), str(entry.get("name")), _size(entry.get("size")) or 0, url)
 
     def download_file(self, file: TrackerFile, max_bytes: int) -> bytes | None:
-        """A file's bytes (its ``url``, absolute or on the Kaiten origin), streamed and capped."""
+        """A file's bytes from the Kaiten origin, streamed and capped; an address elsewhere is refused
+        without a request."""
+        url = on_origin(file.url, self.origin)
+        if url is None:
+            raise TrackerRejected(f"kaiten file {file.id} is not on {self.origin}: not fetched", None)
         if file.size > max_bytes:
             return None
-        url = file.url if file.url.startswith("http") else f"{self.origin}/{file.url.lstrip('/')}"
         try:
-            response = self.session.get(url, stream=True, timeout=self.timeout)
+            response = self.session.get(url, headers=self._auth, stream=True, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout):
             raise TrackerUnavailable(f"kaiten file {file.id} unreachable") from None
         if response.status_code >= 400:
@@ -473,7 +492,13 @@ class KaitenTracker:
             self.limiter.acquire()
         try:
             response = self.session.request(
-                method, self.api + path, params=params, json=json, files=files, timeout=self.timeout
+                method,
+                self.api + path,
+                params=params,
+                json=json,
+                files=files,
+                headers=self._auth,
+                timeout=self.timeout,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TrackerUnavailable(f"kaiten unreachable: {type(exc).__name__}") from None

@@ -22,7 +22,7 @@ from jobs import canned as canned_jobs
 from jobs.context import Context
 from jobs.replies import send_to_customer
 from mappers.markup import markup_for
-from mappers.replies_out import customer_text
+from mappers.replies_out import customer_text, names_file
 from mappers.tracker_events import TrackerEvent
 from store import journal, links
 from store.links import Link
@@ -109,12 +109,13 @@ def _on_transition(
 
 
 def referenced_files(tracker: Tracker, key: str, body: str) -> tuple[list[FileUpload], list[str]]:
-    """The issue's files a comment names (``[^report.pdf]``, ``!screen.png!`` or just the name), and a
-    note for each that is too large to send (Telegram takes 50 MB from a bot)."""
+    """The issue's files a comment names explicitly (``[^report.pdf]``, ``!screen.png!`` or the exact
+    name as a word: ``mappers.replies_out.names_file``), and a note for each that is too large to send
+    (Telegram takes 50 MB from a bot). The connector lists only files the tracker keeps itself."""
     uploads: list[FileUpload] = []
     notes: list[str] = []
     for file in tracker.list_files(key):
-        if not file.filename or file.filename not in body:
+        if not names_file(body, file.filename):
             continue
         content = tracker.download_file(file, UPLOAD_LIMIT)
         if content is None:

@@ -2,6 +2,9 @@
 
 Each send is recorded in the outbound log keyed by (message, kind), so a retried job does not send
 twice. Mail is rate-limited per recipient (``HUB_AUTOREPLY_PER_HOUR``) and never sent to robots.
+Autoreplies carry only the issue key and the hub's own text (``mappers.replies``), and those to form
+senders, whose address anyone can type, are capped for the whole hub (``HUB_FORM_AUTOREPLY_PER_HOUR``):
+a spammer who rotates recipients and addresses still cannot make the hub a mailer.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from mappers.replies import (
     may_autoreply_to,
     pick_language,
     render,
+    reply_subject,
 )
 from mappers.replies_out import html_alternative
 from store import journal, links, outbound
@@ -31,6 +35,8 @@ from store.outbound import Outbound
 log = logging.getLogger(__name__)
 
 AUTOREPLY = "autoreply"
+HOUR = 3600
+FORM_AUTOREPLY_CAP_KEY = "hub:form-autoreply-rate"
 
 
 def send_autoreply(message_id: str) -> str:
@@ -93,6 +99,8 @@ def _why_no_autoreply(ctx: Context, message: InboundMessage, requester_email: st
         return "SMTP_URL is not set"
     if not may_autoreply_to(requester_email):
         return "no address to answer"
+    if message.channel == Channel.FORM and ctx.settings.HUB_FORM_AUTOREPLY_PER_HOUR == 0:
+        return "autoreplies to form senders are off (HUB_FORM_AUTOREPLY_PER_HOUR=0)"
     return None
 
 
@@ -109,22 +117,15 @@ def _reply_telegram(ctx: Context, message_id: str, message: InboundMessage, link
 def _reply_mail(ctx: Context, message_id: str, message: InboundMessage, link: Link, language: str) -> str:
     recipient = link.requester_email
     assert ctx.settings.SMTP_URL and recipient is not None  # _why_no_autoreply said so
-    if not _within_rate(ctx, recipient):
-        return _record(ctx, message_id, message.channel, recipient, "skipped", "per-recipient rate limit")
+    limited = _over_mail_limit(ctx, message.channel, recipient)
+    if limited is not None:
+        return _record(ctx, message_id, message.channel, recipient, "skipped", limited)
     meta = message.email
     mail = build_autoreply_mail(
         sender=ctx.settings.HUB_EMAIL_FROM,
         recipient=recipient,
-        recipient_name=message.sender.name,
-        subject=autoreply_subject(link.issue_key, message.subject or link.subject),
-        body=render(
-            "autoreply_email",
-            language,
-            key=link.issue_key,
-            url=link.issue_url,
-            name=message.sender.name,
-            subject=message.subject,
-        ),
+        subject=autoreply_subject(link.issue_key, language=language),
+        body=render("autoreply_email", language, key=link.issue_key, url=link.issue_url),
         domain=ctx.settings.email_domain,
         in_reply_to=meta.message_id if meta else None,
         references=list(meta.references) if meta else [],
@@ -136,13 +137,30 @@ def _reply_mail(ctx: Context, message_id: str, message: InboundMessage, link: Li
     return _record(ctx, message_id, message.channel, recipient, "sent", None, sent_id)
 
 
-def _within_rate(ctx: Context, recipient: str) -> bool:
-    """At most ``HUB_AUTOREPLY_PER_HOUR`` auto-replies per recipient per hour (loop protection)."""
-    key = f"hub:autoreply-rate:{recipient.lower()}"
-    count = ctx.redis.incr(key)
-    if count == 1:
-        ctx.redis.expire(key, 3600)
-    return int(count) <= ctx.settings.HUB_AUTOREPLY_PER_HOUR
+def _over_mail_limit(ctx: Context, channel: Channel, recipient: str) -> str | None:
+    """Why this autoreply mail would break an hourly limit; None when it may go.
+
+    At most ``HUB_AUTOREPLY_PER_HOUR`` per recipient (loop protection) and, for form senders, at most
+    ``HUB_FORM_AUTOREPLY_PER_HOUR`` in all, counted in Redis so every worker shares the budget.
+    """
+    if _count_this_hour(ctx, f"hub:autoreply-rate:{recipient.lower()}") > ctx.settings.HUB_AUTOREPLY_PER_HOUR:
+        return "per-recipient rate limit"
+    cap = ctx.settings.HUB_FORM_AUTOREPLY_PER_HOUR
+    if channel == Channel.FORM and _count_this_hour(ctx, FORM_AUTOREPLY_CAP_KEY) > cap:
+        return f"hourly cap on autoreplies to form senders reached (HUB_FORM_AUTOREPLY_PER_HOUR={cap})"
+    return None
+
+
+def _count_this_hour(ctx: Context, key: str) -> int:
+    """Count one more event in ``key``'s window, which opens with its first event and lasts an hour.
+
+    The window's expiry is set in the same transaction as the count, so a crash between the two cannot
+    leave a counter that never expires (and a limit that never lifts).
+    """
+    pipe = ctx.redis.pipeline(transaction=True)
+    pipe.set(key, 0, ex=HOUR, nx=True)
+    pipe.incr(key)
+    return int(pipe.execute()[1])
 
 
 def _record(
@@ -228,7 +246,7 @@ def _send_mail(ctx: Context, link: Link, text: str, files: Sequence[FileUpload] 
         sender=ctx.settings.HUB_EMAIL_FROM,
         recipient=link.requester_email,
         recipient_name=link.requester_name,
-        subject=autoreply_subject(link.issue_key, link.subject),
+        subject=reply_subject(link.issue_key, link.subject),
         body=text,
         html=html_alternative(text),
         domain=ctx.settings.email_domain,

@@ -1,26 +1,28 @@
 """Inbound message + rule → issue draft, and follow-ups → comment text (pure).
 
-The summary is one line of at most 255 characters with no newlines (Jira's limit), taken from the
-e-mail subject or the message's first sentence. The description is the customer's text escaped for the
-tracker's markup, followed by a block naming the sender, contact, channel and time.
+The summary is one line of at most 255 characters with no newlines (Jira's limit; Kaiten takes 1,024):
+the subject when it says something, else the message's first meaningful sentence or two near 100
+characters (``mappers.titles``: greetings and sign-offs skipped), else the channel and the sender.
+Jira's summary and Kaiten's card title are plain text (neither renders markup in a title), so the
+summary is not escaped; control characters and line breaks are removed. The description is the
+customer's text escaped for the tracker's markup, followed by a block naming the sender, contact,
+channel and time.
 """
 
 from __future__ import annotations
-
-import re
 
 from config.rules import KaitenTarget, Rule
 from connector.types import IssueDraft
 from mappers.markup import JIRA, Markup, markup_for, one_line
 from mappers.models import Channel, InboundMessage
 from mappers.subjects import clean_subject
+from mappers.titles import TITLE_LIMIT, meaningful_subject, title_from_text
 
 SUMMARY_LIMIT = 255
 # Longest description or comment a tracker takes: Jira's jira.text.field.character.limit default (Data
 # Center and Cloud); Kaiten takes 32,768. Longer customer text is cut, with a note, rather than refused.
 TEXT_LIMIT = 32_767
 VALUE_LIMIT = 500  # one value in the sender block (a name, a form field)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 CHANNEL_NAMES = {Channel.TELEGRAM: "Telegram", Channel.EMAIL: "E-mail", Channel.FORM: "Web form"}
 
@@ -31,17 +33,21 @@ def idempotency_label(message_id: str) -> str:
 
 
 def summarize(message: InboundMessage) -> str:
-    """The issue summary: the subject if there is one, else the text's first sentence."""
-    subject = clean_subject(message.subject)
+    """The issue summary: a subject that says something ("Счёт не пришёл", not "Вопрос" or "Re:"), else
+    the text's first meaningful sentence or two, else a generic subject, else what the channel tells."""
+    subject = meaningful_subject(message.subject)
     if subject:
         return one_line(subject, SUMMARY_LIMIT)
-    first_line = next((line for line in message.text.splitlines() if line.strip()), "")
-    sentence = _SENTENCE_END.split(first_line.strip(), maxsplit=1)[0]
-    if sentence:
-        return one_line(sentence, SUMMARY_LIMIT)
-    if message.attachments:
-        return one_line(f"{CHANNEL_NAMES[message.channel]}: {message.attachments[0].filename}")
-    return f"{CHANNEL_NAMES[message.channel]} message from {message.sender.name or message.sender.contact}"
+    title = title_from_text(message.text)
+    if title:
+        return title
+    fallback = clean_subject(message.subject)
+    if not fallback and message.attachments:
+        fallback = f"{CHANNEL_NAMES[message.channel]}: {message.attachments[0].filename}"
+    if not fallback:
+        sender = message.sender.name or message.sender.contact
+        fallback = f"{CHANNEL_NAMES[message.channel]} message" + (f" from {sender}" if sender.strip() else "")
+    return one_line(fallback, TITLE_LIMIT)
 
 
 def sender_block(message: InboundMessage, markup: Markup = JIRA) -> str:

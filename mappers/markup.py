@@ -36,15 +36,20 @@ def escape_jira(text: str) -> str:
 
 
 def one_line(text: str, limit: int = 255) -> str:
-    """A single line of at most ``limit`` characters, whitespace collapsed, cut at a word if it can be."""
-    line = " ".join(clean_text(text).split())
+    """A single line of at most ``limit`` characters, whitespace collapsed, cut after a whole word and
+    ended with "…"; a word is cut only when it alone is longer than ``limit``."""
+    words = clean_text(text).split()
+    line = " ".join(words)
     if len(line) <= limit:
         return line
-    cut = line[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-") + "…"
+    if len(words[0]) >= limit:  # one word fills the line: cut it, or keep it whole if it just fits
+        return words[0] if len(words[0]) == limit else words[0][: limit - 1] + "…"
+    cut = words[0]
+    for word in words[1:]:
+        if len(cut) + 1 + len(word) > limit - 1:
+            break
+        cut += " " + word
+    return (cut.rstrip(",;:-–—(") or cut) + "…"
 
 
 # Kaiten text is markdown (developers.kaiten.ru: ``text_format_type_id`` 1, the default). CommonMark lets

@@ -3,6 +3,11 @@
 Texts are Jinja2 templates in ``config/templates`` rendered in the sandbox (an admin-edited template
 cannot reach Python internals), in the sender's language when it is one we have (ru, en), with strict
 undefined variables so a typo fails loudly instead of sending half a sentence.
+
+An autoreply goes to an address nobody has verified (a form's e-mail field, a mail's From), so it
+carries only the issue key and the hub's own text: never the sender's name or subject, in the body, the
+subject line or the To header. Otherwise anyone could make the hub mail their text to anyone. Its
+templates are rendered with ``key`` and ``url`` only, so an edited template cannot echo more.
 """
 
 from __future__ import annotations
@@ -58,17 +63,21 @@ def subject_tag(key: str) -> str:
     return f"[#{key}]" if key.isdigit() else f"[{key}]"
 
 
-def autoreply_subject(key: str, subject: str) -> str:
-    """``[KEY] Re: <subject>``, without stacking prefixes the subject already has."""
+def reply_subject(key: str, subject: str) -> str:
+    """``[KEY] Re: <subject>`` for the team's messages, without stacking prefixes the subject has."""
     clean = clean_subject(subject)
     return f"{subject_tag(key)} Re: {clean}" if clean else subject_tag(key)
+
+
+def autoreply_subject(key: str, *, language: str, folder: Path = TEMPLATES) -> str:
+    """``[KEY] <the hub's own words>``: the customer's subject is never repeated (see above)."""
+    return f"{subject_tag(key)} {render('autoreply_email_subject', language, folder).strip()}"
 
 
 def build_autoreply_mail(
     *,
     sender: str,
     recipient: str,
-    recipient_name: str,
     subject: str,
     body: str,
     domain: str,
@@ -76,11 +85,13 @@ def build_autoreply_mail(
     references: list[str],
     date: object = None,
     html: str | None = None,
+    recipient_name: str = "",
 ) -> EmailMessage:
     """An auto-reply that threads with the customer's mail and cannot start a loop.
 
     ``Auto-Submitted: auto-replied`` (RFC 3834) and ``X-Auto-Response-Suppress`` tell other robots not to
-    answer; ``Precedence: auto_reply`` covers older ones.
+    answer; ``Precedence: auto_reply`` covers older ones. ``recipient_name`` is for the team's own
+    messages; an autoreply leaves it empty, as the name is text the sender chose.
     """
     mail = EmailMessage()
     mail["From"] = sender

@@ -370,6 +370,31 @@ def _file_name(url: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
+# files a comment names
+
+# Around a file name: not a letter, digit, "_", "-", "." or path separator before it; after it, not a
+# letter, digit, "_" or "-", nor "." followed by one (so "log.txt." ends a sentence, "log.txt.bak" is
+# another name).
+_NAME_BEFORE = r"(?<![\w.\-/\\])"
+_NAME_AFTER = r"(?![\w\-]|\.\w)"
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash before ASCII punctuation (CommonMark)
+
+
+def names_file(comment: str, filename: str) -> bool:
+    """Whether a comment names a file of the issue explicitly, so the reply may carry it.
+
+    Jira's ``[^report.pdf]`` and ``!screen.png!`` (``!screen.png|thumbnail!``), a markdown link or
+    image whose text is the name, and the plain name as a whole word ("see report.pdf.") all name it.
+    Part of another word or name does not: ``changelog.txt`` and ``log.txt.bak`` do not name
+    ``log.txt``. Backslash escapes (``log\\_2026.txt`` in markdown) are read as the character.
+    """
+    if not filename.strip():
+        return False
+    pattern = re.compile(_NAME_BEFORE + re.escape(filename) + _NAME_AFTER)
+    return any(pattern.search(text) for text in (comment, _ESCAPED.sub(r"\1", comment)))
+
+
+# ---------------------------------------------------------------------------------------------------
 # HTML
 
 

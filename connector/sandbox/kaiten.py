@@ -14,7 +14,9 @@ What it serves, under ``/api/latest`` and ``/api/v1`` (JSON, ``Authorization: Be
   tag_ids, external_id, condition, states, archived, query, updated_after, limit ≤ 100, offset``),
   ``GET|PATCH|DELETE /cards/{id}`` (move with ``board_id/column_id/lane_id``, archive with
   ``condition`` 2; delete is soft), tags, members (type 2 = responsible), comments, files
-  (``PUT`` multipart ``file``), children;
+  (``PUT`` multipart ``file``; ``POST`` JSON ``{url, name, type}`` adds a link to a file elsewhere, as
+  kaiten-mcp does: types 1–6, ``external`` unless the type is 1, which is the sandbox's guess),
+  children;
 - catalogue: ``/spaces``, ``/spaces/{id}/boards``, ``/boards/{id}`` (+ ``/columns``, ``/lanes``),
   ``/card-types``, ``/company/custom-properties`` (+ ``/select-values``), ``/users``,
   ``/users/current``, ``/tags``.
@@ -306,14 +308,25 @@ CREATE TABLE IF NOT EXISTS file (
   created TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS file_card ON file (card_id);
+CREATE TABLE IF NOT EXISTS file_link (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  uid TEXT NOT NULL,
+  card_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  url TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  author_id INTEGER NOT NULL,
+  created TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS child (
   parent_id INTEGER NOT NULL,
   child_id INTEGER NOT NULL,
   PRIMARY KEY (parent_id, child_id)
 );
 """
-FIRST_IDS = {"card": 1001, "tag": 301, "comment": 5001, "file": 7001}
-DATA_TABLES = ("card", "tag", "card_tag", "member", "comment", "file", "child")
+FIRST_IDS = {"card": 1001, "tag": 301, "comment": 5001, "file": 7001, "file_link": 8001}
+DATA_TABLES = ("card", "tag", "card_tag", "member", "comment", "file", "file_link", "child")
+LINK_TYPES = range(1, 7)  # 1 attachment, 2 Google Drive, 3 Dropbox, 4 Box, 5 OneDrive, 6 Yandex Disk
 
 
 def _now() -> str:
@@ -860,6 +873,33 @@ def file_json(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+def link_json(row: sqlite3.Row) -> dict[str, Any]:
+    """A link added as a file: Kaiten lists it among the card's files, with the URL it was given."""
+    return {
+        "id": row["id"],
+        "uid": row["uid"],
+        "name": row["name"],
+        "size": None,
+        "type": row["type"],
+        "url": row["url"],
+        "card_id": row["card_id"],
+        "author_id": row["author_id"],
+        "card_cover": False,
+        "deleted": False,
+        "external": row["type"] != 1,
+        "comment_id": None,
+        "sort_order": row["id"],
+        "created": row["created"],
+        "updated": row["created"],
+    }
+
+
+def _card_files(conn: sqlite3.Connection, card_id: int) -> list[dict[str, Any]]:
+    files = conn.execute("SELECT * FROM file WHERE card_id = ? ORDER BY id", (card_id,))
+    links = conn.execute("SELECT * FROM file_link WHERE card_id = ? ORDER BY id", (card_id,))
+    return [*(file_json(f) for f in files), *(link_json(link) for link in links)]
+
+
 def _card_tags(conn: sqlite3.Connection, card_id: int) -> list[sqlite3.Row]:
     return conn.execute(
         "SELECT t.* FROM tag t JOIN card_tag ct ON ct.tag_id = t.id WHERE ct.card_id = ? ORDER BY t.id",
@@ -947,7 +987,6 @@ def card_json(
     if full:
         owner = _by_id(USERS, row["owner_id"])
         card_type = _by_id(CARD_TYPES, row["type_id"])
-        files = conn.execute("SELECT * FROM file WHERE card_id = ? ORDER BY id", (row["id"],))
         doc.update(
             board={"id": board.id, "title": board.title, "external_id": None} if board else None,
             column=column_json(column) if column else None,
@@ -956,7 +995,7 @@ def card_json(
             owner=user_json(owner) if owner else None,
             members=_members(conn, row["id"]),
             tags=[tag_json(t) for t in tags],
-            files=[file_json(f) for f in files],
+            files=_card_files(conn, row["id"]),
             checklists=[],
             external_links=[],
         )
@@ -1311,9 +1350,31 @@ def delete_comment(card_id: int, comment_id: int) -> Response:
 def list_files(card_id: int) -> Response:
     conn = _db()
     _card_row(card_id, conn)
-    return jsonify(
-        [file_json(r) for r in conn.execute("SELECT * FROM file WHERE card_id = ? ORDER BY id", (card_id,))]
-    )
+    return jsonify(_card_files(conn, card_id))
+
+
+@api_route("/cards/<int:card_id>/files", methods=("POST",))
+def add_file_link(card_id: int) -> Response:
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise _bad("Request body must be a JSON object")
+    url = _text(body.get("url"), "url", 4096, nullable=False)
+    name = _text(body.get("name"), "name", 1024, nullable=False)
+    kind = _as_int(body.get("type", 1))
+    if not url or not name:
+        raise _bad("url and name are required")
+    if kind not in LINK_TYPES:
+        raise _bad("type must be one of 1-6")
+    conn = _db()
+    with transaction(conn):
+        _card_row(card_id, conn)
+        link_id = conn.execute(
+            "INSERT INTO file_link (uid, card_id, name, url, type, author_id, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (str(uuid.uuid4()), card_id, name, url, kind, _acting_user(), _now()),
+        ).lastrowid
+        _touch(conn, card_id)
+    return jsonify(link_json(conn.execute("SELECT * FROM file_link WHERE id = ?", (link_id,)).fetchone()))
 
 
 @api_route("/cards/<int:card_id>/files", methods=("PUT",))

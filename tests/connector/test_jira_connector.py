@@ -10,7 +10,7 @@ import responses
 
 from connector.errors import TrackerRejected, TrackerUnavailable
 from connector.jira import JiraTracker
-from connector.types import FileUpload, IssueDraft
+from connector.types import FileUpload, IssueDraft, TrackerFile
 
 URL = "https://jira.example.com"
 API = f"{URL}/rest/api/2"
@@ -166,6 +166,36 @@ def test_attach_skips_files_already_there(mocked: responses.RequestsMock) -> Non
     )
     assert b'filename="b.txt"' in body and b"defg" in body
     assert uploads[0].request.headers["X-Atlassian-Token"] == "no-check"
+
+
+def attachment(id: str, filename: str, content: str) -> dict[str, object]:
+    return {"id": id, "filename": filename, "size": 5, "mimeType": "application/pdf", "content": content}
+
+
+def test_credentials_go_only_to_attachments_on_jira_url(mocked: responses.RequestsMock) -> None:
+    """Jira writes ``content`` with its base URL; one naming another host is not fetched with our token."""
+    mocked.get(
+        f"{API}/issue/SUP-1",
+        json={
+            "fields": {
+                "attachment": [
+                    attachment("9", "driver.pdf", f"{URL}/secure/attachment/9/driver.pdf"),
+                    attachment("10", "old.pdf", "https://jira-old.example.com/secure/attachment/10/old.pdf"),
+                ]
+            }
+        },
+    )
+    mocked.get(f"{URL}/secure/attachment/9/driver.pdf", body=b"%PDF-1")
+    mocked.get("https://jira-old.example.com/secure/attachment/10/old.pdf", body=b"%PDF-2")
+    jira = tracker()
+    [driver] = jira.list_files("SUP-1")
+    assert jira.download_file(driver, 1024) == b"%PDF-1"
+    with pytest.raises(TrackerRejected, match="not fetched"):
+        jira.download_file(TrackerFile("10", "old.pdf", 5, "https://jira-old.example.com/x/old.pdf"), 1024)
+    fetched = [c.request for c in mocked.calls if "/secure/attachment/" in c.request.url]
+    assert [(r.url, r.headers["Authorization"]) for r in fetched] == [
+        (f"{URL}/secure/attachment/9/driver.pdf", "Bearer pat")
+    ]
 
 
 # -- bulk create: POST /issue/bulk, shapes from the REST v2 reference (CreatedIssues,

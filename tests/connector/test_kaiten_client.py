@@ -20,7 +20,7 @@ from responses import matchers
 
 from connector.errors import TrackerRejected, TrackerUnavailable
 from connector.kaiten import IncompleteCard, KaitenTracker, card_body, reset_delay, split_url
-from connector.types import FileUpload, IssueDraft
+from connector.types import FileUpload, IssueDraft, TrackerFile
 
 ORIGIN = "https://acme.kaiten.ru"
 API = ORIGIN + "/api/latest"
@@ -361,6 +361,58 @@ def test_attach_skips_files_with_same_name_and_size(tracker: KaitenTracker) -> N
     request = uploads[0].request
     assert request.headers["Content-Type"].startswith("multipart/form-data")
     assert b'name="file"; filename="b.txt"' in request.body
+
+
+def file_entry(id: int, name: str, url: str, type: int = 1, **over: Any) -> dict[str, Any]:
+    """A card's ``files[]`` entry (S2 ``File``: legacy files carry ``type``, ``url`` and ``external``)."""
+    return {"id": id, "name": name, "size": 5, "type": type, "url": url, "external": False, **over}
+
+
+@responses.activate
+def test_only_files_kaiten_keeps_on_its_origin_are_listed(tracker: KaitenTracker) -> None:
+    files = [
+        file_entry(1, "driver.pdf", ORIGIN + "/files/aa11"),
+        file_entry(2, "voice.ogg", "/files/bb22", type=10),  # relative: on the origin
+        file_entry(3, "report.pdf", "https://evil.example/report.pdf"),  # a link added as a "file"
+        file_entry(4, "logs.zip", ORIGIN + "/files/cc33", type=2),  # a Google Drive link
+        file_entry(5, "notes.txt", ORIGIN + "/files/dd44", external=True),
+        file_entry(6, "phish.pdf", "https://acme.kaiten.ru@evil.example/x"),
+        {"id": "p-uid", "name": "private.pdf", "size": "9", "type": 11},  # private: no url here
+    ]
+    responses.get(API + "/cards/9", json=live_card(id=9, files=files))
+    assert [(f.filename, f.url) for f in tracker.list_files("9")] == [
+        ("driver.pdf", ORIGIN + "/files/aa11"),
+        ("voice.ogg", ORIGIN + "/files/bb22"),
+    ]
+
+
+@responses.activate
+def test_an_off_origin_file_is_never_fetched_and_never_gets_the_token(tracker: KaitenTracker) -> None:
+    responses.get("https://evil.example/report.pdf", body=b"%PDF-stolen")
+    with pytest.raises(TrackerRejected, match="not fetched"):
+        tracker.download_file(TrackerFile("3", "report.pdf", 5, "https://evil.example/report.pdf"), 1024)
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_the_token_goes_to_the_kaiten_origin_and_not_through_a_redirect(tracker: KaitenTracker) -> None:
+    responses.get(ORIGIN + "/files/aa11", body=b"%PDF-driver")
+    responses.get(
+        ORIGIN + "/files/bb22", status=302, headers={"Location": "https://storage.example/signed?x=1"}
+    )
+    responses.get("https://storage.example/signed", body=b"%PDF-stored")
+    assert tracker.download_file(TrackerFile("1", "driver.pdf", 11, ORIGIN + "/files/aa11"), 1024) == (
+        b"%PDF-driver"
+    )
+    assert tracker.download_file(TrackerFile("2", "manual.pdf", 11, ORIGIN + "/files/bb22"), 1024) == (
+        b"%PDF-stored"
+    )
+    sent = {c.request.url.split("?")[0]: c.request.headers.get("Authorization") for c in responses.calls}
+    assert sent == {
+        ORIGIN + "/files/aa11": f"Bearer {TOKEN}",
+        ORIGIN + "/files/bb22": f"Bearer {TOKEN}",
+        "https://storage.example/signed": None,
+    }
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -105,6 +107,19 @@ def test_get_file_and_download(client: TelegramClient, mocked: responses.Request
     file = client.get_file("F1")
     assert file == TelegramFile("F1", "documents/file_1.pdf", 5)
     assert client.download(file.file_path) == b"%PDF-"
+
+
+@pytest.mark.parametrize(
+    "file_path", ["https://evil.example/x.pdf", "//evil.example/x.pdf", "@evil.example/x.pdf", "../../x.pdf"]
+)
+def test_a_download_stays_on_the_bot_api_host_whatever_file_path_says(
+    client: TelegramClient, mocked: responses.RequestsMock, file_path: str
+) -> None:
+    """The token is part of the download URL, so the host must never come from getFile's answer."""
+    mocked.get(re.compile(re.escape(API) + "/.*"), body=b"%PDF-")
+    client.download(file_path)
+    [call] = mocked.calls
+    assert urlsplit(call.request.url).netloc == urlsplit(API).netloc
 
 
 def test_get_file_too_big_is_file_too_large(client: TelegramClient, mocked: responses.RequestsMock) -> None:

@@ -338,6 +338,26 @@ def test_files_named_in_a_reply_are_sent_as_documents(
     assert sent[1]["size"] == len(b"%PDF-1.7 driver")
 
 
+def test_a_reply_carries_only_the_files_it_names_exactly(
+    ectx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    key = open_issue(ectx, telegram_message("x"))
+    for name in ("log.txt", "changelog.txt", "screen.png"):
+        requests.post(
+            f"{jira_sandbox.url}/rest/api/2/issue/{key}/attachments",
+            files={"file": (name, name.encode())},
+            headers={"X-Atlassian-Token": "no-check"},
+            auth=ENGINEER,
+            timeout=5,
+        ).raise_for_status()
+    comment = engineer_comment(
+        jira_sandbox, key, "/reply What changed: [^changelog.txt], and !screen.png|thumbnail!"
+    )
+    assert run_event(ectx, post_hook(ectx, comment_webhook(key, comment))) == "delivered"
+    documents = [m["document"] for m in sent_messages(telegram_sandbox) if m.get("document")]
+    assert sorted(documents) == ["changelog.txt", "screen.png"]  # not log.txt, a substring of changelog.txt
+
+
 def test_form_sender_is_answered_by_email(
     ectx: Context, jira_sandbox: RunningSandbox, mail_sink: tuple[str, Path]
 ) -> None:

@@ -11,8 +11,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -83,12 +85,25 @@ def test_env_only_kaiten_telegram_message_becomes_a_card(
     entry = delivered(kctx, telegram_message("Принтер горит. [click](http://evil) @admin <b>x</b>"))
     card = kaiten(kaiten_sandbox).get_card(entry.issue_key or "")
     assert (card["board_id"], card["column_id"], card["external_id"]) == (10, 101, f"hub-{entry.id}")
-    assert card["title"] == "Принтер горит."
+    assert card["title"] == "Принтер горит. [click](http://evil) @admin <b>x</b>"  # a title is plain text
     assert [t["name"] for t in card["tags"]] == ["telegram"]
     description = card["description"]
     assert "\\[click\\]\\(http://evil\\)" in description.replace("\\.", ".").replace("\\:", ":")
     assert "\\@admin" in description and "\\<b\\>" in description
     assert entry.issue_url == f"{kaiten_sandbox.url}/{entry.issue_key}"
+
+
+def test_a_greeting_is_not_the_title_of_the_card_or_the_jira_issue(
+    ctx: Context, kctx: Context, kaiten_sandbox: KaitenSandbox, jira_sandbox: RunningSandbox
+) -> None:
+    """Issue 11: this Telegram message became an issue and a card titled "Здравствуйте!"."""
+    text = "Здравствуйте! Не запускается прокторинг на экзамене у группы 301…"
+    card = delivered(kctx, telegram_message(text, chat_id=301))
+    issue = delivered(ctx, telegram_message(text, chat_id=302))
+    title = "Не запускается прокторинг на экзамене у группы 301…"
+    assert kaiten(kaiten_sandbox).get_card(card.issue_key or "")["title"] == title
+    [jira_issue] = [i for i in sandbox_issues(jira_sandbox) if i["key"] == issue.issue_key]
+    assert jira_issue["fields"]["summary"] == title
 
 
 def test_follow_up_is_a_comment_and_a_done_or_archived_card_ends_the_conversation(
@@ -124,9 +139,9 @@ def test_autoreplies_name_the_card_and_replies_thread_back(
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted(mail_sink[1].glob("*.eml"))
     ]  # type: ignore[misc]
-    assert out["Subject"] == f"[#{mail.issue_key}] Re: Invoice"
+    assert out["Subject"] == f"[#{mail.issue_key}] We have registered your request"
     # a reply from another client that kept only the subject threads by the card tag (requester only)
-    reply = delivered(kctx, email_message(subject=f"RE: [#{mail.issue_key}] Invoice", text="any news?"))
+    reply = delivered(kctx, email_message(subject=f"RE: {out['Subject']}", text="any news?"))
     assert (reply.outcome, reply.issue_key) == ("comment", mail.issue_key)
 
 
@@ -307,6 +322,63 @@ def test_kaiten_comment_reply_reaches_the_customer_once(
     sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
     texts = [m["text"] for m in sent if "Switch" in m["text"] or "internal" in m["text"]]
     assert texts == ["Switch it off, please"]
+
+
+@pytest.fixture
+def foreign_host() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A server on another origin that records every request it gets: an attacker's, for the test."""
+    hits: list[dict[str, str]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            hits.append({"path": self.path, **dict(self.headers)})
+            body = b"%PDF-whatever-the-link-serves"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", hits
+    server.shutdown()
+
+
+def test_a_reply_never_fetches_a_link_added_to_the_card_as_a_file(
+    kctx: Context,
+    kaiten_sandbox: KaitenSandbox,
+    telegram_sandbox: str,
+    foreign_host: tuple[str, list[dict[str, str]]],
+) -> None:
+    import requests
+
+    from routes import create_app
+
+    hooked = build_context(kctx.settings.model_copy(update={"KAITEN_WEBHOOK_SECRET": "k-secret"}))
+    card = delivered(hooked, telegram_message("printer"))
+    engineer = {"Authorization": "Bearer t", "X-Sandbox-User": "2"}
+    api = f"{kaiten_sandbox.url}/api/latest/cards/{card.issue_key}"
+    stored = requests.put(
+        f"{api}/files", files={"file": ("driver.pdf", b"%PDF-driver")}, headers=engineer, timeout=5
+    )
+    stored.raise_for_status()
+    elsewhere, hits = foreign_host
+    for name, kind in (("report.pdf", 1), ("logs.zip", 2)):  # an "attachment" elsewhere; a Google Drive link
+        link = {"url": f"{elsewhere}/{name}", "name": name, "type": kind}
+        requests.post(f"{api}/files", json=link, headers=engineer, timeout=5).raise_for_status()
+    text = "/reply Install driver.pdf, then see report.pdf and logs.zip"
+    reply = requests.post(f"{api}/comments", json={"text": text}, headers=engineer, timeout=5).json()
+    client = create_app(hooked.settings, hooked.config).test_client()
+    response = client.post(
+        "/hooks/kaiten?token=k-secret", json=kaiten_comment_webhook(card.issue_key or "", reply)
+    )
+    assert response.status_code == 202 and deliver_with(hooked, response.get_json()["id"]) == "delivered"
+    assert hits == []  # the link was never requested, so neither the token nor the customer saw it
+    sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
+    assert [m["document"] for m in sent if m.get("document")] == ["driver.pdf"]
 
 
 def test_kaiten_ls_lists_ids(kaiten_sandbox: KaitenSandbox) -> None:

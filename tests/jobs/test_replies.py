@@ -9,11 +9,11 @@ from pathlib import Path
 import requests
 from rq import Queue
 
-from jobs.context import Context
+from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.queues import REPLY_QUEUE
 from jobs.replies import send_autoreply_with
-from mappers.models import EmailMeta, Sender
+from mappers.models import EmailMeta, InboundMessage, Sender
 from store import journal, outbound
 from tests.jobs.conftest import journal_message
 from tests.mappers.factories import email_message, telegram_message
@@ -59,8 +59,8 @@ def test_email_autoreply_threads_and_is_marked_auto_submitted(
     assert send_autoreply_with(ctx, message_id) == "sent"
     key = journal.get(ctx.engine, message_id).issue_key  # type: ignore[union-attr]
     [mail] = read_outbox(mail_sink[1])
-    assert mail["Subject"] == f"[{key}] Re: Invoice is wrong"
-    assert mail["To"] == "Bob Smith <bob@customer.example>" and mail["From"] == "support@hub.example.com"
+    assert mail["Subject"] == f"[{key}] We have registered your request"
+    assert mail["To"] == "bob@customer.example" and mail["From"] == "support@hub.example.com"
     assert mail["In-Reply-To"] == "<orig@customer.example>"
     assert mail["References"] == "<older@customer.example> <orig@customer.example>"
     assert mail["Auto-Submitted"] == "auto-replied" and mail["X-Auto-Response-Suppress"] == "All"
@@ -73,6 +73,81 @@ def test_email_autoreply_threads_and_is_marked_auto_submitted(
     reply_id = journal_message(ctx, reply)
     deliver_with(ctx, reply_id)
     assert journal.get(ctx.engine, reply_id).issue_key == key  # type: ignore[union-attr]
+
+
+SPAM = "Cheap meds at http://spam.example"
+
+
+def spam_form(victim: str) -> InboundMessage:
+    """A form filled in by a spammer: their text as name and subject, someone else's address."""
+    return email_message(
+        subject=SPAM,
+        text=f"{SPAM} {SPAM}",
+        channel="form",
+        form="support",
+        email=None,
+        sender=Sender(name=SPAM, email=victim, language="ru"),
+    )
+
+
+def test_a_form_autoreply_repeats_nothing_the_sender_typed(ctx: Context, mail_sink: tuple[str, Path]) -> None:
+    message_id = delivered(ctx, spam_form("victim@elsewhere.example"))
+    assert send_autoreply_with(ctx, message_id) == "sent"
+    key = journal.get(ctx.engine, message_id).issue_key  # type: ignore[union-attr]
+    [path] = sorted(mail_sink[1].glob("*.eml"))
+    [mail] = read_outbox(mail_sink[1])
+    assert mail["To"] == "victim@elsewhere.example"
+    assert mail["Subject"] == f"[{key}] Мы зарегистрировали ваше обращение"
+    assert key in mail.get_content()
+    seen = str(mail) + mail.get_content()  # headers decoded, and the decoded body
+    for echo in ("spam.example", "Cheap meds"):
+        assert echo not in seen and echo.encode() not in path.read_bytes()
+
+
+def test_an_email_autoreply_keeps_the_thread_but_not_the_sender_s_words(
+    ctx: Context, mail_sink: tuple[str, Path]
+) -> None:
+    forged = email_message(
+        subject=SPAM,
+        text=SPAM,
+        sender=Sender(name=SPAM, email="victim@elsewhere.example"),
+        message_id="<spam-1@elsewhere.example>",
+    )
+    assert send_autoreply_with(ctx, delivered(ctx, forged)) == "sent"
+    [mail] = read_outbox(mail_sink[1])
+    assert mail["In-Reply-To"] == "<spam-1@elsewhere.example>"
+    assert "spam.example" not in str(mail) + mail.get_content() and "Cheap" not in str(mail["Subject"])
+
+
+def test_form_autoreplies_are_capped_for_the_whole_hub(ctx: Context, mail_sink: tuple[str, Path]) -> None:
+    capped = ctx.settings.model_copy(update={"HUB_FORM_AUTOREPLY_PER_HOUR": 2, "HUB_AUTOREPLY_PER_HOUR": 50})
+    workers = [build_context(capped), build_context(capped)]  # two processes, one Redis
+    sent = [
+        send_autoreply_with(
+            workers[n % 2], delivered(workers[n % 2], spam_form(f"victim{n}@elsewhere.example"))
+        )
+        for n in range(3)
+    ]
+    assert sent == ["sent", "sent", "skipped"]
+    capped_id = delivered(workers[0], spam_form("victim9@elsewhere.example"))
+    assert send_autoreply_with(workers[1], capped_id) == "skipped"
+    record = outbound.find(ctx.engine, capped_id, "autoreply")
+    assert record is not None and record.status == "skipped"
+    assert "HUB_FORM_AUTOREPLY_PER_HOUR" in (record.reason or "")
+    # the cap is for form senders: someone who mailed the hub is still answered
+    assert send_autoreply_with(workers[0], delivered(workers[0], email_message(subject="Invoice"))) == "sent"
+    assert len(read_outbox(mail_sink[1])) == 3
+
+
+def test_no_form_autoreplies_at_all_is_recorded_at_delivery(
+    ctx: Context, mail_sink: tuple[str, Path]
+) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"HUB_FORM_AUTOREPLY_PER_HOUR": 0})
+    message_id = delivered(ctx, spam_form("victim@elsewhere.example"))
+    record = outbound.find(ctx.engine, message_id, "autoreply")
+    assert record is not None and record.status == "skipped" and "=0" in (record.reason or "")
+    assert reply_jobs(ctx) == [] and send_autoreply_with(ctx, message_id) == "skipped"
+    assert read_outbox(mail_sink[1]) == []
 
 
 def test_email_autoreplies_are_rate_limited_per_recipient(ctx: Context, mail_sink: tuple[str, Path]) -> None:

@@ -17,6 +17,7 @@ from mappers.replies_out import (
     customer_text,
     html_alternative,
     markdown_to_text,
+    names_file,
     strip_marker,
     wiki_to_text,
 )
@@ -390,3 +391,52 @@ def test_customer_text_never_raises(body: str) -> None:
 def test_adversarial_comments_convert(body: str) -> None:
     for convert in (wiki_to_text, markdown_to_text):
         assert isinstance(convert(body), str), convert.__name__
+
+
+# -- which files a comment names ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("comment", "filename"),
+    [
+        ("/reply Please install the driver: [^driver-setup.pdf]", "driver-setup.pdf"),
+        ("/reply Here is what you should see: !screen.png!", "screen.png"),
+        ("/reply !screen.png|thumbnail!", "screen.png"),
+        ("/reply See [report.pdf](https://acme.kaiten.ru/files/aa11)", "report.pdf"),
+        ("/reply See ![screen.png](https://acme.kaiten.ru/files/bb22)", "screen.png"),
+        ("/reply I attached log.txt.", "log.txt"),
+        ("/reply log.txt, then reboot", "log.txt"),
+        ("/reply (log.txt)", "log.txt"),
+        ("/reply Инструкция.docx во вложении", "Инструкция.docx"),
+        ("/reply see my report (final).pdf", "my report (final).pdf"),
+        ("/reply attached: log\\_2026.txt", "log_2026.txt"),  # a markdown editor escaped the "_"
+    ],
+)
+def test_a_comment_names_a_file_by_marker_or_exact_whole_name(comment: str, filename: str) -> None:
+    assert names_file(comment, filename)
+
+
+@pytest.mark.parametrize(
+    ("comment", "filename"),
+    [
+        ("/reply see [^changelog.txt]", "log.txt"),
+        ("/reply see log.txt.bak", "log.txt"),
+        ("/reply see log.txt-old", "log.txt"),
+        ("/reply see /var/log/log.txt", "log.txt"),
+        ("/reply see report.pdfx", "report.pdf"),
+        ("/reply the catalog", "log"),
+        ("/reply see Log.txt", "log.txt"),  # exact: another file could be called Log.txt
+        ("/reply anything", ""),
+    ],
+)
+def test_part_of_another_word_or_name_does_not_name_a_file(comment: str, filename: str) -> None:
+    assert not names_file(comment, filename)
+
+
+_NAME = st.text(alphabet="abcxyz019_-", min_size=1, max_size=8).map(lambda stem: stem + ".pdf")
+
+
+@given(name=_NAME, prefix=st.text(alphabet="abcXYZ09_", min_size=1, max_size=5))
+def test_a_name_inside_a_longer_name_is_never_taken_for_it(name: str, prefix: str) -> None:
+    assert not names_file(f"/reply see {prefix}{name} and {name}.old", name)
+    assert names_file(f"/reply see {prefix}{name} and {name}", name)
