@@ -113,29 +113,39 @@ def _on_transition(
     if wait > 0:
         journal.schedule_retry(ctx.engine, entry.id, wait, "quiet hours")
         return journal.QUEUED
-    verdict = check_status_notification(
-        ctx.redis,
-        link,
-        status,
-        entry.id,
-        now,
-        repeat_minutes=ctx.settings.HUB_STATUS_NOTIFY_REPEAT_MINUTES,
-        per_hour=ctx.settings.HUB_STATUS_NOTIFY_PER_HOUR,
-    )
-    if verdict != "allowed":
-        reason = _LIMIT_REASONS[verdict]
-        log.warning(
-            "notify.rate-limited message_id=%s issue=%s status=%s limit=%s", entry.id, key, status, verdict
-        )
-        journal.mark_ignored(ctx.engine, entry.id, reason, issue_key=key)
-        return journal.IGNORED
     text = canned_jobs.render_for_customer(ctx, tracker, template, link, state, event)
     if text is None:
         journal.mark_ignored(
             ctx.engine, entry.id, f"canned response {template!r} failed to render", issue_key=key
         )
         return journal.IGNORED
+    if _over_notify_limit(ctx, entry.id, link, status, now):
+        return journal.IGNORED
     return _send(ctx, entry, tracker, link, text, f"notify:{event.tracker}:{key}:{event.event_id}"[:96])
+
+
+def _over_notify_limit(ctx: Context, message_id: str, link: Link, status: str, now: dt.datetime) -> bool:
+    """Whether a status notification about to go out is over a limit (then it is journaled as ignored)."""
+    verdict = check_status_notification(
+        ctx.redis,
+        link,
+        status,
+        message_id,
+        now,
+        repeat_minutes=ctx.settings.HUB_STATUS_NOTIFY_REPEAT_MINUTES,
+        per_hour=ctx.settings.HUB_STATUS_NOTIFY_PER_HOUR,
+    )
+    if verdict == "allowed":
+        return False
+    log.warning(
+        "notify.rate-limited message_id=%s issue=%s status=%s limit=%s",
+        message_id,
+        link.issue_key,
+        status,
+        verdict,
+    )
+    journal.mark_ignored(ctx.engine, message_id, _LIMIT_REASONS[verdict], issue_key=link.issue_key)
+    return True
 
 
 def referenced_files(tracker: Tracker, key: str, body: str) -> tuple[list[FileUpload], list[str]]:
