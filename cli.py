@@ -63,7 +63,12 @@ def web(host: str, port: int, workers: int, access_log: bool) -> None:
     settings = _settings_or_exit()
     _config_or_exit(settings)
     create_db_engine(settings.DATABASE_URL).dispose()
-    log_args = ["--access-logfile", "-"] if access_log else []
+    from config.gunicorn_logs import ACCESS_LOG_FORMAT  # imports gunicorn: only this command needs it
+
+    # request paths without query strings (a ?token= is a secret), secrets scrubbed, key=value lines
+    log_args = ["--logger-class", "config.gunicorn_logs.HubLogger"]
+    if access_log:
+        log_args += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
     env = {**WEB_ALLOCATOR_ENV, **os.environ}
     os.execvpe(  # noqa: S606 - replaces this process with gunicorn, by design
         sys.executable,

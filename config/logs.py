@@ -1,4 +1,9 @@
-"""Structured logging: one ``key=value`` line per event, secrets scrubbed."""
+"""Structured logging: one ``key=value`` line per event, secrets scrubbed.
+
+Request paths are logged without their query strings (``config/gunicorn_logs.py`` does it for
+gunicorn's access log); as a second line of defence the scrubber also blanks the value of any
+query parameter whose name says it is a credential (``?token=``, ``&secret=``, ``api_key=``...).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,18 @@ import logging
 import re
 import sys
 
-_SECRETS = re.compile(r"(/bot)\d+:[A-Za-z0-9_-]+|(Bearer\s+)\S+|(://[^:/@\s]+:)[^@\s]+(@)", re.IGNORECASE)
+LINE_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"
+# a query parameter named like a credential: token, secret, password, signature, api_key, access_key...
+_QUERY_SECRET = r"([?&][\w.-]*(?:token|secret|passw(?:or)?d|signature|sig|api_?key|access_?key)=)[^&\s\"'#]+"  # noqa: S105 - a pattern
+_SECRETS = re.compile(
+    r"(/bot)\d+:[A-Za-z0-9_-]+|(Bearer\s+)\S+|(://[^:/@\s]+:)[^@\s]+(@)|" + _QUERY_SECRET, re.IGNORECASE
+)
+_SECRET_PARAM_WORDS = ("token", "secret", "passw", "sig", "key")
 
 
 class ScrubbingFormatter(logging.Formatter):
-    """Formats ``time level logger message`` and removes bot tokens, bearer tokens and URL passwords."""
+    """Formats ``time level logger message`` and removes bot tokens, bearer tokens, URL passwords and
+    credential-named query parameters."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -23,7 +35,9 @@ def _may_hold_secret(text: str) -> bool:
     if "://" in text:
         return True
     lowered = text.lower()
-    return "/bot" in lowered or "bearer" in lowered
+    if "/bot" in lowered or "bearer" in lowered:
+        return True
+    return ("?" in text or "&" in text) and any(word in lowered for word in _SECRET_PARAM_WORDS)
 
 
 def _redact(match: re.Match[str]) -> str:
@@ -31,6 +45,8 @@ def _redact(match: re.Match[str]) -> str:
         return match.group(1) + "<token>"
     if match.group(2):
         return match.group(2) + "<token>"
+    if match.group(5):
+        return match.group(5) + "<secret>"
     return f"{match.group(3)}<password>{match.group(4)}"
 
 
@@ -40,9 +56,7 @@ def setup_logging(level: str = "INFO") -> None:
     if any(getattr(h, "_hub", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        ScrubbingFormatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s")
-    )
+    handler.setFormatter(ScrubbingFormatter(LINE_FORMAT))
     handler._hub = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())

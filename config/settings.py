@@ -35,8 +35,13 @@ class Settings(BaseSettings):
     JIRA_ISSUE_TYPE: str = "Task"
     JIRA_TIMEOUT: float = 30.0
 
-    # tracker webhooks: Jira's HMAC secret (X-Hub-Signature), or a token in the URL where Jira cannot sign
+    # tracker webhooks: Jira's HMAC secret (X-Hub-Signature); the same secret as ``?token=`` only when
+    # JIRA_WEBHOOK_URL_TOKEN opts in (Jira versions that cannot sign). Kaiten cannot sign: URL token.
     JIRA_WEBHOOK_SECRET: SecretStr | None = None
+    JIRA_WEBHOOK_URL_TOKEN: bool = False
+    # a Jira webhook whose ``timestamp`` is further than this from now is refused (a replay, or lost);
+    # Jira Cloud may deliver up to 30 minutes late (research/jira.md §3.3)
+    JIRA_WEBHOOK_MAX_AGE_MINUTES: int = Field(default=60, ge=1)
     KAITEN_WEBHOOK_SECRET: SecretStr | None = None
 
     # Kaiten
@@ -71,6 +76,10 @@ class Settings(BaseSettings):
     HUB_AUTOREPLY_PER_HOUR: int = Field(default=5, ge=0)
     # autoreplies to web-form senders per hour, all recipients and workers together (0: none)
     HUB_FORM_AUTOREPLY_PER_HOUR: int = Field(default=100, ge=0)
+    # status notifications: one per issue and status within this many minutes (0: no such limit), and
+    # at most this many per customer per hour, whatever the issue
+    HUB_STATUS_NOTIFY_REPEAT_MINUTES: int = Field(default=60, ge=0)
+    HUB_STATUS_NOTIFY_PER_HOUR: int = Field(default=6, ge=1)
     HUB_MAX_ATTEMPTS: int = Field(default=8, ge=1)
     # new issues one tracker call may open when a backlog waits (Jira's bulk create takes 50); 1: one each
     HUB_BULK_CREATE_MAX: int = Field(default=50, ge=1)

@@ -3,6 +3,12 @@ rendered for customers (transition-bound messages, status notifications).
 
 A template that fails to render is never sent half-filled: the team gets an internal comment naming the
 template and the problem, and the customer gets nothing.
+
+A comment is expanded in place at most once: the write is recorded in the outbound log under
+``canned:<tracker>:<comment id>``, and a later event for the same comment (a redelivery, an edit, the
+hub's own edit coming back) never writes again. Where the tracker refuses the edit (Kaiten lets only a
+comment's author edit it; a Jira user without "Edit All Comments"), the expansion is posted as the
+hub's own internal comment naming the original one, so the team still sees what the customer got.
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ import logging
 from pathlib import Path
 
 from connector.base import Tracker
+from connector.errors import TrackerRejected
 from connector.types import Comment, IssueState
 from jobs.context import Context
 from mappers.canned import CannedError, CannedLibrary, canned_variables, expand_codes, load_library
 from mappers.markup import markup_for
 from mappers.replies import pick_language
 from mappers.tracker_events import TrackerEvent
+from store import outbound
 from store.links import Link
+from store.outbound import Outbound
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +63,16 @@ def variables(state: IssueState, link: Link | None, agent: str) -> dict[str, obj
 
 
 def expand_comment(
-    ctx: Context, tracker: Tracker, key: str, comment: Comment, link: Link | None, event: TrackerEvent
+    ctx: Context,
+    tracker: Tracker,
+    key: str,
+    comment: Comment,
+    link: Link | None,
+    event: TrackerEvent,
+    message_id: str,
 ) -> str | None:
-    """The comment's text with ``::codes`` expanded (the comment edited in place), or None when a code
-    is unknown or failed to render; those are reported to the team in an internal comment."""
+    """The comment's text with ``::codes`` expanded (the comment edited in place, once), or None when a
+    code is unknown or failed to render; those are reported to the team in an internal comment."""
     if "::" not in comment.body:
         return comment.body
     markup = markup_for(event.tracker)
@@ -78,9 +93,47 @@ def expand_comment(
     if expansion.errors or expansion.unknown:  # never send a half-filled text or a raw ::code
         return None
     if expansion.changed:
-        tracker.update_comment(key, comment.id, expansion.text)
-        log.info("canned.expanded issue=%s comment=%s keys=%s", key, comment.id, ",".join(expansion.used))
+        _write_once(ctx, tracker, key, comment, expansion.text, event.tracker, message_id)
     return expansion.text
+
+
+def _write_once(
+    ctx: Context, tracker: Tracker, key: str, comment: Comment, text: str, tracker_name: str, message_id: str
+) -> None:
+    """Put the expansion on the tracker unless this comment was expanded before; record that it was."""
+    kind = f"canned:{tracker_name}:{comment.id}"
+    if outbound.find_kind(ctx.engine, kind) is not None:
+        log.info("canned.already-expanded issue=%s comment=%s", key, comment.id)
+        return
+    reason = None
+    try:
+        tracker.update_comment(key, comment.id, text)
+        written = comment.id
+        log.info("canned.expanded issue=%s comment=%s", key, comment.id)
+    except TrackerRejected as exc:
+        reason = f"the tracker refused the in-place edit: {exc}"
+        written = _post_beside(tracker, key, comment, text, tracker_name, str(exc))
+        log.warning("canned.edit-refused issue=%s comment=%s posted=%s", key, comment.id, written)
+    record = Outbound(message_id, kind, tracker_name, key, "sent", reason, written)
+    outbound.record(ctx.engine, record)
+
+
+def _post_beside(tracker: Tracker, key: str, comment: Comment, text: str, tracker_name: str, why: str) -> str:
+    """The expansion as the hub's own internal comment pointing at ``comment``; its id (found, if an
+    earlier attempt posted it already)."""
+    marker = f"hub-canned-{tracker_name}-{comment.id}-expanded"
+    found = tracker.find_comment(key, marker)
+    if found is not None:
+        return found
+    markup = markup_for(tracker_name)
+    by = f" by {comment.author_name}" if comment.author_name else ""
+    note = markup.italic(
+        markup.escape(
+            f"The hub could not insert the canned response into comment {comment.id}{by} ({why}). "
+            "The customer received this text:"
+        )
+    )
+    return tracker.add_internal_comment(key, f"{note}\n\n{text}\n\n{markup.marker(marker)}", marker)
 
 
 def render_for_customer(

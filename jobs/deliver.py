@@ -233,30 +233,41 @@ def _route(ctx: Context, entry: journal.Entry, message: InboundMessage) -> str:
     if entry.create_started_at is not None:
         # An earlier attempt sent a create whose answer was lost: settle that issue first, even if the
         # conversation has another issue by now, or the message would end up both an issue and a comment.
-        return _open_issue(ctx, entry, message, previous=None)
+        link = find_thread(ctx, message)
+        previous = link.issue_key if link is not None and _resolved(ctx, link) else None
+        return _open_issue(ctx, entry, message, previous=previous)
     if journal.earlier_pending(ctx.engine, entry):
         # First in, first delivered within a conversation: a follow-up that overtook its first message
         # (whose create failed or is in doubt) would otherwise open a second issue for the same chat.
         raise Retry(WAITING_FOR_EARLIER, EARLIER_MESSAGE_WAIT)
     link = find_thread(ctx, message)
-    if link is not None and message.kind != MessageKind.EDIT:
-        state = ctx.tracker(link.tracker).get_state(link.issue_key)
-        if state.done:
-            links.deactivate(ctx.engine, link.id)
-            return _open_issue(ctx, entry, message, previous=link.issue_key)
+    if link is not None and message.kind != MessageKind.EDIT and _resolved(ctx, link):
+        # resolved, whether or not its resolve webhook came (and deactivated the link): a new issue,
+        # linked to this one and naming it
+        return _open_issue(ctx, entry, message, previous=link.issue_key)
     if link is not None:
         return _add_follow_up(ctx, entry, message, link)
     return _open_issue(ctx, entry, message, previous=None)
 
 
-def find_thread(ctx: Context, message: InboundMessage) -> Link | None:
-    """The conversation's issue, if this message follows up on one.
+def _resolved(ctx: Context, link: Link) -> bool:
+    """Whether the link's issue is done now (the tracker decides; a reopened issue goes on), its link
+    deactivated if it still was active."""
+    if not ctx.tracker(link.tracker).get_state(link.issue_key).done:
+        return False
+    if link.active:
+        links.deactivate(ctx.engine, link.id)
+    return True
 
-    Telegram: the chat topic's active issue. E-mail: a Message-ID in In-Reply-To/References that the
+
+def find_thread(ctx: Context, message: InboundMessage) -> Link | None:
+    """The conversation's issue, if this message follows up on one (resolved or not: the caller asks).
+
+    Telegram: the chat topic's newest issue. E-mail: a Message-ID in In-Reply-To/References that the
     hub sent or received; failing that, an issue key in the subject, but only from the issue's requester.
     """
     if message.channel == Channel.TELEGRAM:
-        return links.active_link(ctx.engine, message.conversation_key)
+        return links.latest_link(ctx.engine, message.conversation_key)
     if message.channel != Channel.EMAIL or message.email is None:
         return None
     by_header = links.link_for_mail_ids(

@@ -1,9 +1,11 @@
 """Tracker events in a job: engineers' replies reach the customer, canned codes expand, statuses notify.
 
 The webhook payload is a hint: the comment and the issue are re-read before acting, so retries, the
-order Jira delivers in and edits made meanwhile do not matter. Events caused by the hub's own account
-are ignored, so the hub never answers itself. Every message to a customer is journaled in the outbound
-log under the comment's id (or the transition's), so a redelivered webhook never sends twice.
+order Jira delivers in and edits made meanwhile do not matter. Comment events the hub's own account
+caused (its comments, and its in-place edits of an engineer's comment) are dropped before anything is
+read, so the hub never answers itself. Every message to a customer is journaled in the outbound log
+under the comment's id (or the transition's), so a redelivered webhook never sends twice, and status
+notifications are rate-limited per issue and status and per customer (``jobs.notify_limits``).
 """
 
 from __future__ import annotations
@@ -20,20 +22,31 @@ from connector.telegram import UPLOAD_LIMIT
 from connector.types import FileUpload
 from jobs import canned as canned_jobs
 from jobs.context import Context
+from jobs.notify_limits import check_status_notification
 from jobs.replies import send_to_customer
 from mappers.markup import markup_for
-from mappers.replies_out import customer_text, names_file
-from mappers.tracker_events import TrackerEvent
+from mappers.replies_out import COMMENT_KINDS, customer_text, names_file
+from mappers.tracker_events import TrackerEvent, is_own_event
 from store import journal, links
 from store.links import Link
 
 log = logging.getLogger(__name__)
+
+_LIMIT_REASONS = {
+    "repeat": "status notification rate limit: this status of the issue was notified within "
+    "HUB_STATUS_NOTIFY_REPEAT_MINUTES",
+    "cap": "status notification rate limit: the customer had HUB_STATUS_NOTIFY_PER_HOUR notifications "
+    "this hour",
+}
 
 
 def handle_event(ctx: Context, entry: journal.Entry) -> str:
     """Act on one journaled tracker event; return the journal status it ends in."""
     event = TrackerEvent.model_validate_json(entry.body)
     tracker = ctx.tracker(event.tracker)
+    if event.kind in COMMENT_KINDS and is_own_event(event, [tracker.own_user()]):
+        journal.mark_ignored(ctx.engine, entry.id, "the hub's own change", issue_key=event.issue_key)
+        return journal.IGNORED
     key = _issue_key(tracker, event)
     if key is None:
         journal.mark_ignored(ctx.engine, entry.id, "event names no issue")
@@ -61,7 +74,7 @@ def _on_comment(ctx: Context, entry: journal.Entry, event: TrackerEvent, tracker
         journal.mark_ignored(ctx.engine, entry.id, "the hub's own comment", issue_key=key)
         return journal.IGNORED
     link = links.link_for_issue(ctx.engine, key)
-    expanded = canned_jobs.expand_comment(ctx, tracker, key, comment, link, event)
+    expanded = canned_jobs.expand_comment(ctx, tracker, key, comment, link, event, entry.id)
     if expanded is None:  # a canned response failed to render: the team was told, nothing goes out
         journal.mark_ignored(ctx.engine, entry.id, "canned response failed to render", issue_key=key)
         return journal.IGNORED
@@ -95,7 +108,8 @@ def _on_transition(
     if replies.opt_out_label in state.labels:
         journal.mark_ignored(ctx.engine, entry.id, "the issue opted out of notifications", issue_key=key)
         return journal.IGNORED
-    wait = seconds_until_quiet_hours_end(replies.quiet_hours, journal.utcnow())
+    now = journal.utcnow()
+    wait = seconds_until_quiet_hours_end(replies.quiet_hours, now)
     if wait > 0:
         journal.schedule_retry(ctx.engine, entry.id, wait, "quiet hours")
         return journal.QUEUED
@@ -105,7 +119,33 @@ def _on_transition(
             ctx.engine, entry.id, f"canned response {template!r} failed to render", issue_key=key
         )
         return journal.IGNORED
+    if _over_notify_limit(ctx, entry.id, link, status, now):
+        return journal.IGNORED
     return _send(ctx, entry, tracker, link, text, f"notify:{event.tracker}:{key}:{event.event_id}"[:96])
+
+
+def _over_notify_limit(ctx: Context, message_id: str, link: Link, status: str, now: dt.datetime) -> bool:
+    """Whether a status notification about to go out is over a limit (then it is journaled as ignored)."""
+    verdict = check_status_notification(
+        ctx.redis,
+        link,
+        status,
+        message_id,
+        now,
+        repeat_minutes=ctx.settings.HUB_STATUS_NOTIFY_REPEAT_MINUTES,
+        per_hour=ctx.settings.HUB_STATUS_NOTIFY_PER_HOUR,
+    )
+    if verdict == "allowed":
+        return False
+    log.warning(
+        "notify.rate-limited message_id=%s issue=%s status=%s limit=%s",
+        message_id,
+        link.issue_key,
+        status,
+        verdict,
+    )
+    journal.mark_ignored(ctx.engine, message_id, _LIMIT_REASONS[verdict], issue_key=link.issue_key)
+    return True
 
 
 def referenced_files(tracker: Tracker, key: str, body: str) -> tuple[list[FileUpload], list[str]]:

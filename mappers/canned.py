@@ -11,7 +11,11 @@ Variables (:data:`VARIABLES`, built by :func:`canned_variables`): ``issue_key``,
 ``status``, ``requester_name``, ``agent_name``, ``sla_text`` and ``fields`` (issue fields by id, e.g.
 ``fields.customfield_10010``). Values that came from a customer (summary, name, fields) can carry
 tracker markup; :meth:`CannedLibrary.render` takes an ``escape`` function (``Markup.escape``) that is
-applied to every ``{{ expression }}`` output and never to the template's own text.
+applied to every ``{{ expression }}`` output and never to the template's own text. With it, a value
+can carry no canned code either: :func:`defuse_codes` writes the second colon of every ``::`` (and a
+colon at either end) as the character reference ``&#58;`` (Jira wiki markup and CommonMark both
+render it as ":"), so a summary of "::logs-request" shows as written and is never expanded again
+when the comment is re-read.
 
 Rendering is all or nothing: a template that fails (unknown key, syntax error, unknown variable,
 sandbox violation) raises :class:`CannedError` naming the template and the problem, and
@@ -196,9 +200,20 @@ def _finalizer(escape: Callable[[str], str] | None) -> Callable[[object], object
             return ""
         if escape is None:
             return value
-        return escape(str(value))
+        return defuse_codes(escape(str(value)))
 
     return finalize
+
+
+def defuse_codes(text: str) -> str:
+    """Tracker markup ``text`` in which no ``::code`` can be found (:data:`CODE`), rendering the same;
+    a colon at either end is written as a reference too, so no template text beside it makes a ``::``."""
+    text = text.replace("::", ":&#58;")
+    if text.startswith(":"):
+        text = "&#58;" + text[1:]
+    if text.endswith(":"):
+        text = text[:-1] + "&#58;"
+    return text
 
 
 def load_library(folder: Path) -> CannedLibrary:

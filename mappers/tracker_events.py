@@ -23,11 +23,15 @@ Dedupe keys (``event_id``), chosen so a redelivery and Data Center's double repo
   two identifiers; ``id`` + ``updated`` is stable across retries and changes on every edit;
 - changes with a changelog (transitions, field edits): ``changelog:<id>``, again in preference to the
   delivery id (the same changelog delivered to two registered webhooks is still one change);
-- everything else (``jira:issue_deleted``, an update without a changelog): the delivery identifier
-  when the route passes it, else ``<webhookEvent>:<issue id>:<timestamp>``.
+- everything else (``jira:issue_deleted``, an update or a transition without a changelog id):
+  ``<webhookEvent>:<issue id>:<timestamp>``, all of it inside the signed body, so a captured signed
+  body replayed under a fresh ``X-Atlassian-Webhook-Identifier`` (a header, not signed) is still the
+  same event; the delivery identifier only where the body has no timestamp.
 
-The delivery identifier is kept in ``delivery_id`` for logs either way. Order is not guaranteed and
-payloads are old news by the time a job runs, so a job re-reads the issue before acting.
+The delivery identifier is kept in ``delivery_id`` for logs either way. :func:`staleness` tells the
+route how far ``timestamp`` is from now: a Jira webhook outside the freshness window is refused, which
+bounds how long a captured body could be replayed at all. Order is not guaranteed and payloads are
+old news by the time a job runs, so a job re-reads the issue before acting.
 
 **Kaiten** (``POST /hooks/kaiten``). Outgoing ("external") webhooks, per space; envelope documented at
 https://developers.kaiten.ru/external-webhooks: ``{"event": "<model>:add|update|remove", "data":
@@ -154,7 +158,7 @@ def parse_jira_webhook(payload: object, *, delivery_id: str | None = None) -> Tr
         raise AnomalousPayload("Jira jira:issue_updated without an issue", {"issue": "missing"})
     status = _status_item(changelog)
     if status is not None and changelog is not None:
-        return _jira_transition(issue, changelog, status, base)
+        return _jira_transition(payload, issue, changelog, status, base)
     type_name = payload.get("issue_event_type_name")
     if comment is not None and type_name in _JIRA_COMMENT_TYPE_NAMES:
         return _jira_comment(_JIRA_COMMENT_TYPE_NAMES[str(type_name)], comment, base)
@@ -200,7 +204,11 @@ def _jira_comment(kind: EventKind, comment: Mapping[str, Any], base: dict[str, A
 
 
 def _jira_transition(
-    issue: Mapping[str, Any], changelog: Mapping[str, Any], item: Mapping[str, Any], base: dict[str, Any]
+    payload: Mapping[str, Any],
+    issue: Mapping[str, Any],
+    changelog: Mapping[str, Any],
+    item: Mapping[str, Any],
+    base: dict[str, Any],
 ) -> TrackerEvent:
     changelog_id = _text(changelog.get("id"))
     status_to = _text(item.get("toString"))
@@ -216,7 +224,9 @@ def _jira_transition(
         key = cat.get("key") if isinstance(cat, Mapping) else None
         if same and key in _STATUS_CATEGORIES:
             category = key
-    event_id = f"changelog:{changelog_id}" if changelog_id else _fallback_id("jira:issue_updated", {}, base)
+    event_id = (
+        f"changelog:{changelog_id}" if changelog_id else _fallback_id("jira:issue_updated", payload, base)
+    )
     return TrackerEvent(
         kind="issue_transitioned",
         event_id=event_id,
@@ -259,9 +269,25 @@ def _jira_time(value: object) -> dt.datetime | None:
 
 
 def _fallback_id(name: str, payload: Mapping[str, Any], base: Mapping[str, Any]) -> str:
-    if base.get("delivery_id"):
+    timestamp = _text(payload.get("timestamp"))
+    if timestamp is None and base.get("delivery_id"):
         return str(base["delivery_id"])
-    return f"{name}:{base.get('issue_id') or base.get('issue_key') or ''}:{payload.get('timestamp', '')}"
+    return f"{name}:{base.get('issue_id') or base.get('issue_key') or ''}:{timestamp or ''}"
+
+
+def staleness(event: TrackerEvent, now: dt.datetime, max_age: dt.timedelta) -> str | None:
+    """Why a webhook is too old (or too far ahead) to act on, or None when its time is within
+    ``max_age`` of ``now``. An event without a time has no freshness to check: that is a reason too."""
+    if event.occurred_at is None:
+        return "the webhook has no timestamp"
+    age = now - event.occurred_at
+    if abs(age) <= max_age:
+        return None
+    minutes = int(abs(age).total_seconds() // 60)
+    when = "old" if age > dt.timedelta(0) else "in the future"
+    return (
+        f"the webhook's timestamp is {minutes} minutes {when} (at most {int(max_age.total_seconds() // 60)})"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

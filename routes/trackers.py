@@ -1,23 +1,32 @@
 """``POST /hooks/jira`` and ``POST /hooks/kaiten``: tracker webhooks, journaled and handled in a job.
 
-Jira: verified by ``X-Hub-Signature: sha256=<HMAC of the raw body>`` when the webhook has a secret (Jira
-Cloud admin webhooks, recent Data Center), or by ``?token=`` in the URL for Jira versions that cannot
-sign. Both use ``JIRA_WEBHOOK_SECRET``. Kaiten's outgoing webhooks are unsigned, so its URL carries
-``?token=$KAITEN_WEBHOOK_SECRET``. Retries and Data Center's double report of a comment are deduped on
-the event's id (``X-Atlassian-Webhook-Identifier``, or comment id + update time).
+Jira: verified by ``X-Hub-Signature: sha256=<HMAC of the raw body>`` with ``JIRA_WEBHOOK_SECRET`` (Jira
+Cloud admin webhooks, recent Data Center). The same secret as ``?token=`` in the URL is accepted only
+when ``JIRA_WEBHOOK_URL_TOKEN`` opts in, for Jira versions that cannot sign: a URL is copied into
+proxies' and servers' logs, a signature is not. A Jira webhook whose ``timestamp`` is more than
+``JIRA_WEBHOOK_MAX_AGE_MINUTES`` from now is refused (403), so a captured body cannot be replayed later.
+Kaiten's outgoing webhooks are unsigned, so its URL carries ``?token=$KAITEN_WEBHOOK_SECRET``. Retries
+and Data Center's double report of a comment are deduped on the event's id (``mappers.tracker_events``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from jobs.intake import accept_event
+from config.settings import Settings
+from jobs.intake import accept_event, received_now
 from mappers.errors import AnomalousPayload
-from mappers.tracker_events import parse_jira_webhook, parse_kaiten_webhook, verify_hub_signature
+from mappers.tracker_events import (
+    parse_jira_webhook,
+    parse_kaiten_webhook,
+    staleness,
+    verify_hub_signature,
+)
 from routes import hub
 from routes.answers import answer, read_body, require_secret
 from routes.errors import AuthError
@@ -32,17 +41,30 @@ def receive_jira() -> ResponseReturnValue:
     """Verify, normalise, journal and enqueue one Jira webhook."""
     state = hub()
     raw = read_body(MAX_WEBHOOK_BYTES)
-    secret = state.settings.secret("JIRA_WEBHOOK_SECRET")
+    _verify_jira(state.settings, raw)
+    event = parse_jira_webhook(_json(raw), delivery_id=request.headers.get("X-Atlassian-Webhook-Identifier"))
+    max_age = dt.timedelta(minutes=state.settings.JIRA_WEBHOOK_MAX_AGE_MINUTES)
+    stale = staleness(event, received_now(), max_age)
+    if stale is not None:
+        raise AuthError(f"stale Jira webhook: {stale}", 403)
+    return answer(accept_event(state.engine, state.redis, event, raw))
+
+
+def _verify_jira(settings: Settings, raw: bytes) -> None:
+    """The signature, or (opted in with ``JIRA_WEBHOOK_URL_TOKEN``) the URL token; else 401/403."""
+    secret = settings.secret("JIRA_WEBHOOK_SECRET")
     signature = request.headers.get("X-Hub-Signature")
     if signature is not None:
         if not secret:
             raise AuthError("Jira webhook secret is not configured on this hub", 403)
         if not verify_hub_signature(secret, raw, signature):
             raise AuthError("wrong X-Hub-Signature", 403)
-    else:
+    elif settings.JIRA_WEBHOOK_URL_TOKEN:
         require_secret(request.args.get("token"), secret, "Jira webhook secret")
-    event = parse_jira_webhook(_json(raw), delivery_id=request.headers.get("X-Atlassian-Webhook-Identifier"))
-    return answer(accept_event(state.engine, state.redis, event, raw))
+    elif "token" in request.args:
+        raise AuthError("?token= is not accepted for Jira unless JIRA_WEBHOOK_URL_TOKEN=1; sign instead", 403)
+    else:
+        raise AuthError("missing X-Hub-Signature", 401)
 
 
 @bp.post("/hooks/kaiten")

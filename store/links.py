@@ -81,6 +81,20 @@ def active_link(engine: Engine, conversation_key: str) -> Link | None:
     return _link(row) if row else None
 
 
+def latest_link(engine: Engine, conversation_key: str) -> Link | None:
+    """The conversation's newest issue, active or not: after a resolve ended the conversation, the
+    issue its next message follows up on (and links to)."""
+    query = (
+        sa.select(links)
+        .where(links.c.conversation_key == fit_key(conversation_key))
+        .order_by(links.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _link(row) if row else None
+
+
 def with_active_link(engine: Engine, conversation_keys: Sequence[str]) -> set[str]:
     """Which of these conversations have an active issue (one query, for a batch of candidates)."""
     if not conversation_keys:

@@ -37,6 +37,11 @@ Test controls under ``/_sandbox`` (no auth): ``POST /_sandbox/faults`` (``FaultB
 ``GET|DELETE /_sandbox/faults``, ``GET /_sandbox/stats``, ``POST /_sandbox/reset`` (wipes cards,
 tags, comments, files; the seed stays). With ``rate_limit=True`` it also enforces Kaiten's
 5 requests/s per token, answering 429 with ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset``.
+``GET|POST /_sandbox/settings`` reads and sets ``{"author_only_comment_edits": true|false}``
+(start-up: ``author_only_comment_edits=True``, ``--author-only-comment-edits``): Kaiten may let only
+a comment's author edit it (``PATCH /cards/{id}/comments/{comment_id}``, "author only" in the API
+reference), and in that mode anyone else's edit is answered 403. Off by default, as the sandbox
+has always let the hub edit an engineer's comment.
 
 HTML: ``GET /`` lists cards; ``GET /{id}`` (Kaiten's short card link) and
 ``/space/{space}/boards/card/{id}`` show one. Everything is escaped by Jinja's autoescape.
@@ -600,6 +605,7 @@ class SandboxState(common.SandboxStateBase):
     token: str | None
     rate_limit: bool
     file_limit: int
+    author_only_comment_edits: bool = False
     temp_dir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     def extra_stats(self) -> dict[str, Any]:
@@ -1014,6 +1020,20 @@ api_route = common.ApiRoute(bp, API_PREFIXES)
 common.add_control_routes(bp, EXTENSION, log=log, name="kaiten")
 
 
+@bp.route(common.CONTROL_PREFIX + "/settings", methods=("GET", "POST"))
+def sandbox_settings() -> Response | tuple[Response, int]:
+    """The look-alike's switchable behaviour: ``{"author_only_comment_edits": bool}``."""
+    state = _state()
+    if request.method == "POST":
+        body = request.get_json(silent=True, force=True)
+        value = body.get("author_only_comment_edits") if isinstance(body, dict) else None
+        if not isinstance(value, bool):
+            return jsonify(error="author_only_comment_edits must be true or false"), 400
+        state.author_only_comment_edits = value
+        log.info("sandbox kaiten: author_only_comment_edits=%s", value)
+    return jsonify(author_only_comment_edits=state.author_only_comment_edits)
+
+
 def _card_row(card_id: int, conn: sqlite3.Connection | None = None) -> sqlite3.Row:
     row = (conn or _db()).execute("SELECT * FROM card WHERE id = ? AND condition != 3", (card_id,)).fetchone()
     if row is None:
@@ -1327,7 +1347,9 @@ def update_comment(card_id: int, comment_id: int) -> Response:
     text = _comment_text(_json_body())
     conn = _db()
     with transaction(conn):
-        _comment_row(conn, card_id, comment_id)
+        row = _comment_row(conn, card_id, comment_id)
+        if _state().author_only_comment_edits and row["author_id"] != _acting_user():
+            raise KaitenError(403, "Only the author of a comment can edit it")
         conn.execute(
             "UPDATE comment SET text = ?, edited = 1, updated = ? WHERE id = ?", (text, _now(), comment_id)
         )
@@ -1640,11 +1662,13 @@ def create_kaiten_sandbox_app(
     latency_ms: int = 0,
     rate_limit: bool = False,
     file_limit: int = FILE_LIMIT,
+    author_only_comment_edits: bool = False,
 ) -> Flask:
     """The stand-in as a Flask app on the SQLite file ``db_path`` (a temporary file when None).
 
     ``token``, when set, is the only Bearer token accepted (any non-empty one otherwise);
-    ``latency_ms`` delays every API request; ``rate_limit`` enforces Kaiten's 5 requests/s per token.
+    ``latency_ms`` delays every API request; ``rate_limit`` enforces Kaiten's 5 requests/s per token;
+    ``author_only_comment_edits`` refuses (403) an edit of a comment by anyone but its author.
     """
     temp_dir = None
     if db_path is None:
@@ -1658,6 +1682,7 @@ def create_kaiten_sandbox_app(
         token=token,
         rate_limit=rate_limit,
         file_limit=file_limit,
+        author_only_comment_edits=author_only_comment_edits,
         temp_dir=temp_dir,
     )
     return common.sandbox_app(
@@ -1712,6 +1737,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", default=None, help="the only Bearer token accepted (default: any)")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay every API request")
     parser.add_argument("--rate-limit", action="store_true", help="enforce 5 requests/s per token")
+    parser.add_argument(
+        "--author-only-comment-edits", action="store_true", help="only a comment's author may edit it (403)"
+    )
     args = parser.parse_args(argv)
     common.configure_logging()
     serve(
@@ -1721,6 +1749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         token=args.token,
         latency_ms=args.latency_ms,
         rate_limit=args.rate_limit,
+        author_only_comment_edits=args.author_only_comment_edits,
     )
     return 0
 

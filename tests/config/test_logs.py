@@ -28,12 +28,29 @@ def formatted(message: str, *args: object) -> str:
         ("Authorization: Bearer abc.def", "Bearer <token>"),
         ("header=BEARER   abc", "BEARER   <token>"),
         ("redis://user:hunter2@127.0.0.1:6379/0", "redis://user:<password>@127.0.0.1"),
+        ("Error handling request POST /hooks/kaiten?token=hunter2", "/hooks/kaiten?token=<secret>"),
+        ("GET /hooks/jira?lang=ru&Token=hunter2&x=1 HTTP/1.1", "?lang=ru&Token=<secret>&x=1 HTTP/1.1"),
+        ("url=https://hub.example/cb?client_secret=hunter2#top", "?client_secret=<secret>#top"),
+        ("path=/x?api_key=hunter2 status=200", "?api_key=<secret> status=200"),
+        ("path=/x?sig=hunter2&password=hunter2", "?sig=<secret>&password=<secret>"),
     ],
 )
 def test_secrets_are_redacted(message: str, expected: str) -> None:
     line = formatted(message)
     assert expected in line
     assert "hunter2" not in line and "AA-b_c" not in line and "abc.def" not in line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "deliver.found-earlier-create message_id=ab12 key=SUP-12",  # key=value, not a query
+        "GET /forms/support?lang=ru HTTP/1.1",  # a query without a credential
+        "canned.expanded issue=SUP-1 comment=10001 tokens=3",
+    ],
+)
+def test_lines_without_credentials_keep_their_values(line: str) -> None:
+    assert formatted(line) == f"level=INFO msg={line}"
 
 
 def test_secrets_in_arguments_and_tracebacks_are_redacted() -> None:

@@ -14,6 +14,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def comment_webhook(key: str, comment: dict[str, Any], event: str = "comment_cre
 
 
 def post_hook(ctx: Context, payload: dict[str, Any], *, delivery: str | None = None, sign: bool = True):  # type: ignore[no-untyped-def]
-    body = json.dumps(payload).encode()
+    # sent now, as Jira would: the hub refuses a webhook outside JIRA_WEBHOOK_MAX_AGE_MINUTES
+    body = json.dumps({**payload, "timestamp": int(time.time() * 1000)}).encode()
     headers = {"Content-Type": "application/json"}
     if delivery:
         headers["X-Atlassian-Webhook-Identifier"] = delivery
@@ -102,13 +104,16 @@ def test_marker_reply_reaches_telegram_and_unmarked_comments_stay_internal(
     assert sent["chat_id"] == 42 and sent["text"] == "Please switch the printer off and wait."
 
 
-def test_url_token_works_where_jira_cannot_sign_and_bad_secrets_are_refused(
+def test_url_token_works_only_when_opted_in_and_bad_secrets_are_refused(
     ectx: Context, jira_sandbox: RunningSandbox
 ) -> None:
     key = open_issue(ectx, telegram_message("x"))
     payload = comment_webhook(key, engineer_comment(jira_sandbox, key, "/reply hi"))
-    assert post_hook(ectx, payload, sign=False).status_code == 202
-    client = create_app(ectx.settings, ectx.config).test_client()
+    refused = post_hook(ectx, payload, sign=False)
+    assert refused.status_code == 403 and "JIRA_WEBHOOK_URL_TOKEN" in refused.get_json()["error"]
+    opted = build_context(ectx.settings.model_copy(update={"JIRA_WEBHOOK_URL_TOKEN": True}))
+    assert post_hook(opted, payload, sign=False).status_code == 202
+    client = create_app(opted.settings, opted.config).test_client()
     assert client.post("/hooks/jira?token=wrong", json=payload).status_code == 403
     assert client.post("/hooks/jira", json=payload).status_code == 401
     bad = client.post("/hooks/jira", json=payload, headers={"X-Hub-Signature": "sha256=" + "0" * 64})

@@ -18,6 +18,7 @@ from mappers.tracker_events import (
     is_own_event,
     parse_jira_webhook,
     parse_kaiten_webhook,
+    staleness,
     verify_hub_signature,
 )
 
@@ -267,7 +268,7 @@ def test_data_center_comment_edit_twin() -> None:
     assert parse_jira_webhook(payload).kind == "comment_updated"
 
 
-def test_issue_deleted_uses_delivery_id_or_timestamp() -> None:
+def test_issue_deleted_uses_the_signed_timestamp_before_the_delivery_id() -> None:
     payload = load(JIRA, "mattermost-plugin-jira__webhook-issue-updated-resolved.json")
     payload["webhookEvent"] = "jira:issue_deleted"
     payload["issue_event_type_name"] = "issue_deleted"
@@ -275,7 +276,44 @@ def test_issue_deleted_uses_delivery_id_or_timestamp() -> None:
     event = parse_jira_webhook(payload)
     assert event.kind == "issue_deleted"
     assert event.event_id == "jira:issue_deleted:10040:1550286940507"
+    # the identifier header is not signed: a replayed body under a fresh one is the same event
+    assert (
+        parse_jira_webhook(payload, delivery_id="wh-1").event_id == "jira:issue_deleted:10040:1550286940507"
+    )
+    payload.pop("timestamp")
     assert parse_jira_webhook(payload, delivery_id="wh-1").event_id == "wh-1"
+
+
+def test_a_transition_without_a_changelog_id_is_keyed_by_signed_content() -> None:
+    payload = load(JIRA, "mattermost-plugin-jira__webhook-issue-updated-resolved.json")
+    payload["changelog"].pop("id")
+    first = parse_jira_webhook(payload, delivery_id="d-1")
+    replayed = parse_jira_webhook(payload, delivery_id="d-2")
+    assert first.kind == "issue_transitioned"
+    assert first.event_id == replayed.event_id == "jira:issue_updated:10040:1550286940507"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "fresh"), [(0, True), (59, True), (-59, True), (61, False), (-61, False), (24 * 60, False)]
+)
+def test_staleness_window(minutes: int, fresh: bool) -> None:
+    payload = load(JIRA, "zulip__comment_created.json")
+    event = parse_jira_webhook(payload)
+    assert event.occurred_at is not None
+    now = event.occurred_at + dt.timedelta(minutes=minutes)
+    problem = staleness(event, now, dt.timedelta(minutes=60))
+    assert (problem is None) is fresh
+    if not fresh:
+        assert "at most 60" in (problem or "")
+
+
+def test_a_webhook_without_a_timestamp_is_not_fresh() -> None:
+    payload = load(JIRA, "zulip__comment_created.json")
+    payload.pop("timestamp")
+    event = parse_jira_webhook(payload)
+    assert (
+        staleness(event, dt.datetime.now(dt.UTC), dt.timedelta(minutes=60)) == "the webhook has no timestamp"
+    )
 
 
 def test_status_category_only_when_the_issue_is_still_there() -> None:

@@ -112,7 +112,11 @@ def test_the_benchmark_baselines_are_ordinary_messages(
 
 @pytest.mark.parametrize("path", ["/hooks/jira", "/hooks/kaiten"])
 def test_tracker_webhooks_answer_deeply_nested_json_with_400(path: str, settings: Settings) -> None:
-    secrets = {"JIRA_WEBHOOK_SECRET": "wh-secret", "KAITEN_WEBHOOK_SECRET": "wh-secret"}
+    secrets = {
+        "JIRA_WEBHOOK_SECRET": "wh-secret",
+        "KAITEN_WEBHOOK_SECRET": "wh-secret",
+        "JIRA_WEBHOOK_URL_TOKEN": True,
+    }
     client = create_app(settings.model_copy(update=secrets)).test_client()
     body = b"[" * 100_000 + b"]" * 100_000
     response = client.post(f"{path}?token=wh-secret", data=body, content_type="application/json")
