@@ -158,7 +158,7 @@ def test_a_canned_code_in_the_customer_s_subject_is_expanded_once_end_to_end(
             update={"JIRA_URL": hooked_jira.url, "SMTP_URL": mail_sink[0], "JIRA_WEBHOOK_SECRET": SECRET}
         )
     )
-    key = open_issue(ctx, email_message(subject="::logs-request", text="see subject"))
+    key = open_issue(ctx, email_message(subject="Export fails ::logs-request", text="see subject"))
     issue = requests.get(f"{hooked_jira.url}/rest/api/2/issue/{key}", auth=ENGINEER, timeout=5).json()
     assert "::logs-request" in issue["fields"]["summary"]  # what the customer chose
     comment = engineer_comment(hooked_jira, key, "/reply ::logs-request")
@@ -173,7 +173,7 @@ def test_a_canned_code_in_the_customer_s_subject_is_expanded_once_end_to_end(
     replies = [m for m in mails if "logs" in m.get_body(("plain",)).get_content()]  # type: ignore[union-attr]
     assert len(replies) == 1
     # the customer reads their subject as they wrote it, not a character reference
-    assert '("::logs-request")' in replies[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert '("Export fails ::logs-request")' in replies[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 def test_the_hub_s_own_edit_of_an_engineer_s_comment_is_dropped(
