@@ -24,7 +24,7 @@ from jobs import canned as canned_jobs
 from jobs.context import Context
 from jobs.notify_limits import check_status_notification
 from jobs.replies import send_to_customer
-from mappers.markup import markup_for
+from mappers.markup import markup_for, one_line
 from mappers.replies_out import COMMENT_KINDS, customer_text, names_file
 from mappers.tracker_events import TrackerEvent, is_own_event
 from store import journal, links
@@ -121,7 +121,15 @@ def _on_transition(
         return journal.IGNORED
     if _over_notify_limit(ctx, entry.id, link, status, now):
         return journal.IGNORED
-    return _send(ctx, entry, tracker, link, text, f"notify:{event.tracker}:{key}:{event.event_id}"[:96])
+    return _send(
+        ctx,
+        entry,
+        tracker,
+        link,
+        text,
+        f"notify:{event.tracker}:{key}:{event.event_id}"[:96],
+        hub_subject=one_line(status, 120) or None,
+    )
 
 
 def _over_notify_limit(ctx: Context, message_id: str, link: Link, status: str, now: dt.datetime) -> bool:
@@ -173,10 +181,13 @@ def _send(
     text: str,
     key: str,
     files: list[FileUpload] | None = None,
+    hub_subject: str | None = None,
 ) -> str:
     """Send, and when the customer cannot be reached, say so on the issue instead of retrying forever."""
     try:
-        send_to_customer(ctx, link, text, key=key, message_id=entry.id, files=files or [])
+        send_to_customer(
+            ctx, link, text, key=key, message_id=entry.id, files=files or [], hub_subject=hub_subject
+        )
     except ChannelRejected as exc:
         return _undeliverable(ctx, entry, tracker, link, str(exc))
     except ChannelUnavailable as exc:

@@ -26,6 +26,7 @@ from mappers.replies import (
     pick_language,
     render,
     reply_subject,
+    subject_tag,
 )
 from mappers.replies_out import html_alternative
 from store import journal, links, outbound
@@ -194,14 +195,24 @@ def _record(
 
 
 def send_to_customer(
-    ctx: Context, link: Link, text: str, *, key: str, message_id: str, files: Sequence[FileUpload] = ()
+    ctx: Context,
+    link: Link,
+    text: str,
+    *,
+    key: str,
+    message_id: str,
+    files: Sequence[FileUpload] = (),
+    hub_subject: str | None = None,
 ) -> str:
     """Send ``text`` to the customer of ``link`` in their channel, once per ``key``.
 
     Telegram: plain text, escaped and split by the client, at most one message per second per chat.
     E-mail: ``[KEY] Re: <subject>`` threaded under the customer's last mail, plain text with an HTML
-    alternative; its Message-ID is remembered so the customer's answer threads back. Raises
-    ChannelUnavailable (retry later) or ChannelRejected (give up and tell the team).
+    alternative; its Message-ID is remembered so the customer's answer threads back. A message no person
+    wrote (a status notification) passes ``hub_subject``: then the mail's subject is ``[KEY] <hub_subject>``
+    and neither the customer's subject nor their name is repeated, because a web form's or a mail's
+    address is not verified and the hub must not echo a stranger's text to an address a stranger chose.
+    Raises ChannelUnavailable (retry later) or ChannelRejected (give up and tell the team).
     """
     done = outbound.find_kind(ctx.engine, key)
     if done is not None and done.status == "sent":
@@ -210,7 +221,7 @@ def send_to_customer(
         sent = _send_telegram(ctx, link, text, files)
         recipient = str(link.telegram_chat_id)
     else:
-        sent = _send_mail(ctx, link, text, files)
+        sent = _send_mail(ctx, link, text, files, hub_subject)
         recipient = link.requester_email or ""
     return _record(ctx, message_id, Channel(link.channel), recipient, "sent", None, sent, kind=key)
 
@@ -235,7 +246,9 @@ def _chat_limiter(ctx: Context, chat_id: int) -> RedisRateLimiter:
     return RedisRateLimiter(ctx.redis, f"hub:tg-chat:{chat_id}", rate=1, burst=1, period=1.0, max_wait=10.0)
 
 
-def _send_mail(ctx: Context, link: Link, text: str, files: Sequence[FileUpload] = ()) -> str:
+def _send_mail(
+    ctx: Context, link: Link, text: str, files: Sequence[FileUpload] = (), hub_subject: str | None = None
+) -> str:
     if not ctx.settings.SMTP_URL:
         raise ChannelRejected("SMTP_URL is not set")
     if not may_autoreply_to(link.requester_email):
@@ -245,8 +258,12 @@ def _send_mail(ctx: Context, link: Link, text: str, files: Sequence[FileUpload] 
     mail = build_autoreply_mail(
         sender=ctx.settings.HUB_EMAIL_FROM,
         recipient=link.requester_email,
-        recipient_name=link.requester_name,
-        subject=reply_subject(link.issue_key, link.subject),
+        recipient_name="" if hub_subject is not None else link.requester_name,
+        subject=(
+            f"{subject_tag(link.issue_key)} {hub_subject}"
+            if hub_subject is not None
+            else reply_subject(link.issue_key, link.subject)
+        ),
         body=text,
         html=html_alternative(text),
         domain=ctx.settings.email_domain,

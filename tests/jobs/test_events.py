@@ -382,6 +382,28 @@ def test_form_sender_is_answered_by_email(
     assert mail["Subject"] == f"[{key}] Re: Cannot log in" and "bob@customer.example" in str(mail["To"])
 
 
+def test_a_status_notification_to_a_form_sender_repeats_nothing_the_sender_wrote(
+    ectx: Context, jira_sandbox: RunningSandbox, mail_sink: tuple[str, Path]
+) -> None:
+    # A stranger can submit the form with someone else's address: what the hub sends by itself must not
+    # carry the stranger's text (subject, summary, name) to that address.
+    spam = "Cheap meds at http://spam.example"
+    sender = Sender(name="Buy now http://spam.example", email="victim@customer.example")
+    form = email_message(subject=spam, channel="form", form="support", email=None, sender=sender)
+    key = open_issue(ectx, form)
+    for path in mail_sink[1].glob("*.eml"):
+        path.unlink()  # the autoreply (tested in tests/jobs/test_replies.py)
+    move(jira_sandbox, key, "In Progress")
+    assert run_event(ectx, post_hook(ectx, transition_webhook(key, "In Progress"))) == "delivered"
+    [mail] = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(mail_sink[1].glob("*.eml"))
+    ]
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert key in text and mail["Subject"] == f"[{key}] In Progress"
+    assert "spam.example" not in mail.as_string() and "victim@customer.example" in str(mail["To"])
+
+
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
