@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
@@ -13,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.queues import ALL_QUEUES
 from routes import hub
+from routes.answers import bearer_token, require_secret
 from routes.errors import error_response
 from store import journal, outbound
 
@@ -51,11 +50,11 @@ def message_status(message_id: str) -> ResponseReturnValue:
 
 @bp.get("/api/canned")
 def canned_list() -> ResponseReturnValue:
-    """The canned-response library: key, title, languages and tags of each entry."""
-    from mappers.canned import load_library  # lazy: the Jinja sandbox is for workers (web RSS budget)
+    """The canned-response library: key, title, languages and tags of each entry, and the files that
+    cannot be used, by file name (parsed once, again when a file changes)."""
+    from mappers.canned import cached_library, library_folder  # lazy: the Jinja sandbox (web RSS budget)
 
-    folder = Path(hub().settings.HUB_CONFIG).resolve().parent / "canned"
-    library = load_library(folder)
+    library = cached_library(library_folder(hub().settings.HUB_CONFIG))
     entries = [
         {"key": e.key, "title": e.title, "languages": e.languages, "tags": e.tags}
         for e in library.list_entries()
@@ -86,8 +85,15 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    """Prometheus text format: journal rows by status and RQ queue lengths."""
+    """Prometheus text format: journal rows by status and RQ queue lengths.
+
+    Public unless ``HUB_METRICS_TOKEN`` is set; then only with ``Authorization: Bearer <token>``
+    (Prometheus: ``authorization: {credentials: ...}`` in the scrape config).
+    """
     state = hub()
+    expected = state.settings.secret("HUB_METRICS_TOKEN")
+    if expected:
+        require_secret(bearer_token(), expected, "metrics token")
     lines = [
         "# HELP trackerhub_messages Journal rows by status.",
         "# TYPE trackerhub_messages gauge",
