@@ -209,11 +209,11 @@ def kaiten() -> None:
 def kaiten_ls() -> None:
     """List spaces, boards, columns, lanes, card types, properties and users with their ids."""
     from connector.errors import TrackerError
-    from connector.kaiten import KaitenTracker
+    from jobs.check import kaiten_for_command
 
     settings = _settings_or_exit()
     try:
-        tracker = KaitenTracker.from_settings(settings)
+        tracker = kaiten_for_command(settings)
         for line in _kaiten_listing(tracker):
             click.echo(line)
     except TrackerError as exc:
