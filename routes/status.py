@@ -1,6 +1,8 @@
-"""``GET /api/messages/<id>``, ``GET /healthz`` and ``GET /metrics``."""
+"""``GET /api/messages/<id>``, ``GET /api/canned``, ``GET /healthz`` and ``GET /metrics``."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
@@ -9,6 +11,7 @@ from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.heartbeat import scheduler_seen
 from jobs.queues import ALL_QUEUES
 from routes import hub
 from routes.answers import bearer_token, require_secret
@@ -64,7 +67,13 @@ def canned_list() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """200 when the journal and Redis answer; 503 naming what does not."""
+    """200 when the journal and Redis answer; 503 naming what does not.
+
+    ``scheduler`` says whether a scheduler ticked within the last minute (``ok``, ``missing``, or
+    ``unknown`` without Redis), with ``scheduler_last_seen``. A missing scheduler makes the status
+    ``degraded`` but keeps the 200: this process still journals and delivers new messages, and a load
+    balancer taking it out of service would only make things worse; retries wait for the scheduler.
+    """
     state = hub()
     checks = {"database": "ok", "redis": "ok"}
     try:
@@ -72,15 +81,28 @@ def healthz() -> ResponseReturnValue:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         checks["database"] = type(exc).__name__
+    seen = None
     try:
         if state.redis is None:
             checks["redis"] = "not configured"
         else:
             state.redis.ping()
+            seen = scheduler_seen(state.redis)
     except RedisError as exc:
         checks["redis"] = type(exc).__name__
     healthy = all(value == "ok" for value in checks.values())
-    return jsonify({"status": "ok" if healthy else "degraded", **checks}), 200 if healthy else 503
+    scheduler = {
+        "scheduler": "unknown" if seen is None else "ok" if seen.ok else "missing",
+        "scheduler_last_seen": _iso(seen.last_seen) if seen is not None else None,
+    }
+    status = "ok" if healthy and seen is not None and seen.ok else "degraded"
+    return jsonify({"status": status, **checks, **scheduler}), 200 if healthy else 503
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @bp.get("/metrics")
