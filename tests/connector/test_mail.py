@@ -8,7 +8,6 @@ plain or offering STARTTLS). The certificates are self-signed for 127.0.0.1 and 
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -21,6 +20,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.mail import Mailbox, send_mail
+from tests.conftest import wait_for
 from tests.imap_server import ImapServer, append_raw, dovecot_server, unseen_uids
 from tests.tls import self_signed_certificate
 
@@ -145,10 +145,9 @@ def test_imap_without_starttls_refuses_to_log_in_in_clear(plain_imap: ImapServer
     assert "does not offer STARTTLS" in str(refused.value) and "imap+insecure://" in str(refused.value)
     assert plain_imap.password not in str(refused.value)
     # Dovecot logs how each login connection ended: this one before any authentication
-    deadline = time.monotonic() + 10
-    while "no auth attempts" not in plain_imap.log()[len(before) :] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ours = plain_imap.log()[len(before) :]
+    ours = wait_for(
+        lambda: "no auth attempts" in plain_imap.log()[len(before) :] and plain_imap.log()[len(before) :]
+    )
     assert "no auth attempts" in ours and "Login:" not in ours and "auth failed" not in ours
     with Mailbox(plain_imap.url(scheme="imap+insecure")) as mailbox:
         assert [m.uid for m in mailbox.unseen()] == [uid]

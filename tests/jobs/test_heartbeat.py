@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from redis import Redis
@@ -26,7 +25,7 @@ from jobs.heartbeat import (
     record_scheduler_tick,
     scheduler_seen,
 )
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, wait_for
 
 
 class Clock:
@@ -142,16 +141,6 @@ def spawn(settings: Settings, tmp_path: Path) -> Iterator[Spawn]:
     for process in processes:
         process.terminate()
         process.wait(timeout=30)
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail("condition not met in time")
 
 
 def test_scheduler_process_records_its_ticks(spawn: Spawn, redis: Redis) -> None:
