@@ -15,10 +15,13 @@ test: setup
 	$(MAKE) lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The last step audits constraints.txt's pins for known vulnerabilities (pip-audit) when its data can be
+# reached, and says in one line that it skipped when not (tools/audit_deps.py).
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) tools/audit_deps.py
 
 fmt: setup
 	$(VENV)/bin/ruff format .

@@ -102,18 +102,21 @@ def worker(burst: bool) -> None:
     (whose construction costs a ``serverInfo`` call) and the database pool are built once per process.
     A crash of the process is covered by the journal's lease and sweep. If Redis goes away for longer
     than RQ's own reconnect loop covers, the worker starts over once Redis answers again instead of
-    exiting, so a Redis restart needs no one to restart the workers.
+    exiting, so a Redis restart needs no one to restart the workers. Retries wait for a scheduler, so
+    the worker warns when none has ticked for a minute (jobs/heartbeat.py).
     """
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import SimpleWorker
 
     from jobs.context import get_context
+    from jobs.heartbeat import watch_scheduler
     from jobs.queues import ALL_QUEUES
 
     settings = _settings_or_exit()
     _config_or_exit(settings)
     ctx = get_context()
+    watch_scheduler(ctx.redis)
     while True:
         # no forked RQ scheduler: `trackerhub scheduler` does its work (see jobs.periodic)
         rq_worker = SimpleWorker(list(ALL_QUEUES), connection=ctx.redis)
@@ -214,11 +217,11 @@ def kaiten() -> None:
 def kaiten_ls() -> None:
     """List spaces, boards, columns, lanes, card types, properties and users with their ids."""
     from connector.errors import TrackerError
-    from connector.kaiten import KaitenTracker
+    from jobs.check import kaiten_for_command
 
     settings = _settings_or_exit()
     try:
-        tracker = KaitenTracker.from_settings(settings)
+        tracker = kaiten_for_command(settings)
         for line in _kaiten_listing(tracker):
             click.echo(line)
     except TrackerError as exc:
@@ -260,7 +263,12 @@ def _kaiten_listing(tracker: Any) -> list[str]:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 def up(host: str, port: int) -> None:
-    """Run Redis (if needed), the sandbox (if no tracker is set), web, worker and scheduler."""
+    """Run Redis (if needed), the sandbox (if no tracker is set), web, scheduler and worker.
+
+    They start in that order and stop in the reverse one, each waited for before the next is stopped,
+    so nothing loses Redis or its tracker while it is still shutting down. Each child runs in its own
+    process group: a Ctrl-C in the terminal reaches ``up`` alone, which then stops them in order.
+    """
     env = dict(os.environ)
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     var_dir = Path(env.get("HUB_VAR_DIR") or VAR_DIR)
@@ -270,7 +278,7 @@ def up(host: str, port: int) -> None:
     try:
         if not env.get("REDIS_URL"):
             redis_port = _free_port(6379)
-            children.append(("redis", _start_redis(redis_port, var_dir)))
+            children.append(("redis", _start_redis(redis_port, var_dir, env)))
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         sandbox = not env.get("JIRA_URL") and not env.get("KAITEN_URL")
         if sandbox:
@@ -287,8 +295,9 @@ def up(host: str, port: int) -> None:
         wait_for_redis(env["REDIS_URL"])
         me = [sys.executable, "-m", "cli"]
         children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)], env)))
-        children.append(("worker", _spawn([*me, "worker"], env)))
         children.append(("scheduler", _spawn([*me, "scheduler"], env)))
+        wait_for_scheduler(env["REDIS_URL"])  # so the worker does not start by warning that none runs
+        children.append(("worker", _spawn([*me, "worker"], env)))
         wait_for_http(f"http://{host}:{port}/healthz")
         _write_state(var_dir, env, host, port, sandbox)
         _print_welcome(env, host, port, sandbox, var_dir)
@@ -297,7 +306,7 @@ def up(host: str, port: int) -> None:
         _stop(children)
 
 
-def _start_redis(port: int, var_dir: Path) -> subprocess.Popen[bytes]:
+def _start_redis(port: int, var_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise click.ClickException(
@@ -307,7 +316,7 @@ def _start_redis(port: int, var_dir: Path) -> subprocess.Popen[bytes]:
     data = var_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--appendonly", "yes"]
-    return subprocess.Popen([*args, "--save", "", "--daemonize", "no", "--loglevel", "warning"])
+    return _spawn([*args, "--save", "", "--daemonize", "no", "--loglevel", "warning"], env)
 
 
 def _start_sandbox(env: dict[str, str], var_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
@@ -399,7 +408,25 @@ def _start_channel_sandboxes(env: dict[str, str], var_dir: Path) -> list[tuple[s
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(args, env=env, cwd=str(Path(__file__).resolve().parent))
+    """A child of ``up`` in a process group of its own (a terminal's Ctrl-C goes to ``up`` only, which
+    stops the children in order), that gets SIGTERM should ``up`` die without stopping it."""
+    return subprocess.Popen(
+        args,
+        env=env,
+        cwd=str(Path(__file__).resolve().parent),
+        process_group=0,
+        preexec_fn=_terminate_with_parent,  # unsafe with threads; `up` starts none
+    )
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: ask Linux for a SIGTERM when the parent exits (prctl
+    PR_SET_PDEATHSIG), so a SIGKILLed ``up`` leaves no Redis or server behind holding its port."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 RESTART_LIMIT = 5  # restarts of one process within RESTART_WINDOW seconds before `up` gives up
@@ -433,16 +460,25 @@ def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]], env: dict[st
         time.sleep(0.5)
 
 
+STOP_TIMEOUT = 15.0  # seconds a child may take to stop (a worker finishing its job) before SIGKILL
+
+
 def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    for _, child in reversed(children):
+    """Stop the children in the reverse order of their start, each before the next: the worker, the
+    scheduler and web while Redis and the sandbox still answer them, Redis last."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for name, child in reversed(children):
         if child.poll() is None:
+            log.info("up.stopping process=%s", name)
             child.terminate()
-    deadline = time.monotonic() + 10
-    for _, child in reversed(children):
         try:
-            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            child.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
+            log.warning("up.killed process=%s after=%.0fs", name, STOP_TIMEOUT)
             child.kill()
+            child.wait()
+        log.info("up.stopped process=%s code=%s", name, child.returncode)
 
 
 def _write_state(var_dir: Path, env: dict[str, str], host: str, port: int, sandbox: bool) -> None:
@@ -524,6 +560,26 @@ def wait_for_redis(url: str, timeout: float = 15.0) -> None:
         except RedisError:
             time.sleep(0.2)
     raise click.ClickException(f"Redis at {url} did not answer within {timeout:.0f} s")
+
+
+def wait_for_scheduler(redis_url: str, timeout: float = 30.0) -> None:
+    """Wait until the scheduler has ticked (jobs/heartbeat.py); after ``timeout``, go on with a warning
+    (the worker repeats it)."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from jobs.heartbeat import scheduler_seen
+
+    deadline = time.monotonic() + timeout
+    client = Redis.from_url(redis_url, socket_connect_timeout=1)
+    while time.monotonic() < deadline:
+        try:
+            if scheduler_seen(client).ok:
+                return
+        except RedisError:
+            pass
+        time.sleep(0.2)
+    log.warning("up.scheduler-slow waited=%.0fs", timeout)
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:

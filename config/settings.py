@@ -7,12 +7,19 @@ Every environment variable the hub understands is a field here; its name is the 
 from __future__ import annotations
 
 import functools
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# ``+insecure`` lets a login go out without TLS (connector/mail.py); the other schemes never send a
+# password in clear.
+SMTP_SCHEMES = ("smtp", "smtps", "smtp+insecure")
+IMAP_SCHEMES = ("imap", "imaps", "imap+insecure")
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "hub.yaml"
 VAR_DIR = PROJECT_ROOT / "var"
 
@@ -20,7 +27,10 @@ VAR_DIR = PROJECT_ROOT / "var"
 class Settings(BaseSettings):
     """All configuration the hub takes from its environment."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+    # hide_input_in_errors: a bad SMTP_URL must not print its password in the start-up error
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     # stores
     REDIS_URL: str | None = None
@@ -67,6 +77,10 @@ class Settings(BaseSettings):
     HUB_CONFIG: Path = DEFAULT_CONFIG
     HUB_SANDBOX: str = "jira"
     HUB_VAR_DIR: Path = VAR_DIR  # where `up` keeps the managed Redis, the sandbox data and the outbox
+    # addresses/networks of reverse proxies whose X-Forwarded-For is believed (comma-separated); none by
+    # default, so the peer's own address is the client's
+    HUB_TRUSTED_PROXIES: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    HUB_METRICS_TOKEN: SecretStr | None = None  # when set, GET /metrics needs it as a Bearer token
 
     # limits (bytes unless named otherwise)
     HUB_MAX_EMAIL_BYTES: int = Field(default=25 * 1024 * 1024, ge=1024)
@@ -89,6 +103,21 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("HUB_TRUSTED_PROXIES", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("SMTP_URL", "IMAP_URL")
+    @classmethod
+    def _known_mail_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+        schemes = SMTP_SCHEMES if info.field_name == "SMTP_URL" else IMAP_SCHEMES
+        if value and urlsplit(value).scheme.lower() not in schemes:
+            raise ValueError(f"the scheme must be one of {', '.join(s + '://' for s in schemes)}")
+        return value
 
     @property
     def jira_configured(self) -> bool:

@@ -7,7 +7,8 @@ tool; the site is a JS app), and the OpenAPI file extracted from it in
 - auth: ``Authorization: Bearer <token>``; JSON in and out; errors as ``{"message": "..."}``.
 - rate limit: 5 requests/s per token; a 429 carries ``X-RateLimit-Remaining`` and
   ``X-RateLimit-Reset`` (UTC epoch), no ``Retry-After`` (developers.kaiten.ru front page). Every call
-  first takes a token from the shared ``RedisRateLimiter`` when one is given.
+  first takes a token from the limiter: ``RedisRateLimiter``, shared by every process using the token,
+  or, for a command with no Redis, an in-process ``LocalRateLimiter`` with the same budget.
 - ``POST /cards`` (developers.kaiten.ru/cards/create-new-card): ``title`` and ``board_id`` required;
   ``column_id``, ``lane_id``, ``type_id``, ``description`` (markdown by default,
   ``text_format_type_id`` 1), ``asap``, ``due_date``, ``size_text``, ``responsible_id``,
@@ -59,7 +60,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable
 from connector.origins import on_origin
-from connector.ratelimit import RedisRateLimiter, limiter_key
+from connector.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter, limiter_key
 from connector.sessions import pin_environment
 from connector.streams import read_capped
 from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
@@ -124,7 +125,7 @@ class KaitenTracker:
         url: str,
         token: str,
         *,
-        limiter: RedisRateLimiter | None = None,
+        limiter: RateLimiter | None = None,
         timeout: float = 30.0,
         session: requests.Session | None = None,
         read_retries: int = 2,
@@ -145,7 +146,8 @@ class KaitenTracker:
     ) -> KaitenTracker:
         """A tracker for ``KAITEN_URL`` / ``KAITEN_TOKEN`` (or ``url``, e.g. the sandbox's).
 
-        With ``redis``, every request goes through the limiter shared by all workers using this token.
+        With ``redis``, every request goes through the limiter shared by all processes using this
+        token; without, through one of this process's own, with the same budget.
         """
         base = url or settings.KAITEN_URL
         if not base:
@@ -153,10 +155,12 @@ class KaitenTracker:
         token = settings.secret("KAITEN_TOKEN") or ("sandbox" if url else "")
         if not token:
             raise TrackerRejected("KAITEN_TOKEN is not set", None)
-        limiter = None
+        limiter: RateLimiter
         if redis is not None:
             key = limiter_key("kaiten", token)
             limiter = RedisRateLimiter(redis, key, rate=RATE_LIMIT, burst=RATE_LIMIT, period=RATE_PERIOD)
+        else:
+            limiter = LocalRateLimiter(rate=RATE_LIMIT, period=RATE_PERIOD, start_full=True)
         return cls(base, token, limiter=limiter)
 
     # -- the Tracker protocol ---------------------------------------------------------------------

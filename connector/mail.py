@@ -1,8 +1,16 @@
 """SMTP out and IMAP in.
 
-``SMTP_URL``: ``smtp://[user:password@]host[:port]`` (STARTTLS when the server offers it),
-``smtps://…`` (TLS from the start, port 465). ``IMAP_URL``: ``imaps://user:password@host[:port]/MAILBOX``
-or ``imap://…``. Every connection has a timeout; passwords never appear in errors or logs.
+``SMTP_URL``: ``smtps://…`` (TLS from the start, port 465) or ``smtp://[user:password@]host[:port]``
+(port 25), which upgrades with STARTTLS whenever the server offers it. ``IMAP_URL``:
+``imaps://user:password@host[:port]/MAILBOX`` (port 993) or ``imap://…`` (port 143, STARTTLS).
+
+A password is never sent in clear: with credentials, ``smtp://`` and ``imap://`` require STARTTLS (and
+a certificate valid for the host), and a server that does not offer it is refused before any login,
+with an error that says so. ``smtp+insecure://`` and ``imap+insecure://`` are the explicit opt-out for
+a relay on a trusted network: a plain connection, no STARTTLS, the login in clear. Without
+credentials ``smtp://`` still sends in clear when STARTTLS is not offered, as MTAs do.
+
+Every connection has a timeout; passwords never appear in errors or logs.
 """
 
 from __future__ import annotations
@@ -50,6 +58,25 @@ class ServerURL:
         """The URL without credentials, for logs."""
         return f"{self.scheme}://{self.host}:{self.port or ''}"
 
+    @property
+    def insecure(self) -> bool:
+        """``smtp+insecure://``/``imap+insecure://``: plain, and a login may go out without TLS."""
+        return self.scheme.endswith("+insecure")
+
+    @property
+    def has_login(self) -> bool:
+        """Whether the URL carries a user and a password."""
+        return bool(self.user and self.password)
+
+    def no_starttls(self) -> str:
+        """Why a login was refused: the server offered no STARTTLS."""
+        plain = self.scheme.partition(":")[0]
+        return (
+            f"{self.redacted()} does not offer STARTTLS, so the hub will not send its password in clear; "
+            f"use {plain}s:// (TLS from the start), a server with STARTTLS, or {plain}+insecure:// on a "
+            "trusted network"
+        )
+
 
 def send_mail(smtp_url: str, message: EmailMessage) -> None:
     """Send one message; transient failures raise ChannelUnavailable, refusals ChannelRejected."""
@@ -81,14 +108,20 @@ def _smtp(server: ServerURL) -> Iterator[smtplib.SMTP]:
         if server.scheme == "smtp" and smtp.has_extn("starttls"):
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
-        if server.user and server.password:
-            smtp.login(server.user, server.password)
+        elif server.scheme == "smtp" and server.has_login:
+            raise ChannelRejected(f"SMTP {server.no_starttls()}")
+        if server.has_login:
+            smtp.login(server.user or "", server.password or "")
         yield smtp
     finally:
         try:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+class _NoStartTLS(Exception):
+    """An ``imap://`` server with a login to send offers no STARTTLS (the poll retries every minute)."""
 
 
 @dataclass(frozen=True)
@@ -111,21 +144,25 @@ class Mailbox:
     def __enter__(self) -> Mailbox:
         from imapclient import IMAPClient
 
-        ssl_on = self.server.scheme == "imaps"
-        port = self.server.port or (993 if ssl_on else 143)
+        server = self.server
+        ssl_on = server.scheme == "imaps"
+        port = server.port or (993 if ssl_on else 143)
         client = None
         try:
-            client = IMAPClient(self.server.host, port=port, ssl=ssl_on, timeout=self._timeout)
-            if self.server.user and self.server.password:
-                client.login(self.server.user, self.server.password)
+            client = IMAPClient(server.host, port=port, ssl=ssl_on, timeout=self._timeout)
+            if server.scheme == "imap" and b"STARTTLS" in client.capabilities():
+                client.starttls(ssl.create_default_context())
+            elif server.scheme == "imap" and server.has_login:
+                raise _NoStartTLS(server.no_starttls())
+            if server.has_login:
+                client.login(server.user, server.password)
             client.select_folder(self.folder)
         except Exception as exc:  # imapclient raises socket, ssl and IMAP errors alike
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.shutdown()
-            raise ChannelUnavailable(
-                f"IMAP {self.server.redacted()} unavailable: {type(exc).__name__}"
-            ) from None
+            why = str(exc) if isinstance(exc, _NoStartTLS) else f"unavailable: {type(exc).__name__}"
+            raise ChannelUnavailable(f"IMAP {why}") from None
         self._client = client
         return self
 

@@ -17,14 +17,20 @@ half-open window ``[t, t + period)`` holds at most ``rate`` grants, whatever the
 The clock is Redis's own (``TIME``), so workers on hosts with skewed clocks agree. The keys carry a
 hash of the token (``limiter_key``), never the token itself, in a ``{...}`` hash tag so both keys
 land in the same Redis Cluster slot.
+
+A one-off command with no Redis to share (``trackerhub kaiten ls`` or ``check`` before ``up``) uses
+:class:`LocalRateLimiter`, the same sliding-window cap kept in the process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
-from typing import Any
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import redis
 
@@ -62,6 +68,14 @@ redis.call('PEXPIRE', KEYS[1], period * 2)
 redis.call('PEXPIRE', KEYS[2], math.ceil(burst * period / rate) + period)
 return {1, 0, now}
 """
+
+
+class RateLimiter(Protocol):
+    """What a client asks before each request."""
+
+    def acquire(self, timeout: float | None = None) -> float:
+        """Block until a request may go out; ``TrackerUnavailable`` past ``timeout``."""
+        ...
 
 
 def limiter_key(scope: str, secret: str) -> str:
@@ -120,3 +134,55 @@ class RedisRateLimiter:
             if wait > left:
                 raise TrackerUnavailable("client-side rate limit reached", retry_after=max(wait, 0.001))
             time.sleep(wait + random.uniform(0, 0.01))
+
+
+class LocalRateLimiter:
+    """At most ``rate`` requests in any ``period`` seconds within this process (all its threads).
+
+    For a command that runs alone; a process that shares a token with others uses
+    :class:`RedisRateLimiter`. With ``start_full`` the first window counts as used up: the process
+    cannot see who used the token just before it (the same command run twice in a row), so its first
+    request waits one ``period``. ``clock`` and ``sleep`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: int = 5,
+        period: float = 1.0,
+        max_wait: float = 10.0,
+        start_full: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate < 1 or period <= 0:
+            raise ValueError("rate must be >= 1 and period > 0")
+        self.rate = rate
+        self.period = period
+        self.max_wait = max_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._grants: deque[float] = deque([clock()] * rate if start_full else [])
+        self._lock = threading.Lock()
+
+    def try_acquire(self) -> tuple[bool, float]:
+        """One attempt: (granted, seconds to wait before the next attempt)."""
+        with self._lock:
+            now = self._clock()
+            while self._grants and self._grants[0] <= now - self.period:
+                self._grants.popleft()
+            if len(self._grants) < self.rate:
+                self._grants.append(now)
+                return True, 0.0
+            return False, self._grants[0] + self.period - now
+
+    def acquire(self, timeout: float | None = None) -> float:
+        """Block until a request may go out; return the grant time (``clock``'s)."""
+        deadline = self._clock() + (self.max_wait if timeout is None else timeout)
+        while True:
+            granted, wait = self.try_acquire()
+            if granted:
+                return self._clock()
+            if self._clock() + wait > deadline:
+                raise TrackerUnavailable("client-side rate limit reached", retry_after=max(wait, 0.001))
+            self._sleep(wait)

@@ -13,7 +13,6 @@ hub's own internal comment naming the original one, so the team still sees what 
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 
@@ -21,7 +20,14 @@ from connector.base import Tracker
 from connector.errors import TrackerRejected
 from connector.types import Comment, IssueState
 from jobs.context import Context
-from mappers.canned import CannedError, CannedLibrary, canned_variables, expand_codes, load_library
+from mappers.canned import (
+    CannedError,
+    CannedLibrary,
+    cached_library,
+    canned_variables,
+    expand_codes,
+    library_folder,
+)
 from mappers.markup import markup_for
 from mappers.replies import pick_language
 from mappers.tracker_events import TrackerEvent
@@ -34,20 +40,17 @@ log = logging.getLogger(__name__)
 
 def canned_folder(ctx: Context) -> Path:
     """``canned/`` beside the rule file (``config/canned`` for the shipped one)."""
-    return Path(ctx.settings.HUB_CONFIG).resolve().parent / "canned"
+    return library_folder(ctx.settings.HUB_CONFIG)
 
 
-@functools.cache
-def _library(folder: Path) -> CannedLibrary:
-    library = load_library(folder)
+def _report_problems(library: CannedLibrary) -> None:
     for problem in library.errors:
         log.error("canned.broken-template problem=%s", problem)
-    return library
 
 
 def library(ctx: Context) -> CannedLibrary:
-    """The canned-response library, loaded once per process."""
-    return _library(canned_folder(ctx))
+    """The canned-response library, parsed again when one of its files changes."""
+    return cached_library(canned_folder(ctx), on_load=_report_problems)
 
 
 def variables(state: IssueState, link: Link | None, agent: str) -> dict[str, object]:

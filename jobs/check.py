@@ -9,15 +9,22 @@ on Cloud (``issueTypes``/``fields``) and Data Center (``values``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
 
 from config.rules import HubConfig, JiraTarget, KaitenTarget, Rule
 from config.settings import Settings
 from connector.errors import TrackerError
 from connector.jira import JiraTracker
 from connector.kaiten import KaitenTracker
+from jobs.queues import get_redis
+
+log = logging.getLogger(__name__)
 
 # Fields the hub always fills, or Jira fills itself.
 FILLED_BY_HUB = frozenset({"summary", "description", "project", "issuetype", "labels", "reporter"})
@@ -143,9 +150,31 @@ def _jira_required_fields(
 # -- Kaiten ---------------------------------------------------------------------------------------------
 
 
+def kaiten_for_command(settings: Settings) -> KaitenTracker:
+    """The Kaiten client of a one-off command (``check``, ``kaiten ls``).
+
+    Kaiten's 5 requests/s belong to the token, which the workers use too: the command takes its turns
+    from the workers' shared limiter when Redis answers, else from one of its own with the same budget,
+    so its burst of reads neither meets a 429 nor eats the workers' allowance.
+    """
+    return KaitenTracker.from_settings(settings, redis=_shared_redis(settings))
+
+
+def _shared_redis(settings: Settings) -> Redis | None:
+    if not settings.REDIS_URL:
+        return None
+    client = get_redis(settings.REDIS_URL)
+    try:
+        client.ping()
+    except RedisError as exc:
+        log.warning("kaiten.limiter-local reason=redis-unreachable error=%s", type(exc).__name__)
+        return None
+    return client
+
+
 def _check_kaiten(settings: Settings, rules: list[tuple[int, Rule]], problems: Problems) -> None:
     try:
-        tracker = KaitenTracker.from_settings(settings)
+        tracker = kaiten_for_command(settings)
         me = tracker.current_user()
         types = tracker.list_card_types()
         properties = {int(p["id"]): p for p in tracker.list_properties()}

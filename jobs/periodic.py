@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.errors import ChannelUnavailable
 from connector.mail import Mailbox
 from jobs.context import Context, get_context
+from jobs.heartbeat import record_scheduler_tick
 from jobs.intake import accept, accept_unparsed, received_now
 from jobs.queues import ALL_QUEUES, enqueue_delivery
 from mappers.email import parse_email
@@ -115,6 +116,7 @@ def run_scheduler(ctx: Context, *, stop_after: float | None = None) -> None:
     while stop_after is None or time.monotonic() - started < stop_after:
         try:
             if _hold_scheduler_lock(ctx, token):
+                record_scheduler_tick(ctx.redis)
                 rq_scheduler.acquire_locks()
                 rq_scheduler.enqueue_scheduled_jobs()
                 sweep(ctx)

@@ -21,13 +21,16 @@ Rendering is all or nothing: a template that fails (unknown key, syntax error, u
 sandbox violation) raises :class:`CannedError` naming the template and the problem, and
 :func:`expand_codes` then leaves that ``::code`` untouched and reports it, so a half-filled text can
 never reach a customer. Files that cannot be parsed are collected in :attr:`CannedLibrary.errors`
-with their path (``trackerhub check`` and ``GET /api/canned`` can show them), not skipped silently.
+with their file name (``GET /api/canned`` shows them, so never the server's paths), not skipped
+silently. :func:`cached_library` keeps a parsed library until a file of its folder changes.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +120,10 @@ class CannedLibrary:
     def __init__(self, entries: Mapping[str, Mapping[str, CannedEntry]] | None = None) -> None:
         self.entries: dict[str, dict[str, CannedEntry]] = {k: dict(v) for k, v in (entries or {}).items()}
         self.errors: list[str] = [
-            f"{e.path}: {e.problem}" for langs in self.entries.values() for e in langs.values() if e.problem
+            f"{e.path.name}: {e.problem}"
+            for langs in self.entries.values()
+            for e in langs.values()
+            if e.problem
         ]
         self._environments: dict[Callable[[str], str] | None, ImmutableSandboxedEnvironment] = {}
         self._compiled: dict[tuple[int, str, str], Template] = {}
@@ -216,13 +222,18 @@ def defuse_codes(text: str) -> str:
     return text
 
 
+def library_folder(rule_file: Path) -> Path:
+    """``canned/`` beside the rule file (``config/canned`` for the shipped one)."""
+    return Path(rule_file).resolve().parent / "canned"
+
+
 def load_library(folder: Path) -> CannedLibrary:
-    """Parse every ``<key>.<lang>.md`` in ``folder``; problems go to ``library.errors`` with the path."""
+    """Parse every ``<key>.<lang>.md`` in ``folder``; problems go to ``library.errors`` by file name."""
     entries: dict[str, dict[str, CannedEntry]] = {}
     stray: list[str] = []
     if not folder.is_dir():
         library = CannedLibrary()
-        library.errors.append(f"{folder}: not a folder")
+        library.errors.append(f"{folder.name}/: not a folder")
         return library
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
     for path in sorted(folder.iterdir()):
@@ -232,13 +243,53 @@ def load_library(folder: Path) -> CannedLibrary:
             continue
         match = _FILE_NAME.match(path.name)
         if match is None:
-            stray.append(f"{path}: file name is not <key>.<lang>.md (key {KEY}, lang like en or pt-br)")
+            stray.append(f"{path.name}: file name is not <key>.<lang>.md (key {KEY}, lang like en or pt-br)")
             continue
         entry = _load_entry(path, match.group(1), match.group(2), env)
         entries.setdefault(entry.key, {})[entry.language] = entry
     library = CannedLibrary(entries)
     library.errors[:0] = stray
     return library
+
+
+class _CachedLibrary:
+    """One folder's parsed library and the file listing (names, sizes, mtimes) it was parsed from."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.lock = threading.Lock()
+        self.library: CannedLibrary | None = None
+        self.signature: tuple[object, ...] = ()
+
+
+_CACHES: dict[Path, _CachedLibrary] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def cached_library(folder: Path, on_load: Callable[[CannedLibrary], None] | None = None) -> CannedLibrary:
+    """``folder``'s library, parsed again only when a file in it is added, removed or changed (a new
+    mtime or size); ``on_load`` is called with each library this call parsed. A listing costs a
+    ``stat`` per file, far less than parsing every template and its front matter."""
+    with _CACHES_LOCK:
+        cache = _CACHES.setdefault(folder, _CachedLibrary(folder))
+    with cache.lock:
+        signature = _signature(folder)  # taken first: a change during the parse shows up next time
+        if cache.library is None or signature != cache.signature:
+            cache.library, cache.signature = load_library(folder), signature
+            if on_load is not None:
+                on_load(cache.library)
+        return cache.library
+
+
+def _signature(folder: Path) -> tuple[object, ...]:
+    try:
+        with os.scandir(folder) as listing:
+            files = sorted(
+                (item.name, stat.st_mtime_ns, stat.st_size) for item in listing for stat in (item.stat(),)
+            )
+    except OSError:
+        return ("unreadable",)
+    return tuple(files)
 
 
 def _load_entry(path: Path, key: str, language: str, env: ImmutableSandboxedEnvironment) -> CannedEntry:

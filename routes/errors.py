@@ -1,7 +1,8 @@
 """Every exception a request can meet, mapped to one HTTP answer in one place.
 
 Bodies follow DESIGN.md: ``{"error", "details"}`` for bad input. A sender's mistake is never a 500;
-only a journal that cannot be written answers 503, so the sender retries.
+a journal that cannot be written answers 503, so the sender retries, and so does the public form when
+its rate limit cannot be checked (routes/forms.py says why).
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__("too many requests")
         self.retry_after = retry_after
+
+
+class RateLimitUnavailable(Exception):
+    """The public form's rate limit cannot be checked (Redis is down): 503, retry later, not journaled."""
 
 
 def error_response(
@@ -77,6 +82,13 @@ def register_error_handlers(app: Flask) -> None:
     def _rate_limited(exc: RateLimited) -> ResponseReturnValue:
         return error_response(
             429, "too many requests, try again later", headers={"Retry-After": str(exc.retry_after)}
+        )
+
+    @app.errorhandler(RateLimitUnavailable)
+    def _rate_limit_unavailable(exc: RateLimitUnavailable) -> ResponseReturnValue:
+        log.warning("form.rate-limit-unavailable error=%s", exc)
+        return error_response(
+            503, "submissions cannot be checked right now; retry in a minute", headers={"Retry-After": "60"}
         )
 
     @app.errorhandler(SQLAlchemyError)

@@ -3,6 +3,12 @@
 Forms are public, so: a honeypot field (a filled one is answered like success and journaled as ignored),
 a per-IP rate limit kept in Redis, size limits, and a submission id from the page for dedupe. JSON,
 urlencoded and multipart bodies are accepted; a browser without JavaScript gets an HTML answer.
+
+The per-IP limit fails closed: when Redis cannot count, the submission is answered 503 with
+``Retry-After`` and not journaled (the page asks the sender to try again in a minute). DESIGN.md keeps
+503 for a journal that cannot be written; here the journal could take the message, but a public
+endpoint whose only abuse limit cannot be checked must not take unlimited submissions, and a sender
+retrying later loses nothing, whereas a 429 would wrongly tell them they sent too much.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from mappers.errors import AnomalousPayload, InvalidFields, PayloadTooLarge
 from mappers.form import UploadedFile, is_spam, parse_submission
 from routes import hub
 from routes.answers import answer_body, read_body
-from routes.errors import RateLimited
+from routes.client_ip import client_address
+from routes.errors import RateLimited, RateLimitUnavailable
 from store import journal
 
 bp = Blueprint("forms", __name__, template_folder="templates")
@@ -79,7 +86,8 @@ def receive_form(name: str) -> ResponseReturnValue:
     """Validate, journal and enqueue one submission."""
     state = hub()
     form = _form(name)
-    _check_rate(request.remote_addr or "unknown")
+    forwarded_for = request.headers.getlist("X-Forwarded-For")
+    _check_rate(client_address(request.remote_addr, forwarded_for, state.settings.HUB_TRUSTED_PROXIES))
     values, files = _read_submission(state.settings.HUB_MAX_FORM_BYTES)
     if is_spam(form, values):
         return _respond(name, {"id": _swallow_spam(name, form, values, files), "status": "queued"}, 202)
@@ -161,10 +169,10 @@ def _without(values: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _check_rate(address: str) -> None:
-    """At most ``HUB_FORM_RATE_PER_MINUTE`` submissions per address per minute (fails open without Redis)."""
+    """At most ``HUB_FORM_RATE_PER_MINUTE`` submissions per address per minute; without Redis, none."""
     state = hub()
     if state.redis is None:
-        return
+        raise RateLimitUnavailable("REDIS_URL is not set")
     window = int(time.time() // 60)
     key = f"hub:form-rate:{address}:{window}"
     try:
@@ -172,8 +180,8 @@ def _check_rate(address: str) -> None:
         pipe.incr(key)
         pipe.expire(key, 120)
         count = int(pipe.execute()[0])
-    except RedisError:
-        return
+    except RedisError as exc:
+        raise RateLimitUnavailable(type(exc).__name__) from None
     if count > state.settings.HUB_FORM_RATE_PER_MINUTE:
         raise RateLimited(retry_after=60 - int(time.time()) % 60)
 

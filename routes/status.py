@@ -1,8 +1,8 @@
-"""``GET /api/messages/<id>``, ``GET /healthz`` and ``GET /metrics``."""
+"""``GET /api/messages/<id>``, ``GET /api/canned``, ``GET /healthz`` and ``GET /metrics``."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import datetime as dt
 
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
@@ -11,8 +11,10 @@ from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.heartbeat import scheduler_seen
 from jobs.queues import ALL_QUEUES
 from routes import hub
+from routes.answers import bearer_token, require_secret
 from routes.errors import error_response
 from store import journal, outbound
 
@@ -51,11 +53,11 @@ def message_status(message_id: str) -> ResponseReturnValue:
 
 @bp.get("/api/canned")
 def canned_list() -> ResponseReturnValue:
-    """The canned-response library: key, title, languages and tags of each entry."""
-    from mappers.canned import load_library  # lazy: the Jinja sandbox is for workers (web RSS budget)
+    """The canned-response library: key, title, languages and tags of each entry, and the files that
+    cannot be used, by file name (parsed once, again when a file changes)."""
+    from mappers.canned import cached_library, library_folder  # lazy: the Jinja sandbox (web RSS budget)
 
-    folder = Path(hub().settings.HUB_CONFIG).resolve().parent / "canned"
-    library = load_library(folder)
+    library = cached_library(library_folder(hub().settings.HUB_CONFIG))
     entries = [
         {"key": e.key, "title": e.title, "languages": e.languages, "tags": e.tags}
         for e in library.list_entries()
@@ -65,7 +67,13 @@ def canned_list() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """200 when the journal and Redis answer; 503 naming what does not."""
+    """200 when the journal and Redis answer; 503 naming what does not.
+
+    ``scheduler`` says whether a scheduler ticked within the last minute (``ok``, ``missing``, or
+    ``unknown`` without Redis), with ``scheduler_last_seen``. A missing scheduler makes the status
+    ``degraded`` but keeps the 200: this process still journals and delivers new messages, and a load
+    balancer taking it out of service would only make things worse; retries wait for the scheduler.
+    """
     state = hub()
     checks = {"database": "ok", "redis": "ok"}
     try:
@@ -73,21 +81,41 @@ def healthz() -> ResponseReturnValue:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         checks["database"] = type(exc).__name__
+    seen = None
     try:
         if state.redis is None:
             checks["redis"] = "not configured"
         else:
             state.redis.ping()
+            seen = scheduler_seen(state.redis)
     except RedisError as exc:
         checks["redis"] = type(exc).__name__
     healthy = all(value == "ok" for value in checks.values())
-    return jsonify({"status": "ok" if healthy else "degraded", **checks}), 200 if healthy else 503
+    scheduler = {
+        "scheduler": "unknown" if seen is None else "ok" if seen.ok else "missing",
+        "scheduler_last_seen": _iso(seen.last_seen) if seen is not None else None,
+    }
+    status = "ok" if healthy and seen is not None and seen.ok else "degraded"
+    return jsonify({"status": status, **checks, **scheduler}), 200 if healthy else 503
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    """Prometheus text format: journal rows by status and RQ queue lengths."""
+    """Prometheus text format: journal rows by status and RQ queue lengths.
+
+    Public unless ``HUB_METRICS_TOKEN`` is set; then only with ``Authorization: Bearer <token>``
+    (Prometheus: ``authorization: {credentials: ...}`` in the scrape config).
+    """
     state = hub()
+    expected = state.settings.secret("HUB_METRICS_TOKEN")
+    if expected:
+        require_secret(bearer_token(), expected, "metrics token")
     lines = [
         "# HELP trackerhub_messages Journal rows by status.",
         "# TYPE trackerhub_messages gauge",

@@ -11,8 +11,9 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
@@ -34,14 +35,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server for the session; yields its base URL."""
+def wait_for(check: Callable[[], Any], timeout: float = 30) -> Any:
+    """``check()``'s first truthy result, asked every 0.3 s; the test fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    pytest.fail("condition not met in time")
+
+
+def start_redis_server(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A real redis-server on a free port, answering PING; the caller stops it."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed; `make test` installs it")
     port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [
             binary,
@@ -65,6 +75,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             break
         except Exception:
             time.sleep(0.05)
+    return process, port
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the session; yields its base URL."""
+    process, port = start_redis_server(tmp_path_factory.mktemp("redis"))
     yield f"redis://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)

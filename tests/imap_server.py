@@ -1,7 +1,9 @@
 """A real Dovecot IMAP server for tests, from the Debian package (``make test`` installs it).
 
 :func:`dovecot_server` writes a minimal configuration into a fresh temporary directory: one user in a
-passwd-file, maildir storage inside that directory, plain IMAP (no SSL) on a free 127.0.0.1 port. It runs
+passwd-file, maildir storage inside that directory, plain IMAP (no SSL) on a free 127.0.0.1 port, or
+with ``tls=`` a certificate and key, IMAP that offers STARTTLS. A plain server's URL is
+``imap+insecure://`` (the hub sends no password in clear otherwise). It runs
 ``dovecot -F -c <conf>`` as root in the foreground and yields an :class:`ImapServer`;
 :func:`append_raw` puts raw messages into the mailbox over IMAP with imapclient, as an MTA's delivery
 would leave them (unseen).
@@ -39,7 +41,7 @@ instance_name = trackerhub-test-{port}
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -92,11 +94,13 @@ class ImapServer:
     user: str
     password: str
     root: Path
+    tls: bool = False
 
-    def url(self, *, password: str | None = None, folder: str = FOLDER) -> str:
-        """The ``IMAP_URL`` of the user's folder (optionally with another password)."""
+    def url(self, *, password: str | None = None, folder: str = FOLDER, scheme: str | None = None) -> str:
+        """The ``IMAP_URL`` of the user's folder (optionally with another password or scheme)."""
         secret = self.password if password is None else password
-        return f"imap://{self.user}:{secret}@{self.host}:{self.port}/{folder}"
+        scheme = scheme or ("imap" if self.tls else "imap+insecure")
+        return f"{scheme}://{self.user}:{secret}@{self.host}:{self.port}/{folder}"
 
     @contextmanager
     def client(self) -> Iterator[IMAPClient]:
@@ -119,8 +123,9 @@ class ImapServer:
 
 
 @contextmanager
-def dovecot_server() -> Iterator[ImapServer]:
-    """Start a throwaway Dovecot; ``pytest.fail`` (never skip) when it is not installed."""
+def dovecot_server(tls: tuple[Path, Path] | None = None) -> Iterator[ImapServer]:
+    """Start a throwaway Dovecot (offering STARTTLS with ``tls``: certificate and key files);
+    ``pytest.fail`` (never skip) when it is not installed."""
     binary = shutil.which("dovecot") or next(
         (p for p in ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot") if os.access(p, os.X_OK)), None
     )
@@ -139,14 +144,15 @@ def dovecot_server() -> Iterator[ImapServer]:
             shutil.chown(root / sub, MAIL_USER, MAIL_USER)
         (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
         config = root / "dovecot.conf"
-        config.write_text(_CONFIG.format(root=root, port=port, mail_user=MAIL_USER))
+        ssl = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}" if tls else "ssl = no"
+        config.write_text(_CONFIG.format(root=root, port=port, mail_user=MAIL_USER, ssl=ssl))
         process = subprocess.Popen(
             [binary, "-F", "-c", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        server = ImapServer("127.0.0.1", port, USER, PASSWORD, root)
+        server = ImapServer("127.0.0.1", port, USER, PASSWORD, root, tls=tls is not None)
         try:
             _wait_for_greeting(server, process)
             yield server

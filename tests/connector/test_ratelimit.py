@@ -10,7 +10,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from connector.errors import TrackerUnavailable
-from connector.ratelimit import RedisRateLimiter, limiter_key
+from connector.ratelimit import LocalRateLimiter, RedisRateLimiter, limiter_key
 
 
 def _max_in_window(stamps: list[float], width: float) -> int:
@@ -84,3 +84,46 @@ def test_redis_down_is_unavailable() -> None:
     limiter = RedisRateLimiter(client, "t:down")
     with pytest.raises(TrackerUnavailable):
         limiter.acquire(timeout=0.1)
+
+
+class FakeClock:
+    """A clock that moves only when the limiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_local_limiter_keeps_every_window_under_the_rate() -> None:
+    clock = FakeClock()
+    limiter = LocalRateLimiter(rate=5, period=1.2, clock=clock, sleep=clock.sleep)
+    grants = [limiter.acquire() for _ in range(17)]
+    assert grants[:5] == [1000.0] * 5  # the first five at once, as Kaiten allows
+    assert _max_in_window(grants, 1.2) == 5
+    assert grants[-1] - grants[0] >= 3 * 1.2  # 17 grants need four windows
+
+
+def test_local_limiter_gives_up_past_its_timeout_with_retry_after() -> None:
+    clock = FakeClock()
+    limiter = LocalRateLimiter(rate=2, period=10.0, clock=clock, sleep=clock.sleep)
+    limiter.acquire()
+    limiter.acquire()
+    with pytest.raises(TrackerUnavailable) as caught:
+        limiter.acquire(timeout=1.0)
+    assert caught.value.retry_after == pytest.approx(10.0)
+    assert clock.slept == []  # it did not wait for a turn it could not get in time
+
+
+def test_local_limiter_started_full_waits_one_period_first() -> None:
+    """A command run right after another one cannot see that one's requests: it waits a window first."""
+    clock = FakeClock()
+    limiter = LocalRateLimiter(rate=5, period=1.2, start_full=True, clock=clock, sleep=clock.sleep)
+    assert limiter.acquire() == pytest.approx(1001.2)
+    assert [limiter.acquire() for _ in range(4)] == [pytest.approx(1001.2)] * 4

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import REPO_ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +33,9 @@ TOKEN = "e2e-inbound-token"
 JIRA_AUTH = {"Authorization": "Bearer e2e"}
 
 
-@pytest.fixture(scope="module", params=["jira", "kaiten"])
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    var_dir = tmp_path_factory.mktemp("var")
-    port = free_port()
+def start_up(var_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+    """`trackerhub up` in a clean environment plus ``settings``, its output in ``var_dir/up.log``,
+    leading its own process group as a shell job does."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -44,22 +43,29 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             ("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "IMAP_", "REDIS_", "DATABASE_", "HUB_")
         )
     }
-    env.update(
-        HUB_VAR_DIR=str(var_dir),
-        TELEGRAM_WEBHOOK_SECRET=SECRET,
+    env.update(HUB_VAR_DIR=str(var_dir), TELEGRAM_WEBHOOK_SECRET=SECRET, **settings)
+    with (var_dir / "up.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli", "up", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+@pytest.fixture(scope="module", params=["jira", "kaiten"])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    var_dir = tmp_path_factory.mktemp("var")
+    port = free_port()
+    process = start_up(
+        var_dir,
+        port,
         HUB_INBOUND_TOKEN=TOKEN,
         HUB_EMAIL_FROM="support@hub.example.com",
         HUB_LOG_LEVEL="WARNING",
         HUB_SANDBOX=request.param,
-    )
-    log = (var_dir / "up.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "up", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     state_file = var_dir / "up.json"
     deadline = time.monotonic() + 90
@@ -77,7 +83,6 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-    log.close()
 
 
 def telegram_update(update_id: int, text: str, chat_id: int = 777) -> dict[str, Any]:
@@ -116,16 +121,6 @@ def wait_delivered(hub: dict[str, Any], message_id: str, timeout: float = 60) ->
             return status  # type: ignore[no-any-return]
         time.sleep(0.3)
     pytest.fail(f"message {message_id} still queued after {timeout} s: {status}")
-
-
-def wait_for(check: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    pytest.fail("condition not met in time")
 
 
 class Issue:
@@ -335,3 +330,55 @@ def test_up_restarts_a_worker_that_dies(hub: dict[str, Any]) -> None:
     assert replacement != worker and hub["process"].poll() is None
     accepted = post_update(hub, telegram_update(4001, "after the worker died", chat_id=4242))
     assert wait_delivered(hub, accepted.json()["id"])["status"] == "delivered"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent to reap it counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize(
+    "stop",
+    ["ctrl-c", "sigterm"],
+    ids=["ctrl-c-to-the-terminal-group", "sigterm-to-up"],
+)
+def test_up_stops_its_children_in_reverse_order_without_tracebacks(
+    stop: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Ctrl-C in `make run` (SIGINT to the whole foreground group) or a SIGTERM to `up` alone: the
+    hub's processes stop before the sandbox and Redis, so none of them prints a connection traceback."""
+    var_dir = tmp_path_factory.mktemp("var-stop")
+    log_path = var_dir / "up.log"
+    process = start_up(var_dir, free_port(), HUB_LOG_LEVEL="INFO")  # INFO: `up` reports each stop
+    try:
+        wait_for(lambda: (var_dir / "up.json").exists() or process.poll() is not None, timeout=90)
+        assert process.poll() is None, log_path.read_text(errors="replace")[-4000:]
+        hub = json.loads((var_dir / "up.json").read_text())
+        # the whole pipeline runs (so the worker and the scheduler are busy with Redis) before the stop
+        accepted = post_update(hub, telegram_update(5001, "before the stop", chat_id=5005))
+        assert wait_delivered(hub, accepted.json()["id"])["status"] == "delivered"
+        children = child_pids(process.pid, "")
+        assert len(children) >= 6  # redis, sandbox tracker, telegram, smtp, web, scheduler, worker
+        if stop == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=120) == 0
+        wait_for(lambda: not any(process_alive(pid) for pid in children), timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    output = log_path.read_text(errors="replace")
+    assert "Traceback" not in output, output[-6000:]
+    assert "Error 111" not in output and "Connection refused" not in output, output[-6000:]
+    # Ctrl-C reaches `up` alone: no child was interrupted by it (click's "Aborted!" after a
+    # KeyboardInterrupt, Redis's and gunicorn's own SIGINT lines)
+    assert "Aborted!" not in output and "Received SIGINT" not in output, output[-6000:]
+    assert "Handling signal: int" not in output, output[-6000:]
+    stopped = [line.split("process=")[1].split()[0] for line in output.splitlines() if "up.stopped " in line]
+    started_last = ["worker", "scheduler", "web", "sandbox-smtp", "sandbox-telegram", "sandbox-jira", "redis"]
+    assert stopped == started_last, output[-6000:]

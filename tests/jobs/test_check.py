@@ -5,11 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+import requests
+from redis import Redis
 
 from config.rules import load_config
 from config.settings import Settings
+from connector.kaiten import RATE_LIMIT, RATE_PERIOD, KaitenTracker
+from connector.ratelimit import RedisRateLimiter, limiter_key
 from connector.sandbox.jira import RunningSandbox
+from connector.sandbox.kaiten import RunningSandbox as KaitenSandbox
+from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.check import check_config
 from tests.conftest import REPO_ROOT
 
@@ -81,3 +91,82 @@ def test_cli_exits_non_zero_on_errors(jira_sandbox: RunningSandbox, tmp_path: Pa
         timeout=60,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+# -- Kaiten's 5 requests/s: `check` and `kaiten ls` take turns like the workers -------------------------
+
+KAITEN_TOKEN = "shared-kaiten-token"
+
+
+@pytest.fixture
+def limited_kaiten(tmp_path: Path) -> Iterator[KaitenSandbox]:
+    """The Kaiten look-alike answering 429 past 5 requests/s per token, as Kaiten does."""
+    with run_kaiten(tmp_path / "kaiten.sqlite3", rate_limit=True) as sandbox:
+        yield sandbox
+
+
+def kaiten_cli(
+    sandbox: KaitenSandbox, args: list[str], redis_url: str | None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "KAITEN_", "HUB_", "REDIS_"))}
+    env.update(
+        KAITEN_URL=sandbox.url, KAITEN_TOKEN=KAITEN_TOKEN, KAITEN_BOARD_ID="10", KAITEN_COLUMN_ID="101"
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def rate_limited(sandbox: KaitenSandbox) -> int:
+    return int(requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["rate_limited"])
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own-limiter", "redis-limiter"])
+def test_check_and_kaiten_ls_stay_under_kaitens_rate_limit(
+    limited_kaiten: KaitenSandbox, redis_url: str, shared: bool
+) -> None:
+    listing = kaiten_cli(limited_kaiten, ["kaiten", "ls"], redis_url if shared else None)
+    assert listing.returncode == 0, listing.stderr
+    assert "board 10" in listing.stdout and "column 101" in listing.stdout and "user " in listing.stdout
+    check = kaiten_cli(limited_kaiten, ["check"], redis_url if shared else None)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert rate_limited(limited_kaiten) == 0
+
+
+def test_kaiten_ls_shares_the_workers_budget(limited_kaiten: KaitenSandbox, redis_url: str) -> None:
+    """While a worker uses the token flat out through the shared limiter, `kaiten ls` takes turns with
+    it instead of adding its own five requests a second."""
+    stop = threading.Event()
+    worker_errors: list[BaseException] = []
+
+    def worker() -> None:
+        limiter = RedisRateLimiter(
+            Redis.from_url(redis_url),
+            limiter_key("kaiten", KAITEN_TOKEN),
+            rate=RATE_LIMIT,
+            period=RATE_PERIOD,
+        )
+        client = KaitenTracker(limited_kaiten.url, KAITEN_TOKEN, limiter=limiter, read_retries=0)
+        try:
+            while not stop.is_set():
+                client.list_spaces()
+        except BaseException as exc:
+            worker_errors.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        listing = kaiten_cli(limited_kaiten, ["kaiten", "ls"], redis_url)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert listing.returncode == 0, listing.stderr
+    assert worker_errors == []
+    assert rate_limited(limited_kaiten) == 0

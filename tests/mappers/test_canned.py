@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from mappers.canned import (
     VARIABLES,
     CannedError,
     CannedLibrary,
+    cached_library,
     canned_variables,
     expand_codes,
     load_library,
@@ -136,15 +138,15 @@ def test_list_entries(library: CannedLibrary) -> None:
         ("nolang.md", template("x"), "file name is not"),
     ],
 )
-def test_broken_files_are_reported_with_their_path(
+def test_broken_files_are_reported_by_name_never_by_path(
     tmp_path: Path, name: str, text: str, problem: str
 ) -> None:
-    path = write(tmp_path, name, text)
+    write(tmp_path, name, text)
     write(tmp_path, "good.en.md", template("fine"))
     library = load_library(tmp_path)
     assert len(library.errors) == 1
-    assert library.errors[0].startswith(str(path) + ": ")
-    assert problem in library.errors[0]
+    assert library.errors[0].startswith(name + ": ")
+    assert problem in library.errors[0] and str(tmp_path) not in library.errors[0]
     assert library.render("good", "en", {}) == "fine"
 
 
@@ -170,7 +172,27 @@ def test_readme_and_other_files_are_ignored(tmp_path: Path) -> None:
 
 def test_missing_folder(tmp_path: Path) -> None:
     library = load_library(tmp_path / "nope")
-    assert library.sorted_keys() == [] and "not a folder" in library.errors[0]
+    assert library.sorted_keys() == [] and library.errors == ["nope/: not a folder"]
+
+
+def test_cached_library_is_parsed_again_only_when_a_file_changes(tmp_path: Path) -> None:
+    path = write(tmp_path, "hello.en.md", template("Hello", title="Alpha"))
+    loads: list[CannedLibrary] = []
+    assert cached_library(tmp_path, loads.append).list_entries()[0].title == "Alpha"
+    # same size and mtime: the listing says nothing changed, so the parsed library is kept
+    stat = path.stat()
+    path.write_text(template("Hello", title="Bravo"), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cached_library(tmp_path, loads.append).list_entries()[0].title == "Alpha"
+    assert len(loads) == 1
+    # a new mtime, a new file, a removed file: parsed again
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert cached_library(tmp_path, loads.append).list_entries()[0].title == "Bravo"
+    write(tmp_path, "bye.en.md", template("Bye", title="Bye"))
+    assert cached_library(tmp_path).sorted_keys() == ["bye", "hello"]
+    path.unlink()
+    assert cached_library(tmp_path).sorted_keys() == ["bye"]
+    assert len(loads) == 2
 
 
 # --- rendering ---------------------------------------------------------------------------------------

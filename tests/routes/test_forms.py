@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from ipaddress import ip_network
 
 from flask.testing import FlaskClient
 
@@ -85,6 +86,75 @@ def test_rate_limit_per_ip(client: FlaskClient, settings) -> None:
     assert codes[-1] == 429
     limited = client.post("/hooks/forms/support", json=GOOD)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) <= 60
+
+
+def burst(
+    client: FlaskClient, count: int, prefix: str, peer: str, forwarded_for: str | None = None
+) -> list[int]:
+    """Status codes of ``count`` distinct submissions from ``peer`` (optionally with X-Forwarded-For)."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
+    return [
+        client.post(
+            "/hooks/forms/support",
+            json={**GOOD, "submission_id": f"{prefix}-{n:08d}"},
+            headers=headers,
+            environ_base={"REMOTE_ADDR": peer},
+        ).status_code
+        for n in range(count)
+    ]
+
+
+def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(client: FlaskClient, settings) -> None:
+    limit = settings.HUB_FORM_RATE_PER_MINUTE
+    codes = [
+        burst(client, 1, f"spoof{n}", "203.0.113.9", forwarded_for=f"198.51.100.{n}")[0]
+        for n in range(limit + 1)
+    ]
+    assert codes == [202] * limit + [429]
+
+
+def test_trusted_proxy_forwarded_clients_are_limited_one_by_one(settings) -> None:
+    from routes import create_app
+
+    app = create_app(settings.model_copy(update={"HUB_TRUSTED_PROXIES": (ip_network("10.0.0.0/8"),)}))
+    client = app.test_client()
+    limit = settings.HUB_FORM_RATE_PER_MINUTE
+    # the client puts its own "spoofed" entry first; the trusted proxy appends the address it saw
+    ann = burst(client, limit + 1, "ann", "10.0.0.5", forwarded_for="1.1.1.1, 198.51.100.7")
+    assert ann == [202] * limit + [429]
+    spoofing_ann = burst(client, 1, "ann-again", "10.0.0.5", forwarded_for="9.9.9.9, 198.51.100.7")
+    assert spoofing_ann == [429]
+    bob = burst(client, 1, "bob", "10.0.0.5", forwarded_for="198.51.100.8")
+    assert bob == [202]
+    # a chain of two trusted proxies: the client is the first untrusted hop from the right
+    carol = burst(client, 1, "carol", "10.0.0.5", forwarded_for="198.51.100.7, 198.51.100.9, 10.1.2.3")
+    assert carol == [202]
+
+
+def test_rate_limit_fails_closed_when_redis_is_stopped(settings, tmp_path) -> None:
+    from sqlalchemy import text
+
+    from routes import create_app
+    from tests.conftest import start_redis_server
+
+    process, port = start_redis_server(tmp_path)
+    try:
+        app = create_app(settings.model_copy(update={"REDIS_URL": f"redis://127.0.0.1:{port}/0"}))
+        client = app.test_client()
+        assert (
+            client.post("/hooks/forms/support", json={**GOOD, "submission_id": "down-0001"}).status_code
+            == 202
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    refused = client.post("/hooks/forms/support", json={**GOOD, "submission_id": "down-0002"})
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0
+    assert "retry" in refused.get_json()["error"]
+    with app.extensions["hub"].engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM messages")).scalar() == 1
+        )  # the refused one is not journaled
 
 
 def test_browser_without_javascript_gets_a_page(client: FlaskClient) -> None:

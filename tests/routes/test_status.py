@@ -44,7 +44,9 @@ def test_unknown_message_is_404(client: FlaskClient) -> None:
 
 
 def test_health_and_metrics(client: FlaskClient) -> None:
-    assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert (health.get_json()["database"], health.get_json()["redis"]) == ("ok", "ok")
     post_telegram(client, text_update(33))
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'trackerhub_messages{status="queued"} 1' in metrics
@@ -83,3 +85,54 @@ def test_redis_down_still_accepts_and_the_sweep_enqueues_later(app, settings) ->
     assert sweep(ctx) == 1
     assert Queue(DELIVERY_QUEUE, connection=ctx.redis).job_ids == [f"deliver-{message_id}"]
     assert sweep(ctx) == 0  # a live job is not enqueued twice
+
+
+def test_metrics_token_when_set_is_required_as_bearer(settings) -> None:
+    from pydantic import SecretStr
+
+    from routes import create_app
+
+    client = create_app(settings.model_copy(update={"HUB_METRICS_TOKEN": SecretStr("m-token")})).test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert client.get("/metrics", headers={"Authorization": "Basic bS10b2tlbg=="}).status_code == 401
+    allowed = client.get("/metrics", headers={"Authorization": "Bearer m-token"})
+    assert allowed.status_code == 200 and "trackerhub_queue_length" in allowed.get_data(as_text=True)
+    assert client.get("/healthz").status_code == 200  # health stays open for load balancers
+
+
+def test_metrics_are_public_without_a_token(client: FlaskClient) -> None:
+    assert client.get("/metrics").status_code == 200
+
+
+def test_canned_api_names_broken_files_without_paths_and_sees_edits(settings, tmp_path) -> None:
+    import os
+    import shutil
+
+    from config.settings import DEFAULT_CONFIG
+    from routes import create_app
+
+    rule_file = tmp_path / "hub.yaml"
+    shutil.copy(DEFAULT_CONFIG, rule_file)
+    (tmp_path / "canned").mkdir()
+    good = tmp_path / "canned" / "hello.en.md"
+    good.write_text("---\ntitle: Alpha\n---\nHello {{ issue_key }}\n", encoding="utf-8")
+    (tmp_path / "canned" / "broken.en.md").write_text("no front matter", encoding="utf-8")
+    client = create_app(settings.model_copy(update={"HUB_CONFIG": rule_file})).test_client()
+
+    def title() -> str:
+        return next(e["title"] for e in client.get("/api/canned").get_json()["canned"] if e["key"] == "hello")
+
+    listing = client.get("/api/canned").get_json()
+    assert title() == "Alpha"
+    assert len(listing["errors"]) == 1 and listing["errors"][0].startswith("broken.en.md: no front matter")
+    assert str(tmp_path) not in client.get("/api/canned").get_data(as_text=True)
+
+    # an edit that keeps the size and the mtime is not seen: the library was not parsed again
+    stat = good.stat()
+    good.write_text("---\ntitle: Bravo\n---\nHello {{ issue_key }}\n", encoding="utf-8")
+    os.utime(good, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert title() == "Alpha"
+    # a real edit moves the mtime: the next request shows it
+    os.utime(good, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert title() == "Bravo"
