@@ -86,6 +86,9 @@ def web(host: str, port: int, workers: int, access_log: bool) -> None:
             "20",
             "--timeout",
             "60",
+            # gunicorn 24+ listens on a control socket at one fixed path per user; the hub does not use
+            # it, and two web processes on one host (several nodes, the tests) would fight over it
+            "--no-control-socket",
             *log_args,
             "wsgi:app",
         ],
