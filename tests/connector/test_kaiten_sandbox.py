@@ -12,7 +12,8 @@ import requests
 from redis import Redis
 
 from connector.errors import TrackerRejected, TrackerUnavailable
-from connector.kaiten import RATE_LIMIT, RATE_PERIOD, KaitenTracker
+from connector.kaiten import KaitenTracker
+from connector.kaiten.client import RATE_LIMIT, RATE_PERIOD
 from connector.ratelimit import RedisRateLimiter, limiter_key
 from connector.sandbox.kaiten import RunningSandbox, main, run_in_thread
 from connector.types import FileUpload, IssueDraft

@@ -19,7 +19,10 @@ import responses
 from responses import matchers
 
 from connector.errors import TrackerRejected, TrackerUnavailable
-from connector.kaiten import IncompleteCard, KaitenTracker, card_body, reset_delay, split_url
+from connector.kaiten import KaitenTracker
+from connector.kaiten.cards import card_body
+from connector.kaiten.client import reset_delay, split_url
+from connector.kaiten.tracker import IncompleteCard
 from connector.types import FileUpload, IssueDraft, TrackerFile
 
 ORIGIN = "https://acme.kaiten.ru"
