@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import requests
 from jira import JIRA, JIRAError
@@ -28,27 +28,31 @@ T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
+class JiraOptions(TypedDict, total=False):
+    """How to reach one Jira: a personal access token (sent as Bearer), or a user and password (Cloud:
+    e-mail and API token); the timeout of every call in seconds (default 30); the library's client
+    class (tests)."""
+
+    token: str | None
+    user: str | None
+    password: str | None
+    timeout: float
+    client_factory: Callable[..., JIRA]
+
+
 class JiraClient:
     """One Jira deployment's HTTP: the library client (built once per process) and raw REST calls."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        token: str | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        timeout: float = 30.0,
-        client_factory: Callable[..., JIRA] = JIRA,
-    ) -> None:
+    def __init__(self, url: str, **options: Unpack[JiraOptions]) -> None:
         self.url = url.rstrip("/")
         self._auth: dict[str, Any] = {}
+        token, user, password = options.get("token"), options.get("user"), options.get("password")
         if token:
             self._auth["token_auth"] = token
         elif user and password:
             self._auth["basic_auth"] = (user, password)
-        self._timeout = timeout
-        self._client_factory = client_factory
+        self._timeout = options.get("timeout", 30.0)
+        self._client_factory = options.get("client_factory", JIRA)
         self._client: JIRA | None = None
         self._lock = threading.Lock()
 
@@ -83,6 +87,14 @@ class JiraClient:
     def server_info(self) -> dict[str, Any]:
         """Jira's ``serverInfo`` (for ``trackerhub check`` and the health page)."""
         return dict(call(lambda: self.client.server_info()))
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        """The projects the hub's user can see (``GET /project``: ``id``, ``key``, ``name`` ...)."""
+        return list(self.get_json("project") or [])
+
+    def list_fields(self) -> list[dict[str, Any]]:
+        """Every field of the deployment (``GET /field``: ``id``, ``name``, ``custom``, ``schema`` ...)."""
+        return list(self.get_json("field") or [])
 
     def rest_url(self, path: str, api: str = "2") -> str:
         """The address of ``/rest/api/<api>/<path>`` on this Jira."""

@@ -9,39 +9,66 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from config.settings import Settings
+from connector.cache import DEFAULT_TTL, TtlCache
 from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable
-from connector.jira.client import JiraClient, call, describe_errors, error_for
-from connector.jira.fields import ProjectIds, draft_fields
+from connector.jira.client import JiraClient, JiraOptions, call, describe_errors, error_for
+from connector.jira.fields import ProjectIds, draft_fields, issue_state, read_schema, state_fields, user_id
 from connector.origins import on_origin
 from connector.streams import read_capped
-from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
+from connector.types import (
+    Comment,
+    FieldSchema,
+    FileUpload,
+    IssueDraft,
+    IssueRef,
+    IssueState,
+    Target,
+    TrackerFile,
+)
 
 log = logging.getLogger(__name__)
 
 COMMENT_PAGE = 100
 BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's documented maximum (Cloud and Data Center)
+DEFAULT_LINK_TYPE = "Relates"  # in every Jira's default link type scheme
 
 
 class JiraTracker(JiraClient):
-    """The ``Tracker`` protocol for one Jira deployment."""
+    """The ``Tracker`` protocol for one Jira deployment, named ``name`` in rules and targets."""
 
-    name = "jira"
+    kind = "jira"
     bulk_limit = BULK_LIMIT
 
-    def __init__(self, url: str, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "jira",
+        link_type: str = DEFAULT_LINK_TYPE,
+        schema_ttl: float = DEFAULT_TTL,
+        clock: Callable[[], float] = time.monotonic,
+        **options: Unpack[JiraOptions],
+    ) -> None:
+        """``link_type`` is the type ``link`` uses when given none; ``schema_ttl`` how long (seconds) a
+        field schema is reused."""
         super().__init__(url, **options)
+        self.name = name
+        self.link_type = link_type
         self._ids = ProjectIds(self)
+        self._schemas: TtlCache[FieldSchema] = TtlCache(schema_ttl, clock)
         self._own_user: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, url: str | None = None) -> JiraTracker:
+    def from_settings(cls, settings: Settings, url: str | None = None, *, name: str = "jira") -> JiraTracker:
         """A tracker for the configured Jira (or ``url``, e.g. the sandbox's)."""
         return cls(
             url or settings.JIRA_URL or "",
+            name=name,
             token=settings.secret("JIRA_TOKEN") or ("sandbox" if url else None),
             user=settings.JIRA_USER,
             password=settings.secret("JIRA_PASSWORD"),
@@ -108,20 +135,12 @@ class JiraTracker(JiraClient):
             return None
         return self._ref(str(issues[0]["key"]), str(issues[0].get("id")))
 
-    def get_state(self, key: str, *, all_fields: bool = False) -> IssueState:
-        """The issue's status (done means status category ``done``); with ``all_fields`` its fields too."""
-        data = self.get_json(f"issue/{key}", {"fields": "*all" if all_fields else "status,summary,labels"})
-        fields = data.get("fields") or {}
-        status = fields.get("status") or {}
-        category = (status.get("statusCategory") or {}).get("key", "")
-        return IssueState(
-            ref=self._ref(str(data.get("key", key)), str(data.get("id", ""))),
-            done=category == "done",
-            status=str(status.get("name", "")),
-            summary=str(fields.get("summary") or ""),
-            labels=tuple(fields.get("labels") or ()),
-            fields=dict(fields) if all_fields else {},
-        )
+    def get_state(self, key: str, *, all_fields: bool = False, fields: Sequence[str] = ()) -> IssueState:
+        """The issue's status (done means status category ``done``), people and dates; ``fields`` holds
+        the fields asked for by id (every field with ``all_fields``)."""
+        data = self.get_json(f"issue/{key}", {"fields": state_fields(fields, all_fields)})
+        ref = self._ref(str(data.get("key", key)), str(data.get("id", "")))
+        return issue_state(data, ref, fields, all_fields)
 
     def get_comment(self, key: str, comment_id: str) -> Comment:
         """One comment; ``public`` from JSM's ``sd.public.comment`` property (None outside JSM)."""
@@ -130,7 +149,7 @@ class JiraTracker(JiraClient):
         return Comment(
             id=str(data.get("id", comment_id)),
             body=str(data.get("body") or ""),
-            author=str(author.get("accountId") or author.get("name") or author.get("key") or ""),
+            author=user_id(author) or "",
             author_name=str(author.get("displayName") or ""),
             public=_jsm_public(data),
         )
@@ -144,9 +163,24 @@ class JiraTracker(JiraClient):
         comment = call(lambda: self.client.add_comment(key, body, is_internal=True))
         return str(comment.id)
 
+    def link(self, source: str, target: str, link_type: str | None = None) -> None:
+        """Link two issues, read "``source`` <outward> ``target``" (``Blocks``: source blocks target);
+        ``link_type`` is a type's name, outward or inward phrase, ``self.link_type`` when None.
+
+        ``POST /issueLink`` with ``inwardIssue`` = source: Jira shows the inward issue with the type's
+        outward phrase (mozilla/jira-bugzilla-integration#1285, atlassian/atlassian-mcp-server#112, both
+        observed on live Jira). Jira reports a duplicate link as created, so repeating it is harmless.
+        """
+        call(lambda: self.client.create_issue_link(link_type or self.link_type, source, target))
+
     def link_issues(self, previous: str, new: str) -> None:
-        """A "Relates" link (``POST /issueLink``; Jira reports a duplicate link as created)."""
-        call(lambda: self.client.create_issue_link("Relates", new, previous))
+        """Link a conversation's new issue to its previous one with the default link type."""
+        self.link(new, previous)
+
+    def field_schema(self, target: Target) -> FieldSchema:
+        """The create screen of ``target`` (its project and issue type), from createmeta; cached for
+        ``schema_ttl`` seconds. A project or issue type that is not there raises ``UnknownTarget``."""
+        return self._schemas.get(target, lambda: read_schema(self, target))
 
     def list_files(self, key: str) -> list[TrackerFile]:
         """The issue's attachments (``fields.attachment``) whose ``content`` is on ``JIRA_URL``'s origin.
@@ -178,8 +212,7 @@ class JiraTracker(JiraClient):
     def own_user(self) -> str:
         """The hub's account: ``accountId`` on Cloud, the user name on Data Center."""
         if self._own_user is None:
-            me = self.get_json("myself")
-            self._own_user = str(me.get("accountId") or me.get("name") or me.get("key") or "")
+            self._own_user = user_id(self.get_json("myself")) or ""
         return self._own_user
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
@@ -229,8 +262,8 @@ class JiraTracker(JiraClient):
         return list((data.get("fields") or {}).get("attachment") or [])
 
     def _fields(self, draft: IssueDraft) -> dict[str, Any]:
-        project_id = self._ids.project_id(draft.project)
-        issue_type_id = self._ids.issue_type_id(project_id, draft.issue_type)
+        project_id = self._ids.project_id(draft.target.container)
+        issue_type_id = self._ids.issue_type_id(project_id, draft.target.issue_type)
         return draft_fields(draft, project_id, issue_type_id, cloud=self.is_cloud)
 
 

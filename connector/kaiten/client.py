@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
@@ -73,24 +73,25 @@ def token_limiter(token: str, redis: Redis | None) -> RateLimiter:
     return LocalRateLimiter(rate=RATE_LIMIT, period=RATE_PERIOD, start_full=True)
 
 
+class KaitenOptions(TypedDict, total=False):
+    """How to talk to Kaiten: the token's rate limiter (none: unlimited), the timeout of every call in
+    seconds (default 30), a ``requests`` session, and how often a failed read is retried (default 2)."""
+
+    limiter: RateLimiter | None
+    timeout: float
+    session: requests.Session | None
+    read_retries: int
+
+
 class KaitenClient:
     """HTTP to one Kaiten company: every request through the limiter, with a timeout, errors mapped."""
 
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        *,
-        limiter: RateLimiter | None = None,
-        timeout: float = 30.0,
-        session: requests.Session | None = None,
-        read_retries: int = 2,
-    ) -> None:
+    def __init__(self, url: str, token: str, **options: Unpack[KaitenOptions]) -> None:
         self.origin, self.api = split_url(url)
-        self.timeout = timeout
-        self.limiter = limiter
-        self.read_retries = read_retries
-        self.session = session or requests.Session()
+        self.timeout = options.get("timeout", 30.0)
+        self.limiter = options.get("limiter")
+        self.read_retries = options.get("read_retries", 2)
+        self.session = options.get("session") or requests.Session()
         pin_environment(self.session, url)
         self._auth = {"Authorization": f"Bearer {token}"}
         self.session.headers.setdefault("Accept", "application/json")

@@ -16,29 +16,45 @@ Issue keys are card ids (numbers as strings). ``issue_url`` is ``<origin>/<card 
 resolves the short form to the card in whatever space it lives (used as the card link by several
 public integrations, e.g. ``https://<company>.kaiten.ru/12345``); the long form
 ``/space/<space_id>/boards/card/<id>`` needs the space and goes stale when the card is moved.
+
+Links: Kaiten relates cards as parent and child (``POST /cards/{parent}/children {"card_id"}``, not
+settable at create, research/kaiten.md §13), so a draft's ``parent`` is one more saga step, and
+``link`` knows one link type, :data:`PARENT`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable
+from connector.cache import DEFAULT_TTL, TtlCache
+from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable, Unsupported
 from connector.kaiten.cards import (
     MEMBER_RESPONSIBLE,
     card_body,
-    card_done,
-    card_status,
+    card_state,
     has_properties,
     member_id,
     responsible_id,
     tag_names,
 )
-from connector.kaiten.client import KaitenClient, as_int, card_id_of, to_int, token_limiter
+from connector.kaiten.client import KaitenClient, KaitenOptions, as_int, card_id_of, to_int, token_limiter
+from connector.kaiten.fields import Catalogue, read_catalogue, schema_for
 from connector.origins import on_origin
 from connector.streams import read_capped
-from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
+from connector.types import (
+    Comment,
+    FieldSchema,
+    FileUpload,
+    IssueDraft,
+    IssueRef,
+    IssueState,
+    LinkType,
+    Target,
+    TrackerFile,
+)
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -49,10 +65,12 @@ log = logging.getLogger(__name__)
 
 # File types Kaiten stores itself; the others (2–6) are links to files elsewhere.
 STORED_FILE_TYPES = frozenset({1, 7, 8, 10})
+# Kaiten's one relation between cards: "source is the parent of target".
+PARENT = LinkType(name="Parent", inward="is a child of", outward="is the parent of")
 
 
 class IncompleteCard(TrackerUnavailable):
-    """The card was created but a later saga step (tags, responsible) failed; ``ref`` is the card.
+    """The card was created but a later saga step (tags, parent) failed; ``ref`` is the card.
 
     A retried job finds the card by its external id; ``KaitenTracker.complete_issue`` then finishes
     the remaining steps, each checking before it adds.
@@ -64,19 +82,32 @@ class IncompleteCard(TrackerUnavailable):
 
 
 class KaitenTracker(KaitenClient):
-    """The ``Tracker`` protocol for one Kaiten company, plus the reads ``check`` and ``kaiten ls`` use."""
+    """The ``Tracker`` protocol for one Kaiten company, named ``name`` in rules and targets, plus the reads
+    ``check`` and ``kaiten ls`` use."""
 
-    name = "kaiten"
+    kind = "kaiten"
     bulk_limit = 1
     search_lag = 10.0  # ``GET /cards?external_id=`` reads Kaiten's database; no lag is documented
 
-    def __init__(self, url: str, token: str, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        name: str = "kaiten",
+        schema_ttl: float = DEFAULT_TTL,
+        clock: Callable[[], float] = time.monotonic,
+        **options: Unpack[KaitenOptions],
+    ) -> None:
+        """``schema_ttl``: how long (seconds) a field schema is reused."""
         super().__init__(url, token, **options)
+        self.name = name
+        self._catalogue: TtlCache[Catalogue] = TtlCache(schema_ttl, clock)
         self._own_user: str | None = None
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, redis: Redis | None = None, url: str | None = None
+        cls, settings: Settings, redis: Redis | None = None, url: str | None = None, *, name: str = "kaiten"
     ) -> KaitenTracker:
         """A tracker for ``KAITEN_URL`` / ``KAITEN_TOKEN`` (or ``url``, e.g. the sandbox's).
 
@@ -89,12 +120,12 @@ class KaitenTracker(KaitenClient):
         token = settings.secret("KAITEN_TOKEN") or ("sandbox" if url else "")
         if not token:
             raise TrackerRejected("KAITEN_TOKEN is not set", None)
-        return cls(base, token, limiter=token_limiter(token, redis))
+        return cls(base, token, limiter=token_limiter(token, redis), name=name)
 
     # -- the Tracker protocol ---------------------------------------------------------------------
 
     def create_issue(self, draft: IssueDraft, on_send: Callable[[], None] | None = None) -> IssueRef:
-        """Create the card (one POST, never retried here), then add its tags.
+        """Create the card (one POST, never retried here), then add its tags and its parent.
 
         ``responsible_id`` goes into the create itself (the docs list it on create). If a later step
         fails, ``IncompleteCard`` carries the card's ref so the job need not create it again.
@@ -106,9 +137,11 @@ class KaitenTracker(KaitenClient):
         ref = self._ref(created)
         try:
             self._add_tags(ref.key, draft.labels, present=tag_names(created))
+            if draft.parent:
+                self.add_child(draft.parent, ref.key)
         except TrackerUnavailable as exc:
             raise IncompleteCard(
-                f"card {ref.key} created, tags not added: {exc}", ref, exc.retry_after
+                f"card {ref.key} created, tags or parent not added: {exc}", ref, exc.retry_after
             ) from None
         return ref
 
@@ -125,9 +158,11 @@ class KaitenTracker(KaitenClient):
         return results
 
     def complete_issue(self, key: str, draft: IssueDraft) -> IssueRef:
-        """Finish a create saga on an existing card: missing tags, then the responsible member."""
+        """Finish a create saga on an existing card: missing tags and parent, then the responsible member."""
         card = self.get_card(key)
         self._add_tags(key, draft.labels, present=tag_names(card))
+        if draft.parent and not _has_parent(card, draft.parent):
+            self.add_child(draft.parent, key)
         if draft.assignee and responsible_id(card) != as_int(draft.assignee, "assignee"):
             self.set_responsible(key, draft.assignee, members=card.get("members") or [])
         return self._ref(card)
@@ -138,17 +173,11 @@ class KaitenTracker(KaitenClient):
         found = [c for c in cards or [] if str(c.get("external_id")) == idempotency_key]
         return self._ref(found[0]) if found else None
 
-    def get_state(self, key: str, *, all_fields: bool = False) -> IssueState:
-        """Done when the card sits in a column of the "done" type (``state`` 3) or is archived."""
+    def get_state(self, key: str, *, all_fields: bool = False, fields: Sequence[str] = ()) -> IssueState:
+        """Done when the card sits in a column of the "done" type (``state`` 3) or is archived; ``fields``
+        holds the card fields and ``id_<n>`` properties asked for (every property with ``all_fields``)."""
         card = self.get_card(key)
-        return IssueState(
-            ref=self._ref(card),
-            done=card_done(card),
-            status=card_status(card),
-            summary=str(card.get("title") or ""),
-            labels=tuple(str(t.get("name")) for t in card.get("tags") or []),
-            fields=dict(card.get("properties") or {}) if all_fields else {},
-        )
+        return card_state(card, self._ref(card), fields, all_fields)
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
         """Add a markdown comment (its text carries ``marker``); return the comment id."""
@@ -179,11 +208,23 @@ class KaitenTracker(KaitenClient):
         Service Desk requester, so a plain comment is internal."""
         return self.add_comment(key, body, marker)
 
+    def link(self, source: str, target: str, link_type: str | None = None) -> None:
+        """``source`` becomes ``target``'s parent, unless it already is: :data:`PARENT` is the only link
+        type (by its name or outward phrase); another raises ``Unsupported``."""
+        if link_type is not None and link_type.casefold() not in (PARENT.name.casefold(), PARENT.outward):
+            raise Unsupported(f"kaiten links cards only as parent and child, not as {link_type!r}")
+        if not _has_parent(self.get_card(target), source):
+            self.add_child(source, target)
+
     def link_issues(self, previous: str, new: str) -> None:
         """The previous card becomes the new card's parent, unless it already is."""
-        if int(previous) in (self.get_card(new).get("parents_ids") or []):
-            return
-        self.add_child(previous, new)
+        self.link(previous, new)
+
+    def field_schema(self, target: Target) -> FieldSchema:
+        """The card fields and custom properties (with select values) a card of ``target``'s type can
+        have, and which it requires; cached for ``schema_ttl`` seconds. The board, column and lane are
+        not read: properties are company-wide. An unknown card type raises ``UnknownTarget``."""
+        return schema_for(self._catalogue.get("catalogue", lambda: read_catalogue(self)), target)
 
     def list_files(self, key: str) -> list[TrackerFile]:
         """The files Kaiten keeps on the card, at addresses on the Kaiten origin; links are left out."""
@@ -306,3 +347,7 @@ class KaitenTracker(KaitenClient):
             if name.lower() not in present:
                 self.add_tag(key, name)
                 present.add(name.lower())
+
+
+def _has_parent(card: Mapping[str, Any], parent: str) -> bool:
+    return as_int(parent, "parent card id") in (card.get("parents_ids") or [])

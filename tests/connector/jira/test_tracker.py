@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
+from typing import Any
 
 import pytest
 import requests
@@ -10,7 +12,8 @@ import responses
 
 from connector.errors import TrackerRejected, TrackerUnavailable
 from connector.jira import JiraTracker
-from connector.types import FileUpload, IssueDraft, TrackerFile
+from connector.types import FileUpload, IssueDraft, IssueRef, Target, TrackerFile
+from tests.conftest import REPO_ROOT
 
 URL = "https://jira.example.com"
 API = f"{URL}/rest/api/2"
@@ -22,9 +25,7 @@ def server_info(deployment: str = "Server") -> dict:
 
 def draft(**overrides: object) -> IssueDraft:
     values: dict[str, object] = {
-        "tracker": "jira",
-        "project": "SUP",
-        "issue_type": "Task",
+        "target": Target("jira", "SUP", issue_type="Task"),
         "title": "Printer on fire",
         "body": "text",
         "idempotency_key": "hub-abc",
@@ -99,7 +100,7 @@ def test_400_is_rejected_with_jira_s_reasons(mocked: responses.RequestsMock) -> 
 
 def test_unknown_issue_type_is_rejected_before_any_post(mocked: responses.RequestsMock) -> None:
     with pytest.raises(TrackerRejected, match="Epic"):
-        tracker().create_issue(draft(issue_type="Epic"))
+        tracker().create_issue(draft(target=Target("jira", "SUP", issue_type="Epic")))
 
 
 def test_connection_error_is_unavailable(mocked: responses.RequestsMock) -> None:
@@ -271,3 +272,101 @@ def test_bulk_create_outage_is_unavailable_after_on_send(mocked: responses.Reque
     with pytest.raises(TrackerUnavailable) as caught:
         tracker().create_issues([draft()], on_send=lambda: sent.append(True))
     assert sent == [True] and caught.value.retry_after == 7
+
+
+# -- state: people, dates, type and container, in each deployment's user shape ----------------------------
+# The issues are the ``issue`` objects of real webhooks (tests/fixtures/jira/SOURCES.md), which have the
+# shape of ``GET /issue/{key}``: Data Center users carry ``name``/``key``, Cloud users ``accountId``.
+
+
+def webhook_issue(name: str) -> dict[str, Any]:
+    return json.loads((REPO_ROOT / "tests" / "fixtures" / "jira" / name).read_text())["issue"]
+
+
+@pytest.mark.parametrize(
+    ("deployment", "fixture", "user", "category"),
+    [
+        (
+            "Server",
+            "mattermost-plugin-jira__webhook-server-issue-updated-in-progress.json",
+            "admin",
+            "indeterminate",
+        ),
+        (
+            "Cloud",
+            "mattermost-plugin-jira__webhook-cloud-issue-created-many-fields.json",
+            "5cedcb4355a88a0fc86388ba",
+            "new",
+        ),
+    ],
+)
+def test_state_reads_people_dates_type_and_container(
+    deployment: str, fixture: str, user: str, category: str
+) -> None:
+    issue = webhook_issue(fixture)
+    fields = issue["fields"]
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{API}/serverInfo", json=server_info(deployment))
+        read = rsps.get(f"{API}/issue/{issue['key']}", json=issue)
+        state = tracker().get_state(issue["key"], fields=("environment",))
+    assert (state.assignee, state.reporter) == (user, user)
+    assert state.created == datetime.fromisoformat(fields["created"])
+    assert state.updated is not None and state.updated.utcoffset() is not None
+    assert (state.status_category, state.done) == (category, False)
+    assert (state.issue_type, state.priority) == (fields["issuetype"]["name"], "Medium")
+    assert state.container == fields["project"]["key"] and state.due_date is None
+    assert state.fields == {"environment": fields.get("environment")}  # only what was asked for
+    asked = read.calls[0].request.params["fields"].split(",")
+    assert {"assignee", "reporter", "created", "duedate", "project", "environment"} <= set(asked)
+
+
+def test_state_without_people_or_dates_is_empty_not_an_error(mocked: responses.RequestsMock) -> None:
+    mocked.get(
+        f"{API}/issue/SUP-1",
+        json={"key": "SUP-1", "fields": {"assignee": None, "duedate": "2026-03-31", "created": "soon"}},
+    )
+    state = tracker().get_state("SUP-1")
+    assert (state.assignee, state.created, state.due_date) == (None, None, date(2026, 3, 31))
+    assert (state.status_category, state.fields) == ("", {})
+
+
+def test_draft_due_date_and_parent_become_jira_fields(mocked: responses.RequestsMock) -> None:
+    post = mocked.post(f"{API}/issue", json={"id": "2", "key": "SUP-2"}, status=201)
+    tracker().create_issue(draft(due_date=date(2026, 1, 31), parent="SUP-1"))
+    fields = json.loads(post.calls[0].request.body)["fields"]
+    assert (fields["duedate"], fields["parent"]) == ("2026-01-31", {"key": "SUP-1"})
+
+
+# -- links: "source <outward> target", POST /issueLink with the source as inwardIssue ----------------------
+
+LINK_TYPES = {
+    "issueLinkTypes": [
+        {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
+        {"id": "10001", "name": "Cloners", "inward": "is cloned by", "outward": "clones"},
+        {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to"},
+    ]
+}
+
+
+def test_link_names_the_source_inward_with_the_given_or_default_type(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{API}/issueLinkType", json=LINK_TYPES)
+    post = mocked.post(f"{API}/issueLink", status=201)
+    jira = tracker()
+    jira.link("SUP-1", "DEV-2", "Blocks")
+    jira.link_issues("SUP-1", "SUP-9")
+    JiraTracker(URL, token="pat", link_type="Cloners").link("SUP-3", "DEV-4")
+    sent = [json.loads(c.request.body) for c in post.calls]
+    assert [(b["type"]["name"], b["inwardIssue"]["key"], b["outwardIssue"]["key"]) for b in sent] == [
+        ("Blocks", "SUP-1", "DEV-2"),
+        ("Relates", "SUP-9", "SUP-1"),
+        ("Cloners", "SUP-3", "DEV-4"),
+    ]
+
+
+def test_an_instance_has_its_own_name_and_the_jira_kind() -> None:
+    dev = JiraTracker(URL, token="pat", name="jira-dev")
+    assert (dev.name, dev.kind, JiraTracker(URL).name) == ("jira-dev", "jira", "jira")
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{API}/serverInfo", json=server_info())
+        rsps.get(f"{API}/search", json={"issues": [{"id": "1", "key": "SUP-1"}], "total": 1})
+        assert dev.find_issue("hub-abc") == IssueRef("jira-dev", "SUP-1", f"{URL}/browse/SUP-1", "1")

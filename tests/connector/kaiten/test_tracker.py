@@ -1,97 +1,19 @@
-"""KaitenTracker against mocked HTTP (``responses``), checked against Kaiten's documented shapes.
-
-Request bodies follow developers.kaiten.ru/cards/create-new-card (title, board_id, column_id, lane_id,
-type_id, description, asap, responsible_id, external_id, properties {"id_<n>": value}); the card
-answers below are trimmed from the sanitized live card in
-``shared/fixtures/kaiten/card_list_item.sanitized-live.json`` (AllDmeat/kaiten-sdk @ 1e38564d).
-"""
+"""KaitenTracker (the ``Tracker`` protocol) against mocked HTTP (``responses``), checked against Kaiten's
+documented shapes: the create saga, finding what an earlier attempt made, comments, files, search."""
 
 from __future__ import annotations
 
-import json
-import time
-import traceback
 from typing import Any
 
 import pytest
-import requests
 import responses
 from responses import matchers
 
-from connector.errors import TrackerRejected, TrackerUnavailable
+from connector.errors import TrackerRejected, TrackerUnavailable, Unsupported
 from connector.kaiten import KaitenTracker
-from connector.kaiten.cards import card_body
-from connector.kaiten.client import reset_delay, split_url
 from connector.kaiten.tracker import IncompleteCard
-from connector.types import FileUpload, IssueDraft, TrackerFile
-
-ORIGIN = "https://acme.kaiten.ru"
-API = ORIGIN + "/api/latest"
-TOKEN = "296a5709-99bc-49a7-96e0-c0a1b236091f"  # the docs' example token format
-
-
-def live_card(**over: Any) -> dict[str, Any]:
-    """The live sample's field set and types (trimmed), with overrides."""
-    card = {
-        "archived": False,
-        "asap": False,
-        "board_id": 10,
-        "column_id": 101,
-        "condition": 1,
-        "created": "2024-10-14T10:48:16.594Z",
-        "description": "Steps to reproduce",
-        "external_id": None,
-        "id": 101,
-        "key": None,
-        "lane_id": 111,
-        "owner_id": 7,
-        "path_data": {
-            "board": {"id": 10, "title": "Support"},
-            "column": {"id": 101, "sort_order": 1, "title": "To do"},
-            "lane": {"id": 111, "sort_order": 40.65, "title": "Default"},
-            "space": {"id": 9, "title": "Demo space"},
-        },
-        "properties": {},
-        "source": "api",
-        "space_id": 9,
-        "state": 1,
-        "tag_ids": None,
-        "title": "Fix login",
-        "type_id": 2,
-        "uid": "00000000-0000-0000-0000-000000000001",
-        "updated": "2024-10-28T14:36:34.877Z",
-        "version": 1,
-    }
-    card.update(over)
-    return card
-
-
-def draft(**over: Any) -> IssueDraft:
-    fields: dict[str, Any] = {
-        "tracker": "kaiten",
-        "project": "10",
-        "issue_type": "2",
-        "title": "Printer on fire",
-        "body": "It is \\*really\\* on fire",
-        "idempotency_key": "hub-42",
-        "labels": ("support", "telegram"),
-        "priority": "asap",
-        "assignee": "3",
-        "custom_fields": {"id_501": [601], "502": "ACME Corp", "due_date": "2026-01-31T00:00:00Z"},
-        "column": "101",
-        "lane": "111",
-    }
-    fields.update(over)
-    return IssueDraft(**fields)
-
-
-@pytest.fixture
-def tracker() -> KaitenTracker:
-    return KaitenTracker(ORIGIN, TOKEN, timeout=5, read_retries=0)
-
-
-def body_of(call: Any) -> Any:
-    return json.loads(call.request.body)
+from connector.types import FileUpload, IssueRef, TrackerFile
+from tests.connector.kaiten.factories import API, ORIGIN, TOKEN, body_of, draft, live_card
 
 
 @responses.activate
@@ -117,25 +39,6 @@ def test_create_posts_the_documented_card_body_then_tags(tracker: KaitenTracker)
     }
     tags = [body_of(c) for c in responses.calls[1:]]
     assert tags == [{"name": "support"}, {"name": "telegram"}]
-
-
-def test_card_body_minimal_draft_leaves_optional_fields_out() -> None:
-    body = card_body(draft(labels=(), priority=None, assignee=None, custom_fields={}, column=None, lane=None))
-    assert body == {
-        "title": "Printer on fire",
-        "board_id": 10,
-        "description": "It is \\*really\\* on fire",
-        "asap": False,
-        "external_id": "hub-42",
-        "type_id": 2,
-    }
-
-
-def test_card_body_rejects_names_where_ids_are_needed() -> None:
-    with pytest.raises(TrackerRejected):
-        card_body(draft(project="Support"))
-    with pytest.raises(TrackerRejected):
-        card_body(draft(custom_fields={"Severity": "High"}))
 
 
 @responses.activate
@@ -206,129 +109,6 @@ def test_find_issue_none_when_no_card_carries_the_key(tracker: KaitenTracker) ->
     # a server that ignored the filter must not make another card look like ours
     responses.replace(responses.GET, API + "/cards", json=[live_card(id=1, external_id=None)])
     assert tracker.find_issue("hub-43") is None
-
-
-@pytest.mark.parametrize(
-    ("over", "done", "status"),
-    [
-        ({"state": 1}, False, "To do"),
-        ({"state": 2, "column": {"id": 102, "title": "In progress", "type": 2}}, False, "In progress"),
-        ({"state": 3, "column": {"id": 103, "title": "Done", "type": 3}}, True, "Done"),
-        ({"state": 1, "condition": 2, "archived": True}, True, "archived"),
-    ],
-)
-@responses.activate
-def test_state_done_in_done_column_or_archived(
-    tracker: KaitenTracker, over: dict[str, Any], done: bool, status: str
-) -> None:
-    responses.get(API + "/cards/101", json=live_card(**over))
-    state = tracker.get_state("101")
-    assert (state.done, state.status, state.ref.key) == (done, status, "101")
-
-
-@responses.activate
-def test_429_retry_after_comes_from_ratelimit_reset(tracker: KaitenTracker) -> None:
-    reset = int(time.time()) + 7
-    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
-    responses.post(API + "/cards/1/comments", status=429, headers=headers, json={"message": "Too many"})
-    with pytest.raises(TrackerUnavailable) as caught:
-        tracker.add_comment("1", "hello hub-1", "hub-1")
-    assert caught.value.retry_after is not None
-    assert 5.5 <= caught.value.retry_after <= 7.0
-
-
-def test_reset_delay_edges() -> None:
-    now = 1_700_000_000.0
-    assert reset_delay({"X-RateLimit-Reset": "1700000000"}, now=now + 0.4) == 1.0  # at least one second
-    assert reset_delay({"X-RateLimit-Reset": "1700000010"}, now=now) == 10.0
-    assert reset_delay({"X-RateLimit-Reset": "1700000010000"}, now=now) == 10.0  # milliseconds
-    assert reset_delay({"X-RateLimit-Reset": "3"}, now=now) == 3.0  # a delay, not an epoch
-    assert reset_delay({}, now=now) == 1.0
-    assert reset_delay({"Retry-After": "4"}, now=now) == 4.0
-    assert reset_delay({"X-RateLimit-Reset": "soon"}, now=now) == 1.0
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
-@responses.activate
-def test_5xx_is_unavailable(tracker: KaitenTracker, status: int) -> None:
-    responses.post(API + "/cards", status=status, body="<html>Bad gateway</html>")
-    with pytest.raises(TrackerUnavailable):
-        tracker.create_issue(draft())
-    assert len(responses.calls) == 1  # a create is never retried inside
-
-
-@pytest.mark.parametrize("error", [requests.ConnectionError("reset"), requests.ConnectTimeout("slow")])
-@responses.activate
-def test_connection_errors_are_unavailable(tracker: KaitenTracker, error: Exception) -> None:
-    responses.post(API + "/cards", body=error)
-    with pytest.raises(TrackerUnavailable) as caught:
-        tracker.create_issue(draft())
-    assert type(caught.value) is TrackerUnavailable
-
-
-@pytest.mark.parametrize("status", [400, 403, 404])
-@responses.activate
-def test_4xx_is_rejected_with_kaitens_message(tracker: KaitenTracker, status: int) -> None:
-    responses.post(API + "/cards", status=status, json={"message": "Column not found"})
-    with pytest.raises(TrackerRejected) as caught:
-        tracker.create_issue(draft())
-    assert caught.value.status == status
-    assert "Column not found" in str(caught.value)
-
-
-@responses.activate
-def test_402_feature_not_in_tariff_is_rejected(tracker: KaitenTracker) -> None:
-    responses.get(API + "/spaces", status=402, json={"message": "Feature is not supported by tariff"})
-    with pytest.raises(TrackerRejected) as caught:
-        tracker.list_spaces()
-    assert caught.value.status == 402
-
-
-@responses.activate
-def test_token_never_in_exception_text() -> None:
-    tracker = KaitenTracker(ORIGIN, TOKEN, read_retries=0)
-    responses.post(API + "/cards", status=400, json={"message": "bad"})
-    responses.get(API + "/cards/1", body=requests.ConnectionError(f"failed with Bearer {TOKEN}"))
-    responses.get(API + "/cards/2", status=401, body="Invalid token")
-    responses.post(API + "/cards/3/comments", status=429, headers={"X-RateLimit-Reset": "0"})
-    failures: list[BaseException] = []
-    for action in (
-        lambda: tracker.create_issue(draft()),
-        lambda: tracker.get_card(1),
-        lambda: tracker.get_card(2),
-        lambda: tracker.add_comment("3", "x", "x"),
-    ):
-        with pytest.raises((TrackerRejected, TrackerUnavailable)) as caught:
-            action()
-        failures.append(caught.value)
-    for exc in failures:
-        text = "".join(traceback.format_exception(exc))
-        assert TOKEN not in text
-        assert TOKEN not in repr(exc)
-
-
-@responses.activate
-def test_reads_are_retried_briefly_writes_are_not() -> None:
-    tracker = KaitenTracker(ORIGIN, TOKEN, read_retries=2)
-    responses.get(API + "/cards/5", status=503)
-    responses.get(API + "/cards/5", json=live_card(id=5))
-    assert tracker.get_card(5)["id"] == 5
-    assert len(responses.calls) == 2
-    responses.post(API + "/cards/5/comments", status=503)
-    with pytest.raises(TrackerUnavailable):
-        tracker.add_comment("5", "hi", "hub-1")
-    assert len(responses.calls) == 3
-
-
-@responses.activate
-def test_reads_do_not_wait_out_a_long_rate_limit() -> None:
-    tracker = KaitenTracker(ORIGIN, TOKEN, read_retries=2)
-    reset = int(time.time()) + 60
-    responses.get(API + "/cards/5", status=429, headers={"X-RateLimit-Reset": str(reset)})
-    with pytest.raises(TrackerUnavailable) as caught:
-        tracker.get_card(5)
-    assert caught.value.retry_after is not None and caught.value.retry_after > 50
-    assert len(responses.calls) == 1
 
 
 @responses.activate
@@ -418,44 +198,6 @@ def test_the_token_goes_to_the_kaiten_origin_and_not_through_a_redirect(tracker:
     }
 
 
-@pytest.mark.parametrize(
-    ("url", "origin", "api"),
-    [
-        ("https://acme.kaiten.ru", ORIGIN, API),
-        ("https://acme.kaiten.ru/", ORIGIN, API),
-        ("https://acme.kaiten.ru/api/latest", ORIGIN, API),
-        ("https://acme.kaiten.ru/api/v1/", ORIGIN, ORIGIN + "/api/v1"),
-        (
-            "https://kaiten.example.com/api",
-            "https://kaiten.example.com",
-            "https://kaiten.example.com/api/latest",
-        ),
-    ],
-)
-def test_url_forms(url: str, origin: str, api: str) -> None:
-    assert split_url(url) == (origin, api)
-    assert KaitenTracker(url, TOKEN).issue_url("12") == origin + "/12"
-
-
-class CountingLimiter:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def acquire(self, timeout: float | None = None) -> float:
-        self.calls += 1
-        return 0.0
-
-
-@responses.activate
-def test_limiter_is_asked_before_every_request() -> None:
-    limiter = CountingLimiter()
-    tracker = KaitenTracker(ORIGIN, TOKEN, limiter=limiter, read_retries=0)  # type: ignore[arg-type]
-    responses.post(API + "/cards", json=live_card(id=9))
-    responses.post(API + "/cards/9/tags", json={"id": 1, "name": "x"})
-    tracker.create_issue(draft())
-    assert limiter.calls == len(responses.calls) == 3
-
-
 @responses.activate
 def test_search_pages_and_filters_properties_locally(tracker: KaitenTracker) -> None:
     first = [live_card(id=i, properties={"id_501": [601]}) for i in range(100)]
@@ -475,42 +217,51 @@ def test_search_pages_and_filters_properties_locally(tracker: KaitenTracker) -> 
     assert query["broken_api"] == "false"
 
 
-@responses.activate
-def test_move_and_archive_patch_the_card(tracker: KaitenTracker) -> None:
-    responses.patch(API + "/cards/12", json=live_card(id=12))
-    tracker.move_card(12, board_id="20", column_id=201, lane_id=211)
-    tracker.archive_card("12")
-    assert body_of(responses.calls[0]) == {"board_id": 20, "column_id": 201, "lane_id": 211}
-    assert body_of(responses.calls[1]) == {"condition": 2}
+# -- parent and links: Kaiten relates cards as parent and child (POST /cards/{parent}/children) -----------
 
 
-@responses.activate
-def test_catalogue_reads(tracker: KaitenTracker) -> None:
-    responses.get(API + "/spaces", json=[{"id": 9, "title": "Demo space"}])
-    responses.get(API + "/spaces/9/boards", json=[{"id": 10, "title": "Support"}])
-    responses.get(API + "/boards/10/columns", json=[{"id": 101, "title": "To do", "type": 1}])
-    responses.get(API + "/boards/10/lanes", json=[{"id": 111, "title": "Default", "condition": 1}])
-    responses.get(API + "/card-types", json=[{"id": 2, "name": "Bug"}])
-    responses.get(API + "/company/custom-properties", json=[{"id": 501, "name": "Team", "type": "select"}])
-    responses.get(API + "/company/custom-properties/501/select-values", json=[{"id": 601, "value": "iOS"}])
-    responses.get(API + "/users", json=[{"id": 3, "full_name": "Bob"}])
-    assert tracker.list_spaces()[0]["id"] == 9
-    assert tracker.list_boards(9)[0]["id"] == 10
-    assert tracker.list_columns(10)[0]["type"] == 1
-    assert tracker.list_lanes(10)[0]["id"] == 111
-    assert tracker.list_card_types()[0]["name"] == "Bug"
-    assert tracker.list_properties()[0]["type"] == "select"
-    assert tracker.list_select_values(501)[0]["value"] == "iOS"
-    assert tracker.list_users()[0]["id"] == 3
+@responses.activate(assert_all_requests_are_fired=True)
+def test_a_drafts_parent_is_one_more_step_of_the_create(tracker: KaitenTracker) -> None:
+    responses.post(API + "/cards", json=live_card(id=600, tags=[{"name": "support"}, {"name": "telegram"}]))
+    child = responses.post(API + "/cards/42/children", json={"id": 600})
+    assert tracker.create_issue(draft(parent="42")).key == "600"
+    assert body_of(child.calls[0]) == {"card_id": 600}
 
 
-def test_from_settings_builds_a_limiter_without_the_token(settings: Any, redis_url: str) -> None:
-    from pydantic import SecretStr
-    from redis import Redis
+@responses.activate(assert_all_requests_are_fired=True)
+def test_a_failed_parent_step_keeps_the_card_and_complete_issue_finishes_it(tracker: KaitenTracker) -> None:
+    responses.post(API + "/cards", json=live_card(id=601, tags=[{"name": "support"}, {"name": "telegram"}]))
+    child = responses.post(API + "/cards/42/children", status=502)
+    with pytest.raises(IncompleteCard) as caught:
+        tracker.create_issue(draft(parent="42", assignee=None))
+    assert caught.value.ref.key == "601"
+    tags = [{"name": "support"}, {"name": "telegram"}]
+    responses.get(API + "/cards/601", json=live_card(id=601, tags=tags, parents_ids=None))
+    responses.replace(responses.POST, API + "/cards/42/children", json={"id": 601})
+    tracker.complete_issue("601", draft(parent="42", assignee=None))
+    assert child.call_count == 1 and body_of(responses.calls[-1]) == {"card_id": 601}
 
-    configured = settings.model_copy(update={"KAITEN_URL": ORIGIN, "KAITEN_TOKEN": SecretStr(TOKEN)})
-    tracker = KaitenTracker.from_settings(configured, redis=Redis.from_url(redis_url))
-    assert tracker.limiter is not None and TOKEN not in tracker.limiter.key
-    assert tracker.api == API
-    with pytest.raises(TrackerRejected):
-        KaitenTracker.from_settings(settings)  # no KAITEN_URL
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_link_makes_the_source_the_parent_once(tracker: KaitenTracker) -> None:
+    responses.get(API + "/cards/8", json=live_card(id=8, parents_ids=None))
+    responses.get(API + "/cards/9", json=live_card(id=9, parents_ids=[7]))
+    add = responses.post(API + "/cards/7/children", json={"id": 8})
+    tracker.link("7", "8")
+    tracker.link("7", "9", "Parent")  # already its parent: nothing is sent
+    tracker.link_issues("7", "8")  # a follow-up's previous card is its parent
+    assert add.call_count == 2 and body_of(add.calls[0]) == {"card_id": 8}
+
+
+def test_link_refuses_a_type_kaiten_cannot_make(tracker: KaitenTracker) -> None:
+    with responses.RequestsMock() as rsps, pytest.raises(Unsupported, match="Blocks"):
+        tracker.link("7", "8", "Blocks")
+    assert len(rsps.calls) == 0
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_an_instance_has_its_own_name_and_the_kaiten_kind() -> None:
+    board = KaitenTracker(ORIGIN, TOKEN, name="kaiten-sales", read_retries=0)
+    assert (board.name, board.kind, KaitenTracker(ORIGIN, TOKEN).name) == ("kaiten-sales", "kaiten", "kaiten")
+    responses.get(API + "/cards", json=[live_card(id=5, external_id="hub-5")])
+    assert board.find_issue("hub-5") == IssueRef("kaiten-sales", "5", ORIGIN + "/5", "5")
