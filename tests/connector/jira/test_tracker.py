@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -36,18 +37,26 @@ def draft(**overrides: object) -> IssueDraft:
 
 
 @pytest.fixture
-def mocked() -> responses.RequestsMock:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+def api() -> Iterator[responses.RequestsMock]:
+    """Jira's ``serverInfo``, which every client asks first; each test mocks what else it calls, and
+    every mock must be called."""
+    with responses.RequestsMock() as rsps:
         rsps.get(f"{API}/serverInfo", json=server_info())
-        rsps.get(
-            f"{API}/project/SUP",
-            json={
-                "id": "10000",
-                "key": "SUP",
-                "issueTypes": [{"id": "10002", "name": "Task"}, {"id": "10004", "name": "Bug"}],
-            },
-        )
         yield rsps
+
+
+@pytest.fixture
+def mocked(api: responses.RequestsMock) -> responses.RequestsMock:
+    """The same, with the project a create reads its ids from."""
+    api.get(
+        f"{API}/project/SUP",
+        json={
+            "id": "10000",
+            "key": "SUP",
+            "issueTypes": [{"id": "10002", "name": "Task"}, {"id": "10004", "name": "Bug"}],
+        },
+    )
+    return api
 
 
 def tracker() -> JiraTracker:
@@ -109,10 +118,10 @@ def test_connection_error_is_unavailable(mocked: responses.RequestsMock) -> None
         tracker().create_issue(draft())
 
 
-def test_find_issue_uses_search_on_data_center(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{API}/search", json={"issues": [{"id": "1", "key": "SUP-1"}], "total": 1})
+def test_find_issue_uses_search_on_data_center(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/search", json={"issues": [{"id": "1", "key": "SUP-1"}], "total": 1})
     assert tracker().find_issue("hub-abc").key == "SUP-1"  # type: ignore[union-attr]
-    search = next(c for c in mocked.calls if "/search" in c.request.url)
+    search = next(c for c in api.calls if "/search" in c.request.url)
     assert (
         "labels+%3D+%22hub-abc%22" in search.request.url
         or "labels%20%3D%20%22hub-abc%22" in search.request.url
@@ -120,7 +129,7 @@ def test_find_issue_uses_search_on_data_center(mocked: responses.RequestsMock) -
 
 
 def test_find_issue_uses_search_jql_on_cloud() -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.get(f"{API}/serverInfo", json=server_info("Cloud"))
         rsps.get(f"{API}/search/jql", json={"issues": [], "isLast": True})
         jira = JiraTracker(URL, user="me@example.com", password="api-token")
@@ -128,8 +137,8 @@ def test_find_issue_uses_search_jql_on_cloud() -> None:
         assert any(c.request.url.startswith(f"{API}/search/jql") for c in rsps.calls)
 
 
-def test_state_done_by_status_category(mocked: responses.RequestsMock) -> None:
-    mocked.get(
+def test_state_done_by_status_category(api: responses.RequestsMock) -> None:
+    api.get(
         f"{API}/issue/SUP-1",
         json={"key": "SUP-1", "fields": {"status": {"name": "Closed", "statusCategory": {"key": "done"}}}},
     )
@@ -137,16 +146,16 @@ def test_state_done_by_status_category(mocked: responses.RequestsMock) -> None:
     assert state.done and state.status == "Closed"
 
 
-def test_find_comment_pages_through_comments(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{API}/issue/SUP-1/comment", json={"comments": [{"id": "5", "body": "x hub-m1"}], "total": 1})
+def test_find_comment_pages_through_comments(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/issue/SUP-1/comment", json={"comments": [{"id": "5", "body": "x hub-m1"}], "total": 1})
     jira = tracker()
     assert jira.find_comment("SUP-1", "hub-m1") == "5"
     assert jira.find_comment("SUP-1", "hub-m2") is None
 
 
-def test_attach_skips_files_already_there(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{API}/issue/SUP-1", json={"fields": {"attachment": [{"filename": "a.txt", "size": 3}]}})
-    mocked.post(
+def test_attach_skips_files_already_there(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/issue/SUP-1", json={"fields": {"attachment": [{"filename": "a.txt", "size": 3}]}})
+    api.post(
         f"{API}/issue/SUP-1/attachments",
         json=[
             {
@@ -159,7 +168,7 @@ def test_attach_skips_files_already_there(mocked: responses.RequestsMock) -> Non
         ],
     )
     tracker().attach_files("SUP-1", [FileUpload("a.txt", b"abc"), FileUpload("b.txt", b"defg")])
-    uploads = [c for c in mocked.calls if c.request.url.endswith("/attachments")]
+    uploads = [c for c in api.calls if c.request.url.endswith("/attachments")]
     assert len(uploads) == 1
     body = uploads[0].request.body
     body = (
@@ -173,9 +182,9 @@ def attachment(id: str, filename: str, content: str) -> dict[str, object]:
     return {"id": id, "filename": filename, "size": 5, "mimeType": "application/pdf", "content": content}
 
 
-def test_credentials_go_only_to_attachments_on_jira_url(mocked: responses.RequestsMock) -> None:
+def test_credentials_go_only_to_attachments_on_jira_url(api: responses.RequestsMock) -> None:
     """Jira writes ``content`` with its base URL; one naming another host is not fetched with our token."""
-    mocked.get(
+    api.get(
         f"{API}/issue/SUP-1",
         json={
             "fields": {
@@ -186,14 +195,14 @@ def test_credentials_go_only_to_attachments_on_jira_url(mocked: responses.Reques
             }
         },
     )
-    mocked.get(f"{URL}/secure/attachment/9/driver.pdf", body=b"%PDF-1")
-    mocked.get("https://jira-old.example.com/secure/attachment/10/old.pdf", body=b"%PDF-2")
+    api.get(f"{URL}/secure/attachment/9/driver.pdf", body=b"%PDF-1")
+    # nothing answers for jira-old.example.com: a request there would fail the test
     jira = tracker()
     [driver] = jira.list_files("SUP-1")
     assert jira.download_file(driver, 1024) == b"%PDF-1"
     with pytest.raises(TrackerRejected, match="not fetched"):
         jira.download_file(TrackerFile("10", "old.pdf", 5, "https://jira-old.example.com/x/old.pdf"), 1024)
-    fetched = [c.request for c in mocked.calls if "/secure/attachment/" in c.request.url]
+    fetched = [c.request for c in api.calls if "/secure/attachment/" in c.request.url]
     assert [(r.url, r.headers["Authorization"]) for r in fetched] == [
         (f"{URL}/secure/attachment/9/driver.pdf", "Bearer pat")
     ]
@@ -320,8 +329,8 @@ def test_state_reads_people_dates_type_and_container(
     assert {"assignee", "reporter", "created", "duedate", "project", "environment"} <= set(asked)
 
 
-def test_state_without_people_or_dates_is_empty_not_an_error(mocked: responses.RequestsMock) -> None:
-    mocked.get(
+def test_state_without_people_or_dates_is_empty_not_an_error(api: responses.RequestsMock) -> None:
+    api.get(
         f"{API}/issue/SUP-1",
         json={"key": "SUP-1", "fields": {"assignee": None, "duedate": "2026-03-31", "created": "soon"}},
     )
@@ -348,9 +357,9 @@ LINK_TYPES = {
 }
 
 
-def test_link_names_the_source_inward_with_the_given_or_default_type(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{API}/issueLinkType", json=LINK_TYPES)
-    post = mocked.post(f"{API}/issueLink", status=201)
+def test_link_names_the_source_inward_with_the_given_or_default_type(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/issueLinkType", json=LINK_TYPES)
+    post = api.post(f"{API}/issueLink", status=201)
     jira = tracker()
     jira.link("SUP-1", "DEV-2", "Blocks")
     jira.link_issues("SUP-1", "SUP-9")

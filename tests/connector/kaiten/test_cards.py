@@ -48,7 +48,7 @@ def test_card_body_rejects_names_where_ids_are_needed() -> None:
         ({"state": 1, "condition": 2, "archived": True}, True, "archived"),
     ],
 )
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_state_done_in_done_column_or_archived(
     tracker: KaitenTracker, over: dict[str, Any], done: bool, status: str
 ) -> None:

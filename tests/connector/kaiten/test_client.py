@@ -17,7 +17,7 @@ from connector.kaiten.client import reset_delay, split_url
 from tests.connector.kaiten.factories import API, ORIGIN, TOKEN, body_of, draft, live_card
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_429_retry_after_comes_from_ratelimit_reset(tracker: KaitenTracker) -> None:
     reset = int(time.time()) + 7
     headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
@@ -40,7 +40,7 @@ def test_reset_delay_edges() -> None:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_5xx_is_unavailable(tracker: KaitenTracker, status: int) -> None:
     responses.post(API + "/cards", status=status, body="<html>Bad gateway</html>")
     with pytest.raises(TrackerUnavailable):
@@ -49,7 +49,7 @@ def test_5xx_is_unavailable(tracker: KaitenTracker, status: int) -> None:
 
 
 @pytest.mark.parametrize("error", [requests.ConnectionError("reset"), requests.ConnectTimeout("slow")])
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_connection_errors_are_unavailable(tracker: KaitenTracker, error: Exception) -> None:
     responses.post(API + "/cards", body=error)
     with pytest.raises(TrackerUnavailable) as caught:
@@ -58,7 +58,7 @@ def test_connection_errors_are_unavailable(tracker: KaitenTracker, error: Except
 
 
 @pytest.mark.parametrize("status", [400, 403, 404])
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_4xx_is_rejected_with_kaitens_message(tracker: KaitenTracker, status: int) -> None:
     responses.post(API + "/cards", status=status, json={"message": "Column not found"})
     with pytest.raises(TrackerRejected) as caught:
@@ -67,7 +67,7 @@ def test_4xx_is_rejected_with_kaitens_message(tracker: KaitenTracker, status: in
     assert "Column not found" in str(caught.value)
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_402_feature_not_in_tariff_is_rejected(tracker: KaitenTracker) -> None:
     responses.get(API + "/spaces", status=402, json={"message": "Feature is not supported by tariff"})
     with pytest.raises(TrackerRejected) as caught:
@@ -75,7 +75,7 @@ def test_402_feature_not_in_tariff_is_rejected(tracker: KaitenTracker) -> None:
     assert caught.value.status == 402
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_token_never_in_exception_text() -> None:
     tracker = KaitenTracker(ORIGIN, TOKEN, read_retries=0)
     responses.post(API + "/cards", status=400, json={"message": "bad"})
@@ -98,7 +98,7 @@ def test_token_never_in_exception_text() -> None:
         assert TOKEN not in repr(exc)
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_reads_are_retried_briefly_writes_are_not() -> None:
     tracker = KaitenTracker(ORIGIN, TOKEN, read_retries=2)
     responses.get(API + "/cards/5", status=503)
@@ -111,7 +111,7 @@ def test_reads_are_retried_briefly_writes_are_not() -> None:
     assert len(responses.calls) == 3
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_reads_do_not_wait_out_a_long_rate_limit() -> None:
     tracker = KaitenTracker(ORIGIN, TOKEN, read_retries=2)
     reset = int(time.time()) + 60
@@ -150,7 +150,7 @@ class CountingLimiter:
         return 0.0
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_limiter_is_asked_before_every_request() -> None:
     limiter = CountingLimiter()
     tracker = KaitenTracker(ORIGIN, TOKEN, limiter=limiter, read_retries=0)  # type: ignore[arg-type]
@@ -160,7 +160,7 @@ def test_limiter_is_asked_before_every_request() -> None:
     assert limiter.calls == len(responses.calls) == 3
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_move_and_archive_patch_the_card(tracker: KaitenTracker) -> None:
     responses.patch(API + "/cards/12", json=live_card(id=12))
     tracker.move_card(12, board_id="20", column_id=201, lane_id=211)
@@ -169,7 +169,7 @@ def test_move_and_archive_patch_the_card(tracker: KaitenTracker) -> None:
     assert body_of(responses.calls[1]) == {"condition": 2}
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_catalogue_reads(tracker: KaitenTracker) -> None:
     responses.get(API + "/spaces", json=[{"id": 9, "title": "Demo space"}])
     responses.get(API + "/spaces/9/boards", json=[{"id": 10, "title": "Support"}])

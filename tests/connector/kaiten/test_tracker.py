@@ -16,7 +16,7 @@ from connector.types import FileUpload, IssueRef, TrackerFile
 from tests.connector.kaiten.factories import API, ORIGIN, TOKEN, body_of, draft, live_card
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_create_posts_the_documented_card_body_then_tags(tracker: KaitenTracker) -> None:
     responses.post(API + "/cards", json=live_card(id=555, external_id="hub-42"))
     responses.post(API + "/cards/555/tags", json={"id": 1, "name": "support"})
@@ -41,7 +41,7 @@ def test_create_posts_the_documented_card_body_then_tags(tracker: KaitenTracker)
     assert tags == [{"name": "support"}, {"name": "telegram"}]
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_create_skips_tags_the_card_already_has(tracker: KaitenTracker) -> None:
     # a column's default_tags can put a tag on a new card before the hub adds it
     responses.post(API + "/cards", json=live_card(id=556, tags=[{"id": 9, "name": "Support"}]))
@@ -50,7 +50,7 @@ def test_create_skips_tags_the_card_already_has(tracker: KaitenTracker) -> None:
     assert [body_of(c) for c in responses.calls[1:]] == [{"name": "telegram"}]
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_failed_tag_step_keeps_the_card_ref(tracker: KaitenTracker) -> None:
     responses.post(API + "/cards", json=live_card(id=557))
     responses.post(API + "/cards/557/tags", status=503, json={"message": "Service unavailable"})
@@ -61,7 +61,7 @@ def test_failed_tag_step_keeps_the_card_ref(tracker: KaitenTracker) -> None:
     assert len(responses.calls) == 2  # the create is never re-sent
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_complete_issue_reads_the_card_before_each_step(tracker: KaitenTracker) -> None:
     card = live_card(id=558, tags=[{"id": 1, "name": "support"}], members=[{"id": 7, "type": 1}])
     responses.get(
@@ -82,7 +82,7 @@ def test_complete_issue_reads_the_card_before_each_step(tracker: KaitenTracker) 
     assert body_of(responses.calls[3]) == {"type": 2}
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_complete_issue_does_nothing_on_a_complete_card(tracker: KaitenTracker) -> None:
     card = live_card(
         id=559,
@@ -94,7 +94,7 @@ def test_complete_issue_does_nothing_on_a_complete_card(tracker: KaitenTracker) 
     assert len(responses.calls) == 1
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_find_issue_filters_by_external_id(tracker: KaitenTracker) -> None:
     match = [matchers.query_param_matcher({"external_id": "hub-42", "limit": "2"})]
     responses.get(API + "/cards", json=[live_card(id=560, external_id="hub-42")], match=match)
@@ -102,7 +102,7 @@ def test_find_issue_filters_by_external_id(tracker: KaitenTracker) -> None:
     assert ref is not None and ref.key == "560" and ref.url == ORIGIN + "/560"
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_find_issue_none_when_no_card_carries_the_key(tracker: KaitenTracker) -> None:
     responses.get(API + "/cards", json=[])
     assert tracker.find_issue("hub-43") is None
@@ -111,7 +111,7 @@ def test_find_issue_none_when_no_card_carries_the_key(tracker: KaitenTracker) ->
     assert tracker.find_issue("hub-43") is None
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_comments_add_and_find(tracker: KaitenTracker) -> None:
     responses.post(
         API + "/cards/7/comments", json={"id": 9001, "text": "hi [hub-5]", "type": 1, "card_id": 7}
@@ -126,7 +126,7 @@ def test_comments_add_and_find(tracker: KaitenTracker) -> None:
     assert tracker.find_comment("7", "hub-6") is None
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_attach_skips_files_with_same_name_and_size(tracker: KaitenTracker) -> None:
     card = live_card(id=8, files=[{"id": "f-uid", "name": "a.txt", "size": "3", "type": 11}])
     responses.get(API + "/cards/8", json=card)
@@ -151,7 +151,7 @@ def file_entry(id: int, name: str, url: str, type: int = 1, **over: Any) -> dict
     return {"id": id, "name": name, "size": 5, "type": type, "url": url, "external": False, **over}
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_only_files_kaiten_keeps_on_its_origin_are_listed(tracker: KaitenTracker) -> None:
     files = [
         file_entry(1, "driver.pdf", ORIGIN + "/files/aa11"),
@@ -169,15 +169,15 @@ def test_only_files_kaiten_keeps_on_its_origin_are_listed(tracker: KaitenTracker
     ]
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_an_off_origin_file_is_never_fetched_and_never_gets_the_token(tracker: KaitenTracker) -> None:
-    responses.get("https://evil.example/report.pdf", body=b"%PDF-stolen")
+    # nothing answers for evil.example: a request there would fail the test
     with pytest.raises(TrackerRejected, match="not fetched"):
         tracker.download_file(TrackerFile("3", "report.pdf", 5, "https://evil.example/report.pdf"), 1024)
     assert len(responses.calls) == 0
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_the_token_goes_to_the_kaiten_origin_and_not_through_a_redirect(tracker: KaitenTracker) -> None:
     responses.get(ORIGIN + "/files/aa11", body=b"%PDF-driver")
     responses.get(
@@ -198,7 +198,7 @@ def test_the_token_goes_to_the_kaiten_origin_and_not_through_a_redirect(tracker:
     }
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_search_pages_and_filters_properties_locally(tracker: KaitenTracker) -> None:
     first = [live_card(id=i, properties={"id_501": [601]}) for i in range(100)]
     second = [live_card(id=100, properties={"id_501": [602]}), live_card(id=101, properties={})]
