@@ -1,6 +1,6 @@
 """KaitenTracker.field_schema: card types, custom properties and their select values as a FieldSchema.
 
-The answers are Kaiten's live shapes (tests/fixtures/kaiten/SOURCES.md): a card type whose
+The answers are Kaiten's live shapes (tests/fixtures/kaiten/SOURCES.md, files in api/): a card type whose
 ``card_properties`` mark a property (by uid) required, a ``select`` property and its select values.
 """
 
@@ -21,7 +21,7 @@ from connector.types import Choice, Target
 from tests.conftest import REPO_ROOT
 from tests.connector.kaiten.factories import API, ORIGIN, TOKEN
 
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "kaiten"
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "kaiten" / "api"
 
 
 def fixture(name: str) -> Any:
