@@ -6,13 +6,27 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from connector.errors import TrackerError
-from connector.types import Comment, FileUpload, IssueDraft, IssueRef, IssueState, TrackerFile
+from connector.types import (
+    Comment,
+    FieldSchema,
+    FileUpload,
+    IssueDraft,
+    IssueRef,
+    IssueState,
+    Target,
+    TrackerFile,
+)
 
 
 class Tracker(Protocol):
-    """One tracker deployment. Every write is safe to repeat through its idempotency marker."""
+    """One tracker deployment. Every write is safe to repeat through its idempotency marker.
+
+    ``name`` is the instance's name in rules and targets (``jira`` and ``kaiten`` for the ones the
+    environment defines; journal rows and links store it); ``kind`` is ``jira`` or ``kaiten``.
+    """
 
     name: str
+    kind: str
 
     @property
     def search_lag(self) -> float:
@@ -49,8 +63,9 @@ class Tracker(Protocol):
         """The issue an earlier create with this key made, if the tracker can see it yet."""
         ...
 
-    def get_state(self, key: str, *, all_fields: bool = False) -> IssueState:
-        """The issue's status, whether it counts as done, its summary and labels (and fields, if asked)."""
+    def get_state(self, key: str, *, all_fields: bool = False, fields: Sequence[str] = ()) -> IssueState:
+        """The issue's status and status category, summary, labels, people, dates, type, priority and
+        container; ``fields`` holds the fields asked for by id (all of them with ``all_fields``)."""
         ...
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
@@ -77,8 +92,19 @@ class Tracker(Protocol):
         """The hub's own account id, so events caused by the hub's writes can be ignored."""
         ...
 
+    def link(self, source: str, target: str, link_type: str | None = None) -> None:
+        """Link two issues ("``source`` <outward phrase> ``target``"), with the instance's default type
+        when ``link_type`` is None; repeating it is harmless. ``Unsupported`` for a type the tracker
+        cannot make."""
+        ...
+
     def link_issues(self, previous: str, new: str) -> None:
         """Link a conversation's new issue to its previous (resolved) one; repeating it is harmless."""
+        ...
+
+    def field_schema(self, target: Target) -> FieldSchema:
+        """The fields a create in ``target`` can fill and must fill, with their allowed values; cached
+        per instance for a while. ``UnknownTarget`` when the container or type does not exist."""
         ...
 
     def list_files(self, key: str) -> list[TrackerFile]:

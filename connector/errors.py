@@ -41,6 +41,25 @@ class TrackerRejected(TrackerError):
         self.status = status
 
 
+class UnknownTarget(TrackerRejected):
+    """A target names what the tracker does not have: ``part`` says what ("project", "issue type",
+    "card type", ...), ``available`` what exists instead (for the error an admin reads)."""
+
+    def __init__(self, message: str, part: str, available: tuple[str, ...] = ()) -> None:
+        super().__init__(message, 404)
+        self.part = part
+        self.available = available
+
+
+class Unsupported(TrackerError):
+    """The tracker cannot do this at all (Jira has no checklists); the caller takes another way."""
+
+
+class MoveUnsupported(Unsupported):
+    """The tracker cannot move an issue to another container (Jira Data Center: no REST endpoint,
+    JRASERVER-71343); the caller clones it instead."""
+
+
 class ChannelError(ConnectorError):
     """Sending to or fetching from a customer channel (Telegram, SMTP, IMAP) failed."""
 

@@ -2,16 +2,16 @@
 
 Every project, issue type, board, column, lane, card type, custom field, property, select value and
 assignee a rule names must exist, and a Jira issue type's required fields must be covered. The report
-says which rule, which name, and what exists instead. Jira issue types and fields are read with the
-per-project createmeta endpoints (``/issue/createmeta/{project}/issuetypes[/{id}]``), whose shape differs
-on Cloud (``issueTypes``/``fields``) and Data Center (``values``).
+says which rule, which name, and what exists instead. Issue types, card types, fields, properties and
+their allowed values come from each tracker's ``field_schema`` (Jira's createmeta, Kaiten's card types
+and custom properties).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis import Redis
@@ -19,10 +19,12 @@ from redis.exceptions import RedisError
 
 from config.rules import HubConfig, JiraTarget, KaitenTarget, Rule
 from config.settings import Settings
-from connector.errors import TrackerError
+from connector.errors import TrackerError, UnknownTarget
 from connector.jira import JiraTracker
 from connector.kaiten import KaitenTracker
+from connector.types import FieldSchema, Target
 from jobs.queues import get_redis
+from mappers.issue import target_of
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ def _check_jira(settings: Settings, rules: list[tuple[int, Rule]], problems: Pro
     tracker = JiraTracker.from_settings(settings)
     try:
         info = tracker.server_info()
-        fields = {f["id"]: f for f in tracker.get_json("field")}
+        fields = {f["id"]: f for f in tracker.list_fields()}
     except TrackerError as exc:
         problems.errors.append(f"cannot reach Jira at {tracker.url}: {exc}")
         return
@@ -82,49 +84,32 @@ def _check_jira(settings: Settings, rules: list[tuple[int, Rule]], problems: Pro
     for index, rule in rules:
         assert isinstance(rule.target, JiraTarget)
         where = _where(index, rule)
-        issue_type = _jira_issue_type(tracker, where, rule.target, problems)
+        schema = _jira_schema(tracker, where, rule.target, problems)
         for field_id in rule.fields.custom_fields:
             if field_id not in fields:
                 customs = sorted(k for k in fields if k.startswith("customfield_"))
                 problems.errors.append(
                     f"{where}: custom field {field_id} does not exist; there are {customs}"
                 )
-        if issue_type is not None:
-            _jira_required_fields(tracker, where, rule, issue_type, problems)
+        if schema is not None:
+            _jira_required_fields(where, rule, schema, problems)
 
 
-def _jira_issue_type(
+def _jira_schema(
     tracker: JiraTracker, where: str, target: JiraTarget, problems: Problems
-) -> dict[str, Any] | None:
+) -> FieldSchema | None:
+    """The create screen of the rule's project and issue type, or None (and why) when there is none."""
     try:
-        data: Any = tracker.get_json(f"issue/createmeta/{target.project}/issuetypes")
+        return tracker.field_schema(target_of(target))
+    except UnknownTarget as exc:
+        problems.errors.append(f"{where}: {exc}")
     except TrackerError as exc:
-        projects = sorted(str(p.get("key")) for p in _safe(lambda: tracker.get_json("project")))
-        problems.errors.append(
-            f"{where}: project {target.project!r} is not available ({exc}); there are {projects}"
-        )
-        return None
-    types = data.get("values") or data.get("issueTypes") or []
-    wanted = target.issue_type.lower()
-    found = next((t for t in types if wanted in (str(t.get("name", "")).lower(), str(t.get("id")))), None)
-    if found is None:
-        have = sorted(str(t.get("name")) for t in types)
-        problems.errors.append(
-            f"{where}: issue type {target.issue_type!r} is not in project {target.project}; it has {have}"
-        )
-    return found
+        problems.notes.append(f"{where}: cannot read the fields of {target.issue_type}: {exc}")
+    return None
 
 
-def _jira_required_fields(
-    tracker: JiraTracker, where: str, rule: Rule, issue_type: dict[str, Any], problems: Problems
-) -> None:
+def _jira_required_fields(where: str, rule: Rule, schema: FieldSchema, problems: Problems) -> None:
     assert isinstance(rule.target, JiraTarget)
-    path = f"issue/createmeta/{rule.target.project}/issuetypes/{issue_type['id']}"
-    try:
-        data: Any = tracker.get_json(path, {"maxResults": 200})
-    except TrackerError as exc:
-        problems.notes.append(f"{where}: cannot read the fields of {rule.target.issue_type}: {exc}")
-        return
     set_by_rule = set(rule.fields.custom_fields) | {
         name
         for name, value in (
@@ -134,16 +119,11 @@ def _jira_required_fields(
         )
         if value
     }
-    for meta in data.get("values") or data.get("fields") or []:
-        field_id = str(meta.get("fieldId") or meta.get("key"))
-        if (
-            meta.get("required")
-            and not meta.get("hasDefaultValue")
-            and field_id not in FILLED_BY_HUB | set_by_rule
-        ):
+    for spec in schema.required:
+        if spec.id not in FILLED_BY_HUB | set_by_rule:
             problems.errors.append(
-                f"{where}: {rule.target.issue_type} in {rule.target.project} requires {meta.get('name')} "
-                f"({field_id}), which the rule does not set"
+                f"{where}: {rule.target.issue_type} in {rule.target.project} requires {spec.name} "
+                f"({spec.id}), which the rule does not set"
             )
 
 
@@ -176,8 +156,6 @@ def _check_kaiten(settings: Settings, rules: list[tuple[int, Rule]], problems: P
     try:
         tracker = kaiten_for_command(settings)
         me = tracker.current_user()
-        types = tracker.list_card_types()
-        properties = {int(p["id"]): p for p in tracker.list_properties()}
         users = {str(u["id"]): u for u in tracker.list_users()}
     except TrackerError as exc:
         problems.errors.append(f"cannot reach Kaiten at {settings.KAITEN_URL}: {exc}")
@@ -189,11 +167,9 @@ def _check_kaiten(settings: Settings, rules: list[tuple[int, Rule]], problems: P
         assert isinstance(rule.target, KaitenTarget)
         where = _where(index, rule)
         _kaiten_board(tracker, where, rule.target, problems)
-        if rule.target.type is not None and rule.target.type not in {int(t["id"]) for t in types}:
-            problems.errors.append(
-                f"{where}: card type {rule.target.type} does not exist; there are {_named(types)}"
-            )
-        _kaiten_properties(tracker, where, rule, properties, problems)
+        schema = _kaiten_schema(tracker, where, target_of(rule.target), problems)
+        if schema is not None:
+            _kaiten_properties(where, rule, schema, problems)
         for person in [p for p in (rule.fields.assignee, *rule.fields.assignees) if p]:
             if person not in users:
                 problems.errors.append(
@@ -222,27 +198,39 @@ def _kaiten_board(tracker: KaitenTracker, where: str, target: KaitenTarget, prob
         )
 
 
-def _kaiten_properties(
-    tracker: KaitenTracker, where: str, rule: Rule, properties: dict[int, dict[str, Any]], problems: Problems
-) -> None:
+def _kaiten_schema(
+    tracker: KaitenTracker, where: str, target: Target, problems: Problems
+) -> FieldSchema | None:
+    """The fields of the rule's card type; when the type does not exist (reported), those of any card,
+    so the rule's properties are still checked."""
+    for wanted in (target, replace(target, issue_type=None)):
+        try:
+            return tracker.field_schema(wanted)
+        except UnknownTarget as exc:
+            problems.errors.append(f"{where}: {exc}")
+        except TrackerError as exc:
+            problems.errors.append(f"{where}: cannot read Kaiten's card types and properties: {exc}")
+            return None
+    return None
+
+
+def _kaiten_properties(where: str, rule: Rule, schema: FieldSchema, problems: Problems) -> None:
+    properties = [spec for spec in schema.fields if not spec.system]
     for key, value in rule.fields.properties.items():
-        property_id = int(key.removeprefix("id_"))
-        known = properties.get(property_id)
-        if known is None:
-            problems.errors.append(
-                f"{where}: property {key} does not exist; there are {_named(properties.values(), 'name')}"
-            )
+        spec = schema.field(key)
+        if spec is None or spec.system:
+            names = [f"{p.id.removeprefix('id_')} {p.name}".strip() for p in properties]
+            problems.errors.append(f"{where}: property {key} does not exist; there are {names}")
             continue
-        if known.get("type") not in ("select", "multi_select"):
+        if spec.type not in ("option", "options"):
             continue
-        options = _safe(lambda pid=property_id: tracker.list_select_values(pid))
-        allowed = {int(v["id"]) for v in options}
+        allowed = {choice.id for choice in spec.allowed}
         chosen = value if isinstance(value, list) else [value]
-        bad = [v for v in chosen if not isinstance(v, int) or v not in allowed]
+        bad = [v for v in chosen if not isinstance(v, int) or str(v) not in allowed]
         if bad:
-            values = _named(options, "value")
+            values = [f"{choice.id} {choice.name}".strip() for choice in spec.allowed]
             problems.errors.append(
-                f"{where}: property {key} ({known.get('name')}) has no value {bad}; allowed: {values}"
+                f"{where}: property {key} ({spec.name}) has no value {bad}; allowed: {values}"
             )
 
 

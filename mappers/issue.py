@@ -11,8 +11,8 @@ channel and time.
 
 from __future__ import annotations
 
-from config.rules import KaitenTarget, Rule
-from connector.types import IssueDraft
+from config.rules import JiraTarget, KaitenTarget, Rule
+from connector.types import IssueDraft, Target
 from mappers.markup import JIRA, Markup, markup_for, one_line
 from mappers.models import Channel, InboundMessage
 from mappers.subjects import clean_subject
@@ -106,6 +106,23 @@ def _fit_text(text: str, markup: Markup, before: list[str], after: list[str]) ->
     return "\n\n".join([*before, body + " …" if body else "…", note, *after])
 
 
+def target_of(target: JiraTarget | KaitenTarget) -> Target:
+    """A rule's target as the connectors' neutral ``Target`` (Kaiten ids as text)."""
+    if isinstance(target, KaitenTarget):
+        return Target(
+            tracker=target.tracker,
+            container=str(target.board),
+            issue_type=_text(target.type),
+            column=_text(target.column),
+            lane=_text(target.lane),
+        )
+    return Target(tracker=target.tracker, container=target.project, issue_type=target.issue_type)
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def build_draft(
     message: InboundMessage, rule: Rule, message_id: str, assignee: str | None = None
 ) -> IssueDraft:
@@ -124,20 +141,14 @@ def build_draft(
     if isinstance(target, KaitenTarget):
         # Kaiten keeps the idempotency key in the card's external_id, so it is not a tag.
         return IssueDraft(
-            tracker="kaiten",
-            project=str(target.board),
-            issue_type=str(target.type or ""),
-            column=str(target.column) if target.column else None,
-            lane=str(target.lane) if target.lane else None,
+            target=target_of(target),
             labels=tuple(dict.fromkeys((message.channel.value, *fields.labels))),
             priority="asap" if fields.asap else None,
             custom_fields=dict(fields.properties),
             **common,  # type: ignore[arg-type]
         )
     return IssueDraft(
-        tracker="jira",
-        project=target.project,
-        issue_type=target.issue_type,
+        target=target_of(target),
         labels=tuple(dict.fromkeys((message.channel.value, *fields.labels, key))),
         priority=fields.priority,
         components=fields.components,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
 
 from config.rules import HubConfig, load_config
 from config.settings import Settings
@@ -68,14 +69,21 @@ def start_redis_server(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
         ],
         stdout=subprocess.DEVNULL,
     )
-    client = Redis(port=port)
+    client = Redis(port=port, socket_timeout=1)
     for _ in range(100):
         try:
             client.ping()
-            break
-        except Exception:
+            return process, port
+        except RedisError:
+            if process.poll() is not None:
+                break
             time.sleep(0.05)
-    return process, port
+    process.kill()
+    process.wait(timeout=10)
+    pytest.fail(
+        f"redis-server ({binary}) did not answer PING on 127.0.0.1:{port} "
+        f"(exit code {process.returncode}); the tests need a real Redis"
+    )
 
 
 @pytest.fixture(scope="session")

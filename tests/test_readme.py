@@ -17,6 +17,8 @@ NEEDED = {
     "update_comment": "Edit All Comments",  # the engineer's comment, for an in-place ::key expansion
     "attach_files": "Create Attachments",
     "link_issues": "Link Issues",
+    "link": "Link Issues",
+    "field_schema": "Create Issues",  # createmeta lists what the user may create
 }
 
 

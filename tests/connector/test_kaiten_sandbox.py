@@ -12,10 +12,11 @@ import requests
 from redis import Redis
 
 from connector.errors import TrackerRejected, TrackerUnavailable
-from connector.kaiten import RATE_LIMIT, RATE_PERIOD, KaitenTracker
+from connector.kaiten import KaitenTracker
+from connector.kaiten.client import RATE_LIMIT, RATE_PERIOD
 from connector.ratelimit import RedisRateLimiter, limiter_key
 from connector.sandbox.kaiten import RunningSandbox, main, run_in_thread
-from connector.types import FileUpload, IssueDraft
+from connector.types import FileUpload, IssueDraft, Target
 
 TOKEN = "sandbox-token"
 
@@ -31,11 +32,12 @@ def kaiten(sandbox: RunningSandbox) -> KaitenTracker:
     return KaitenTracker(sandbox.url, TOKEN, timeout=5, read_retries=0)
 
 
+TARGET = Target("kaiten", "10", issue_type="2", column="101", lane="112")
+
+
 def draft(**over: Any) -> IssueDraft:
     fields: dict[str, Any] = {
-        "tracker": "kaiten",
-        "project": "10",
-        "issue_type": "2",
+        "target": TARGET,
         "title": "Printer on fire",
         "body": "It is **really** on fire",
         "idempotency_key": "hub-1",
@@ -43,8 +45,6 @@ def draft(**over: Any) -> IssueDraft:
         "priority": "asap",
         "assignee": "3",
         "custom_fields": {"id_501": [602], "id_502": "ACME Corp", "id_503": [611, 612], "id_504": 42},
-        "column": "101",
-        "lane": "112",
     }
     fields.update(over)
     return IssueDraft(**fields)
@@ -73,9 +73,7 @@ def test_create_a_complete_card(kaiten: KaitenTracker, sandbox: RunningSandbox) 
 
 
 def test_defaults_place_a_card_in_the_first_column_and_lane(kaiten: KaitenTracker) -> None:
-    minimal = draft(
-        issue_type="", labels=(), priority=None, assignee=None, custom_fields={}, column=None, lane=None
-    )
+    minimal = draft(target=Target("kaiten", "10"), labels=(), priority=None, assignee=None, custom_fields={})
     card = kaiten.get_card(kaiten.create_issue(minimal).key)
     assert (card["column_id"], card["lane_id"], card["type_id"], card["asap"]) == (101, 111, 1, False)
 

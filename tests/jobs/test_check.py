@@ -15,7 +15,8 @@ from redis import Redis
 
 from config.rules import load_config
 from config.settings import Settings
-from connector.kaiten import RATE_LIMIT, RATE_PERIOD, KaitenTracker
+from connector.kaiten import KaitenTracker
+from connector.kaiten.client import RATE_LIMIT, RATE_PERIOD
 from connector.ratelimit import RedisRateLimiter, limiter_key
 from connector.sandbox.jira import RunningSandbox
 from connector.sandbox.kaiten import RunningSandbox as KaitenSandbox

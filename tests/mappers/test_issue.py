@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from config.rules import HubConfig
+from config.rules import HubConfig, Rule
+from connector.types import Target
 from mappers.issue import build_comment, build_draft, summarize
 from mappers.models import Attachment
 from tests.mappers.factories import email_message, telegram_message
@@ -40,12 +41,28 @@ def test_summary_of_a_photo_without_text_names_the_file() -> None:
 def test_draft_has_escaped_body_sender_block_labels_and_rule_fields(hub_config: HubConfig) -> None:
     message = telegram_message("[~admin] {html}<b>x</b>{html}")
     draft = build_draft(message, hub_config.rule_for("telegram"), "abc123")
-    assert draft.project == "SUP" and draft.issue_type == "Task"
+    assert draft.target == Target("jira", "SUP", issue_type="Task")
     assert draft.labels == ("telegram", "hub-abc123")
     assert draft.idempotency_key == "hub-abc123"
     assert "\\[\\~admin\\]" in draft.body and "\\{html\\}" in draft.body
     assert "*From:* Ann Lee" in draft.body and "*Contact:* @ann" in draft.body
     assert "*Channel:* Telegram" in draft.body and "*Received:* 2026-11-23 10:00:00 UTC" in draft.body
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (
+            {"tracker": "kaiten", "board": 10, "column": 101, "lane": 111, "type": 3},
+            Target("kaiten", "10", issue_type="3", column="101", lane="111"),
+        ),
+        ({"tracker": "kaiten", "board": 10}, Target("kaiten", "10")),
+        ({"tracker": "jira", "project": "OPS", "issue_type": "Bug"}, Target("jira", "OPS", issue_type="Bug")),
+    ],
+)
+def test_a_rules_target_becomes_the_drafts_neutral_target(target: dict, expected: Target) -> None:
+    rule = Rule.model_validate({"name": "r", "target": target})
+    assert build_draft(telegram_message("hello"), rule, "m1").target == expected
 
 
 def test_comment_carries_marker_and_says_edit() -> None:

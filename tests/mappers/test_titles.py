@@ -174,7 +174,7 @@ def test_the_reported_telegram_message_gets_a_title_on_both_trackers(hub_config:
     message = telegram_message("Здравствуйте! Не запускается прокторинг на экзамене у группы 301…")
     jira = build_draft(message, hub_config.rule_for("telegram"), "m1")
     kaiten = build_draft(message, kaiten_rule(), "m1")
-    assert jira.tracker == "jira" and kaiten.tracker == "kaiten"
+    assert jira.target.tracker == "jira" and kaiten.target.tracker == "kaiten"
     assert jira.title == kaiten.title == "Не запускается прокторинг на экзамене у группы 301…"
 
 

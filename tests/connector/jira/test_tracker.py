@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
 
 import pytest
 import requests
@@ -10,7 +13,8 @@ import responses
 
 from connector.errors import TrackerRejected, TrackerUnavailable
 from connector.jira import JiraTracker
-from connector.types import FileUpload, IssueDraft, TrackerFile
+from connector.types import FileUpload, IssueDraft, IssueRef, Target, TrackerFile
+from tests.conftest import REPO_ROOT
 
 URL = "https://jira.example.com"
 API = f"{URL}/rest/api/2"
@@ -22,9 +26,7 @@ def server_info(deployment: str = "Server") -> dict:
 
 def draft(**overrides: object) -> IssueDraft:
     values: dict[str, object] = {
-        "tracker": "jira",
-        "project": "SUP",
-        "issue_type": "Task",
+        "target": Target("jira", "SUP", issue_type="Task"),
         "title": "Printer on fire",
         "body": "text",
         "idempotency_key": "hub-abc",
@@ -35,18 +37,26 @@ def draft(**overrides: object) -> IssueDraft:
 
 
 @pytest.fixture
-def mocked() -> responses.RequestsMock:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+def api() -> Iterator[responses.RequestsMock]:
+    """Jira's ``serverInfo``, which every client asks first; each test mocks what else it calls, and
+    every mock must be called."""
+    with responses.RequestsMock() as rsps:
         rsps.get(f"{API}/serverInfo", json=server_info())
-        rsps.get(
-            f"{API}/project/SUP",
-            json={
-                "id": "10000",
-                "key": "SUP",
-                "issueTypes": [{"id": "10002", "name": "Task"}, {"id": "10004", "name": "Bug"}],
-            },
-        )
         yield rsps
+
+
+@pytest.fixture
+def mocked(api: responses.RequestsMock) -> responses.RequestsMock:
+    """The same, with the project a create reads its ids from."""
+    api.get(
+        f"{API}/project/SUP",
+        json={
+            "id": "10000",
+            "key": "SUP",
+            "issueTypes": [{"id": "10002", "name": "Task"}, {"id": "10004", "name": "Bug"}],
+        },
+    )
+    return api
 
 
 def tracker() -> JiraTracker:
@@ -99,7 +109,7 @@ def test_400_is_rejected_with_jira_s_reasons(mocked: responses.RequestsMock) -> 
 
 def test_unknown_issue_type_is_rejected_before_any_post(mocked: responses.RequestsMock) -> None:
     with pytest.raises(TrackerRejected, match="Epic"):
-        tracker().create_issue(draft(issue_type="Epic"))
+        tracker().create_issue(draft(target=Target("jira", "SUP", issue_type="Epic")))
 
 
 def test_connection_error_is_unavailable(mocked: responses.RequestsMock) -> None:
@@ -108,10 +118,10 @@ def test_connection_error_is_unavailable(mocked: responses.RequestsMock) -> None
         tracker().create_issue(draft())
 
 
-def test_find_issue_uses_search_on_data_center(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{API}/search", json={"issues": [{"id": "1", "key": "SUP-1"}], "total": 1})
+def test_find_issue_uses_search_on_data_center(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/search", json={"issues": [{"id": "1", "key": "SUP-1"}], "total": 1})
     assert tracker().find_issue("hub-abc").key == "SUP-1"  # type: ignore[union-attr]
-    search = next(c for c in mocked.calls if "/search" in c.request.url)
+    search = next(c for c in api.calls if "/search" in c.request.url)
     assert (
         "labels+%3D+%22hub-abc%22" in search.request.url
         or "labels%20%3D%20%22hub-abc%22" in search.request.url
@@ -119,7 +129,7 @@ def test_find_issue_uses_search_on_data_center(mocked: responses.RequestsMock) -
 
 
 def test_find_issue_uses_search_jql_on_cloud() -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.get(f"{API}/serverInfo", json=server_info("Cloud"))
         rsps.get(f"{API}/search/jql", json={"issues": [], "isLast": True})
         jira = JiraTracker(URL, user="me@example.com", password="api-token")
@@ -127,8 +137,8 @@ def test_find_issue_uses_search_jql_on_cloud() -> None:
         assert any(c.request.url.startswith(f"{API}/search/jql") for c in rsps.calls)
 
 
-def test_state_done_by_status_category(mocked: responses.RequestsMock) -> None:
-    mocked.get(
+def test_state_done_by_status_category(api: responses.RequestsMock) -> None:
+    api.get(
         f"{API}/issue/SUP-1",
         json={"key": "SUP-1", "fields": {"status": {"name": "Closed", "statusCategory": {"key": "done"}}}},
     )
@@ -136,16 +146,16 @@ def test_state_done_by_status_category(mocked: responses.RequestsMock) -> None:
     assert state.done and state.status == "Closed"
 
 
-def test_find_comment_pages_through_comments(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{API}/issue/SUP-1/comment", json={"comments": [{"id": "5", "body": "x hub-m1"}], "total": 1})
+def test_find_comment_pages_through_comments(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/issue/SUP-1/comment", json={"comments": [{"id": "5", "body": "x hub-m1"}], "total": 1})
     jira = tracker()
     assert jira.find_comment("SUP-1", "hub-m1") == "5"
     assert jira.find_comment("SUP-1", "hub-m2") is None
 
 
-def test_attach_skips_files_already_there(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{API}/issue/SUP-1", json={"fields": {"attachment": [{"filename": "a.txt", "size": 3}]}})
-    mocked.post(
+def test_attach_skips_files_already_there(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/issue/SUP-1", json={"fields": {"attachment": [{"filename": "a.txt", "size": 3}]}})
+    api.post(
         f"{API}/issue/SUP-1/attachments",
         json=[
             {
@@ -158,7 +168,7 @@ def test_attach_skips_files_already_there(mocked: responses.RequestsMock) -> Non
         ],
     )
     tracker().attach_files("SUP-1", [FileUpload("a.txt", b"abc"), FileUpload("b.txt", b"defg")])
-    uploads = [c for c in mocked.calls if c.request.url.endswith("/attachments")]
+    uploads = [c for c in api.calls if c.request.url.endswith("/attachments")]
     assert len(uploads) == 1
     body = uploads[0].request.body
     body = (
@@ -172,9 +182,9 @@ def attachment(id: str, filename: str, content: str) -> dict[str, object]:
     return {"id": id, "filename": filename, "size": 5, "mimeType": "application/pdf", "content": content}
 
 
-def test_credentials_go_only_to_attachments_on_jira_url(mocked: responses.RequestsMock) -> None:
+def test_credentials_go_only_to_attachments_on_jira_url(api: responses.RequestsMock) -> None:
     """Jira writes ``content`` with its base URL; one naming another host is not fetched with our token."""
-    mocked.get(
+    api.get(
         f"{API}/issue/SUP-1",
         json={
             "fields": {
@@ -185,14 +195,14 @@ def test_credentials_go_only_to_attachments_on_jira_url(mocked: responses.Reques
             }
         },
     )
-    mocked.get(f"{URL}/secure/attachment/9/driver.pdf", body=b"%PDF-1")
-    mocked.get("https://jira-old.example.com/secure/attachment/10/old.pdf", body=b"%PDF-2")
+    api.get(f"{URL}/secure/attachment/9/driver.pdf", body=b"%PDF-1")
+    # nothing answers for jira-old.example.com: a request there would fail the test
     jira = tracker()
     [driver] = jira.list_files("SUP-1")
     assert jira.download_file(driver, 1024) == b"%PDF-1"
     with pytest.raises(TrackerRejected, match="not fetched"):
         jira.download_file(TrackerFile("10", "old.pdf", 5, "https://jira-old.example.com/x/old.pdf"), 1024)
-    fetched = [c.request for c in mocked.calls if "/secure/attachment/" in c.request.url]
+    fetched = [c.request for c in api.calls if "/secure/attachment/" in c.request.url]
     assert [(r.url, r.headers["Authorization"]) for r in fetched] == [
         (f"{URL}/secure/attachment/9/driver.pdf", "Bearer pat")
     ]
@@ -271,3 +281,101 @@ def test_bulk_create_outage_is_unavailable_after_on_send(mocked: responses.Reque
     with pytest.raises(TrackerUnavailable) as caught:
         tracker().create_issues([draft()], on_send=lambda: sent.append(True))
     assert sent == [True] and caught.value.retry_after == 7
+
+
+# -- state: people, dates, type and container, in each deployment's user shape ----------------------------
+# The issues are the ``issue`` objects of real webhooks (tests/fixtures/jira/SOURCES.md), which have the
+# shape of ``GET /issue/{key}``: Data Center users carry ``name``/``key``, Cloud users ``accountId``.
+
+
+def webhook_issue(name: str) -> dict[str, Any]:
+    return json.loads((REPO_ROOT / "tests" / "fixtures" / "jira" / name).read_text())["issue"]
+
+
+@pytest.mark.parametrize(
+    ("deployment", "fixture", "user", "category"),
+    [
+        (
+            "Server",
+            "mattermost-plugin-jira__webhook-server-issue-updated-in-progress.json",
+            "admin",
+            "indeterminate",
+        ),
+        (
+            "Cloud",
+            "mattermost-plugin-jira__webhook-cloud-issue-created-many-fields.json",
+            "5cedcb4355a88a0fc86388ba",
+            "new",
+        ),
+    ],
+)
+def test_state_reads_people_dates_type_and_container(
+    deployment: str, fixture: str, user: str, category: str
+) -> None:
+    issue = webhook_issue(fixture)
+    fields = issue["fields"]
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{API}/serverInfo", json=server_info(deployment))
+        read = rsps.get(f"{API}/issue/{issue['key']}", json=issue)
+        state = tracker().get_state(issue["key"], fields=("environment",))
+    assert (state.assignee, state.reporter) == (user, user)
+    assert state.created == datetime.fromisoformat(fields["created"])
+    assert state.updated is not None and state.updated.utcoffset() is not None
+    assert (state.status_category, state.done) == (category, False)
+    assert (state.issue_type, state.priority) == (fields["issuetype"]["name"], "Medium")
+    assert state.container == fields["project"]["key"] and state.due_date is None
+    assert state.fields == {"environment": fields.get("environment")}  # only what was asked for
+    asked = read.calls[0].request.params["fields"].split(",")
+    assert {"assignee", "reporter", "created", "duedate", "project", "environment"} <= set(asked)
+
+
+def test_state_without_people_or_dates_is_empty_not_an_error(api: responses.RequestsMock) -> None:
+    api.get(
+        f"{API}/issue/SUP-1",
+        json={"key": "SUP-1", "fields": {"assignee": None, "duedate": "2026-03-31", "created": "soon"}},
+    )
+    state = tracker().get_state("SUP-1")
+    assert (state.assignee, state.created, state.due_date) == (None, None, date(2026, 3, 31))
+    assert (state.status_category, state.fields) == ("", {})
+
+
+def test_draft_due_date_and_parent_become_jira_fields(mocked: responses.RequestsMock) -> None:
+    post = mocked.post(f"{API}/issue", json={"id": "2", "key": "SUP-2"}, status=201)
+    tracker().create_issue(draft(due_date=date(2026, 1, 31), parent="SUP-1"))
+    fields = json.loads(post.calls[0].request.body)["fields"]
+    assert (fields["duedate"], fields["parent"]) == ("2026-01-31", {"key": "SUP-1"})
+
+
+# -- links: "source <outward> target", POST /issueLink with the source as inwardIssue ----------------------
+
+LINK_TYPES = {
+    "issueLinkTypes": [
+        {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
+        {"id": "10001", "name": "Cloners", "inward": "is cloned by", "outward": "clones"},
+        {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to"},
+    ]
+}
+
+
+def test_link_names_the_source_inward_with_the_given_or_default_type(api: responses.RequestsMock) -> None:
+    api.get(f"{API}/issueLinkType", json=LINK_TYPES)
+    post = api.post(f"{API}/issueLink", status=201)
+    jira = tracker()
+    jira.link("SUP-1", "DEV-2", "Blocks")
+    jira.link_issues("SUP-1", "SUP-9")
+    JiraTracker(URL, token="pat", link_type="Cloners").link("SUP-3", "DEV-4")
+    sent = [json.loads(c.request.body) for c in post.calls]
+    assert [(b["type"]["name"], b["inwardIssue"]["key"], b["outwardIssue"]["key"]) for b in sent] == [
+        ("Blocks", "SUP-1", "DEV-2"),
+        ("Relates", "SUP-9", "SUP-1"),
+        ("Cloners", "SUP-3", "DEV-4"),
+    ]
+
+
+def test_an_instance_has_its_own_name_and_the_jira_kind() -> None:
+    dev = JiraTracker(URL, token="pat", name="jira-dev")
+    assert (dev.name, dev.kind, JiraTracker(URL).name) == ("jira-dev", "jira", "jira")
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{API}/serverInfo", json=server_info())
+        rsps.get(f"{API}/search", json={"issues": [{"id": "1", "key": "SUP-1"}], "total": 1})
+        assert dev.find_issue("hub-abc") == IssueRef("jira-dev", "SUP-1", f"{URL}/browse/SUP-1", "1")

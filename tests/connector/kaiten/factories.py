@@ -1,0 +1,72 @@
+"""Kaiten answers and drafts for the connector tests, in Kaiten's documented shapes.
+
+The card answers are trimmed from the sanitized live card in
+``shared/fixtures/kaiten/card_list_item.sanitized-live.json`` (AllDmeat/kaiten-sdk @ 1e38564d).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connector.types import IssueDraft, Target
+
+ORIGIN = "https://acme.kaiten.ru"
+API = ORIGIN + "/api/latest"
+TOKEN = "296a5709-99bc-49a7-96e0-c0a1b236091f"  # the docs' example token format
+TARGET = Target("kaiten", "10", issue_type="2", column="101", lane="111")
+
+
+def live_card(**over: Any) -> dict[str, Any]:
+    """The live sample's field set and types (trimmed), with overrides."""
+    card = {
+        "archived": False,
+        "asap": False,
+        "board_id": 10,
+        "column_id": 101,
+        "condition": 1,
+        "created": "2024-10-14T10:48:16.594Z",
+        "description": "Steps to reproduce",
+        "external_id": None,
+        "id": 101,
+        "key": None,
+        "lane_id": 111,
+        "owner_id": 7,
+        "path_data": {
+            "board": {"id": 10, "title": "Support"},
+            "column": {"id": 101, "sort_order": 1, "title": "To do"},
+            "lane": {"id": 111, "sort_order": 40.65, "title": "Default"},
+            "space": {"id": 9, "title": "Demo space"},
+        },
+        "properties": {},
+        "source": "api",
+        "space_id": 9,
+        "state": 1,
+        "tag_ids": None,
+        "title": "Fix login",
+        "type_id": 2,
+        "uid": "00000000-0000-0000-0000-000000000001",
+        "updated": "2024-10-28T14:36:34.877Z",
+        "version": 1,
+    }
+    card.update(over)
+    return card
+
+
+def draft(**over: Any) -> IssueDraft:
+    fields: dict[str, Any] = {
+        "target": TARGET,
+        "title": "Printer on fire",
+        "body": "It is \\*really\\* on fire",
+        "idempotency_key": "hub-42",
+        "labels": ("support", "telegram"),
+        "priority": "asap",
+        "assignee": "3",
+        "custom_fields": {"id_501": [601], "502": "ACME Corp", "due_date": "2026-01-31T00:00:00Z"},
+    }
+    fields.update(over)
+    return IssueDraft(**fields)
+
+
+def body_of(call: Any) -> Any:
+    return json.loads(call.request.body)
