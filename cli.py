@@ -338,7 +338,7 @@ def _start_kaiten_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subp
     """The Kaiten stand-in, with the seeded board 10 and its "To do" column 101 as the default target."""
     port = _free_port(8084)
     db = var_dir / "sandbox-kaiten.sqlite3"
-    args = [sys.executable, "-m", "connector.sandbox.kaiten", "--port", str(port), "--db", str(db)]
+    args = [sys.executable, "-m", "sandbox.kaiten", "--port", str(port), "--db", str(db)]
     process = _spawn(args, env)
     env["KAITEN_URL"] = f"http://127.0.0.1:{port}"
     env.setdefault("KAITEN_TOKEN", "sandbox")
@@ -357,7 +357,7 @@ def _start_jira_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subpro
     args = [
         sys.executable,
         "-m",
-        "connector.sandbox.jira",
+        "sandbox.jira",
         "--port",
         str(port),
         "--db",
@@ -380,7 +380,7 @@ def _start_channel_sandboxes(env: dict[str, str], var_dir: Path) -> list[tuple[s
         started.append(
             (
                 "sandbox-telegram",
-                _spawn([sys.executable, "-m", "connector.sandbox.telegram", "--port", str(tg_port)], env),
+                _spawn([sys.executable, "-m", "sandbox.telegram", "--port", str(tg_port)], env),
             )
         )
         env["TELEGRAM_API_URL"] = f"http://127.0.0.1:{tg_port}"
@@ -396,7 +396,7 @@ def _start_channel_sandboxes(env: dict[str, str], var_dir: Path) -> list[tuple[s
                     [
                         sys.executable,
                         "-m",
-                        "connector.sandbox.smtp",
+                        "sandbox.smtp",
                         "--port",
                         str(smtp_port),
                         "--outbox",

@@ -287,10 +287,10 @@ def stats_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]
 
 @contextmanager
 def jira_sandbox(workdir: Path, *, latency_ms: int = 0, projects: str = "SUP") -> Iterator[Sandbox]:
-    """The sandbox Jira (``python -m connector.sandbox.jira``) on a free port, its data in ``workdir``."""
+    """The sandbox Jira (``python -m sandbox.jira``) on a free port, its data in ``workdir``."""
     port = free_port()
     log_path = workdir / "sandbox-jira.log"
-    args = [sys.executable, "-m", "connector.sandbox.jira", "--port", str(port)]
+    args = [sys.executable, "-m", "sandbox.jira", "--port", str(port)]
     args += ["--db", str(workdir / "sandbox-jira.sqlite3"), "--projects", projects]
     args += ["--latency-ms", str(latency_ms)]
     with log_path.open("wb") as log:

@@ -14,14 +14,14 @@ from rq import Queue
 from rq.job import Job
 
 from config.settings import Settings
-from connector.sandbox.jira import RunningSandbox, run_in_thread
-from connector.sandbox.smtp import start_sink
-from connector.sandbox.telegram import make_sandbox_server
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.intake import accept
 from jobs.queues import DELIVERY_QUEUE, delivery_job_id
 from mappers.models import InboundMessage
+from sandbox.jira import RunningSandbox, run_in_thread
+from sandbox.smtp import start_sink
+from sandbox.telegram import make_sandbox_server
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from redis import Redis
 
 from connector.breaker import STRIKES, CallState, CircuitBreaker
 from connector.errors import CircuitOpen, TrackerUnavailable
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from mappers.models import Attachment
+from sandbox.jira import RunningSandbox
 from store import journal
 from tests.conftest import free_port
 from tests.jobs.conftest import (

@@ -17,10 +17,10 @@ from config.rules import load_config
 from config.settings import Settings
 from connector.kaiten import RATE_LIMIT, RATE_PERIOD, KaitenTracker
 from connector.ratelimit import RedisRateLimiter, limiter_key
-from connector.sandbox.jira import RunningSandbox
-from connector.sandbox.kaiten import RunningSandbox as KaitenSandbox
-from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.check import check_config
+from sandbox.jira import RunningSandbox
+from sandbox.kaiten import RunningSandbox as KaitenSandbox
+from sandbox.kaiten import run_in_thread as run_kaiten
 from tests.conftest import REPO_ROOT
 
 BROKEN = """

@@ -12,11 +12,11 @@ from collections import Counter
 
 import requests
 
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from jobs.replay import replay_messages
 from mappers.models import Attachment, EmailMeta, MessageKind
+from sandbox.jira import RunningSandbox
 from store import journal, links
 from store.links import NewLink
 from tests.jobs.conftest import (

@@ -22,14 +22,14 @@ from rq import Queue
 from werkzeug.serving import make_server
 
 from config.settings import Settings
-from connector.sandbox.jira import RunningSandbox, run_in_thread
-from connector.sandbox.kaiten import RunningSandbox as KaitenSandbox
-from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.queues import DELIVERY_QUEUE
 from mappers.canned import CODE
 from routes import create_app
+from sandbox.jira import RunningSandbox, run_in_thread
+from sandbox.kaiten import RunningSandbox as KaitenSandbox
+from sandbox.kaiten import run_in_thread as run_kaiten
 from store import journal, outbound
 from tests.jobs.conftest import drain, tracker_calls
 from tests.jobs.test_events import (

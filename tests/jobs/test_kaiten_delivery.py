@@ -22,13 +22,13 @@ import pytest
 from config.rules import load_config
 from config.settings import Settings
 from connector.kaiten import KaitenTracker
-from connector.sandbox.jira import RunningSandbox
-from connector.sandbox.kaiten import RunningSandbox as KaitenSandbox
-from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.check import check_config
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.replies import send_autoreply_with
+from sandbox.jira import RunningSandbox
+from sandbox.kaiten import RunningSandbox as KaitenSandbox
+from sandbox.kaiten import run_in_thread as run_kaiten
 from store import journal
 from tests.conftest import REPO_ROOT
 from tests.jobs.conftest import journal_message, sandbox_issues

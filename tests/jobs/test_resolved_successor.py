@@ -15,12 +15,12 @@ import requests
 
 from config.settings import Settings
 from connector.kaiten import KaitenTracker
-from connector.sandbox.jira import RunningSandbox
-from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from mappers.replies_out import markdown_to_text
 from routes import create_app
+from sandbox.jira import RunningSandbox
+from sandbox.kaiten import run_in_thread as run_kaiten
 from store import journal, links
 from tests.jobs.conftest import add_fault, journal_message, pause_elapsed, transition_to_done
 from tests.jobs.test_events import ENGINEER, SECRET, post_hook, run_event, transition_webhook

@@ -29,8 +29,8 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from cli import wait_for_http, wait_for_redis
-from connector.sandbox.smtp import start_sink
 from jobs.queues import DELIVERY_QUEUE
+from sandbox.smtp import start_sink
 from tests.conftest import REPO_ROOT, free_port
 
 TELEGRAM_SECRET = "reliability-telegram-secret"  # noqa: S105 - a test secret
@@ -97,11 +97,11 @@ class HubUnderTest:
         self.env = self._environment(smtp_port=self._smtp.port)
         self.start_redis()
         me = [sys.executable, "-m"]
-        jira = [*me, "connector.sandbox.jira", "--port", str(self.jira_port), "--db", str(self.jira_db)]
+        jira = [*me, "sandbox.jira", "--port", str(self.jira_port), "--db", str(self.jira_db)]
         jira += ["--projects", PROJECT, "--latency-ms", str(self.options.sandbox_latency_ms)]
         self._others.append(self._spawn(jira, "sandbox-jira"))
         self._others.append(
-            self._spawn([*me, "connector.sandbox.telegram", "--port", str(self.telegram_port)], "sandbox-tg")
+            self._spawn([*me, "sandbox.telegram", "--port", str(self.telegram_port)], "sandbox-tg")
         )
         wait_for_http(f"{self.jira_url}/rest/api/2/serverInfo", timeout=60)
         wait_for_http(f"{self.telegram_url}/_sandbox/sent", timeout=60)

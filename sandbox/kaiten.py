@@ -70,8 +70,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_te
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer
 
-from connector.sandbox import common
-from connector.sandbox.common import transaction
+from sandbox import common
+from sandbox.common import transaction
 
 log = logging.getLogger(__name__)
 
@@ -1732,7 +1732,7 @@ def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m connector.sandbox.kaiten [--host H] [--port P] [--db FILE] ...``."""
+    """``python -m sandbox.kaiten [--host H] [--port P] [--db FILE] ...``."""
     parser = common.arg_parser("Run the trackerhub Kaiten stand-in.", port=DEFAULT_PORT, db=DEFAULT_DB)
     parser.add_argument("--token", default=None, help="the only Bearer token accepted (default: any)")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay every API request")

@@ -15,9 +15,9 @@ import requests
 from flask import Flask, request
 from werkzeug.serving import make_server
 
-from connector.sandbox import jira as sandbox_jira
-from connector.sandbox.jira import RunningSandbox, run_in_thread
 from mappers.tracker_events import parse_jira_webhook, verify_hub_signature
+from sandbox import jira as sandbox_jira
+from sandbox.jira import RunningSandbox, run_in_thread
 
 SECRET = "webhook-s3cret"
 HUB = {"Authorization": "Bearer test-token"}

@@ -14,8 +14,8 @@ from redis import Redis
 from connector.errors import TrackerRejected, TrackerUnavailable
 from connector.kaiten import RATE_LIMIT, RATE_PERIOD, KaitenTracker
 from connector.ratelimit import RedisRateLimiter, limiter_key
-from connector.sandbox.kaiten import RunningSandbox, main, run_in_thread
 from connector.types import FileUpload, IssueDraft
+from sandbox.kaiten import RunningSandbox, main, run_in_thread
 
 TOKEN = "sandbox-token"
 

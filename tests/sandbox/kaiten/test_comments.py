@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector.sandbox.kaiten import RunningSandbox, run_in_thread
+from sandbox.kaiten import RunningSandbox, run_in_thread
 
 HUB = {"Authorization": "Bearer t"}
 ENGINEER = {**HUB, "X-Sandbox-User": "2"}

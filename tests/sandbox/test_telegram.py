@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from connector.errors import ChannelRejected, ChannelUnavailable
-from connector.sandbox.telegram import create_telegram_sandbox_app, make_sandbox_server
 from connector.telegram import FileTooLarge, TelegramClient, TelegramRejected
+from sandbox.telegram import create_telegram_sandbox_app, make_sandbox_server
 
 TOKEN = "42:sandbox-token"
 MB = 1024 * 1024

@@ -70,8 +70,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_te
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer
 
-from connector.sandbox import common
-from connector.sandbox.common import RunningSandbox, transaction
+from sandbox import common
+from sandbox.common import RunningSandbox, transaction
 
 log = logging.getLogger(__name__)
 
@@ -3246,7 +3246,7 @@ def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m connector.sandbox.jira [--host H] [--port P] [--db FILE] ...``."""
+    """``python -m sandbox.jira [--host H] [--port P] [--db FILE] ...``."""
     parser = common.arg_parser("Run the trackerhub sandbox Jira.", port=DEFAULT_PORT, db=DEFAULT_DB)
     parser.add_argument("--base-url", default=None, help="public URL to put in answers")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay every tracker request")

@@ -13,7 +13,7 @@ import pytest
 import requests
 from jira import JIRA, JIRAError
 
-from connector.sandbox.jira import (
+from sandbox.jira import (
     JqlError,
     RunningSandbox,
     create_sandbox_app,

@@ -42,7 +42,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer
 
-from connector.sandbox.common import threaded_server
+from sandbox.common import threaded_server
 
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 MESSAGE_LIMIT = 4096
