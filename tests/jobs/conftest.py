@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,24 +18,21 @@ from jobs.deliver import deliver_with
 from jobs.intake import accept
 from jobs.queues import DELIVERY_QUEUE, delivery_job_id
 from mappers.models import InboundMessage
-from sandbox.jira import RunningSandbox, run_in_thread
+from sandbox.server import RunningSandbox
 from sandbox.smtp import start_sink
-from sandbox.telegram import make_sandbox_server
+from tests.sandboxes import run_jira, run_telegram
 
 
 @pytest.fixture
 def jira_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    with run_in_thread(tmp_path / "sandbox-jira.sqlite3") as running:
+    with run_jira(tmp_path / "sandbox-jira.sqlite3") as running:
         yield running
 
 
 @pytest.fixture
 def telegram_sandbox() -> Iterator[str]:
-    server = make_sandbox_server("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with run_telegram() as running:
+        yield running.url
 
 
 @pytest.fixture

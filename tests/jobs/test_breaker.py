@@ -18,7 +18,7 @@ from connector.errors import CircuitOpen, TrackerUnavailable
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from mappers.models import Attachment
-from sandbox.jira import RunningSandbox
+from sandbox.server import RunningSandbox
 from store import journal
 from tests.conftest import free_port
 from tests.jobs.conftest import (

@@ -19,7 +19,7 @@ from jobs.context import Context
 from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE, REPLY_QUEUE
 from mappers.models import Attachment
-from sandbox.jira import RunningSandbox
+from sandbox.server import RunningSandbox
 from store import journal, links
 from tests.jobs.conftest import (
     add_fault,

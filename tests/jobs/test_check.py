@@ -18,10 +18,10 @@ from config.settings import Settings
 from connector.kaiten import RATE_LIMIT, RATE_PERIOD, KaitenTracker
 from connector.ratelimit import RedisRateLimiter, limiter_key
 from jobs.check import check_config
-from sandbox.jira import RunningSandbox
-from sandbox.kaiten import RunningSandbox as KaitenSandbox
-from sandbox.kaiten import run_in_thread as run_kaiten
+from sandbox.server import RunningSandbox
+from sandbox.server import RunningSandbox as KaitenSandbox
 from tests.conftest import REPO_ROOT
+from tests.sandboxes import run_kaiten
 
 BROKEN = """
 rules:

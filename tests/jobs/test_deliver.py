@@ -16,7 +16,7 @@ from jobs.context import Context
 from jobs.deliver import deliver_with
 from jobs.replay import replay_messages
 from mappers.models import Attachment, EmailMeta, MessageKind
-from sandbox.jira import RunningSandbox
+from sandbox.server import RunningSandbox
 from store import journal, links
 from store.links import NewLink
 from tests.jobs.conftest import (

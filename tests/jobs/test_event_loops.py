@@ -27,9 +27,8 @@ from jobs.deliver import deliver_with
 from jobs.queues import DELIVERY_QUEUE
 from mappers.canned import CODE
 from routes import create_app
-from sandbox.jira import RunningSandbox, run_in_thread
-from sandbox.kaiten import RunningSandbox as KaitenSandbox
-from sandbox.kaiten import run_in_thread as run_kaiten
+from sandbox.server import RunningSandbox
+from sandbox.server import RunningSandbox as KaitenSandbox
 from store import journal, outbound
 from tests.jobs.conftest import drain, tracker_calls
 from tests.jobs.test_events import (
@@ -46,6 +45,8 @@ from tests.jobs.test_events import (
 )
 from tests.jobs.test_kaiten_delivery import delivered, kaiten_comment_webhook, kaiten_settings
 from tests.mappers.factories import email_message, telegram_message
+from tests.sandboxes import run_jira as run_in_thread
+from tests.sandboxes import run_kaiten
 
 HUB = {"Authorization": "Bearer t"}  # the sandbox Jira's "hub" user, whom the hub's token acts as
 

@@ -26,7 +26,7 @@ from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from mappers.models import Sender
 from routes import create_app
-from sandbox.jira import RunningSandbox
+from sandbox.server import RunningSandbox
 from store import journal
 from tests.jobs.conftest import journal_message, transition_to_done
 from tests.mappers.factories import email_message, telegram_message

@@ -26,13 +26,13 @@ from jobs.check import check_config
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.replies import send_autoreply_with
-from sandbox.jira import RunningSandbox
-from sandbox.kaiten import RunningSandbox as KaitenSandbox
-from sandbox.kaiten import run_in_thread as run_kaiten
+from sandbox.server import RunningSandbox
+from sandbox.server import RunningSandbox as KaitenSandbox
 from store import journal
 from tests.conftest import REPO_ROOT
 from tests.jobs.conftest import journal_message, sandbox_issues
 from tests.mappers.factories import email_message, telegram_message
+from tests.sandboxes import run_kaiten
 
 KAITEN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kaiten"
 

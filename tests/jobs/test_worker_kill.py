@@ -19,7 +19,7 @@ from jobs.context import Context
 from jobs.deliver import deliver_with
 from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE
-from sandbox.jira import RunningSandbox
+from sandbox.server import RunningSandbox
 from store import journal
 from tests.conftest import REPO_ROOT
 from tests.jobs.conftest import add_fault, drain, journal_message, sandbox_issues, wait_until

@@ -22,7 +22,7 @@ from jobs.context import Context
 from jobs.deliver import deliver_with
 from mappers.models import InboundMessage
 from routes import create_app
-from sandbox.jira import RunningSandbox
+from sandbox.server import RunningSandbox
 from store import journal
 from store.db import messages
 from tests.jobs import conftest as job_fixtures

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import requests
 
 from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.telegram import FileTooLarge, TelegramClient, TelegramRejected
-from sandbox.telegram import create_telegram_sandbox_app, make_sandbox_server
+from sandbox.telegram.app import create_app as create_telegram_sandbox_app
+from tests.sandboxes import run_telegram
 
 TOKEN = "42:sandbox-token"
 MB = 1024 * 1024
@@ -22,14 +22,8 @@ MB = 1024 * 1024
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     files_dir = tmp_path_factory.mktemp("tg-files")
     (files_dir / "preloaded.txt").write_bytes(b"from disk")
-    server = make_sandbox_server("127.0.0.1", 0, files_dir=files_dir)
-    thread = threading.Thread(target=server.serve_forever, name="tg-sandbox", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with run_telegram(files_dir) as running:
+        yield running.url
 
 
 @pytest.fixture

@@ -13,14 +13,10 @@ import pytest
 import requests
 from jira import JIRA, JIRAError
 
-from sandbox.jira import (
-    JqlError,
-    RunningSandbox,
-    create_sandbox_app,
-    parse_jql,
-    run_in_thread,
-    tokenize,
-)
+from sandbox.jira.app import create_app as create_sandbox_app
+from sandbox.jira.jql import JqlError, parse_jql, tokenize
+from sandbox.server import RunningSandbox
+from tests.sandboxes import run_jira as run_in_thread
 
 BEARER = {"Authorization": "Bearer test-token"}
 

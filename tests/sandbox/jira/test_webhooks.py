@@ -16,8 +16,10 @@ from flask import Flask, request
 from werkzeug.serving import make_server
 
 from mappers.tracker_events import parse_jira_webhook, verify_hub_signature
-from sandbox import jira as sandbox_jira
-from sandbox.jira import RunningSandbox, run_in_thread
+from sandbox.controls import STATE_KEY
+from sandbox.jira import app as sandbox_jira
+from sandbox.server import RunningSandbox
+from tests.sandboxes import run_jira as run_in_thread
 
 SECRET = "webhook-s3cret"
 HUB = {"Authorization": "Bearer test-token"}
@@ -476,19 +478,20 @@ def test_startup_webhook_is_registered_signed_and_survives_reset(tmp_path: Path,
 
 def test_create_sandbox_app_rejects_a_bad_webhook_url(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="webhook_url"):
-        sandbox_jira.create_sandbox_app(tmp_path / "db.sqlite3", webhook_url="hub.example/hooks")
+        sandbox_jira.create_app(tmp_path / "db.sqlite3", webhook_url="hub.example/hooks")
 
 
-def test_main_takes_webhook_flags_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(sandbox_jira, "serve", lambda *args, **kwargs: calls.append(kwargs))
-    sandbox_jira.main(["--webhook-url", "http://127.0.0.1:8000/hooks/jira", "--webhook-secret", "s"])
+def test_main_takes_webhook_flags_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    served: list[Flask] = []
+    monkeypatch.setattr(sandbox_jira, "serve", lambda app, *args, **kwargs: served.append(app))
+    db = ["--db", str(tmp_path / "db.sqlite3")]
+    sandbox_jira.main([*db, "--webhook-url", "http://127.0.0.1:8000/hooks/jira", "--webhook-secret", "s"])
     monkeypatch.setenv("SANDBOX_JIRA_WEBHOOK_URL", "http://hub:8000/hooks/jira")
     monkeypatch.setenv("SANDBOX_JIRA_WEBHOOK_SECRET", "from-env")
-    sandbox_jira.main([])
-    assert [(c["webhook_url"], c["webhook_secret"]) for c in calls] == [
+    sandbox_jira.main(db)
+    assert [app.extensions[STATE_KEY].startup_webhook for app in served] == [
         ("http://127.0.0.1:8000/hooks/jira", "s"),
         ("http://hub:8000/hooks/jira", "from-env"),
     ]
     with pytest.raises(SystemExit):
-        sandbox_jira.main(["--webhook-url", "not a url"])
+        sandbox_jira.main([*db, "--webhook-url", "not a url"])

@@ -15,7 +15,9 @@ from connector.errors import TrackerRejected, TrackerUnavailable
 from connector.kaiten import RATE_LIMIT, RATE_PERIOD, KaitenTracker
 from connector.ratelimit import RedisRateLimiter, limiter_key
 from connector.types import FileUpload, IssueDraft
-from sandbox.kaiten import RunningSandbox, main, run_in_thread
+from sandbox.kaiten.app import main
+from sandbox.server import RunningSandbox
+from tests.sandboxes import run_kaiten as run_in_thread
 
 TOKEN = "sandbox-token"
 

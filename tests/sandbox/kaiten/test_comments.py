@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from sandbox.kaiten import RunningSandbox, run_in_thread
+from sandbox.server import RunningSandbox
+from tests.sandboxes import run_kaiten as run_in_thread
 
 HUB = {"Authorization": "Bearer t"}
 ENGINEER = {**HUB, "X-Sandbox-User": "2"}
@@ -23,15 +24,15 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 def engineer_comment(sandbox: RunningSandbox) -> tuple[str, dict[str, Any]]:
     card = requests.post(
-        f"{sandbox.api_url}/cards",
+        f"{sandbox.url}/api/latest/cards",
         json={"title": "t", "board_id": 10, "column_id": 101},
         headers=HUB,
         timeout=5,
     ).json()["id"]
     comment = requests.post(
-        f"{sandbox.api_url}/cards/{card}/comments", json={"text": "mine"}, headers=ENGINEER, timeout=5
+        f"{sandbox.url}/api/latest/cards/{card}/comments", json={"text": "mine"}, headers=ENGINEER, timeout=5
     ).json()
-    return f"{sandbox.api_url}/cards/{card}/comments/{comment['id']}", comment
+    return f"{sandbox.url}/api/latest/cards/{card}/comments/{comment['id']}", comment
 
 
 def test_author_only_mode_refuses_other_users_edits(sandbox: RunningSandbox) -> None:
