@@ -285,6 +285,7 @@ def up(host: str, port: int) -> None:
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         sandbox = not env.get("JIRA_URL") and not env.get("KAITEN_URL")
         if sandbox:
+            env.setdefault("SANDBOX_CONTROL_TOKEN", secrets.token_urlsafe(24))  # its /_sandbox controls
             env.setdefault("JIRA_WEBHOOK_SECRET", secrets.token_urlsafe(24))
             env["SANDBOX_JIRA_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/jira"
             env["SANDBOX_JIRA_WEBHOOK_SECRET"] = env["JIRA_WEBHOOK_SECRET"]
@@ -509,11 +510,15 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
         f"  Health, metrics:  {base}/healthz  {base}/metrics",
     ]
     if sandbox:
+        control = env["SANDBOX_CONTROL_TOKEN"]
         lines += [
             f"  Sandbox tracker:  {env.get('JIRA_URL') or env.get('KAITEN_URL')}/   (issues appear here)",
             f"  Sent mail:        {var_dir / 'outbox'}/   (autoreplies, as .eml files)",
-            f"  Telegram replies: {env.get('TELEGRAM_API_URL', '')}/_sandbox/sent",
         ]
+        if env.get("TELEGRAM_API_URL"):
+            login = f"{env['TELEGRAM_API_URL']}/_sandbox/login?token={control}&next=/_sandbox/sent"
+            lines.append(f"  Telegram replies: {login}")
+        lines.append(f"  Sandbox control token: {control}   (header X-Sandbox-Token on /_sandbox/... calls)")
     token = env["HUB_INBOUND_TOKEN"]
     secret = env["TELEGRAM_WEBHOOK_SECRET"]
     lines += [

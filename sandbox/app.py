@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from sandbox import controls
 from sandbox.controls import SandboxStateBase
+from sandbox.server import guard_controls
 from sandbox.store import close_request_db
 
 
@@ -97,6 +98,7 @@ def sandbox_app(
     *,
     state: SandboxStateBase,
     blueprints: Sequence[Blueprint],
+    control_token: str | None,
     max_content_length: int,
     before: Callable[[], Response | None],
     after: Callable[[Response], Response],
@@ -105,9 +107,11 @@ def sandbox_app(
 ) -> Flask:
     """A Flask app serving ``blueprints`` and the ``/_sandbox`` controls, with ``state`` under
     ``app.extensions[controls.STATE_KEY]``: one database connection per request, ``SandboxError``
-    answered in its own shape, other HTTP errors by ``http_error`` and anything else by ``unexpected``.
-    Templates come from the ``templates`` folder beside ``import_name``'s module."""
+    answered in its own shape, other HTTP errors by ``http_error`` and anything else by ``unexpected``;
+    the controls answer only ``control_token``. Templates come from the ``templates`` folder beside
+    ``import_name``'s module."""
     app = Flask(import_name)
+    guard_controls(app, control_token)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = max_content_length
     app.extensions[controls.STATE_KEY] = state

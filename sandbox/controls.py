@@ -1,8 +1,9 @@
 """The state a tracker look-alike keeps in its app, and the ``/_sandbox`` controls that act on it.
 
-``/_sandbox/faults`` (POST adds a rule, see ``FaultBook.add``; GET lists; DELETE clears),
-``/_sandbox/stats`` (requests per method and URL rule, row counts, faults injected) and
-``POST /_sandbox/reset`` (wipe the data, forget faults and statistics).
+``/_sandbox/faults`` (POST adds a rule, see ``FaultBook.add``, and answers 403 unless the look-alike was
+started with fault injection; GET lists; DELETE clears), ``/_sandbox/stats`` (requests per method and
+URL rule, row counts, faults injected) and ``POST /_sandbox/reset`` (wipe the data, forget faults and
+statistics). Like every control, they answer only the control token (``sandbox.server``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, ClassVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from sandbox.faults import FaultBook
+from sandbox.faults import FaultBook, FaultsDisabled
 from sandbox.server import CONTROL_PREFIX
 from sandbox.store import SqliteStore, request_db
 
@@ -87,6 +88,8 @@ bp = Blueprint("sandbox_controls", __name__)
 def add_fault() -> tuple[Response, int]:
     try:
         rule = current_state().faults.add(request.get_json(silent=True, force=True))
+    except FaultsDisabled as exc:
+        return jsonify(error=str(exc)), 403
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
     return jsonify(rule.describe()), 201

@@ -1,6 +1,10 @@
 """Fault injection: rules that delay requests, fail them with a status, or replace the answer of a
 request already served, so the tests and the fault suite can see what the hub does when a tracker is slow,
 down, rate-limited or answers after doing the work.
+
+Off unless the look-alike is started with it (``faults=True``, ``--faults``): a ``FaultBook`` that is not
+enabled refuses new rules (``FaultsDisabled``) and costs a request nothing. A start-up ``latency_ms``
+(``--latency-ms``) is a setting of the look-alike, not a rule, and applies either way.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Response, g, request
+
+
+class FaultsDisabled(Exception):
+    """A rule was asked of a look-alike started without fault injection."""
 
 
 @dataclass
@@ -84,8 +92,8 @@ class FaultBook:
     """Fault rules shared by all request threads, and their effect on requests.
 
     ``name`` and ``log`` are the stand-in's (messages read ``sandbox <name>: ...``); ``answer`` renders
-    an injected error in the tracker's shape; ``latency_ms`` delays every request that faults
-    apply to.
+    an injected error in the tracker's shape; ``enabled`` allows rules at all; ``latency_ms`` delays
+    every request that faults apply to.
     """
 
     def __init__(
@@ -94,11 +102,13 @@ class FaultBook:
         answer: FaultAnswer,
         *,
         log: logging.Logger,
+        enabled: bool = False,
         latency_ms: int = 0,
     ) -> None:
         self.name = name
         self.answer = answer
         self.log = log
+        self.enabled = enabled
         self.latency_ms = latency_ms
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
@@ -113,8 +123,10 @@ class FaultBook:
         or a rate limit's, are the stand-in's ``answer``); ``latency_ms`` delays them; ``count`` limits
         the rule to that many matching requests, ``duration_s`` to that many seconds (neither: until
         cleared); ``methods`` and ``paths`` (prefixes) select requests; ``after_commit`` does the work
-        first, then delays or fails the answer.
+        first, then delays or fails the answer. Raise ``FaultsDisabled`` when fault injection is off.
         """
+        if not self.enabled:
+            raise FaultsDisabled(f"fault injection is off: start the sandbox {self.name} with --faults")
         if not isinstance(spec, dict):
             raise ValueError("a fault is a JSON object")
         unknown = set(spec) - FAULT_KEYS
@@ -191,6 +203,8 @@ class FaultBook:
         """The base latency, then the rules that fail this request before it is served."""
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
+        if not self.enabled:
+            return None
         injected = self.respond(self.claim(request.method, request.path, after_commit=False))
         if injected is not None:
             g.sandbox_faulted = True
@@ -198,7 +212,7 @@ class FaultBook:
 
     def after_request(self, response: Response) -> Response:
         """The rules that delay or replace the answer of a request already served."""
-        if g.get("sandbox_faulted"):
+        if not self.enabled or g.get("sandbox_faulted"):
             return response
         rules = self.claim(request.method, request.path, after_commit=True)
         injected = self.respond(rules) if rules else None

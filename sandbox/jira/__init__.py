@@ -23,8 +23,9 @@ What it serves (``/rest/api/2/...``, and the same under ``/rest/api/latest/...``
 
 Auth: ``Authorization: Bearer <token>`` (user "hub") or Basic (that user); missing → 401.
 
-Test controls under ``/_sandbox`` (no auth): ``POST /_sandbox/faults`` adds a fault rule (see
-``FaultBook.add``), ``DELETE /_sandbox/faults`` clears them, ``GET /_sandbox/faults`` lists them,
+Test controls under ``/_sandbox`` (each needs the control token, see ``sandbox.server``):
+``POST /_sandbox/faults`` adds a fault rule (see ``FaultBook.add``; only when started with
+``faults=True``, ``--faults``), ``DELETE /_sandbox/faults`` clears them, ``GET /_sandbox/faults`` lists them,
 ``GET /_sandbox/stats`` counts requests per method and URL rule, ``POST /_sandbox/reset`` wipes the
 issues and the registered webhooks (the seeded projects, types and users stay, and so does the
 start-up webhook) and clears faults, stats and webhook delivery records.

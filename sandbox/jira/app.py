@@ -119,6 +119,8 @@ def create_app(
     attachment_limit: int = ATTACHMENT_LIMIT,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    control_token: str | None = None,
+    faults: bool = False,
 ) -> Flask:
     """The sandbox as a Flask app on the SQLite file ``db_path`` (created if missing, kept across restarts).
 
@@ -126,7 +128,8 @@ def create_app(
     every tracker request; ``token``, when set, is the only Bearer token (or Basic password) accepted;
     ``extra_projects`` adds projects given as ``"KEY"`` or ``"KEY:Name"``; ``extra_users`` adds users.
     ``webhook_url`` registers a webhook for ``STARTUP_WEBHOOK_EVENTS`` (signed with ``webhook_secret``
-    when given), replacing the start-up webhook of an earlier run on the same file.
+    when given), replacing the start-up webhook of an earlier run on the same file. ``control_token``
+    opens the ``/_sandbox`` controls; ``faults`` allows fault rules among them.
     """
     if webhook_url is not None and not http_url(webhook_url):
         raise ValueError(f"webhook_url must be an http or https URL, not {webhook_url!r}")
@@ -136,7 +139,7 @@ def create_app(
     state = JiraState(
         store=store,
         cat=Catalogue(extra_projects, extra_users),
-        faults=FaultBook("jira", _fault_answer, log=log, latency_ms=latency_ms),
+        faults=FaultBook("jira", _fault_answer, log=log, enabled=faults, latency_ms=latency_ms),
         stats=Stats(),
         base_url=base_url.rstrip("/") if base_url else None,
         token=token,
@@ -151,6 +154,7 @@ def create_app(
         __name__,
         state=state,
         blueprints=BLUEPRINTS,
+        control_token=control_token,
         max_content_length=attachment_limit * 4 + 1024 * 1024,
         before=_before_request,
         after=_after_request,
@@ -192,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra_projects=projects,
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,
+        control_token=args.control_token,
+        faults=args.faults,
     )
     serve(app, args.host, args.port, log=log, name="jira", data=args.db)
     return 0

@@ -33,7 +33,8 @@ Seed: space 1 "Support" with board 10 "Support desk" (columns 101 To do / 102 In
 (select), 502 Customer (string), 503 Channel (multi-select), 504 Order number (number), 505 Contract
 end (date); users 1 (the token's user, "Trackerhub") and 2-5 (for round-robin).
 
-Test controls under ``/_sandbox`` (no auth): ``POST /_sandbox/faults`` (``FaultBook.add``),
+Test controls under ``/_sandbox`` (each needs the control token, see ``sandbox.server``):
+``POST /_sandbox/faults`` (``FaultBook.add``; only when started with ``faults=True``, ``--faults``),
 ``GET|DELETE /_sandbox/faults``, ``GET /_sandbox/stats``, ``POST /_sandbox/reset`` (wipes cards,
 tags, comments, files; the seed stays). With ``rate_limit=True`` it also enforces Kaiten's
 5 requests/s per token, answering 429 with ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset``.

@@ -115,12 +115,15 @@ def create_app(
     rate_limit: bool = False,
     file_limit: int = FILE_LIMIT,
     author_only_comment_edits: bool = False,
+    control_token: str | None = None,
+    faults: bool = False,
 ) -> Flask:
     """The stand-in as a Flask app on the SQLite file ``db_path`` (a temporary file when None).
 
     ``token``, when set, is the only Bearer token accepted (any non-empty one otherwise);
     ``latency_ms`` delays every API request; ``rate_limit`` enforces Kaiten's 5 requests/s per token;
-    ``author_only_comment_edits`` refuses (403) an edit of a comment by anyone but its author.
+    ``author_only_comment_edits`` refuses (403) an edit of a comment by anyone but its author;
+    ``control_token`` opens the ``/_sandbox`` controls; ``faults`` allows fault rules among them.
     """
     temp_dir = None
     if db_path is None:
@@ -128,7 +131,7 @@ def create_app(
         db_path = Path(temp_dir.name) / "kaiten.sqlite3"
     state = KaitenState(
         store=Store(db_path),
-        faults=FaultBook("kaiten", _fault_answer, log=log, latency_ms=latency_ms),
+        faults=FaultBook("kaiten", _fault_answer, log=log, enabled=faults, latency_ms=latency_ms),
         stats=Stats(),
         window=RateWindow(),
         token=token,
@@ -141,6 +144,7 @@ def create_app(
         __name__,
         state=state,
         blueprints=(*BLUEPRINTS, settings_bp),
+        control_token=control_token,
         max_content_length=file_limit + 1024 * 1024,
         before=_before_request,
         after=_after_request,
@@ -166,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         rate_limit=args.rate_limit,
         author_only_comment_edits=args.author_only_comment_edits,
+        control_token=args.control_token,
+        faults=args.faults,
     )
     serve(app, args.host, args.port, log=log, name="kaiten", data=args.db)
     return 0

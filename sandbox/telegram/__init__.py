@@ -11,14 +11,14 @@ or ``{"ok": false, "error_code", "description", "parameters"?}``):
   ``POST /_sandbox/files``; a registered size over 20 MB answers "Bad Request: file is too big";
 - ``/bot<token>/getMe``, ``setWebhook``, ``deleteWebhook``, ``getWebhookInfo``.
 
-Test controls under ``/_sandbox``:
+Test controls under ``/_sandbox`` (each needs the control token, see ``sandbox.server``):
 
 - ``POST /_sandbox/files``: JSON ``{file_id, content_base64, file_size?, file_name?}`` or multipart
   (``file`` part plus form fields ``file_id``, ``file_size?``); answers ``{file_id, file_path, file_size}``;
 - ``GET /_sandbox/sent[?chat_id=]`` lists recorded ``sendMessage`` calls, ``DELETE`` clears them;
 - ``POST /_sandbox/faults {"status": 429, "retry_after": 2, "count": N, "description"?, "delay"?}``:
-  the next N Bot API calls (file downloads included) answer that error (``delay`` seconds late);
-  ``DELETE /_sandbox/faults`` clears them;
+  the next N Bot API calls (file downloads included) answer that error (``delay`` seconds late); only
+  when started with ``faults=True`` (``--faults``), else 403; ``DELETE /_sandbox/faults`` clears them;
 - ``POST /_sandbox/blocked {"chat_id"}``: sends to that chat answer 403 "bot was blocked by the user";
 - ``GET /_sandbox/webhook``: the last ``setWebhook`` call; ``POST /_sandbox/reset``: forget everything.
 

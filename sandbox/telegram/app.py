@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from sandbox.server import arg_parser, configure_logging, serve
+from sandbox.server import arg_parser, configure_logging, guard_controls, serve
 from sandbox.telegram.methods import METHODS, call_params
 from sandbox.telegram.state import ApiError, BotState, Fault, preload_files, store_file, take_fault
 
@@ -30,9 +30,17 @@ _DESCRIPTIONS = {
 }
 
 
-def create_app(files_dir: Path | None = None, *, token: str | None = None) -> Flask:
-    """The stand-in app. ``token``, when set, is the only token accepted (else 401 Unauthorized)."""
+def create_app(
+    files_dir: Path | None = None,
+    *,
+    token: str | None = None,
+    control_token: str | None = None,
+    faults: bool = False,
+) -> Flask:
+    """The stand-in app. ``token``, when set, is the only bot token accepted (else 401 Unauthorized);
+    ``control_token`` opens the ``/_sandbox`` controls; ``faults`` allows queued faults among them."""
     app = Flask(__name__)
+    guard_controls(app, control_token)
     state = BotState()
     if files_dir is not None:
         preload_files(state, files_dir)
@@ -91,6 +99,8 @@ def create_app(files_dir: Path | None = None, *, token: str | None = None) -> Fl
 
     @app.post("/_sandbox/faults")
     def add_fault() -> Response:
+        if not faults:
+            raise ApiError(403, "Forbidden: fault injection is off: start the sandbox telegram with --faults")
         fault = _read_fault(request.get_json(silent=True))
         with state.lock:
             state.faults.append(fault)
@@ -185,5 +195,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--files", type=Path, default=None, help="serve every file in DIR by its name")
     args = parser.parse_args(argv)
     configure_logging()
-    serve(create_app(args.files), args.host, args.port, log=log, name="telegram")
+    app = create_app(args.files, control_token=args.control_token, faults=args.faults)
+    serve(app, args.host, args.port, log=log, name="telegram")
     return 0

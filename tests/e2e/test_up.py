@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT, free_port, wait_for
+from tests.sandboxes import CONTROL, CONTROL_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +44,12 @@ def start_up(var_dir: Path, port: int, **settings: str) -> subprocess.Popen[byte
             ("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "IMAP_", "REDIS_", "DATABASE_", "HUB_")
         )
     }
-    env.update(HUB_VAR_DIR=str(var_dir), TELEGRAM_WEBHOOK_SECRET=SECRET, **settings)
+    env.update(
+        HUB_VAR_DIR=str(var_dir),
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        SANDBOX_CONTROL_TOKEN=CONTROL_TOKEN,
+        **settings,
+    )
     with (var_dir / "up.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "cli", "up", "--port", str(port)],
@@ -211,7 +217,9 @@ def test_three_channels_become_three_issues_with_autoreplies_and_follow_ups(hub:
     assert "hub-" + tg.json()["id"] in issues[keys[0]].labels
 
     # autoreplies: Telegram through the stand-in, e-mail and form through SMTP into the sink
-    sent = wait_for(lambda: requests.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).json())
+    sent = wait_for(
+        lambda: requests.get(f"{hub['telegram_api_url']}/_sandbox/sent", headers=CONTROL, timeout=5).json()
+    )
     assert sent[0]["chat_id"] == 777 and keys[0] in sent[0]["text"]
     mails = wait_for(lambda: len(outbox(hub)) >= 2 and outbox(hub))
     by_recipient = {str(m["To"]): m for m in mails}
@@ -235,6 +243,18 @@ def test_three_channels_become_three_issues_with_autoreplies_and_follow_ups(hub:
     assert "Now it is smoking too" in Issue(hub, keys[0]).comments[-1]
     mail_comment = Issue(hub, keys[1]).comments[-1]
     assert "Thanks, any news" in mail_comment and "quoted autoreply" not in mail_comment
+
+
+def test_up_prints_the_sandbox_control_token_and_the_telegram_login_link(hub: dict[str, Any]) -> None:
+    log_path = hub["var_dir"] / "up.log"
+    printed = wait_for(lambda: "Sandbox control token" in log_path.read_text() and log_path.read_text())
+    assert f"Sandbox control token: {CONTROL_TOKEN}" in printed
+    login = f"{hub['telegram_api_url']}/_sandbox/login?token={CONTROL_TOKEN}&next=/_sandbox/sent"
+    assert f"Telegram replies: {login}" in printed
+    assert requests.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).status_code == 401
+    browser = requests.Session()
+    assert browser.get(login, timeout=5).status_code == 200
+    assert isinstance(browser.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).json(), list)
 
 
 def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> None:
@@ -273,7 +293,9 @@ def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_
     sent = wait_for(
         lambda: [
             m
-            for m in requests.get(f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=999", timeout=5).json()
+            for m in requests.get(
+                f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=999", headers=CONTROL, timeout=5
+            ).json()
             if "log" in m["text"].lower()
         ]
     )

@@ -20,18 +20,18 @@ from jobs.queues import DELIVERY_QUEUE, delivery_job_id
 from mappers.models import InboundMessage
 from sandbox.server import RunningSandbox
 from sandbox.smtp import start_sink
-from tests.sandboxes import run_jira, run_telegram
+from tests.sandboxes import CONTROL, run_jira, run_telegram
 
 
 @pytest.fixture
 def jira_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    with run_jira(tmp_path / "sandbox-jira.sqlite3") as running:
+    with run_jira(tmp_path / "sandbox-jira.sqlite3", faults=True) as running:
         yield running
 
 
 @pytest.fixture
 def telegram_sandbox() -> Iterator[str]:
-    with run_telegram() as running:
+    with run_telegram(faults=True) as running:
         yield running.url
 
 
@@ -82,12 +82,12 @@ def sandbox_issues(
 
 
 def add_fault(sandbox: RunningSandbox, **spec: Any) -> None:
-    requests.post(f"{sandbox.url}/_sandbox/faults", json=spec, timeout=10).raise_for_status()
+    requests.post(f"{sandbox.url}/_sandbox/faults", json=spec, headers=CONTROL, timeout=10).raise_for_status()
 
 
 def tracker_calls(sandbox: RunningSandbox) -> dict[str, int]:
     """The requests the sandbox Jira has served so far, by method and route (``/_sandbox/stats``)."""
-    stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()
+    stats = requests.get(f"{sandbox.url}/_sandbox/stats", headers=CONTROL, timeout=5).json()
     return {key: int(count) for key, count in stats["requests"].items()}
 
 

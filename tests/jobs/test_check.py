@@ -21,7 +21,7 @@ from jobs.check import check_config
 from sandbox.server import RunningSandbox
 from sandbox.server import RunningSandbox as KaitenSandbox
 from tests.conftest import REPO_ROOT
-from tests.sandboxes import run_kaiten
+from tests.sandboxes import CONTROL, run_kaiten
 
 BROKEN = """
 rules:
@@ -125,7 +125,9 @@ def kaiten_cli(
 
 
 def rate_limited(sandbox: KaitenSandbox) -> int:
-    return int(requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["rate_limited"])
+    return int(
+        requests.get(f"{sandbox.url}/_sandbox/stats", headers=CONTROL, timeout=5).json()["rate_limited"]
+    )
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["own-limiter", "redis-limiter"])

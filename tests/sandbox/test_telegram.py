@@ -12,7 +12,7 @@ import requests
 from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.telegram import FileTooLarge, TelegramClient, TelegramRejected
 from sandbox.telegram.app import create_app as create_telegram_sandbox_app
-from tests.sandboxes import run_telegram
+from tests.sandboxes import CONTROL, run_telegram
 
 TOKEN = "42:sandbox-token"
 MB = 1024 * 1024
@@ -22,13 +22,13 @@ MB = 1024 * 1024
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     files_dir = tmp_path_factory.mktemp("tg-files")
     (files_dir / "preloaded.txt").write_bytes(b"from disk")
-    with run_telegram(files_dir) as running:
+    with run_telegram(files_dir, faults=True) as running:
         yield running.url
 
 
 @pytest.fixture
 def sandbox(base_url: str) -> Iterator[str]:
-    requests.post(f"{base_url}/_sandbox/reset", timeout=5).raise_for_status()
+    requests.post(f"{base_url}/_sandbox/reset", headers=CONTROL, timeout=5).raise_for_status()
     yield base_url
 
 
@@ -39,20 +39,20 @@ def client(sandbox: str) -> TelegramClient:
 
 def sent(base: str, chat_id: int | None = None) -> list[dict]:
     params = {"chat_id": chat_id} if chat_id is not None else None
-    response = requests.get(f"{base}/_sandbox/sent", params=params, timeout=5)
+    response = requests.get(f"{base}/_sandbox/sent", params=params, headers=CONTROL, timeout=5)
     response.raise_for_status()
     return response.json()
 
 
 def register(base: str, file_id: str, content: bytes, **extra: object) -> dict:
     body = {"file_id": file_id, "content_base64": base64.b64encode(content).decode(), **extra}
-    response = requests.post(f"{base}/_sandbox/files", json=body, timeout=5)
+    response = requests.post(f"{base}/_sandbox/files", json=body, headers=CONTROL, timeout=5)
     response.raise_for_status()
     return response.json()
 
 
 def fault(base: str, **body: object) -> None:
-    requests.post(f"{base}/_sandbox/faults", json=body, timeout=5).raise_for_status()
+    requests.post(f"{base}/_sandbox/faults", json=body, headers=CONTROL, timeout=5).raise_for_status()
 
 
 def test_get_me(client: TelegramClient) -> None:
@@ -74,7 +74,7 @@ def test_send_message_is_recorded_and_rendered(client: TelegramClient, sandbox: 
     assert record["reply_parameters"] == {"message_id": 77, "allow_sending_without_reply": True}
     assert record["message_id"] == first
     assert len(sent(sandbox)) == 2
-    requests.delete(f"{sandbox}/_sandbox/sent", timeout=5).raise_for_status()
+    requests.delete(f"{sandbox}/_sandbox/sent", headers=CONTROL, timeout=5).raise_for_status()
     assert sent(sandbox) == []
 
 
@@ -107,7 +107,9 @@ def test_get_file_and_download(client: TelegramClient, sandbox: str) -> None:
 
 def test_multipart_registration(client: TelegramClient, sandbox: str) -> None:
     files = {"file": ("voice.ogg", b"OggS....", "audio/ogg")}
-    response = requests.post(f"{sandbox}/_sandbox/files", files=files, data={"file_id": "V-1"}, timeout=5)
+    response = requests.post(
+        f"{sandbox}/_sandbox/files", files=files, data={"file_id": "V-1"}, headers=CONTROL, timeout=5
+    )
     response.raise_for_status()
     assert client.download(client.get_file("V-1").file_path) == b"OggS...."
 
@@ -160,7 +162,9 @@ def test_fault_delay_hits_the_client_timeout(sandbox: str) -> None:
 
 
 def test_blocked_chat(client: TelegramClient, sandbox: str) -> None:
-    requests.post(f"{sandbox}/_sandbox/blocked", json={"chat_id": 66}, timeout=5).raise_for_status()
+    requests.post(
+        f"{sandbox}/_sandbox/blocked", json={"chat_id": 66}, headers=CONTROL, timeout=5
+    ).raise_for_status()
     with pytest.raises(TelegramRejected, match="^Forbidden: bot was blocked by the user$"):
         client.send_message(66, "hi")
     assert client.send_message(67, "hi") > 0
@@ -170,7 +174,7 @@ def test_set_webhook_is_recorded(client: TelegramClient, sandbox: str) -> None:
     assert client.set_webhook(
         "https://hub.example/hooks/telegram", secret_token="s", allowed_updates=["message"]
     )
-    recorded = requests.get(f"{sandbox}/_sandbox/webhook", timeout=5).json()
+    recorded = requests.get(f"{sandbox}/_sandbox/webhook", headers=CONTROL, timeout=5).json()
     assert recorded["url"] == "https://hub.example/hooks/telegram"
     assert recorded["secret_token"] == "s" and recorded["allowed_updates"] == ["message"]
 

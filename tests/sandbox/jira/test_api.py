@@ -16,6 +16,7 @@ from jira import JIRA, JIRAError
 from sandbox.jira.app import create_app as create_sandbox_app
 from sandbox.jira.jql import JqlError, parse_jql, tokenize
 from sandbox.server import RunningSandbox
+from tests.sandboxes import CONTROL
 from tests.sandboxes import run_jira as run_in_thread
 
 BEARER = {"Authorization": "Bearer test-token"}
@@ -28,7 +29,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sandbox(db_path: Path) -> Iterator[RunningSandbox]:
-    with run_in_thread(db_path) as running:
+    with run_in_thread(db_path, faults=True) as running:
         yield running
 
 
@@ -43,11 +44,11 @@ def api(sandbox: RunningSandbox, method: str, path: str, **kwargs: Any) -> reque
 
 
 def stats(sandbox: RunningSandbox) -> dict[str, Any]:
-    return requests.get(sandbox.url + "/_sandbox/stats", timeout=10).json()
+    return requests.get(sandbox.url + "/_sandbox/stats", headers=CONTROL, timeout=10).json()
 
 
 def add_fault(sandbox: RunningSandbox, **spec: Any) -> dict[str, Any]:
-    resp = requests.post(sandbox.url + "/_sandbox/faults", json=spec, timeout=10)
+    resp = requests.post(sandbox.url + "/_sandbox/faults", json=spec, headers=CONTROL, timeout=10)
     assert resp.status_code == 201, resp.text
     return resp.json()
 
@@ -575,9 +576,9 @@ def test_faults_only_hit_matching_requests(jira: JIRA, sandbox: RunningSandbox) 
     assert jira.issue("SUP-1").key == "SUP-1"
     bulk = api(sandbox, "POST", "/rest/api/2/issue/bulk", json={"issueUpdates": [{"fields": task()}]})
     assert bulk.status_code == 429
-    listed = requests.get(sandbox.url + "/_sandbox/faults", timeout=10).json()["faults"]
+    listed = requests.get(sandbox.url + "/_sandbox/faults", headers=CONTROL, timeout=10).json()["faults"]
     assert listed[0]["hits"] == 1
-    assert requests.delete(sandbox.url + "/_sandbox/faults", timeout=10).status_code == 204
+    assert requests.delete(sandbox.url + "/_sandbox/faults", headers=CONTROL, timeout=10).status_code == 204
     assert api(sandbox, "POST", "/rest/api/2/issue/bulk", json={"issueUpdates": [{"fields": task()}]}).ok
 
 
@@ -588,7 +589,7 @@ def test_latency_is_added_then_ends(sandbox: RunningSandbox) -> None:
     with pytest.raises(requests.Timeout):
         requests.get(sandbox.url + "/rest/api/2/serverInfo", timeout=0.2)
     assert requests.get(sandbox.url + "/rest/api/2/serverInfo", timeout=10).ok
-    assert requests.get(sandbox.url + "/_sandbox/faults", timeout=10).json()["faults"] == []
+    assert requests.get(sandbox.url + "/_sandbox/faults", headers=CONTROL, timeout=10).json()["faults"] == []
 
 
 def test_constructor_latency_applies_to_every_tracker_request(db_path: Path) -> None:
@@ -634,7 +635,10 @@ def test_after_commit_latency_lets_a_client_time_out_after_the_write(sandbox: Ru
     ],
 )
 def test_bad_fault_specs_are_rejected(sandbox: RunningSandbox, spec: dict[str, Any]) -> None:
-    assert requests.post(sandbox.url + "/_sandbox/faults", json=spec, timeout=10).status_code == 400
+    assert (
+        requests.post(sandbox.url + "/_sandbox/faults", json=spec, headers=CONTROL, timeout=10).status_code
+        == 400
+    )
 
 
 # --- persistence, reset, HTML --------------------------------------------------------------------------
@@ -648,7 +652,7 @@ def test_data_survives_a_restart_and_reset_wipes_it(db_path: Path) -> None:
         client = JIRA(server=second.url, token_auth="x", max_retries=0, timeout=10)
         assert client.issue("SUP-1").fields.summary == "kept"
         assert client.create_issue(fields=task(), prefetch=False).key == "SUP-2"
-        assert requests.post(second.url + "/_sandbox/reset", timeout=10).status_code == 204
+        assert requests.post(second.url + "/_sandbox/reset", headers=CONTROL, timeout=10).status_code == 204
         assert stats(second)["issues"] == 0
         assert client.create_issue(fields=task(), prefetch=False).key == "SUP-1"
         assert client.project("SUP").name == "Support"

@@ -19,6 +19,7 @@ from mappers.tracker_events import parse_jira_webhook, verify_hub_signature
 from sandbox.controls import STATE_KEY
 from sandbox.jira import app as sandbox_jira
 from sandbox.server import RunningSandbox
+from tests.sandboxes import CONTROL
 from tests.sandboxes import run_jira as run_in_thread
 
 SECRET = "webhook-s3cret"
@@ -86,7 +87,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    with run_in_thread(tmp_path / "sandbox-jira.sqlite3") as running:
+    with run_in_thread(tmp_path / "sandbox-jira.sqlite3", faults=True) as running:
         yield running
 
 
@@ -98,13 +99,13 @@ def register(sandbox: RunningSandbox, url: str, events: list[str], **extra: Any)
 
 
 def flush(sandbox: RunningSandbox) -> None:
-    resp = requests.post(sandbox.url + "/_sandbox/webhooks/flush", timeout=30)
+    resp = requests.post(sandbox.url + "/_sandbox/webhooks/flush", headers=CONTROL, timeout=30)
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"flushed": True, "pending": 0}
 
 
 def deliveries(sandbox: RunningSandbox) -> list[dict[str, Any]]:
-    resp = requests.get(sandbox.url + "/_sandbox/webhook-deliveries", timeout=10)
+    resp = requests.get(sandbox.url + "/_sandbox/webhook-deliveries", headers=CONTROL, timeout=10)
     assert resp.status_code == 200
     return resp.json()
 
@@ -376,7 +377,10 @@ def test_failed_requests_and_faults_before_commit_send_nothing(
     )
     assert bad.status_code == 400
     fault = {"status": 503, "count": 1, "methods": ["POST"], "paths": [f"/rest/api/2/issue/{key}/comment"]}
-    assert requests.post(sandbox.url + "/_sandbox/faults", json=fault, timeout=10).status_code == 201
+    assert (
+        requests.post(sandbox.url + "/_sandbox/faults", json=fault, headers=CONTROL, timeout=10).status_code
+        == 201
+    )
     assert add_comment(sandbox, key).status_code == 503
     flush(sandbox)
     assert receiver.received == []
@@ -384,7 +388,10 @@ def test_failed_requests_and_faults_before_commit_send_nothing(
 
     # a fault after the commit: the comment exists, so Jira tells about it
     fault["after_commit"] = True
-    assert requests.post(sandbox.url + "/_sandbox/faults", json=fault, timeout=10).status_code == 201
+    assert (
+        requests.post(sandbox.url + "/_sandbox/faults", json=fault, headers=CONTROL, timeout=10).status_code
+        == 201
+    )
     assert add_comment(sandbox, key).status_code == 503
     flush(sandbox)
     assert receiver.events() == ["comment_created", "jira:issue_updated"]
@@ -441,7 +448,7 @@ def test_delivery_does_not_hold_up_the_request(sandbox: RunningSandbox, receiver
         timeout=1.5,
     )
     assert response.status_code == 201
-    short = requests.post(sandbox.url + "/_sandbox/webhooks/flush?timeout=0.05", timeout=10)
+    short = requests.post(sandbox.url + "/_sandbox/webhooks/flush?timeout=0.05", headers=CONTROL, timeout=10)
     assert short.status_code == 504 and short.json() == {"flushed": False, "pending": 1}
     flush(sandbox)
     assert receiver.events() == ["comment_created"]
@@ -463,7 +470,7 @@ def test_startup_webhook_is_registered_signed_and_survives_reset(tmp_path: Path,
             "jira:issue_deleted",
         ]
         register(sandbox, "http://127.0.0.1:9/unused", ["comment_created"])
-        assert requests.post(sandbox.url + "/_sandbox/reset", timeout=10).status_code == 204
+        assert requests.post(sandbox.url + "/_sandbox/reset", headers=CONTROL, timeout=10).status_code == 204
         assert [h["url"] for h in requests.get(api, headers=HUB, timeout=10).json()] == [receiver.url]
         add_comment(sandbox, create_issue(sandbox)["key"])
         flush(sandbox)

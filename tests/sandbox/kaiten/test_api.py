@@ -17,6 +17,7 @@ from connector.ratelimit import RedisRateLimiter, limiter_key
 from connector.types import FileUpload, IssueDraft
 from sandbox.kaiten.app import main
 from sandbox.server import RunningSandbox
+from tests.sandboxes import CONTROL
 from tests.sandboxes import run_kaiten as run_in_thread
 
 TOKEN = "sandbox-token"
@@ -24,7 +25,7 @@ TOKEN = "sandbox-token"
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    with run_in_thread(tmp_path / "kaiten.sqlite3", token=TOKEN) as running:
+    with run_in_thread(tmp_path / "kaiten.sqlite3", token=TOKEN, faults=True) as running:
         yield running
 
 
@@ -53,7 +54,7 @@ def draft(**over: Any) -> IssueDraft:
 
 
 def control(sandbox: RunningSandbox, method: str, path: str, **kw: Any) -> requests.Response:
-    return requests.request(method, sandbox.url + "/_sandbox" + path, timeout=5, **kw)
+    return requests.request(method, sandbox.url + "/_sandbox" + path, headers=CONTROL, timeout=5, **kw)
 
 
 def test_create_a_complete_card(kaiten: KaitenTracker, sandbox: RunningSandbox) -> None:

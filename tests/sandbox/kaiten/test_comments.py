@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from sandbox.server import RunningSandbox
+from tests.sandboxes import CONTROL
 from tests.sandboxes import run_kaiten as run_in_thread
 
 HUB = {"Authorization": "Bearer t"}
@@ -39,8 +40,12 @@ def test_author_only_mode_refuses_other_users_edits(sandbox: RunningSandbox) -> 
     api, _ = engineer_comment(sandbox)
     assert requests.patch(api, json={"text": "hub edit"}, headers=HUB, timeout=5).status_code == 200
     settings_url = f"{sandbox.url}/_sandbox/settings"
-    assert requests.get(settings_url, timeout=5).json() == {"author_only_comment_edits": False}
-    switched = requests.post(settings_url, json={"author_only_comment_edits": True}, timeout=5)
+    assert requests.get(settings_url, headers=CONTROL, timeout=5).json() == {
+        "author_only_comment_edits": False
+    }
+    switched = requests.post(
+        settings_url, json={"author_only_comment_edits": True}, headers=CONTROL, timeout=5
+    )
     assert switched.json() == {"author_only_comment_edits": True}
     refused = requests.patch(api, json={"text": "hub again"}, headers=HUB, timeout=5)
     assert refused.status_code == 403 and refused.json() == {
@@ -56,6 +61,9 @@ def test_author_only_mode_at_start_up_and_bad_settings() -> None:
         api, _ = engineer_comment(running)
         assert requests.patch(api, json={"text": "x"}, headers=HUB, timeout=5).status_code == 403
         bad = requests.post(
-            f"{running.url}/_sandbox/settings", json={"author_only_comment_edits": "yes"}, timeout=5
+            f"{running.url}/_sandbox/settings",
+            json={"author_only_comment_edits": "yes"},
+            headers=CONTROL,
+            timeout=5,
         )
         assert bad.status_code == 400
