@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -289,6 +290,9 @@ def up(host: str, port: int) -> None:
             env.setdefault("JIRA_WEBHOOK_SECRET", secrets.token_urlsafe(24))
             env["SANDBOX_JIRA_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/jira"
             env["SANDBOX_JIRA_WEBHOOK_SECRET"] = env["JIRA_WEBHOOK_SECRET"]
+            env.setdefault("KAITEN_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+            kaiten_token = urllib.parse.quote(env["KAITEN_WEBHOOK_SECRET"], safe="")
+            env["SANDBOX_KAITEN_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/kaiten?token={kaiten_token}"
             children += _start_sandbox(env, var_dir)
         env.setdefault("HUB_INBOUND_TOKEN", secrets.token_urlsafe(24))
         env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
@@ -336,7 +340,9 @@ def _start_sandbox(env: dict[str, str], var_dir: Path) -> list[tuple[str, subpro
 
 
 def _start_kaiten_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    """The Kaiten stand-in, with the seeded board 10 and its "To do" column 101 as the default target."""
+    """The Kaiten stand-in, with the seeded board 10 and its "To do" column 101 as the default target;
+    its webhooks (comments, card moves) go to the hub with ``KAITEN_WEBHOOK_SECRET`` in the URL, as a
+    real Kaiten space's would."""
     port = _free_port(8084)
     db = var_dir / "sandbox-kaiten.sqlite3"
     args = [sys.executable, "-m", "sandbox.kaiten", "--port", str(port), "--db", str(db)]
@@ -538,6 +544,13 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
             "  then answer as an engineer (the sandbox Jira sends its webhook to the hub):",
             f"  curl -s -u engineer:pw {env['JIRA_URL']}/rest/api/2/issue/SUP-1/comment \\",
             "       -H 'Content-Type: application/json' -d '{\"body\": \"/reply ::logs-request\"}'",
+        ]
+    elif sandbox and env.get("KAITEN_URL"):
+        lines += [
+            "  then answer as an engineer, user 2 (the sandbox Kaiten sends its webhook to the hub):",
+            f"  curl -s {env['KAITEN_URL']}/api/latest/cards/1001/comments -H 'X-Sandbox-User: 2' \\",
+            "       -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \\",
+            '       -d \'{"text": "/reply ::logs-request"}\'',
         ]
     lines.append("")
     click.echo("\n".join(lines))

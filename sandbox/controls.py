@@ -2,8 +2,10 @@
 
 ``/_sandbox/faults`` (POST adds a rule, see ``FaultBook.add``, and answers 403 unless the look-alike was
 started with fault injection; GET lists; DELETE clears), ``/_sandbox/stats`` (requests per method and
-URL rule, row counts, faults injected) and ``POST /_sandbox/reset`` (wipe the data, forget faults and
-statistics). Like every control, they answer only the control token (``sandbox.server``).
+URL rule, row counts, faults injected), ``POST /_sandbox/reset`` (wipe the data, forget faults,
+statistics and webhook delivery records), ``GET|DELETE /_sandbox/webhook-deliveries`` (the webhooks
+sent, oldest first) and ``POST /_sandbox/webhooks/flush`` (wait until none is pending). Like every
+control, they answer only the control token (``sandbox.server``).
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sandbox.faults import FaultBook, FaultsDisabled
 from sandbox.server import CONTROL_PREFIX
 from sandbox.store import SqliteStore, request_db
+from sandbox.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
 STATE_KEY = "trackerhub.sandbox"  # where the app keeps its state, in ``app.extensions``
+FLUSH_TIMEOUT_S = 10.0
+FLUSH_TIMEOUT_MAX_S = 60.0
 
 
 class Stats:
@@ -64,16 +69,18 @@ class SandboxStateBase:
     store: SqliteStore
     faults: FaultBook
     stats: Stats
+    webhooks: WebhookSender
 
     def extra_stats(self) -> dict[str, Any]:
         """Fields ``/_sandbox/stats`` shows after ``faults_injected``."""
         return {}
 
     def reset(self) -> None:
-        """``/_sandbox/reset``: wipe the data, forget faults and statistics."""
+        """``/_sandbox/reset``: wipe the data, forget faults, statistics and webhook deliveries."""
         self.store.wipe()
         self.faults.clear()
         self.stats.clear()
+        self.webhooks.forget()
 
 
 def current_state() -> SandboxStateBase:
@@ -128,3 +135,25 @@ def sandbox_reset() -> tuple[str, int]:
     state.reset()
     log.info("sandbox %s: reset", state.name)
     return "", 204
+
+
+@bp.get(CONTROL_PREFIX + "/webhook-deliveries")
+def webhook_deliveries() -> Response:
+    """Every delivery (oldest first): event, url, status, attempts, identifier, state, error."""
+    return jsonify(current_state().webhooks.deliveries())
+
+
+@bp.delete(CONTROL_PREFIX + "/webhook-deliveries")
+def forget_webhook_deliveries() -> tuple[str, int]:
+    current_state().webhooks.forget()
+    return "", 204
+
+
+@bp.post(CONTROL_PREFIX + "/webhooks/flush")
+def flush_webhooks() -> tuple[Response, int]:
+    """Wait (``?timeout=`` seconds, default 10, at most 60) until no delivery is queued or in flight:
+    200 when done, 504 when some still are."""
+    timeout = request.args.get("timeout", FLUSH_TIMEOUT_S, type=float)
+    sender = current_state().webhooks
+    flushed = sender.flush(max(0.0, min(FLUSH_TIMEOUT_MAX_S, timeout)))
+    return jsonify(flushed=flushed, pending=sender.pending), (200 if flushed else 504)

@@ -2,8 +2,9 @@
 after the change that caused it is committed, and retries the ones that fail.
 
 What a webhook carries is the tracker's business (``jira/webhooks.py``: Data Center's registered
-webhooks, signed); this module only delivers bytes to a URL and keeps a record of each delivery for
-``/_sandbox/webhook-deliveries``.
+webhooks, signed; ``kaiten/webhooks.py``: Kaiten's space webhook, its secret in the URL); this module
+only delivers bytes to a URL and keeps a record of each delivery for ``/_sandbox/webhook-deliveries``.
+Its log lines name a URL without its query string, where a receiver's secret may be.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -161,7 +162,7 @@ class WebhookSender:
                 "sandbox %s: webhook %s to %s failed (%s), retrying in %ss",
                 self.name,
                 delivery.event,
-                delivery.url,
+                without_query(delivery.url),
                 status or error,
                 pause,
             )
@@ -172,7 +173,7 @@ class WebhookSender:
             "sandbox %s: webhook %s to %s %s (%s, %d attempt(s))",
             self.name,
             delivery.event,
-            delivery.url,
+            without_query(delivery.url),
             delivery.state,
             delivery.status or delivery.error,
             delivery.attempts,
@@ -185,3 +186,9 @@ def http_url(value: Any) -> bool:
         return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def without_query(url: str) -> str:
+    """``url`` for a log line: a webhook URL may carry its receiver's secret as ``?token=``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

@@ -30,7 +30,7 @@ Test controls under ``/_sandbox`` (each needs the control token, see ``sandbox.s
 issues and the registered webhooks (the seeded projects, types and users stay, and so does the
 start-up webhook) and clears faults, stats and webhook delivery records.
 
-Webhooks, sent the way Data Center sends them (see the "webhooks" section): registered with the
+Webhooks, sent the way Data Center sends them (see ``webhooks``): registered with the
 admin REST API (``POST``/``GET /rest/webhooks/1.0/webhook``, ``GET``/``PUT``/``DELETE
 /rest/webhooks/1.0/webhook/{id}``) or at start-up (``webhook_url``, ``--webhook-url``). After a change
 is committed: ``jira:issue_created``; ``comment_created``/``comment_updated``/``comment_deleted``,

@@ -16,7 +16,6 @@ from sandbox.jira.catalogue import Catalogue, Project
 from sandbox.jira.errors import JiraError, issue_not_found
 from sandbox.jira.store import find_issue, register_startup_webhook
 from sandbox.store import request_db
-from sandbox.webhooks import WebhookSender
 
 API_PREFIXES = ("/rest/api/2", "/rest/api/latest")
 
@@ -35,15 +34,13 @@ class JiraState(SandboxStateBase):
     token: str | None
     text_limit: int
     attachment_limit: int
-    webhooks: WebhookSender
     startup_webhook: tuple[str, str | None] | None = None  # (url, secret) from the command line
 
     def reset(self) -> None:
-        """Also forgets the users signed in, registered webhooks and delivery records; the start-up
-        webhook is registered again."""
+        """Also forgets the users signed in and registered webhooks; the start-up webhook is
+        registered again."""
         super().reset()
         self.cat.forget_users()
-        self.webhooks.forget()
         register_startup_webhook(self.store, self.startup_webhook)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from sandbox.jira.catalogue import SERVER_VERSION
 from sandbox.jira.changelog import Change
@@ -26,7 +26,6 @@ from sandbox.jira.context import catalogue, current_user, db, jira_state, reques
 from sandbox.jira.errors import JiraError, field_errors
 from sandbox.jira.render import comment_json, issue_json, user_json, wanted_fields
 from sandbox.jira.store import find_issue, millis_now
-from sandbox.server import CONTROL_PREFIX
 from sandbox.store import transaction
 from sandbox.webhooks import http_url, hub_signature
 
@@ -47,8 +46,6 @@ SENT_EVENTS = (
 )
 WEBHOOK_TIMEOUT_S = 5.0
 WEBHOOK_BACKOFF_S = (0.5, 1.0)  # pauses before the 2nd and 3rd try
-FLUSH_TIMEOUT_S = 10.0
-FLUSH_TIMEOUT_MAX_S = 60.0
 Payload = dict[str, Any]
 
 
@@ -166,28 +163,6 @@ def delete_webhook(webhook_id: int) -> tuple[str, int]:
     with transaction(conn):
         conn.execute("DELETE FROM webhook WHERE id = ?", (webhook_id,))
     return "", 204
-
-
-@bp.route(CONTROL_PREFIX + "/webhook-deliveries")
-def webhook_deliveries() -> Response:
-    """Every delivery (oldest first): event, url, status, attempts, identifier, state, error."""
-    return jsonify(jira_state().webhooks.deliveries())
-
-
-@bp.route(CONTROL_PREFIX + "/webhook-deliveries", methods=["DELETE"])
-def forget_webhook_deliveries() -> tuple[str, int]:
-    jira_state().webhooks.forget()
-    return "", 204
-
-
-@bp.route(CONTROL_PREFIX + "/webhooks/flush", methods=["POST"])
-def flush_webhooks() -> tuple[Response, int]:
-    """Wait (``?timeout=`` seconds, default 10, at most 60) until no delivery is queued or in flight:
-    200 when done, 504 when some still are."""
-    timeout = request.args.get("timeout", FLUSH_TIMEOUT_S, type=float)
-    sender = jira_state().webhooks
-    flushed = sender.flush(max(0.0, min(FLUSH_TIMEOUT_MAX_S, timeout)))
-    return jsonify(flushed=flushed, pending=sender.pending), (200 if flushed else 504)
 
 
 def _subscribed(event: str) -> list[sqlite3.Row]:

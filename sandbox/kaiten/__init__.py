@@ -44,6 +44,11 @@ a comment's author edit it (``PATCH /cards/{id}/comments/{comment_id}``, "author
 reference), and in that mode anyone else's edit is answered 403. Off by default, as the sandbox
 has always let the hub edit an engineer's comment.
 
+Webhooks: with ``webhook_url`` (``--webhook-url``, env ``SANDBOX_KAITEN_WEBHOOK_URL``) it sends
+Kaiten's outgoing webhooks there after each change (``card:add``, ``card:update``, ``comment:add``,
+``comment:update``, ``comment:remove``, ``card_member:*``; see ``webhooks``), and
+``/_sandbox/webhook-deliveries`` and ``/_sandbox/webhooks/flush`` show and wait for them.
+
 HTML: ``GET /`` lists cards; ``GET /{id}`` (Kaiten's short card link) and
 ``/space/{space}/boards/card/{id}`` show one. Everything is escaped by Jinja's autoescape.
 
@@ -51,6 +56,6 @@ Storage: one SQLite file (WAL), one connection per request; a temporary file whe
 
 Modules: ``app`` (the app, auth, rate limit, ``main``; ``python -m sandbox.kaiten``), ``catalogue``
 (the seed), ``store`` (schema), ``fields`` (card checks), ``render`` (JSON shapes), ``cards``,
-``tags``, ``members``, ``comments``, ``files``, ``meta`` (REST views), ``views`` and ``templates/``
-(HTML).
+``tags``, ``members``, ``comments``, ``files``, ``meta`` (REST views), ``webhooks`` (what a change
+sends), ``views`` and ``templates/`` (HTML).
 """

@@ -4,6 +4,7 @@ its ``/_sandbox/settings`` switch, and ``main``."""
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -15,11 +16,12 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from sandbox.app import sandbox_app
 from sandbox.controls import Stats
 from sandbox.faults import FaultBook, FaultRule
-from sandbox.kaiten import cards, comments, files, members, meta, tags, views
+from sandbox.kaiten import cards, comments, files, members, meta, tags, views, webhooks
 from sandbox.kaiten.context import KaitenError, KaitenState, is_api, kaiten_state
 from sandbox.kaiten.ratelimit import RateWindow, rate_headers
 from sandbox.kaiten.store import Store
 from sandbox.server import CONTROL_PREFIX, arg_parser, configure_logging, is_control_request, serve
+from sandbox.webhooks import WebhookSender, http_url
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ def create_app(
     rate_limit: bool = False,
     file_limit: int = FILE_LIMIT,
     author_only_comment_edits: bool = False,
+    webhook_url: str | None = None,
     control_token: str | None = None,
     faults: bool = False,
 ) -> Flask:
@@ -123,8 +126,11 @@ def create_app(
     ``token``, when set, is the only Bearer token accepted (any non-empty one otherwise);
     ``latency_ms`` delays every API request; ``rate_limit`` enforces Kaiten's 5 requests/s per token;
     ``author_only_comment_edits`` refuses (403) an edit of a comment by anyone but its author;
-    ``control_token`` opens the ``/_sandbox`` controls; ``faults`` allows fault rules among them.
+    ``webhook_url`` receives Kaiten's webhooks (``sandbox.kaiten.webhooks``); ``control_token`` opens
+    the ``/_sandbox`` controls; ``faults`` allows fault rules among them.
     """
+    if webhook_url is not None and not http_url(webhook_url):
+        raise ValueError("webhook_url must be an http or https URL")
     temp_dir = None
     if db_path is None:
         temp_dir = tempfile.TemporaryDirectory(prefix="kaiten-sandbox-")
@@ -138,6 +144,10 @@ def create_app(
         rate_limit=rate_limit,
         file_limit=file_limit,
         author_only_comment_edits=author_only_comment_edits,
+        webhooks=WebhookSender(
+            "kaiten", log=log, timeout=webhooks.WEBHOOK_TIMEOUT_S, backoff=webhooks.WEBHOOK_BACKOFF_S
+        ),
+        webhook_url=webhook_url,
         temp_dir=temp_dir,
     )
     return sandbox_app(
@@ -162,7 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--author-only-comment-edits", action="store_true", help="only a comment's author may edit it (403)"
     )
+    parser.add_argument(
+        "--webhook-url",
+        default=os.environ.get("SANDBOX_KAITEN_WEBHOOK_URL") or None,
+        help="send Kaiten's webhooks here, e.g. http://127.0.0.1:8080/hooks/kaiten?token=... "
+        "(env SANDBOX_KAITEN_WEBHOOK_URL, which keeps the token out of ps)",
+    )
     args = parser.parse_args(argv)
+    if args.webhook_url is not None and not http_url(args.webhook_url):
+        parser.error("--webhook-url must be an http or https URL")
     configure_logging()
     app = create_app(
         args.db,
@@ -170,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         rate_limit=args.rate_limit,
         author_only_comment_edits=args.author_only_comment_edits,
+        webhook_url=args.webhook_url,
         control_token=args.control_token,
         faults=args.faults,
     )

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from sandbox.app import ApiRoute
+from sandbox.kaiten import webhooks
 from sandbox.kaiten.catalogue import BOARDS, COLUMNS, HUB_USER, by_id
 from sandbox.kaiten.context import (
     API_PREFIXES,
@@ -59,6 +60,7 @@ def create_card() -> Response:
         if responsible is not None:
             conn.execute("INSERT INTO member VALUES (?, ?, 2, ?)", (card_id, responsible, now))
     assert card_id is not None
+    webhooks.card_added(conn, card_id)
     return jsonify(card_json(card_row(card_id), conn, full=False))
 
 
@@ -132,6 +134,7 @@ def update_card(card_id: int) -> Response:
     with transaction(conn):
         row = card_row(card_id, conn)
         fields = check_card(request_json(), row)
+        old = webhooks.card_before(conn, card_id)
         if "properties" in fields:
             fields["properties"] = json.dumps(fields["properties"])
         now = stamp_now()
@@ -150,6 +153,7 @@ def update_card(card_id: int) -> Response:
                 [*fields.values(), card_id],
             )
         touch_card(conn, card_id)
+    webhooks.card_updated(conn, old)
     return jsonify(card_json(card_row(card_id, conn), conn))
 
 
@@ -158,7 +162,9 @@ def delete_card(card_id: int) -> Response:
     conn = db()
     with transaction(conn):
         row = card_row(card_id, conn)
+        old = webhooks.card_before(conn, card_id)
         conn.execute("UPDATE card SET condition = 3, updated = ? WHERE id = ?", (stamp_now(), card_id))
+    webhooks.card_updated(conn, old)
     return jsonify(card_json(row, conn, full=False))
 
 

@@ -7,13 +7,14 @@ import sqlite3
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from sandbox.app import ApiRoute
-from sandbox.kaiten.catalogue import HUB_USER, USERS, by_id
+from sandbox.kaiten import webhooks
 from sandbox.kaiten.context import (
     API_PREFIXES,
     KaitenError,
+    acting_user,
     bad_request,
     card_row,
     db,
@@ -49,14 +50,6 @@ def list_comments(card_id: int) -> Response:
     return jsonify([comment_json(r) for r in rows])
 
 
-def acting_user() -> int:
-    """The token's user; the sandbox-only ``X-Sandbox-User`` header lets a test write as an engineer."""
-    given = request.headers.get("X-Sandbox-User", "")
-    if given.isdigit() and by_id(USERS, int(given)) is not None:
-        return int(given)
-    return HUB_USER
-
-
 @api_route("/cards/<int:card_id>/comments", methods=("POST",))
 def add_comment(card_id: int) -> Response:
     body = request_json()
@@ -71,7 +64,9 @@ def add_comment(card_id: int) -> Response:
             (str(uuid.uuid4()), card_id, text, acting_user(), 1 if body.get("internal") else 0, now, now),
         ).lastrowid
         touch_card(conn, card_id)
-    return jsonify(comment_json(conn.execute("SELECT * FROM comment WHERE id = ?", (comment_id,)).fetchone()))
+    row = conn.execute("SELECT * FROM comment WHERE id = ?", (comment_id,)).fetchone()
+    webhooks.comment_added(row)
+    return jsonify(comment_json(row))
 
 
 def _comment_row(conn: sqlite3.Connection, card_id: int, comment_id: int) -> sqlite3.Row:
@@ -94,13 +89,16 @@ def update_comment(card_id: int, comment_id: int) -> Response:
             "UPDATE comment SET text = ?, edited = 1, updated = ? WHERE id = ?",
             (text, stamp_now(), comment_id),
         )
-    return jsonify(comment_json(_comment_row(conn, card_id, comment_id)))
+    updated = _comment_row(conn, card_id, comment_id)
+    webhooks.comment_updated(row, updated)
+    return jsonify(comment_json(updated))
 
 
 @api_route("/cards/<int:card_id>/comments/<int:comment_id>", methods=("DELETE",))
 def delete_comment(card_id: int, comment_id: int) -> Response:
     conn = db()
     with transaction(conn):
-        _comment_row(conn, card_id, comment_id)
+        row = _comment_row(conn, card_id, comment_id)
         conn.execute("DELETE FROM comment WHERE id = ?", (comment_id,))
+    webhooks.comment_removed(row)
     return jsonify({"id": comment_id})

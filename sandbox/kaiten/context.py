@@ -13,7 +13,7 @@ from flask import current_app, request
 
 from sandbox.app import SandboxError, int_arg, json_body
 from sandbox.controls import STATE_KEY, SandboxStateBase
-from sandbox.kaiten.catalogue import as_int
+from sandbox.kaiten.catalogue import HUB_USER, USERS, as_int, by_id
 from sandbox.kaiten.ratelimit import RateWindow
 from sandbox.kaiten.store import stamp_now
 from sandbox.store import request_db
@@ -51,6 +51,7 @@ class KaitenState(SandboxStateBase):
     rate_limit: bool
     file_limit: int
     author_only_comment_edits: bool = False
+    webhook_url: str | None = None  # Kaiten's space webhook; None sends nothing
     temp_dir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     def extra_stats(self) -> dict[str, Any]:
@@ -103,3 +104,11 @@ def card_row(card_id: int, conn: sqlite3.Connection | None = None) -> sqlite3.Ro
 
 def touch_card(conn: sqlite3.Connection, card_id: int) -> None:
     conn.execute("UPDATE card SET updated = ?, version = version + 1 WHERE id = ?", (stamp_now(), card_id))
+
+
+def acting_user() -> int:
+    """The token's user; the sandbox-only ``X-Sandbox-User`` header lets a test write as an engineer."""
+    given = request.headers.get("X-Sandbox-User", "")
+    if given.isdigit() and by_id(USERS, int(given)) is not None:
+        return int(given)
+    return HUB_USER

@@ -9,10 +9,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from sandbox.app import ApiRoute
 from sandbox.kaiten.catalogue import HUB_USER, as_int
-from sandbox.kaiten.comments import acting_user
 from sandbox.kaiten.context import (
     API_PREFIXES,
     KaitenError,
+    acting_user,
     bad_request,
     card_row,
     db,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from sandbox.app import ApiRoute
+from sandbox.kaiten import webhooks
 from sandbox.kaiten.context import (
     API_PREFIXES,
     bad_request,
@@ -39,8 +40,12 @@ def add_member(card_id: int) -> Response:
     conn = db()
     with transaction(conn):
         card_row(card_id, conn)
-        conn.execute("INSERT OR IGNORE INTO member VALUES (?, ?, 1, ?)", (card_id, user.id, stamp_now()))
+        added = conn.execute(
+            "INSERT OR IGNORE INTO member VALUES (?, ?, 1, ?)", (card_id, user.id, stamp_now())
+        ).rowcount
         touch_card(conn, card_id)
+    if added:
+        webhooks.member_added(card_id, user.id, 1)
     member = next(m for m in card_members(conn, card_id) if m["id"] == user.id)
     return jsonify(member)
 
@@ -54,17 +59,17 @@ def update_member(card_id: int, user_id: int) -> Response:
     conn = db()
     with transaction(conn):
         card_row(card_id, conn)
-        if (
-            conn.execute(
-                "SELECT 1 FROM member WHERE card_id = ? AND user_id = ?", (card_id, user_id)
-            ).fetchone()
-            is None
-        ):
+        member = conn.execute(
+            "SELECT type FROM member WHERE card_id = ? AND user_id = ?", (card_id, user_id)
+        ).fetchone()
+        if member is None:
             raise not_found("Member not found")
         if kind == 2:  # one responsible per card
             conn.execute("UPDATE member SET type = 1 WHERE card_id = ? AND type = 2", (card_id,))
         conn.execute("UPDATE member SET type = ? WHERE card_id = ? AND user_id = ?", (kind, card_id, user_id))
         touch_card(conn, card_id)
+    if kind == 2 and member["type"] != 2:
+        webhooks.member_made_responsible(card_id, user_id, member["type"])
     return jsonify({"card_id": card_id, "user_id": user_id, "type": kind})
 
 
@@ -79,4 +84,5 @@ def remove_member(card_id: int, user_id: int) -> Response:
         ):
             raise not_found("Member not found")
         touch_card(conn, card_id)
+    webhooks.member_removed(card_id, user_id)
     return jsonify({"id": user_id})

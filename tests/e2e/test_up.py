@@ -330,6 +330,35 @@ def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_
     assert (threaded["outcome"], threaded["issue_key"]) == ("comment", mail_key)
 
 
+@pytest.mark.parametrize("hub", ["kaiten"], indirect=True)
+def test_engineer_replies_from_kaiten_reach_telegram_through_its_webhook(hub: dict[str, Any]) -> None:
+    """Nothing here posts a webhook: the sandbox Kaiten sends its own to the hub, as `up` wired it."""
+    first = wait_delivered(
+        hub, post_update(hub, telegram_update(6001, "The scanner jams.", chat_id=6006)).json()["id"]
+    )
+    card = first["issue_key"]
+    requests.post(
+        f"{hub['kaiten_url']}/api/latest/cards/{card}/comments",
+        json={"text": "/reply ::logs-request"},
+        headers={**JIRA_AUTH, "X-Sandbox-User": "2"},  # an engineer, not the hub's user
+        timeout=5,
+    ).raise_for_status()
+    sent = wait_for(
+        lambda: [
+            m
+            for m in requests.get(
+                f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=6006", headers=CONTROL, timeout=5
+            ).json()
+            if "log" in m["text"].lower()
+        ]
+    )
+    assert len(sent) == 1 and "::" not in sent[0]["text"] and card in sent[0]["text"]
+    answer = wait_delivered(
+        hub, post_update(hub, telegram_update(6002, "Here are the logs.", chat_id=6006)).json()["id"]
+    )
+    assert (answer["outcome"], answer["issue_key"]) == ("comment", card)
+
+
 def child_pids(parent: int, command_part: str) -> list[int]:
     """Pids of ``parent``'s children whose command line contains ``command_part``."""
     found = []

@@ -2,80 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask, request
-from werkzeug.serving import make_server
+from flask import Flask
 
 from mappers.tracker_events import parse_jira_webhook, verify_hub_signature
 from sandbox.controls import STATE_KEY
 from sandbox.jira import app as sandbox_jira
 from sandbox.server import RunningSandbox
-from tests.sandboxes import CONTROL
+from tests.sandboxes import CONTROL, Receiver, deliveries, flush
 from tests.sandboxes import run_jira as run_in_thread
 
 SECRET = "webhook-s3cret"
 HUB = {"Authorization": "Bearer test-token"}
 ENGINEER = ("engineer", "any-password")
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return json.loads(self.body)
-
-    @property
-    def event(self) -> str:
-        return str(self.payload["webhookEvent"])
-
-
-class Receiver:
-    """A tiny webhook endpoint in a thread: records every request, answers ``statuses`` first (then 200)."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.statuses: list[int] = []
-        self.delay_s = 0.0
-        self._lock = threading.Lock()
-        app = Flask("receiver")
-
-        @app.post("/hooks/jira")
-        def hook() -> tuple[str, int]:
-            with self._lock:
-                self.received.append(Received(dict(request.headers), request.get_data()))
-                status = self.statuses.pop(0) if self.statuses else 200
-            if self.delay_s:
-                time.sleep(self.delay_s)
-            return "", status
-
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hooks/jira"
-
-    def events(self) -> list[str]:
-        with self._lock:
-            return [r.event for r in self.received]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -95,18 +39,6 @@ def register(sandbox: RunningSandbox, url: str, events: list[str], **extra: Any)
     body = {"name": "hub", "url": url, "events": events, **extra}
     resp = requests.post(sandbox.url + "/rest/webhooks/1.0/webhook", json=body, headers=HUB, timeout=10)
     assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
-def flush(sandbox: RunningSandbox) -> None:
-    resp = requests.post(sandbox.url + "/_sandbox/webhooks/flush", headers=CONTROL, timeout=30)
-    assert resp.status_code == 200, resp.text
-    assert resp.json() == {"flushed": True, "pending": 0}
-
-
-def deliveries(sandbox: RunningSandbox) -> list[dict[str, Any]]:
-    resp = requests.get(sandbox.url + "/_sandbox/webhook-deliveries", headers=CONTROL, timeout=10)
-    assert resp.status_code == 200
     return resp.json()
 
 
