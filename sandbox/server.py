@@ -23,7 +23,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
-from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
@@ -89,11 +88,6 @@ def _refused(status: int, message: str) -> Response:
     return response
 
 
-def login_url(base_url: str, token: str, next_path: str = "/") -> str:
-    """The link that lets a browser in: ``up`` prints it for the pages that are controls."""
-    return f"{base_url.rstrip('/')}{LOGIN_PATH}?{urlencode({'token': token, 'next': next_path})}"
-
-
 # --- servers -------------------------------------------------------------------------------------------
 
 
@@ -119,7 +113,7 @@ def threaded_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
 
 @dataclass
 class RunningSandbox:
-    """A look-alike serving from a daemon thread: ``url``, ``app``, ``stop()``; also a context manager."""
+    """A look-alike serving from a daemon thread: ``url``, ``stop()``; also a context manager."""
 
     server: BaseWSGIServer
     thread: threading.Thread
@@ -127,11 +121,6 @@ class RunningSandbox:
     @property
     def url(self) -> str:
         return f"http://{self.server.host}:{self.server.server_port}"
-
-    @property
-    def app(self) -> Flask:
-        app: Flask = self.server.app  # type: ignore[assignment]
-        return app
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -45,11 +45,6 @@ def start_sink(outbox: Path, host: str = "127.0.0.1", port: int = 0) -> Controll
     return controller
 
 
-def read_outbox(outbox: Path) -> list[bytes]:
-    """Every message in the outbox, oldest first."""
-    return [path.read_bytes() for path in sorted(outbox.glob("*.eml"))]
-
-
 def main() -> None:
     """Run the sink until interrupted (``trackerhub up`` starts it as a process)."""
     parser = argparse.ArgumentParser(description=__doc__)

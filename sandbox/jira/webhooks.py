@@ -35,15 +35,6 @@ bp = Blueprint("jira_webhooks", __name__)
 
 WEBHOOK_API = "/rest/webhooks/1.0/webhook"
 
-# What the sandbox sends (a webhook may subscribe to any event name; others are simply never sent).
-SENT_EVENTS = (
-    "jira:issue_created",
-    "jira:issue_updated",
-    "jira:issue_deleted",
-    "comment_created",
-    "comment_updated",
-    "comment_deleted",
-)
 WEBHOOK_TIMEOUT_S = 5.0
 WEBHOOK_BACKOFF_S = (0.5, 1.0)  # pauses before the 2nd and 3rd try
 Payload = dict[str, Any]

@@ -179,10 +179,6 @@ def _chat_id(params: dict[str, Any]) -> int | str:
     raise ApiError(400, "Bad Request: chat not found")
 
 
-def _chat_type(chat_id: int | str) -> str:
-    return "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
-
-
 def _render_html(text: str) -> str:
     """What the reader sees of ``parse_mode=HTML`` text; "can't parse entities" for broken markup."""
     rendered: list[str] = []
