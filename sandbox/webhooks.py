@@ -9,9 +9,11 @@ Its log lines name a URL without its query string, where a receiver's secret may
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import logging
+import os
 import queue
 import threading
 import time
@@ -186,6 +188,29 @@ def http_url(value: Any) -> bool:
         return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def checked_url(url: str | None) -> str | None:
+    """A look-alike's start-up webhook URL: None, or an http(s) URL (else a ``ValueError``)."""
+    if url is not None and not http_url(url):
+        raise ValueError(f"webhook_url must be an http or https URL, not {without_query(url)!r}")
+    return url
+
+
+def add_url_option(parser: argparse.ArgumentParser, env: str, what: str, example: str) -> None:
+    """``--webhook-url`` (default: the environment variable ``env``, which keeps a token out of ps)."""
+
+    def url(value: str) -> str:
+        if not http_url(value):
+            raise argparse.ArgumentTypeError("--webhook-url must be an http or https URL")
+        return value
+
+    parser.add_argument(
+        "--webhook-url",
+        type=url,
+        default=os.environ.get(env) or None,
+        help=f"send {what} here, e.g. {example} (env {env})",
+    )
 
 
 def without_query(url: str) -> str:

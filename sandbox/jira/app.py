@@ -26,7 +26,7 @@ from sandbox.jira.context import JiraState, jira_state
 from sandbox.jira.errors import JiraError
 from sandbox.jira.store import Store, register_startup_webhook
 from sandbox.server import arg_parser, configure_logging, is_control_request, serve
-from sandbox.webhooks import WebhookSender, http_url
+from sandbox.webhooks import WebhookSender, add_url_option, checked_url
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,7 @@ def create_app(
     when given), replacing the start-up webhook of an earlier run on the same file. ``control_token``
     opens the ``/_sandbox`` controls; ``faults`` allows fault rules among them.
     """
-    if webhook_url is not None and not http_url(webhook_url):
-        raise ValueError(f"webhook_url must be an http or https URL, not {webhook_url!r}")
+    checked_url(webhook_url)
     store = Store(db_path)
     startup_webhook = (webhook_url, webhook_secret or None) if webhook_url else None
     register_startup_webhook(store, startup_webhook)
@@ -173,11 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("SANDBOX_JIRA_PROJECTS", ""),
         help="extra projects, e.g. 'OPS:Operations,HR' (env SANDBOX_JIRA_PROJECTS)",
     )
-    parser.add_argument(
-        "--webhook-url",
-        default=os.environ.get("SANDBOX_JIRA_WEBHOOK_URL") or None,
-        help="send comment and issue webhooks here, e.g. http://127.0.0.1:8000/hooks/jira "
-        "(env SANDBOX_JIRA_WEBHOOK_URL)",
+    add_url_option(
+        parser, "SANDBOX_JIRA_WEBHOOK_URL", "comment and issue webhooks", "http://127.0.0.1:8000/hooks/jira"
     )
     parser.add_argument(
         "--webhook-secret",
@@ -185,8 +181,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sign them with X-Hub-Signature (env SANDBOX_JIRA_WEBHOOK_SECRET, which keeps it out of ps)",
     )
     args = parser.parse_args(argv)
-    if args.webhook_url is not None and not http_url(args.webhook_url):
-        parser.error("--webhook-url must be an http or https URL")
     configure_logging()
     projects = [p for p in args.projects.split(",") if p.strip()]
     app = create_app(

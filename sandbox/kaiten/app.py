@@ -4,7 +4,6 @@ its ``/_sandbox/settings`` switch, and ``main``."""
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from sandbox.kaiten.context import KaitenError, KaitenState, is_api, kaiten_stat
 from sandbox.kaiten.ratelimit import RateWindow, rate_headers
 from sandbox.kaiten.store import Store
 from sandbox.server import CONTROL_PREFIX, arg_parser, configure_logging, is_control_request, serve
-from sandbox.webhooks import WebhookSender, http_url
+from sandbox.webhooks import WebhookSender, add_url_option, checked_url
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +128,7 @@ def create_app(
     ``webhook_url`` receives Kaiten's webhooks (``sandbox.kaiten.webhooks``); ``control_token`` opens
     the ``/_sandbox`` controls; ``faults`` allows fault rules among them.
     """
-    if webhook_url is not None and not http_url(webhook_url):
-        raise ValueError("webhook_url must be an http or https URL")
+    checked_url(webhook_url)
     temp_dir = None
     if db_path is None:
         temp_dir = tempfile.TemporaryDirectory(prefix="kaiten-sandbox-")
@@ -172,15 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--author-only-comment-edits", action="store_true", help="only a comment's author may edit it (403)"
     )
-    parser.add_argument(
-        "--webhook-url",
-        default=os.environ.get("SANDBOX_KAITEN_WEBHOOK_URL") or None,
-        help="send Kaiten's webhooks here, e.g. http://127.0.0.1:8080/hooks/kaiten?token=... "
-        "(env SANDBOX_KAITEN_WEBHOOK_URL, which keeps the token out of ps)",
+    add_url_option(
+        parser,
+        "SANDBOX_KAITEN_WEBHOOK_URL",
+        "Kaiten's webhooks",
+        "http://127.0.0.1:8080/hooks/kaiten?token=...",
     )
     args = parser.parse_args(argv)
-    if args.webhook_url is not None and not http_url(args.webhook_url):
-        parser.error("--webhook-url must be an http or https URL")
     configure_logging()
     app = create_app(
         args.db,

@@ -269,6 +269,13 @@ def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> No
     assert find_by_idempotency_key(hub, f"hub-{status['id']}") == 1
 
 
+def telegram_sent(hub: dict[str, Any], chat_id: int, containing: str) -> list[dict[str, Any]]:
+    """What the Telegram stand-in sent to ``chat_id`` that mentions ``containing`` (any case)."""
+    url = f"{hub['telegram_api_url']}/_sandbox/sent?chat_id={chat_id}"
+    sent = requests.get(url, headers=CONTROL, timeout=5).json()
+    return [m for m in sent if containing in m["text"].lower()]
+
+
 def engineer_comment(hub: dict[str, Any], key: str, body: str) -> None:
     requests.post(
         f"{hub['jira_url']}/rest/api/2/issue/{key}/comment",
@@ -290,15 +297,7 @@ def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_
     # 2. an engineer's `/reply ::logs-request` comment, posted to the sandbox, comes back as Jira's webhook
     engineer_comment(hub, key, "/reply ::logs-request")
     # 3. the customer's chat receives the expanded text, and Jira shows what was sent
-    sent = wait_for(
-        lambda: [
-            m
-            for m in requests.get(
-                f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=999", headers=CONTROL, timeout=5
-            ).json()
-            if "log" in m["text"].lower()
-        ]
-    )
+    sent = wait_for(lambda: telegram_sent(hub, 999, containing="log"))
     assert "::" not in sent[0]["text"] and key in sent[0]["text"]
     assert any("::logs-request" not in c and "log" in c.lower() for c in Issue(hub, key).comments)
     # 4. the customer's answer lands as a comment on the same issue
@@ -343,15 +342,7 @@ def test_engineer_replies_from_kaiten_reach_telegram_through_its_webhook(hub: di
         headers={**JIRA_AUTH, "X-Sandbox-User": "2"},  # an engineer, not the hub's user
         timeout=5,
     ).raise_for_status()
-    sent = wait_for(
-        lambda: [
-            m
-            for m in requests.get(
-                f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=6006", headers=CONTROL, timeout=5
-            ).json()
-            if "log" in m["text"].lower()
-        ]
-    )
+    sent = wait_for(lambda: telegram_sent(hub, 6006, containing="log"))
     assert len(sent) == 1 and "::" not in sent[0]["text"] and card in sent[0]["text"]
     answer = wait_delivered(
         hub, post_update(hub, telegram_update(6002, "Here are the logs.", chat_id=6006)).json()["id"]

@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 
 from mappers.errors import UnsupportedEvent
 from mappers.tracker_events import parse_kaiten_webhook
+from sandbox.controls import STATE_KEY
+from sandbox.kaiten import app as kaiten_app
 from sandbox.server import RunningSandbox
 from tests.sandboxes import CONTROL, Receiver, deliveries, flush, run_kaiten
 
@@ -196,3 +199,20 @@ def test_deliveries_are_recorded_and_the_url_s_token_stays_out_of_the_log(
 def test_a_bad_webhook_url_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="webhook_url"):
         run_kaiten(tmp_path / "kaiten.sqlite3", webhook_url="hub.example/hooks/kaiten")
+
+
+def test_main_takes_the_webhook_url_from_a_flag_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    served: list[Flask] = []
+    monkeypatch.setattr(kaiten_app, "serve", lambda app, *args, **kwargs: served.append(app))
+    db = ["--db", str(tmp_path / "kaiten.sqlite3")]
+    kaiten_app.main([*db, "--webhook-url", "http://127.0.0.1:8080/hooks/kaiten?token=a"])
+    monkeypatch.setenv("SANDBOX_KAITEN_WEBHOOK_URL", "http://hub:8080/hooks/kaiten?token=b")
+    kaiten_app.main(db)
+    assert [app.extensions[STATE_KEY].webhook_url for app in served] == [
+        "http://127.0.0.1:8080/hooks/kaiten?token=a",
+        "http://hub:8080/hooks/kaiten?token=b",
+    ]
+    with pytest.raises(SystemExit):
+        kaiten_app.main([*db, "--webhook-url", "hub/hooks/kaiten"])
