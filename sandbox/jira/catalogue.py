@@ -1,8 +1,6 @@
 """What a fresh Jira Data Center holds before anyone works in it, fixed at start: projects and their
 components, issue types, statuses and the workflow's transitions, priorities, resolutions, link types,
 system and custom fields, and users, each looked up by id or name.
-
-A data table rather than logic, so it is allowed to run past the usual module length.
 """
 
 from __future__ import annotations
