@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -285,9 +286,13 @@ def up(host: str, port: int) -> None:
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         sandbox = not env.get("JIRA_URL") and not env.get("KAITEN_URL")
         if sandbox:
+            env.setdefault("SANDBOX_CONTROL_TOKEN", secrets.token_urlsafe(24))  # its /_sandbox controls
             env.setdefault("JIRA_WEBHOOK_SECRET", secrets.token_urlsafe(24))
             env["SANDBOX_JIRA_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/jira"
             env["SANDBOX_JIRA_WEBHOOK_SECRET"] = env["JIRA_WEBHOOK_SECRET"]
+            env.setdefault("KAITEN_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+            kaiten_token = urllib.parse.quote(env["KAITEN_WEBHOOK_SECRET"], safe="")
+            env["SANDBOX_KAITEN_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/kaiten?token={kaiten_token}"
             children += _start_sandbox(env, var_dir)
         env.setdefault("HUB_INBOUND_TOKEN", secrets.token_urlsafe(24))
         env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
@@ -335,10 +340,12 @@ def _start_sandbox(env: dict[str, str], var_dir: Path) -> list[tuple[str, subpro
 
 
 def _start_kaiten_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    """The Kaiten stand-in, with the seeded board 10 and its "To do" column 101 as the default target."""
+    """The Kaiten stand-in, with the seeded board 10 and its "To do" column 101 as the default target;
+    its webhooks (comments, card moves) go to the hub with ``KAITEN_WEBHOOK_SECRET`` in the URL, as a
+    real Kaiten space's would."""
     port = _free_port(8084)
     db = var_dir / "sandbox-kaiten.sqlite3"
-    args = [sys.executable, "-m", "connector.sandbox.kaiten", "--port", str(port), "--db", str(db)]
+    args = [sys.executable, "-m", "sandbox.kaiten", "--port", str(port), "--db", str(db)]
     process = _spawn(args, env)
     env["KAITEN_URL"] = f"http://127.0.0.1:{port}"
     env.setdefault("KAITEN_TOKEN", "sandbox")
@@ -357,7 +364,7 @@ def _start_jira_sandbox(env: dict[str, str], var_dir: Path) -> tuple[str, subpro
     args = [
         sys.executable,
         "-m",
-        "connector.sandbox.jira",
+        "sandbox.jira",
         "--port",
         str(port),
         "--db",
@@ -380,7 +387,7 @@ def _start_channel_sandboxes(env: dict[str, str], var_dir: Path) -> list[tuple[s
         started.append(
             (
                 "sandbox-telegram",
-                _spawn([sys.executable, "-m", "connector.sandbox.telegram", "--port", str(tg_port)], env),
+                _spawn([sys.executable, "-m", "sandbox.telegram", "--port", str(tg_port)], env),
             )
         )
         env["TELEGRAM_API_URL"] = f"http://127.0.0.1:{tg_port}"
@@ -396,7 +403,7 @@ def _start_channel_sandboxes(env: dict[str, str], var_dir: Path) -> list[tuple[s
                     [
                         sys.executable,
                         "-m",
-                        "connector.sandbox.smtp",
+                        "sandbox.smtp",
                         "--port",
                         str(smtp_port),
                         "--outbox",
@@ -509,11 +516,15 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
         f"  Health, metrics:  {base}/healthz  {base}/metrics",
     ]
     if sandbox:
+        control = env["SANDBOX_CONTROL_TOKEN"]
         lines += [
             f"  Sandbox tracker:  {env.get('JIRA_URL') or env.get('KAITEN_URL')}/   (issues appear here)",
             f"  Sent mail:        {var_dir / 'outbox'}/   (autoreplies, as .eml files)",
-            f"  Telegram replies: {env.get('TELEGRAM_API_URL', '')}/_sandbox/sent",
         ]
+        if env.get("TELEGRAM_API_URL"):
+            login = f"{env['TELEGRAM_API_URL']}/_sandbox/login?token={control}&next=/_sandbox/sent"
+            lines.append(f"  Telegram replies: {login}")
+        lines.append(f"  Sandbox control token: {control}   (header X-Sandbox-Token on /_sandbox/... calls)")
     token = env["HUB_INBOUND_TOKEN"]
     secret = env["TELEGRAM_WEBHOOK_SECRET"]
     lines += [
@@ -533,6 +544,13 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
             "  then answer as an engineer (the sandbox Jira sends its webhook to the hub):",
             f"  curl -s -u engineer:pw {env['JIRA_URL']}/rest/api/2/issue/SUP-1/comment \\",
             "       -H 'Content-Type: application/json' -d '{\"body\": \"/reply ::logs-request\"}'",
+        ]
+    elif sandbox and env.get("KAITEN_URL"):
+        lines += [
+            "  then answer as an engineer, user 2 (the sandbox Kaiten sends its webhook to the hub):",
+            f"  curl -s {env['KAITEN_URL']}/api/latest/cards/1001/comments -H 'X-Sandbox-User: 2' \\",
+            "       -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \\",
+            '       -d \'{"text": "/reply ::logs-request"}\'',
         ]
     lines.append("")
     click.echo("\n".join(lines))

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -38,6 +39,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from cli import WEB_ALLOCATOR_ENV
+from sandbox.server import TOKEN_ENV, TOKEN_HEADER
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -48,6 +50,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # shell cannot change what is measured (config/settings.py lists them all).
 HUB_ENV_PREFIXES = ("HUB_", "JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "IMAP_")
 HUB_ENV_NAMES = ("REDIS_URL", "DATABASE_URL")
+SANDBOX_TOKEN = secrets.token_urlsafe(16)  # the control token of the look-alikes a bench starts
+SANDBOX_CONTROL = {TOKEN_HEADER: SANDBOX_TOKEN}
 
 HEADER = """# Benchmarks
 
@@ -254,23 +258,26 @@ class Sandbox:
 
     def stats(self) -> dict[str, int]:
         """Requests served so far, per ``METHOD rule`` (``GET /_sandbox/stats``)."""
-        return dict(http_json(f"{self.url}/_sandbox/stats")["requests"])
+        return dict(http_json(f"{self.url}/_sandbox/stats", headers=SANDBOX_CONTROL)["requests"])
 
     def add_fault(self, **spec: Any) -> None:
         """``POST /_sandbox/faults`` (e.g. ``latency_ms=50`` delays every request)."""
-        http_json(f"{self.url}/_sandbox/faults", spec)
+        http_json(f"{self.url}/_sandbox/faults", spec, headers=SANDBOX_CONTROL)
 
     def clear_faults(self) -> None:
         """``DELETE /_sandbox/faults``."""
-        request = urllib.request.Request(f"{self.url}/_sandbox/faults", method="DELETE")
+        request = urllib.request.Request(
+            f"{self.url}/_sandbox/faults", method="DELETE", headers=SANDBOX_CONTROL
+        )
         with urllib.request.urlopen(request, timeout=10) as answer:
             answer.read()
 
 
-def http_json(url: str, body: Any = None) -> Any:
+def http_json(url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
     """GET ``url`` (or POST ``body`` as JSON) and decode the JSON answer."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=data, headers=sent)
     with urllib.request.urlopen(request, timeout=30) as answer:
         text = answer.read()
     return json.loads(text) if text else None
@@ -287,17 +294,17 @@ def stats_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]
 
 @contextmanager
 def jira_sandbox(workdir: Path, *, latency_ms: int = 0, projects: str = "SUP") -> Iterator[Sandbox]:
-    """The sandbox Jira (``python -m connector.sandbox.jira``) on a free port, its data in ``workdir``."""
+    """The sandbox Jira (``python -m sandbox.jira``) on a free port, its data in ``workdir``."""
     port = free_port()
     log_path = workdir / "sandbox-jira.log"
-    args = [sys.executable, "-m", "connector.sandbox.jira", "--port", str(port)]
+    args = [sys.executable, "-m", "sandbox.jira", "--port", str(port)]
     args += ["--db", str(workdir / "sandbox-jira.sqlite3"), "--projects", projects]
-    args += ["--latency-ms", str(latency_ms)]
+    args += ["--latency-ms", str(latency_ms), "--faults"]  # the pipeline bench adds latency as a fault rule
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             args,
             cwd=PROJECT_ROOT,
-            env=child_env({}),
+            env=child_env({TOKEN_ENV: SANDBOX_TOKEN}),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -6,7 +6,7 @@ tracker allows, not slower, and that a worker's own work per message is small be
 
 What it does, in one run (``.venv/bin/python bench/pipeline.py``, or ``make bench``):
 
-1. starts a private ``redis-server``, the sandbox Jira in its own process (``connector.sandbox.jira``),
+1. starts a private ``redis-server``, the sandbox Jira in its own process (``sandbox.jira``),
    a fresh SQLite journal, ``--workers`` ``trackerhub worker`` processes (RQ ``SimpleWorker``) and one
    ``trackerhub scheduler`` (the journal sweep every 5 s), as ``trackerhub up`` runs them; no Telegram
    bot token and no SMTP, so each new issue's autoreply job runs and records "skipped";

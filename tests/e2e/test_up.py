@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT, free_port, wait_for
+from tests.sandboxes import CONTROL, CONTROL_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +44,12 @@ def start_up(var_dir: Path, port: int, **settings: str) -> subprocess.Popen[byte
             ("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "IMAP_", "REDIS_", "DATABASE_", "HUB_")
         )
     }
-    env.update(HUB_VAR_DIR=str(var_dir), TELEGRAM_WEBHOOK_SECRET=SECRET, **settings)
+    env.update(
+        HUB_VAR_DIR=str(var_dir),
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        SANDBOX_CONTROL_TOKEN=CONTROL_TOKEN,
+        **settings,
+    )
     with (var_dir / "up.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "cli", "up", "--port", str(port)],
@@ -211,7 +217,9 @@ def test_three_channels_become_three_issues_with_autoreplies_and_follow_ups(hub:
     assert "hub-" + tg.json()["id"] in issues[keys[0]].labels
 
     # autoreplies: Telegram through the stand-in, e-mail and form through SMTP into the sink
-    sent = wait_for(lambda: requests.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).json())
+    sent = wait_for(
+        lambda: requests.get(f"{hub['telegram_api_url']}/_sandbox/sent", headers=CONTROL, timeout=5).json()
+    )
     assert sent[0]["chat_id"] == 777 and keys[0] in sent[0]["text"]
     mails = wait_for(lambda: len(outbox(hub)) >= 2 and outbox(hub))
     by_recipient = {str(m["To"]): m for m in mails}
@@ -237,6 +245,18 @@ def test_three_channels_become_three_issues_with_autoreplies_and_follow_ups(hub:
     assert "Thanks, any news" in mail_comment and "quoted autoreply" not in mail_comment
 
 
+def test_up_prints_the_sandbox_control_token_and_the_telegram_login_link(hub: dict[str, Any]) -> None:
+    log_path = hub["var_dir"] / "up.log"
+    printed = wait_for(lambda: "Sandbox control token" in log_path.read_text() and log_path.read_text())
+    assert f"Sandbox control token: {CONTROL_TOKEN}" in printed
+    login = f"{hub['telegram_api_url']}/_sandbox/login?token={CONTROL_TOKEN}&next=/_sandbox/sent"
+    assert f"Telegram replies: {login}" in printed
+    assert requests.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).status_code == 401
+    browser = requests.Session()
+    assert browser.get(login, timeout=5).status_code == 200
+    assert isinstance(browser.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).json(), list)
+
+
 def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> None:
     update = telegram_update(2001, "Duplicate storm", chat_id=888)
     with ThreadPoolExecutor(3) as pool:
@@ -247,6 +267,13 @@ def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> No
     status = wait_delivered(hub, ids.pop())
     assert status["status"] == "delivered"
     assert find_by_idempotency_key(hub, f"hub-{status['id']}") == 1
+
+
+def telegram_sent(hub: dict[str, Any], chat_id: int, containing: str) -> list[dict[str, Any]]:
+    """What the Telegram stand-in sent to ``chat_id`` that mentions ``containing`` (any case)."""
+    url = f"{hub['telegram_api_url']}/_sandbox/sent?chat_id={chat_id}"
+    sent = requests.get(url, headers=CONTROL, timeout=5).json()
+    return [m for m in sent if containing in m["text"].lower()]
 
 
 def engineer_comment(hub: dict[str, Any], key: str, body: str) -> None:
@@ -270,13 +297,7 @@ def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_
     # 2. an engineer's `/reply ::logs-request` comment, posted to the sandbox, comes back as Jira's webhook
     engineer_comment(hub, key, "/reply ::logs-request")
     # 3. the customer's chat receives the expanded text, and Jira shows what was sent
-    sent = wait_for(
-        lambda: [
-            m
-            for m in requests.get(f"{hub['telegram_api_url']}/_sandbox/sent?chat_id=999", timeout=5).json()
-            if "log" in m["text"].lower()
-        ]
-    )
+    sent = wait_for(lambda: telegram_sent(hub, 999, containing="log"))
     assert "::" not in sent[0]["text"] and key in sent[0]["text"]
     assert any("::logs-request" not in c and "log" in c.lower() for c in Issue(hub, key).comments)
     # 4. the customer's answer lands as a comment on the same issue
@@ -306,6 +327,27 @@ def test_engineer_replies_from_jira_reach_telegram_and_email_and_answers_thread_
     )
     threaded = wait_delivered(hub, post_mail(hub, answer_mail).json()["id"])
     assert (threaded["outcome"], threaded["issue_key"]) == ("comment", mail_key)
+
+
+@pytest.mark.parametrize("hub", ["kaiten"], indirect=True)
+def test_engineer_replies_from_kaiten_reach_telegram_through_its_webhook(hub: dict[str, Any]) -> None:
+    """Nothing here posts a webhook: the sandbox Kaiten sends its own to the hub, as `up` wired it."""
+    first = wait_delivered(
+        hub, post_update(hub, telegram_update(6001, "The scanner jams.", chat_id=6006)).json()["id"]
+    )
+    card = first["issue_key"]
+    requests.post(
+        f"{hub['kaiten_url']}/api/latest/cards/{card}/comments",
+        json={"text": "/reply ::logs-request"},
+        headers={**JIRA_AUTH, "X-Sandbox-User": "2"},  # an engineer, not the hub's user
+        timeout=5,
+    ).raise_for_status()
+    sent = wait_for(lambda: telegram_sent(hub, 6006, containing="log"))
+    assert len(sent) == 1 and "::" not in sent[0]["text"] and card in sent[0]["text"]
+    answer = wait_delivered(
+        hub, post_update(hub, telegram_update(6002, "Here are the logs.", chat_id=6006)).json()["id"]
+    )
+    assert (answer["outcome"], answer["issue_key"]) == ("comment", card)
 
 
 def child_pids(parent: int, command_part: str) -> list[int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,29 +13,26 @@ from rq import Queue
 from rq.job import Job
 
 from config.settings import Settings
-from connector.sandbox.jira import RunningSandbox, run_in_thread
-from connector.sandbox.smtp import start_sink
-from connector.sandbox.telegram import make_sandbox_server
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.intake import accept
 from jobs.queues import DELIVERY_QUEUE, delivery_job_id
 from mappers.models import InboundMessage
+from sandbox.server import RunningSandbox
+from sandbox.smtp import start_sink
+from tests.sandboxes import CONTROL, run_jira, run_telegram
 
 
 @pytest.fixture
 def jira_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    with run_in_thread(tmp_path / "sandbox-jira.sqlite3") as running:
+    with run_jira(tmp_path / "sandbox-jira.sqlite3", faults=True) as running:
         yield running
 
 
 @pytest.fixture
 def telegram_sandbox() -> Iterator[str]:
-    server = make_sandbox_server("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with run_telegram(faults=True) as running:
+        yield running.url
 
 
 @pytest.fixture
@@ -86,12 +82,12 @@ def sandbox_issues(
 
 
 def add_fault(sandbox: RunningSandbox, **spec: Any) -> None:
-    requests.post(f"{sandbox.url}/_sandbox/faults", json=spec, timeout=10).raise_for_status()
+    requests.post(f"{sandbox.url}/_sandbox/faults", json=spec, headers=CONTROL, timeout=10).raise_for_status()
 
 
 def tracker_calls(sandbox: RunningSandbox) -> dict[str, int]:
     """The requests the sandbox Jira has served so far, by method and route (``/_sandbox/stats``)."""
-    stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()
+    stats = requests.get(f"{sandbox.url}/_sandbox/stats", headers=CONTROL, timeout=5).json()
     return {key: int(count) for key, count in stats["requests"].items()}
 
 

@@ -15,10 +15,10 @@ from redis import Redis
 
 from connector.breaker import STRIKES, CallState, CircuitBreaker
 from connector.errors import CircuitOpen, TrackerUnavailable
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from mappers.models import Attachment
+from sandbox.server import RunningSandbox
 from store import journal
 from tests.conftest import free_port
 from tests.jobs.conftest import (
@@ -30,6 +30,7 @@ from tests.jobs.conftest import (
     wait_until,
 )
 from tests.mappers.factories import telegram_message
+from tests.sandboxes import CONTROL
 
 
 def tracker_requests(sandbox: RunningSandbox) -> int:
@@ -54,7 +55,7 @@ def test_an_outage_pauses_calls_and_its_end_wakes_every_waiting_message(
     assert (waiting.reason or "").startswith("waiting for jira: ")
 
     journal.schedule_retry(ctx.engine, second, 600, "waiting for jira: a long back-off")
-    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", timeout=5)
+    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", headers=CONTROL, timeout=5)
     pause_elapsed(ctx)
     assert deliver_with(ctx, first) == "delivered"  # the probe: the tracker is back
     assert journal.due(ctx.engine) == [second]  # woken at once, not after its 10-minute back-off

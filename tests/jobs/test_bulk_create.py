@@ -15,11 +15,11 @@ from typing import Any
 from rq import Queue
 
 from config.rules import load_config
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE, REPLY_QUEUE
 from mappers.models import Attachment
+from sandbox.server import RunningSandbox
 from store import journal, links
 from tests.jobs.conftest import (
     add_fault,

@@ -18,11 +18,11 @@ from config.settings import Settings
 from connector.kaiten import KaitenTracker
 from connector.kaiten.client import RATE_LIMIT, RATE_PERIOD
 from connector.ratelimit import RedisRateLimiter, limiter_key
-from connector.sandbox.jira import RunningSandbox
-from connector.sandbox.kaiten import RunningSandbox as KaitenSandbox
-from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.check import check_config
+from sandbox.server import RunningSandbox
+from sandbox.server import RunningSandbox as KaitenSandbox
 from tests.conftest import REPO_ROOT
+from tests.sandboxes import CONTROL, run_kaiten
 
 BROKEN = """
 rules:
@@ -126,7 +126,9 @@ def kaiten_cli(
 
 
 def rate_limited(sandbox: KaitenSandbox) -> int:
-    return int(requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["rate_limited"])
+    return int(
+        requests.get(f"{sandbox.url}/_sandbox/stats", headers=CONTROL, timeout=5).json()["rate_limited"]
+    )
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["own-limiter", "redis-limiter"])

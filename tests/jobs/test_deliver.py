@@ -12,11 +12,11 @@ from collections import Counter
 
 import requests
 
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from jobs.replay import replay_messages
 from mappers.models import Attachment, EmailMeta, MessageKind
+from sandbox.server import RunningSandbox
 from store import journal, links
 from store.links import NewLink
 from tests.jobs.conftest import (
@@ -28,6 +28,7 @@ from tests.jobs.conftest import (
     transition_to_done,
 )
 from tests.mappers.factories import email_message, telegram_message
+from tests.sandboxes import CONTROL
 
 
 def test_telegram_message_becomes_an_issue_with_labels_and_link(
@@ -254,7 +255,7 @@ def test_last_attempt_makes_a_dead_letter_and_replay_recovers_it(
     assert (
         entry is not None and entry.reason is not None and entry.reason.startswith("gave up after 3 attempts")
     )
-    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", timeout=5)
+    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", headers=CONTROL, timeout=5)
     pause_elapsed(ctx)
     assert replay_messages(ctx, [message_id]) == [(message_id, "requeued")]
     assert deliver_with(ctx, message_id) == "delivered"
@@ -313,6 +314,7 @@ def test_telegram_files_are_fetched_and_big_ones_noted(
             "content_base64": base64.b64encode(b"%PDF-1.7 invoice").decode(),
             "file_name": "invoice.pdf",
         },
+        headers=CONTROL,
         timeout=5,
     ).raise_for_status()
     attachments = [

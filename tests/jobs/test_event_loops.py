@@ -22,14 +22,13 @@ from rq import Queue
 from werkzeug.serving import make_server
 
 from config.settings import Settings
-from connector.sandbox.jira import RunningSandbox, run_in_thread
-from connector.sandbox.kaiten import RunningSandbox as KaitenSandbox
-from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.queues import DELIVERY_QUEUE
 from mappers.canned import CODE
 from routes import create_app
+from sandbox.server import RunningSandbox
+from sandbox.server import RunningSandbox as KaitenSandbox
 from store import journal, outbound
 from tests.jobs.conftest import drain, tracker_calls
 from tests.jobs.test_events import (
@@ -46,6 +45,8 @@ from tests.jobs.test_events import (
 )
 from tests.jobs.test_kaiten_delivery import delivered, kaiten_comment_webhook, kaiten_settings
 from tests.mappers.factories import email_message, telegram_message
+from tests.sandboxes import CONTROL, run_kaiten
+from tests.sandboxes import run_jira as run_in_thread
 
 HUB = {"Authorization": "Bearer t"}  # the sandbox Jira's "hub" user, whom the hub's token acts as
 
@@ -120,7 +121,9 @@ def run_until_quiet(ctx: Context, sandbox: RunningSandbox, rounds: int = 15) -> 
     loop would go on for ever). Returns the rounds it took."""
     queue = Queue(DELIVERY_QUEUE, connection=ctx.redis)
     for n in range(rounds):
-        requests.post(f"{sandbox.url}/_sandbox/webhooks/flush", timeout=30).raise_for_status()
+        requests.post(
+            f"{sandbox.url}/_sandbox/webhooks/flush", headers=CONTROL, timeout=30
+        ).raise_for_status()
         if not Redis.from_url(ctx.settings.REDIS_URL or "").llen(queue.key):
             return n
         drain(ctx)
@@ -227,7 +230,10 @@ def test_when_kaiten_refuses_the_edit_the_expansion_is_the_hub_s_own_comment(
 ) -> None:
     with run_kaiten(tmp_path / "kaiten.sqlite3") as kaiten_sandbox:
         requests.post(
-            f"{kaiten_sandbox.url}/_sandbox/settings", json={"author_only_comment_edits": True}, timeout=5
+            f"{kaiten_sandbox.url}/_sandbox/settings",
+            json={"author_only_comment_edits": True},
+            headers=CONTROL,
+            timeout=5,
         ).raise_for_status()
         kctx = build_context(
             kaiten_settings(

@@ -22,14 +22,15 @@ import pytest
 import requests
 
 from config.settings import Settings
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from mappers.models import Sender
 from routes import create_app
+from sandbox.server import RunningSandbox
 from store import journal
 from tests.jobs.conftest import journal_message, transition_to_done
 from tests.mappers.factories import email_message, telegram_message
+from tests.sandboxes import CONTROL
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jira"
 SECRET = "jira-hook-secret"
@@ -89,7 +90,7 @@ def run_event(ctx: Context, response) -> str:  # type: ignore[no-untyped-def]
 
 
 def sent_messages(telegram: str) -> list[dict[str, Any]]:
-    return requests.get(f"{telegram}/_sandbox/sent", timeout=5).json()  # type: ignore[no-any-return]
+    return requests.get(f"{telegram}/_sandbox/sent", headers=CONTROL, timeout=5).json()  # type: ignore[no-any-return]
 
 
 def test_marker_reply_reaches_telegram_and_unmarked_comments_stay_internal(
@@ -187,7 +188,10 @@ def test_telegram_429_is_retried_after_retry_after(
 ) -> None:
     key = open_issue(ectx, telegram_message("x"))
     requests.post(
-        f"{telegram_sandbox}/_sandbox/faults", json={"status": 429, "retry_after": 37, "count": 1}, timeout=5
+        f"{telegram_sandbox}/_sandbox/faults",
+        json={"status": 429, "retry_after": 37, "count": 1},
+        headers=CONTROL,
+        timeout=5,
     ).raise_for_status()
     response = post_hook(
         ectx, comment_webhook(key, engineer_comment(jira_sandbox, key, "/reply after the flood"))

@@ -22,17 +22,17 @@ import pytest
 from config.rules import load_config
 from config.settings import Settings
 from connector.kaiten import KaitenTracker
-from connector.sandbox.jira import RunningSandbox
-from connector.sandbox.kaiten import RunningSandbox as KaitenSandbox
-from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.check import check_config
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.replies import send_autoreply_with
+from sandbox.server import RunningSandbox
+from sandbox.server import RunningSandbox as KaitenSandbox
 from store import journal
 from tests.conftest import REPO_ROOT
 from tests.jobs.conftest import journal_message, sandbox_issues
 from tests.mappers.factories import email_message, telegram_message
+from tests.sandboxes import CONTROL, run_kaiten
 
 KAITEN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kaiten"
 
@@ -131,7 +131,7 @@ def test_autoreplies_name_the_card_and_replies_thread_back(
 
     tg = delivered(kctx, telegram_message("hello"))
     assert send_autoreply_with(kctx, tg.id) == "sent"
-    [sent] = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
+    [sent] = requests.get(f"{telegram_sandbox}/_sandbox/sent", headers=CONTROL, timeout=5).json()
     assert tg.issue_key in sent["text"]
     mail = delivered(kctx, email_message(subject="Invoice"))
     assert send_autoreply_with(kctx, mail.id) == "sent"
@@ -319,7 +319,7 @@ def test_kaiten_comment_reply_reaches_the_customer_once(
         assert response.status_code in (200, 202)
         if response.status_code == 202:
             deliver_with(hooked, response.get_json()["id"])
-    sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
+    sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", headers=CONTROL, timeout=5).json()
     texts = [m["text"] for m in sent if "Switch" in m["text"] or "internal" in m["text"]]
     assert texts == ["Switch it off, please"]
 
@@ -377,7 +377,7 @@ def test_a_reply_never_fetches_a_link_added_to_the_card_as_a_file(
     )
     assert response.status_code == 202 and deliver_with(hooked, response.get_json()["id"]) == "delivered"
     assert hits == []  # the link was never requested, so neither the token nor the customer saw it
-    sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
+    sent = requests.get(f"{telegram_sandbox}/_sandbox/sent", headers=CONTROL, timeout=5).json()
     assert [m["document"] for m in sent if m.get("document")] == ["driver.pdf"]
 
 

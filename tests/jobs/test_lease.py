@@ -14,11 +14,11 @@ import time
 import pytest
 
 import jobs.deliver as deliver_module
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from jobs.periodic import RECHECK_AFTER, sweep
 from jobs.queues import DELIVERY_QUEUE
+from sandbox.server import RunningSandbox
 from store import journal
 from tests.jobs.conftest import add_fault, journal_message, sandbox_issues
 from tests.mappers.factories import telegram_message

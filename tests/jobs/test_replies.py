@@ -17,6 +17,7 @@ from mappers.models import EmailMeta, InboundMessage, Sender
 from store import journal, outbound
 from tests.jobs.conftest import journal_message
 from tests.mappers.factories import email_message, telegram_message
+from tests.sandboxes import CONTROL
 
 
 def read_outbox(folder: Path) -> list[email.message.EmailMessage]:
@@ -39,12 +40,12 @@ def test_telegram_autoreply_names_the_key_in_the_sender_s_language(
     message_id = delivered(ctx, message)
     assert send_autoreply_with(ctx, message_id) == "sent"
     key = journal.get(ctx.engine, message_id).issue_key  # type: ignore[union-attr]
-    [sent] = requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()
+    [sent] = requests.get(f"{telegram_sandbox}/_sandbox/sent", headers=CONTROL, timeout=5).json()
     assert sent["chat_id"] == 42 and f"Номер обращения: {key}" in sent["text"]
     assert sent["reply_parameters"]["message_id"] == message.telegram.message_id  # type: ignore[union-attr]
     # a retried job does not send again
     assert send_autoreply_with(ctx, message_id) == "sent"
-    assert len(requests.get(f"{telegram_sandbox}/_sandbox/sent", timeout=5).json()) == 1
+    assert len(requests.get(f"{telegram_sandbox}/_sandbox/sent", headers=CONTROL, timeout=5).json()) == 1
 
 
 def test_email_autoreply_threads_and_is_marked_auto_submitted(
@@ -202,7 +203,9 @@ def test_follow_ups_get_no_autoreply(ctx: Context, telegram_sandbox: str) -> Non
 
 
 def test_blocked_bot_is_recorded_not_retried_forever(ctx: Context, telegram_sandbox: str) -> None:
-    requests.post(f"{telegram_sandbox}/_sandbox/blocked", json={"chat_id": 42}, timeout=5).raise_for_status()
+    requests.post(
+        f"{telegram_sandbox}/_sandbox/blocked", json={"chat_id": 42}, headers=CONTROL, timeout=5
+    ).raise_for_status()
     message_id = delivered(ctx, telegram_message("hi"))
     assert send_autoreply_with(ctx, message_id) == "failed"
     assert "blocked" in (outbound.find(ctx.engine, message_id, "autoreply").reason or "")  # type: ignore[union-attr]

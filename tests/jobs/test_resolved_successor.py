@@ -15,17 +15,17 @@ import requests
 
 from config.settings import Settings
 from connector.kaiten import KaitenTracker
-from connector.sandbox.jira import RunningSandbox
-from connector.sandbox.kaiten import run_in_thread as run_kaiten
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from mappers.replies_out import markdown_to_text
 from routes import create_app
+from sandbox.server import RunningSandbox
 from store import journal, links
 from tests.jobs.conftest import add_fault, journal_message, pause_elapsed, transition_to_done
 from tests.jobs.test_events import ENGINEER, SECRET, post_hook, run_event, transition_webhook
 from tests.jobs.test_kaiten_delivery import KAITEN_FIXTURES, kaiten_settings
 from tests.mappers.factories import telegram_message
+from tests.sandboxes import run_kaiten
 
 WEBHOOK = pytest.mark.parametrize("webhook", [True, False], ids=["resolve-webhook-came", "no-webhook"])
 

@@ -15,15 +15,16 @@ from pathlib import Path
 
 import requests
 
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE
+from sandbox.server import RunningSandbox
 from store import journal
 from tests.conftest import REPO_ROOT
 from tests.jobs.conftest import add_fault, drain, journal_message, sandbox_issues, wait_until
 from tests.mappers.factories import telegram_message
+from tests.sandboxes import CONTROL
 
 
 def start_worker(ctx: Context) -> subprocess.Popen[bytes]:
@@ -50,7 +51,7 @@ def kill_worker_once_created(ctx: Context, sandbox: RunningSandbox, issues: int)
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
-    requests.delete(f"{sandbox.url}/_sandbox/faults", timeout=5)
+    requests.delete(f"{sandbox.url}/_sandbox/faults", headers=CONTROL, timeout=5)
 
 
 def leases_run_out(ctx: Context) -> None:

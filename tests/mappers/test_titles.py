@@ -14,12 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.rules import HubConfig, Rule
-from connector.sandbox.kaiten import TITLE_LIMIT as KAITEN_TITLE_LIMIT
 from mappers.issue import SUMMARY_LIMIT as JIRA_SUMMARY_LIMIT
 from mappers.issue import build_draft, summarize
 from mappers.markup import clean_text, one_line
 from mappers.models import Attachment, Channel, Sender
 from mappers.titles import TITLE_LIMIT, meaningful_subject, title_from_text
+from sandbox.kaiten.fields import TITLE_LIMIT as KAITEN_TITLE_LIMIT
 from tests.mappers.factories import email_message, telegram_message
 
 OPENINGS = [

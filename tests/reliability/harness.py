@@ -29,9 +29,10 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from cli import wait_for_http, wait_for_redis
-from connector.sandbox.smtp import start_sink
 from jobs.queues import DELIVERY_QUEUE
+from sandbox.smtp import start_sink
 from tests.conftest import REPO_ROOT, free_port
+from tests.sandboxes import CONTROL, CONTROL_TOKEN
 
 TELEGRAM_SECRET = "reliability-telegram-secret"  # noqa: S105 - a test secret
 INBOUND_TOKEN = "reliability-inbound-token"  # noqa: S105 - a test secret
@@ -97,14 +98,14 @@ class HubUnderTest:
         self.env = self._environment(smtp_port=self._smtp.port)
         self.start_redis()
         me = [sys.executable, "-m"]
-        jira = [*me, "connector.sandbox.jira", "--port", str(self.jira_port), "--db", str(self.jira_db)]
-        jira += ["--projects", PROJECT, "--latency-ms", str(self.options.sandbox_latency_ms)]
+        jira = [*me, "sandbox.jira", "--port", str(self.jira_port), "--db", str(self.jira_db)]
+        jira += ["--projects", PROJECT, "--latency-ms", str(self.options.sandbox_latency_ms), "--faults"]
         self._others.append(self._spawn(jira, "sandbox-jira"))
         self._others.append(
-            self._spawn([*me, "connector.sandbox.telegram", "--port", str(self.telegram_port)], "sandbox-tg")
+            self._spawn([*me, "sandbox.telegram", "--port", str(self.telegram_port)], "sandbox-tg")
         )
         wait_for_http(f"{self.jira_url}/rest/api/2/serverInfo", timeout=60)
-        wait_for_http(f"{self.telegram_url}/_sandbox/sent", timeout=60)
+        wait_for_http(f"{self.telegram_url}/bot1000:sandbox/getMe", timeout=60)
         self._others.append(
             self._spawn([*me, "cli", "web", "--port", str(self.web_port), "--no-access-log"], "web")
         )
@@ -142,6 +143,7 @@ class HubUnderTest:
             HUB_INBOUND_TOKEN=INBOUND_TOKEN,
             SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
             HUB_EMAIL_FROM="support@hub.example.com",
+            SANDBOX_CONTROL_TOKEN=CONTROL_TOKEN,  # the look-alikes' (the hub ignores it)
             HUB_PUBLIC_URL=self.hub_url,
             HUB_FORM_RATE_PER_MINUTE="100000",
             HUB_LOG_LEVEL="WARNING",
@@ -210,14 +212,16 @@ class HubUnderTest:
 
     def add_fault(self, **spec: Any) -> None:
         """Inject a fault into the Jira look-alike (see ``FaultBook.add``)."""
-        requests.post(f"{self.jira_url}/_sandbox/faults", json=spec, timeout=10).raise_for_status()
+        requests.post(
+            f"{self.jira_url}/_sandbox/faults", json=spec, headers=CONTROL, timeout=10
+        ).raise_for_status()
 
     def clear_faults(self) -> None:
-        requests.delete(f"{self.jira_url}/_sandbox/faults", timeout=10).raise_for_status()
+        requests.delete(f"{self.jira_url}/_sandbox/faults", headers=CONTROL, timeout=10).raise_for_status()
 
     def tracker_stats(self) -> dict[str, Any]:
         """The stand-in's request counters (``/_sandbox/stats``)."""
-        return dict(requests.get(f"{self.jira_url}/_sandbox/stats", timeout=10).json())
+        return dict(requests.get(f"{self.jira_url}/_sandbox/stats", headers=CONTROL, timeout=10).json())
 
 
 _HUB_PREFIXES = ("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "IMAP_", "HUB_", "REDIS_", "DATABASE_")

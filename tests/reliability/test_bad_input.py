@@ -18,11 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from config.settings import Settings
-from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from mappers.models import InboundMessage
 from routes import create_app
+from sandbox.server import RunningSandbox
 from store import journal
 from store.db import messages
 from tests.jobs import conftest as job_fixtures

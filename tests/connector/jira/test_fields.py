@@ -18,8 +18,9 @@ from responses import matchers
 
 from connector.errors import TrackerRejected, UnknownTarget
 from connector.jira import JiraTracker
-from connector.sandbox.jira import RunningSandbox, run_in_thread
 from connector.types import Choice, Target
+from sandbox.server import RunningSandbox
+from tests.sandboxes import run_jira as run_in_thread
 
 URL = "https://jira.example.com"
 API = f"{URL}/rest/api/2"

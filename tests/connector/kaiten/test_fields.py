@@ -16,10 +16,11 @@ import responses
 
 from connector.errors import TrackerRejected, UnknownTarget
 from connector.kaiten import KaitenTracker
-from connector.sandbox.kaiten import RunningSandbox, run_in_thread
 from connector.types import Choice, Target
+from sandbox.server import RunningSandbox
 from tests.conftest import REPO_ROOT
 from tests.connector.kaiten.factories import API, ORIGIN, TOKEN
+from tests.sandboxes import run_kaiten as run_in_thread
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "kaiten" / "api"
 

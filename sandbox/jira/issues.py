@@ -1,0 +1,264 @@
+"""Issues: create (single and bulk), get, edit, delete, transitions, assignee, and ``search`` by JQL."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from sandbox.app import ApiRoute
+from sandbox.jira.catalogue import DEFAULT_RESOLUTION, Named, Status, Transition
+from sandbox.jira.changelog import save_changes
+from sandbox.jira.context import (
+    API_PREFIXES,
+    api_url,
+    catalogue,
+    current_user,
+    db,
+    issue_or_404,
+    jira_state,
+    request_json,
+)
+from sandbox.jira.errors import FieldInvalid, JiraError, field_errors
+from sandbox.jira.fields import (
+    FieldContext,
+    apply_fields,
+    apply_update_ops,
+    cannot_set,
+    set_assignee,
+    validate_create,
+)
+from sandbox.jira.jql import JqlError, parse_jql
+from sandbox.jira.jql_sql import JqlContext, compile_jql
+from sandbox.jira.render import available_transitions, issue_json, transition_json, wanted_fields
+from sandbox.jira.store import Draft, insert_issue, stamp_now
+from sandbox.jira.webhooks import emit, emit_changes, emit_issue_created, snapshot_payload
+from sandbox.store import transaction
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("jira_issues", __name__)
+api_route = ApiRoute(bp, API_PREFIXES)  # the library uses both versions
+
+BULK_LIMIT = 50
+SEARCH_MAX_RESULTS = 1000  # jira.search.views.default.max
+
+
+@api_route("/issue", methods=("POST",))
+def create_issue() -> tuple[Response, int]:
+    state = jira_state()
+    project, issue_type, draft = validate_create(request_json(), state.cat, current_user(), state.text_limit)
+    row = insert_issue(db(), project, issue_type, draft, current_user())
+    emit_issue_created(row)
+    return jsonify({"id": str(row["id"]), "key": row["key"], "self": f"{api_url()}/issue/{row['id']}"}), 201
+
+
+@api_route("/issue/bulk", methods=("POST",))
+def create_issues_bulk() -> tuple[Response, int]:
+    body = request_json()
+    updates = body.get("issueUpdates") if isinstance(body, dict) else None
+    if not isinstance(updates, list) or not updates:
+        raise JiraError(400, ["Request must contain a non-empty 'issueUpdates' list."])
+    if len(updates) > BULK_LIMIT:
+        raise JiraError(400, [f"Bulk create accepts up to {BULK_LIMIT} issues per request."])
+    created, errors = [], []
+    for index, update in enumerate(updates):
+        try:
+            project, issue_type, draft = validate_create(
+                update, catalogue(), current_user(), jira_state().text_limit
+            )
+        except JiraError as exc:
+            element = {"errorMessages": exc.messages, "errors": exc.errors}
+            errors.append({"status": exc.status, "failedElementNumber": index, "elementErrors": element})
+            continue
+        row = insert_issue(db(), project, issue_type, draft, current_user())
+        emit_issue_created(row)
+        created.append({"id": str(row["id"]), "key": row["key"], "self": f"{api_url()}/issue/{row['id']}"})
+    return jsonify(issues=created, errors=errors), (201 if created else 400)
+
+
+@api_route("/issue/<ref>")
+def get_issue(ref: str) -> Response:
+    row = issue_or_404(ref)
+    fields = wanted_fields(request.args.getlist("fields") or None)
+    return jsonify(issue_json(row, db(), fields, request.args.get("expand") or ""))
+
+
+@api_route("/issue/<ref>", methods=("PUT",))
+def edit_issue(ref: str) -> tuple[str, int]:
+    row = issue_or_404(ref)
+    body = request_json()
+    if not isinstance(body, dict):
+        raise JiraError(400, ["The request body must be a JSON object."])
+    fields, update = body.get("fields") or {}, body.get("update") or {}
+    if not isinstance(fields, dict) or not isinstance(update, dict):
+        raise JiraError(400, ["'fields' and 'update' must be JSON objects."])
+    project = catalogue().project(row["project_id"])
+    assert project is not None
+    ctx = FieldContext(catalogue(), project, jira_state().text_limit)
+    draft = Draft()
+    conn = db()
+    errors = apply_fields(fields, draft, ctx)
+    errors.update(apply_update_ops(update, row, draft, ctx, conn))
+    if errors:
+        raise field_errors(errors)
+    emit_changes(row, save_changes(conn, row, draft), "issue_updated")
+    return "", 204
+
+
+@api_route("/issue/<ref>", methods=("DELETE",))
+def delete_issue(ref: str) -> tuple[str, int]:
+    row = issue_or_404(ref)
+    conn = db()
+    last_state = snapshot_payload("jira:issue_deleted", "issue_deleted", row)
+    with transaction(conn):
+        for table, column in (("label", "issue_id"), ("comment", "issue_id"), ("attachment", "issue_id"),
+                              ("remote_link", "issue_id"), ("issue_link", "inward_id"),
+                              ("issue_link", "outward_id"), ("issue", "id")):  # fmt: skip
+            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (row["id"],))  # noqa: S608
+    emit("jira:issue_deleted", last_state)
+    return "", 204
+
+
+@api_route("/issue/<ref>/transitions")
+def list_transitions(ref: str) -> Response:
+    row = issue_or_404(ref)
+    with_fields = "transitions.fields" in (request.args.get("expand") or "")
+    wanted = request.args.get("transitionId")
+    found = [t for t in available_transitions(row) if wanted in (None, "", t.id)]
+    return jsonify(expand="transitions", transitions=[transition_json(t, with_fields) for t in found])
+
+
+@api_route("/issue/<ref>/transitions", methods=("POST",))
+def do_transition(ref: str) -> tuple[str, int]:
+    row = issue_or_404(ref)
+    body = request_json()
+    ident = body.get("transition") if isinstance(body, dict) else None
+    if not isinstance(ident, dict) or ident.get("id") in (None, ""):
+        raise JiraError(400, ["Missing 'transition' identifier"])
+    transition = _pick_transition(row, ident)
+    status = catalogue().status(transition.to)
+    assert status is not None
+    draft = _transition_draft(row, body, transition, status)
+    emit_changes(row, save_changes(db(), row, draft), "issue_generic")
+    log.info("sandbox jira: %s moved to %s", row["key"], status.name)
+    return "", 204
+
+
+def _pick_transition(row: sqlite3.Row, ident: dict[str, Any]) -> Transition:
+    """By id only: Jira ignores a transition's name here (the library looks names up first)."""
+    found = next((t for t in available_transitions(row) if t.id == str(ident["id"])), None)
+    if found is None:
+        raise JiraError(400, [f"Transition id '{ident['id']}' is not valid for this issue."])
+    return found
+
+
+def _transition_draft(
+    row: sqlite3.Row, body: dict[str, Any], transition: Transition, status: Status
+) -> Draft:
+    """Status, resolution (Done only; "Done" unless given) and comments added by the transition."""
+    fields = body.get("fields") or {}
+    update = body.get("update") or {}
+    if not isinstance(fields, dict) or not isinstance(update, dict):
+        raise JiraError(400, ["'fields' and 'update' must be JSON objects."])
+    done = status.category == "done"
+    draft = Draft(columns={"status_id": status.id, "resolution_id": None, "resolutiondate": None})
+    if done:
+        draft.columns.update(resolution_id=DEFAULT_RESOLUTION, resolutiondate=stamp_now())
+    errors = {fid: cannot_set(fid) for fid in [*fields, *update] if fid not in ("resolution", "comment")}
+    if "resolution" in fields:
+        resolution = _transition_resolution(fields["resolution"]) if done else None
+        if resolution is None:
+            errors["resolution"] = "The resolution selected is invalid." if done else cannot_set("resolution")
+        else:
+            draft.columns["resolution_id"] = resolution.id
+    if "comment" in fields:
+        errors["comment"] = cannot_set("comment")
+    project = catalogue().project(row["project_id"])
+    assert project is not None
+    ctx = FieldContext(catalogue(), project, jira_state().text_limit)
+    comment_ops = {k: v for k, v in update.items() if k == "comment"}
+    errors.update(apply_update_ops(comment_ops, row, draft, ctx, db()))
+    if errors:
+        raise field_errors(errors)
+    return draft
+
+
+def _transition_resolution(value: Any) -> Named | None:
+    ref = value.get("id", value.get("name")) if isinstance(value, dict) else None
+    return catalogue().resolution(ref)
+
+
+@api_route("/issue/<ref>/assignee", methods=("PUT",))
+def assign(ref: str) -> tuple[str, int]:
+    row = issue_or_404(ref)
+    body = request_json()
+    if not isinstance(body, dict):
+        raise JiraError(400, ["The request body must be a JSON object."])
+    project = catalogue().project(row["project_id"])
+    assert project is not None
+    draft = Draft()
+    try:
+        set_assignee(body, draft, FieldContext(catalogue(), project, jira_state().text_limit))
+    except FieldInvalid as exc:
+        raise field_errors({"assignee": str(exc)})
+    emit_changes(row, save_changes(db(), row, draft), "issue_assigned")
+    return "", 204
+
+
+@api_route("/search", methods=("GET", "POST"))
+def search() -> Response:
+    params = _search_params()
+    ctx = JqlContext(catalogue(), db(), current_user(), validate=params["validate"])
+    try:
+        where, sql_params, order = compile_jql(parse_jql(params["jql"]), ctx)
+    except JqlError as exc:
+        raise JiraError(400, [str(exc)])
+    conn = db()
+    total = conn.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", sql_params).fetchone()[0]  # noqa: S608
+    ids = conn.execute(
+        f"SELECT i.id FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
+        [*sql_params, params["maxResults"], params["startAt"]],
+    ).fetchall()
+    fields = wanted_fields(params["fields"], default="*navigable")
+    issues = [issue_json(issue_or_404(str(r[0])), conn, fields, params["expand"]) for r in ids]
+    out: dict[str, Any] = {
+        "expand": "names,schema",
+        "startAt": params["startAt"],
+        "maxResults": params["maxResults"],
+        "total": total,
+        "issues": issues,
+    }
+    if ctx.warnings:
+        out["warningMessages"] = ctx.warnings
+    return jsonify(out)
+
+
+def _search_params() -> dict[str, Any]:
+    source: dict[str, Any]
+    if request.method == "POST":
+        body = request_json()
+        if not isinstance(body, dict):
+            raise JiraError(400, ["The request body must be a JSON object."])
+        source = {k: v for k, v in body.items() if v is not None}
+        raw = source.get("fields")
+        fields = raw if isinstance(raw, list) else ([raw] if raw else None)
+    else:
+        source = request.args.to_dict()
+        fields = request.args.getlist("fields") or None
+    try:
+        start = max(0, int(source.get("startAt", 0)))
+        limit = min(SEARCH_MAX_RESULTS, max(0, int(source.get("maxResults", 50))))
+    except (TypeError, ValueError):
+        raise JiraError(400, ["'startAt' and 'maxResults' must be numbers."])
+    validate = str(source.get("validateQuery", "true")).lower()
+    return {
+        "jql": str(source.get("jql") or ""),
+        "startAt": start,
+        "maxResults": limit,
+        "fields": fields,
+        "expand": str(source.get("expand") or ""),
+        "validate": validate not in ("false", "warn", "none"),
+    }

@@ -1,0 +1,94 @@
+"""What the stand-in remembers, in memory: messages sent, registered files, queued faults, blocked
+chats, the webhook."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class StoredFile:
+    file_id: str
+    file_path: str
+    size: int
+    content: bytes | None = None
+    source: Path | None = None
+
+    def read(self) -> bytes:
+        if self.content is not None:
+            return self.content
+        return self.source.read_bytes() if self.source else b""
+
+
+@dataclass
+class Fault:
+    status: int
+    count: int
+    description: str
+    retry_after: int | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class BotState:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, StoredFile] = field(default_factory=dict)  # by file_id
+    paths: dict[str, str] = field(default_factory=dict)  # file_path -> file_id
+    faults: list[Fault] = field(default_factory=list)
+    blocked: set[str] = field(default_factory=set)
+    webhook: dict[str, Any] = field(default_factory=dict)
+    message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    file_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.parameters = parameters
+
+
+def take_fault(state: BotState) -> None:
+    with state.lock:
+        if not state.faults:
+            return
+        fault = state.faults[0]
+        fault.count -= 1
+        if fault.count <= 0:
+            state.faults.pop(0)
+    if fault.delay:
+        time.sleep(fault.delay)
+    parameters = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
+    raise ApiError(fault.status, fault.description, parameters)
+
+
+def store_file(
+    state: BotState, file_id: str, content: bytes | None, size: int | None, name: str | None
+) -> StoredFile:
+    """Register a file (caller holds the lock); re-registering a file_id replaces it."""
+    old = state.files.get(file_id)
+    if old is not None:
+        state.paths.pop(old.file_path, None)
+    suffix = Path(name).suffix if name else ""
+    suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suffix) else ""
+    file_path = f"documents/file_{next(state.file_numbers)}{suffix}"
+    stored = StoredFile(file_id, file_path, size if size is not None else len(content or b""), content)
+    state.files[file_id] = stored
+    state.paths[file_path] = file_id
+    return stored
+
+
+def preload_files(state: BotState, files_dir: Path) -> None:
+    with state.lock:
+        for path in sorted(files_dir.iterdir()):
+            if path.is_file():
+                stored = store_file(state, path.name, None, path.stat().st_size, path.name)
+                stored.source = path
