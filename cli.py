@@ -25,8 +25,9 @@ from typing import Any
 
 import click
 
+from config.loading import ConfigError, load_config
 from config.logs import setup_logging
-from config.rules import ConfigError, HubConfig, load_config
+from config.rules import HubConfig
 from config.settings import VAR_DIR, Settings, get_settings
 from store.db import create_db_engine
 

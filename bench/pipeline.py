@@ -420,11 +420,8 @@ def tracker_call_costs(ctx: Context, sandbox: Sandbox, count: int) -> list[CallC
 
     tracker = JiraTracker.from_settings(ctx.settings)  # the connector alone: what "a tracker call" costs
     guarded = ctx.tracker("jira")  # as the jobs call it (behind the circuit breaker, if there is one)
-    rule = ctx.config.rule_for("telegram")
-    drafts = [
-        build_draft(telegram_message(TEXT.format(n=n), chat_id=9_000_000 + n), rule, journal.new_message_id())
-        for n in range(2 * count + 2)
-    ]
+    samples = [telegram_message(TEXT.format(n=n), chat_id=9_000_000 + n) for n in range(2 * count + 2)]
+    drafts = [build_draft(m, ctx.config.rule_for(m), journal.new_message_id()) for m in samples]
     for client in (tracker, guarded):  # builds each client (serverInfo) and caches the project
         client.get_state(client.create_issue(drafts.pop()).key)
     results = []

@@ -1,47 +1,46 @@
-"""The YAML rule file (``HUB_CONFIG``, default ``config/hub.yaml``): forms and routing rules.
+"""The schema of the YAML rule file (``HUB_CONFIG``, default ``config/hub.yaml``).
 
-It is validated once at start-up. Errors name the file, the rule and the field, e.g.
-``config/hub.yaml: rules[1] 'bugs': target.project: Field required``.
-
-``${NAME}`` and ``${NAME:-default}`` in string values are replaced by the setting of that name (only
-settings, never arbitrary environment variables), so the shipped file works from the environment alone.
+The file holds tracker instances and named targets (``config.targets``), forms, the rules that send a
+message to a target (their ``when`` in ``config.matching``), reply settings and texts.
+``config.loading`` reads and validates it; ``config.source`` keeps the current version in a process.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from config.settings import Settings
+from config.base import Strict
+from config.matching import HasFacts, MessageFacts, When
+from config.targets import (
+    ENV_TRACKERS,
+    NAME,
+    InlineTarget,
+    JiraTarget,
+    KaitenTarget,
+    TargetRef,
+    TrackerSpec,
+)
 
-_PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,40}$"
 RESERVED_FIELDS = frozenset({"name", "email", "subject", "message", "category", "attachments"})
 
-
-class ConfigError(Exception):
-    """The rule file is missing, not YAML, or fails validation; the message says where."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["HubConfig", "JiraTarget", "KaitenTarget", "MessageFacts", "Rule", "TrackerSpec", "When"]
 
 
 Localized = str | dict[str, str]
 
 
-class Option(_Strict):
+class Option(Strict):
     """One choice of a select field."""
 
     value: str
     label: Localized
 
 
-class FormField(_Strict):
+class FormField(Strict):
     """One field of a web form."""
 
     name: str = Field(pattern=FIELD_NAME)
@@ -60,7 +59,7 @@ class FormField(_Strict):
         return self
 
 
-class Form(_Strict):
+class Form(Strict):
     """A web form served at ``GET /forms/<name>`` and accepted at ``POST /hooks/forms/<name>``."""
 
     title: Localized
@@ -84,38 +83,7 @@ class Form(_Strict):
         return next((f for f in self.fields if f.name == name), None)
 
 
-class When(_Strict):
-    """Conditions a message must meet for a rule to apply; an empty condition matches everything."""
-
-    channel: tuple[Literal["telegram", "email", "form"], ...] = ()
-    category: tuple[str, ...] = ()
-    form: tuple[str, ...] = ()
-
-    @field_validator("channel", "category", "form", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, str) else value
-
-
-class JiraTarget(_Strict):
-    """Where a Jira issue goes."""
-
-    tracker: Literal["jira"] = "jira"
-    project: str = Field(min_length=1)
-    issue_type: str = Field(default="Task", min_length=1)
-
-
-class KaitenTarget(_Strict):
-    """Where a Kaiten card goes: a board, and optionally its column, lane and card type (all ids)."""
-
-    tracker: Literal["kaiten"]
-    board: int = Field(gt=0)
-    column: int | None = Field(default=None, gt=0)
-    lane: int | None = Field(default=None, gt=0)
-    type: int | None = Field(default=None, gt=0)
-
-
-class IssueFields(_Strict):
+class IssueFields(Strict):
     """Fields a rule sets on the issue.
 
     ``labels`` are Jira labels or Kaiten tags. ``assignee`` is a Jira user (name on Data Center,
@@ -169,35 +137,35 @@ class IssueFields(_Strict):
         return value
 
 
-class Rule(_Strict):
+class Rule(Strict):
     """The first rule whose ``when`` matches a message decides its target and fields."""
 
     name: str = Field(min_length=1)
     when: When = Field(default_factory=When)
-    target: Annotated[JiraTarget | KaitenTarget, Field(discriminator="tracker")]
+    target: TargetRef
     fields: IssueFields = Field(default_factory=IssueFields)
 
     @model_validator(mode="after")
     def _fields_fit_the_tracker(self) -> Rule:
-        if self.target.tracker == "jira" and (self.fields.properties or self.fields.asap):
+        if self.target.kind == "jira" and (self.fields.properties or self.fields.asap):
             raise ValueError(
                 "properties and asap are Kaiten fields; a Jira rule uses custom_fields and priority"
             )
-        if self.target.tracker == "kaiten" and (self.fields.custom_fields or self.fields.components):
+        if self.target.kind == "kaiten" and (self.fields.custom_fields or self.fields.components):
             raise ValueError("custom_fields and components are Jira fields; a Kaiten rule uses properties")
         if self.fields.assignee and self.fields.assignees:
             raise ValueError("set assignee or assignees (round-robin), not both")
         return self
 
 
-class ProjectReplies(_Strict):
+class ProjectReplies(Strict):
     """Reply settings for one project (Jira key) or board (Kaiten id)."""
 
     mode: Literal["marker", "public"] = "marker"
     marker: str = Field(default="/reply", min_length=1)
 
 
-class QuietHours(_Strict):
+class QuietHours(Strict):
     """Hours in which status notifications wait (replies written by people are never held back)."""
 
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -216,7 +184,7 @@ class QuietHours(_Strict):
         return value
 
 
-class Replies(_Strict):
+class Replies(Strict):
     """Which tracker comments reach the customer, and what the hub tells them on its own.
 
     ``mode: marker`` (default) sends only comments that start with the marker (``/reply``), marker
@@ -238,15 +206,22 @@ class Replies(_Strict):
         return self.projects.get(project) or ProjectReplies(mode=self.mode, marker=self.marker)
 
 
-class Texts(_Strict):
+class Texts(Strict):
     """Languages of the customer-facing texts (templates live in ``config/templates``)."""
 
     default_language: Literal["en", "ru"] = "en"
 
 
-class HubConfig(_Strict):
-    """The whole rule file."""
+class HubConfig(Strict):
+    """The whole rule file.
 
+    ``trackers`` holds only the instances the file adds; the environment's ``jira`` and ``kaiten``
+    exist always (:meth:`tracker_kind`). ``targets`` are the named targets, ready for rules, routes
+    and automations to refer to.
+    """
+
+    trackers: dict[str, TrackerSpec] = Field(default_factory=dict)
+    targets: dict[str, InlineTarget] = Field(default_factory=dict)
     texts: Texts = Field(default_factory=Texts)
     replies: Replies = Field(default_factory=Replies)
     forms: dict[str, Form] = Field(default_factory=dict)
@@ -260,101 +235,33 @@ class HubConfig(_Strict):
             raise ValueError(f"form names must be lowercase slugs: {bad}")
         return value
 
-    def rule_for(self, channel: str, category: str | None = None, form: str | None = None) -> Rule:
-        """The first rule matching the message, falling back to the last rule."""
-        for rule in self.rules:
-            if _matches(rule.when, channel, category, form):
-                return rule
-        return self.rules[-1]
+    @field_validator("trackers", "targets")
+    @classmethod
+    def _names(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        bad = [name for name in value if not re.fullmatch(NAME, name)]
+        if bad:
+            raise ValueError(f"names must be lowercase slugs starting with a letter: {bad}")
+        taken = sorted(ENV_TRACKERS.keys() & value.keys()) if info.field_name == "trackers" else []
+        if taken:
+            raise ValueError(
+                f"{taken} are the environment's trackers (JIRA_URL, KAITEN_URL); name yours otherwise"
+            )
+        return value
 
+    def tracker_kind(self, name: str) -> str | None:
+        """The kind ("jira" or "kaiten") of the tracker instance ``name``; None when there is none."""
+        spec = self.trackers.get(name)
+        return spec.kind if spec is not None else ENV_TRACKERS.get(name)
 
-def _matches(when: When, channel: str, category: str | None, form: str | None) -> bool:
-    if when.channel and channel not in when.channel:
-        return False
-    if when.category and category not in when.category:
-        return False
-    return not (when.form and form not in when.form)
+    def tracker_names(self) -> list[str]:
+        """Every tracker instance: the environment's two, then the file's."""
+        return [*ENV_TRACKERS, *self.trackers]
 
+    def target(self, name: str) -> JiraTarget | KaitenTarget:
+        """The named target ``name``; KeyError when the file names none so."""
+        return self.targets[name]
 
-def load_config(settings: Settings) -> HubConfig:
-    """Read and validate ``settings.HUB_CONFIG``; raise :class:`ConfigError` naming what is wrong."""
-    path = Path(settings.HUB_CONFIG)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the rule file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the rule file must be a mapping with 'rules' (and 'forms')")
-    data = _resolve_default_target(_interpolate(raw, settings), settings)
-    try:
-        return HubConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError("\n".join(_describe(path, data, err) for err in exc.errors())) from None
-
-
-def _resolve_default_target(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """``target: {tracker: default}`` becomes the tracker the environment configures.
-
-    Jira when ``JIRA_URL`` is set (or neither is, so ``up`` runs the Jira sandbox); Kaiten when only
-    ``KAITEN_URL`` is, with ``KAITEN_BOARD_ID`` / ``KAITEN_COLUMN_ID``. This is what lets the shipped
-    rule file work from the environment alone for either tracker.
-    """
-    for rule in data.get("rules") or []:
-        target = rule.get("target") if isinstance(rule, dict) else None
-        if not isinstance(target, dict) or target.get("tracker") != "default":
-            continue
-        if settings.KAITEN_URL and not settings.JIRA_URL:
-            if settings.KAITEN_BOARD_ID is None:
-                raise ConfigError(f"rule {rule.get('name')!r}: KAITEN_URL is set but KAITEN_BOARD_ID is not")
-            rule["target"] = {
-                "tracker": "kaiten",
-                "board": settings.KAITEN_BOARD_ID,
-                "column": settings.KAITEN_COLUMN_ID,
-            }
-        else:
-            rule["target"] = {
-                "tracker": "jira",
-                "project": settings.JIRA_PROJECT,
-                "issue_type": settings.JIRA_ISSUE_TYPE,
-            }
-    return data
-
-
-def _interpolate(value: Any, settings: Settings) -> Any:
-    if isinstance(value, str):
-        return _PLACEHOLDER.sub(lambda m: _setting_text(settings, m.group(1), m.group(2)), value)
-    if isinstance(value, list):
-        return [_interpolate(item, settings) for item in value]
-    if isinstance(value, dict):
-        return {key: _interpolate(item, settings) for key, item in value.items()}
-    return value
-
-
-def _setting_text(settings: Settings, name: str, default: str | None) -> str:
-    value = getattr(settings, name, None)
-    if value is None or value == "":
-        if default is None:
-            raise ConfigError(f"${{{name}}} is used in the rule file but the setting {name} is not set")
-        return default
-    if hasattr(value, "get_secret_value"):
-        raise ConfigError(f"${{{name}}} names a secret; secrets cannot be placed in the rule file")
-    return str(value)
-
-
-def _describe(path: Path, data: dict[str, Any], err: Any) -> str:
-    loc = list(err["loc"])
-    where = ""
-    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-        rules = data.get("rules") or []
-        name = (
-            rules[loc[1]].get("name", "?") if loc[1] < len(rules) and isinstance(rules[loc[1]], dict) else "?"
-        )
-        where = f"rules[{loc[1]}] {name!r}: "
-        loc = loc[2:]
-    elif len(loc) >= 2 and loc[0] == "forms":
-        where = f"forms.{loc[1]}: "
-        loc = loc[2:]
-    field = ".".join(str(part) for part in loc if part not in ("jira",)) or "(the entry)"
-    return f"{path}: {where}{field}: {err['msg']}"
+    def rule_for(self, message: HasFacts | MessageFacts) -> Rule:
+        """The first rule whose ``when`` matches the message, falling back to the last rule."""
+        facts = message if isinstance(message, MessageFacts) else message.facts()
+        return next((rule for rule in self.rules if rule.when.matches(facts)), self.rules[-1])

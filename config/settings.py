@@ -7,6 +7,7 @@ Every environment variable the hub understands is a field here; its name is the 
 from __future__ import annotations
 
 import functools
+import os
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
@@ -135,6 +136,24 @@ class Settings(BaseSettings):
         if isinstance(value, SecretStr):
             return value.get_secret_value()
         return str(value) if value is not None else None  # set with model_copy, unvalidated
+
+    def environment_secret(self, name: str) -> str | None:
+        """The secret in the environment variable ``name`` that the rule file names (``token_env:``),
+        or None when it is unset or empty.
+
+        A tracker instance of the rule file keeps its credentials in variables the file names, not
+        in fields of their own; a name that is a setting (``JIRA_TOKEN``) gives that setting's value.
+        """
+        if name in type(self).model_fields:
+            return self.secret(name) or None
+        return os.environ.get(name) or None
+
+    @property
+    def telegram_bot_id(self) -> int | None:
+        """The bot's id: the number before the colon in ``TELEGRAM_BOT_TOKEN`` (the Bot API's token
+        format; ``getMe`` answers the same id)."""
+        prefix = (self.secret("TELEGRAM_BOT_TOKEN") or "").partition(":")[0]
+        return int(prefix) if prefix.isdigit() else None
 
 
 @functools.cache

@@ -147,7 +147,7 @@ def render_for_customer(
     try:
         return library(ctx).render(template, language, variables(state, link, event.actor_name or ""))
     except CannedError as exc:
-        markup = markup_for(link.tracker)
+        markup = ctx.markup(link.tracker)
         marker = f"hub-canned-{event.event_id}"[:120]
         if tracker.find_comment(link.issue_key, marker) is None:
             note = markup.italic(markup.escape(f"The message {template!r} was not sent: {exc}"))

@@ -1,4 +1,6 @@
-"""``trackerhub check``: the rule file against the live tracker(s), as a readable report.
+"""``trackerhub check``: the rule file against the live tracker instances, as a readable report.
+
+Each instance a rule or a named target uses, and each one the rule file defines, is reached.
 
 Every project, issue type, board, column, lane, card type, custom field, property, select value and
 assignee a rule names must exist, and a Jira issue type's required fields must be covered. The report
@@ -17,9 +19,11 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from config.rules import HubConfig, JiraTarget, KaitenTarget, Rule
+from config.rules import HubConfig, IssueFields
 from config.settings import Settings
+from config.targets import JiraTarget, KaitenTarget
 from connector.errors import TrackerError, UnknownTarget
+from connector.instances import connect
 from connector.jira import JiraTracker
 from connector.kaiten import KaitenTracker
 from connector.types import FieldSchema, Target
@@ -48,51 +52,81 @@ class Problems:
         return [*lines, summary]
 
 
+@dataclass(frozen=True)
+class Use:
+    """One place the rule file sends issues to: a rule (with the fields it sets) or a named target."""
+
+    where: str  # "rules[0] 'vip'" or "targets.support"
+    target: JiraTarget | KaitenTarget
+    fields: IssueFields | None  # None: a named target, whose fields its users set
+
+
 def check_config(settings: Settings, config: HubConfig) -> Problems:
-    """Check every rule against the tracker it targets."""
+    """Check every rule and named target against the tracker instance it names, and reach every
+    instance the rule file defines."""
     problems = Problems()
-    jira_rules = [(i, r) for i, r in enumerate(config.rules) if isinstance(r.target, JiraTarget)]
-    kaiten_rules = [(i, r) for i, r in enumerate(config.rules) if isinstance(r.target, KaitenTarget)]
-    if jira_rules:
-        _check_jira(settings, jira_rules, problems)
-    if kaiten_rules:
-        _check_kaiten(settings, kaiten_rules, problems)
+    uses = _uses(config)
+    for name in dict.fromkeys([*uses, *config.trackers]):
+        if config.tracker_kind(name) == "kaiten":
+            _check_kaiten(settings, config, name, uses.get(name, []), problems)
+        else:
+            _check_jira(settings, config, name, uses.get(name, []), problems)
     return problems
 
 
-def _where(index: int, rule: Rule) -> str:
-    return f"rules[{index}] {rule.name!r}"
+def _uses(config: HubConfig) -> dict[str, list[Use]]:
+    """Each instance's uses: the rules, then the named targets no rule uses."""
+    uses: dict[str, list[Use]] = {}
+    for index, rule in enumerate(config.rules):
+        uses.setdefault(rule.target.tracker, []).append(
+            Use(f"rules[{index}] {rule.name!r}", rule.target, rule.fields)
+        )
+    used = {rule.target for rule in config.rules}
+    for name, target in config.targets.items():
+        if target not in used:
+            uses.setdefault(target.tracker, []).append(Use(f"targets.{name}", target, None))
+    return uses
+
+
+def _label(kind: str, name: str) -> str:
+    """How the report names an instance: "Jira", or "Jira 'jira-dev'" for one of the rule file's."""
+    return kind if name.lower() == kind.lower() else f"{kind} {name!r}"
 
 
 # -- Jira -----------------------------------------------------------------------------------------------
 
 
-def _check_jira(settings: Settings, rules: list[tuple[int, Rule]], problems: Problems) -> None:
-    if not settings.JIRA_URL:
+def _check_jira(
+    settings: Settings, config: HubConfig, name: str, uses: list[Use], problems: Problems
+) -> None:
+    label = _label("Jira", name)
+    if name == "jira" and not settings.JIRA_URL:
         problems.errors.append("JIRA_URL is not set, but rules target Jira")
         return
-    tracker = JiraTracker.from_settings(settings)
+    tracker = connect(settings, config, name)
+    assert isinstance(tracker, JiraTracker)
     try:
         info = tracker.server_info()
         fields = {f["id"]: f for f in tracker.list_fields()}
     except TrackerError as exc:
-        problems.errors.append(f"cannot reach Jira at {tracker.url}: {exc}")
+        problems.errors.append(f"cannot reach {label} at {tracker.url}: {exc}")
         return
     problems.notes.append(
-        f"Jira {info.get('version', '?')} ({info.get('deploymentType', '?')}) at {tracker.url}"
+        f"{label} {info.get('version', '?')} ({info.get('deploymentType', '?')}) at {tracker.url}"
     )
-    for index, rule in rules:
-        assert isinstance(rule.target, JiraTarget)
-        where = _where(index, rule)
-        schema = _jira_schema(tracker, where, rule.target, problems)
-        for field_id in rule.fields.custom_fields:
+    for use in uses:
+        assert isinstance(use.target, JiraTarget)
+        schema = _jira_schema(tracker, use.where, use.target, problems)
+        if use.fields is None:
+            continue
+        for field_id in use.fields.custom_fields:
             if field_id not in fields:
                 customs = sorted(k for k in fields if k.startswith("customfield_"))
                 problems.errors.append(
-                    f"{where}: custom field {field_id} does not exist; there are {customs}"
+                    f"{use.where}: custom field {field_id} does not exist; there are {customs}"
                 )
         if schema is not None:
-            _jira_required_fields(where, rule, schema, problems)
+            _jira_required_fields(use.where, use.target, use.fields, schema, problems)
 
 
 def _jira_schema(
@@ -108,21 +142,22 @@ def _jira_schema(
     return None
 
 
-def _jira_required_fields(where: str, rule: Rule, schema: FieldSchema, problems: Problems) -> None:
-    assert isinstance(rule.target, JiraTarget)
-    set_by_rule = set(rule.fields.custom_fields) | {
+def _jira_required_fields(
+    where: str, target: JiraTarget, fields: IssueFields, schema: FieldSchema, problems: Problems
+) -> None:
+    set_by_rule = set(fields.custom_fields) | {
         name
         for name, value in (
-            ("priority", rule.fields.priority),
-            ("components", rule.fields.components),
-            ("assignee", rule.fields.assignee or rule.fields.assignees),
+            ("priority", fields.priority),
+            ("components", fields.components),
+            ("assignee", fields.assignee or fields.assignees),
         )
         if value
     }
     for spec in schema.required:
         if spec.id not in FILLED_BY_HUB | set_by_rule:
             problems.errors.append(
-                f"{where}: {rule.target.issue_type} in {rule.target.project} requires {spec.name} "
+                f"{where}: {target.issue_type} in {target.project} requires {spec.name} "
                 f"({spec.id}), which the rule does not set"
             )
 
@@ -152,29 +187,32 @@ def _shared_redis(settings: Settings) -> Redis | None:
     return client
 
 
-def _check_kaiten(settings: Settings, rules: list[tuple[int, Rule]], problems: Problems) -> None:
+def _check_kaiten(
+    settings: Settings, config: HubConfig, name: str, uses: list[Use], problems: Problems
+) -> None:
+    label = _label("Kaiten", name)
+    url = config.trackers[name].url if name in config.trackers else settings.KAITEN_URL
     try:
-        tracker = kaiten_for_command(settings)
+        tracker = connect(settings, config, name, _shared_redis(settings))
+        assert isinstance(tracker, KaitenTracker)
         me = tracker.current_user()
         users = {str(u["id"]): u for u in tracker.list_users()}
     except TrackerError as exc:
-        problems.errors.append(f"cannot reach Kaiten at {settings.KAITEN_URL}: {exc}")
+        problems.errors.append(f"cannot reach {label} at {url}: {exc}")
         return
-    problems.notes.append(
-        f"Kaiten at {settings.KAITEN_URL} as {me.get('full_name') or me.get('username') or me.get('id')}"
-    )
-    for index, rule in rules:
-        assert isinstance(rule.target, KaitenTarget)
-        where = _where(index, rule)
-        _kaiten_board(tracker, where, rule.target, problems)
-        schema = _kaiten_schema(tracker, where, target_of(rule.target), problems)
+    problems.notes.append(f"{label} at {url} as {me.get('full_name') or me.get('username') or me.get('id')}")
+    for use in uses:
+        assert isinstance(use.target, KaitenTarget)
+        _kaiten_board(tracker, use.where, use.target, problems)
+        schema = _kaiten_schema(tracker, use.where, target_of(use.target), problems)
+        if use.fields is None:
+            continue
         if schema is not None:
-            _kaiten_properties(where, rule, schema, problems)
-        for person in [p for p in (rule.fields.assignee, *rule.fields.assignees) if p]:
+            _kaiten_properties(use.where, use.fields, schema, problems)
+        for person in [p for p in (use.fields.assignee, *use.fields.assignees) if p]:
             if person not in users:
-                problems.errors.append(
-                    f"{where}: user {person} does not exist; there are {_named(users.values(), 'full_name')}"
-                )
+                known = _named(users.values(), "full_name")
+                problems.errors.append(f"{use.where}: user {person} does not exist; there are {known}")
 
 
 def _kaiten_board(tracker: KaitenTracker, where: str, target: KaitenTarget, problems: Problems) -> None:
@@ -214,9 +252,9 @@ def _kaiten_schema(
     return None
 
 
-def _kaiten_properties(where: str, rule: Rule, schema: FieldSchema, problems: Problems) -> None:
+def _kaiten_properties(where: str, fields: IssueFields, schema: FieldSchema, problems: Problems) -> None:
     properties = [spec for spec in schema.fields if not spec.system]
-    for key, value in rule.fields.properties.items():
+    for key, value in fields.properties.items():
         spec = schema.field(key)
         if spec is None or spec.system:
             names = [f"{p.id.removeprefix('id_')} {p.name}".strip() for p in properties]

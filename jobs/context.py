@@ -1,4 +1,8 @@
-"""What a job needs, built once per worker process: settings, database, Redis, rules and clients."""
+"""What a job needs, built once per worker process: settings, database, Redis, rules and clients.
+
+The rules come from a :class:`~config.source.ConfigSource`: ``ctx.config`` is the version in force,
+so an edit of the rule file reaches the next job without a restart.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,16 @@ from typing import cast
 from redis import Redis
 from sqlalchemy.engine import Engine
 
-from config.rules import HubConfig, load_config
+from config.rules import HubConfig
 from config.settings import Settings, get_settings
+from config.source import ConfigSource, config_source
+from config.targets import TrackerSpec
 from connector.base import Tracker
 from connector.breaker import CircuitBreaker, GuardedTracker
-from connector.jira import JiraTracker
-from connector.kaiten import KaitenTracker
+from connector.instances import connect
 from connector.telegram import TelegramClient
 from jobs.queues import get_redis
+from mappers.markup import Markup, markup_for
 from store import journal
 from store.db import get_engine
 
@@ -36,23 +42,34 @@ class Context:
     settings: Settings
     engine: Engine
     redis: Redis
-    config: HubConfig
+    source: ConfigSource
     trackers: dict[str, Tracker] = field(default_factory=dict)
+    _specs: dict[str, TrackerSpec | None] = field(default_factory=dict)
     _telegram: TelegramClient | None = None
 
+    @property
+    def config(self) -> HubConfig:
+        """The rule file's version in force now."""
+        return self.source.current()
+
     def tracker(self, name: str) -> Tracker:
-        """The connector for a tracker named in a rule, behind its circuit breaker."""
-        if name not in self.trackers:
-            connector: Tracker
-            if name == "jira":
-                connector = JiraTracker.from_settings(self.settings)
-            elif name == "kaiten":
-                connector = KaitenTracker.from_settings(self.settings, redis=self.redis)
-            else:
-                raise LookupError(f"tracker {name!r} is not configured")
+        """The connector of the tracker instance ``name`` (the environment's ``jira`` or ``kaiten``, or
+        one of the rule file's), behind its own circuit breaker; ``LookupError`` when there is none.
+
+        A connector is built once and rebuilt only when a reload changed its instance's definition.
+        """
+        config = self.config
+        spec = config.trackers.get(name)
+        if name not in self.trackers or self._specs.get(name) != spec:
+            connector = connect(self.settings, config, name, self.redis)
             breaker = CircuitBreaker(self.redis, name, on_close=lambda: self._tracker_back(name))
             self.trackers[name] = cast(Tracker, GuardedTracker(connector, breaker))
+            self._specs[name] = spec
         return self.trackers[name]
+
+    def markup(self, tracker: str) -> Markup:
+        """The markup of the tracker instance ``tracker`` (by its kind: Jira wiki or Kaiten Markdown)."""
+        return markup_for(self.config.tracker_kind(tracker) or tracker)
 
     def _tracker_back(self, name: str) -> None:
         """The tracker answers again: every message waiting for it is due now, not after its back-off."""
@@ -69,15 +86,16 @@ class Context:
         return self._telegram
 
 
-def build_context(settings: Settings) -> Context:
-    """A context for ``settings`` (tests build their own)."""
+def build_context(settings: Settings, config: HubConfig | ConfigSource | None = None) -> Context:
+    """A context for ``settings`` (tests build their own); its rules from ``config`` when given (a fixed
+    config or a source), else from the rule file, reloaded when it changes."""
     if not settings.REDIS_URL:
         raise RuntimeError("REDIS_URL is not set; `trackerhub up` starts a managed redis-server")
     return Context(
         settings=settings,
         engine=get_engine(settings.DATABASE_URL),
         redis=get_redis(settings.REDIS_URL),
-        config=load_config(settings),
+        source=config_source(config, settings),
     )
 
 

@@ -299,7 +299,7 @@ class NewIssue:
 
 
 def _open_issue(ctx: Context, entry: journal.Entry, message: InboundMessage, previous: str | None) -> str:
-    rule = ctx.config.rule_for(message.channel.value, message.category, message.form)
+    rule = ctx.config.rule_for(message)
     tracker = ctx.tracker(rule.target.tracker)
     issue = _new_issue(ctx, entry, message, rule, previous)
     room = min(tracker.bulk_limit, ctx.settings.HUB_BULK_CREATE_MAX) - 1
@@ -472,7 +472,7 @@ def _as_candidate(ctx: Context, entry: journal.Entry, tracker: str) -> _Candidat
         return None  # its own job reports it
     if message.attachments or (message.email and (message.email.in_reply_to or message.email.references)):
         return None  # files to fetch, or a mail reply that may belong to a thread: its own job decides
-    rule = ctx.config.rule_for(message.channel.value, message.category, message.form)
+    rule = ctx.config.rule_for(message)
     if rule.target.tracker != tracker:
         return None
     return _Candidate(entry, message, rule, _conversation_lock(ctx, entry))

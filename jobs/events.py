@@ -24,7 +24,7 @@ from jobs import canned as canned_jobs
 from jobs.context import Context
 from jobs.notify_limits import check_status_notification
 from jobs.replies import send_to_customer
-from mappers.markup import markup_for, one_line
+from mappers.markup import one_line
 from mappers.replies_out import COMMENT_KINDS, customer_text, names_file
 from mappers.tracker_events import TrackerEvent, is_own_event
 from store import journal, links
@@ -201,7 +201,7 @@ def _send(
 
 
 def _undeliverable(ctx: Context, entry: journal.Entry, tracker: Tracker, link: Link, reason: str) -> str:
-    markup = markup_for(link.tracker)
+    markup = ctx.markup(link.tracker)
     note = markup.italic(
         markup.escape(f"The reply could not be delivered to the customer ({link.channel}): {reason}")
     )

@@ -60,7 +60,9 @@ def _reparse(ctx: Context, entry: journal.Entry) -> InboundMessage | str:
         if entry.channel == "email":
             return parse_email(raw, received_at=entry.created_at, own_domain=ctx.settings.email_domain)
         if entry.channel == "telegram":
-            return parse_update(json.loads(raw), received_at=entry.created_at)
+            return parse_update(
+                json.loads(raw), received_at=entry.created_at, bot_id=ctx.settings.telegram_bot_id
+            )
     except (MapperError, ValueError) as exc:
         return f"still unparseable: {exc}"
     except Exception as exc:  # the parser is still broken for this input

@@ -60,6 +60,7 @@ class EmailLimits:
     max_attachments: int = 50
     max_header_chars: int = 16_384  # per decoded header value kept (subject, names)
     max_addresses: int = 100  # per To / Cc
+    max_delivered_to: int = 10  # Delivered-To addresses kept (one per delivery hop; rules match them)
     max_references: int = 100
     max_html_chars: int = 1_000_000  # HTML converted to text
     max_html_links: int = 5_000  # above this the text keeps link texts but no URLs (as Zammad)
@@ -364,11 +365,14 @@ def _unshield(text: str, words: list[str]) -> str:
     return re.sub(r"ENCODEDWORD(\d+)X", lambda match: words[int(match.group(1))], text)
 
 
-def _emails(msg: Message, header: str, limits: EmailLimits) -> list[str]:
+def _emails(msg: Message, header: str, limit: int) -> list[str]:
+    """The distinct addresses of every ``header`` field, at most ``limit``."""
     found: list[str] = []
     for raw in raw_header_values(msg, header):
-        for _name, address in _addresses(raw, limits.max_addresses):
-            if "@" in address and address not in found and len(found) < limits.max_addresses:
+        for _name, address in _addresses(raw, limit):
+            if len(found) >= limit:
+                return found
+            if "@" in address and address not in found:
                 found.append(address)
     return found
 
@@ -394,14 +398,15 @@ def _sender(msg: Message, limits: EmailLimits) -> Sender:
 
 
 def _meta(msg: Message, message_id: str | None, kind: MessageKind, limits: EmailLimits) -> EmailMeta:
-    reply_to = _emails(msg, "Reply-To", limits)
+    reply_to = _emails(msg, "Reply-To", limits.max_addresses)
     bounce = bounce_details(msg) if kind is MessageKind.BOUNCE else None
     return EmailMeta(
         message_id=message_id,
         in_reply_to=msgid_list(header_text(msg, "In-Reply-To", 20_000), limits.max_references),
         references=msgid_list(header_text(msg, "References", 100_000), limits.max_references),
-        to=_emails(msg, "To", limits),
-        cc=_emails(msg, "Cc", limits),
+        to=_emails(msg, "To", limits.max_addresses),
+        cc=_emails(msg, "Cc", limits.max_addresses),
+        delivered_to=_emails(msg, "Delivered-To", limits.max_delivered_to),
         reply_to=reply_to[0] if reply_to else None,
         bounced_message_id=bounce.message_id if bounce else None,
         bounce_status=bounce.status if bounce else None,

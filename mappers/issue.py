@@ -11,7 +11,8 @@ channel and time.
 
 from __future__ import annotations
 
-from config.rules import JiraTarget, KaitenTarget, Rule
+from config.rules import Rule
+from config.targets import JiraTarget, KaitenTarget
 from connector.types import IssueDraft, Target
 from mappers.markup import JIRA, Markup, markup_for, one_line
 from mappers.models import Channel, InboundMessage
@@ -107,7 +108,8 @@ def _fit_text(text: str, markup: Markup, before: list[str], after: list[str]) ->
 
 
 def target_of(target: JiraTarget | KaitenTarget) -> Target:
-    """A rule's target as the connectors' neutral ``Target`` (Kaiten ids as text)."""
+    """A rule's (or named) target as the connectors' neutral ``Target``: the tracker instance's name,
+    the Jira project or Kaiten board, and Kaiten's ids as text."""
     if isinstance(target, KaitenTarget):
         return Target(
             tracker=target.tracker,
@@ -130,7 +132,7 @@ def build_draft(
     key = idempotency_label(message_id)
     target = rule.target
     fields = rule.fields
-    markup = markup_for(target.tracker)
+    markup = markup_for(target.kind)
     common = {
         "title": summarize(message),
         "body": describe(message, markup),

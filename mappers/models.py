@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from config.matching import MessageFacts
+
 # A lone UTF-16 surrogate ("\ud800" in JSON, "+2AA-" in UTF-7) is a str in Python but has no UTF-8
 # encoding: the journal could not store it. Input is untrusted, so every model replaces them with U+FFFD.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -104,6 +106,7 @@ class EmailMeta(_Model):
     references: list[str] = Field(default_factory=list)
     to: list[str] = Field(default_factory=list)
     cc: list[str] = Field(default_factory=list)
+    delivered_to: list[str] = Field(default_factory=list)  # the mailboxes the mail was delivered to
     reply_to: str | None = None
     bounced_message_id: str | None = None  # a DSN: Message-ID of the mail that bounced
     bounce_status: str | None = None  # a DSN: e.g. "5.1.1"
@@ -118,6 +121,7 @@ class TelegramMeta(_Model):
     thread_id: int | None = None
     chat_type: str = "private"
     edit_date: int | None = None
+    bot_id: int | None = None  # the bot the update came through (the number before ":" in its token)
 
 
 class InboundMessage(_Model):
@@ -139,3 +143,23 @@ class InboundMessage(_Model):
     telegram: TelegramMeta | None = None
     auto_reason: str | None = None  # why it is an auto-reply or a bounce
     notes: list[str] = Field(default_factory=list)  # e.g. "file too large to fetch: x.zip"
+
+    def facts(self) -> MessageFacts:
+        """The message as a rule's ``when`` sees it: for mail, the addresses it reached are its
+        recipients; for a form, the form's name is."""
+        email, telegram = self.email, self.telegram
+        if email is not None:
+            recipients = (*email.to, *email.cc, *email.delivered_to)
+        else:
+            recipients = (self.form,) if self.form else ()
+        return MessageFacts(
+            channel=self.channel.value,
+            category=self.category,
+            form=self.form,
+            sender=self.sender.email,
+            recipients=recipients,
+            telegram_chat=telegram.chat_id if telegram else None,
+            telegram_bot=telegram.bot_id if telegram else None,
+            subject=self.subject,
+            text=self.text,
+        )

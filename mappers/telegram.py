@@ -124,8 +124,11 @@ _MAX_FILENAME_LEN = 200
 JsonObject = Mapping[str, Any]
 
 
-def parse_update(update: object, *, received_at: datetime) -> InboundMessage:
+def parse_update(update: object, *, received_at: datetime, bot_id: int | None = None) -> InboundMessage:
     """Turn one webhook body (already JSON-decoded) into an :class:`InboundMessage`.
+
+    ``bot_id`` is the bot whose webhook received the update (an update does not name its bot); rules
+    can match it.
 
     Raises :class:`AnomalousPayload` when ``update`` is not a Telegram Update or a field we read has
     the wrong type, and :class:`UnsupportedEvent` for real updates the hub does not use.
@@ -134,7 +137,7 @@ def parse_update(update: object, *, received_at: datetime) -> InboundMessage:
     update_id = _need_int(data, "update_id", "update")
     kind = _pick_kind(data)
     message = _as_object(data[kind], kind)
-    return _parse_message(message, kind=kind, update_id=update_id, received_at=received_at)
+    return _parse_message(message, kind=kind, update_id=update_id, received_at=received_at, bot_id=bot_id)
 
 
 def _pick_kind(update: JsonObject) -> str:
@@ -151,7 +154,7 @@ def _pick_kind(update: JsonObject) -> str:
 
 
 def _parse_message(
-    message: JsonObject, *, kind: str, update_id: int, received_at: datetime
+    message: JsonObject, *, kind: str, update_id: int, received_at: datetime, bot_id: int | None
 ) -> InboundMessage:
     chat = _need_object(message, "chat", kind)
     chat_id = _need_int(chat, "id", f"{kind}.chat")
@@ -181,6 +184,7 @@ def _parse_message(
             thread_id=thread_id,
             chat_type=chat_type,
             edit_date=edit_date,
+            bot_id=bot_id,
         ),
     )
 

@@ -16,8 +16,9 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from config.logs import setup_logging
-from config.rules import HubConfig, load_config
+from config.rules import HubConfig
 from config.settings import Settings, get_settings
+from config.source import ConfigSource, config_source
 from jobs.queues import get_redis
 from store.db import get_engine
 
@@ -47,13 +48,19 @@ class Hub:
     """What the request handlers share, kept on ``app.extensions['hub']``."""
 
     settings: Settings
-    config: HubConfig
+    source: ConfigSource
     engine: Engine
     redis: Redis | None
 
+    @property
+    def config(self) -> HubConfig:
+        """The rule file's version in force now (an edit reaches the next request, no restart)."""
+        return self.source.current()
 
-def create_app(settings: Settings | None = None, config: HubConfig | None = None) -> Flask:
-    """Create and configure the hub's Flask application."""
+
+def create_app(settings: Settings | None = None, config: HubConfig | ConfigSource | None = None) -> Flask:
+    """Create and configure the hub's Flask application; its rules from ``config`` (a fixed config or
+    a source) when given, else from the rule file, reloaded when it changes."""
     from routes import email, errors, forms, status, telegram, trackers
 
     settings = settings or get_settings()
@@ -65,7 +72,7 @@ def create_app(settings: Settings | None = None, config: HubConfig | None = None
     app.json = JsonProvider(app)
     app.extensions["hub"] = Hub(
         settings=settings,
-        config=config or load_config(settings),
+        source=config_source(config, settings),
         engine=get_engine(settings.DATABASE_URL),
         redis=get_redis(settings.REDIS_URL) if settings.REDIS_URL else None,
     )

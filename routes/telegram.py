@@ -40,6 +40,10 @@ def receive_telegram() -> ResponseReturnValue:
     fallback = (
         f"tg:{update_id}" if isinstance(update_id, int) else "tg:sha256:" + hashlib.sha256(raw).hexdigest()
     )
+    bot_id = settings.telegram_bot_id  # the one bot; a second bot's hook will name its own
     return accept_parsed(
-        Channel.TELEGRAM, raw, lambda: parse_update(update, received_at=received_now()), fallback
+        Channel.TELEGRAM,
+        raw,
+        lambda: parse_update(update, received_at=received_now(), bot_id=bot_id),
+        fallback,
     )

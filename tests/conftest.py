@@ -19,7 +19,8 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 
-from config.rules import HubConfig, load_config
+from config.loading import load_config
+from config.rules import HubConfig
 from config.settings import Settings
 from tests.postgres import PostgresServer, PostgresUnavailable, start_postgres
 

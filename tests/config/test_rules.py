@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from config.rules import ConfigError, load_config
+from config.loading import ConfigError, load_config
+from config.matching import MessageFacts
 from config.settings import Settings
 
 
@@ -18,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_config_uses_env_project_and_type(tmp_path: Path) -> None:
     config = load_config(Settings(JIRA_PROJECT="HELP", JIRA_ISSUE_TYPE="Bug"))
-    rule = config.rule_for("telegram")
+    rule = config.rule_for(MessageFacts(channel="telegram"))
     assert (rule.target.project, rule.target.issue_type) == ("HELP", "Bug")
     support = config.forms["support"]
     required = {f.name for f in support.fields if f.required}
@@ -27,7 +28,7 @@ def test_shipped_config_uses_env_project_and_type(tmp_path: Path) -> None:
 
 
 def test_shipped_config_defaults_issue_type_to_task() -> None:
-    assert load_config(Settings()).rule_for("email").target.issue_type == "Task"
+    assert load_config(Settings()).rule_for(MessageFacts(channel="email")).target.issue_type == "Task"
 
 
 def test_first_matching_rule_wins_and_last_is_fallback(tmp_path: Path) -> None:
@@ -47,11 +48,11 @@ rules:
 """,
     )
     config = load_config(Settings(HUB_CONFIG=path))
-    assert config.rule_for("form", "bug", "support").name == "bugs"
-    assert config.rule_for("form", "question", "support").name == "rest"
-    assert config.rule_for("telegram").name == "telegram"
-    assert config.rule_for("email").name == "rest"
-    assert config.rule_for("form", "bug").fields.custom_fields == {"customfield_10010": "x"}
+    assert config.rule_for(MessageFacts("form", "bug", "support")).name == "bugs"
+    assert config.rule_for(MessageFacts("form", "question", "support")).name == "rest"
+    assert config.rule_for(MessageFacts("telegram")).name == "telegram"
+    assert config.rule_for(MessageFacts("email")).name == "rest"
+    assert config.rule_for(MessageFacts("form", "bug")).fields.custom_fields == {"customfield_10010": "x"}
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ from typing import Any
 
 from rq import Queue
 
-from config.rules import load_config
+from config.loading import load_config
+from config.source import StaticSource
 from jobs.context import Context
 from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE, REPLY_QUEUE
@@ -125,7 +126,7 @@ def test_an_element_jira_refuses_is_a_dead_letter_and_the_rest_are_created(
 ) -> None:
     path = tmp_path / "hub.yaml"
     path.write_text(REFUSING)
-    ctx.config = load_config(ctx.settings.model_copy(update={"HUB_CONFIG": path}))
+    ctx.source = StaticSource(load_config(ctx.settings.model_copy(update={"HUB_CONFIG": path})))
     leader = journal_message(ctx, telegram_message("Printer is on fire", chat_id=1))
     refused = journal_message(ctx, email_message("Invoice is wrong"))
     other = journal_message(ctx, telegram_message("Lost my password", chat_id=2))

@@ -13,7 +13,7 @@ import pytest
 import requests
 from redis import Redis
 
-from config.rules import load_config
+from config.loading import load_config
 from config.settings import Settings
 from connector.kaiten import KaitenTracker
 from connector.kaiten.client import RATE_LIMIT, RATE_PERIOD
@@ -92,6 +92,42 @@ def test_cli_exits_non_zero_on_errors(jira_sandbox: RunningSandbox, tmp_path: Pa
         timeout=60,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+NAMED = """
+trackers:
+  jira-two: {{kind: jira, url: "{url}", token_env: SECOND_JIRA_TOKEN}}
+  jira-down: {{kind: jira, url: "http://127.0.0.1:9", token_env: SECOND_JIRA_TOKEN}}
+targets:
+  odd: {{tracker: jira-two, project: SUP, issue_type: Epic}}
+  fine: {{tracker: jira-two, project: DEV}}
+rules:
+  - name: two
+    when: {{channel: email}}
+    target: {{tracker: jira-two, project: NOPE}}
+  - name: fine
+    when: {{channel: form}}
+    target: fine
+  - name: default
+    target: {{tracker: jira, project: SUP}}
+"""
+
+
+def test_each_tracker_instance_is_reached_and_its_targets_checked(
+    jira_sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECOND_JIRA_TOKEN", "t2")
+    path = tmp_path / "hub.yaml"
+    path.write_text(NAMED.format(url=jira_sandbox.url))
+    settings = settings_for(jira_sandbox, path)
+    problems = check_config(settings, load_config(settings))
+
+    assert len(problems.errors) == 3  # the rule on the named target "fine" and the default Jira pass
+    assert problems.errors[0].startswith("rules[0] 'two': project 'NOPE' is not available")
+    assert problems.errors[1].startswith("targets.odd: issue type 'Epic' is not in project SUP")
+    assert problems.errors[2].startswith("cannot reach Jira 'jira-down' at http://127.0.0.1:9: ")
+    assert any(note.startswith("Jira 'jira-two' ") for note in problems.notes)
+    assert any(note.startswith("Jira ") and f"at {jira_sandbox.url}" in note for note in problems.notes)
 
 
 # -- Kaiten's 5 requests/s: `check` and `kaiten ls` take turns like the workers -------------------------

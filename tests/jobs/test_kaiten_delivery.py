@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from config.rules import load_config
+from config.loading import load_config
 from config.settings import Settings
 from connector.kaiten import KaitenTracker
 from jobs.check import check_config

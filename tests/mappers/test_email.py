@@ -166,6 +166,28 @@ def test_reply_to_and_cc():
     assert msg.email.reply_to == "r@e.example"
 
 
+def test_delivered_to_is_kept_as_the_mailboxes_the_mail_reached():
+    msg = parse(
+        b"Delivered-To: VIP@Support.Example\nDelivered-To: <vip@support.example>\n"
+        b"Delivered-To: all@support.example\nFrom: a@b.example\nTo: list@lists.example\n\nx"
+    )
+    assert msg.email.delivered_to == ["VIP@support.example", "vip@support.example", "all@support.example"]
+    assert msg.facts().recipients == (
+        "list@lists.example",
+        "VIP@support.example",
+        "vip@support.example",
+        "all@support.example",
+    )
+
+
+def test_delivered_to_and_to_are_bounded():
+    hops = b"".join(b"Delivered-To: hop%d@relay.example\n" % n for n in range(50))
+    to = b"To: " + b", ".join(b"r%d@x.example" % n for n in range(300)) + b"\n"
+    msg = parse(hops + to + b"From: a@b.example\n\nx", EmailLimits(max_delivered_to=3, max_addresses=20))
+    assert msg.email.delivered_to == ["hop0@relay.example", "hop1@relay.example", "hop2@relay.example"]
+    assert len(msg.email.to) == 20
+
+
 @pytest.mark.parametrize("raw", [b"", b"   \r\n\r\n", b"just some words without headers"])
 def test_not_a_mail_is_anomalous(raw: bytes):
     with pytest.raises(AnomalousPayload):

@@ -71,3 +71,19 @@ def test_honeypot(hub_config: HubConfig) -> None:
     form = hub_config.forms["support"]
     assert is_spam(form, {**GOOD, "website": "http://spam"})
     assert not is_spam(form, {**GOOD, "website": "  "})
+
+
+def test_a_form_message_is_seen_by_the_rules_as_sent_to_its_form(hub_config: HubConfig) -> None:
+    message = parse(
+        hub_config,
+        {"name": "Ann", "email": "Ann@Client.Example", "subject": "Help", "message": "hi", "category": "bug"},
+    )
+    facts = message.facts()
+    assert (facts.channel, facts.form, facts.category, facts.recipients) == (
+        "form",
+        "support",
+        "bug",
+        ("support",),
+    )
+    assert facts.sender == "Ann@client.example"  # the form lowercases the domain; rules compare without case
+    assert facts.telegram_chat is None and facts.telegram_bot is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.rules import HubConfig, Rule
+from config.targets import Scope
 from connector.types import Target
 from mappers.issue import build_comment, build_draft, summarize
 from mappers.models import Attachment
@@ -40,7 +41,7 @@ def test_summary_of_a_photo_without_text_names_the_file() -> None:
 
 def test_draft_has_escaped_body_sender_block_labels_and_rule_fields(hub_config: HubConfig) -> None:
     message = telegram_message("[~admin] {html}<b>x</b>{html}")
-    draft = build_draft(message, hub_config.rule_for("telegram"), "abc123")
+    draft = build_draft(message, hub_config.rule_for(message), "abc123")
     assert draft.target == Target("jira", "SUP", issue_type="Task")
     assert draft.labels == ("telegram", "hub-abc123")
     assert draft.idempotency_key == "hub-abc123"
@@ -63,6 +64,21 @@ def test_draft_has_escaped_body_sender_block_labels_and_rule_fields(hub_config: 
 def test_a_rules_target_becomes_the_drafts_neutral_target(target: dict, expected: Target) -> None:
     rule = Rule.model_validate({"name": "r", "target": target})
     assert build_draft(telegram_message("hello"), rule, "m1").target == expected
+
+
+def test_a_target_on_a_named_instance_is_written_in_its_kinds_markup() -> None:
+    scope = Scope(trackers={"jira-dev": "jira", "ops": "kaiten"})
+    message = telegram_message("*not bold*")
+    jira = Rule.model_validate(
+        {"name": "r", "target": {"tracker": "jira-dev", "project": "DEV"}}, context=scope
+    )
+    kaiten = Rule.model_validate({"name": "k", "target": {"tracker": "ops", "board": 7}}, context=scope)
+    jira_draft = build_draft(message, jira, "m1")
+    kaiten_draft = build_draft(message, kaiten, "m1")
+    assert jira_draft.target == Target("jira-dev", "DEV", issue_type="Task")
+    assert "\\*not bold\\*" in jira_draft.body and "*Channel:* Telegram" in jira_draft.body
+    assert kaiten_draft.target == Target("ops", "7")
+    assert "**Channel:** Telegram" in kaiten_draft.body and "hub-m1" not in kaiten_draft.labels
 
 
 def test_comment_carries_marker_and_says_edit() -> None:

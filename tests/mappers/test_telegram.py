@@ -240,6 +240,15 @@ def media(**fields: Any) -> dict[str, Any]:
     return {"file_id": "FILEID", "file_unique_id": "UNIQ", **fields}
 
 
+def test_the_bot_the_update_came_through_is_kept_for_the_rules() -> None:
+    message = parse_update(make_update(), received_at=RECEIVED, bot_id=123456)
+    assert message.telegram is not None and message.telegram.bot_id == 123456
+    facts = message.facts()
+    assert (facts.channel, facts.telegram_chat, facts.telegram_bot) == ("telegram", CHAT["id"], 123456)
+    assert facts.text == "Здравствуйте, не работает оплата"
+    assert parse(make_update()).telegram.bot_id is None  # type: ignore[union-attr]
+
+
 # --- kinds ---------------------------------------------------------------------------------------------
 
 

@@ -172,7 +172,7 @@ def test_only_the_start_of_a_long_message_is_read() -> None:
 def test_the_reported_telegram_message_gets_a_title_on_both_trackers(hub_config: HubConfig) -> None:
     """Issue 11: this message became an issue and a card titled "Здравствуйте!"."""
     message = telegram_message("Здравствуйте! Не запускается прокторинг на экзамене у группы 301…")
-    jira = build_draft(message, hub_config.rule_for("telegram"), "m1")
+    jira = build_draft(message, hub_config.rule_for(message), "m1")
     kaiten = build_draft(message, kaiten_rule(), "m1")
     assert jira.target.tracker == "jira" and kaiten.target.tracker == "kaiten"
     assert jira.title == kaiten.title == "Не запускается прокторинг на экзамене у группы 301…"
@@ -188,8 +188,9 @@ def test_titles_are_plain_text_within_both_trackers_limits(hub_config: HubConfig
     """Jira's summary and Kaiten's card title are not rendered as markup, so nothing is escaped (a
     backslash would show); line breaks and control characters are removed."""
     subject = "Re: [~admin] *bold* {html}x{html} @everyone\x00 " + "слово " * 80
-    for rule in (hub_config.rule_for("email"), kaiten_rule()):
-        title = build_draft(email_message(subject=subject), rule, "m2").title
+    message = email_message(subject=subject)
+    for rule in (hub_config.rule_for(message), kaiten_rule()):
+        title = build_draft(message, rule, "m2").title
         assert title.startswith("[~admin] *bold* {html}x{html} @everyone слово") and "\\" not in title
         assert len(title) <= min(JIRA_SUMMARY_LIMIT, KAITEN_TITLE_LIMIT) and "\x00" not in title
 

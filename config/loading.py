@@ -1,0 +1,171 @@
+"""Reading and validating the rule file; every error names the file, the entry and the field.
+
+For example ``config/hub.yaml: rules[1] 'bugs': target.project: Field required`` or
+``config/hub.yaml: trackers.jira-dev: token_env: the environment variable JIRA_DEV_TOKEN is not set``.
+All errors of a file are reported at once, one per line.
+
+``${NAME}`` and ``${NAME:-default}`` in string values are replaced by the setting of that name (only
+settings, never arbitrary environment variables), so the shipped file works from the environment alone.
+
+Validation runs in two steps because a target's shape depends on the kind of the tracker it names:
+first each ``trackers:`` entry, then each ``targets:`` entry (knowing the trackers), then the whole
+file, with the valid trackers and targets in the :class:`~config.targets.Scope`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from config.rules import HubConfig
+from config.settings import Settings
+from config.targets import ENV_TRACKERS, InlineTarget, Scope, TrackerSpec
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
+_TARGET = TypeAdapter[Any](InlineTarget)
+_UNION_TAGS = ("jira", "kaiten")  # pydantic names the member of a target union in an error's location
+MAX_BYTES = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """The rule file is missing, not YAML, or fails validation; the message says where."""
+
+
+def load_config(settings: Settings) -> HubConfig:
+    """Read and validate ``settings.HUB_CONFIG``; raise :class:`ConfigError` naming what is wrong."""
+    path = Path(settings.HUB_CONFIG)
+    return parse_config(read_text(path), path, settings)
+
+
+def read_text(path: Path) -> str:
+    """The rule file's text; :class:`ConfigError` when it cannot be read or is too large."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the rule file: {exc.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"{path}: the rule file is over {MAX_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_config(text: str, path: Path, settings: Settings) -> HubConfig:
+    """Validate the rule file's ``text`` (read from ``path``, which errors name)."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the rule file must be a mapping with 'rules' (and 'forms')")
+    data = _interpolate(raw, settings)
+    errors: list[str] = []
+    scope, specs = _scope(path, data, settings, errors)
+    try:
+        config = HubConfig.model_validate(
+            {**data, "trackers": specs, "targets": scope.targets}, context=scope
+        )
+    except ValidationError as exc:
+        errors.extend(_describe(path, data, err) for err in exc.errors() if not _echo(err, data))
+    if errors:
+        raise ConfigError("\n".join(dict.fromkeys(errors)))
+    return config
+
+
+def _scope(
+    path: Path, data: dict[str, Any], settings: Settings, errors: list[str]
+) -> tuple[Scope, dict[str, TrackerSpec]]:
+    """Validate ``trackers:`` and ``targets:`` entry by entry: the scope of the valid ones, and the
+    valid tracker specs. Errors are appended to ``errors``."""
+    raw_trackers = _section(path, data, "trackers", errors)
+    specs: dict[str, TrackerSpec] = {}
+    for name, raw in raw_trackers.items():
+        try:
+            specs[name] = TrackerSpec.model_validate(raw, context=Scope(settings=settings))
+        except ValidationError as exc:
+            errors.extend(_describe(path, data, err, ("trackers", name)) for err in exc.errors())
+    kinds = {**{name: spec.kind for name, spec in specs.items()}, **ENV_TRACKERS}
+    raw_targets = _section(path, data, "targets", errors)
+    scope = Scope(
+        settings=settings,
+        trackers=kinds,
+        declared_trackers=frozenset(raw_trackers),
+        declared_targets=frozenset(raw_targets),
+    )
+    targets = {}
+    for name, raw in raw_targets.items():
+        try:
+            targets[name] = _TARGET.validate_python(raw, context=scope)
+        except ValidationError as exc:
+            errors.extend(_describe(path, data, err, ("targets", name)) for err in exc.errors())
+    return replace(scope, targets=targets), specs
+
+
+def _echo(err: Any, data: dict[str, Any]) -> bool:
+    """Whether ``err`` only repeats others: "rules" too short when the file has rules that failed."""
+    return err["type"] == "too_short" and tuple(err["loc"]) == ("rules",) and bool(data.get("rules"))
+
+
+def _section(path: Path, data: dict[str, Any], key: str, errors: list[str]) -> dict[str, Any]:
+    """A mapping section of the file, by name (as text); empty, with an error, when it is no mapping."""
+    section = data.get(key)
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        errors.append(f"{path}: {key}: must be a mapping of names to entries")
+        return {}
+    return {str(name): value for name, value in section.items()}
+
+
+def _interpolate(value: Any, settings: Settings) -> Any:
+    if isinstance(value, str):
+        return _PLACEHOLDER.sub(lambda m: _setting_text(settings, m.group(1), m.group(2)), value)
+    if isinstance(value, list):
+        return [_interpolate(item, settings) for item in value]
+    if isinstance(value, dict):
+        return {key: _interpolate(item, settings) for key, item in value.items()}
+    return value
+
+
+def _setting_text(settings: Settings, name: str, default: str | None) -> str:
+    value = getattr(settings, name, None)
+    if value is None or value == "":
+        if default is None:
+            raise ConfigError(f"${{{name}}} is used in the rule file but the setting {name} is not set")
+        return default
+    if hasattr(value, "get_secret_value"):
+        raise ConfigError(f"${{{name}}} names a secret; secrets cannot be placed in the rule file")
+    return str(value)
+
+
+def _describe(path: Path, data: dict[str, Any], err: Any, prefix: tuple[Any, ...] = ()) -> str:
+    """One validation error as ``<file>: <entry>: <field>: <message>``."""
+    loc = [*prefix, *err["loc"]]
+    where = ""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = data.get("rules") or []
+        rule = rules[loc[1]] if loc[1] < len(rules) else None
+        name = rule.get("name", "?") if isinstance(rule, dict) else "?"
+        where = f"rules[{loc[1]}] {name!r}: "
+        loc = loc[2:]
+    elif len(loc) >= 2 and loc[0] in ("forms", "trackers", "targets"):
+        where = f"{loc[0]}.{loc[1]}: "
+        loc = loc[2:]
+    parts = [str(part) for part in loc]
+    parts = [p for i, p in enumerate(parts) if not (p in _UNION_TAGS and _after_target(parts, i, where))]
+    field = f"{'.'.join(parts)}: " if parts else ""
+    if not where and not field:
+        field = "(the file): "
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{path}: {where}{field}{message}"
+
+
+def _after_target(parts: list[str], index: int, where: str) -> bool:
+    """Whether ``parts[index]`` is the union member pydantic puts after a target in a location."""
+    return (index == 0 and where.startswith("targets.")) or (index > 0 and parts[index - 1] == "target")
