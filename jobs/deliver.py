@@ -568,7 +568,7 @@ def _add_follow_up(ctx: Context, entry: journal.Entry, message: InboundMessage, 
         log.info("deliver.comment-exists message_id=%s key=%s", entry.id, link.issue_key)
     else:
         edited = message.kind == MessageKind.EDIT
-        body = build_comment(message, entry.id, edited=edited, markup=markup_for(link.tracker))
+        body = build_comment(message, entry.id, edited=edited, markup=ctx.markup(link.tracker))
         tracker.add_comment(link.issue_key, body, marker)
     with _written_already():
         _attach_files(tracker, entry, link.issue_key, files)
@@ -615,7 +615,7 @@ def _attach_files(tracker: Tracker, entry: journal.Entry, key: str, files: list[
     marker = f"files-refused-{entry.id}"
     if entry.attempts > 0 and tracker.find_comment(key, marker):
         return
-    markup = markup_for(tracker.name)
+    markup = markup_for(tracker.kind)
     lines = [markup.escape(f"The tracker refused an attachment of this message ({why}).") for why in refused]
     lines.append(markup.italic(markup.escape("Ask the customer to send it another way.")))
     lines.append(markup.marker(marker))
@@ -635,7 +635,7 @@ def _record_bounce(ctx: Context, entry: journal.Entry, message: InboundMessage) 
     marker = comment_marker(entry.id)
     if not (entry.attempts > 0 and tracker.find_comment(link.issue_key, marker)):
         tracker.add_comment(
-            link.issue_key, bounce_comment(message, entry.id, markup_for(link.tracker)), marker
+            link.issue_key, bounce_comment(message, entry.id, ctx.markup(link.tracker)), marker
         )
     journal.mark_ignored(
         ctx.engine, entry.id, f"bounce recorded on {link.issue_key}", issue_key=link.issue_key

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 from config.settings import Settings
@@ -201,6 +202,13 @@ def test_a_named_tracker_instance_gets_its_rules_messages(
     assert sandbox_issues(jira_sandbox, "project = DEV") == []
     assert worker.tracker("jira-two").name == "jira-two"
     assert worker.tracker("jira-two") is worker.tracker("jira-two")  # built once, one breaker
+    # the chat's next message is a comment on that issue, in the second Jira's markup
+    response = post_telegram(client, text_update(22, "And a *follow-up*", chat_id=1021))
+    assert run_job(worker, response.get_json()["id"]) == journal.DELIVERED
+    [comment] = requests.get(
+        f"{second_jira.url}/rest/api/2/issue/{key}/comment", auth=("engineer", "engineer-password"), timeout=5
+    ).json()["comments"]
+    assert "\\*follow-up\\*" in comment["body"]
 
 
 def test_a_reload_that_moves_an_instance_rebuilds_its_connector(
