@@ -58,6 +58,6 @@ Storage is one SQLite file (WAL), one connection per request, so data survives r
 Modules: ``app`` (the app, auth, ``main``; ``python -m sandbox.jira``), ``catalogue`` (the seeded
 projects, types, statuses, fields, users), ``store`` (schema and shared writes), ``fields`` (field
 checks), ``jql`` and ``jql_sql`` (the query language), ``render`` (JSON shapes), ``meta``, ``issues``,
-``search``, ``move``, ``comments``, ``links``, ``attachments`` (REST views), ``changelog`` and ``webhooks`` (what an edit
-records and sends), ``views`` and ``templates/`` (HTML).
+``search``, ``move``, ``comments``, ``links``, ``attachments`` (REST views), ``changelog`` and
+``webhooks`` (what an edit records and sends), ``views`` and ``templates/`` (HTML).
 """

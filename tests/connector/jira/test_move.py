@@ -23,26 +23,12 @@ from connector.errors import MoveUnsupported, TrackerRejected, TrackerUnavailabl
 from connector.jira import JiraTracker
 from connector.jira.move import MAX_CONCURRENT, MoveSlotsBusy, RedisLedger
 from connector.types import Target
+from tests.connector.fakes import FakeClock
 
 URL = "https://example.atlassian.net"
 API = f"{URL}/rest/api/2"
 BULK = f"{URL}/rest/api/3/bulk"
 HW_TASK = Target("jira", "HW", issue_type="Task")
-
-
-class FakeTime:
-    """A clock that only moves when the tracker sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def server_info(deployment: str) -> dict[str, object]:
@@ -66,10 +52,8 @@ def cloud() -> Iterator[responses.RequestsMock]:
         yield rsps
 
 
-def tracker(time: FakeTime, redis: Redis | None = None) -> JiraTracker:
-    return JiraTracker(
-        URL, user="bot@example.com", password="t", clock=time.clock, sleep=time.sleep, redis=redis
-    )
+def tracker(time: FakeClock, redis: Redis | None = None) -> JiraTracker:
+    return JiraTracker(URL, user="bot@example.com", password="t", clock=time, sleep=time.sleep, redis=redis)
 
 
 def progress(status: str, **extra: Any) -> dict[str, Any]:
@@ -94,12 +78,12 @@ def test_a_cloud_move_submits_the_task_polls_it_with_back_off_and_returns_the_ne
     for answer in polls:
         cloud.get(f"{BULK}/queue/10641", json=answer)
     moved_to(cloud, "HW-7")
-    time = FakeTime()
+    time = FakeClock()
 
     ref = tracker(time).move("SUP-1", HW_TASK)
 
     assert (ref.key, ref.url, ref.id) == ("HW-7", f"{URL}/browse/HW-7", "10042")
-    assert submit.call_count == 1 and time.sleeps == [1.0, 2.0, 4.0, 8.0]
+    assert submit.call_count == 1 and time.slept == [1.0, 2.0, 4.0, 8.0]
     assert json.loads(submit.calls[0].request.body) == {
         "sendBulkNotification": False,
         "targetToSourcesMapping": {
@@ -145,7 +129,7 @@ def test_fields_given_by_name_become_the_target_s_mandatory_values(cloud: respon
     submit = cloud.post(f"{BULK}/issues/move", status=201, json={"taskId": "10641"})
     cloud.get(f"{BULK}/queue/10641", json=progress("COMPLETE", processedAccessibleIssues=[10042]))
     moved_to(cloud, "HW-8")
-    tracker(FakeTime()).move(
+    tracker(FakeClock()).move(
         "SUP-1", HW_TASK, fields={"Spare parts": "PSU, fan", "Equipment model": "laserjet 4250"}
     )
     mapping = json.loads(submit.calls[0].request.body)["targetToSourcesMapping"]["HW,10002"]
@@ -169,7 +153,7 @@ def test_fields_the_target_does_not_take_are_refused_before_submitting(
 ) -> None:
     createmeta(cloud)
     with pytest.raises(TrackerRejected, match=message):
-        tracker(FakeTime()).move("SUP-1", HW_TASK, fields=fields)
+        tracker(FakeClock()).move("SUP-1", HW_TASK, fields=fields)
 
 
 def test_a_refused_move_is_a_rejection_the_caller_can_fall_back_from(cloud: responses.RequestsMock) -> None:
@@ -177,7 +161,7 @@ def test_a_refused_move_is_a_rejection_the_caller_can_fall_back_from(cloud: resp
         f"{BULK}/issues/move", status=400, json={"errors": [{"message": "Some of the issues are not valid"}]}
     )
     cloud.post(f"{BULK}/issues/move", status=403, json={"errors": [{"message": "No bulk change permission"}]})
-    time = FakeTime()
+    time = FakeClock()
     jira = tracker(time)
     with pytest.raises(TrackerRejected, match="Some of the issues are not valid"):
         jira.move("SUP-1", HW_TASK)
@@ -198,13 +182,13 @@ def test_a_task_that_fails_the_issue_is_a_rejection_with_jira_s_reasons(
         json=progress("COMPLETE", processedAccessibleIssues=[], failedAccessibleIssues=failed),
     )
     with pytest.raises(TrackerRejected, match="task 10641 ended COMPLETE: Spare parts is required."):
-        tracker(FakeTime()).move("SUP-1", HW_TASK)
+        tracker(FakeClock()).move("SUP-1", HW_TASK)
 
 
 def test_a_move_still_running_after_the_timeout_resumes_the_same_task(cloud: responses.RequestsMock) -> None:
     submit = cloud.post(f"{BULK}/issues/move", status=201, json={"taskId": "10641"})
     running = cloud.get(f"{BULK}/queue/10641", json=progress("RUNNING"))
-    time = FakeTime()
+    time = FakeClock()
     jira = tracker(time)
     with pytest.raises(TrackerUnavailable, match="still RUNNING"):
         jira.move("SUP-1", HW_TASK)
@@ -227,7 +211,7 @@ def test_an_issue_there_already_is_not_moved_again(cloud: responses.RequestsMock
             "fields": {"project": {"key": "HW"}, "issuetype": {"id": "10002", "name": "Task"}},
         },
     )  # Cloud answers a moved issue's old key with the issue under its new key
-    ref = tracker(FakeTime()).move("SUP-1", Target("jira", "HW"))
+    ref = tracker(FakeClock()).move("SUP-1", Target("jira", "HW"))
     assert ref.key == "HW-7"  # no POST is mocked: none was sent
 
 
@@ -235,7 +219,7 @@ def test_data_center_cannot_move() -> None:
     with responses.RequestsMock() as rsps:
         rsps.get(f"{API}/serverInfo", json=server_info("Server"))
         with pytest.raises(MoveUnsupported, match="JRASERVER-71343"):
-            tracker(FakeTime()).move("SUP-1", HW_TASK)
+            tracker(FakeClock()).move("SUP-1", HW_TASK)
 
 
 # -- at most 5 moves per site ---------------------------------------------------------------------------
@@ -244,13 +228,13 @@ def test_data_center_cannot_move() -> None:
 def test_the_sixth_concurrent_move_waits_then_gives_up_without_submitting(
     cloud: responses.RequestsMock,
 ) -> None:
-    time = FakeTime()
+    time = FakeClock()
     jira = tracker(time)
     for n in range(MAX_CONCURRENT):
         assert jira._mover._ledger.try_acquire(f"running-{n}")
     with pytest.raises(MoveSlotsBusy) as caught:
         jira.move("SUP-1", HW_TASK)  # no POST is mocked: none may be sent
-    assert caught.value.retry_after and time.sleeps and sum(time.sleeps) <= 30.0
+    assert caught.value.retry_after and time.slept and sum(time.slept) <= 30.0
 
 
 def test_slots_are_shared_by_every_process_through_redis(redis_url: str) -> None:
@@ -272,7 +256,7 @@ def test_a_full_site_does_not_count_against_the_tracker_s_circuit(
     cloud: responses.RequestsMock, redis_url: str
 ) -> None:
     redis = Redis.from_url(redis_url)
-    time = FakeTime()
+    time = FakeClock()
     for n in range(MAX_CONCURRENT):
         RedisLedger(redis, URL).try_acquire(f"running-{n}")
     breaker = CircuitBreaker(redis, "jira")

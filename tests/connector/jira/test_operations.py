@@ -135,24 +135,29 @@ def test_cloud_comment_authors_are_account_ids(cloud: responses.RequestsMock) ->
 
 # -- transitions ------------------------------------------------------------------------------------------
 
-RESOLUTION = {
-    "required": True,
-    "hasDefaultValue": False,
-    "name": "Resolution",
-    "key": "resolution",
-    "operations": ["set"],
-    "schema": {"type": "resolution", "system": "resolution"},
-    "allowedValues": [{"id": "1", "name": "Fixed"}, {"id": "10001", "name": "Won't Do"}],
-}
-SEVERITY = {
-    "required": False,
-    "hasDefaultValue": False,
-    "name": "Severity",
-    "key": "customfield_10020",
-    "operations": ["set"],
-    "schema": {"type": "option", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select"},
-    "allowedValues": [{"id": "10100", "value": "Critical"}, {"id": "10101", "value": "Major"}],
-}
+
+def screen_field(
+    key: str, name: str, schema: dict[str, Any], allowed: list[Any], required: bool
+) -> dict[str, Any]:
+    """A transition screen's ``FieldMetadata`` (spec ``getTransitions``: keyed by field id)."""
+    return {"required": required, "hasDefaultValue": False, "name": name, "key": key,
+            "operations": ["set"], "schema": schema, "allowedValues": allowed}  # fmt: skip
+
+
+RESOLUTION = screen_field(
+    "resolution",
+    "Resolution",
+    {"type": "resolution", "system": "resolution"},
+    [{"id": "1", "name": "Fixed"}, {"id": "10001", "name": "Won't Do"}],
+    required=True,
+)
+SEVERITY = screen_field(
+    "customfield_10020",
+    "Severity",
+    {"type": "option", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select"},
+    [{"id": "10100", "value": "Critical"}, {"id": "10101", "value": "Major"}],
+    required=False,
+)
 
 
 def status(name: str, category: str) -> dict[str, Any]:
