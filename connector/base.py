@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from connector.errors import TrackerError
 from connector.types import (
+    Checklist,
     Comment,
     FieldSchema,
     FileUpload,
     IssueDraft,
     IssueRef,
     IssueState,
+    LinkType,
+    SearchQuery,
     Target,
     TrackerFile,
+    Transition,
 )
+
+# What a tracker can do beyond the common core (``Tracker.capabilities``).
+CAN_MOVE = "move"  # move an issue to another container keeping its identity (Kaiten, Jira Cloud)
+CAN_CHECKLISTS = "checklists"  # checklists on a card (Kaiten)
+CAN_BULK_CREATE = "bulk_create"
+CAN_REMOTE_LINKS = "remote_links"
 
 
 class Tracker(Protocol):
@@ -121,4 +131,78 @@ class Tracker(Protocol):
 
     def issue_url(self, key: str) -> str:
         """The browser URL of an issue."""
+        ...
+
+    # -- issue 12: what routing, automations and the console need ---------------------------------------
+
+    def capabilities(self) -> frozenset[str]:
+        """What this instance can do beyond the common core: ``CAN_MOVE``, ``CAN_CHECKLISTS`` …"""
+        ...
+
+    def comments(self, key: str) -> list[Comment]:
+        """The issue's comments, oldest first, each with its author, date and visibility."""
+        ...
+
+    def transitions(self, key: str) -> list[Transition]:
+        """Where the issue can go from here: Jira's workflow transitions, Kaiten's board columns."""
+        ...
+
+    def transition(
+        self,
+        key: str,
+        to: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        resolution: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """Move the issue on: ``to`` is a transition id or name, or a target status name (Kaiten: a
+        column id or name of the card's board). Already there: nothing to do. ``TrackerRejected`` when
+        no such transition exists, naming the ones that do."""
+        ...
+
+    def update_fields(
+        self,
+        key: str,
+        fields: Mapping[str, Any],
+        *,
+        add_labels: Sequence[str] = (),
+        remove_labels: Sequence[str] = (),
+    ) -> None:
+        """Set fields by id (Jira ``customfield_N``, ``priority``, ``duedate``…; Kaiten ``id_N``
+        properties, ``title``, ``due_date``, ``asap``…) and add or remove labels (Kaiten tags)."""
+        ...
+
+    def assign(self, key: str, user: str | None) -> None:
+        """Make ``user`` the assignee (Kaiten: the responsible member); None unassigns."""
+        ...
+
+    def search(
+        self, query: SearchQuery, *, fields: Sequence[str] = (), page_size: int = 100
+    ) -> Iterator[IssueState]:
+        """The issues matching ``query``, fetched lazily page by page with only the fields asked for
+        (besides what an ``IssueState`` always holds)."""
+        ...
+
+    def link_types(self) -> list[LinkType]:
+        """The kinds of link this instance can make; cached for a while."""
+        ...
+
+    def add_remote_link(self, key: str, url: str, title: str, *, global_id: str) -> None:
+        """Link the issue to a page outside the tracker (a routing page, an issue in the other
+        tracker); upserted by ``global_id`` (Kaiten: by ``url``), so repeating it is harmless."""
+        ...
+
+    def move(self, key: str, target: Target, *, fields: Mapping[str, Any] | None = None) -> IssueRef:
+        """Move the issue to ``target`` keeping it one issue (Kaiten: the same card; Jira Cloud: the
+        bulk move task, which gives a new key). ``MoveUnsupported`` where the tracker cannot (Jira Data
+        Center): the caller creates in the target and closes the source instead."""
+        ...
+
+    def checklists(self, key: str) -> list[Checklist]:
+        """The card's checklists with their items; ``Unsupported`` where there are none (Jira)."""
+        ...
+
+    def add_checklist(self, key: str, name: str, items: Sequence[str]) -> str:
+        """Add a checklist (found by name first, so repeating it is harmless); return its id."""
         ...

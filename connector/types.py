@@ -260,3 +260,4 @@ class Comment:
     author: str  # account id, user name or Kaiten user id
     author_name: str = ""
     public: bool | None = None  # None: the tracker does not say
+    created: datetime | None = None

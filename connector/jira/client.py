@@ -178,11 +178,14 @@ def json_body(response: requests.Response | None) -> dict[str, Any]:
 
 
 def describe_errors(data: dict[str, Any]) -> str:
-    """Jira's error collection (``errorMessages`` and per-field ``errors``) as one line."""
+    """Jira's error collection (``errorMessages`` and per-field ``errors``; the bulk operations' list of
+    ``{"message"}``, ``BulkOperationErrorResponse``) as one line."""
     messages = list(data.get("errorMessages") or [])
     errors = data.get("errors")
     if isinstance(errors, dict):
         messages += [f"{field}: {msg}" for field, msg in errors.items()]
+    elif isinstance(errors, list):
+        messages += [e.get("message") for e in errors if isinstance(e, dict) and e.get("message")]
     return "; ".join(str(m) for m in messages)[:500]
 
 

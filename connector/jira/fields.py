@@ -1,5 +1,6 @@
-"""Jira field values: a draft as a create's ``fields``, an issue's JSON as an ``IssueState``, and the
-create metadata (createmeta) of a project and issue type as a neutral ``FieldSchema``.
+"""Jira field values: a draft as a create's ``fields``, an issue's JSON as an ``IssueState`` (a
+comment's as a ``Comment``), and the create metadata (createmeta) of a project and issue type as a
+neutral ``FieldSchema``.
 
 A create names its project and issue type by id (``{"id": ...}``), read once per process from
 ``GET /project/{key}`` (which lists the project's issue types), so a create costs one POST after the
@@ -31,6 +32,7 @@ from connector.types import (
     DONE,
     STATUS_CATEGORIES,
     Choice,
+    Comment,
     FieldSchema,
     FieldSpec,
     IssueDraft,
@@ -161,6 +163,31 @@ def issue_state(data: dict[str, Any], ref: IssueRef, wanted: Sequence[str], all_
         priority=(fields.get("priority") or {}).get("name") or None,
         container=str((fields.get("project") or {}).get("key") or ""),
     )
+
+
+def comment_from(data: dict[str, Any]) -> Comment:
+    """A comment's JSON (``GET /issue/{key}/comment[/{id}]``) as a ``Comment``; ``public`` from JSM's
+    visibility where Jira says (None outside JSM)."""
+    author = data.get("author") or {}
+    return Comment(
+        id=str(data.get("id", "")),
+        body=str(data.get("body") or ""),
+        author=user_id(author) or "",
+        author_name=str(author.get("displayName") or ""),
+        public=_jsm_public(data),
+        created=parse_datetime(data.get("created")),
+    )
+
+
+def _jsm_public(comment: dict[str, Any]) -> bool | None:
+    """JSM's visibility: ``jsdPublic`` (Cloud), or the ``sd.public.comment`` property (read with
+    ``expand=properties``)."""
+    if isinstance(comment.get("jsdPublic"), bool):
+        return bool(comment["jsdPublic"])
+    for prop in comment.get("properties") or []:
+        if prop.get("key") == "sd.public.comment":
+            return not bool((prop.get("value") or {}).get("internal"))
+    return None
 
 
 # -- create metadata ----------------------------------------------------------------------------------

@@ -1,34 +1,62 @@
 """The ``Tracker`` protocol for Jira (Data Center and Cloud), REST v2, on top of its HTTP client.
 
 Cloud removed ``/rest/api/2/search`` (410 since 2025) in favour of ``/rest/api/2/search/jql`` (token
-paging, no ``total``, eventually consistent); Data Center keeps ``/search``.
+paging, no ``total``, eventually consistent); Data Center keeps ``/search`` (``search``). Cloud can move
+an issue to another project (the bulk move task, ``move``); Data Center cannot (JRASERVER-71343).
+Workflow transitions are in ``workflow``, write values in ``values``, JQL in ``jql``.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, tzinfo
 from typing import Any, Unpack
 
+from redis import Redis
+
 from config.settings import Settings
+from connector.base import CAN_BULK_CREATE, CAN_MOVE, CAN_REMOTE_LINKS
 from connector.cache import DEFAULT_TTL, TtlCache
-from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable
-from connector.jira.client import JiraClient, JiraOptions, call, describe_errors, error_for
-from connector.jira.fields import ProjectIds, draft_fields, issue_state, read_schema, state_fields, user_id
-from connector.origins import on_origin
-from connector.streams import read_capped
+from connector.errors import MoveUnsupported, TrackerError, TrackerRejected, TrackerUnavailable, Unsupported
+from connector.jira import links, workflow
+from connector.jira.client import JiraOptions, call, describe_errors, error_for
+from connector.jira.fields import (
+    ProjectIds,
+    comment_from,
+    draft_fields,
+    issue_state,
+    read_schema,
+    state_fields,
+    user_id,
+    user_ref,
+)
+from connector.jira.files import JiraFiles
+from connector.jira.jql import quote, to_jql
+from connector.jira.move import (
+    BulkMover,
+    LocalLedger,
+    MoveLedger,
+    RedisLedger,
+    mandatory_fields,
+    move_mapping,
+)
+from connector.jira.search import issue_pages
+from connector.jira.values import SYSTEM_SPECS, find_spec, jira_value, spec_from_field
 from connector.types import (
+    Checklist,
     Comment,
     FieldSchema,
-    FileUpload,
+    FieldSpec,
     IssueDraft,
     IssueRef,
     IssueState,
+    LinkType,
+    SearchQuery,
     Target,
-    TrackerFile,
+    Transition,
 )
 
 log = logging.getLogger(__name__)
@@ -38,7 +66,7 @@ BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's documented maximum (Cloud
 DEFAULT_LINK_TYPE = "Relates"  # in every Jira's default link type scheme
 
 
-class JiraTracker(JiraClient):
+class JiraTracker(JiraFiles):
     """The ``Tracker`` protocol for one Jira deployment, named ``name`` in rules and targets."""
 
     kind = "jira"
@@ -52,23 +80,36 @@ class JiraTracker(JiraClient):
         link_type: str = DEFAULT_LINK_TYPE,
         schema_ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        redis: Redis | None = None,
+        jql_timezone: tzinfo = UTC,
         **options: Unpack[JiraOptions],
     ) -> None:
         """``link_type`` is the type ``link`` uses when given none; ``schema_ttl`` how long (seconds) a
-        field schema is reused."""
+        field schema, the link types and the field list are reused. ``redis`` shares the site's move
+        slots between processes (without it they are this process's); ``clock`` and ``sleep`` pace the
+        move's polling. ``jql_timezone`` is the hub's Jira user's time zone, in which JQL reads dates."""
         super().__init__(url, **options)
         self.name = name
         self.link_type = link_type
+        self.jql_timezone = jql_timezone
         self._ids = ProjectIds(self)
         self._schemas: TtlCache[FieldSchema] = TtlCache(schema_ttl, clock)
+        self._meta: TtlCache[Any] = TtlCache(schema_ttl, clock)
+        ledger: MoveLedger = RedisLedger(redis, self.url) if redis is not None else LocalLedger(clock)
+        self._mover = BulkMover(self, ledger, clock=clock, sleep=sleep)
         self._own_user: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, url: str | None = None, *, name: str = "jira") -> JiraTracker:
-        """A tracker for the configured Jira (or ``url``, e.g. the sandbox's)."""
+    def from_settings(
+        cls, settings: Settings, url: str | None = None, *, name: str = "jira", redis: Redis | None = None
+    ) -> JiraTracker:
+        """A tracker for the configured Jira (or ``url``, e.g. the sandbox's); ``redis`` shares the move
+        slots of a Cloud site between processes."""
         return cls(
             url or settings.JIRA_URL or "",
             name=name,
+            redis=redis,
             token=settings.secret("JIRA_TOKEN") or ("sandbox" if url else None),
             user=settings.JIRA_USER,
             password=settings.secret("JIRA_PASSWORD"),
@@ -127,7 +168,7 @@ class JiraTracker(JiraClient):
 
     def find_issue(self, idempotency_key: str) -> IssueRef | None:
         """The issue carrying the label, searched by JQL (``/search`` or Cloud's ``/search/jql``)."""
-        jql = f'labels = "{idempotency_key}" ORDER BY created ASC'
+        jql = f"labels = {quote(idempotency_key)} ORDER BY created ASC"
         path = "search/jql" if self.is_cloud else "search"
         data = self.get_json(path, {"jql": jql, "fields": "key", "maxResults": 2})
         issues = data.get("issues") or []
@@ -145,14 +186,7 @@ class JiraTracker(JiraClient):
     def get_comment(self, key: str, comment_id: str) -> Comment:
         """One comment; ``public`` from JSM's ``sd.public.comment`` property (None outside JSM)."""
         data = self.get_json(f"issue/{key}/comment/{comment_id}", {"expand": "properties"})
-        author = data.get("author") or {}
-        return Comment(
-            id=str(data.get("id", comment_id)),
-            body=str(data.get("body") or ""),
-            author=user_id(author) or "",
-            author_name=str(author.get("displayName") or ""),
-            public=_jsm_public(data),
-        )
+        return comment_from({"id": comment_id, **data})
 
     def update_comment(self, key: str, comment_id: str, body: str) -> None:
         """``PUT /issue/{key}/comment/{id}`` with the new body."""
@@ -164,14 +198,13 @@ class JiraTracker(JiraClient):
         return str(comment.id)
 
     def link(self, source: str, target: str, link_type: str | None = None) -> None:
-        """Link two issues, read "``source`` <outward> ``target``" (``Blocks``: source blocks target);
-        ``link_type`` is a type's name, outward or inward phrase, ``self.link_type`` when None.
-
-        ``POST /issueLink`` with ``inwardIssue`` = source: Jira shows the inward issue with the type's
-        outward phrase (mozilla/jira-bugzilla-integration#1285, atlassian/atlassian-mcp-server#112, both
-        observed on live Jira). Jira reports a duplicate link as created, so repeating it is harmless.
+        """Link two issues, read "``source`` <outward> ``target``" (see ``links``); ``link_type`` is a
+        type's name, outward or inward phrase (case-insensitive), ``self.link_type`` when None.
+        ``TrackerRejected`` naming the types there are when this Jira has no such type. Jira reports a
+        duplicate link as created, so repeating it is harmless.
         """
-        call(lambda: self.client.create_issue_link(link_type or self.link_type, source, target))
+        kind, reverse = links.resolve(self.link_types(), link_type or self.link_type)
+        self.request("POST", "issueLink", body=links.link_body(kind, reverse, source, target))
 
     def link_issues(self, previous: str, new: str) -> None:
         """Link a conversation's new issue to its previous one with the default link type."""
@@ -181,33 +214,6 @@ class JiraTracker(JiraClient):
         """The create screen of ``target`` (its project and issue type), from createmeta; cached for
         ``schema_ttl`` seconds. A project or issue type that is not there raises ``UnknownTarget``."""
         return self._schemas.get(target, lambda: read_schema(self, target))
-
-    def list_files(self, key: str) -> list[TrackerFile]:
-        """The issue's attachments (``fields.attachment``) whose ``content`` is on ``JIRA_URL``'s origin.
-
-        The session sends the hub's credentials with every request, so an address elsewhere is never
-        fetched. Jira writes ``content`` with its configured base URL: one that names another host than
-        ``JIRA_URL`` (a proxy, an old name) is logged, and ``JIRA_URL`` should be set to the base URL.
-        """
-        files = []
-        for attachment in self._attachments(key):
-            url = on_origin(str(attachment.get("content") or ""), self.url)
-            if url is None:
-                log.warning("jira.attachment_off_origin issue=%s attachment=%s", key, attachment.get("id"))
-                continue
-            name, size = str(attachment.get("filename")), int(attachment.get("size") or 0)
-            files.append(TrackerFile(str(attachment.get("id")), name, size, url))
-        return files
-
-    def download_file(self, file: TrackerFile, max_bytes: int) -> bytes | None:
-        """An attachment's bytes through the authenticated session, streamed and capped; an address off
-        ``JIRA_URL``'s origin is refused without a request."""
-        url = on_origin(file.url, self.url)
-        if url is None:
-            raise TrackerRejected(f"jira attachment {file.id} is not on {self.url}: not fetched", None)
-        if file.size > max_bytes:
-            return None
-        return read_capped(self.stream(url), max_bytes)
 
     def own_user(self) -> str:
         """The hub's account: ``accountId`` on Cloud, the user name on Data Center."""
@@ -222,44 +228,158 @@ class JiraTracker(JiraClient):
 
     def find_comment(self, key: str, marker: str) -> str | None:
         """The id of the issue's comment containing ``marker``, newest pages last."""
-        start = 0
-        while True:
-            params = {"startAt": start, "maxResults": COMMENT_PAGE, "orderBy": "created"}
-            page = self.get_json(f"issue/{key}/comment", params)
-            comments = page.get("comments") or []
-            for comment in comments:
-                if marker in str(comment.get("body", "")):
-                    return str(comment["id"])
-            start += len(comments)
-            if not comments or start >= int(page.get("total", 0)):
-                return None
+        found = (c for c in self._comment_pages(key) if marker in str(c.get("body", "")))
+        comment = next(found, None)
+        return None if comment is None else str(comment["id"])
 
-    def attach_files(self, key: str, files: Sequence[FileUpload]) -> None:
-        """Upload files not already on the issue (same name and size), one request each."""
-        if not files:
-            return
-        present = {(a.get("filename"), a.get("size")) for a in self._attachments(key)}
-        for upload in files:
-            if (upload.filename, len(upload.content)) in present:
-                continue
-            call(
-                lambda u=upload: self.client.add_attachment(  # type: ignore[misc]
-                    issue=key, attachment=io.BytesIO(u.content), filename=u.filename
-                )
-            )
+    def comments(self, key: str) -> list[Comment]:
+        """Every comment, oldest first, with its author, date and JSM visibility (``jsdPublic`` on Cloud,
+        the ``sd.public.comment`` property on Data Center; None outside JSM)."""
+        return [comment_from(c) for c in self._comment_pages(key, expand="properties")]
 
     def issue_url(self, key: str) -> str:
         """The issue's page in the browser."""
         return f"{self.url}/browse/{key}"
+
+    # -- routing, automations, the console ---------------------------------------------------------
+
+    def capabilities(self) -> frozenset[str]:
+        """Bulk create and remote links everywhere; moving only on Cloud; no checklists."""
+        return frozenset({CAN_BULK_CREATE, CAN_REMOTE_LINKS} | ({CAN_MOVE} if self.is_cloud else set()))
+
+    def transitions(self, key: str) -> list[Transition]:
+        """The transitions the issue can take now, each with its screen's fields (required flags,
+        allowed values)."""
+        data = self.get_json(f"issue/{key}/transitions", {"expand": "transitions.fields"})
+        return workflow.transitions_from(data)
+
+    def transition(
+        self,
+        key: str,
+        to: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        resolution: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """Take the transition ``to`` means (its id, its name, or its target status's name, case-insensitive),
+        with the screen's ``fields``, a ``resolution`` and a ``comment`` in the same POST. An issue in that
+        status already is left alone, so repeating the call by status name is harmless; a transition's
+        own name or id may not be offered any more once it was taken."""
+        status = self.get_state(key).status
+        chosen = workflow.pick(self.transitions(key), to, status)
+        if chosen is None:
+            return
+        body = workflow.transition_body(chosen, fields or {}, resolution, comment, cloud=self.is_cloud)
+        self.request("POST", f"issue/{key}/transitions", body=body)
+
+    def update_fields(
+        self,
+        key: str,
+        fields: Mapping[str, Any],
+        *,
+        add_labels: Sequence[str] = (),
+        remove_labels: Sequence[str] = (),
+    ) -> None:
+        """One ``PUT /issue/{key}``: ``fields`` by id or name (values mapped as the create maps them) and
+        the labels added and removed as ``update`` operations. Setting is repeatable by nature."""
+        labels = [{"add": label} for label in add_labels] + [{"remove": label} for label in remove_labels]
+        if not fields and not labels:
+            return
+        values = {}
+        for id_or_name, value in fields.items():
+            spec = self._field_spec(id_or_name)
+            values[spec.id] = jira_value(spec, value, cloud=self.is_cloud)
+        if labels and "labels" in values:
+            raise TrackerRejected("labels are either set or added/removed, not both in one edit", 400)
+        body: dict[str, Any] = {"fields": values} if values else {}
+        if labels:
+            body["update"] = {"labels": labels}
+        self.request("PUT", f"issue/{key}", body=body)
+
+    def assign(self, key: str, user: str | None) -> None:
+        """``PUT /issue/{key}/assignee``: the user name on Data Center, the account id on Cloud; None
+        unassigns (research/jira.md §1.8)."""
+        body = (
+            user_ref(user, cloud=self.is_cloud) if user else {"accountId" if self.is_cloud else "name": None}
+        )
+        self.request("PUT", f"issue/{key}/assignee", body=body)
+
+    def search(
+        self, query: SearchQuery, *, fields: Sequence[str] = (), page_size: int = 100
+    ) -> Iterator[IssueState]:
+        """The issues ``query`` finds (as JQL, see ``jql``), read page by page as the caller goes, each
+        with the state's own fields and ``fields``."""
+        jql = to_jql(query, tz=self.jql_timezone, bounded=self.is_cloud)
+        wanted = state_fields(fields, False).split(",")
+        pages = issue_pages(self, jql, wanted, page_size, cloud=self.is_cloud)
+        return (issue_state(i, self._ref(str(i.get("key")), str(i.get("id"))), fields, False) for i in pages)
+
+    def link_types(self) -> list[LinkType]:
+        """``GET /issueLinkType``, reused for ``schema_ttl`` seconds."""
+        return links.link_types_from(self._meta.get("link_types", lambda: self.get_json("issueLinkType")))
+
+    def add_remote_link(self, key: str, url: str, title: str, *, global_id: str) -> None:
+        """``POST /issue/{key}/remotelink`` upserted by ``global_id``, so repeating it is harmless."""
+        self.request("POST", f"issue/{key}/remotelink", body=links.remote_link_body(url, title, global_id))
+
+    def move(self, key: str, target: Target, *, fields: Mapping[str, Any] | None = None) -> IssueRef:
+        """Cloud: move the issue to ``target``'s project and issue type (the issue's own type when none)
+        with the bulk move task (``move``); ``fields`` fill the target's mandatory fields (by id or name,
+        checked against its create screen). Returns the issue under its new key; an issue there already
+        is returned as it is. ``TrackerRejected`` when Jira refuses (permissions, fields), for the
+        caller to clone instead. Data Center: ``MoveUnsupported`` (JRASERVER-71343)."""
+        if not self.is_cloud:
+            raise MoveUnsupported("Jira Data Center has no REST API to move issues (JRASERVER-71343)")
+        data = self.get_json(f"issue/{key}", {"fields": "project,issuetype"})
+        issue_id, fields_now = str(data.get("id")), data.get("fields") or {}
+        issue_type = target.issue_type or str((fields_now.get("issuetype") or {}).get("name") or "")
+        type_id = self._ids.issue_type_id(self._ids.project_id(target.container), issue_type)
+        project_now = str((fields_now.get("project") or {}).get("key") or "")
+        if (project_now, str((fields_now.get("issuetype") or {}).get("id"))) == (target.container, type_id):
+            self._mover.forget(issue_id)
+            return self._ref(str(data.get("key") or key), issue_id)
+        schema = self.field_schema(Target(self.name, target.container, type_id)) if fields else None
+        mandatory = mandatory_fields(schema, fields or {}) if schema else {}
+        self._mover.move(
+            issue_id, move_mapping(str(data.get("key") or key), target.container, type_id, mandatory)
+        )
+        moved = self.get_json(f"issue/{issue_id}", {"fields": "project"})
+        return self._ref(str(moved.get("key")), issue_id)
+
+    def checklists(self, key: str) -> list[Checklist]:
+        """Jira has no checklists: its counterpart is sub-tasks (``create_issue`` with ``draft.parent``)."""
+        raise Unsupported("Jira has no checklists; create sub-tasks (a draft with a parent) instead")
+
+    def add_checklist(self, key: str, name: str, items: Sequence[str]) -> str:
+        """Jira has no checklists: its counterpart is sub-tasks (``create_issue`` with ``draft.parent``)."""
+        raise Unsupported("Jira has no checklists; create sub-tasks (a draft with a parent) instead")
 
     # -- helpers ----------------------------------------------------------------------------------
 
     def _ref(self, key: str, issue_id: str | None = None) -> IssueRef:
         return IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=issue_id)
 
-    def _attachments(self, key: str) -> list[dict[str, Any]]:
-        data = self.get_json(f"issue/{key}", {"fields": "attachment"})
-        return list((data.get("fields") or {}).get("attachment") or [])
+    def _comment_pages(self, key: str, expand: str = "") -> Iterator[dict[str, Any]]:
+        """The issue's comments, oldest first, a page per request as they are read."""
+        start = 0
+        while True:
+            params: dict[str, Any] = {"startAt": start, "maxResults": COMMENT_PAGE, "orderBy": "created"}
+            if expand:
+                params["expand"] = expand
+            page = self.get_json(f"issue/{key}/comment", params)
+            comments = [c for c in page.get("comments") or [] if isinstance(c, dict)]
+            yield from comments
+            start += len(comments)
+            if not comments or start >= int(page.get("total", 0)):
+                return
+
+    def _field_spec(self, id_or_name: str) -> FieldSpec:
+        """A field to edit: Jira's own by id without a request, others from ``GET /field`` (cached)."""
+        if id_or_name in SYSTEM_SPECS:
+            return SYSTEM_SPECS[id_or_name]
+        specs = self._meta.get("fields", lambda: {s.id: s for s in map(spec_from_field, self.list_fields())})
+        return find_spec({**SYSTEM_SPECS, **specs}, id_or_name)
 
     def _fields(self, draft: IssueDraft) -> dict[str, Any]:
         project_id = self._ids.project_id(draft.target.container)
@@ -278,13 +398,3 @@ def _element_error(error: dict[str, Any]) -> TrackerError:
     status = int(status) if isinstance(status, int | str) and str(status).isdigit() else 400
     elements = error.get("elementErrors")
     return error_for(status, describe_errors(elements if isinstance(elements, dict) else {}))
-
-
-def _jsm_public(comment: dict[str, Any]) -> bool | None:
-    """JSM's visibility: ``jsdPublic`` (Cloud payloads) or the ``sd.public.comment`` property."""
-    if isinstance(comment.get("jsdPublic"), bool):
-        return bool(comment["jsdPublic"])
-    for prop in comment.get("properties") or []:
-        if prop.get("key") == "sd.public.comment":
-            return not bool((prop.get("value") or {}).get("internal"))
-    return None

@@ -1,4 +1,5 @@
-"""A Jira Data Center look-alike: the sandbox tracker of ``trackerhub up``, the end-to-end tests and bench.
+"""A Jira Data Center (or, with ``cloud=True``, ``--cloud``, Jira Cloud) look-alike: the sandbox tracker of
+``trackerhub up``, the end-to-end tests and bench.
 
 It speaks enough of the Jira Server/Data Center REST API v2 for the ``jira`` library (3.10) to work
 against it unchanged. Shapes follow Atlassian's references:
@@ -18,8 +19,17 @@ What it serves (``/rest/api/2/...``, and the same under ``/rest/api/latest/...``
   ``{"errorMessages": [], "errors": {field: message}}``), get, edit, delete, comments,
   transitions (To Do → In Progress → Waiting for customer → Done), assignee, issue links,
   remote links (upsert by ``globalId``), attachments (multipart ``file``, ``X-Atlassian-Token:
-  no-check``), ``search`` with a small JQL subset compiled to SQL (anything else is a 400, not a guess);
+  no-check``), ``search`` with a small JQL subset compiled to SQL (anything else is a 400, not a guess:
+  ``project``, ``key``, ``status``, ``statusCategory``, ``issuetype``, ``priority``, ``labels``,
+  ``assignee``/``reporter`` incl. ``is EMPTY``, ``resolution``, ``created``/``updated``/``duedate``
+  absolute or relative, custom fields by ``cf[N]`` or name; ``ORDER BY``);
 - HTML: ``GET /`` lists issues newest first, ``GET /browse/{key}`` shows one (customer text escaped).
+
+Cloud mode answers as Jira Cloud does where the hub can tell: ``serverInfo`` says ``deploymentType``
+"Cloud"; users are named by ``accountId`` only (in answers, in what it takes, in JQL); ``/search`` is
+gone (410) and ``/search/jql`` pages by ``nextPageToken`` and refuses an unbounded query; createmeta
+answers Cloud's page shapes; comments carry ``jsdPublic``; ``/rest/api/3/bulk/issues/move`` and
+``/rest/api/3/bulk/queue/{taskId}`` move issues between projects (see ``move``).
 
 Auth: ``Authorization: Bearer <token>`` (user "hub") or Basic (that user); missing → 401.
 
@@ -47,7 +57,7 @@ Storage is one SQLite file (WAL), one connection per request, so data survives r
 
 Modules: ``app`` (the app, auth, ``main``; ``python -m sandbox.jira``), ``catalogue`` (the seeded
 projects, types, statuses, fields, users), ``store`` (schema and shared writes), ``fields`` (field
-checks), ``jql`` and ``jql_sql`` (search), ``render`` (JSON shapes), ``meta``, ``issues``,
-``comments``, ``links``, ``attachments`` (REST views), ``changelog`` and ``webhooks`` (what an edit
-records and sends), ``views`` and ``templates/`` (HTML).
+checks), ``jql`` and ``jql_sql`` (the query language), ``render`` (JSON shapes), ``meta``, ``issues``,
+``search``, ``move``, ``comments``, ``links``, ``attachments`` (REST views), ``changelog`` and
+``webhooks`` (what an edit records and sends), ``views`` and ``templates/`` (HTML).
 """

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from sandbox.app import sandbox_app
 from sandbox.controls import Stats
 from sandbox.faults import FaultBook, FaultRule
-from sandbox.jira import attachments, comments, issues, links, meta, views, webhooks
+from sandbox.jira import attachments, comments, issues, links, meta, move, search, views, webhooks
 from sandbox.jira.catalogue import Catalogue
 from sandbox.jira.context import JiraState, jira_state
 from sandbox.jira.errors import JiraError
@@ -34,7 +34,17 @@ TEXT_LIMIT = 32767  # jira.text.field.character.limit, the Data Center default
 ATTACHMENT_LIMIT = 10 * 1024 * 1024  # "Attachment size", the Data Center default (10 MB)
 DEFAULT_DB = Path("var") / "sandbox-jira.sqlite3"
 DEFAULT_PORT = 2990  # the port of the Atlassian SDK's local Jira
-BLUEPRINTS = (meta.bp, issues.bp, comments.bp, links.bp, attachments.bp, webhooks.bp, views.bp)
+BLUEPRINTS = (
+    meta.bp,
+    issues.bp,
+    search.bp,
+    move.bp,
+    comments.bp,
+    links.bp,
+    attachments.bp,
+    webhooks.bp,
+    views.bp,
+)
 
 
 def _fault_answer(status: int, rule: FaultRule) -> Response:
@@ -121,6 +131,7 @@ def create_app(
     webhook_secret: str | None = None,
     control_token: str | None = None,
     faults: bool = False,
+    cloud: bool = False,
 ) -> Flask:
     """The sandbox as a Flask app on the SQLite file ``db_path`` (created if missing, kept across restarts).
 
@@ -129,7 +140,8 @@ def create_app(
     ``extra_projects`` adds projects given as ``"KEY"`` or ``"KEY:Name"``; ``extra_users`` adds users.
     ``webhook_url`` registers a webhook for ``STARTUP_WEBHOOK_EVENTS`` (signed with ``webhook_secret``
     when given), replacing the start-up webhook of an earlier run on the same file. ``control_token``
-    opens the ``/_sandbox`` controls; ``faults`` allows fault rules among them.
+    opens the ``/_sandbox`` controls; ``faults`` allows fault rules among them. ``cloud`` answers as Jira
+    Cloud does (see ``sandbox.jira``) instead of Data Center.
     """
     checked_url(webhook_url)
     store = Store(db_path)
@@ -148,6 +160,7 @@ def create_app(
             "jira", log=log, timeout=webhooks.WEBHOOK_TIMEOUT_S, backoff=webhooks.WEBHOOK_BACKOFF_S
         ),
         startup_webhook=startup_webhook,
+        cloud=cloud,
     )
     return sandbox_app(
         __name__,
@@ -180,6 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("SANDBOX_JIRA_WEBHOOK_SECRET") or None,
         help="sign them with X-Hub-Signature (env SANDBOX_JIRA_WEBHOOK_SECRET, which keeps it out of ps)",
     )
+    parser.add_argument(
+        "--cloud",
+        action="store_true",
+        default=os.environ.get("SANDBOX_JIRA_CLOUD", "") not in ("", "0"),
+        help="answer as Jira Cloud: account ids, /search/jql, the bulk move (env SANDBOX_JIRA_CLOUD=1)",
+    )
     args = parser.parse_args(argv)
     configure_logging()
     projects = [p for p in args.projects.split(",") if p.strip()]
@@ -192,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         webhook_secret=args.webhook_secret,
         control_token=args.control_token,
         faults=args.faults,
+        cloud=args.cloud,
     )
     serve(app, args.host, args.port, log=log, name="jira", data=args.db)
     return 0

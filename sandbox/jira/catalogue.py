@@ -1,10 +1,16 @@
-"""What a fresh Jira Data Center holds before anyone works in it, fixed at start: projects and their
-components, issue types, statuses and the workflow's transitions, priorities, resolutions, link types,
-system and custom fields, and users, each looked up by id or name.
+"""What a fresh Jira holds before anyone works in it, fixed at start: projects and their components,
+issue types, statuses and the workflow's transitions, priorities, resolutions, link types, system and
+custom fields, and users, each looked up by id or name (or, as Jira Cloud names users, account id).
+
+The projects are the ones the shipped rules and routes use: ``SUP`` (support, the default), ``DEV``
+(development: a Bug needs a Severity), ``HW`` (hardware: a Task needs "Spare parts", a field no source
+issue has, so a route there must ask for it; "Equipment model" is a select) and ``DB`` (database, nothing
+extra required).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Iterable
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 SERVER_VERSION = (9, 12, 0)
+CLOUD_VERSION = (1001, 0, 0)  # what Jira Cloud's serverInfo reports (1001.0.0-SNAPSHOT)
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,11 @@ class User:
     name: str
     display_name: str
     email: str
+
+    @property
+    def account_id(self) -> str:
+        """The id Jira Cloud names this user by (24 hex digits, as older Cloud accounts have)."""
+        return hashlib.sha256(self.name.encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,14 @@ PROJECTS = (
         ("10002", "10004", "10001"),
         (Component("10100", "Backend"), Component("10101", "Frontend")),
     ),
+    Project(
+        "10002",
+        "HW",
+        "Hardware",
+        ("10002", "10004"),
+        (Component("10200", "Printers"), Component("10201", "Servers"), Component("10202", "Network")),
+    ),
+    Project("10003", "DB", "Database", ("10002", "10004"), (Component("10300", "PostgreSQL"),)),
 )
 STATUSES = (
     Status("10000", "To Do", "new"),
@@ -160,6 +180,11 @@ LINK_TYPES = (
 )
 _CF = "com.atlassian.jira.plugin.system.customfieldtypes:"
 SEVERITY_OPTIONS = (Named("10100", "Critical"), Named("10101", "Major"), Named("10102", "Minor"))
+EQUIPMENT_OPTIONS = (
+    Named("10200", "LaserJet 4250"),
+    Named("10201", "PowerEdge R740"),
+    Named("10202", "Catalyst 2960"),
+)
 CUSTOM_FIELDS = (
     FieldDef(
         "customfield_10010",
@@ -180,6 +205,20 @@ CUSTOM_FIELDS = (
         "Contract end",
         {"type": "date", "custom": _CF + "datepicker", "customId": 10030},
         custom=True,
+    ),
+    FieldDef(
+        "customfield_10040",
+        "Spare parts",
+        {"type": "string", "custom": _CF + "textfield", "customId": 10040},
+        custom=True,
+        required_in=frozenset({("HW", "10002")}),
+    ),
+    FieldDef(
+        "customfield_10050",
+        "Equipment model",
+        {"type": "option", "custom": _CF + "select", "customId": 10050},
+        custom=True,
+        options=EQUIPMENT_OPTIONS,
     ),
 )
 
@@ -272,10 +311,23 @@ class Catalogue:
             fdef.id in ("project", "issuetype", "summary") or (project.key, issue_type.id) in fdef.required_in
         )
 
+    def custom_field(self, ref: str) -> FieldDef | None:
+        """A custom field by id (``customfield_10030``), JQL's ``cf[10030]``, or name (case-insensitive)."""
+        text = ref.strip()
+        if match := re.fullmatch(r"cf\[(\d+)\]", text, re.IGNORECASE):
+            text = f"customfield_{match.group(1)}"
+        found = self.fields.get(text)
+        found = found or next((f for f in self.fields.values() if f.name.lower() == text.lower()), None)
+        return found if found is not None and found.custom else None
+
     # users
     def user(self, name: object) -> User | None:
         with self._lock:
             return self._users.get(str(name)) if name is not None else None
+
+    def user_by_account_id(self, account_id: object) -> User | None:
+        with self._lock:
+            return next((u for u in self._users.values() if u.account_id == str(account_id)), None)
 
     def users(self) -> list[User]:
         with self._lock:

@@ -38,7 +38,7 @@ def save_changes(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft) -> Ch
     return Change(changelog, comment_ids)
 
 
-def _history_item(
+def history_item(
     name: str, old: Any, old_text: str | None, new: Any, new_text: str | None, *, custom: bool = False
 ) -> dict[str, Any]:
     return {
@@ -73,19 +73,19 @@ def _history_items(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft) -> 
         if changed(column):
             old, new = find(row[column]), find(cols[column])
             old_text, new_text = (old.name if old else None), (new.name if new else None)
-            items.append(_history_item(name, row[column], old_text, cols[column], new_text))
+            items.append(history_item(name, row[column], old_text, cols[column], new_text))
     for column in ("assignee", "reporter"):
         if changed(column):
             old_name, new_name = row[column], cols[column]
             items.append(
-                _history_item(column, old_name, _display_name(old_name), new_name, _display_name(new_name))
+                history_item(column, old_name, _display_name(old_name), new_name, _display_name(new_name))
             )
     if changed("summary"):
-        items.append(_history_item("summary", None, row["summary"], None, cols["summary"]))
+        items.append(history_item("summary", None, row["summary"], None, cols["summary"]))
     if draft.labels is not None:
         old_labels = issue_labels(conn, row["id"])
         if sorted(draft.labels) != old_labels:
-            items.append(_history_item("labels", None, " ".join(old_labels), None, " ".join(draft.labels)))
+            items.append(history_item("labels", None, " ".join(old_labels), None, " ".join(draft.labels)))
     doc = json.loads(row["doc"])
     project = cat.project(row["project_id"])
     for key, value in draft.doc.items():
@@ -96,12 +96,12 @@ def _history_items(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft) -> 
         custom = bool(fdef and fdef.custom)
         name = fdef.name if fdef is not None and custom else ("Component" if key == "components" else key)
         if key in ("description", "summary"):
-            items.append(_history_item(name, None, old, None, value))
+            items.append(history_item(name, None, old, None, value))
         else:
             old_text, new_text = _doc_text(fdef, old, project), _doc_text(fdef, value, project)
             old_raw = ",".join(old) if isinstance(old, list) else old
             new_raw = ",".join(value) if isinstance(value, list) else value
-            items.append(_history_item(name, old_raw, old_text, new_raw, new_text, custom=custom))
+            items.append(history_item(name, old_raw, old_text, new_raw, new_text, custom=custom))
     return items
 
 

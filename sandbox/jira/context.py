@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from flask import current_app, g, request
+from flask import abort, current_app, g, request
 
 from sandbox.app import int_arg, json_body
 from sandbox.controls import STATE_KEY, SandboxStateBase
@@ -18,6 +18,7 @@ from sandbox.jira.store import find_issue, register_startup_webhook
 from sandbox.store import request_db
 
 API_PREFIXES = ("/rest/api/2", "/rest/api/latest")
+CLOUD_API_PREFIXES = (*API_PREFIXES, "/rest/api/3")  # what Cloud also serves as v3 (the bulk APIs only so)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class JiraState(SandboxStateBase):
     text_limit: int
     attachment_limit: int
     startup_webhook: tuple[str, str | None] | None = None  # (url, secret) from the command line
+    cloud: bool = False  # answer as Jira Cloud: account ids, /search/jql, bulk move, Cloud's createmeta
 
     def reset(self) -> None:
         """Also forgets the users signed in and registered webhooks; the start-up webhook is
@@ -63,6 +65,16 @@ def api_url() -> str:
 
 def current_user() -> str:
     return str(g.get("sandbox_jira_user") or "hub")
+
+
+def is_cloud() -> bool:
+    return jira_state().cloud
+
+
+def cloud_only() -> None:
+    """Data Center has no such resource: a 404 as for any unknown path."""
+    if not is_cloud():
+        abort(404)
 
 
 def request_json() -> Any:

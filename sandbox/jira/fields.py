@@ -29,6 +29,7 @@ class FieldContext:
     cat: Catalogue
     project: Project
     text_limit: int
+    cloud: bool = False  # users are named by accountId, as on Jira Cloud
 
 
 def _text_too_long(limit: int) -> str:
@@ -83,28 +84,42 @@ def _set_priority(value: Any, draft: Draft, ctx: FieldContext) -> None:
     draft.columns["priority_id"] = priority.id
 
 
-def _user_ref(value: Any) -> str | None:
+def _user_ref(value: Any, ctx: FieldContext) -> str | None:
+    """The user a reference names (Data Center: ``name`` or ``key``; Cloud: ``accountId`` only, since
+    user names are gone there); None for none. Unknown users raise."""
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise FieldInvalid("expected Object containing a 'name' property")
+        raise FieldInvalid(f"expected Object containing a '{'accountId' if ctx.cloud else 'name'}' property")
+    if ctx.cloud:
+        if "accountId" not in value:
+            raise FieldInvalid("Specify the user by accountId: user names are not supported.")
+        account = value["accountId"]
+        if account in (None, "", "-1"):
+            return None
+        user = ctx.cat.user_by_account_id(account)
+        if user is None:
+            raise FieldInvalid(f"User with accountId '{account}' does not exist.")
+        return user.name
     ref = value.get("name", value.get("key"))
-    return None if ref in (None, "", "-1") else str(ref)
+    if ref in (None, "", "-1"):
+        return None
+    if ctx.cat.user(ref) is None:
+        raise FieldInvalid(f"User '{ref}' does not exist.")
+    return str(ref)
 
 
 def set_assignee(value: Any, draft: Draft, ctx: FieldContext) -> None:
-    name = _user_ref(value)
-    if name is not None and ctx.cat.user(name) is None:
-        raise FieldInvalid(f"User '{name}' does not exist.")
-    draft.columns["assignee"] = name
+    draft.columns["assignee"] = _user_ref(value, ctx)
 
 
 def _set_reporter(value: Any, draft: Draft, ctx: FieldContext) -> None:
-    name = _user_ref(value)
+    try:
+        name = _user_ref(value, ctx)
+    except FieldInvalid as exc:
+        raise FieldInvalid(f"The reporter specified is not a user. {exc}") from None
     if name is None:
         raise FieldInvalid("Reporter is required.")
-    if ctx.cat.user(name) is None:
-        raise FieldInvalid(f"The reporter specified is not a user. User '{name}' does not exist.")
     draft.columns["reporter"] = name
 
 
@@ -233,7 +248,7 @@ def _resolve_project_and_type(fields: dict[str, Any], cat: Catalogue) -> tuple[P
 
 
 def validate_create(
-    body: Any, cat: Catalogue, user: str, text_limit: int
+    body: Any, cat: Catalogue, user: str, text_limit: int, *, cloud: bool = False
 ) -> tuple[Project, IssueType, Draft]:
     """Check a create request the way Jira does; raise ``JiraError`` 400 with per-field messages."""
     if not isinstance(body, dict) or not isinstance(body.get("fields"), dict):
@@ -241,7 +256,7 @@ def validate_create(
     fields: dict[str, Any] = body["fields"]
     project, issue_type = _resolve_project_and_type(fields, cat)
     draft = Draft(columns={"priority_id": DEFAULT_PRIORITY, "reporter": user, "assignee": None})
-    ctx = FieldContext(cat, project, text_limit)
+    ctx = FieldContext(cat, project, text_limit, cloud)
     errors = apply_fields(fields, draft, ctx, skip=("project", "issuetype"))
     if "summary" not in fields:
         errors.setdefault("summary", "You must specify a summary of the issue.")

@@ -1,4 +1,4 @@
-"""Issues: create (single and bulk), get, edit, delete, transitions, assignee, and ``search`` by JQL."""
+"""Issues: create (single and bulk), get, edit, delete, transitions, assignee."""
 
 from __future__ import annotations
 
@@ -30,8 +30,6 @@ from sandbox.jira.fields import (
     set_assignee,
     validate_create,
 )
-from sandbox.jira.jql import JqlError, parse_jql
-from sandbox.jira.jql_sql import JqlContext, compile_jql
 from sandbox.jira.render import available_transitions, issue_json, transition_json, wanted_fields
 from sandbox.jira.store import Draft, insert_issue, stamp_now
 from sandbox.jira.webhooks import emit, emit_changes, emit_issue_created, snapshot_payload
@@ -43,13 +41,14 @@ bp = Blueprint("jira_issues", __name__)
 api_route = ApiRoute(bp, API_PREFIXES)  # the library uses both versions
 
 BULK_LIMIT = 50
-SEARCH_MAX_RESULTS = 1000  # jira.search.views.default.max
 
 
 @api_route("/issue", methods=("POST",))
 def create_issue() -> tuple[Response, int]:
     state = jira_state()
-    project, issue_type, draft = validate_create(request_json(), state.cat, current_user(), state.text_limit)
+    project, issue_type, draft = validate_create(
+        request_json(), state.cat, current_user(), state.text_limit, cloud=state.cloud
+    )
     row = insert_issue(db(), project, issue_type, draft, current_user())
     emit_issue_created(row)
     return jsonify({"id": str(row["id"]), "key": row["key"], "self": f"{api_url()}/issue/{row['id']}"}), 201
@@ -67,7 +66,7 @@ def create_issues_bulk() -> tuple[Response, int]:
     for index, update in enumerate(updates):
         try:
             project, issue_type, draft = validate_create(
-                update, catalogue(), current_user(), jira_state().text_limit
+                update, catalogue(), current_user(), jira_state().text_limit, cloud=jira_state().cloud
             )
         except JiraError as exc:
             element = {"errorMessages": exc.messages, "errors": exc.errors}
@@ -95,9 +94,7 @@ def edit_issue(ref: str) -> tuple[str, int]:
     fields, update = body.get("fields") or {}, body.get("update") or {}
     if not isinstance(fields, dict) or not isinstance(update, dict):
         raise JiraError(400, ["'fields' and 'update' must be JSON objects."])
-    project = catalogue().project(row["project_id"])
-    assert project is not None
-    ctx = FieldContext(catalogue(), project, jira_state().text_limit)
+    ctx = field_context(row)
     draft = Draft()
     conn = db()
     errors = apply_fields(fields, draft, ctx)
@@ -116,7 +113,8 @@ def delete_issue(ref: str) -> tuple[str, int]:
     with transaction(conn):
         for table, column in (("label", "issue_id"), ("comment", "issue_id"), ("attachment", "issue_id"),
                               ("remote_link", "issue_id"), ("issue_link", "inward_id"),
-                              ("issue_link", "outward_id"), ("issue", "id")):  # fmt: skip
+                              ("issue_link", "outward_id"), ("moved_key", "issue_id"),
+                              ("issue", "id")):  # fmt: skip
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (row["id"],))  # noqa: S608
     emit("jira:issue_deleted", last_state)
     return "", 204
@@ -145,6 +143,14 @@ def do_transition(ref: str) -> tuple[str, int]:
     emit_changes(row, save_changes(db(), row, draft), "issue_generic")
     log.info("sandbox jira: %s moved to %s", row["key"], status.name)
     return "", 204
+
+
+def field_context(row: sqlite3.Row) -> FieldContext:
+    """What an edit of the issue ``row`` checks values against."""
+    project = catalogue().project(row["project_id"])
+    assert project is not None
+    state = jira_state()
+    return FieldContext(state.cat, project, state.text_limit, state.cloud)
 
 
 def _pick_transition(row: sqlite3.Row, ident: dict[str, Any]) -> Transition:
@@ -176,9 +182,7 @@ def _transition_draft(
             draft.columns["resolution_id"] = resolution.id
     if "comment" in fields:
         errors["comment"] = cannot_set("comment")
-    project = catalogue().project(row["project_id"])
-    assert project is not None
-    ctx = FieldContext(catalogue(), project, jira_state().text_limit)
+    ctx = field_context(row)
     comment_ops = {k: v for k, v in update.items() if k == "comment"}
     errors.update(apply_update_ops(comment_ops, row, draft, ctx, db()))
     if errors:
@@ -197,68 +201,10 @@ def assign(ref: str) -> tuple[str, int]:
     body = request_json()
     if not isinstance(body, dict):
         raise JiraError(400, ["The request body must be a JSON object."])
-    project = catalogue().project(row["project_id"])
-    assert project is not None
     draft = Draft()
     try:
-        set_assignee(body, draft, FieldContext(catalogue(), project, jira_state().text_limit))
+        set_assignee(body, draft, field_context(row))
     except FieldInvalid as exc:
         raise field_errors({"assignee": str(exc)})
     emit_changes(row, save_changes(db(), row, draft), "issue_assigned")
     return "", 204
-
-
-@api_route("/search", methods=("GET", "POST"))
-def search() -> Response:
-    params = _search_params()
-    ctx = JqlContext(catalogue(), db(), current_user(), validate=params["validate"])
-    try:
-        where, sql_params, order = compile_jql(parse_jql(params["jql"]), ctx)
-    except JqlError as exc:
-        raise JiraError(400, [str(exc)])
-    conn = db()
-    total = conn.execute(f"SELECT COUNT(*) FROM issue i WHERE {where}", sql_params).fetchone()[0]  # noqa: S608
-    ids = conn.execute(
-        f"SELECT i.id FROM issue i WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
-        [*sql_params, params["maxResults"], params["startAt"]],
-    ).fetchall()
-    fields = wanted_fields(params["fields"], default="*navigable")
-    issues = [issue_json(issue_or_404(str(r[0])), conn, fields, params["expand"]) for r in ids]
-    out: dict[str, Any] = {
-        "expand": "names,schema",
-        "startAt": params["startAt"],
-        "maxResults": params["maxResults"],
-        "total": total,
-        "issues": issues,
-    }
-    if ctx.warnings:
-        out["warningMessages"] = ctx.warnings
-    return jsonify(out)
-
-
-def _search_params() -> dict[str, Any]:
-    source: dict[str, Any]
-    if request.method == "POST":
-        body = request_json()
-        if not isinstance(body, dict):
-            raise JiraError(400, ["The request body must be a JSON object."])
-        source = {k: v for k, v in body.items() if v is not None}
-        raw = source.get("fields")
-        fields = raw if isinstance(raw, list) else ([raw] if raw else None)
-    else:
-        source = request.args.to_dict()
-        fields = request.args.getlist("fields") or None
-    try:
-        start = max(0, int(source.get("startAt", 0)))
-        limit = min(SEARCH_MAX_RESULTS, max(0, int(source.get("maxResults", 50))))
-    except (TypeError, ValueError):
-        raise JiraError(400, ["'startAt' and 'maxResults' must be numbers."])
-    validate = str(source.get("validateQuery", "true")).lower()
-    return {
-        "jql": str(source.get("jql") or ""),
-        "startAt": start,
-        "maxResults": limit,
-        "fields": fields,
-        "expand": str(source.get("expand") or ""),
-        "validate": validate not in ("false", "warn", "none"),
-    }

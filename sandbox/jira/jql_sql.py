@@ -1,6 +1,8 @@
 """JQL compiled to SQL over the issue table (alias ``i``): a handler per searchable field, dates
-absolute or relative (``-5d``, ``startOfDay()``), and ``ORDER BY`` columns. Real Jira fields the sandbox
-does not search on are a clear 400, not a wrong answer."""
+absolute or relative (``-5d``, ``startOfDay()``), and ``ORDER BY`` columns. Date-only fields (``duedate``,
+a date picker) compare calendar days, as Jira does. Custom fields are searched by ``cf[N]`` or by name:
+dates, selects (by option value) and text (``=`` only). Users are user names on Data Center and account
+ids on Cloud. Real Jira fields the sandbox does not search on are a clear 400, not a wrong answer."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class JqlContext:
     conn: sqlite3.Connection
     user: str
     validate: bool
+    cloud: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
@@ -32,7 +35,7 @@ DATE_OPS = ("=", "!=", "<", "<=", ">", ">=")
 # real Jira fields the sandbox does not search on: a clear 400 rather than a wrong answer
 UNSUPPORTED_FIELDS = frozenset(
     {"summary", "description", "text", "comment", "component", "fixversion", "affectedversion", "sprint",
-     "duedate", "resolutiondate", "creator", "watcher", "parent", "environment", "attachments", "issuelink"}
+     "resolutiondate", "creator", "watcher", "parent", "environment", "attachments", "issuelink"}
 )  # fmt: skip
 
 
@@ -88,9 +91,12 @@ def _resolve_status_category(clause: Clause, value: JqlValue, ctx: JqlContext) -
 def _resolve_user(clause: Clause, value: JqlValue, ctx: JqlContext) -> list[str]:
     if value.kind == "func" and value.text == "currentuser":
         return [ctx.user]
-    if value.kind != "text" or ctx.cat.user(value.text) is None:
+    user = None
+    if value.kind == "text":
+        user = ctx.cat.user_by_account_id(value.text) if ctx.cloud else ctx.cat.user(value.text)
+    if user is None:
         raise _no_value(clause, value)
-    return [value.text]
+    return [user.name]
 
 
 def _resolve_resolution(clause: Clause, value: JqlValue, ctx: JqlContext) -> list[str]:
@@ -154,15 +160,45 @@ def jql_moment(value: JqlValue, now: datetime) -> datetime:
     )
 
 
-def _date_handler(column: str) -> Callable[[Clause, JqlContext], Sql]:
+def _date_handler(column: str, *, day_only: bool = False) -> Callable[[Clause, JqlContext], Sql]:
+    """A timestamp column, or (``day_only``) a ``yyyy-MM-dd`` one compared by calendar day."""
+
     def handler(clause: Clause, ctx: JqlContext) -> Sql:
+        if clause.op in ("is", "is not"):
+            return f"{column} {'IS NULL' if clause.op == 'is' else 'IS NOT NULL'}", []
         if clause.op not in DATE_OPS:
             raise _unsupported_op(clause)
-        moment = format_time(jql_moment(clause.values[0], datetime.now(UTC)))
+        moment = jql_moment(clause.values[0], datetime.now(UTC))
+        bound = moment.date().isoformat() if day_only else format_time(moment)
         sql_op = "<>" if clause.op == "!=" else clause.op
-        return f"{column} {sql_op} ?", [moment]
+        return f"{column} {sql_op} ?", [bound]
 
     return handler
+
+
+def _custom_field_handler(clause: Clause, ctx: JqlContext) -> Sql:
+    """A custom field by ``cf[N]``, id or name: a date picker by day, a select by option value, text by
+    equality."""
+    fdef = ctx.cat.custom_field(clause.field)
+    if fdef is None:
+        raise JqlError(f"Field '{clause.field}' does not exist or you do not have permission to view it.")
+    column = f"json_extract(i.doc, '$.{fdef.id}')"
+    kind = fdef.schema["type"]
+    if kind == "date":
+        return _date_handler(column, day_only=True)(clause, ctx)
+    if kind == "option":
+        options = {o.name.lower(): o.id for o in fdef.options}
+
+        def option(clause: Clause, value: JqlValue, ctx: JqlContext) -> list[str]:
+            found = options.get(value.text.lower()) if value.kind == "text" else None
+            if found is None:
+                raise _no_value(clause, value)
+            return [found]
+
+        return _equality_handler(column, option, nullable=True)(clause, ctx)
+    if kind == "string" and clause.op in ("=", "!=", "is", "is not"):
+        return _equality_handler(column, lambda c, v, x: [v.text], nullable=True)(clause, ctx)
+    raise _unsupported_op(clause)
 
 
 JQL_FIELDS: dict[str, Callable[[Clause, JqlContext], Sql]] = {
@@ -183,6 +219,8 @@ JQL_FIELDS: dict[str, Callable[[Clause, JqlContext], Sql]] = {
     "createddate": _date_handler("i.created"),
     "updated": _date_handler("i.updated"),
     "updateddate": _date_handler("i.updated"),
+    "duedate": _date_handler("json_extract(i.doc, '$.duedate')", day_only=True),
+    "due": _date_handler("json_extract(i.doc, '$.duedate')", day_only=True),
 }
 ORDER_COLUMNS = {
     "created": ("i.created",),
@@ -191,6 +229,7 @@ ORDER_COLUMNS = {
     "issuekey": ("i.project_id", "i.num"),
     "id": ("i.id",),
     "priority": ("-CAST(i.priority_id AS INTEGER)",),
+    "duedate": ("json_extract(i.doc, '$.duedate')",),
 }
 
 
@@ -216,9 +255,9 @@ def _compile_clause(clause: Clause, ctx: JqlContext) -> Sql:
     handler = JQL_FIELDS.get(name)
     if handler is not None:
         return handler(clause, ctx)
-    if name in UNSUPPORTED_FIELDS or name.startswith("cf[") or name.startswith("customfield_"):
+    if name in UNSUPPORTED_FIELDS:
         raise JqlError(f"The sandbox does not support searching on the field '{clause.field}'.")
-    raise JqlError(f"Field '{clause.field}' does not exist or you do not have permission to view it.")
+    return _custom_field_handler(clause, ctx)
 
 
 def compile_jql(query: JqlQuery, ctx: JqlContext) -> tuple[str, list[Any], str]:

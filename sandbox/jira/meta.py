@@ -1,6 +1,7 @@
 """Metadata: ``serverInfo``, users, fields, projects, issue types, priorities, statuses,
-resolutions, link types, and createmeta in the Data Center 8.4+ shape (``issue/createmeta/{project}/
-issuetypes[/{id}]`` answering ``{"values": [...]}`` pages)."""
+resolutions, link types, and createmeta (``issue/createmeta/{project}/issuetypes[/{id}]``) in the Data
+Center 8.4+ shape (``{"values": [...]}`` pages) or, on Cloud, ``PageOfCreateMetaIssueTypes``
+(``issueTypes``) and ``PageOfCreateMetaIssueTypeWithField`` (``fields``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from sandbox.app import ApiRoute
 from sandbox.jira.catalogue import (
+    CLOUD_VERSION,
     DEFAULT_PRIORITY,
     ISSUE_TYPES,
     LINK_TYPES,
@@ -28,6 +30,7 @@ from sandbox.jira.context import (
     catalogue,
     current_user,
     int_param,
+    is_cloud,
     paged,
     project_or_404,
     site_url,
@@ -53,12 +56,14 @@ api_route = ApiRoute(bp, API_PREFIXES)  # the library uses both versions
 
 @api_route("/serverInfo")
 def server_info() -> Response:
+    """``deploymentType`` is what the ``jira`` library (and the hub) tell Cloud from Data Center by."""
+    version = CLOUD_VERSION if is_cloud() else SERVER_VERSION
     return jsonify(
         baseUrl=site_url(),
-        version=".".join(map(str, SERVER_VERSION)),
-        versionNumbers=list(SERVER_VERSION),
-        deploymentType="Server",
-        buildNumber=912000,
+        version=".".join(map(str, version)) + ("-SNAPSHOT" if is_cloud() else ""),
+        versionNumbers=list(version),
+        deploymentType="Cloud" if is_cloud() else "Server",
+        buildNumber=100300 if is_cloud() else 912000,
         buildDate="2023-11-28T00:00:00.000+0000",
         serverTime=stamp_now(),
         scmInfo="trackerhub-sandbox",
@@ -75,6 +80,12 @@ def myself() -> Response:
 
 @api_route("/user")
 def get_user() -> Response:
+    if is_cloud():
+        account = request.args.get("accountId") or ""
+        user = catalogue().user_by_account_id(account)
+        if user is None:
+            raise JiraError(404, [f"Specified user with accountId '{account}' does not exist"])
+        return jsonify(user_json(user.name))
     name = request.args.get("username") or request.args.get("key") or ""
     if catalogue().user(name) is None:
         raise JiraError(404, [f"The user named '{name}' does not exist"])
@@ -88,7 +99,7 @@ def _user_matches(user: User, query: str) -> bool:
 
 @api_route("/user/search")
 def search_users() -> Response:
-    query = (request.args.get("username") or "").strip().lower()
+    query = (request.args.get("query" if is_cloud() else "username") or "").strip().lower()
     if not query:
         raise JiraError(400, ["The username query parameter was not provided"])
     matches = [u for u in catalogue().users() if query == "." or _user_matches(u, query)]
@@ -187,7 +198,7 @@ def link_type_detail(ref: str) -> Response:
 def createmeta_issue_types(ref: str) -> Response:
     project = project_or_404(ref)
     values = [issue_type_json(t) for t in catalogue().project_issue_types(project)]
-    return jsonify(paged(values, int_param("startAt", 0), int_param("maxResults", 50, 1, 200)))
+    return jsonify(_createmeta_page(values, "issueTypes"))
 
 
 @api_route("/issue/createmeta/<ref>/issuetypes/<type_id>")
@@ -197,7 +208,20 @@ def createmeta_fields(ref: str, type_id: str) -> Response:
     if issue_type is None or issue_type.id != type_id or issue_type.id not in project.issue_type_ids:
         raise JiraError(404, [f"Issue type with id '{type_id}' does not exist in project '{project.key}'."])
     values = [createmeta_field_json(f, project, issue_type) for f in catalogue().screen(project, issue_type)]
-    return jsonify(paged(values, int_param("startAt", 0), int_param("maxResults", 50, 1, 200)))
+    return jsonify(_createmeta_page(values, "fields"))
+
+
+def _createmeta_page(values: list[dict[str, Any]], cloud_key: str) -> dict[str, Any]:
+    """Data Center's ``values`` page, or Cloud's page with the items under ``cloud_key`` (no ``isLast``)."""
+    page = paged(values, int_param("startAt", 0), int_param("maxResults", 50, 1, 200))
+    if not is_cloud():
+        return page
+    return {
+        "maxResults": page["maxResults"],
+        "startAt": page["startAt"],
+        "total": page["total"],
+        cloud_key: page["values"],
+    }
 
 
 def createmeta_field_json(fdef: FieldDef, project: Project, issue_type: IssueType) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sandbox.jira.catalogue import (
     Transition,
     User,
 )
-from sandbox.jira.context import api_url, catalogue, jira_state, site_url
+from sandbox.jira.context import api_url, catalogue, is_cloud, jira_state, site_url
 from sandbox.jira.store import find_issue, issue_labels
 
 AVATAR_SIZES = ("48x48", "24x24", "16x16", "32x32")
@@ -37,13 +37,17 @@ def _avatars(kind: str, ident: str) -> dict[str, str]:
 
 
 def user_json(name: str | None) -> dict[str, Any] | None:
+    """A user as Data Center shows one (``name``, ``key``) or, on Cloud, by ``accountId`` only."""
     if name is None:
         return None
     user = jira_state().cat.user(name) or User(name, name, "")
+    if is_cloud():
+        ident = {"self": f"{api_url()}/user?accountId={user.account_id}", "accountId": user.account_id}
+        ident["accountType"] = "atlassian"
+    else:
+        ident = {"self": f"{api_url()}/user?username={quote(user.name)}", "name": user.name, "key": user.name}
     return {
-        "self": f"{api_url()}/user?username={quote(user.name)}",
-        "name": user.name,
-        "key": user.name,
+        **ident,
         "emailAddress": user.email,
         "avatarUrls": _avatars("user", "10122"),
         "displayName": user.display_name,
@@ -177,6 +181,13 @@ def comment_json(row: sqlite3.Row, *, expand: str = "") -> dict[str, Any]:
     }
     if extra.get("visibility"):
         out["visibility"] = extra["visibility"]
+    if is_cloud():  # Cloud says on every comment whether a JSM customer sees it
+        internal = any(
+            p.get("key") == "sd.public.comment" and (p.get("value") or {}).get("internal")
+            for p in extra.get("properties", [])
+            if isinstance(p, dict)
+        )
+        out["jsdPublic"] = not internal
     if "properties" in expand:
         out["properties"] = extra.get("properties", [])
     return out

@@ -1,5 +1,6 @@
 """The Jira look-alike's SQLite schema and the writes several views share: issues (numbered per
-project), labels, comments, the start-up webhook."""
+project, found by their current key or one they had before a move), labels, comments, the start-up
+webhook."""
 
 from __future__ import annotations
 
@@ -87,6 +88,17 @@ CREATE TABLE IF NOT EXISTS changelog (
   created TEXT NOT NULL,
   items TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS moved_key (old_key TEXT PRIMARY KEY, issue_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bulk_task (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  status TEXT NOT NULL,
+  submitted_by TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  polls INTEGER NOT NULL DEFAULT 0,
+  payload TEXT NOT NULL,
+  result TEXT NOT NULL DEFAULT '{}'
+);
 CREATE TABLE IF NOT EXISTS webhook (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL,
@@ -99,8 +111,8 @@ CREATE TABLE IF NOT EXISTS webhook (
   updated_at INTEGER NOT NULL
 );
 """
-ID_TABLES = ("issue", "comment", "attachment", "issue_link", "remote_link", "changelog")
-DATA_TABLES = (*ID_TABLES, "label", "project_counter", "webhook")
+ID_TABLES = ("issue", "comment", "attachment", "issue_link", "remote_link", "changelog", "bulk_task")
+DATA_TABLES = (*ID_TABLES, "label", "project_counter", "moved_key", "webhook")
 FIRST_ID = 10000
 
 
@@ -123,10 +135,17 @@ class Store(SqliteStore):
 
 
 def find_issue(conn: sqlite3.Connection, ref: str) -> sqlite3.Row | None:
+    """An issue by id or key; a key it had before a move finds it too, as on Jira."""
     ref = ref.strip()
     if ref.isdigit():
         return conn.execute("SELECT * FROM issue WHERE id = ?", (int(ref),)).fetchone()
-    return conn.execute("SELECT * FROM issue WHERE key = ?", (ref.upper(),)).fetchone()
+    row = conn.execute("SELECT * FROM issue WHERE key = ?", (ref.upper(),)).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT i.* FROM moved_key m JOIN issue i ON i.id = m.issue_id WHERE m.old_key = ?",
+            (ref.upper(),),
+        ).fetchone()
+    return row
 
 
 def issue_labels(conn: sqlite3.Connection, issue_id: int) -> list[str]:
@@ -166,16 +185,23 @@ class Draft:
     comments: list[str] = field(default_factory=list)
 
 
+def next_number(conn: sqlite3.Connection, project_id: str) -> int:
+    """The next issue number of a project (inside the caller's transaction)."""
+    return int(
+        conn.execute(
+            "INSERT INTO project_counter VALUES (?, 1) "
+            "ON CONFLICT (project_id) DO UPDATE SET last_num = last_num + 1 RETURNING last_num",
+            (project_id,),
+        ).fetchone()[0]
+    )
+
+
 def insert_issue(
     conn: sqlite3.Connection, project: Project, issue_type: IssueType, draft: Draft, user: str
 ) -> sqlite3.Row:
     now = stamp_now()
     with transaction(conn):
-        num = conn.execute(
-            "INSERT INTO project_counter VALUES (?, 1) "
-            "ON CONFLICT (project_id) DO UPDATE SET last_num = last_num + 1 RETURNING last_num",
-            (project.id,),
-        ).fetchone()[0]
+        num = next_number(conn, project.id)
         key = f"{project.key}-{num}"
         cols = draft.columns
         cur = conn.execute(

@@ -11,6 +11,7 @@ from redis.retry import Retry
 
 from connector.errors import TrackerUnavailable
 from connector.ratelimit import LocalRateLimiter, RedisRateLimiter, limiter_key
+from tests.connector.fakes import FakeClock
 
 
 def _max_in_window(stamps: list[float], width: float) -> int:
@@ -84,21 +85,6 @@ def test_redis_down_is_unavailable() -> None:
     limiter = RedisRateLimiter(client, "t:down")
     with pytest.raises(TrackerUnavailable):
         limiter.acquire(timeout=0.1)
-
-
-class FakeClock:
-    """A clock that moves only when the limiter sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def test_local_limiter_keeps_every_window_under_the_rate() -> None:

@@ -529,7 +529,7 @@ def test_createmeta_has_the_data_center_shape(jira: JIRA, sandbox: RunningSandbo
 
 
 def test_metadata_endpoints(jira: JIRA) -> None:
-    assert [p.key for p in jira.projects()] == ["SUP", "DEV"]
+    assert [p.key for p in jira.projects()] == ["SUP", "DEV", "HW", "DB"]
     project = jira.project("SUP")
     assert project.id == "10000"
     assert project.name == "Support"
@@ -548,8 +548,8 @@ def test_metadata_endpoints(jira: JIRA) -> None:
 def test_extra_projects_can_be_seeded(db_path: Path) -> None:
     client = create_sandbox_app(db_path, extra_projects=["OPS:Operations", "SUP"]).test_client()
     projects = client.get("/rest/api/2/project", headers=BEARER).get_json()
-    assert [(p["key"], p["name"], p["id"]) for p in projects][-1] == ("OPS", "Operations", "10002")
-    assert len(projects) == 3
+    assert [(p["key"], p["name"], p["id"]) for p in projects][-1] == ("OPS", "Operations", "10004")
+    assert len(projects) == 5
 
 
 # --- fault injection ---------------------------------------------------------------------------------

@@ -23,13 +23,6 @@ ENGINEER = ("engineer", "any-password")
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    yield rec
-    rec.stop()
-
-
-@pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     with run_in_thread(tmp_path / "sandbox-jira.sqlite3", faults=True) as running:
         yield running
