@@ -53,6 +53,25 @@ def live_card(**over: Any) -> dict[str, Any]:
     return card
 
 
+def board(
+    board_id: int, title: str, columns: list[tuple[str, int]], lanes: list[tuple[str, int]]
+) -> dict[str, Any]:
+    """A board as GET /boards/{id} answers it: columns ``(title, type)`` numbered ``<board>01``, ...,
+    in order; lanes ``(title, condition)`` numbered ``<board>11``, ... (condition 1 live, 2 archived)."""
+    return {
+        "id": board_id,
+        "title": title,
+        "columns": [
+            {"id": board_id * 10 + n, "title": name, "type": kind, "sort_order": n, "column_id": None}
+            for n, (name, kind) in enumerate(columns, 1)
+        ],
+        "lanes": [
+            {"id": board_id * 10 + 10 + n, "title": name, "sort_order": n, "condition": condition}
+            for n, (name, condition) in enumerate(lanes, 1)
+        ],
+    }
+
+
 def draft(**over: Any) -> IssueDraft:
     fields: dict[str, Any] = {
         "target": TARGET,
