@@ -68,10 +68,19 @@ class CachedReads(KaitenClient):
         """Card types and custom properties with their select values."""
         return self._catalogue.get("catalogue", lambda: read_catalogue(self))
 
-    def board(self, board_id: str | int) -> BoardLayout:
-        """A board's columns and lanes; ``UnknownTarget`` when Kaiten has no such board."""
+    def board(self, board_id: str | int, *, fresh: bool = False) -> BoardLayout:
+        """A board's columns and lanes (re-read when ``fresh``); ``UnknownTarget`` when Kaiten has no
+        such board."""
         number = as_int(board_id, "board id")
+        if fresh:
+            self._boards.clear()
         return self._boards.get(number, lambda: self._read_board(number))
+
+    def board_having(self, board_id: str | int, found: Callable[[BoardLayout], bool]) -> BoardLayout:
+        """The board's layout, read again when the kept one lacks what ``found`` looks for (a column an
+        admin added since), so a change on the board is not refused for the cache's sake."""
+        layout = self.board(board_id)
+        return layout if found(layout) else self.board(board_id, fresh=True)
 
     def company_tags(self, *, fresh: bool = False) -> CompanyTags:
         """The company's tags (re-read when ``fresh``, e.g. for a tag id not seen before)."""

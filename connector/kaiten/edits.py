@@ -1,6 +1,7 @@
 """Changing a card: its fields and tags, its responsible member, its column (transitions) and its place
-(a move to another board, lane or type). Every change reads the card first, so a repeat does nothing
-more; none of the writes is retried here (the jobs retry, after reading again).
+(a move to another board, lane or type). What depends on the card's state (its tags, members, column,
+board) is read first, so a repeat sends nothing more; a plain field update is one ``PATCH``, the same
+when repeated. None of the writes is retried here (the jobs retry them).
 
 - ``PATCH /cards/{id}`` (developers.kaiten.ru/cards/update-card) sets fields and custom properties
   (``{"id_<n>": value}``, null clears one) and moves: ``board_id``, ``column_id``, ``lane_id``,
@@ -16,6 +17,10 @@ Moving across spaces: ``PATCH /cards/{id}`` takes any ``board_id`` (the docs set
 board is a company object that spaces show), so a move to a board in another space is the same single
 PATCH and keeps the card and its id; it may change who sees the card and which space's webhook reports
 it. Kaiten then answers 403 if the hub's user cannot reach that board, which is ``TrackerRejected``.
+So ``move`` never raises ``MoveUnsupported`` for another space, only for another tracker. This rests on
+the update-card reference (no live tenant was tried; the look-alike has one space); whether Kaiten
+picks a column and lane itself when only ``board_id`` changes is unverified (research/kaiten.md §4),
+so a move to another board always names both.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connector.errors import TrackerRejected
+from connector.errors import MoveUnsupported, TrackerRejected
 from connector.kaiten.boards import BoardLayout, transitions_of
 from connector.kaiten.cached import CachedReads
 from connector.kaiten.cards import MEMBER_RESPONSIBLE, member_id
@@ -51,10 +56,12 @@ class CardEdits(CardComments, CachedReads):
     ) -> None:
         """One ``PATCH`` with the fields (see ``fields.card_update``: card fields, custom properties by
         id or name, select values by id or name; ``responsible_id`` assigns, ``tags`` adds), then the
-        tags added and removed that are not so already."""
-        card = self.get_card(key)
-        self.apply(card, card_update(fields, self.catalogue))
-        self.relabel(card, add_labels, remove_labels)
+        tags added and removed that are not so already. The card is read first only when tags or the
+        responsible change; a bad field or value is refused before anything is sent."""
+        update = card_update(fields, self.catalogue)
+        needs_card = update.responsible or update.tags or add_labels or remove_labels
+        card = self.get_card(key) if needs_card else {"id": card_id_of(key)}
+        self.apply(card, update, add=add_labels, remove=remove_labels)
 
     def assign(self, key: str, user: str | None) -> None:
         """Make ``user`` (a user id) the card's responsible member, adding them as a member first;
@@ -78,10 +85,10 @@ class CardEdits(CardComments, CachedReads):
         """Put the card in the column ``to`` (an id or a title, case-insensitive) of its board, with
         ``fields`` in the same ``PATCH``; then add ``comment`` unless the card already has one with this
         text, so a repeat after a lost answer completes what is missing. Already in that column: no
-        move. A column the board does not have is ``TrackerRejected`` naming those it has. Kaiten has
-        no resolutions: ``resolution`` is ignored."""
+        move. A column the board does not have (after reading the board again) is ``TrackerRejected``
+        naming those it has. Kaiten has no resolutions: ``resolution`` is ignored."""
         card = self.get_card(key)
-        layout = self.board(card["board_id"])
+        layout = self.board_having(card["board_id"], lambda board: board.column(to) is not None)
         column = layout.column(to)
         if column is None:
             names = layout.column_names()
@@ -89,9 +96,8 @@ class CardEdits(CardComments, CachedReads):
         if resolution is not None:
             log.debug("kaiten.resolution_ignored card=%s resolution=%s", key, resolution)
         update = card_update(fields or {}, self.catalogue)
-        if column.id != to_int(card.get("column_id")):
-            update.body["column_id"] = column.id
-        self.apply(card, update)
+        moved = {"column_id": column.id} if column.id != to_int(card.get("column_id")) else {}
+        self.apply(card, update, placed=moved)
         if comment and all(c.get("text") != comment for c in self.comment_list(key)):
             self.add_comment(key, comment, comment)
 
@@ -99,26 +105,39 @@ class CardEdits(CardComments, CachedReads):
         """One ``PATCH`` that puts the card on ``target``'s board, column, lane and card type, with
         ``fields``; the card keeps its id and its link. On another board an unnamed column or lane is
         the board's first; a named one must be that board's (``TrackerRejected`` naming those it has),
-        read from the board's cached layout. See the module's note on moving across spaces."""
+        read from the board's cached layout (read again when it lacks them). A target in another tracker
+        is ``MoveUnsupported``: the caller copies the card there instead. See the module's note on
+        moving across spaces."""
+        if target.tracker != self.name:
+            raise MoveUnsupported(f"a kaiten card cannot move to tracker {target.tracker!r}; copy it")
         card = self.get_card(key)
-        layout = self.board(target.container)
+        layout = self.board_having(target.container, lambda board: _has_place(board, target))
         update = card_update(fields or {}, self.catalogue)
-        update.body.update(placement(card, layout, target))
+        placed: dict[str, int] = placement(card, layout, target)
         if target.issue_type is not None and as_int(target.issue_type, "card type id") != card.get("type_id"):
-            update.body["type_id"] = as_int(target.issue_type, "card type id")
-        self.apply(card, update)
+            placed["type_id"] = as_int(target.issue_type, "card type id")
+        self.apply(card, update, placed=placed)
         return self.ref(key)
 
     # -- the steps ---------------------------------------------------------------------------------------
 
-    def apply(self, card: Mapping[str, Any], update: CardUpdate) -> None:
-        """Send a card update: the ``PATCH`` (when it has something), the responsible, the tags."""
-        if update.body:
-            self.update_card(card["id"], **update.body)
+    def apply(
+        self,
+        card: Mapping[str, Any],
+        update: CardUpdate,
+        *,
+        placed: Mapping[str, int] | None = None,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Send a card update: one ``PATCH`` of its body and ``placed`` (when there is something to
+        send), then the responsible, then the tags (``update``'s and ``add``) and ``remove``."""
+        body = {**update.body, **(placed or {})}
+        if body:
+            self.update_card(card["id"], **body)
         if update.responsible:
             self.set_responsible(card, update.responsible[0])
-        if update.tags:
-            self.relabel(card, update.tags, ())
+        self.relabel(card, [*update.tags, *add], remove)
 
     def set_responsible(self, card: Mapping[str, Any], user: str | int | None) -> None:
         """``user`` responsible, nobody else (see ``assign``), from the members ``card`` lists."""
@@ -149,6 +168,11 @@ class CardEdits(CardComments, CachedReads):
             tag_id = present.pop(name.casefold(), None)
             if tag_id is not None:
                 self.request("DELETE", f"{path}/{as_int(tag_id, 'tag id')}")
+
+
+def _has_place(layout: BoardLayout, target: Target) -> bool:
+    column_known = target.column is None or layout.column(target.column) is not None
+    return column_known and (target.lane is None or layout.lane(target.lane) is not None)
 
 
 def placement(card: Mapping[str, Any], layout: BoardLayout, target: Target) -> dict[str, int]:

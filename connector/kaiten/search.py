@@ -34,6 +34,8 @@ class CardSearch(CachedReads):
         card fields and ``id_<n>`` properties in ``fields``. With ``keys``, those cards are read one by
         one (the list has no id filter) and every condition is checked on them."""
         boards = {b: self.board(b) for b in board_ids(query)} if query.statuses else {}
+        if boards and not any(layout.column(s) for layout in boards.values() for s in query.statuses):
+            boards = {b: self.board(b, fresh=True) for b in boards}  # a column added since?
         tags = self.company_tags().by_name if len(query.labels) > 1 else {}
         queries = card_queries(query, boards, tags)
         if query.keys:

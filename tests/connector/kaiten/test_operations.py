@@ -11,7 +11,7 @@ import responses
 from responses import matchers
 
 from connector.base import CAN_BULK_CREATE, CAN_CHECKLISTS, CAN_MOVE, CAN_REMOTE_LINKS
-from connector.errors import TrackerRejected, UnknownTarget
+from connector.errors import MoveUnsupported, TrackerRejected, UnknownTarget
 from connector.kaiten import KaitenTracker
 from connector.types import Checklist, ChecklistItem, IssueRef, LinkType, SearchQuery, Target
 from tests.connector.kaiten.factories import API, ORIGIN, TOKEN, board, body_of, live_card
@@ -125,7 +125,29 @@ def test_a_column_the_board_lacks_is_refused_naming_its_columns(tracker: KaitenT
     assert sent("PATCH") == []
 
 
+@responses.activate(assert_all_requests_are_fired=True)
+def test_a_column_added_since_the_board_was_read_is_found_by_reading_it_again(tracker: KaitenTracker) -> None:
+    card_read(live_card(id=7, column_id=101))
+    responses.get(API + "/boards/10", json=BOARD_10)
+    tracker.transitions("7")  # the layout is kept from here
+    waiting = {"id": 104, "title": "Waiting for customer", "type": 2, "sort_order": 4, "column_id": None}
+    responses.replace(
+        responses.GET, API + "/boards/10", json={**BOARD_10, "columns": [*BOARD_10["columns"], waiting]}
+    )
+    patch = responses.patch(API + "/cards/7", json=live_card(id=7, column_id=104))
+    tracker.transition("7", "Waiting for customer")
+    assert body_of(patch.calls[0]) == {"column_id": 104}
+
+
 # -- fields and tags -------------------------------------------------------------------------------------------
+
+
+READS = [
+    "/card-types",
+    "/company/custom-properties",
+    "/company/custom-properties/501/select-values",
+    "/company/custom-properties/503/select-values",
+]
 
 
 def catalogue() -> None:
@@ -150,7 +172,6 @@ def test_update_fields_is_one_patch_with_properties_by_name_and_select_values_as
     tracker: KaitenTracker,
 ) -> None:
     catalogue()
-    card_read(live_card(id=7))
     patch = responses.patch(API + "/cards/7", json=live_card(id=7))
     tracker.update_fields(
         "7",
@@ -167,12 +188,12 @@ def test_update_fields_is_one_patch_with_properties_by_name_and_select_values_as
         "asap": True,
         "properties": {"id_501": [602], "id_503": [611, 612], "id_504": 42},
     }
+    assert sent("GET") == [(p, None) for p in READS]  # the catalogue; no card read for a PATCH alone
 
 
 @responses.activate(assert_all_requests_are_fired=True)
 def test_an_unknown_field_or_value_is_refused_before_anything_is_sent(tracker: KaitenTracker) -> None:
     catalogue()
-    card_read(live_card(id=7))
     with pytest.raises(
         TrackerRejected, match=r"'Blocker' is not a value of Severity.*'601 Critical', '602 Major'"
     ):
@@ -195,6 +216,17 @@ def test_tags_are_added_and_removed_only_when_needed(tracker: KaitenTracker) -> 
     assert sent("POST") == [("/cards/7/tags", {"name": "sla-breached"})]
     assert sent("DELETE") == [("/cards/7/tags/301", None)]
     assert sent("PATCH") == []
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_a_tag_asked_for_twice_is_added_once_with_the_responsible_from_the_fields(
+    tracker: KaitenTracker,
+) -> None:
+    card_read(live_card(id=7, members=[member(3, 2)], tags=[]))
+    responses.post(API + "/cards/7/tags", json={"id": 303, "name": "sla-breached"})
+    tracker.update_fields("7", {"tags": ["sla-breached"], "responsible_id": "3"}, add_labels=["SLA-breached"])
+    assert sent("POST") == [("/cards/7/tags", {"name": "sla-breached"})]
+    assert sent("PATCH") == []  # 3 is already responsible
 
 
 # -- the responsible member --------------------------------------------------------------------------------------
@@ -377,6 +409,12 @@ def test_a_column_or_lane_of_another_board_is_refused_naming_what_the_target_has
     with pytest.raises(TrackerRejected, match=r"board 20 has no lane '111'; it has \['212 Main'\]"):
         tracker.move("7", Target("kaiten", "20", lane="111"))
     assert sent("PATCH") == []
+
+
+def test_a_move_to_another_tracker_is_for_the_caller_to_copy(tracker: KaitenTracker) -> None:
+    with responses.RequestsMock() as rsps, pytest.raises(MoveUnsupported, match="'jira'"):
+        tracker.move("7", Target("jira", "SUP", issue_type="Task"))
+    assert len(rsps.calls) == 0
 
 
 @responses.activate(assert_all_requests_are_fired=True)
