@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import responses
+from responses import matchers
+
 from connector.types import IssueDraft, Target
 
 ORIGIN = "https://acme.kaiten.ru"
@@ -89,3 +92,23 @@ def draft(**over: Any) -> IssueDraft:
 
 def body_of(call: Any) -> Any:
     return json.loads(call.request.body)
+
+
+def card_read(card: dict[str, Any]) -> Any:
+    """GET /cards/{id}, which the tracker always asks with ``broken_api=false``."""
+    return responses.get(
+        f"{API}/cards/{card['id']}", json=card, match=[matchers.query_param_matcher({"broken_api": "false"})]
+    )
+
+
+def member(user: int, kind: int) -> dict[str, Any]:
+    """A card member (S2 ``MemberDetailed``: the user plus ``card_id``, ``user_id``, ``type``)."""
+    return {"id": user, "full_name": f"User {user}", "user_id": user, "card_id": 7, "type": kind}
+
+
+def sent(method: str) -> list[tuple[str, Any]]:
+    return [
+        (c.request.url.split("?")[0].removeprefix(API), body_of(c) if c.request.body else None)
+        for c in responses.calls
+        if c.request.method == method
+    ]

@@ -1,79 +1,29 @@
-"""KaitenTracker's operations for routing and automations against Kaiten's documented shapes (``responses``):
-comments, transitions, field updates and tags, the responsible member, search, external links, moves,
-checklists. Every request the test expects is also required to happen."""
+"""KaitenTracker's changes to a card against Kaiten's documented shapes (``responses``): transitions, field
+updates and tags, the responsible member, moves. Every request the test expects must also happen."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import responses
-from responses import matchers
 
-from connector.base import CAN_BULK_CREATE, CAN_CHECKLISTS, CAN_MOVE, CAN_REMOTE_LINKS
 from connector.errors import MoveUnsupported, TrackerRejected, UnknownTarget
 from connector.kaiten import KaitenTracker
-from connector.types import Checklist, ChecklistItem, IssueRef, LinkType, SearchQuery, Target
-from tests.connector.kaiten.factories import API, ORIGIN, TOKEN, board, body_of, live_card
+from connector.types import IssueRef, Target
+from tests.connector.kaiten.factories import (
+    API,
+    ORIGIN,
+    TOKEN,
+    board,
+    body_of,
+    card_read,
+    live_card,
+    member,
+    sent,
+)
 
 # GET /boards/{id}: columns (type 1 queue, 2 in progress, 3 done) and lanes, as the docs describe them.
 BOARD_10 = board(10, "Support", [("To do", 1), ("In progress", 2), ("Done", 3)], [("Default", 1)])
 BOARD_20 = board(20, "Sales", [("Leads", 1), ("Won", 3)], [("Archived lane", 2), ("Main", 1)])
-
-
-def card_read(card: dict[str, Any]) -> Any:
-    """GET /cards/{id}, which the tracker always asks with ``broken_api=false``."""
-    return responses.get(
-        f"{API}/cards/{card['id']}", json=card, match=[matchers.query_param_matcher({"broken_api": "false"})]
-    )
-
-
-def member(user: int, kind: int) -> dict[str, Any]:
-    """A card member (S2 ``MemberDetailed``: the user plus ``card_id``, ``user_id``, ``type``)."""
-    return {"id": user, "full_name": f"User {user}", "user_id": user, "card_id": 7, "type": kind}
-
-
-def sent(method: str) -> list[tuple[str, Any]]:
-    return [
-        (c.request.url.split("?")[0].removeprefix(API), body_of(c) if c.request.body else None)
-        for c in responses.calls
-        if c.request.method == method
-    ]
-
-
-def test_what_kaiten_can_do(tracker: KaitenTracker) -> None:
-    can = tracker.capabilities()
-    assert {CAN_MOVE, CAN_CHECKLISTS, CAN_REMOTE_LINKS} <= can and CAN_BULK_CREATE not in can
-    assert tracker.link_types() == [LinkType("Parent", "is a child of", "is the parent of")]
-
-
-# -- comments ------------------------------------------------------------------------------------------------
-
-
-@responses.activate(assert_all_requests_are_fired=True)
-def test_comments_oldest_first_with_author_date_and_visibility(tracker: KaitenTracker) -> None:
-    # GET /cards/{id}/comments as the docs answer it (CardCommentsRetrieveCardCommentsResponse)
-    later = {
-        "id": 9002,
-        "text": "internal note",
-        "card_id": 7,
-        "author_id": 3,
-        "author": {"id": 3, "full_name": "Bob Example"},
-        "internal": True,
-        "created": "2024-10-15T08:00:00.000Z",
-        "updated": "2024-10-15T08:00:00.000Z",
-    }
-    earlier = {**later, "id": 9001, "text": "hello", "internal": False, "created": "2024-10-14T10:48:16.594Z"}
-    responses.get(API + "/cards/7/comments", json=[later, earlier])
-    comments = tracker.comments("7")
-    assert [(c.id, c.body, c.author, c.author_name, c.public) for c in comments] == [
-        ("9001", "hello", "3", "Bob Example", True),
-        ("9002", "internal note", "3", "Bob Example", False),
-    ]
-    assert (
-        comments[0].created is not None
-        and comments[0].created.isoformat() == "2024-10-14T10:48:16.594000+00:00"
-    )
 
 
 # -- transitions -----------------------------------------------------------------------------------------------
@@ -269,102 +219,6 @@ def test_unassign_leaves_the_responsible_a_plain_member(tracker: KaitenTracker) 
     assert sent("PATCH") == [("/cards/7/members/3", {"type": 1})] and sent("DELETE") == []
 
 
-# -- search ---------------------------------------------------------------------------------------------------------
-
-
-def list_item(card_id: int, **over: Any) -> dict[str, Any]:
-    """A GET /cards item: the card with its members and column, its tags only as ids."""
-    item = live_card(id=card_id, members=[], column={"id": 101, "title": "To do", "type": 1})
-    item.update(over)
-    return item
-
-
-@responses.activate(assert_all_requests_are_fired=True)
-def test_search_pages_lazily_through_the_card_list_with_the_querys_filters(tracker: KaitenTracker) -> None:
-    first = [list_item(i) for i in range(1, 51)]
-    second = [list_item(51, tag_ids=[301])]
-    wanted = {
-        "board_id": "10",
-        "column_ids": "102",
-        "states": "1,2",
-        "condition": "1",
-        "tag": "vip",
-        "broken_api": "false",
-        "additional_card_fields": "description",
-        "limit": "50",
-    }
-    responses.get(API + "/boards/10", json=BOARD_10)
-    page1 = responses.get(
-        API + "/cards", json=first, match=[matchers.query_param_matcher({**wanted, "offset": "0"})]
-    )
-    page2 = responses.get(
-        API + "/cards", json=second, match=[matchers.query_param_matcher({**wanted, "offset": "50"})]
-    )
-    responses.get(API + "/tags", json=[{"id": 301, "name": "vip"}, {"id": 302, "name": "bug"}])
-    query = SearchQuery(containers=("10",), statuses=("in progress",), not_done=True, labels=("vip",))
-    found = tracker.search(query, fields=("description",), page_size=50)
-    assert page1.call_count == 0  # nothing is read before the caller asks
-    assert next(found).ref == IssueRef("kaiten", "1", ORIGIN + "/1", "1")
-    assert page1.call_count == 1 and page2.call_count == 0
-    rest = list(found)
-    assert (
-        len(rest) == 50
-        and rest[-1].labels == ("vip",)
-        and rest[-1].fields == {"description": "Steps to reproduce"}
-    )
-
-
-@responses.activate(assert_all_requests_are_fired=True)
-def test_search_for_unassigned_cards_checks_each_cards_members(tracker: KaitenTracker) -> None:
-    cards = [list_item(1, members=[member(3, 2)]), list_item(2, members=[member(4, 1)]), list_item(3)]
-    responses.get(
-        API + "/cards",
-        json=cards,
-        match=[matchers.query_param_matcher({"condition": "1"}, strict_match=False)],
-    )
-    assert [s.ref.key for s in tracker.search(SearchQuery(assignee_empty=True))] == ["2", "3"]
-    assert "responsible_id" not in responses.calls[0].request.params
-
-
-@responses.activate(assert_all_requests_are_fired=True)
-def test_search_by_keys_reads_those_cards_and_checks_the_rest_of_the_query(tracker: KaitenTracker) -> None:
-    card_read(live_card(id=5, state=1))
-    card_read(live_card(id=6, state=3, column_id=103))
-    responses.get(f"{API}/cards/8", status=404, json={"message": "Card not found"})
-    found = tracker.search(SearchQuery(keys=("5", "6", "8"), not_done=True))
-    assert [s.ref.key for s in found] == ["5"]
-
-
-def test_search_refuses_a_status_no_board_has_before_reading_cards(tracker: KaitenTracker) -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
-        rsps.get(API + "/boards/10", json=BOARD_10)
-        with pytest.raises(TrackerRejected, match="no column is named"):
-            tracker.search(SearchQuery(containers=("10",), statuses=("Waiting",)))
-
-
-# -- external links --------------------------------------------------------------------------------------------------
-
-
-@responses.activate(assert_all_requests_are_fired=True)
-def test_remote_link_is_added_once_by_url_and_its_title_kept_current(tracker: KaitenTracker) -> None:
-    url = "https://hub.example.com/route/abc"
-    responses.get(API + "/cards/7/external-links", json=[])
-    add = responses.post(API + "/cards/7/external-links", json={"id": 41, "url": url, "description": "Route"})
-    tracker.add_remote_link("7", url, "Route", global_id="hub-route-7")
-    assert body_of(add.calls[0]) == {"url": url, "description": "Route"}
-    # the card now has it (S2 ExternalLink): the same title sends nothing, another updates it
-    responses.replace(
-        responses.GET,
-        API + "/cards/7/external-links",
-        json=[{"id": 41, "url": url, "description": "Route", "card_id": 7}],
-    )
-    tracker.add_remote_link("7", url, "Route", global_id="hub-route-7")
-    update = responses.patch(API + "/cards/7/external-links/41", json={"id": 41})
-    tracker.add_remote_link("7", url, "Route this ticket " + "x" * 600, global_id="hub-route-7")
-    assert add.call_count == 1 and len(sent("GET")) == 3
-    assert body_of(update.calls[0]) == {"description": ("Route this ticket " + "x" * 600)[:512]}
-
-
 # -- moves -------------------------------------------------------------------------------------------------------------
 
 
@@ -424,59 +278,6 @@ def test_move_to_a_board_kaiten_lacks_is_an_unknown_target(tracker: KaitenTracke
     with pytest.raises(UnknownTarget) as caught:
         tracker.move("7", Target("kaiten", "99"))
     assert caught.value.part == "board"
-
-
-# -- checklists ---------------------------------------------------------------------------------------------------------
-
-
-def checklist(
-    checklist_id: int, name: str, *items: tuple[int, str, bool], order: float = 1
-) -> dict[str, Any]:
-    """A checklist as GET /cards/{id} embeds it (S2 Checklist with ChecklistItem items)."""
-    return {
-        "id": checklist_id,
-        "name": name,
-        "sort_order": order,
-        "items": [
-            {"id": i, "text": t, "checked": c, "sort_order": n} for n, (i, t, c) in enumerate(items, 1)
-        ],
-    }
-
-
-@responses.activate(assert_all_requests_are_fired=True)
-def test_checklists_are_read_from_the_card(tracker: KaitenTracker) -> None:
-    lists = [
-        checklist(2, "Later", order=2),
-        checklist(1, "Steps", (11, "Reboot", True), (12, "Call back", False)),
-    ]
-    card_read(live_card(id=7, checklists=lists))
-    assert tracker.checklists("7") == [
-        Checklist(
-            "1", "Steps", (ChecklistItem("11", "Reboot", True), ChecklistItem("12", "Call back", False))
-        ),
-        Checklist("2", "Later"),
-    ]
-
-
-@responses.activate(assert_all_requests_are_fired=True)
-def test_add_checklist_creates_it_then_its_items(tracker: KaitenTracker) -> None:
-    card_read(live_card(id=7, checklists=[]))
-    responses.post(API + "/cards/7/checklists", json={"id": 3, "name": "Onboarding", "items": None})
-    responses.post(API + "/cards/7/checklists/3/items", json={"id": 31, "text": "x"})
-    assert tracker.add_checklist("7", "Onboarding", ["Account", "Laptop"]) == "3"
-    assert sent("POST") == [
-        ("/cards/7/checklists", {"name": "Onboarding"}),
-        ("/cards/7/checklists/3/items", {"text": "Account"}),
-        ("/cards/7/checklists/3/items", {"text": "Laptop"}),
-    ]
-
-
-@responses.activate(assert_all_requests_are_fired=True)
-def test_add_checklist_again_adds_only_the_items_a_lost_answer_left_out(tracker: KaitenTracker) -> None:
-    card_read(live_card(id=7, checklists=[checklist(3, "Onboarding", (31, "Account", False))]))
-    responses.post(API + "/cards/7/checklists/3/items", json={"id": 32, "text": "Laptop"})
-    assert tracker.add_checklist("7", "onboarding", ["Account", "Laptop"]) == "3"
-    assert sent("POST") == [("/cards/7/checklists/3/items", {"text": "Laptop"})]
 
 
 @responses.activate(assert_all_requests_are_fired=True)
