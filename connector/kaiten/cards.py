@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.dates import parse_date, parse_datetime
@@ -122,11 +123,6 @@ def card_status(card: Mapping[str, Any]) -> str:
     return str(column.get("title") or STATE_NAMES.get(int(card.get("state") or 0), ""))
 
 
-def tag_names(card: Mapping[str, Any]) -> set[str]:
-    """The card's tags, lower-cased (Kaiten's tag names are case-insensitive)."""
-    return {str(t.get("name", "")).lower() for t in card.get("tags") or []}
-
-
 def responsible_id(card: Mapping[str, Any]) -> int | None:
     """The user id of the card's responsible member, if it has one."""
     for member in card.get("members") or []:
@@ -140,17 +136,15 @@ def member_id(member: Mapping[str, Any]) -> int | None:
     return to_int(member.get("user_id", member.get("id")))
 
 
-def has_properties(card: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """Whether the card's custom properties hold ``wanted`` (a value, or one of a multi-value's)."""
-    values = card.get("properties") or {}
-    for name, value in wanted.items():
-        have = values.get(property_key(name))
-        if isinstance(have, list) and not isinstance(value, list):
-            if value not in have:
-                return False
-        elif have != value:
-            return False
-    return True
+def utc_text(moment: datetime, *, round_up: bool = False) -> str:
+    """``2024-10-14T10:48:16.594Z``, the way Kaiten writes times (a naive time is taken as UTC), to the
+    millisecond: cut, or rounded up with ``round_up`` (so "before 10:00:00.0005" keeps 10:00:00.000)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    if round_up and moment.microsecond % 1000:
+        moment += timedelta(microseconds=1000 - moment.microsecond % 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _text(value: Any) -> str | None:

@@ -128,17 +128,6 @@ class KaitenClient:
         """Archive a card (``condition`` 2)."""
         return self.update_card(card_id, condition=CONDITION_ARCHIVED)
 
-    def add_tag(self, card_id: str | int, name: str) -> dict[str, Any]:
-        """Add a tag by name (Kaiten creates the company tag if it is new)."""
-        tag: dict[str, Any] = self.request("POST", f"/cards/{card_id_of(card_id)}/tags", json={"name": name})
-        return tag
-
-    def add_member(self, card_id: str | int, user_id: str | int) -> dict[str, Any]:
-        """Make a user a plain member of the card."""
-        body = {"user_id": as_int(user_id, "user_id")}
-        member: dict[str, Any] = self.request("POST", f"/cards/{card_id_of(card_id)}/members", json=body)
-        return member
-
     def add_child(self, parent_id: str | int, child_id: str | int) -> dict[str, Any]:
         """Link two cards as parent and child (``POST /cards/{parent}/children {"card_id"}``)."""
         body = {"card_id": as_int(child_id, "card_id")}
@@ -243,13 +232,15 @@ class KaitenClient:
                 f"kaiten answered {method} {path} with non-JSON", status=response.status_code
             ) from None
 
-    def pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of a list endpoint, fetched a page (``limit``/``offset``) at a time, lazily."""
+    def pages(self, path: str, params: Mapping[str, Any], limit: int = PAGE) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, fetched ``limit`` (at most 100) at a time with ``offset``,
+        lazily: the next page is read only when the caller gets that far."""
+        limit = max(1, min(limit, PAGE))
         offset = 0
         while True:
-            page = self.request("GET", path, params={**params, "limit": PAGE, "offset": offset}) or []
+            page = self.request("GET", path, params={**params, "limit": limit, "offset": offset}) or []
             yield from page
-            if len(page) < PAGE:
+            if len(page) < limit:
                 return
             offset += len(page)
 

@@ -17,12 +17,14 @@ the card type says which are required. A card's value goes under ``properties["i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 
-from connector.errors import UnknownTarget
-from connector.kaiten.client import KaitenClient
+from connector.errors import TrackerRejected, UnknownTarget
+from connector.kaiten.cards import utc_text
+from connector.kaiten.client import KaitenClient, as_int
 from connector.types import Choice, FieldSchema, FieldSpec, Target
 
 # A card's own fields, as ``POST /cards`` takes them (developers.kaiten.ru/cards/create-new-card).
@@ -124,3 +126,135 @@ def property_spec(client: KaitenClient, prop: Mapping[str, Any]) -> FieldSpec:
 
 def _required(spec: FieldSpec, required: set[str]) -> FieldSpec:
     return replace(spec, required=True) if spec.id in required else spec
+
+
+# -- writing fields: PATCH /cards/{id} (developers.kaiten.ru/cards/update-card) ----------------------------
+
+# What ``PATCH /cards/{id}`` takes besides ``properties`` (S2 ``UpdateCardRequest``; ``condition`` 2
+# archives a card, 1 brings it back); placement (``board_id``, ``column_id``, ``lane_id``) is
+# ``transition``'s and ``move``'s.
+PATCH_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "asap",
+        "due_date",
+        "due_date_time_present",
+        "expires_later",
+        "size_text",
+        "sort_order",
+        "condition",
+        "owner_id",
+        "type_id",
+        "service_id",
+        "external_id",
+        "text_format_type_id",
+        "estimate_workload",
+        "planned_start",
+        "planned_end",
+    }
+)
+PLACEMENT = frozenset({"board_id", "column_id", "lane_id"})
+RESPONSIBLE, TAGS = "responsible_id", "tags"  # schema fields that are not card columns
+
+
+@dataclass(frozen=True)
+class CardUpdate:
+    """What setting some fields takes: a ``PATCH /cards/{id}`` body, the responsible member to set
+    (``responsible`` is given when ``assign`` must run; None there unassigns) and tags to add."""
+
+    body: dict[str, Any]
+    responsible: tuple[str | None, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+def card_update(fields: Mapping[str, Any], catalogue: Callable[[], Catalogue]) -> CardUpdate:
+    """``fields`` (card fields by id; custom properties by ``id_<n>``, ``<n>`` or name) as a card update.
+
+    Select values may be given by id or by name, one or a list, and are sent as lists of select-value
+    ids (research/kaiten.md §9); a user property's users likewise as a list of ids; dates as ISO 8601.
+    ``catalogue`` is read only when a custom property is given.
+    """
+    body: dict[str, Any] = {}
+    properties: dict[str, Any] = {}
+    responsible: tuple[str | None, ...] = ()
+    tags: tuple[str, ...] = ()
+    for name, value in fields.items():
+        if name in PLACEMENT:
+            raise TrackerRejected(f"{name} is set by a transition or a move, not as a field", 400)
+        if name == RESPONSIBLE:
+            responsible = (None if value in (None, "") else str(value),)
+        elif name == TAGS:
+            tags = tuple(str(t) for t in ([value] if isinstance(value, str) else value or ()))
+        elif name in PATCH_FIELDS:
+            body[name] = _card_value(name, value)
+        else:
+            spec = _property(catalogue(), name)
+            properties[spec.id] = property_value(spec, value)
+    if properties:
+        body["properties"] = properties
+    return CardUpdate(body, responsible, tags)
+
+
+def property_value(spec: FieldSpec, value: Any) -> Any:
+    """A custom property's value as a card carries it; ``TrackerRejected`` naming the allowed values."""
+    if value is None:
+        return None
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if spec.type in ("option", "options"):
+        chosen = [_choice(spec, v) for v in values]
+        if spec.type == "option" and len(chosen) > 1:
+            raise TrackerRejected(f"{spec.name} ({spec.id}) takes one value, not {len(chosen)}", 400)
+        return chosen
+    if spec.type in ("user", "users"):
+        return [
+            as_int(v, f"{spec.name} user id") for v in (value if isinstance(value, list | tuple) else [value])
+        ]
+    if spec.type == "number" and isinstance(value, str):
+        try:
+            return int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            raise TrackerRejected(f"{spec.name} ({spec.id}) takes a number, not {value!r}", 400) from None
+    return _iso(value)
+
+
+def _property(catalogue: Catalogue, name: str) -> FieldSpec:
+    text = str(name).strip()
+    key = f"id_{text}" if text.isdigit() else text
+    spec = next((p for p in catalogue.properties if p.id == key), None)
+    spec = spec or next((p for p in catalogue.properties if p.name.casefold() == text.casefold()), None)
+    if spec is None:
+        known = [
+            *sorted(PATCH_FIELDS),
+            RESPONSIBLE,
+            TAGS,
+            *(f"{p.id} {p.name}" for p in catalogue.properties),
+        ]
+        raise TrackerRejected(f"kaiten has no card field or custom property {name!r}; there are {known}", 400)
+    return spec
+
+
+def _choice(spec: FieldSpec, value: Any) -> int:
+    choice = spec.choice(str(value))
+    if choice is None:
+        allowed = [f"{c.id} {c.name}" for c in spec.allowed]
+        raise TrackerRejected(f"{value!r} is not a value of {spec.name} ({spec.id}); it takes {allowed}", 400)
+    return int(choice.id)
+
+
+def _card_value(name: str, value: Any) -> Any:
+    if name in ("asap", "due_date_time_present", "expires_later") and isinstance(value, str):
+        if value.strip().lower() not in ("true", "false"):
+            raise TrackerRejected(f"{name} is true or false, not {value!r}", 400)
+        return value.strip().lower() == "true"
+    if name in ("owner_id", "type_id", "service_id", "condition") and value is not None:
+        return as_int(value, name)
+    return _iso(value)
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

@@ -12,40 +12,36 @@ attachment, 10 voice recording) and ``external``. Anyone on the card can add a l
 (``POST /cards/{id}/files {url, name, type}``, used by kaiten-mcp), so only files Kaiten stores, at an
 address on the Kaiten origin, are listed or fetched.
 
-Issue keys are card ids (numbers as strings). ``issue_url`` is ``<origin>/<card id>``: Kaiten
-resolves the short form to the card in whatever space it lives (used as the card link by several
-public integrations, e.g. ``https://<company>.kaiten.ru/12345``); the long form
-``/space/<space_id>/boards/card/<id>`` needs the space and goes stale when the card is moved.
+Issue keys are card ids (numbers as strings); ``issue_url`` is ``<origin>/<card id>`` (``cached``).
 
 Links: Kaiten relates cards as parent and child (``POST /cards/{parent}/children {"card_id"}``, not
 settable at create, research/kaiten.md §13), so a draft's ``parent`` is one more saga step, and
-``link`` knows one link type, :data:`PARENT`.
+``link`` knows one link type, :data:`PARENT`. Links to pages elsewhere are the card's external links
+(``GET|POST /cards/{id}/external-links`` ``{url, description ≤ 512}``, ``PATCH .../{id}``; S2
+``ExternalLink``), which carry no id of the caller's: ``add_remote_link`` finds one by its url.
+
+The rest of the protocol lives beside this module, one concern each, and ``KaitenTracker`` puts them
+together: ``comments`` (comments), ``edits`` (fields, tags, responsible, transitions, moves), ``search``
+(the card list), ``checklists``; ``cached`` keeps the catalogue, board layouts and tags.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Unpack
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from connector.cache import DEFAULT_TTL, TtlCache
+from connector.base import CAN_CHECKLISTS, CAN_MOVE, CAN_REMOTE_LINKS
 from connector.errors import TrackerError, TrackerRejected, TrackerUnavailable, Unsupported
-from connector.kaiten.cards import (
-    MEMBER_RESPONSIBLE,
-    card_body,
-    card_state,
-    has_properties,
-    member_id,
-    responsible_id,
-    tag_names,
-)
-from connector.kaiten.client import KaitenClient, KaitenOptions, as_int, card_id_of, to_int, token_limiter
-from connector.kaiten.fields import Catalogue, read_catalogue, schema_for
+from connector.kaiten.cards import card_body, card_state
+from connector.kaiten.checklists import CardChecklists
+from connector.kaiten.client import as_int, card_id_of, to_int, token_limiter
+from connector.kaiten.edits import CardEdits
+from connector.kaiten.fields import schema_for
+from connector.kaiten.search import CardSearch
 from connector.origins import on_origin
 from connector.streams import read_capped
 from connector.types import (
-    Comment,
     FieldSchema,
     FileUpload,
     IssueDraft,
@@ -67,6 +63,7 @@ log = logging.getLogger(__name__)
 STORED_FILE_TYPES = frozenset({1, 7, 8, 10})
 # Kaiten's one relation between cards: "source is the parent of target".
 PARENT = LinkType(name="Parent", inward="is a child of", outward="is the parent of")
+EXTERNAL_LINK_DESCRIPTION = 512  # S2 CreateExternalLinkRequest.description maxLength
 
 
 class IncompleteCard(TrackerUnavailable):
@@ -81,29 +78,15 @@ class IncompleteCard(TrackerUnavailable):
         self.ref = ref
 
 
-class KaitenTracker(KaitenClient):
+class KaitenTracker(CardEdits, CardSearch, CardChecklists):
     """The ``Tracker`` protocol for one Kaiten company, named ``name`` in rules and targets, plus the reads
-    ``check`` and ``kaiten ls`` use."""
+    ``check`` and ``kaiten ls`` use. ``schema_ttl`` (seconds, with ``clock``) is how long the catalogue,
+    board layouts and tags are reused."""
 
     kind = "kaiten"
     bulk_limit = 1
     search_lag = 10.0  # ``GET /cards?external_id=`` reads Kaiten's database; no lag is documented
-
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        *,
-        name: str = "kaiten",
-        schema_ttl: float = DEFAULT_TTL,
-        clock: Callable[[], float] = time.monotonic,
-        **options: Unpack[KaitenOptions],
-    ) -> None:
-        """``schema_ttl``: how long (seconds) a field schema is reused."""
-        super().__init__(url, token, **options)
-        self.name = name
-        self._catalogue: TtlCache[Catalogue] = TtlCache(schema_ttl, clock)
-        self._own_user: str | None = None
+    _own_user: str | None = None
 
     @classmethod
     def from_settings(
@@ -134,9 +117,9 @@ class KaitenTracker(KaitenClient):
         if on_send is not None:
             on_send()
         created = self.request("POST", "/cards", json=body)
-        ref = self._ref(created)
+        ref = self.ref(created["id"])
         try:
-            self._add_tags(ref.key, draft.labels, present=tag_names(created))
+            self.relabel(created, draft.labels, ())
             if draft.parent:
                 self.add_child(draft.parent, ref.key)
         except TrackerUnavailable as exc:
@@ -160,53 +143,24 @@ class KaitenTracker(KaitenClient):
     def complete_issue(self, key: str, draft: IssueDraft) -> IssueRef:
         """Finish a create saga on an existing card: missing tags and parent, then the responsible member."""
         card = self.get_card(key)
-        self._add_tags(key, draft.labels, present=tag_names(card))
+        self.relabel(card, draft.labels, ())
         if draft.parent and not _has_parent(card, draft.parent):
             self.add_child(draft.parent, key)
-        if draft.assignee and responsible_id(card) != as_int(draft.assignee, "assignee"):
-            self.set_responsible(key, draft.assignee, members=card.get("members") or [])
-        return self._ref(card)
+        if draft.assignee:
+            self.set_responsible(card, draft.assignee)
+        return self.ref(key)
 
     def find_issue(self, idempotency_key: str) -> IssueRef | None:
         """The card an earlier create stored ``idempotency_key`` on, as its ``external_id``."""
         cards = self.request("GET", "/cards", params={"external_id": idempotency_key, "limit": 2})
         found = [c for c in cards or [] if str(c.get("external_id")) == idempotency_key]
-        return self._ref(found[0]) if found else None
+        return self.ref(found[0]["id"]) if found else None
 
     def get_state(self, key: str, *, all_fields: bool = False, fields: Sequence[str] = ()) -> IssueState:
         """Done when the card sits in a column of the "done" type (``state`` 3) or is archived; ``fields``
         holds the card fields and ``id_<n>`` properties asked for (every property with ``all_fields``)."""
         card = self.get_card(key)
-        return card_state(card, self._ref(card), fields, all_fields)
-
-    def add_comment(self, key: str, body: str, marker: str) -> str:
-        """Add a markdown comment (its text carries ``marker``); return the comment id."""
-        comment = self.request("POST", f"/cards/{card_id_of(key)}/comments", json={"text": body})
-        return str(comment["id"])
-
-    def get_comment(self, key: str, comment_id: str) -> Comment:
-        """One comment, read from the card's comment list (Kaiten has no single-comment GET)."""
-        for comment in self.request("GET", f"/cards/{card_id_of(key)}/comments") or []:
-            if str(comment.get("id")) == str(comment_id):
-                author = comment.get("author") or {}
-                internal = comment.get("internal")
-                return Comment(
-                    id=str(comment["id"]),
-                    body=str(comment.get("text") or ""),
-                    author=str(comment.get("author_id") or author.get("id") or ""),
-                    author_name=str(author.get("full_name") or ""),
-                    public=None if internal is None else not bool(internal),
-                )
-        raise TrackerRejected(f"card {key} has no comment {comment_id}", 404)
-
-    def update_comment(self, key: str, comment_id: str, body: str) -> None:
-        """``PATCH /cards/{id}/comments/{comment_id}`` with the new text (only its author may)."""
-        self.request("PATCH", f"/cards/{card_id_of(key)}/comments/{comment_id}", json={"text": body})
-
-    def add_internal_comment(self, key: str, body: str, marker: str) -> str:
-        """A comment for the team: Kaiten comments are only visible to the team unless sent to a
-        Service Desk requester, so a plain comment is internal."""
-        return self.add_comment(key, body, marker)
+        return card_state(card, self.ref(card["id"]), fields, all_fields)
 
     def link(self, source: str, target: str, link_type: str | None = None) -> None:
         """``source`` becomes ``target``'s parent, unless it already is: :data:`PARENT` is the only link
@@ -224,7 +178,7 @@ class KaitenTracker(KaitenClient):
         """The card fields and custom properties (with select values) a card of ``target``'s type can
         have, and which it requires; cached for ``schema_ttl`` seconds. The board, column and lane are
         not read: properties are company-wide. An unknown card type raises ``UnknownTarget``."""
-        return schema_for(self._catalogue.get("catalogue", lambda: read_catalogue(self)), target)
+        return schema_for(self.catalogue(), target)
 
     def list_files(self, key: str) -> list[TrackerFile]:
         """The files Kaiten keeps on the card, at addresses on the Kaiten origin; links are left out."""
@@ -257,13 +211,6 @@ class KaitenTracker(KaitenClient):
             self._own_user = str(self.current_user().get("id", ""))
         return self._own_user
 
-    def find_comment(self, key: str, marker: str) -> str | None:
-        """The id of the card's comment containing ``marker`` (the list endpoint is not paged)."""
-        for comment in self.request("GET", f"/cards/{card_id_of(key)}/comments") or []:
-            if marker in str(comment.get("text") or ""):
-                return str(comment["id"])
-        return None
-
     def attach_files(self, key: str, files: Sequence[FileUpload]) -> None:
         """Upload files the card does not already have under the same name and size."""
         if not files:
@@ -279,74 +226,32 @@ class KaitenTracker(KaitenClient):
             )
             present.add((upload.filename, len(upload.content)))
 
-    def issue_url(self, key: str) -> str:
-        """The card's page: ``<origin>/<card id>``, which Kaiten resolves in any space."""
-        return f"{self.origin}/{card_id_of(key)}"
+    # -- issue 12: what routing, automations and the console need (the rest: edits, search, checklists) --
 
-    # -- reads and saga steps beyond the protocol ------------------------------------------------------
+    def capabilities(self) -> frozenset[str]:
+        """Moves keep the card (``PATCH``), checklists, external links; no bulk create."""
+        return frozenset({CAN_MOVE, CAN_CHECKLISTS, CAN_REMOTE_LINKS})
 
-    def search_cards(
-        self,
-        *,
-        board_id: int | str | None = None,
-        column_id: int | str | None = None,
-        lane_id: int | str | None = None,
-        space_id: int | str | None = None,
-        type_id: int | str | None = None,
-        tag: str | None = None,
-        external_id: str | None = None,
-        condition: int | None = None,
-        updated_after: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Cards matching the server-side filters, paged through ``limit``/``offset``.
+    def link_types(self) -> list[LinkType]:
+        """Parent and child, Kaiten's one relation between cards (``link`` makes it)."""
+        return [PARENT]
 
-        ``properties`` (``{"id_<n>": value}``) is matched here on the results: Kaiten's own property
-        filter (the base64 ``filter`` tree) is not documented well enough to rely on.
-        """
-        params: dict[str, Any] = {
-            "board_id": board_id,
-            "column_id": column_id,
-            "lane_id": lane_id,
-            "space_id": space_id,
-            "type_id": type_id,
-            "tag": tag,
-            "external_id": external_id,
-            "condition": condition,
-            "updated_after": updated_after,
-            "broken_api": "false",
-        }
-        found = []
-        for card in self.pages("/cards", {k: v for k, v in params.items() if v is not None}):
-            if properties and not has_properties(card, properties):
-                continue
-            found.append(card)
-            if limit is not None and len(found) >= limit:
-                break
-        return found
-
-    def set_responsible(
-        self, card_id: str | int, user_id: str | int, *, members: Iterable[Mapping[str, Any]] | None = None
-    ) -> None:
-        """Make a user the responsible member: add as member if needed, then ``PATCH`` type 2."""
-        uid = as_int(user_id, "user_id")
-        if members is None:
-            members = self.request("GET", f"/cards/{card_id_of(card_id)}/members") or []
-        if not any(member_id(m) == uid for m in members):
-            self.add_member(card_id, uid)
-        body = {"type": MEMBER_RESPONSIBLE}
-        self.request("PATCH", f"/cards/{card_id_of(card_id)}/members/{uid}", json=body)
-
-    def _ref(self, card: Mapping[str, Any]) -> IssueRef:
-        key = str(card["id"])
-        return IssueRef(tracker=self.name, key=key, url=self.issue_url(key), id=key)
-
-    def _add_tags(self, key: str, names: Iterable[str], *, present: set[str]) -> None:
-        for name in names:
-            if name.lower() not in present:
-                self.add_tag(key, name)
-                present.add(name.lower())
+    def add_remote_link(self, key: str, url: str, title: str, *, global_id: str) -> None:
+        """The card's external link to ``url`` with ``title`` as its description (cut to Kaiten's 512
+        characters): added, or its description updated, when the card has no link to that url with that
+        description. Kaiten keeps no id of the caller's on a link, so ``global_id`` is not sent."""
+        path = f"/cards/{card_id_of(key)}/external-links"
+        description = title[:EXTERNAL_LINK_DESCRIPTION]
+        links = self.request("GET", path) or []
+        found = next((link for link in links if str(link.get("url") or "").strip() == url.strip()), None)
+        if found is None:
+            self.request("POST", path, json={"url": url, "description": description})
+        elif (found.get("description") or "") != description:
+            self.request(
+                "PATCH",
+                f"{path}/{as_int(found.get('id'), 'external link id')}",
+                json={"description": description},
+            )
 
 
 def _has_parent(card: Mapping[str, Any], parent: str) -> bool:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from sandbox.app import sandbox_app
 from sandbox.controls import Stats
 from sandbox.faults import FaultBook, FaultRule
-from sandbox.kaiten import cards, comments, files, members, meta, tags, views, webhooks
+from sandbox.kaiten import cards, checklists, comments, files, links, members, meta, tags, views, webhooks
 from sandbox.kaiten.context import KaitenError, KaitenState, is_api, kaiten_state
 from sandbox.kaiten.ratelimit import RateWindow, rate_headers
 from sandbox.kaiten.store import Store
@@ -27,7 +27,17 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = Path("var") / "sandbox-kaiten.sqlite3"
 DEFAULT_PORT = 2991
 FILE_LIMIT = 10 * 1024 * 1024
-BLUEPRINTS = (cards.bp, tags.bp, members.bp, comments.bp, files.bp, meta.bp, views.bp)
+BLUEPRINTS = (
+    cards.bp,
+    tags.bp,
+    members.bp,
+    comments.bp,
+    files.bp,
+    checklists.bp,
+    links.bp,
+    meta.bp,
+    views.bp,
+)
 
 
 def _fault_answer(status: int, rule: FaultRule) -> Response:

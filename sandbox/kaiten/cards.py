@@ -1,4 +1,5 @@
-"""Cards: create, list with Kaiten's filters, get, update (move with ``board_id/column_id/lane_id``,
+"""Cards: create, list with Kaiten's filters (the card list's items carry members, column, lane, board,
+type and owner too), get, update (move with ``board_id/column_id/lane_id``,
 archive with ``condition`` 2), soft delete, and children."""
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from sandbox.kaiten.context import (
     card_row,
     db,
     id_list,
+    insert_row,
     int_param,
+    json_object,
     not_found,
     request_json,
     touch_card,
+    update_row,
 )
 from sandbox.kaiten.fields import check_card, checked_iso, require_int
 from sandbox.kaiten.render import card_json, related_cards
@@ -32,6 +36,16 @@ from sandbox.store import transaction
 
 bp = Blueprint("kaiten_cards", __name__)
 api_route = ApiRoute(bp, API_PREFIXES)
+
+# ``GET /cards`` time filters: the parameter, the card's column, the comparison (S2 ``get_cards``).
+TIME_FILTERS = (
+    ("updated_after", "updated", ">"),
+    ("updated_before", "updated", "<"),
+    ("created_after", "created", ">"),
+    ("created_before", "created", "<"),
+    ("due_date_after", "due_date", ">"),
+    ("due_date_before", "due_date", "<"),
+)
 
 
 @api_route("/cards", methods=("POST",))
@@ -51,15 +65,9 @@ def create_card() -> Response:
             "SELECT COALESCE(MAX(sort_order), 0) + 1 FROM card WHERE column_id = ? AND lane_id = ?",
             (fields["column_id"], fields["lane_id"]),
         ).fetchone()[0]
-        names = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        card_id = conn.execute(
-            f"INSERT INTO card ({names}) VALUES ({marks})",  # noqa: S608 - names validated above
-            list(fields.values()),
-        ).lastrowid
+        card_id = insert_row(conn, "card", fields)
         if responsible is not None:
             conn.execute("INSERT INTO member VALUES (?, ?, 2, ?)", (card_id, responsible, now))
-    assert card_id is not None
     webhooks.card_added(conn, card_id)
     return jsonify(card_json(card_row(card_id), conn, full=False))
 
@@ -89,6 +97,11 @@ def list_cards() -> Response:
         marks = ", ".join("?" for _ in tag_ids)
         where.append(f"EXISTS (SELECT 1 FROM card_tag ct WHERE ct.card_id = c.id AND ct.tag_id IN ({marks}))")  # noqa: S608
         params += tag_ids
+    for name, column in (("type_ids", "type_id"), ("column_ids", "column_id")):
+        ids = id_list(name)
+        if ids:
+            where.append(f"c.{column} IN ({', '.join('?' for _ in ids)})")
+            params += ids
     states = id_list("states")
     if states:
         columns = [c.id for c in COLUMNS if c.type in states] or [0]
@@ -101,14 +114,9 @@ def list_cards() -> Response:
         where.append("c.title LIKE ? ESCAPE '\\'")
         escaped = re.sub(r"([\\%_])", r"\\\1", request.args["query"])
         params.append(f"%{escaped}%")
-    for name, op in (
-        ("updated_after", ">"),
-        ("updated_before", "<"),
-        ("created_after", ">"),
-        ("created_before", "<"),
-    ):
+    for name, column, op in TIME_FILTERS:
         if request.args.get(name):
-            where.append(f"c.{name.split('_')[0]} {op} ?")
+            where.append(f"utc_stamp(c.{column}) {op} utc_stamp(?)")
             params.append(checked_iso(request.args[name], name))
     limit = int_param("limit", LIST_LIMIT, 1, LIST_LIMIT)
     offset = int_param("offset", 0)
@@ -119,7 +127,7 @@ def list_cards() -> Response:
     ).fetchall()
     extra = request.args.get("additional_card_fields", "")
     with_description = "description" in [f.strip() for f in extra.split(",")]
-    return jsonify([card_json(r, conn, full=False, description=with_description) for r in rows])
+    return jsonify([card_json(r, conn, full=False, listed=True, description=with_description) for r in rows])
 
 
 @api_route("/cards/<int:card_id>")
@@ -147,11 +155,7 @@ def update_card(card_id: int) -> Response:
             if column is not None and column.type == 3:
                 fields["last_moved_to_done_at"] = now
         if fields:
-            assignments = ", ".join(f"{name} = ?" for name in fields)
-            conn.execute(
-                f"UPDATE card SET {assignments} WHERE id = ?",  # noqa: S608 - names validated above
-                [*fields.values(), card_id],
-            )
+            update_row(conn, "card", card_id, fields)
         touch_card(conn, card_id)
     webhooks.card_updated(conn, old)
     return jsonify(card_json(card_row(card_id, conn), conn))
@@ -178,9 +182,7 @@ def list_children(card_id: int) -> Response:
 
 @api_route("/cards/<int:card_id>/children", methods=("POST",))
 def add_child(card_id: int) -> Response:
-    body = request_json()
-    if not isinstance(body, dict):
-        raise bad_request("Request body must be a JSON object")
+    body = json_object()
     child_id = require_int(body, "card_id")
     if child_id == card_id:
         raise bad_request("A card cannot be its own child")

@@ -46,6 +46,7 @@ class CardType:
     name: str
     letter: str
     color: int
+    required: tuple[int, ...] = ()  # custom property ids a card of this type must carry
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,12 @@ COLUMNS = (
     Column(203, 20, "Done", 3, 3),
 )
 LANES = (Lane(111, 10, "Customers", 1), Lane(112, 10, "Partners", 2), Lane(211, 20, "Default", 1))
-CARD_TYPES = (CardType(1, "Card", "C", 1), CardType(2, "Bug", "B", 7), CardType(3, "Request", "R", 4))
+CARD_TYPES = (
+    CardType(1, "Card", "C", 1),
+    CardType(2, "Bug", "B", 7),
+    CardType(3, "Request", "R", 4),
+    CardType(4, "Incident", "I", 2, required=(501,)),  # Severity required (card_properties)
+)
 PROPERTIES = (
     Property(
         501,

@@ -79,6 +79,41 @@ def request_json() -> Any:
     return json_body(lambda: bad_request("Request body must be JSON"))
 
 
+def json_object() -> dict[str, Any]:
+    """The request's JSON body, which must be an object."""
+    body = request_json()
+    if not isinstance(body, dict):
+        raise bad_request("Request body must be a JSON object")
+    return body
+
+
+def insert_row(conn: sqlite3.Connection, table: str, fields: Mapping[str, Any]) -> int:
+    """Insert ``fields`` (column names checked by the caller) into ``table``; the new row's id."""
+    names = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - fixed table, checked names
+    row_id = conn.execute(sql, list(fields.values())).lastrowid
+    assert row_id is not None
+    return row_id
+
+
+def update_row(conn: sqlite3.Connection, table: str, row_id: int, fields: Mapping[str, Any]) -> None:
+    """Set ``fields`` (column names checked by the caller) on the row ``row_id`` of ``table``."""
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    sql = f"UPDATE {table} SET {assignments} WHERE id = ?"  # noqa: S608 - fixed table, checked names
+    conn.execute(sql, [*fields.values(), row_id])
+
+
+def owned_row(conn: sqlite3.Connection, table: str, row_id: int, owner: str, owner_id: int) -> sqlite3.Row:
+    """The row ``row_id`` of ``table`` whose ``owner`` column is ``owner_id`` (a card's checklist, a
+    checklist's item ...); 404 naming the table otherwise."""
+    sql = f"SELECT * FROM {table} WHERE id = ? AND {owner} = ?"  # noqa: S608 - fixed names
+    row = conn.execute(sql, (row_id, owner_id)).fetchone()
+    if row is None:
+        raise not_found(f"{table.replace('_', ' ').capitalize()} not found")
+    return row
+
+
 def int_param(name: str, default: int, low: int = 0, high: int = 10**9) -> int:
     return int_arg(
         name, default, low, high, parse=as_int, invalid=lambda name: bad_request(f"{name} must be an integer")

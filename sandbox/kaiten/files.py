@@ -16,9 +16,9 @@ from sandbox.kaiten.context import (
     bad_request,
     card_row,
     db,
+    json_object,
     kaiten_state,
     not_found,
-    request_json,
     touch_card,
 )
 from sandbox.kaiten.fields import checked_text
@@ -41,9 +41,7 @@ def list_files(card_id: int) -> Response:
 
 @api_route("/cards/<int:card_id>/files", methods=("POST",))
 def add_file_link(card_id: int) -> Response:
-    body = request_json()
-    if not isinstance(body, dict):
-        raise bad_request("Request body must be a JSON object")
+    body = json_object()
     url = checked_text(body.get("url"), "url", 4096, nullable=False)
     name = checked_text(body.get("name"), "name", 1024, nullable=False)
     kind = as_int(body.get("type", 1))

@@ -11,6 +11,7 @@ from sandbox.kaiten.context import (
     bad_request,
     card_row,
     db,
+    json_object,
     not_found,
     request_json,
     touch_card,
@@ -33,9 +34,7 @@ def list_members(card_id: int) -> Response:
 
 @api_route("/cards/<int:card_id>/members", methods=("POST",))
 def add_member(card_id: int) -> Response:
-    body = request_json()
-    if not isinstance(body, dict):
-        raise bad_request("Request body must be a JSON object")
+    body = json_object()
     user = user_or_400(body, "user_id")
     conn = db()
     with transaction(conn):

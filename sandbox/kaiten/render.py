@@ -30,6 +30,8 @@ from sandbox.kaiten.catalogue import (
     by_id,
     seed_uid,
 )
+from sandbox.kaiten.checklists import card_checklists
+from sandbox.kaiten.links import card_external_links
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -110,6 +112,9 @@ def board_json(board: Board, *, in_space: bool = False) -> dict[str, Any]:
 
 
 def card_type_json(card_type: CardType) -> dict[str, Any]:
+    """A card type; its required custom properties appear both as ``card_properties`` (by property uid)
+    and in the deprecated ``properties`` map, as the live sample ``card_type.sanitized-live.json`` has
+    them."""
     return {
         "id": card_type.id,
         "uid": seed_uid("type", card_type.id),
@@ -118,8 +123,17 @@ def card_type_json(card_type: CardType) -> dict[str, Any]:
         "color": card_type.color,
         "archived": False,
         "company_id": 1,
-        "properties": {},
-        "card_properties": [],
+        "properties": {f"id_{p}": True for p in card_type.required},
+        "card_properties": [
+            {
+                "type_uid": seed_uid("type", card_type.id),
+                "regular_property": None,
+                "property_uid": seed_uid("property", p),
+                "sort_order": n,
+                "required": True,
+            }
+            for n, p in enumerate(card_type.required, 1)
+        ],
         "created": SEED_TIME,
         "updated": SEED_TIME,
     }
@@ -260,9 +274,17 @@ def related_cards(conn: sqlite3.Connection, card_id: int, mine: str, other: str)
 
 
 def card_json(
-    row: sqlite3.Row, conn: sqlite3.Connection, *, full: bool = True, description: bool = True
+    row: sqlite3.Row,
+    conn: sqlite3.Connection,
+    *,
+    full: bool = True,
+    description: bool = True,
+    listed: bool = False,
 ) -> dict:
-    """A card: the list projection (``full=False``) or ``GET /cards/{id}`` with nested objects."""
+    """A card: ``GET /cards/{id}`` with nested objects, or without them (``full=False``), as a create
+    answers and a webhook's ``old`` shows it; ``listed`` adds what ``GET /cards`` items carry besides
+    (``owner, board, members, column, lane, type``: the card list response in the docs, as typed by
+    2chevskii/kaiten-client ``src/generated/rest/cards.ts`` ``CardsRetrieveCardListResponse``)."""
     column = by_id(COLUMNS, row["column_id"])
     lane = by_id(LANES, row["lane_id"])
     board = by_id(BOARDS, row["board_id"])
@@ -321,7 +343,7 @@ def card_json(
         doc["description"] = row["description"]
         doc["description_filled"] = bool(row["description"])
         doc["text_format_type_id"] = row["text_format_type_id"]
-    if full:
+    if full or listed:
         owner = by_id(USERS, row["owner_id"])
         card_type = by_id(CARD_TYPES, row["type_id"])
         doc.update(
@@ -331,10 +353,13 @@ def card_json(
             type=card_type_json(card_type) if card_type else None,
             owner=user_json(owner) if owner else None,
             members=card_members(conn, row["id"]),
+        )
+    if full:
+        doc.update(
             tags=[tag_json(t) for t in tags],
             files=card_files(conn, row["id"]),
-            checklists=[],
-            external_links=[],
+            checklists=card_checklists(conn, row["id"]),
+            external_links=card_external_links(conn, row["id"]),
         )
     return doc
 

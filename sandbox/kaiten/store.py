@@ -1,7 +1,9 @@
-"""The Kaiten look-alike's SQLite schema: cards, tags, members, comments, files, links, children."""
+"""The Kaiten look-alike's SQLite schema: cards, tags, members, comments, files, links, children,
+checklists with their items, external links; and the time comparison list filters use."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 from sandbox.store import SqliteStore, millis_stamp
@@ -92,9 +94,65 @@ CREATE TABLE IF NOT EXISTS child (
   child_id INTEGER NOT NULL,
   PRIMARY KEY (parent_id, child_id)
 );
+CREATE TABLE IF NOT EXISTS checklist (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  uid TEXT NOT NULL,
+  card_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  sort_order REAL NOT NULL,
+  created TEXT NOT NULL,
+  updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checklist_card ON checklist (card_id);
+CREATE TABLE IF NOT EXISTS checklist_item (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  uid TEXT NOT NULL,
+  checklist_id INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  sort_order REAL NOT NULL,
+  checked INTEGER NOT NULL DEFAULT 0,
+  checker_id INTEGER,
+  checked_at TEXT,
+  user_id INTEGER NOT NULL,
+  responsible_id INTEGER,
+  due_date TEXT,
+  created TEXT NOT NULL,
+  updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checklist_item_list ON checklist_item (checklist_id);
+CREATE TABLE IF NOT EXISTS external_link (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  card_id INTEGER NOT NULL,
+  url TEXT NOT NULL,
+  description TEXT,
+  created TEXT NOT NULL,
+  updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS external_link_card ON external_link (card_id);
 """
-FIRST_IDS = {"card": 1001, "tag": 301, "comment": 5001, "file": 7001, "file_link": 8001}
-DATA_TABLES = ("card", "tag", "card_tag", "member", "comment", "file", "file_link", "child")
+FIRST_IDS = {
+    "card": 1001,
+    "tag": 301,
+    "comment": 5001,
+    "file": 7001,
+    "file_link": 8001,
+    "checklist": 2001,
+    "checklist_item": 2501,
+    "external_link": 6001,
+}
+DATA_TABLES = (
+    "card",
+    "tag",
+    "card_tag",
+    "member",
+    "comment",
+    "file",
+    "file_link",
+    "child",
+    "checklist",
+    "checklist_item",
+    "external_link",
+)
 
 
 def stamp_now() -> str:
@@ -102,9 +160,28 @@ def stamp_now() -> str:
     return millis_stamp(datetime.now(UTC), "Z")
 
 
+def utc_stamp(value: str | None) -> str | None:
+    """An ISO 8601 date or time as Kaiten's UTC stamp (a date is its midnight UTC; no zone is UTC), so
+    times written differently compare as text; None for what is not a time."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return millis_stamp(moment, "Z")
+
+
 class Store(SqliteStore):
-    """The SQLite file: schema, connections, wipe."""
+    """The SQLite file: schema, connections, wipe; SQL gets ``utc_stamp`` to compare times."""
 
     schema = SCHEMA
     first_ids = FIRST_IDS
     data_tables = DATA_TABLES
+
+    def connect(self) -> sqlite3.Connection:
+        conn = super().connect()
+        conn.create_function("utc_stamp", 1, utc_stamp, deterministic=True)
+        return conn

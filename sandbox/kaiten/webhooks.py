@@ -20,8 +20,9 @@ Sources: https://developers.kaiten.ru/external-webhooks (the envelope, the event
 generated from that page's per-event examples in 2chevskii/kaiten-client
 ``src/generated/webhook-events.ts`` @ 3c544411 (field names per event); ``shared/research/kaiten.md``
 §11. Kaiten documents no delivery policy, so the look-alike delivers as its Jira does
-(``sandbox.webhooks``: one thread, two retries). Tags, files, blockers, boards and time logs send
-nothing here, and a card's tags or members changing is no ``card:update``.
+(``sandbox.webhooks``: one thread, two retries). Tags, files, checklists, external links, blockers,
+boards and time logs send nothing here (checklists and external links are not among Kaiten's webhook
+events), and a card's tags or members changing is no ``card:update``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import responses
+from responses import matchers
+
 from connector.types import IssueDraft, Target
 
 ORIGIN = "https://acme.kaiten.ru"
@@ -53,6 +56,25 @@ def live_card(**over: Any) -> dict[str, Any]:
     return card
 
 
+def board(
+    board_id: int, title: str, columns: list[tuple[str, int]], lanes: list[tuple[str, int]]
+) -> dict[str, Any]:
+    """A board as GET /boards/{id} answers it: columns ``(title, type)`` numbered ``<board>01``, ...,
+    in order; lanes ``(title, condition)`` numbered ``<board>11``, ... (condition 1 live, 2 archived)."""
+    return {
+        "id": board_id,
+        "title": title,
+        "columns": [
+            {"id": board_id * 10 + n, "title": name, "type": kind, "sort_order": n, "column_id": None}
+            for n, (name, kind) in enumerate(columns, 1)
+        ],
+        "lanes": [
+            {"id": board_id * 10 + 10 + n, "title": name, "sort_order": n, "condition": condition}
+            for n, (name, condition) in enumerate(lanes, 1)
+        ],
+    }
+
+
 def draft(**over: Any) -> IssueDraft:
     fields: dict[str, Any] = {
         "target": TARGET,
@@ -70,3 +92,23 @@ def draft(**over: Any) -> IssueDraft:
 
 def body_of(call: Any) -> Any:
     return json.loads(call.request.body)
+
+
+def card_read(card: dict[str, Any]) -> Any:
+    """GET /cards/{id}, which the tracker always asks with ``broken_api=false``."""
+    return responses.get(
+        f"{API}/cards/{card['id']}", json=card, match=[matchers.query_param_matcher({"broken_api": "false"})]
+    )
+
+
+def member(user: int, kind: int) -> dict[str, Any]:
+    """A card member (S2 ``MemberDetailed``: the user plus ``card_id``, ``user_id``, ``type``)."""
+    return {"id": user, "full_name": f"User {user}", "user_id": user, "card_id": 7, "type": kind}
+
+
+def sent(method: str) -> list[tuple[str, Any]]:
+    return [
+        (c.request.url.split("?")[0].removeprefix(API), body_of(c) if c.request.body else None)
+        for c in responses.calls
+        if c.request.method == method
+    ]

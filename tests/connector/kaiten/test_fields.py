@@ -113,7 +113,8 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
 
 def test_the_sandboxes_types_and_properties(sandbox: RunningSandbox) -> None:
     schema = KaitenTracker(sandbox.url, "t", timeout=5).field_schema(Target("kaiten", "10", issue_type="2"))
-    assert [c.name for c in schema.issue_types] == ["Card", "Bug", "Request"]
+    assert [c.name for c in schema.issue_types] == ["Card", "Bug", "Request", "Incident"]
+    assert [f.id for f in schema.required] == ["title"]
     types = {f.name: f.type for f in schema.fields if not f.system}
     assert types == {
         "Severity": "option",
@@ -124,3 +125,9 @@ def test_the_sandboxes_types_and_properties(sandbox: RunningSandbox) -> None:
     }
     severity = schema.field("id_501")
     assert severity is not None and [c.name for c in severity.allowed] == ["Critical", "Major", "Minor"]
+
+
+def test_the_sandboxes_incident_type_requires_a_severity(sandbox: RunningSandbox) -> None:
+    """A card type with a required custom property (``card_properties``), so routing has a field to ask."""
+    schema = KaitenTracker(sandbox.url, "t", timeout=5).field_schema(Target("kaiten", "10", issue_type="4"))
+    assert [(f.id, f.name) for f in schema.required] == [("title", "Title"), ("id_501", "Severity")]

@@ -198,25 +198,6 @@ def test_the_token_goes_to_the_kaiten_origin_and_not_through_a_redirect(tracker:
     }
 
 
-@responses.activate(assert_all_requests_are_fired=True)
-def test_search_pages_and_filters_properties_locally(tracker: KaitenTracker) -> None:
-    first = [live_card(id=i, properties={"id_501": [601]}) for i in range(100)]
-    second = [live_card(id=100, properties={"id_501": [602]}), live_card(id=101, properties={})]
-    responses.get(
-        API + "/cards", json=first, match=[matchers.query_param_matcher({"offset": "0"}, strict_match=False)]
-    )
-    responses.get(
-        API + "/cards",
-        json=second,
-        match=[matchers.query_param_matcher({"offset": "100"}, strict_match=False)],
-    )
-    cards = tracker.search_cards(board_id=10, tag="vip", properties={"id_501": 602})
-    assert [c["id"] for c in cards] == [100]
-    query = responses.calls[0].request.params
-    assert query["board_id"] == "10" and query["tag"] == "vip" and query["limit"] == "100"
-    assert query["broken_api"] == "false"
-
-
 # -- parent and links: Kaiten relates cards as parent and child (POST /cards/{parent}/children) -----------
 
 

@@ -26,13 +26,6 @@ AUTHOR_KEYS = ["id", "full_name", "username", "email"]
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver("/hooks/kaiten")
-    yield rec
-    rec.stop()
-
-
-@pytest.fixture
 def sandbox(tmp_path: Path, receiver: Receiver) -> Iterator[RunningSandbox]:
     with run_kaiten(tmp_path / "kaiten.sqlite3", webhook_url=receiver.url + "?token=hook-s3cret") as running:
         yield running
