@@ -104,8 +104,8 @@ class Tracker(Protocol):
 
     def link(self, source: str, target: str, link_type: str | None = None) -> None:
         """Link two issues ("``source`` <outward phrase> ``target``"), with the instance's default type
-        when ``link_type`` is None; repeating it is harmless. ``Unsupported`` for a type the tracker
-        cannot make."""
+        when ``link_type`` is None; repeating it is harmless. ``TrackerRejected`` naming the types
+        there are for one the instance does not have."""
         ...
 
     def link_issues(self, previous: str, new: str) -> None:

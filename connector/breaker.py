@@ -20,7 +20,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,14 +148,26 @@ class GuardedTracker:
                 if not isinstance(exc, CircuitOpen):
                     breaker.failed(exc, state)
                 raise
-            except TrackerError:
-                breaker.succeeded(state)  # it answered, even if with a refusal: it is up
+            except (TrackerError, StopIteration):
+                breaker.succeeded(state)  # it answered, even if with a refusal (or no more pages): it is up
                 raise
             except BaseException:
                 if state.probe:
                     breaker.abandon_probe()
                 raise
             breaker.succeeded(state)
+            if isinstance(result, Iterator):
+                return self._guard_pages(result)
             return result
 
         return guarded
+
+    def _guard_pages(self, pages: Iterator[Any]) -> Iterator[Any]:
+        """A lazy result (``search``) fetches its later pages while it is read: each page is a call of
+        its own through the breaker, so a failure halfway through a scan counts and names the tracker."""
+        guarded_next = self._guard(functools.partial(next, pages))
+        while True:
+            try:
+                yield guarded_next()
+            except StopIteration:
+                return

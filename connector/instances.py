@@ -29,12 +29,13 @@ def connect(
     """The connector of the tracker instance ``name`` (not guarded by a circuit breaker).
 
     With ``redis``, a Kaiten instance takes its turns from the limiter its token shares with every
-    process; without, from one of this process's own.
+    process, and a Jira Cloud instance its bulk-move slots from the site's shared ledger; without, from
+    this process's own.
     """
     spec = config.trackers.get(name)
     if spec is None:
         if name == "jira":
-            return JiraTracker.from_settings(settings)
+            return JiraTracker.from_settings(settings, redis=redis)
         if name == "kaiten":
             return KaitenTracker.from_settings(settings, redis=redis)
         raise UnknownTracker(f"tracker {name!r} is not configured; there are {config.tracker_names()}")
@@ -42,7 +43,13 @@ def connect(
     if spec.kind == "jira":
         password = settings.environment_secret(spec.password_env) if spec.password_env else None
         return JiraTracker(
-            spec.url, name=name, token=token, user=spec.user, password=password, timeout=spec.timeout
+            spec.url,
+            name=name,
+            token=token,
+            user=spec.user,
+            password=password,
+            timeout=spec.timeout,
+            redis=redis,
         )
     if not token:  # validated at load; the variable cannot vanish from a running process
         raise TrackerRejected(f"{spec.token_env} is not set (tracker {name!r})", None)
