@@ -2,7 +2,8 @@
 
 The sweep is what makes the journal the source of truth: every queued message whose next attempt is
 due is (re-)enqueued, whether its first enqueue failed (Redis was down), its job was lost (a worker was
-killed), or it is waiting out a retry delay.
+killed), or it is waiting out a retry delay; and whatever a killed worker held is freed at the next tick,
+lease or not. jobs/recovery.py lists every state a kill can leave and what the sweep does about it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 from rq.scheduler import RQScheduler
@@ -19,7 +21,15 @@ from connector.errors import ChannelUnavailable
 from connector.mail import Mailbox
 from jobs.context import Context, get_context
 from jobs.intake import accept, accept_unparsed, received_now
-from jobs.queues import ALL_QUEUES, enqueue_delivery
+from jobs.queues import ALL_QUEUES, JobState
+from jobs.recovery import (
+    UNSEEN_CONFIRM,
+    Presence,
+    confirm_unseen,
+    live_workers,
+    look_at_due,
+    recover_dead_holders,
+)
 from mappers.email import parse_email
 from mappers.errors import MapperError
 from mappers.models import Channel
@@ -28,38 +38,69 @@ from store import journal
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 5.0
-RECHECK_AFTER = 10.0  # seconds before the sweep looks again at a message it handed to the queue
+RECHECK_AFTER = SWEEP_EVERY  # a message the sweep looked at is looked at again by the next tick
 SWEEP_CHUNK = 500  # due rows read at a time
 SWEEP_BUDGET = 2.0  # seconds of a tick the sweep may spend on a long backlog
 IMAP_EVERY = 60.0
 SCHEDULER_LOCK = "hub:scheduler"
 
 
-def sweep(ctx: Context, *, budget: float = SWEEP_BUDGET, chunk: int = SWEEP_CHUNK) -> int:
-    """Enqueue every queued message that is due; return how many were enqueued.
+def sweep(
+    ctx: Context,
+    *,
+    budget: float = SWEEP_BUDGET,
+    chunk: int = SWEEP_CHUNK,
+    wait: Callable[[float], None] = time.sleep,
+) -> int:
+    """Give every due queued message whose job will never run it a new job; return how many.
 
-    Due rows are taken ``chunk`` at a time, oldest first. While chunks turn up lost jobs (Redis restarted
-    without its data) the tick goes on, for up to ``budget`` seconds, so such a backlog is handed back at
-    thousands a second, faster than the workers drain it; a chunk whose jobs are all still queued (the
-    workers are behind, the usual backlog) ends the tick. Each message looked at is deferred by
-    ``RECHECK_AFTER``: its job is queued now (by this tick or before), so the next chunk and the next
-    ticks move on to the rest instead of asking Redis about the same oldest rows again. If the job is
-    lost anyway, the next look re-enqueues it.
+    First what gone workers held (``recover_dead_holders``: their locks, jobs and bulk companions, leased
+    or not). Then every due row, ``chunk`` at a time, oldest first, for up to ``budget`` seconds: each
+    job is looked up where it really is, many in one Redis script (``look_at_due``), and each row looked
+    at is deferred by ``RECHECK_AFTER``, so the next chunk moves on and the next tick looks again. A tick
+    thus looks at the whole backlog (a chunk of 500 costs about one script and two statements), and a
+    job lost anywhere in it, even deep in a backlog that waits for the workers, is found at once; over a
+    backlog larger than the budget covers, the deferral makes the ticks take turns. A job no worker has
+    registered (popped by a worker that may have died) is looked at again ``UNSEEN_CONFIRM`` seconds
+    later, at the end of this tick (``wait``: time passing; a test passes its own). One row Redis refuses
+    is logged with its message id and skipped: it never ends the tick.
     """
     started = time.monotonic()
-    count = 0
+    presence = live_workers(ctx.redis)
+    count = _recover_dead_holders(ctx, presence)
+    unseen: list[JobState] = []
+    first_unseen = 0.0
     while True:
         now = journal.utcnow()
         items = journal.due_items(ctx.engine, now, limit=chunk)
-        # Due means no live job renews its lease: a job RQ still calls started is a dead worker's.
-        enqueued = sum(enqueue_delivery(ctx.redis, item.id, lease_expired=True) for item in items)
+        look = look_at_due(ctx.redis, [item.id for item in items], presence)
         journal.defer(ctx.engine, [item.id for item in items], RECHECK_AFTER, due_at=now)
-        count += enqueued
-        if len(items) < chunk or not enqueued or time.monotonic() - started >= budget:
+        count += len(look.enqueued)
+        if look.unseen and not unseen:
+            first_unseen = time.monotonic()
+        unseen += look.unseen
+        if len(items) < chunk or time.monotonic() - started >= budget:
             break
+    if unseen:
+        wait(max(0.0, UNSEEN_CONFIRM - (time.monotonic() - first_unseen)))
+        confirmed = confirm_unseen(ctx.redis, unseen)
+        for message_id in confirmed:
+            log.warning("sweep.unseen-job-replaced message_id=%s", message_id)
+        count += len(confirmed)
     if count:
         log.info("sweep.enqueued count=%d", count)
     return count
+
+
+def _recover_dead_holders(ctx: Context, presence: Presence | None) -> int:
+    """``recover_dead_holders``, which must not keep the due rows from being looked at if it fails."""
+    try:
+        return recover_dead_holders(ctx, presence)
+    except (RedisError, SQLAlchemyError):
+        raise  # Redis or the journal is down: the whole tick waits for them
+    except Exception:
+        log.warning("sweep.dead-holders-failed", exc_info=True)
+        return 0
 
 
 def poll_imap(ctx: Context) -> int:

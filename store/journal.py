@@ -25,7 +25,7 @@ DELIVERED = "delivered"
 IGNORED = "ignored"
 FAILED = "failed"
 # The request path enqueues at once; the sweep only steps in when that enqueue or its job was lost.
-ENQUEUE_GRACE = 10  # seconds the request path has to enqueue before the sweep looks at a new row
+ENQUEUE_GRACE = 2  # seconds the request path has to enqueue before the sweep looks at a new row
 KEY_LIMIT = 255  # the width of external_id and conversation_key
 
 

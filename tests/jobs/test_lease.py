@@ -111,12 +111,16 @@ def test_a_sweep_tick_hands_back_a_lost_backlog_chunk_after_chunk_within_its_bud
     assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
 
-def test_a_sweep_tick_over_a_backlog_whose_jobs_are_queued_looks_at_one_chunk(ctx: Context) -> None:
+def test_a_sweep_tick_looks_at_the_whole_backlog_and_finds_a_job_lost_deep_in_it(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"q{n}", chat_id=980 + n)) for n in range(7)]
     for message_id in ids:
         make_due(ctx, message_id)
-    assert sweep(ctx, chunk=3) == 0  # the workers are only behind: nothing to hand back
-    assert len(journal.due_items(ctx.engine)) == 4  # the rest waits for the next tick
+    lost = ids[-1]  # the workers are behind; this one's job alone was lost with Redis's data
+    ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{lost}")
+    ctx.redis.delete(f"rq:job:deliver-{lost}")
+    assert sweep(ctx, chunk=3) == 1  # found in the third chunk of the same tick
+    assert queued_job_ids(ctx)[0] == f"deliver-{lost}".encode()  # back at the front: it was due first
+    assert journal.due_items(ctx.engine) == []  # every row looked at, each deferred to the next tick
 
 
 def test_the_journal_lease_is_renewed_even_when_redis_lost_the_lock(
