@@ -58,9 +58,11 @@ def sweep(
     or not). Then every due row, ``chunk`` at a time, oldest first, for up to ``budget`` seconds: each
     job is looked up where it really is, many in one Redis script (``look_at_due``), and each row looked
     at is deferred by ``RECHECK_AFTER``, so the next chunk moves on and the next tick looks again. A tick
-    thus looks at the whole backlog (a chunk of 500 costs about one script and two statements), and a
-    job lost anywhere in it, even deep in a backlog that waits for the workers, is found at once; over a
-    backlog larger than the budget covers, the deferral makes the ticks take turns. A job no worker has
+    thus looks at the whole backlog, and a job lost anywhere in it, even deep in a backlog that waits for
+    the workers, is found at once (measured on 2 CPUs, SQLite: a tick over 10,000 due messages whose jobs
+    all wait took 0.5 s, 0.15 s of it Redis's; looking up each job with three round trips, as before,
+    took 0.3 s for the first 500 alone); over a backlog larger than the budget covers, the deferral makes
+    the ticks take turns. A job no worker has
     registered (popped by a worker that may have died) is looked at again ``UNSEEN_CONFIRM`` seconds
     later, at the end of this tick (``wait``: time passing; a test passes its own). One row Redis refuses
     is logged with its message id and skipped: it never ends the tick.

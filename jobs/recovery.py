@@ -9,8 +9,9 @@ which workers are alive, not from the job hash's status alone.
 it makes with its RQ worker name (``name_connections``), and ``CLIENT LIST`` shows the names. The kernel
 closes a killed process's sockets, so Redis forgets its name at once, while RQ's own records of it (the
 worker hash, the started registry's score) live on for minutes. A machine that vanishes keeps its
-connections until Redis's ``tcp-keepalive`` notices (300 s by default); for that case a job RQ has run for
-longer than its timeout counts as abandoned whatever its worker's connection says (``STALE_AFTER``).
+connections until Redis's ``tcp-keepalive`` notices (300 s by default), but not its lease: a job whose
+worker still looks connected is taken over once its row's lease ran out and it started longer than a
+lease ago, or once RQ's own timeout is long past (``holder_gone``).
 Right after Redis restarts (with its data: AOF), a worker that is mid-job reconnects only on its next
 command (its lease renewal, within 10 s); so an absent worker counts as gone only if it registered its job
 after Redis started, or once Redis has been up ``PRESENCE_SETTLE`` seconds. Until then, and where Redis
@@ -57,9 +58,11 @@ deleted job's key, with no status and no call) is replaced when its row is due; 
 queue, or ``HELD`` by a live worker, is left alone. Every replacement is one script that first checks the
 job is still where the sweep saw it (``replace_deliveries``), so a message gets exactly one new job.
 
-**Bounds.** A kill in gap A is undone ``ENQUEUE_GRACE`` (2 s) plus at most one sweep period (5 s) plus
-``UNSEEN_CONFIRM`` (2 s) after the message was journaled; a kill in gaps B–F at most one sweep period
-after the kill. RELIABILITY.md ("worker-gaps") measures it with a worker killed in each gap.
+**Bounds.** Every tick (``SWEEP_EVERY``, 5 s, plus the tick's own time) looks at every due row, and a
+row is due ``ENQUEUE_GRACE`` (2 s) after it was journaled. A kill in gap A is undone by the first tick
+after the kill and the grace, ``UNSEEN_CONFIRM`` (2 s) later; a kill in gaps B–F by the first tick after
+the kill. The new job goes to the front of the queue. Where presence is unknown, the lease (30 s) and then
+a tick. RELIABILITY.md ("worker-gaps") measures it with a worker killed in each gap.
 """
 
 from __future__ import annotations

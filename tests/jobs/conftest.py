@@ -136,6 +136,15 @@ def _run(ctx: Context, job_id: str) -> str:
     return status
 
 
+def make_due(ctx: Context, *message_ids: str) -> None:
+    """Time passes: these messages' next attempt times are in the past."""
+    with ctx.engine.begin() as conn:
+        for message_id in message_ids:
+            conn.exec_driver_sql(
+                "UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00' WHERE id = ?", (message_id,)
+            )
+
+
 def wait_until(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
     """Poll ``check`` until it is true; fail the test (not hang it) when ``timeout`` seconds pass first."""
     deadline = time.monotonic() + timeout

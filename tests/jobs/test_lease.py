@@ -20,20 +20,12 @@ from jobs.deliver import deliver_with
 from jobs.periodic import RECHECK_AFTER, sweep
 from jobs.queues import DELIVERY_QUEUE
 from store import journal
-from tests.jobs.conftest import add_fault, journal_message, sandbox_issues
+from tests.jobs.conftest import add_fault, journal_message, make_due, sandbox_issues
 from tests.mappers.factories import telegram_message
 
 
 def queued_job_ids(ctx: Context) -> list[bytes]:
     return list(ctx.redis.lrange(f"rq:queue:{DELIVERY_QUEUE}", 0, -1))
-
-
-def make_due(ctx: Context, message_id: str) -> None:
-    """Time passes: the message's next attempt time is in the past."""
-    with ctx.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00' WHERE id = ?", (message_id,)
-        )
 
 
 @pytest.mark.timeout(60)

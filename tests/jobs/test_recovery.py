@@ -46,7 +46,7 @@ from jobs.recovery import (
 )
 from jobs.worker import HubWorker
 from store import journal
-from tests.jobs.conftest import drain, journal_message, sandbox_issues
+from tests.jobs.conftest import drain, journal_message, make_due, sandbox_issues
 from tests.mappers.factories import telegram_message
 
 QUEUE = f"rq:queue:{DELIVERY_QUEUE}"
@@ -77,15 +77,6 @@ def live_worker(ctx: Context) -> Iterator[str]:
 
 def queued(ctx: Context) -> list[str]:
     return [job_id.decode() for job_id in ctx.redis.lrange(QUEUE, 0, -1)]
-
-
-def make_due(ctx: Context, *message_ids: str) -> None:
-    """Time passes: these messages' next attempt times are in the past."""
-    with ctx.engine.begin() as conn:
-        for message_id in message_ids:
-            conn.exec_driver_sql(
-                "UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00' WHERE id = ?", (message_id,)
-            )
 
 
 def popped(ctx: Context, message_id: str) -> None:

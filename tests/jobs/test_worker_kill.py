@@ -24,7 +24,7 @@ from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE
 from store import journal
 from tests.conftest import REPO_ROOT
-from tests.jobs.conftest import add_fault, drain, journal_message, sandbox_issues, wait_until
+from tests.jobs.conftest import add_fault, drain, journal_message, make_due, sandbox_issues, wait_until
 from tests.mappers.factories import telegram_message
 
 
@@ -161,15 +161,6 @@ def kill_at(ctx: Context, point: str) -> list[str]:
     return list(caught["messages"])
 
 
-def make_due(ctx: Context, message_ids: list[str]) -> None:
-    """Time passes: the grace the request path has to enqueue is over."""
-    with ctx.engine.begin() as conn:
-        for message_id in message_ids:
-            conn.exec_driver_sql(
-                "UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00' WHERE id = ?", (message_id,)
-            )
-
-
 def assert_delivered_once(ctx: Context, sandbox: RunningSandbox, ids: list[str]) -> None:
     issues = {issue["key"]: issue for issue in sandbox_issues(sandbox)}
     assert len(issues) == len(ids)
@@ -193,7 +184,7 @@ def test_a_worker_killed_between_two_writes_of_one_delivery_is_undone_by_the_nex
     message_id = journal_message(ctx, telegram_message(f"killed at {point}"))
     assert kill_at(ctx, point) == [message_id]
     if point == "dequeued":  # nothing but the journal remembers the message: its row must be due
-        make_due(ctx, [message_id])
+        make_due(ctx, message_id)
 
     assert sweep(ctx, wait=lambda _seconds: None) == handed_back  # no lease or lock had to run out
     deliver_with_a_worker(ctx, [message_id], tmp_path / "worker.log")

@@ -35,8 +35,8 @@ WHAT = {
     "worker-killed": "a busy RQ worker SIGKILLed mid-delivery, 20 times",
     "worker-gaps": "a worker stopped at a trap and SIGKILLed in each gap between two writes: after BLPOP, "
     "after RQ registered the job, between claim and attempt, twice inside a bulk take",
-    "outside-run": "issue 22's run: 40 Telegram chats, a worker SIGKILLed every 25 messages, 30 × 503 and "
-    "20 × 429 from the tracker, Redis SIGKILLed without persistence and restarted",
+    "outside-run": "issue 22's run: 40 Telegram chats, a worker SIGKILLed every 25 messages, bursts of 503 "
+    "(up to 30 calls) and 429 (up to 20) from the tracker, Redis SIGKILLed without persistence and restarted",
     "redis-restart": "redis-server SIGKILLed without persistence, restarted 3 s later; journal on PostgreSQL",
     "duplicate-storm": "every message posted 3 times at once; some Telegram updates re-sent after a timeout",
     "reply-loop": "auto-responder mailboxes answer every mail the hub sends them",
