@@ -376,25 +376,6 @@ def _update_queued(engine: Engine, message_id: str, **values: Any) -> Entry | No
     return _entry(row) if row else None
 
 
-def defer(engine: Engine, message_ids: Sequence[str], seconds: float, *, due_at: dt.datetime) -> None:
-    """Look at these due messages again in ``seconds``: the sweep has handed each one to the queue.
-
-    Only rows still due at ``due_at`` move, so an attempt that started or rescheduled itself meanwhile
-    keeps its own lease or retry time. Keeps each sweep tick's work bounded however long the backlog.
-    """
-    if not message_ids:
-        return
-    later = utcnow() + dt.timedelta(seconds=seconds)
-    with engine.begin() as conn:
-        conn.execute(
-            messages.update()
-            # no status test: it would steer SQLite to the (status, next_attempt_at) index, a range over
-            # every due row, instead of the primary key (bench/growth.py); a delivered row's time is unused
-            .where(messages.c.id.in_(list(message_ids)), messages.c.next_attempt_at <= due_at)
-            .values(next_attempt_at=later)
-        )
-
-
 def due(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[str]:
     """Ids of queued messages whose next attempt is due, oldest first (the sweep's work list)."""
     return [item.id for item in due_items(engine, now, limit)]
@@ -406,19 +387,34 @@ class DueItem:
 
     id: str
     attempts: int
+    next_attempt_at: dt.datetime
 
 
-def due_items(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[DueItem]:
-    """Like :func:`due`, with each message's attempt count."""
+def due_items(
+    engine: Engine, now: dt.datetime | None = None, limit: int = 500, *, after: DueItem | None = None
+) -> list[DueItem]:
+    """Like :func:`due`, with each message's attempt count; ``after`` a row, the page that follows it.
+
+    Pages are read by the row's (``next_attempt_at``, ``id``), so a sweep reads a long backlog page by
+    page without writing a thing. (SQLite compares the stored text: every write of the column goes through
+    SQLAlchemy's ``DateTime``, so every value has the one format the page boundary is bound in.)
+    """
     now = now or utcnow()
     query = (
-        sa.select(messages.c.id, messages.c.attempts)
+        sa.select(messages.c.id, messages.c.attempts, messages.c.next_attempt_at)
         .where(messages.c.status == QUEUED, messages.c.next_attempt_at <= now)
-        .order_by(messages.c.next_attempt_at)
+        .order_by(messages.c.next_attempt_at, messages.c.id)
         .limit(limit)
     )
+    if after is not None:
+        page = sa.tuple_(messages.c.next_attempt_at, messages.c.id)
+        seen = sa.tuple_(sa.literal(after.next_attempt_at, messages.c.next_attempt_at.type), after.id)
+        query = query.where(page > seen)
     with engine.connect() as conn:
-        return [DueItem(row.id, int(row.attempts or 0)) for row in conn.execute(query)]
+        return [
+            DueItem(row.id, int(row.attempts or 0), _aware(row.next_attempt_at) or now)
+            for row in conn.execute(query)
+        ]
 
 
 def failed_ids(engine: Engine, limit: int = 1000) -> list[str]:

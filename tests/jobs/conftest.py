@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from jobs.deliver import deliver_with
 from jobs.intake import accept
 from jobs.queues import DELIVERY_QUEUE, delivery_job_id
 from mappers.models import InboundMessage
+from store.db import messages
 
 
 @pytest.fixture
@@ -136,13 +138,14 @@ def _run(ctx: Context, job_id: str) -> str:
     return status
 
 
+LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
 def make_due(ctx: Context, *message_ids: str) -> None:
-    """Time passes: these messages' next attempt times are in the past."""
+    """Time passes: these messages' (or, with none named, all messages') next attempt times are past."""
+    update = messages.update().values(next_attempt_at=LONG_AGO)
     with ctx.engine.begin() as conn:
-        for message_id in message_ids:
-            conn.exec_driver_sql(
-                "UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00' WHERE id = ?", (message_id,)
-            )
+        conn.execute(update.where(messages.c.id.in_(message_ids)) if message_ids else update)
 
 
 def wait_until(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:

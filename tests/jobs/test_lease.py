@@ -17,7 +17,7 @@ import jobs.deliver as deliver_module
 from connector.sandbox.jira import RunningSandbox
 from jobs.context import Context
 from jobs.deliver import deliver_with
-from jobs.periodic import RECHECK_AFTER, sweep
+from jobs.periodic import SweepCursor, sweep
 from jobs.queues import DELIVERY_QUEUE
 from store import journal
 from tests.jobs.conftest import add_fault, journal_message, make_due, sandbox_issues
@@ -63,56 +63,37 @@ def test_renewing_never_pulls_a_scheduled_retry_earlier(ctx: Context) -> None:
     assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=800)
 
 
-def test_the_sweep_defers_what_it_enqueued_and_re_enqueues_a_job_lost_with_redis(ctx: Context) -> None:
+def test_the_sweep_leaves_queued_jobs_alone_and_re_enqueues_jobs_lost_with_redis(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"m{n}", chat_id=500 + n)) for n in range(3)]
-    for message_id in ids:
-        make_due(ctx, message_id)
+    make_due(ctx, *ids)
     assert sweep(ctx) == 0  # every job is already queued: nothing new to enqueue
-    assert journal.due_items(ctx.engine) == []  # and the next ticks skip them for RECHECK_AFTER
-    entry = journal.get(ctx.engine, ids[0])
-    assert entry is not None and entry.next_attempt_at is not None
-    assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=RECHECK_AFTER - 5)
+    assert sweep(ctx) == 0  # and looking again changes nothing
+    assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
     ctx.redis.flushdb()  # Redis restarted without its data: the queued jobs are gone
-    for message_id in ids:
-        make_due(ctx, message_id)
     assert sweep(ctx) == 3
     assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
 
-def test_the_sweep_looks_at_a_long_backlog_in_chunks(ctx: Context) -> None:
-    ids = [journal_message(ctx, telegram_message(f"b{n}", chat_id=900 + n)) for n in range(7)]
-    ctx.redis.flushdb()
-    for message_id in ids:
-        make_due(ctx, message_id)
-    seen: list[str] = []
-    for _ in range(3):
-        chunk = journal.due_items(ctx.engine, limit=3)
-        seen += [item.id for item in chunk]
-        journal.defer(ctx.engine, [item.id for item in chunk], RECHECK_AFTER, due_at=journal.utcnow())
-    assert sorted(seen) == sorted(ids)  # each row once, none starved behind the first chunk
-
-
-def test_a_sweep_tick_hands_back_a_lost_backlog_chunk_after_chunk_within_its_budget(ctx: Context) -> None:
+def test_a_sweep_tick_hands_back_a_lost_backlog_page_after_page_within_its_budget(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"c{n}", chat_id=950 + n)) for n in range(7)]
     ctx.redis.flushdb()  # Redis restarted without its data
-    for message_id in ids:
-        make_due(ctx, message_id)
-    assert sweep(ctx, chunk=3, budget=0.0) == 3  # an exhausted budget stops after the first chunk
-    assert sweep(ctx, chunk=3) == 4  # the rest in one tick: the first three wait RECHECK_AFTER
+    make_due(ctx, *ids)
+    cursor = SweepCursor()
+    assert sweep(ctx, chunk=3, budget=0.0, cursor=cursor) == 3  # an exhausted budget stops after a page
+    assert sweep(ctx, chunk=3, cursor=cursor) == 4  # the next tick goes on where that one stopped
+    assert cursor.after is None  # it read to the end: the tick after starts from the oldest again
     assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
 
 def test_a_sweep_tick_looks_at_the_whole_backlog_and_finds_a_job_lost_deep_in_it(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"q{n}", chat_id=980 + n)) for n in range(7)]
-    for message_id in ids:
-        make_due(ctx, message_id)
+    make_due(ctx, *ids)
     lost = ids[-1]  # the workers are behind; this one's job alone was lost with Redis's data
     ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{lost}")
     ctx.redis.delete(f"rq:job:deliver-{lost}")
-    assert sweep(ctx, chunk=3) == 1  # found in the third chunk of the same tick
-    assert queued_job_ids(ctx)[0] == f"deliver-{lost}".encode()  # back at the front: it was due first
-    assert journal.due_items(ctx.engine) == []  # every row looked at, each deferred to the next tick
+    assert sweep(ctx, chunk=3) == 1  # found on the third page of the same tick
+    assert queued_job_ids(ctx)[0] == f"deliver-{lost}".encode()  # back at the front of the queue
 
 
 def test_the_journal_lease_is_renewed_even_when_redis_lost_the_lock(

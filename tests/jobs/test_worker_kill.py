@@ -80,8 +80,7 @@ def kill_worker_once_created(ctx: Context, sandbox: RunningSandbox, issues: int)
 
 def leases_run_out(ctx: Context) -> None:
     """Time passes: the dead attempts' leases and their conversation locks expire."""
-    with ctx.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00'")
+    make_due(ctx)
     for key in ctx.redis.scan_iter("hub:lock:*"):
         ctx.redis.delete(key)
 
