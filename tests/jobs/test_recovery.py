@@ -44,6 +44,7 @@ from jobs.recovery import (
     live_workers,
     record_companions,
 )
+from jobs.replay import replay_messages
 from jobs.worker import HubWorker
 from store import journal
 from tests.jobs.conftest import drain, journal_message, make_due, sandbox_issues
@@ -440,3 +441,16 @@ def test_without_presence_only_the_lease_decides() -> None:
     state = held("live", registered=0, started=NOW - dt.timedelta(seconds=10))
     assert holder_gone(state, None, NOW, row_due=True) is True
     assert holder_gone(state, None, NOW, row_due=False) is False
+
+
+def test_replaying_a_dead_letter_whose_old_job_rq_left_half_written_queues_it(ctx: Context) -> None:
+    message_id = journal_message(ctx, telegram_message("dead letter"))
+    popped(ctx, message_id)
+    journal.mark_failed(ctx.engine, message_id, "gave up after 8 attempts")
+    key = Job.key_for(delivery_job_id(message_id))
+    ctx.redis.delete(key)
+    ctx.redis.hset(key, mapping={"status": "failed", "last_heartbeat": "2026-11-23T10:00:00.000000Z"})
+
+    assert replay_messages(ctx, [message_id]) == [(message_id, "requeued")]
+    assert queued(ctx) == [delivery_job_id(message_id)]
+    assert status(ctx, message_id) == JobStatus.QUEUED
