@@ -171,10 +171,10 @@ def _enqueue_unique(redis: Redis, message_id: str) -> bool:
     job_id = delivery_job_id(message_id)
     keys = (Job.key_for(job_id), _DELIVERY_QUEUE_KEY, Queue.redis_queues_keys)
     args = (job_id, *_job_fields(message_id))
-    return bool(_run_script(redis, _ENQUEUE_UNIQUE_LUA, keys, args))
+    return bool(run_script(redis, _ENQUEUE_UNIQUE_LUA, keys, args))
 
 
-def _run_script(redis: Redis, script: str, keys: Sequence[str], args: Sequence[str | bytes]) -> Any:
+def run_script(redis: Redis, script: str, keys: Sequence[str], args: Sequence[str | bytes]) -> Any:
     """Run one of our Lua scripts by its hash: one round trip, the script's text sent only when Redis
     does not have it (the first call, or after a restart or a flush)."""
     sha = _script_sha(script)
@@ -221,7 +221,7 @@ def take_deliveries(redis: Redis, message_ids: list[str]) -> list[str]:
         return []
     job_ids = [delivery_job_id(message_id) for message_id in message_ids]
     keys = [_DELIVERY_QUEUE_KEY, *(Job.key_for(job_id) for job_id in job_ids)]
-    return _message_ids(_run_script(redis, _TAKE_QUEUED_LUA, keys, job_ids))
+    return _message_ids(run_script(redis, _TAKE_QUEUED_LUA, keys, job_ids))
 
 
 def _message_ids(job_ids: list[bytes | str]) -> list[str]:
@@ -376,7 +376,7 @@ def locate_deliveries(redis: Redis, message_ids: Sequence[str]) -> list[JobState
         return []
     job_ids = [delivery_job_id(message_id) for message_id in message_ids]
     keys = [_DELIVERY_QUEUE_KEY, _STARTED_KEY, *(Job.key_for(job_id) for job_id in job_ids)]
-    found = _run_script(redis, _LOCATE_LUA, keys, [_EXECUTION_PREFIX, *job_ids])
+    found = run_script(redis, _LOCATE_LUA, keys, [_EXECUTION_PREFIX, *job_ids])
     return [_job_state(message_id, raw) for message_id, raw in zip(message_ids, found, strict=True)]
 
 
@@ -398,17 +398,26 @@ def replace_deliveries(redis: Redis, states: Sequence[JobState], *, enqueue: boo
         keys.append(Job.key_for(job_id))
         fields = _job_fields(state.message_id) if enqueue else []
         args += [job_id, state.place.value, state.stamp, str(len(fields)), *fields]
-    return _message_ids(_run_script(redis, _REPLACE_LUA, keys, args))
+    return _message_ids(run_script(redis, _REPLACE_LUA, keys, args))
 
 
 def _job_state(message_id: str, raw: list[bytes]) -> JobState:
     place, stamp, started, *executions = (value.decode() for value in raw)
-    workers, registered = executions[0::2], [float(at or 0) for at in executions[1::2]]
+    workers, registered = executions[0::2], [_seconds(at) for at in executions[1::2]]
     return JobState(message_id, Place(place), stamp, started, tuple(workers), max(registered, default=0.0))
+
+
+def _seconds(text: str) -> float:
+    """An execution's ``created_at`` (epoch seconds); 0 when it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 def held_deliveries(redis: Redis) -> list[JobState]:
     """Every delivery job an RQ execution holds (the started registry: a handful, one per busy worker)."""
+    # members are "<job id>:<execution id>": "<message id>:<execution id>" once the job prefix is gone
     members = _message_ids(redis.zrange(_STARTED_KEY, 0, -1))  # type: ignore[arg-type]  # bytes
     states = locate_deliveries(redis, sorted({member.rpartition(":")[0] for member in members}))
     return [state for state in states if state.place is Place.HELD]

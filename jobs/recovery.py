@@ -87,6 +87,7 @@ from jobs.queues import (
     held_deliveries,
     locate_deliveries,
     replace_deliveries,
+    run_script,
 )
 from store import journal
 
@@ -201,7 +202,7 @@ def break_locks(redis: Redis, lock_keys: Iterable[str], workers: Iterable[str]) 
     keys, names = sorted(set(lock_keys)), sorted(set(workers) - {_NO_HOLDER, ""})
     if not keys or not names:
         return 0
-    return int(redis.eval(_BREAK_LOCKS_LUA, len(keys), *keys, *names))
+    return int(run_script(redis, _BREAK_LOCKS_LUA, keys, names))
 
 
 # -- deciding -------------------------------------------------------------------------------------------

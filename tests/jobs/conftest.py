@@ -141,11 +141,15 @@ def _run(ctx: Context, job_id: str) -> str:
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def make_due(ctx: Context, *message_ids: str) -> None:
-    """Time passes: these messages' (or, with none named, all messages') next attempt times are past."""
-    update = messages.update().values(next_attempt_at=LONG_AGO)
+def make_due(ctx: Context, *message_ids: str, in_order: bool = False) -> None:
+    """Time passes: these messages' (or, with none named, all messages') next attempt times are past;
+    ``in_order``: one second apart, so they fall due (and the sweep reads them) in the order given."""
     with ctx.engine.begin() as conn:
-        conn.execute(update.where(messages.c.id.in_(message_ids)) if message_ids else update)
+        if not message_ids:
+            conn.execute(messages.update().values(next_attempt_at=LONG_AGO))
+        for n, message_id in enumerate(message_ids):
+            due_at = LONG_AGO + dt.timedelta(seconds=n if in_order else 0)
+            conn.execute(messages.update().where(messages.c.id == message_id).values(next_attempt_at=due_at))
 
 
 def wait_until(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:

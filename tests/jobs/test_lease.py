@@ -86,14 +86,28 @@ def test_a_sweep_tick_hands_back_a_lost_backlog_page_after_page_within_its_budge
     assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
 
-def test_a_sweep_tick_looks_at_the_whole_backlog_and_finds_a_job_lost_deep_in_it(ctx: Context) -> None:
+def test_the_ticks_move_on_through_a_waiting_backlog_and_find_a_job_lost_deep_in_it(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"q{n}", chat_id=980 + n)) for n in range(7)]
-    make_due(ctx, *ids)
-    lost = ids[-1]  # the workers are behind; this one's job alone was lost with Redis's data
+    make_due(ctx, *ids, in_order=True)
+    lost = ids[-1]  # the workers are behind; this one's job alone was lost
     ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{lost}")
     ctx.redis.delete(f"rq:job:deliver-{lost}")
-    assert sweep(ctx, chunk=3) == 1  # found on the third page of the same tick
+    cursor = SweepCursor()
+    assert sweep(ctx, chunk=3, cursor=cursor) == 0  # the head, then one page on: all their jobs wait
+    assert sweep(ctx, chunk=3, cursor=cursor) == 1  # the head, then on from there: found
     assert queued_job_ids(ctx)[0] == f"deliver-{lost}".encode()  # back at the front of the queue
+    assert cursor.after is None  # read to the end: the next tick goes on from the head
+
+
+def test_every_tick_reads_the_head_of_the_backlog_where_workers_pop(ctx: Context) -> None:
+    ids = [journal_message(ctx, telegram_message(f"h{n}", chat_id=990 + n)) for n in range(7)]
+    make_due(ctx, *ids, in_order=True)
+    cursor = SweepCursor()
+    assert sweep(ctx, chunk=3, cursor=cursor) == 0
+    assert cursor.after is not None  # the ticks have read on beyond the head
+    head = ids[0]  # then a worker pops the oldest job and dies with it
+    ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{head}")
+    assert sweep(ctx, chunk=3, cursor=cursor, wait=lambda _seconds: None) == 1
 
 
 def test_the_journal_lease_is_renewed_even_when_redis_lost_the_lock(
