@@ -58,11 +58,13 @@ deleted job's key, with no status and no call) is replaced when its row is due; 
 queue, or ``HELD`` by a live worker, is left alone. Every replacement is one script that first checks the
 job is still where the sweep saw it (``replace_deliveries``), so a message gets exactly one new job.
 
-**Bounds.** Every tick (``SWEEP_EVERY``, 5 s, plus the tick's own time) looks at every due row, and a
-row is due ``ENQUEUE_GRACE`` (2 s) after it was journaled. A kill in gap A is undone by the first tick
-after the kill and the grace, ``UNSEEN_CONFIRM`` (2 s) later; a kill in gaps B–F by the first tick after
-the kill. The new job goes to the front of the queue. Where presence is unknown, the lease (30 s) and then
-a tick. RELIABILITY.md ("worker-gaps") measures it with a worker killed in each gap.
+**Bounds.** Every tick (``SWEEP_EVERY``, 5 s, plus the tick's own time) reads the head of the due
+backlog, where the rows of the jobs at the head of the queue are, and the rest of it too while it fits
+the tick's idle budget (about 25,000 rows; a longer backlog in turns); a row is due ``ENQUEUE_GRACE``
+(2 s) after it was journaled. A kill in gap A is undone by the first tick after the kill and the grace,
+``UNSEEN_CONFIRM`` (2 s) later; a kill in gaps B–F by the first tick after the kill. The new job goes to
+the front of the queue. Where presence is unknown, the lease (30 s) and then a tick. RELIABILITY.md
+("worker-gaps") measures it with a worker killed in each gap.
 """
 
 from __future__ import annotations
@@ -269,22 +271,23 @@ def look_at_due(redis: Redis, message_ids: Sequence[str], presence: Presence | N
 
 def confirm_unseen(redis: Redis, first_look: Sequence[JobState]) -> list[str]:
     """Replace the jobs that are still unseen, and still the same enqueue, at this second look."""
-    again = _each(lambda ids: locate_deliveries(redis, ids), [s.message_id for s in first_look], "locate")
+    ids = list(dict.fromkeys(state.message_id for state in first_look))
+    again = _each(lambda batch: locate_deliveries(redis, batch), ids, "locate")
     before = {state.message_id: state for state in first_look}
     still = [s for s in again if s.place is Place.UNSEEN and s.stamp == before[s.message_id].stamp]
     return _each(lambda batch: replace_deliveries(redis, batch), still, "replace")
 
 
-def recover_dead_holders(ctx: Context, presence: Presence | None) -> int:
+def recover_dead_holders(ctx: Context, presence: Presence | None) -> list[str]:
     """Free what gone workers held, leases or not: their locks, their jobs, their bulk companions.
 
-    Returns how many messages got a new job. A delivered message's leftover job is only removed.
+    Returns the messages that got a new job. A delivered message's leftover job is only removed.
     """
     now = journal.utcnow()
     held = held_deliveries(ctx.redis) if presence is not None else []
     gone = [state for state in held if holder_gone(state, presence, now, row_due=False)]
     if not gone or presence is None:
-        return 0
+        return []
     leaders = [state.message_id for state in gone]
     messages = list(dict.fromkeys([*leaders, *recorded_companions(ctx.redis, leaders)]))
     queued = {e.id: e for e in journal.get_many(ctx.engine, messages) if e.status == journal.QUEUED}
@@ -296,7 +299,7 @@ def recover_dead_holders(ctx: Context, presence: Presence | None) -> int:
     enqueued = replace_deliveries(ctx.redis, lost)
     for message_id in enqueued:
         log.warning("sweep.worker-gone message_id=%s workers=%s", message_id, ",".join(sorted(dead)) or "-")
-    return len(enqueued)
+    return enqueued
 
 
 def _each(act: Callable[[list[_T]], list[_R]], items: Sequence[_T], what: str) -> list[_R]:

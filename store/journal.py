@@ -387,34 +387,36 @@ class DueItem:
 
     id: str
     attempts: int
-    next_attempt_at: dt.datetime
 
 
-def due_items(
-    engine: Engine, now: dt.datetime | None = None, limit: int = 500, *, after: DueItem | None = None
-) -> list[DueItem]:
-    """Like :func:`due`, with each message's attempt count; ``after`` a row, the page that follows it.
+def due_items(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[DueItem]:
+    """Like :func:`due`, with each message's attempt count."""
+    now = now or utcnow()
+    query = (
+        sa.select(messages.c.id, messages.c.attempts)
+        .where(messages.c.status == QUEUED, messages.c.next_attempt_at <= now)
+        .order_by(messages.c.next_attempt_at)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [DueItem(row.id, int(row.attempts or 0)) for row in conn.execute(query)]
 
-    Pages are read by the row's (``next_attempt_at``, ``id``), so a sweep reads a long backlog page by
-    page without writing a thing. (SQLite compares the stored text: every write of the column goes through
-    SQLAlchemy's ``DateTime``, so every value has the one format the page boundary is bound in.)
+
+def due_after(engine: Engine, after: str, now: dt.datetime | None = None, limit: int = 500) -> list[str]:
+    """Ids of due queued messages above ``after``, in id order: a long backlog read page by page.
+
+    Id order, not time order, so a page boundary is exact whatever text SQLite holds for a time (a row a
+    person made due by hand) and reading on writes nothing.
     """
     now = now or utcnow()
     query = (
-        sa.select(messages.c.id, messages.c.attempts, messages.c.next_attempt_at)
-        .where(messages.c.status == QUEUED, messages.c.next_attempt_at <= now)
-        .order_by(messages.c.next_attempt_at, messages.c.id)
+        sa.select(messages.c.id)
+        .where(messages.c.status == QUEUED, messages.c.next_attempt_at <= now, messages.c.id > after)
+        .order_by(messages.c.id)
         .limit(limit)
     )
-    if after is not None:
-        page = sa.tuple_(messages.c.next_attempt_at, messages.c.id)
-        seen = sa.tuple_(sa.literal(after.next_attempt_at, messages.c.next_attempt_at.type), after.id)
-        query = query.where(page > seen)
     with engine.connect() as conn:
-        return [
-            DueItem(row.id, int(row.attempts or 0), _aware(row.next_attempt_at) or now)
-            for row in conn.execute(query)
-        ]
+        return [row.id for row in conn.execute(query)]
 
 
 def failed_ids(engine: Engine, limit: int = 1000) -> list[str]:

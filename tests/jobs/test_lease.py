@@ -80,23 +80,23 @@ def test_a_sweep_tick_hands_back_a_lost_backlog_page_after_page_within_its_budge
     ctx.redis.flushdb()  # Redis restarted without its data
     make_due(ctx, *ids)
     cursor = SweepCursor()
-    assert sweep(ctx, chunk=3, budget=0.0, cursor=cursor) == 3  # an exhausted budget stops after a page
-    assert sweep(ctx, chunk=3, cursor=cursor) == 4  # the next tick goes on where that one stopped
-    assert cursor.after is None  # it read to the end: the tick after starts from the oldest again
+    first = sweep(ctx, chunk=3, budget=0.0, cursor=cursor)  # an exhausted budget: the head and a page
+    assert 3 <= first < 7 and cursor.after is not None
+    assert first + sweep(ctx, chunk=3, cursor=cursor) == 7  # the next tick goes on where that one stopped
     assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
 
-def test_the_ticks_move_on_through_a_waiting_backlog_and_find_a_job_lost_deep_in_it(ctx: Context) -> None:
+def test_the_ticks_take_turns_through_a_long_waiting_backlog_and_find_a_job_lost_in_it(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"q{n}", chat_id=980 + n)) for n in range(7)]
-    make_due(ctx, *ids, in_order=True)
-    lost = ids[-1]  # the workers are behind; this one's job alone was lost
+    make_due(ctx, *ids, in_order=True)  # the head of the backlog: the three oldest
+    pages = [sorted(ids)[start : start + 3] for start in (0, 3, 6)]  # beyond it, read on in id order
+    lost = next(i for page in reversed(pages) for i in page if i not in ids[:3] and page is not pages[0])
     ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{lost}")
-    ctx.redis.delete(f"rq:job:deliver-{lost}")
+    ctx.redis.delete(f"rq:job:deliver-{lost}")  # lost, though the workers are only behind on the rest
     cursor = SweepCursor()
-    assert sweep(ctx, chunk=3, cursor=cursor) == 0  # the head, then one page on: all their jobs wait
-    assert sweep(ctx, chunk=3, cursor=cursor) == 1  # the head, then on from there: found
+    found = [sweep(ctx, chunk=3, cursor=cursor) for _ in range(3)]
+    assert found[0] == 0 and sum(found) == 1  # each tick reads the head and one page more, in turn
     assert queued_job_ids(ctx)[0] == f"deliver-{lost}".encode()  # back at the front of the queue
-    assert cursor.after is None  # read to the end: the next tick goes on from the head
 
 
 def test_every_tick_reads_the_head_of_the_backlog_where_workers_pop(ctx: Context) -> None:
@@ -108,6 +108,22 @@ def test_every_tick_reads_the_head_of_the_backlog_where_workers_pop(ctx: Context
     head = ids[0]  # then a worker pops the oldest job and dies with it
     ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{head}")
     assert sweep(ctx, chunk=3, cursor=cursor, wait=lambda _seconds: None) == 1
+
+
+def test_the_next_tick_looks_again_at_what_the_last_one_handed_back(ctx: Context) -> None:
+    """Handed back to the front of the queue, a job is popped first, wherever its row is in the backlog."""
+    ids = [journal_message(ctx, telegram_message(f"w{n}", chat_id=995 + n)) for n in range(7)]
+    make_due(ctx, *ids, in_order=True)
+    retried = ids[-1]  # the newest of the backlog: not in the head
+    ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{retried}")
+    ctx.redis.delete(f"rq:job:deliver-{retried}")
+    cursor = SweepCursor()
+    assert sweep(ctx, chunk=10, cursor=cursor) == 1
+    assert cursor.handed_back == [retried]
+    ctx.redis.lpop(f"rq:queue:{DELIVERY_QUEUE}")  # a worker pops it first, and dies with it
+    cursor.after = sorted(ids)[-1]  # and the ticks' reading on through the rest is past it
+    assert sweep(ctx, chunk=3, cursor=cursor, wait=lambda _seconds: None) == 1  # not in the head: handed back
+    assert queued_job_ids(ctx)[0] == f"deliver-{retried}".encode()
 
 
 def test_the_journal_lease_is_renewed_even_when_redis_lost_the_lock(
