@@ -59,12 +59,12 @@ queue, or ``HELD`` by a live worker, is left alone. Every replacement is one scr
 job is still where the sweep saw it (``replace_deliveries``), so a message gets exactly one new job.
 
 **Bounds.** Every tick (``SWEEP_EVERY``, 5 s, plus the tick's own time) reads the head of the due
-backlog, where the rows of the jobs at the head of the queue are, and the rest of it too while it fits
-the tick's idle budget (about 25,000 rows; a longer backlog in turns); a row is due ``ENQUEUE_GRACE``
-(2 s) after it was journaled. A kill in gap A is undone by the first tick after the kill and the grace,
-``UNSEEN_CONFIRM`` (2 s) later; a kill in gaps B–F by the first tick after the kill. The new job goes to
-the front of the queue. Where presence is unknown, the lease (30 s) and then a tick. RELIABILITY.md
-("worker-gaps") measures it with a worker killed in each gap.
+backlog, where the rows of the jobs at the head of the queue are, and the messages the last tick handed
+back to the front of the queue; the rest of a long backlog a page a tick, in turn. A row is due
+``ENQUEUE_GRACE`` (2 s) after it was journaled. A kill in gap A is undone by the first tick after the kill
+and the grace, ``UNSEEN_CONFIRM`` (2 s) later; a kill in gaps B–F by the first tick after the kill. The
+new job goes to the front of the queue. Where presence is unknown, the lease (30 s) and then a tick.
+RELIABILITY.md ("worker-gaps") measures it with a worker killed in each gap.
 """
 
 from __future__ import annotations
