@@ -41,12 +41,14 @@ def test_a_slow_attempt_renews_its_lease_and_lock_so_nothing_else_takes_the_mess
     attempt.start()
     # the attempt outlives its first lease twice over while the tracker holds the create
     checks = 0
+    lock = f"hub:lock:{journal.get(ctx.engine, message_id).conversation_key}"  # type: ignore[union-attr]
     while attempt.is_alive():
+        lock_ttl = ctx.redis.pttl(lock)  # before the row: still queued after this, it was locked then
         entry = journal.get(ctx.engine, message_id)
         assert entry is not None
         if entry.status == "queued" and entry.attempts == 1:
             assert journal.due_items(ctx.engine) == []
-            assert ctx.redis.pttl(f"hub:lock:{entry.conversation_key}") > 0
+            assert lock_ttl > 0
             checks += 1
         attempt.join(0.5)
     assert checks >= 3
