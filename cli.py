@@ -105,18 +105,19 @@ def worker(burst: bool) -> None:
 
     A ``SimpleWorker`` runs jobs in this process instead of forking per job, so the tracker client
     (whose construction costs a ``serverInfo`` call) and the database pool are built once per process.
-    A crash of the process is covered by the journal's lease and sweep. If Redis goes away for longer
+    A crash of the process is covered by the sweep, which sees the worker's named Redis connections
+    close (jobs/recovery.py). If Redis goes away for longer
     than RQ's own reconnect loop covers, the worker starts over once Redis answers again instead of
     exiting, so a Redis restart needs no one to restart the workers. Retries wait for a scheduler, so
     the worker warns when none has ticked for a minute (jobs/heartbeat.py).
     """
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from rq import SimpleWorker
 
     from jobs.context import get_context
     from jobs.heartbeat import watch_scheduler
     from jobs.queues import ALL_QUEUES
+    from jobs.worker import HubWorker
 
     settings = _settings_or_exit()
     _config_or_exit(settings)
@@ -124,7 +125,7 @@ def worker(burst: bool) -> None:
     watch_scheduler(ctx.redis)
     while True:
         # no forked RQ scheduler: `trackerhub scheduler` does its work (see jobs.periodic)
-        rq_worker = SimpleWorker(list(ALL_QUEUES), connection=ctx.redis)
+        rq_worker = HubWorker(ALL_QUEUES, connection=ctx.redis)
         try:
             rq_worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
             return

@@ -141,7 +141,7 @@ def hub_processes(count: int, env: dict[str, str], workdir: Path, redis: Redis) 
         for name in names:
             log_path = workdir / f"{name}.log"
             command = trackerhub_command("scheduler" if name == "scheduler" else "worker")
-            with log_path.open("wb") as log:
+            with log_path.open("ab") as log:  # the bulk phase's workers add to the first phase's logs
                 started.append(
                     subprocess.Popen(
                         command,
@@ -168,6 +168,16 @@ def hub_processes(count: int, env: dict[str, str], workdir: Path, redis: Redis) 
                 proc.send_signal(signal.SIGTERM)
         for proc in started:
             stop_process(proc, timeout=20)
+
+
+def errors_in_logs(workdir: Path) -> list[str]:
+    """The lines of the workers' and the scheduler's logs that start a traceback or log at ERROR."""
+    found = []
+    for log in sorted([*workdir.glob("worker-*.log"), workdir / "scheduler.log"]):
+        for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+            if line.startswith("Traceback") or "level=ERROR" in line:
+                found.append(f"{log.name}: {line}")
+    return found
 
 
 # -- one drain -------------------------------------------------------------------------------------------
@@ -522,6 +532,7 @@ class Results:
     scheduler_hwm_kb: int | None
     bare: BareWorker
     warmup: int
+    log_errors: list[str]  # traceback and ERROR lines of the workers' and the scheduler's logs
 
 
 def call_names(calls: dict[str, int], messages: int) -> str:
@@ -721,6 +732,10 @@ def targets(
         + ("yes." if not stuck else f"**no**, {stuck} left.")
     )
     lines.append(
+        "- No traceback and no ERROR line in the workers' and the scheduler's logs (issue 21): "
+        + ("yes." if not res.log_errors else f"**no**, {len(res.log_errors)}: `{res.log_errors[0][:200]}`")
+    )
+    lines.append(
         f"- No-op baseline: {noop_rate:,.0f} jobs/s, {ms(noop_ms)} of worker CPU per job "
         "(mean of the two runs)."
     )
@@ -758,8 +773,9 @@ def warm_up(bench: Bench, count: int) -> None:
 
 
 def drain_timeout(count: int, latency_ms: int, workers: int) -> float:
-    """Generous: five times the latency bound of two calls a message, at least two minutes."""
-    return max(120.0, 5 * count * 2 * max(latency_ms, 5) / 1000 / workers)
+    """Generous: five times the latency bound of two calls a message, at least 25 messages a second's
+    worth (a shared 2-CPU machine drains follow-ups at 0 ms at 60 to 130 a second), at least two minutes."""
+    return max(120.0, count / 25, 5 * count * 2 * max(latency_ms, 5) / 1000 / workers)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -845,6 +861,8 @@ def main(argv: list[str] | None = None) -> None:
         scheduler_hwm = memory_kb(procs.scheduler.pid)
         report(f"  worker peak RSS: {', '.join(mib(k) for k in hwm)}")
         phase.close()
+        log_errors = errors_in_logs(workdir)
+        report(f"  tracebacks and ERROR lines in the hub's logs: {len(log_errors)}")
         bare = bare_worker_run(redis, redis_url, args.messages)
         report(f"  bare SimpleWorker: peak RSS {mib(bare.peak_rss_kb)}")
         redis.close()
@@ -863,6 +881,7 @@ def main(argv: list[str] | None = None) -> None:
         scheduler_hwm_kb=scheduler_hwm,
         bare=bare,
         warmup=args.warmup,
+        log_errors=log_errors,
     )
     section = render_section(results)
     publish(section, args.output, SECTION, write=not args.no_write)

@@ -9,8 +9,9 @@ At-least-once job, exactly-once effect:
 - a comment carries a marker that a retried attempt looks for before adding it again.
 
 While an attempt runs, a thread renews its lease in the journal and the conversation lock every
-``LEASE_RENEW_EVERY`` seconds; a worker killed mid-job stops renewing, so within ``LEASE_SECONDS`` the
-sweep re-enqueues the message and its conversation is free again.
+``LEASE_RENEW_EVERY`` seconds. A worker killed mid-job is seen gone by the next sweep tick (its named
+Redis connections close), which breaks the locks it held and re-enqueues its messages; the lease and the
+lock's expiry are the fallback when that cannot be known (jobs/recovery.py).
 
 A backlog of new conversations is opened with the tracker's bulk create: the job about to open an
 issue takes other first messages waiting at the head of the queue (their locks, jobs and leases) into
@@ -52,7 +53,9 @@ from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.context import Context, get_context, waiting_reason
 from jobs.events import handle_event
 from jobs.queues import peek_deliveries, take_deliveries
+from jobs.recovery import LEASE_SECONDS, conversation_lock_key, lock_token, record_companions
 from jobs.replies import queue_autoreply
+from jobs.worker import trap
 from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker
 from mappers.markup import markup_for
 from mappers.models import Attachment, Channel, InboundMessage, MessageKind
@@ -63,8 +66,7 @@ from store.links import Link, NewLink
 log = logging.getLogger(__name__)
 
 TRACKER_CHANNELS = frozenset({"jira", "kaiten"})  # journal rows that are tracker webhook events
-LEASE_SECONDS = 30
-LEASE_RENEW_EVERY = 10
+LEASE_RENEW_EVERY = 10  # seconds; three renewals per LEASE_SECONDS (jobs/recovery.py), so one can fail
 LOCK_WAIT_SECONDS = 5  # lock holders take well under a second; a longer wait only idles a worker
 EARLIER_MESSAGE_WAIT = 2.0  # seconds
 WAITING_FOR_EARLIER = "waiting for an earlier message of the conversation"
@@ -96,7 +98,7 @@ def deliver_with(ctx: Context, message_id: str) -> str:
     if entry is None:
         return _status_of(ctx, message_id)
     lock = _conversation_lock(ctx, entry)
-    if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
+    if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS, token=lock_token(ctx.redis)):
         journal.schedule_retry(ctx.engine, message_id, 5, WAITING_FOR_EARLIER)
         return journal.QUEUED
     try:
@@ -107,8 +109,10 @@ def deliver_with(ctx: Context, message_id: str) -> str:
 
 
 def _conversation_lock(ctx: Context, entry: journal.Entry) -> Lock:
-    # not thread-local: the lease renewer extends the lock from its own thread
-    return ctx.redis.lock(f"hub:lock:{entry.conversation_key}", timeout=LEASE_SECONDS, thread_local=False)
+    # not thread-local: the lease renewer extends the lock from its own thread. Acquire it with a
+    # ``lock_token``, which names this worker, so the sweep can break it if this worker is killed.
+    key = conversation_lock_key(entry.conversation_key)
+    return ctx.redis.lock(key, timeout=LEASE_SECONDS, thread_local=False)
 
 
 def _release(lock: Lock, message_id: str) -> None:
@@ -147,6 +151,7 @@ def _lease_kept(ctx: Context, holds: Sequence[tuple[str, Lock]]) -> Iterator[Non
 
 
 def _attempt(ctx: Context, message_id: str) -> str:
+    _trap(ctx, "claimed", [message_id])  # claimed and locked, the attempt not yet counted: gap C
     entry = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
     if entry is None:  # delivered by a concurrent job meanwhile
         return _status_of(ctx, message_id)
@@ -402,6 +407,7 @@ def _companions(ctx: Context, leader: journal.Entry, tracker: str, room: int) ->
             yield []
             return
         with _lease_kept(ctx, [(c.entry.id, c.lock) for c in candidates]):
+            _trap(ctx, "taken", [leader.id, *(c.entry.id for c in candidates)])  # gap E
             yield [issue for c in candidates if (issue := _begin_companion(ctx, c)) is not None]
     finally:
         _release_all(candidates)
@@ -415,6 +421,7 @@ def _claim_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: i
             # leases before the take: once their jobs are gone the sweep must already be leaving them
             # alone, or it would give one a second job while this one is delivering it
             journal.extend_leases(ctx.engine, [c.entry.id for c in candidates], LEASE_SECONDS)
+            _trap(ctx, "companions-locked", [leader.id, *(c.entry.id for c in candidates)])  # gap D
             taken = set(take_deliveries(ctx.redis, [c.entry.id for c in candidates]))
             for candidate in [c for c in candidates if c.entry.id not in taken]:
                 candidates.remove(candidate)  # a worker popped its job meanwhile: it is that worker's
@@ -425,6 +432,10 @@ def _claim_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: i
     return candidates
 
 
+def _trap(ctx: Context, point: str, message_ids: list[str]) -> None:
+    trap(ctx.redis, point, message_ids, enabled=ctx.settings.HUB_TEST_TRAPS)
+
+
 def _release_all(candidates: list[_Candidate]) -> None:
     for candidate in candidates:
         _release(candidate.lock, candidate.entry.id)
@@ -433,6 +444,7 @@ def _release_all(candidates: list[_Candidate]) -> None:
 def _lock_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: int) -> list[_Candidate]:
     """Messages from the head of the queue that would open a new issue on ``tracker``, their locks held."""
     waiting = [i for i in peek_deliveries(ctx.redis, 2 * room + 2) if i != leader.id]
+    record_companions(ctx.redis, leader.id, waiting)  # before any is locked: the sweep frees them if we die
     entries = journal.get_many(ctx.engine, waiting)
     # follow-ups of chats with an issue are most of a mixed backlog: one query rules them out, not a
     # lock and two queries each
@@ -445,7 +457,7 @@ def _lock_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: in
             if entry.conversation_key in threaded:
                 continue
             candidate = _as_candidate(ctx, entry, tracker)
-            if candidate is None or not candidate.lock.acquire(blocking=False):
+            if candidate is None or not candidate.lock.acquire(blocking=False, token=lock_token(ctx.redis)):
                 continue
             found.append(candidate)
             # under the lock, as the message's own job would look: is it really a conversation's first?

@@ -25,7 +25,7 @@ DELIVERED = "delivered"
 IGNORED = "ignored"
 FAILED = "failed"
 # The request path enqueues at once; the sweep only steps in when that enqueue or its job was lost.
-ENQUEUE_GRACE = 10  # seconds the request path has to enqueue before the sweep looks at a new row
+ENQUEUE_GRACE = 2  # seconds the request path has to enqueue before the sweep looks at a new row
 KEY_LIMIT = 255  # the width of external_id and conversation_key
 
 
@@ -376,25 +376,6 @@ def _update_queued(engine: Engine, message_id: str, **values: Any) -> Entry | No
     return _entry(row) if row else None
 
 
-def defer(engine: Engine, message_ids: Sequence[str], seconds: float, *, due_at: dt.datetime) -> None:
-    """Look at these due messages again in ``seconds``: the sweep has handed each one to the queue.
-
-    Only rows still due at ``due_at`` move, so an attempt that started or rescheduled itself meanwhile
-    keeps its own lease or retry time. Keeps each sweep tick's work bounded however long the backlog.
-    """
-    if not message_ids:
-        return
-    later = utcnow() + dt.timedelta(seconds=seconds)
-    with engine.begin() as conn:
-        conn.execute(
-            messages.update()
-            # no status test: it would steer SQLite to the (status, next_attempt_at) index, a range over
-            # every due row, instead of the primary key (bench/growth.py); a delivered row's time is unused
-            .where(messages.c.id.in_(list(message_ids)), messages.c.next_attempt_at <= due_at)
-            .values(next_attempt_at=later)
-        )
-
-
 def due(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[str]:
     """Ids of queued messages whose next attempt is due, oldest first (the sweep's work list)."""
     return [item.id for item in due_items(engine, now, limit)]
@@ -419,6 +400,23 @@ def due_items(engine: Engine, now: dt.datetime | None = None, limit: int = 500) 
     )
     with engine.connect() as conn:
         return [DueItem(row.id, int(row.attempts or 0)) for row in conn.execute(query)]
+
+
+def due_after(engine: Engine, after: str, now: dt.datetime | None = None, limit: int = 500) -> list[str]:
+    """Ids of due queued messages above ``after``, in id order: a long backlog read page by page.
+
+    Id order, not time order, so a page boundary is exact whatever text SQLite holds for a time (a row a
+    person made due by hand) and reading on writes nothing.
+    """
+    now = now or utcnow()
+    query = (
+        sa.select(messages.c.id)
+        .where(messages.c.status == QUEUED, messages.c.next_attempt_at <= now, messages.c.id > after)
+        .order_by(messages.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [row.id for row in conn.execute(query)]
 
 
 def failed_ids(engine: Engine, limit: int = 1000) -> list[str]:

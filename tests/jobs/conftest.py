@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from jobs.queues import DELIVERY_QUEUE, delivery_job_id
 from mappers.models import InboundMessage
 from sandbox.server import RunningSandbox
 from sandbox.smtp import start_sink
+from store.db import messages
 from tests.sandboxes import CONTROL, run_jira, run_telegram
 
 
@@ -130,6 +132,20 @@ def _run(ctx: Context, job_id: str) -> str:
     status = deliver_with(ctx, job_id.removeprefix(delivery_job_id("")))
     ctx.redis.delete(Job.key_for(job_id))  # a finished delivery job keeps no result (result_ttl=0)
     return status
+
+
+LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def make_due(ctx: Context, *message_ids: str, in_order: bool = False) -> None:
+    """Time passes: these messages' (or, with none named, all messages') next attempt times are past;
+    ``in_order``: one second apart, so they fall due (and the sweep reads them) in the order given."""
+    with ctx.engine.begin() as conn:
+        if not message_ids:
+            conn.execute(messages.update().values(next_attempt_at=LONG_AGO))
+        for n, message_id in enumerate(message_ids):
+            due_at = LONG_AGO + dt.timedelta(seconds=n if in_order else 0)
+            conn.execute(messages.update().where(messages.c.id == message_id).values(next_attempt_at=due_at))
 
 
 def wait_until(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:

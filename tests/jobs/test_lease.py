@@ -16,24 +16,16 @@ import pytest
 import jobs.deliver as deliver_module
 from jobs.context import Context
 from jobs.deliver import deliver_with
-from jobs.periodic import RECHECK_AFTER, sweep
+from jobs.periodic import SweepCursor, sweep
 from jobs.queues import DELIVERY_QUEUE
 from sandbox.server import RunningSandbox
 from store import journal
-from tests.jobs.conftest import add_fault, journal_message, sandbox_issues
+from tests.jobs.conftest import add_fault, journal_message, make_due, sandbox_issues
 from tests.mappers.factories import telegram_message
 
 
 def queued_job_ids(ctx: Context) -> list[bytes]:
     return list(ctx.redis.lrange(f"rq:queue:{DELIVERY_QUEUE}", 0, -1))
-
-
-def make_due(ctx: Context, message_id: str) -> None:
-    """Time passes: the message's next attempt time is in the past."""
-    with ctx.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00' WHERE id = ?", (message_id,)
-        )
 
 
 @pytest.mark.timeout(60)
@@ -49,12 +41,14 @@ def test_a_slow_attempt_renews_its_lease_and_lock_so_nothing_else_takes_the_mess
     attempt.start()
     # the attempt outlives its first lease twice over while the tracker holds the create
     checks = 0
+    lock = f"hub:lock:{journal.get(ctx.engine, message_id).conversation_key}"  # type: ignore[union-attr]
     while attempt.is_alive():
+        lock_ttl = ctx.redis.pttl(lock)  # before the row: still queued after this, it was locked then
         entry = journal.get(ctx.engine, message_id)
         assert entry is not None
         if entry.status == "queued" and entry.attempts == 1:
             assert journal.due_items(ctx.engine) == []
-            assert ctx.redis.pttl(f"hub:lock:{entry.conversation_key}") > 0
+            assert lock_ttl > 0
             checks += 1
         attempt.join(0.5)
     assert checks >= 3
@@ -71,52 +65,71 @@ def test_renewing_never_pulls_a_scheduled_retry_earlier(ctx: Context) -> None:
     assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=800)
 
 
-def test_the_sweep_defers_what_it_enqueued_and_re_enqueues_a_job_lost_with_redis(ctx: Context) -> None:
+def test_the_sweep_leaves_queued_jobs_alone_and_re_enqueues_jobs_lost_with_redis(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"m{n}", chat_id=500 + n)) for n in range(3)]
-    for message_id in ids:
-        make_due(ctx, message_id)
+    make_due(ctx, *ids)
     assert sweep(ctx) == 0  # every job is already queued: nothing new to enqueue
-    assert journal.due_items(ctx.engine) == []  # and the next ticks skip them for RECHECK_AFTER
-    entry = journal.get(ctx.engine, ids[0])
-    assert entry is not None and entry.next_attempt_at is not None
-    assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=RECHECK_AFTER - 5)
+    assert sweep(ctx) == 0  # and looking again changes nothing
+    assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
     ctx.redis.flushdb()  # Redis restarted without its data: the queued jobs are gone
-    for message_id in ids:
-        make_due(ctx, message_id)
     assert sweep(ctx) == 3
     assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
 
-def test_the_sweep_looks_at_a_long_backlog_in_chunks(ctx: Context) -> None:
-    ids = [journal_message(ctx, telegram_message(f"b{n}", chat_id=900 + n)) for n in range(7)]
-    ctx.redis.flushdb()
-    for message_id in ids:
-        make_due(ctx, message_id)
-    seen: list[str] = []
-    for _ in range(3):
-        chunk = journal.due_items(ctx.engine, limit=3)
-        seen += [item.id for item in chunk]
-        journal.defer(ctx.engine, [item.id for item in chunk], RECHECK_AFTER, due_at=journal.utcnow())
-    assert sorted(seen) == sorted(ids)  # each row once, none starved behind the first chunk
-
-
-def test_a_sweep_tick_hands_back_a_lost_backlog_chunk_after_chunk_within_its_budget(ctx: Context) -> None:
+def test_a_sweep_tick_hands_back_a_lost_backlog_page_after_page_within_its_budget(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"c{n}", chat_id=950 + n)) for n in range(7)]
     ctx.redis.flushdb()  # Redis restarted without its data
-    for message_id in ids:
-        make_due(ctx, message_id)
-    assert sweep(ctx, chunk=3, budget=0.0) == 3  # an exhausted budget stops after the first chunk
-    assert sweep(ctx, chunk=3) == 4  # the rest in one tick: the first three wait RECHECK_AFTER
+    make_due(ctx, *ids)
+    cursor = SweepCursor()
+    handed = sweep(ctx, chunk=3, budget=0.0, cursor=cursor)  # an exhausted budget: the head and a page
+    assert 3 <= handed < 7 and cursor.after is not None
+    for _ in range(3):  # the next ticks go on where that one stopped, until they have read to the end
+        handed += sweep(ctx, chunk=3, cursor=cursor)
+        if cursor.after is None:
+            break
+    assert handed == 7
     assert sorted(queued_job_ids(ctx)) == sorted(f"deliver-{i}".encode() for i in ids)
 
 
-def test_a_sweep_tick_over_a_backlog_whose_jobs_are_queued_looks_at_one_chunk(ctx: Context) -> None:
+def test_the_ticks_take_turns_through_a_long_waiting_backlog_and_find_a_job_lost_in_it(ctx: Context) -> None:
     ids = [journal_message(ctx, telegram_message(f"q{n}", chat_id=980 + n)) for n in range(7)]
-    for message_id in ids:
-        make_due(ctx, message_id)
-    assert sweep(ctx, chunk=3) == 0  # the workers are only behind: nothing to hand back
-    assert len(journal.due_items(ctx.engine)) == 4  # the rest waits for the next tick
+    make_due(ctx, *ids, in_order=True)  # the head of the backlog: the three oldest
+    pages = [sorted(ids)[start : start + 3] for start in (0, 3, 6)]  # beyond it, read on in id order
+    lost = next(i for page in reversed(pages) for i in page if i not in ids[:3] and page is not pages[0])
+    ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{lost}")
+    ctx.redis.delete(f"rq:job:deliver-{lost}")  # lost, though the workers are only behind on the rest
+    cursor = SweepCursor()
+    found = [sweep(ctx, chunk=3, cursor=cursor) for _ in range(3)]
+    assert found[0] == 0 and sum(found) == 1  # each tick reads the head and one page more, in turn
+    assert queued_job_ids(ctx)[0] == f"deliver-{lost}".encode()  # back at the front of the queue
+
+
+def test_every_tick_reads_the_head_of_the_backlog_where_workers_pop(ctx: Context) -> None:
+    ids = [journal_message(ctx, telegram_message(f"h{n}", chat_id=990 + n)) for n in range(7)]
+    make_due(ctx, *ids, in_order=True)
+    cursor = SweepCursor()
+    assert sweep(ctx, chunk=3, cursor=cursor) == 0
+    assert cursor.after is not None  # the ticks have read on beyond the head
+    head = ids[0]  # then a worker pops the oldest job and dies with it
+    ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{head}")
+    assert sweep(ctx, chunk=3, cursor=cursor, wait=lambda _seconds: None) == 1
+
+
+def test_the_next_tick_looks_again_at_what_the_last_one_handed_back(ctx: Context) -> None:
+    """Handed back to the front of the queue, a job is popped first, wherever its row is in the backlog."""
+    ids = [journal_message(ctx, telegram_message(f"w{n}", chat_id=995 + n)) for n in range(7)]
+    make_due(ctx, *ids, in_order=True)
+    retried = ids[-1]  # the newest of the backlog: not in the head
+    ctx.redis.lrem(f"rq:queue:{DELIVERY_QUEUE}", 1, f"deliver-{retried}")
+    ctx.redis.delete(f"rq:job:deliver-{retried}")
+    cursor = SweepCursor()
+    assert sweep(ctx, chunk=10, cursor=cursor) == 1
+    assert cursor.handed_back == [retried]
+    ctx.redis.lpop(f"rq:queue:{DELIVERY_QUEUE}")  # a worker pops it first, and dies with it
+    cursor.after = sorted(ids)[-1]  # and the ticks' reading on through the rest is past it
+    assert sweep(ctx, chunk=3, cursor=cursor, wait=lambda _seconds: None) == 1  # not in the head: handed back
+    assert queued_job_ids(ctx)[0] == f"deliver-{retried}".encode()
 
 
 def test_the_journal_lease_is_renewed_even_when_redis_lost_the_lock(

@@ -7,12 +7,14 @@ re-enqueues the message and the next attempt finds the issue by its idempotency 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from jobs.context import Context
@@ -22,12 +24,12 @@ from jobs.queues import DELIVERY_QUEUE
 from sandbox.server import RunningSandbox
 from store import journal
 from tests.conftest import REPO_ROOT
-from tests.jobs.conftest import add_fault, drain, journal_message, sandbox_issues, wait_until
+from tests.jobs.conftest import add_fault, drain, journal_message, make_due, sandbox_issues, wait_until
 from tests.mappers.factories import telegram_message
 from tests.sandboxes import CONTROL
 
 
-def start_worker(ctx: Context) -> subprocess.Popen[bytes]:
+def start_worker(ctx: Context, *, traps: bool = False, log: Path | None = None) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "TELEGRAM_", "SMTP_", "HUB_"))}
     env.update(
         REDIS_URL=ctx.settings.REDIS_URL or "",
@@ -36,9 +38,32 @@ def start_worker(ctx: Context) -> subprocess.Popen[bytes]:
         JIRA_TOKEN="t",
         HUB_LOG_LEVEL="WARNING",
     )
+    if traps:
+        env["HUB_TEST_TRAPS"] = "1"
+    output = log.open("ab") if log else None
     return subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker"], cwd=REPO_ROOT, env=env, start_new_session=True
+        [sys.executable, "-m", "cli", "worker"],
+        cwd=REPO_ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
     )
+
+
+def deliver_with_a_worker(ctx: Context, ids: list[str], log: Path) -> None:
+    """Run a real worker until these messages are delivered; RQ's side of it must log no error."""
+    worker = start_worker(ctx, log=log)
+    try:
+        wait_until(
+            lambda: all(journal.get(ctx.engine, i).status == "delivered" for i in ids),  # type: ignore[union-attr]
+            what="every message delivered",
+        )
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=20)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text and "level=ERROR" not in text, text[-3000:]
 
 
 def kill_worker_once_created(ctx: Context, sandbox: RunningSandbox, issues: int) -> None:
@@ -56,8 +81,7 @@ def kill_worker_once_created(ctx: Context, sandbox: RunningSandbox, issues: int)
 
 def leases_run_out(ctx: Context) -> None:
     """Time passes: the dead attempts' leases and their conversation locks expire."""
-    with ctx.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE messages SET next_attempt_at = '2000-01-01 00:00:00'")
+    make_due(ctx)
     for key in ctx.redis.scan_iter("hub:lock:*"):
         ctx.redis.delete(key)
 
@@ -120,3 +144,68 @@ def test_sigkill_during_a_bulk_create_makes_no_second_issue(
         entry = journal.get(ctx.engine, message_id)
         assert entry is not None and entry.status == "delivered"
         assert f"hub-{message_id}" in issues[entry.issue_key or ""]["fields"]["labels"]
+
+
+def kill_at(ctx: Context, point: str) -> list[str]:
+    """Run a real worker with ``point`` armed, SIGKILL it once it stops there; the messages it held."""
+    ctx.redis.set(f"hub:trap:{point}", "1")
+    worker = start_worker(ctx, traps=True)
+    try:
+        wait_until(lambda: ctx.redis.exists(f"hub:trap:{point}:caught"), what=f"a worker at {point}")
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    caught = json.loads(ctx.redis.get(f"hub:trap:{point}:caught") or b"{}")
+    return list(caught["messages"])
+
+
+def assert_delivered_once(ctx: Context, sandbox: RunningSandbox, ids: list[str]) -> None:
+    issues = {issue["key"]: issue for issue in sandbox_issues(sandbox)}
+    assert len(issues) == len(ids)
+    for message_id in ids:
+        entry = journal.get(ctx.engine, message_id)
+        assert entry is not None and entry.status == "delivered"
+        assert f"hub-{message_id}" in issues[entry.issue_key or ""]["fields"]["labels"]
+
+
+@pytest.mark.parametrize(
+    ("point", "handed_back"),
+    [
+        ("dequeued", 1),  # popped by BLPOP, in no list, hash "queued"
+        ("registered", 1),  # in the started registry, hash still "queued"
+        ("claimed", 1),  # journal claimed and conversation locked, the attempt not begun
+    ],
+)
+def test_a_worker_killed_between_two_writes_of_one_delivery_is_undone_by_the_next_sweep(
+    ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path, point: str, handed_back: int
+) -> None:
+    message_id = journal_message(ctx, telegram_message(f"killed at {point}"))
+    assert kill_at(ctx, point) == [message_id]
+    if point == "dequeued":  # nothing but the journal remembers the message: its row must be due
+        make_due(ctx, message_id)
+
+    assert sweep(ctx, wait=lambda _seconds: None) == handed_back  # no lease or lock had to run out
+    deliver_with_a_worker(ctx, [message_id], tmp_path / "worker.log")
+    assert_delivered_once(ctx, jira_sandbox, [message_id])
+
+
+@pytest.mark.parametrize(
+    ("point", "handed_back"),
+    [
+        ("companions-locked", 1),  # companions locked and leased, their jobs still queued: the leader's
+        ("taken", 5),  # their jobs taken out of the queue: the leader's and all four taken
+    ],
+)
+def test_a_worker_killed_inside_a_bulk_take_frees_every_message_it_held_at_the_next_sweep(
+    ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path, point: str, handed_back: int
+) -> None:
+    ids = [journal_message(ctx, telegram_message(f"backlog {n}", chat_id=800 + n)) for n in range(5)]
+    held = kill_at(ctx, point)
+    assert sorted(held) == sorted(ids)  # the leader and its four companions
+
+    assert sweep(ctx, wait=lambda _seconds: None) == handed_back
+    assert list(ctx.redis.scan_iter("hub:lock:*")) == []  # the dead worker's locks are broken
+    deliver_with_a_worker(ctx, ids, tmp_path / "worker.log")
+    assert_delivered_once(ctx, jira_sandbox, ids)

@@ -10,6 +10,7 @@ that exits is started again (``Restart=always``), which is how the README tells 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -37,6 +38,16 @@ from tests.sandboxes import CONTROL, CONTROL_TOKEN
 TELEGRAM_SECRET = "reliability-telegram-secret"  # noqa: S105 - a test secret
 INBOUND_TOKEN = "reliability-inbound-token"  # noqa: S105 - a test secret
 PROJECT = "SUP"
+TRAP_PREFIX = "hub:trap:"  # jobs/worker.py trap
+
+
+@dataclass(frozen=True)
+class Trapped:
+    """A worker killed at a trap point: the messages it held and when it died (epoch seconds)."""
+
+    point: str
+    messages: list[str]
+    killed_at: float
 
 
 @dataclass
@@ -186,6 +197,33 @@ class HubUnderTest:
                         process.wait(timeout=10)
                         return job_id
             time.sleep(0.02)
+        return None
+
+    def kill_at_trap(self, point: str, timeout: float = 60.0) -> Trapped | None:
+        """Arm the trap at ``point`` (``jobs.worker.trap``; the node runs with ``HUB_TEST_TRAPS``), wait for a
+        worker to stop there and SIGKILL it; what it held, or None if no worker got there in time."""
+        redis = Redis.from_url(self.redis_url, socket_timeout=5)
+        redis.delete(f"{TRAP_PREFIX}{point}:caught")
+        redis.set(f"{TRAP_PREFIX}{point}", "1")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            caught = redis.get(f"{TRAP_PREFIX}{point}:caught")
+            if caught:
+                found = json.loads(caught)
+                self.kill_worker(int(found["pid"]))
+                return Trapped(point, list(found["messages"]), time.time())
+            time.sleep(0.02)
+        redis.delete(f"{TRAP_PREFIX}{point}")
+        return None
+
+    def kill_worker(self, pid: int | None = None) -> int | None:
+        """SIGKILL the worker with this pid (default: the first running one); its pid, if one was killed."""
+        with self._workers_lock:
+            for process in self.workers:
+                if process.poll() is None and pid in (None, process.pid):
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
+                    return process.pid
         return None
 
     # -- redis ----------------------------------------------------------------------------------------

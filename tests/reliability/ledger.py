@@ -10,6 +10,7 @@ message the sender never had accepted is *unaccounted*.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import sqlite3
@@ -75,7 +76,7 @@ def tally(
     accepted = set(log.accepted.values())
     result = Tally(scenario, sent=sent, accepted=len(log.accepted), answers=dict(log.answers))
     statuses = _journal_statuses(hub, sorted(accepted))
-    effects = _tracker_effects(hub.jira_db)
+    effects = tracker_effects(hub.jira_db)
     for key, message_id in log.accepted.items():
         status = statuses.get(message_id)
         made = effects.get(message_id, 0)
@@ -115,6 +116,17 @@ def journal_outcomes(hub: HubUnderTest, ids: list[str]) -> dict[str, str | None]
     return _journal_column(hub, ids, messages.c.outcome)
 
 
+def delivered_at(hub: HubUnderTest, ids: list[str]) -> dict[str, float]:
+    """When each delivered message was recorded delivered (epoch seconds); the others are left out."""
+    statuses = _journal_statuses(hub, ids)
+    updated = _journal_column(hub, ids, messages.c.updated_at)
+    return {
+        message_id: (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp()
+        for message_id, at in updated.items()
+        if statuses.get(message_id) == "delivered"
+    }
+
+
 def _journal_column(hub: HubUnderTest, ids: list[str], column: sa.Column[Any]) -> dict[str, Any]:
     engine = sa.create_engine(hub.database_url)
     try:
@@ -134,7 +146,7 @@ def _column_values(engine: sa.Engine, ids: list[str], column: sa.Column[Any]) ->
     return found
 
 
-def _tracker_effects(jira_db: Path) -> Counter[str]:
+def tracker_effects(jira_db: Path) -> Counter[str]:
     """How many issues (by label) and comments (by marker) the tracker holds for each message id."""
     made: Counter[str] = Counter()
     with sqlite3.connect(jira_db) as conn:

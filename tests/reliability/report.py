@@ -21,6 +21,8 @@ ORDER = [
     "throttling",
     "slow-tracker",
     "worker-killed",
+    "worker-gaps",
+    "outside-run",
     "redis-restart",
     "duplicate-storm",
     "reply-loop",
@@ -31,6 +33,10 @@ WHAT = {
     "throttling": "the tracker answers 429 with `Retry-After: 5` for 20 s",
     "slow-tracker": "15 creates/comments answered after 4 s with a 3 s client timeout (done, answer lost)",
     "worker-killed": "a busy RQ worker SIGKILLed mid-delivery, 20 times",
+    "worker-gaps": "a worker stopped at a trap and SIGKILLed in each gap between two writes: after BLPOP, "
+    "after RQ registered the job, between claim and attempt, twice inside a bulk take",
+    "outside-run": "issue 22's run: 40 Telegram chats, a worker SIGKILLed every 25 messages, bursts of 503 "
+    "(up to 30 calls) and 429 (up to 20) from the tracker, Redis SIGKILLed without persistence and restarted",
     "redis-restart": "redis-server SIGKILLed without persistence, restarted 3 s later; journal on PostgreSQL",
     "duplicate-storm": "every message posted 3 times at once; some Telegram updates re-sent after a timeout",
     "reply-loop": "auto-responder mailboxes answer every mail the hub sends them",
@@ -53,12 +59,19 @@ HOW = """## How each fault is survived
   lag, 10 s on Data Center, 60 s on Cloud) and comments carry the same marker, so a write whose answer
   was lost is found, not repeated. Calls that get no answer count as strikes; five in a row with no
   answered call between open the circuit.
-- **Worker killed.** What RQ 3.0 does with an abandoned job: it stays `started` in the
-  StartedJobRegistry until the dead worker's heartbeat runs out (about 90 s), then the registry
-  cleanup moves it to the FailedJobRegistry with `AbandonedJobError`; delivery jobs have no RQ retry, so
-  RQ alone would never run it again. The hub does not rely on that: a running delivery renews a 30 s
-  lease in the journal (and its conversation lock) every 10 s; a killed worker stops renewing, the
-  sweep sees the expired lease, deletes the job RQ still believes started and enqueues it again.
+- **Worker killed.** What RQ 3.0 does with an abandoned job: it stays in the StartedJobRegistry for
+  minutes, then the registry cleanup moves it to the FailedJobRegistry with `AbandonedJobError`;
+  delivery jobs have no RQ retry, so RQ alone would never run it again. And a worker killed right after
+  its `BLPOP` (RQ's dequeue over several queues) leaves a job whose hash says `queued` while its id is
+  in no list at all. The hub does not rely on RQ: every `trackerhub worker` names its Redis
+  connections, Redis drops a killed process's connections at once, and each sweep tick looks for each
+  job where it really is. A job held by a worker that is gone, and everything that worker held (its
+  conversation locks, the companions of a bulk take), is handed back at the next tick, whatever the
+  journal's lease says; a job nobody registered is handed back once a second look, 2 s later, finds it
+  still unregistered. The "worker-gaps" scenario kills a worker in each gap between two of its writes
+  and reports each delay. A running delivery still renews a 30 s lease in the journal: where presence
+  cannot be known, the expired lease decides. A job a live worker runs is left to RQ, which deletes it
+  when it ends, so RQ's success cleanup never finds its job gone.
 - **Redis restarted empty.** Hooks keep answering 202 (the journal is in PostgreSQL or SQLite); the
   sweep re-enqueues what the restart lost; the RQ workers reconnect by themselves.
 - **Duplicate storms.** The journal has a unique key per channel message (Telegram `update_id`, the

@@ -9,6 +9,7 @@ tracker holds nothing the hub cannot account for. Each scenario's numbers go to 
 
 from __future__ import annotations
 
+import contextlib
 import email as email_lib
 import os
 import shutil
@@ -18,11 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from redis.exceptions import RedisError
 
+from jobs.periodic import SWEEP_EVERY
 from tests.postgres import start_postgres
-from tests.reliability.harness import HubOptions, HubUnderTest
-from tests.reliability.ledger import RESULTS, Tally, journal_outcomes, tally, wait_until_settled
-from tests.reliability.traffic import Outgoing, Sender, email, mixed_messages
+from tests.reliability.harness import HubOptions, HubUnderTest, Trapped
+from tests.reliability.ledger import RESULTS, Tally, delivered_at, journal_outcomes, tally, wait_until_settled
+from tests.reliability.traffic import Outgoing, Sender, email, mixed_messages, telegram_chats
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(1200)]
 
@@ -166,6 +169,127 @@ def test_workers_killed_mid_job_twenty_times(tmp_path: Path) -> None:
     result.save()
     assert len(kills) == 20
     assert_exactly_once(result)
+
+
+GAPS = (
+    "companions-locked",
+    "taken",
+    "dequeued",
+    "registered",
+    "claimed",
+)  # bulk first, while a backlog waits
+GAP_MEANING = {
+    "dequeued": "popped by BLPOP, not yet registered",
+    "registered": "in RQ's started registry, its hash still queued",
+    "claimed": "journal claimed and conversation locked, attempt not begun",
+    "companions-locked": "inside a bulk take: companions locked, their jobs not yet taken",
+    "taken": "inside a bulk take: companions' jobs taken, their attempts not begun",
+}
+
+
+def test_a_worker_killed_in_each_gap_between_two_writes(tmp_path: Path) -> None:
+    """A worker stopped at a trap between two of its writes (jobs/recovery.py's gaps A–E) and SIGKILLed
+    there: every message it held is delivered within two sweep periods of the kill."""
+    kills: list[Trapped] = []
+
+    def trap_and_kill(hub: HubUnderTest) -> float:
+        time.sleep(1)
+        for point in GAPS:
+            trapped = hub.kill_at_trap(point, timeout=30)
+            assert trapped is not None, f"no worker reached {point}"
+            kills.append(trapped)
+            time.sleep(1)
+        return time.monotonic()
+
+    # a tracker at 100 ms keeps a backlog of new conversations queued, so workers open them in bulk
+    options = HubOptions(sandbox_latency_ms=100, env={"HUB_TEST_TRAPS": "1"})
+    result, hub_ = run_scenario("worker-gaps", tmp_path, trap_and_kill, options=options, rate=15)
+    delays = kill_delays(hub_, kills)
+    longest = max(delays.values(), default=0.0)
+    result.notes.append(
+        f"longest kill-to-delivery delay {longest:.1f} s (bound: two sweep periods, {2 * SWEEP_EVERY:.0f} s); "
+        + ", ".join(f"{point} ({GAP_MEANING[point]}): {delay:.1f} s" for point, delay in delays.items())
+    )
+    if longest > 2 * SWEEP_EVERY:  # measured and reported, not asserted: the machine is noisy
+        result.notes.append(f"BOUND MISSED: a killed worker's message took {longest:.1f} s to deliver")
+        keep_logs(hub_, "worker-gaps")
+    result.save()
+    assert [k.point for k in kills] == list(GAPS)
+    assert_exactly_once(result)
+
+
+def kill_delays(hub: HubUnderTest, kills: list[Trapped]) -> dict[str, float]:
+    """Per kill, the longest time from it until a message it held was delivered. A message a later trap
+    caught again (handed back, taken by the next worker, killed again) counts from its last kill."""
+    delivered = delivered_at(hub, [m for kill in kills for m in kill.messages])
+    last_kill = {m: kill.killed_at for kill in kills for m in kill.messages}
+    return {
+        kill.point: max(delivered.get(m, float("inf")) - last_kill[m] for m in kill.messages)
+        for kill in kills
+        if any(last_kill[m] == kill.killed_at for m in kill.messages)
+    }
+
+
+OUTSIDE_CHATS = 40
+KILL_EVERY = 25
+BURST_S = 5  # a burst: the tracker answers 503 (or 429) to up to 30 (20) calls within 5 s
+
+
+def test_the_outside_fault_run(tmp_path: Path) -> None:
+    """Issue 22's run: 40 Telegram chats, workers killed every 25 messages, bursts of 503 and 429 from the
+    tracker, Redis killed without persistence and restarted. Nothing lost or doubled, and everything
+    delivered within 60 s of the last fault."""
+    rate = 10.0
+    messages = telegram_chats(N, OUTSIDE_CHATS, "outside")
+    kills: list[str] = []
+
+    def faults(hub: HubUnderTest) -> float:
+        started = time.monotonic()
+        plan: list[tuple[float, Callable[[], object]]] = [
+            (4.0, lambda: hub.add_fault(status=503, count=30, duration_s=BURST_S, paths=["/rest/api/"])),
+            (
+                9.0,
+                lambda: hub.add_fault(
+                    status=429, retry_after=2, count=20, duration_s=BURST_S, paths=["/rest/api/"]
+                ),
+            ),
+            (13.0, hub.crash_redis),
+            (16.0, hub.start_redis),
+        ]
+        plan += [
+            (k * KILL_EVERY / rate, lambda: kills.append(kill_a_worker(hub)))
+            for k in range(1, N // KILL_EVERY + 1)
+        ]
+        for at, act in sorted(plan, key=lambda step: step[0]):
+            time.sleep(max(0.0, started + at - time.monotonic()))
+            act()
+        return time.monotonic()
+
+    options = HubOptions(workers=4, sandbox_latency_ms=100, redis_appendonly=False)
+    result, hub_ = run_scenario(
+        "outside-run", tmp_path, faults, options=options, messages=messages, rate=rate
+    )
+    result.notes.append(
+        f"{N} Telegram messages over {OUTSIDE_CHATS} chats at {rate:.0f}/s; a worker SIGKILLed every "
+        f"{KILL_EVERY} messages ({kills.count('busy')} mid-delivery, {kills.count('idle')} idle); "
+        f"bursts of up to 30 × 503 and 20 × 429 (Retry-After 2 s) within {BURST_S} s from the tracker "
+        f"({int(hub_.last_stats.get('faults_injected', 0))} answered); "
+        "redis-server SIGKILLed without persistence and restarted 3 s later"
+    )
+    if result.time_to_recover_s is not None and result.time_to_recover_s > 60:  # reported, not asserted
+        result.notes.append(f"BOUND MISSED: settled {result.time_to_recover_s} s after the last fault (60 s)")
+        keep_logs(hub_, "outside-run")
+    result.save()
+    assert len(kills) == N // KILL_EVERY and "none" not in kills
+    assert_exactly_once(result)
+
+
+def kill_a_worker(hub: HubUnderTest) -> str:
+    """SIGKILL a worker mid-delivery if one is busy within a second, else any worker: which it was."""
+    with contextlib.suppress(RedisError):  # Redis may be the fault of the moment
+        if hub.kill_busy_worker(timeout=1.0) is not None:
+            return "busy"
+    return "idle" if hub.kill_worker() is not None else "none"
 
 
 def test_redis_crash_and_restart_on_postgresql(tmp_path: Path) -> None:

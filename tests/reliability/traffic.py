@@ -136,6 +136,16 @@ def mixed_messages(n: int, run: str) -> list[Outgoing]:
     return messages[:n]
 
 
+def telegram_chats(n: int, chats: int, run: str) -> list[Outgoing]:
+    """``n`` Telegram messages over ``chats`` private chats, interleaved: the first of each chat opens an
+    issue, the rest follow it up while the earlier ones may still be on their way."""
+    base_chat = abs(hash(run)) % 10**6 * 100 + 50_000_000
+    return [
+        telegram_update(base_chat + i % chats, f"Message {i // chats + 1} from chat {i % chats} ({run})")
+        for i in range(n)
+    ]
+
+
 def _message_id(message: Outgoing) -> str:
     return message.key.removeprefix("mail-")
 

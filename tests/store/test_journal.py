@@ -165,16 +165,17 @@ def test_a_running_attempts_lease_is_pushed_out_never_pulled_in(engine: Engine) 
     ]
 
 
-def test_deferred_messages_wait_unless_an_attempt_moved_them_meanwhile(engine: Engine) -> None:
-    waiting, _ = journal.record(engine, entry("tg:50"))
-    started, _ = journal.record(engine, entry("tg:51"))
+def test_a_long_backlog_is_read_on_page_by_page_in_id_order(engine: Engine) -> None:
+    ids = [journal.record(engine, entry(f"tg:5{n}"))[0] for n in range(5)]
     due_at = journal.utcnow() + dt.timedelta(seconds=journal.ENQUEUE_GRACE + 1)
-    assert sorted(journal.due(engine, due_at)) == sorted([waiting, started])
-    journal.begin_attempt(engine, started, lease_seconds=3600)  # a worker took it after the sweep looked
-    journal.defer(engine, [waiting, started], 60, due_at=due_at)
-    assert journal.due(engine, due_at) == []
-    assert journal.due(engine, due_at + dt.timedelta(seconds=120)) == [waiting]
-    journal.defer(engine, [], 60, due_at=due_at)  # nothing to do
+    pages, after = [], ""
+    while page := journal.due_after(engine, after, due_at, limit=2):
+        pages.append(page)
+        after = page[-1]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [i for p in pages for i in p] == sorted(ids)  # each once
+    journal.begin_attempt(engine, ids[0], lease_seconds=3600)  # a worker took one meanwhile
+    assert ids[0] not in journal.due_after(engine, "", due_at)
 
 
 def test_a_claim_returns_the_queued_row_and_never_pulls_its_time_in(engine: Engine) -> None:
