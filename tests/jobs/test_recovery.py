@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from connector.sandbox.jira import RunningSandbox
 from redis import Redis
 from rq import SimpleWorker
 from rq.executions import prepare_execution
@@ -46,6 +45,7 @@ from jobs.recovery import (
 )
 from jobs.replay import replay_messages
 from jobs.worker import HubWorker
+from sandbox.server import RunningSandbox
 from store import journal
 from tests.jobs.conftest import drain, journal_message, make_due, sandbox_issues
 from tests.mappers.factories import telegram_message

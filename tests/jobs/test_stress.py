@@ -32,6 +32,7 @@ from tests.conftest import REPO_ROOT, free_port
 from tests.jobs.conftest import make_due
 from tests.mappers.factories import telegram_message
 from tests.reliability.ledger import tracker_effects
+from tests.sandboxes import CONTROL, CONTROL_TOKEN
 
 MESSAGES = 2000
 CHATS = 1200  # the first 1,200 open a conversation each (bulk creates), the other 800 follow up on one
@@ -48,9 +49,10 @@ def jira(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The Jira look-alike in its own process; its URL and database file."""
     port, db = free_port(), tmp_path / "sandbox-jira.sqlite3"
     log = (tmp_path / "sandbox-jira.log").open("ab")
-    args = [sys.executable, "-m", "connector.sandbox.jira", "--port", str(port), "--db", str(db)]
+    args = [sys.executable, "-m", "sandbox.jira", "--port", str(port), "--db", str(db)]
     args += ["--latency-ms", str(TRACKER_LATENCY_MS)]
-    process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, "SANDBOX_CONTROL_TOKEN": CONTROL_TOKEN}
+    process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/rest/api/2/serverInfo", timeout=60)
@@ -152,7 +154,7 @@ def test_two_thousand_messages_under_a_fast_sweep_log_no_error_and_arrive_once(
     effects = tracker_effects(jira_db)
     assert sorted(effects) == sorted(ids) and set(effects.values()) == {1}  # 0 lost, 0 duplicated
     assert sweeper.failed == [] and sweeper.ticks >= 3  # (a tick waits 2 s when it sees a job mid-pop)
-    requests_made = requests.get(f"{url}/_sandbox/stats", timeout=10).json()["requests"]
+    requests_made = requests.get(f"{url}/_sandbox/stats", headers=CONTROL, timeout=10).json()["requests"]
     assert requests_made.get("POST /rest/api/2/issue/bulk", 0) > 0  # bulk create was on, and used
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
