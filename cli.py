@@ -30,6 +30,7 @@ from config.logs import setup_logging
 from config.rules import HubConfig
 from config.settings import VAR_DIR, Settings, get_settings
 from store.db import create_db_engine
+from store.migrate import SchemaMismatch
 
 log = logging.getLogger("trackerhub")
 
@@ -58,13 +59,14 @@ WEB_ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(1024
 def web(host: str, port: int, workers: int, access_log: bool) -> None:
     """Run the HTTP server (gunicorn) for the hooks, forms and status API.
 
-    The schema is created before gunicorn forks, so its workers never race to create it. Each worker
+    The database is migrated to the newest schema before gunicorn forks, so its workers find it there
+    (store/migrate.py). Each worker
     takes at most 20 keep-alive connections, so Telegram's up to 40 connections spread over workers
     instead of piling onto the first one that accepts them (measured in bench/ingest.py).
     """
     settings = _settings_or_exit()
     _config_or_exit(settings)
-    create_db_engine(settings.DATABASE_URL).dispose()
+    _migrate_or_exit(settings.DATABASE_URL)
     from config.gunicorn_logs import ACCESS_LOG_FORMAT  # imports gunicorn: only this command needs it
 
     # request paths without query strings (a ?token= is a secret), secrets scrubbed, key=value lines
@@ -301,7 +303,7 @@ def up(host: str, port: int) -> None:
         os.environ.update(env)
         get_settings.cache_clear()
         _config_or_exit(_settings_or_exit())
-        create_db_engine(env["DATABASE_URL"]).dispose()  # the schema exists before the children start
+        _migrate_or_exit(env["DATABASE_URL"])  # the schema is at head before the children start
         wait_for_redis(env["REDIS_URL"])
         me = [sys.executable, "-m", "cli"]
         children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)], env)))
@@ -631,6 +633,15 @@ def _config_or_exit(settings: Settings) -> HubConfig:
     try:
         return load_config(settings)
     except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _migrate_or_exit(database_url: str) -> None:
+    """Bring the database to the newest schema (the worker and the scheduler do it as they build their
+    engine); a database the hub cannot recognise stops the start with what differs."""
+    try:
+        create_db_engine(database_url).dispose()
+    except SchemaMismatch as exc:
         raise click.ClickException(str(exc)) from None
 
 

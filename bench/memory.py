@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="trackerhub-bench-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         database_url = f"sqlite:///{workdir / 'journal.sqlite3'}"
-        create_db_engine(database_url).dispose()  # the schema, before the workers race to create it
+        create_db_engine(database_url).dispose()  # the schema at head before the workers start, as `web` does
         redis_url = stack.enter_context(redis_server(workdir))
         hub_env = child_env(
             {

@@ -61,3 +61,4 @@ def setup_logging(level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # store.migrate logs what it upgraded, in one line

@@ -12,8 +12,8 @@ from flask.typing import ResponseReturnValue
 from jobs.intake import Accepted, accept, accept_unparsed
 from mappers.errors import MapperError, PayloadTooLarge
 from mappers.models import Channel, InboundMessage
-from routes import hub
 from routes.errors import AuthError
+from routes.state import hub
 
 log = logging.getLogger(__name__)
 _PIECE = 256 * 1024  # bytes per read of a chunked body

@@ -12,8 +12,8 @@ from jobs.intake import received_now
 from mappers.email import parse_email
 from mappers.errors import AnomalousPayload
 from mappers.models import Channel
-from routes import hub
 from routes.answers import accept_parsed, bearer_token, read_body, require_secret
+from routes.state import hub
 from store.journal import blob_id_for
 
 bp = Blueprint("email", __name__)

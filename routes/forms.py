@@ -26,10 +26,10 @@ from config.rules import Form
 from jobs.intake import accept, received_now
 from mappers.errors import AnomalousPayload, InvalidFields, PayloadTooLarge
 from mappers.form import UploadedFile, is_spam, parse_submission
-from routes import hub
 from routes.answers import answer_body, read_body
 from routes.client_ip import client_address
 from routes.errors import RateLimited, RateLimitUnavailable
+from routes.state import hub
 from store import journal
 
 bp = Blueprint("forms", __name__, template_folder="templates")

@@ -13,9 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.heartbeat import scheduler_seen
 from jobs.queues import ALL_QUEUES
-from routes import hub
 from routes.answers import bearer_token, require_secret
 from routes.errors import error_response
+from routes.state import hub
 from store import journal, outbound
 
 bp = Blueprint("status", __name__)

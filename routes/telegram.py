@@ -16,8 +16,8 @@ from jobs.intake import received_now
 from mappers.errors import AnomalousPayload
 from mappers.models import Channel
 from mappers.telegram import parse_update
-from routes import hub
 from routes.answers import accept_parsed, read_body, require_secret
+from routes.state import hub
 
 bp = Blueprint("telegram", __name__)
 

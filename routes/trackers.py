@@ -27,9 +27,9 @@ from mappers.tracker_events import (
     staleness,
     verify_hub_signature,
 )
-from routes import hub
 from routes.answers import answer, read_body, require_secret
 from routes.errors import AuthError
+from routes.state import hub
 
 bp = Blueprint("trackers", __name__)
 

@@ -1,19 +1,20 @@
 """Database engine and schema: the message journal, conversation links, mail ids and outbound log.
 
-SQLite (the embedded default, under ``var/``) and PostgreSQL both work; the schema is created on
-start-up with ``create_all``. Schema changes will need migrations once a release is out; until then the
-tables are additive.
+SQLite (the embedded default, under ``var/``) and PostgreSQL both work. The tables here are the schema
+at the newest revision of store/migrations/ (Alembic); an engine is made only after its database has been
+brought there (store/migrate.py). A change here needs a new revision (store/migrations/README.md).
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from store.migrate import upgrade_to_head
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects.sqlite import Insert
@@ -125,7 +126,6 @@ outbound = sa.Table(
 
 
 CONNECT_TIMEOUT = 5  # seconds to reach PostgreSQL; a DATABASE_URL's own connect_timeout wins
-SCHEMA_LOCK_KEY = 0x747261636B6875  # "trackhu": the advisory lock that serialises schema creation
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -137,7 +137,8 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``, with the schema created; SQLite gets WAL and a busy timeout."""
+    """An engine for ``url``, its database migrated to the newest revision; SQLite gets WAL and a busy
+    timeout."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -154,26 +155,8 @@ def create_db_engine(url: str) -> Engine:
         engine = sa.create_engine(
             url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
         )
-    create_schema(engine)
+    upgrade_to_head(engine)
     return engine
-
-
-def create_schema(engine: Engine, attempts: int = 5) -> None:
-    """Create missing tables. Processes starting at once race to do it: on PostgreSQL they queue on an
-    advisory lock held until the creating transaction commits; on SQLite the loser tries again."""
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-            metadata.create_all(conn)
-        return
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine)
-            return
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.1 * (attempt + 1))
 
 
 @functools.cache

@@ -21,3 +21,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     engine = create_db_engine(url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database, no schema yet."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'var' / 'hub.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
