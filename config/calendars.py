@@ -37,7 +37,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_package
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
 from config.base import Strict
 from config.targets import NAME
@@ -84,6 +84,24 @@ def parse_ranges(text: str) -> tuple[Span, ...]:
             raise ValueError(f"{part!r} overlaps or precedes the range before it; list ranges in order")
         spans.append((start, end))
     return tuple(spans)
+
+
+def format_ranges(spans: tuple[Span, ...]) -> str:
+    """``((540, 780), (840, 1080))`` → ``"09:00-13:00,14:00-18:00"``: :func:`parse_ranges` reversed."""
+    return ",".join(f"{_clock(start)}-{_clock(end)}" for start, end in spans)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_week(week: Week) -> dict[str, str]:
+    """A :data:`Week` as the ``hours`` mapping, one key per weekday (what a config export writes)."""
+    return {name: format_ranges(spans) for name, spans in zip(WEEKDAYS, week, strict=True)}
+
+
+def _format_optional(spans: tuple[Span, ...] | None) -> str | None:
+    return None if spans is None else format_ranges(spans)
 
 
 def parse_days(key: str) -> tuple[int, ...]:
@@ -145,13 +163,15 @@ class CalendarSpec(Strict):
     """One business calendar: the working ranges of each weekday in a time zone, and the days off."""
 
     timezone: ZoneName
-    hours: Annotated[Week, BeforeValidator(parse_week)] = Field(
+    hours: Annotated[Week, BeforeValidator(parse_week), PlainSerializer(format_week)] = Field(
         default_factory=lambda: parse_week({"mon-fri": "09:00-18:00"})
     )
     holidays: Annotated[str | None, BeforeValidator(_country)] = "RU"
     extra_holidays: tuple[date, ...] = ()
     working_days: tuple[date, ...] = ()
-    transferred_hours: Annotated[tuple[Span, ...] | None, BeforeValidator(_ranges_or_none)] = None
+    transferred_hours: Annotated[
+        tuple[Span, ...] | None, BeforeValidator(_ranges_or_none), PlainSerializer(_format_optional)
+    ] = None
 
     @field_validator("hours")
     @classmethod

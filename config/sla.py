@@ -34,14 +34,15 @@ def _texts(value: Any) -> Any:
     return tuple(str(item) if type(item) is int else item for item in items)
 
 
-Texts = Annotated[tuple[str, ...], BeforeValidator(_texts)]
+TextList = Annotated[tuple[str, ...], BeforeValidator(_texts)]
+"""One text or a list of them; numbers (ids) become texts."""
 
 
 class SlaTarget(Strict):
     """Targets for issues of some priorities (all when none given) in some projects or boards."""
 
-    priority: Texts = ()
-    projects: Texts = ()
+    priority: TextList = ()
+    projects: TextList = ()
     first_response: Duration | None = None
     resolution: Duration | None = None
 
@@ -69,7 +70,7 @@ class SlaPolicy(Strict):
 
     calendar: str = DEFAULT_NAME
     start: Literal["created", "assigned"] = "created"
-    pause_statuses: Texts = ()
+    pause_statuses: TextList = ()
     warn_at: float = Field(default=0.8, gt=0, lt=1)
     breach_label: str = Field(default="sla-breached", pattern=r"^\S{1,100}$")
     targets: tuple[SlaTarget, ...] = Field(min_length=1)

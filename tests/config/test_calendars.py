@@ -7,8 +7,19 @@ from datetime import date, timedelta
 
 import holidays
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from config.calendars import DEFAULT_CALENDAR, WEEKDAYS, CalendarSpec, parse_days, parse_ranges, parse_week
+from config.calendars import (
+    DAY_MINUTES,
+    DEFAULT_CALENDAR,
+    WEEKDAYS,
+    CalendarSpec,
+    format_ranges,
+    parse_days,
+    parse_ranges,
+    parse_week,
+)
 from config.loading import load_config
 from config.rules import HubConfig
 from config.settings import Settings
@@ -219,3 +230,35 @@ def test_the_readme_example_is_a_valid_rule_file(parse_section: Callable[[str], 
     config = parse_section(example)
     assert config.calendar("support").hours[4] == ((540, 960),)
     assert config.sla is not None and config.sla.calendar == "support"
+
+
+day_spans = st.lists(st.integers(0, DAY_MINUTES), max_size=8, unique=True).map(
+    lambda points: tuple(zip(sorted(points)[::2], sorted(points)[1::2], strict=False))
+)
+
+
+@given(day_spans)
+def test_ranges_print_as_they_parse(spans: tuple[tuple[int, int], ...]) -> None:
+    assert parse_ranges(format_ranges(spans)) == spans
+
+
+@given(st.lists(day_spans, min_size=7, max_size=7).filter(any), st.sampled_from([None, "RU", "DE"]))
+def test_a_calendar_exports_as_a_file_would_write_it(week: list, country: str | None) -> None:
+    spec = CalendarSpec(
+        timezone="Europe/Berlin", hours=tuple(week), holidays=country, working_days=[date(2027, 2, 27)]
+    )
+    exported = spec.model_dump(mode="json")
+    assert set(exported["hours"]) == set(WEEKDAYS)
+    assert CalendarSpec.model_validate(exported) == spec
+
+
+def test_an_sla_section_exports_as_written(parse_section: Callable[[str], HubConfig]) -> None:
+    config = parse_section("sla:\n  targets: [{priority: High, first_response: 1h30m, resolution: 2d4h}]\n")
+    exported = config.model_dump(mode="json")
+    assert exported["sla"]["targets"][0] == {
+        "priority": ["High"],
+        "projects": [],
+        "first_response": "1h30m",
+        "resolution": "2d4h",
+    }
+    assert HubConfig.model_validate(exported) == config
