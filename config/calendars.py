@@ -91,6 +91,11 @@ def format_ranges(spans: tuple[Span, ...]) -> str:
     return ",".join(f"{_clock(start)}-{_clock(end)}" for start, end in spans)
 
 
+def working_length(spans: tuple[Span, ...]) -> timedelta:
+    """How much working time the ranges of a day hold."""
+    return timedelta(minutes=sum(end - start for start, end in spans))
+
+
 def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -204,7 +209,7 @@ class CalendarSpec(Strict):
     @property
     def day_length(self) -> timedelta:
         """A standard working day (the hours of a transferred working day): what ``1d`` of SLA counts."""
-        return timedelta(minutes=sum(end - start for start, end in self.transferred_spans))
+        return working_length(self.transferred_spans)
 
 
 DEFAULT_CALENDAR = CalendarSpec(timezone="Europe/Moscow")

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_package
 
-from config.calendars import DEFAULT_NAME, CalendarSpec, Span, Week
+from config.calendars import DEFAULT_NAME, CalendarSpec, Span, Week, working_length
 from config.durations import BusinessDuration
 
 ONE_DAY = timedelta(days=1)
@@ -99,7 +99,7 @@ class BusinessCalendar:
     @property
     def day_length(self) -> timedelta:
         """A standard working day (a transferred working day's hours): what ``1d`` of an SLA counts."""
-        return timedelta(minutes=sum(end - start for start, end in self.transferred))
+        return working_length(self.transferred)
 
     def spans_on(self, day: date) -> tuple[Span, ...]:
         """The working ranges of a local date (minutes from midnight); empty on a day off.
