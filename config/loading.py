@@ -108,8 +108,12 @@ def _scope(
 
 
 def _echo(err: Any, data: dict[str, Any]) -> bool:
-    """Whether ``err`` only repeats others: "rules" too short when the file has rules that failed."""
-    return err["type"] == "too_short" and tuple(err["loc"]) == ("rules",) and bool(data.get("rules"))
+    """Whether ``err`` only repeats others: a list too short ("rules", "sla.targets") when the file
+    has entries there that failed."""
+    value: Any = data
+    for part in err["loc"]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return err["type"] == "too_short" and isinstance(value, list) and bool(value)
 
 
 def _section(path: Path, data: dict[str, Any], key: str, errors: list[str]) -> dict[str, Any]:
@@ -154,7 +158,7 @@ def _describe(path: Path, data: dict[str, Any], err: Any, prefix: tuple[Any, ...
         name = rule.get("name", "?") if isinstance(rule, dict) else "?"
         where = f"rules[{loc[1]}] {name!r}: "
         loc = loc[2:]
-    elif len(loc) >= 2 and loc[0] in ("forms", "trackers", "targets"):
+    elif len(loc) >= 2 and loc[0] in ("forms", "trackers", "targets", "calendars"):
         where = f"{loc[0]}.{loc[1]}: "
         loc = loc[2:]
     parts = [str(part) for part in loc]

@@ -1,7 +1,8 @@
 """The schema of the YAML rule file (``HUB_CONFIG``, default ``config/hub.yaml``).
 
 The file holds tracker instances and named targets (``config.targets``), forms, the rules that send a
-message to a target (their ``when`` in ``config.matching``), reply settings and texts.
+message to a target (their ``when`` in ``config.matching``), reply settings and texts, business
+calendars (``config.calendars``) and SLA targets (``config.sla``).
 ``config.loading`` reads and validates it; ``config.source`` keeps the current version in a process.
 """
 
@@ -13,7 +14,9 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from config.base import Strict
+from config.calendars import Calendars, CalendarSpec, ZoneName
 from config.matching import HasFacts, MessageFacts, When
+from config.sla import SlaSection
 from config.targets import (
     ENV_TRACKERS,
     NAME,
@@ -170,18 +173,7 @@ class QuietHours(Strict):
 
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    timezone: ZoneName = "UTC"
 
 
 class Replies(Strict):
@@ -226,6 +218,8 @@ class HubConfig(Strict):
     replies: Replies = Field(default_factory=Replies)
     forms: dict[str, Form] = Field(default_factory=dict)
     rules: tuple[Rule, ...] = Field(min_length=1)
+    calendars: Calendars = Field(default_factory=dict, validate_default=True)
+    sla: SlaSection = None  # after calendars: its calendar is checked against them
 
     @field_validator("forms")
     @classmethod
@@ -256,6 +250,10 @@ class HubConfig(Strict):
     def tracker_names(self) -> list[str]:
         """Every tracker instance: the environment's two, then the file's."""
         return [*ENV_TRACKERS, *self.trackers]
+
+    def calendar(self, name: str | None = None) -> CalendarSpec:
+        """The business calendar ``name`` (``default`` when None); KeyError when there is none so."""
+        return self.calendars[name or "default"]
 
     def target(self, name: str) -> JiraTarget | KaitenTarget:
         """The named target ``name``; KeyError when the file names none so."""

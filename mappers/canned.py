@@ -8,7 +8,8 @@ matter between ``---`` lines (``title``, optional ``tags``); the rest is a Jinja
 a misspelt variable is an error, never an empty gap.
 
 Variables (:data:`VARIABLES`, built by :func:`canned_variables`): ``issue_key``, ``summary``,
-``status``, ``requester_name``, ``agent_name``, ``sla_text`` and ``fields`` (issue fields by id, e.g.
+``status``, ``requester_name``, ``agent_name``, ``sla_text`` (the working time the issue's SLA clock
+has left, ``mappers.sla.remaining_text``) and ``fields`` (issue fields by id, e.g.
 ``fields.customfield_10010``). Values that came from a customer (summary, name, fields) can carry
 tracker markup; :meth:`CannedLibrary.render` takes an ``escape`` function (``Markup.escape``) that is
 applied to every ``{{ expression }}`` output and never to the template's own text. With it, a value
@@ -39,6 +40,8 @@ from typing import Any, NamedTuple
 import yaml
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mappers.sla import SlaClock, remaining_text
 
 VARIABLES = ("issue_key", "summary", "status", "requester_name", "agent_name", "sla_text", "fields")
 DEFAULT_LANGUAGE = "en"
@@ -398,8 +401,16 @@ def canned_variables(
     agent_name: str = "",
     sla_text: str = "",
     fields: Mapping[str, Any] | None = None,
+    sla: SlaClock | None = None,
+    language: str | None = None,
 ) -> dict[str, object]:
-    """Every standard variable, so a template may use any of them (StrictUndefined is unforgiving)."""
+    """Every standard variable, so a template may use any of them (StrictUndefined is unforgiving).
+
+    Given the issue's SLA clock (``mappers.sla``), ``sla_text`` is the working time it has left in
+    ``language`` ("осталось 3 ч 20 мин рабочего времени"), empty for a stopped clock.
+    """
+    if sla is not None:
+        sla_text = remaining_text(sla, language)
     return {
         "issue_key": issue_key,
         "summary": summary,
