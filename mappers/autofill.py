@@ -38,7 +38,7 @@ from config.catalogues import Catalogue
 from config.routes import FieldRule, Route, map_key
 from connector.types import Comment, FieldSchema, FieldSpec, IssueState, Target, TrackerFile
 from mappers.canned import sandbox_environment
-from mappers.field_values import ValueProblem, convert, display, is_empty, plain_value
+from mappers.field_values import ValueProblem, convert, display, is_empty, plain_value, wire_value
 from mappers.issue import target_of
 from mappers.markup import Markup, markup_for
 from mappers.route_text import carried_text, plain_text, public_comments
@@ -136,8 +136,10 @@ class RoutePlan:
         )
 
     def field_values(self) -> dict[str, Any]:
-        """Each planned field's id and value."""
-        return {planned.field.id: planned.value for planned in self.values}
+        """Each planned field's id and value as the connectors' field writes take it (Jira's
+        ``jira_value``, Kaiten's ``card_update``): a select by its id (by its name when the tracker lists
+        no ids), several as a list; other values as they are."""
+        return {planned.field.id: wire_value(planned.value) for planned in self.values}
 
 
 def plan_route(

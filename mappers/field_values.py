@@ -95,6 +95,16 @@ def display(value: Any) -> str:
     return str(value)
 
 
+def wire_value(value: Any) -> Any:
+    """A converted value as the connectors' writes take it: a ``Choice`` by its id (its name when it has
+    none), a tuple as a list."""
+    if isinstance(value, Choice):
+        return value.id or value.name
+    if isinstance(value, tuple):
+        return [wire_value(item) for item in value]
+    return value
+
+
 def convert(spec: FieldSpec, value: Any, *, target_kind: str = "jira") -> Any:
     """``value`` as ``spec``'s type takes it (see the module's table); None when it is empty.
 

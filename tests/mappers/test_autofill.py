@@ -391,3 +391,10 @@ def test_the_plan_keeps_to_allowed_values_and_asks_for_every_required_field_it_l
     assert set(result.missing) <= set(result.asked)
     assert all(spec.required for spec in result.asked)  # nothing optional is ever asked
     assert result.ready == (not result.missing and not result.errors)
+
+
+def test_field_values_are_what_the_connectors_write(shipped: HubConfig, readings: Readings) -> None:
+    values = plan(shipped, readings, "hardware", readings.jira, {"Spare parts": "Fuser kit"}).field_values()
+    assert values["components"] == ["10200"] and values["customfield_10050"] == "10200"
+    assert values["priority"] == "2" and values["customfield_10040"] == "Fuser kit"
+    assert values["labels"] == ["printer", "vip"] and values["summary"] == "Printer {{jam}} on floor 3"
