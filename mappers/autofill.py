@@ -1,9 +1,10 @@
 """The route autofill planner, pure: which value each target field gets, and where it came from.
 
-Input: the source issue (:class:`SourceIssue`: its ``IssueState`` with every field, its description,
-comments and files, and what its fields are called), the route (``config.routes.Route``), the target's
-create screen (``connector.types.FieldSchema``: Jira createmeta, Kaiten card fields and properties), the
-values the coordinator supplied (by field id or by the name the target shows), and the catalogues.
+Input: the source issue (``mappers.route_source.SourceIssue``, re-exported here: its ``IssueState`` with
+every field, its description, comments and files, and what its fields are called), the route
+(``config.routes.Route``), the target's create screen (``connector.types.FieldSchema``: Jira
+createmeta, Kaiten card fields and properties), the values the coordinator supplied (by field id or by
+the name the target shows), and the catalogues.
 
 Output: a :class:`RoutePlan`: each target field with its value and its :class:`Origin`, the ASKED
 fields (what the target's create screen requires and autofill does not fill: the coordinator's inputs,
@@ -19,10 +20,9 @@ How a field is filled, in this order of precedence:
    reporter (``carry.reporter``, within one tracker instance: users do not cross instances).
 
 Nothing else is set: an optional field no entry names is left out. Templates render in the Jinja2
-sandbox shared with the canned responses (``mappers.canned.sandbox_environment``) over ``source`` (the
-issue's key, url, summary, description as plain text, status, priority, labels, reporter, assignee,
-issue_type, project, due_date, created and ``fields`` by id and by name, a missing field being empty);
-what a template writes into a text field is escaped for the target's markup, its own text is not.
+sandbox shared with the canned responses (``mappers.canned.sandbox_environment``) over ``source``
+(``SourceIssue.template_variables``); what a template writes into a text field is escaped for the
+target's markup, its own text is not.
 """
 
 from __future__ import annotations
@@ -36,35 +36,21 @@ from jinja2 import Template, TemplateError
 
 from config.catalogues import Catalogue
 from config.routes import FieldRule, Route, map_key
-from connector.types import Comment, FieldSchema, FieldSpec, IssueState, Target, TrackerFile
+from connector.types import Comment, FieldSchema, FieldSpec, Target, TrackerFile
 from mappers.canned import sandbox_environment
-from mappers.field_values import ValueProblem, convert, display, is_empty, plain_value, wire_value
+from mappers.field_values import ValueProblem, convert, display, is_empty, wire_value
 from mappers.issue import target_of
 from mappers.markup import Markup, markup_for
+from mappers.route_source import SourceIssue
 from mappers.route_text import carried_text, plain_text, public_comments
+
+__all__ = ["Origin", "PlanError", "PlannedValue", "RoutePlan", "SourceIssue", "plan_route"]
 
 OriginKind = Literal["copied", "mapped", "constant", "template", "catalogue", "asked", "default"]
 TITLE = {"jira": ("summary", "Summary"), "kaiten": ("title", "Title")}
 LABELS = {"jira": "labels", "kaiten": "tags"}
 SET_BY_TARGET = frozenset({"project", "issuetype"})  # Jira fields the route's target fills
 MAX_NAMES = 40  # field names listed in an error
-
-
-@dataclass(frozen=True)
-class SourceIssue:
-    """The issue being routed, as the job read it.
-
-    ``kind`` is its tracker's kind (``jira`` or ``kaiten``: the markup ``description`` and comment bodies
-    are written in); ``fields`` are the source's field specs (Jira createmeta / field list, Kaiten
-    properties), so a route can name a source field by its name and a select's value ids read as names.
-    """
-
-    state: IssueState
-    kind: str
-    description: str = ""
-    fields: tuple[FieldSpec, ...] = ()
-    comments: tuple[Comment, ...] = ()
-    files: tuple[TrackerFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,7 +252,7 @@ class _Planner:
 
     def _from(self, spec: FieldSpec, rule: FieldRule) -> tuple[Any, Origin] | None:
         name = rule.from_ or ""
-        value, markup_text = self._source_value(name)
+        value, markup_text = self.source.value(name)
         if is_empty(value):
             return self._default(rule)
         if markup_text:
@@ -344,22 +330,7 @@ class _Planner:
 
     @functools.cached_property
     def template_source(self) -> dict[str, Any]:
-        return _template_source(self.source)
-
-    def _source_value(self, name: str) -> tuple[Any, bool]:
-        """A source field's plain value by a standard name, id or name; and whether it is markup text."""
-        state = self.source.state
-        standard = _standard_values(self.source)
-        if name.casefold() in standard:
-            return standard[name.casefold()], name.casefold() == "description"
-        spec = next((s for s in self.source.fields if s.id == name), None) or next(
-            (s for s in self.source.fields if s.name.casefold() == name.casefold()), None
-        )
-        field_id = spec.id if spec is not None else name
-        raw = state.fields.get(field_id)
-        if raw is None and spec is None:
-            raw = next((v for k, v in state.fields.items() if k.casefold() == name.casefold()), None)
-        return plain_value(raw, spec), spec is not None and spec.type == "text"
+        return self.source.template_variables()
 
     def _render(self, text: str, *, escaped: bool) -> str:
         try:
@@ -377,60 +348,6 @@ def _shown(value: Any) -> str:
     if isinstance(value, tuple):
         return ", ".join(_shown(item) for item in value)
     return map_key(value) if isinstance(value, bool) else display(value)
-
-
-def _standard_values(source: SourceIssue) -> dict[str, Any]:
-    """The fields every issue has, by the names a route may use for them."""
-    state = source.state
-    values: dict[str, Any] = {
-        "summary": state.summary,
-        "title": state.summary,
-        "description": source.description,
-        "priority": state.priority,
-        "asap": (state.priority or "").casefold() == "asap" if source.kind == "kaiten" else None,
-        "labels": state.labels,
-        "tags": state.labels,
-        "reporter": state.reporter,
-        "assignee": state.assignee,
-        "responsible": state.assignee,
-        "status": state.status,
-        "issue_type": state.issue_type,
-        "issuetype": state.issue_type,
-        "due_date": state.due_date,
-        "duedate": state.due_date,
-        "created": state.created,
-        "key": state.ref.key,
-        "project": state.container,
-        "board": state.container,
-    }
-    return values
-
-
-class _Fields(dict[str, Any]):
-    """A source's fields for templates: a field the issue does not have is empty, not an error."""
-
-    def __missing__(self, key: str) -> None:
-        return None
-
-
-def _template_source(source: SourceIssue) -> dict[str, Any]:
-    state = source.state
-    specs = {spec.id: spec for spec in source.fields}
-    fields = _Fields()
-    for spec in source.fields:
-        if spec.id in state.fields:
-            fields[spec.name] = plain_value(state.fields[spec.id], spec)
-    for field_id, raw in state.fields.items():
-        fields[field_id] = plain_value(raw, specs.get(field_id))
-    standard = _standard_values(source)
-    return {
-        **{name: standard[name] for name in ("summary", "status", "priority", "reporter", "assignee")},
-        **{name: standard[name] for name in ("issue_type", "project", "due_date", "created", "key")},
-        "url": state.ref.url,
-        "labels": list(state.labels),
-        "description": plain_text(source.description, source.kind),
-        "fields": fields,
-    }
 
 
 @functools.lru_cache(maxsize=256)
