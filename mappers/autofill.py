@@ -199,32 +199,33 @@ class _Planner:
             planned = self._fill(spec, rule)
             if planned is not None:
                 filled[spec.id] = planned
-        for planned in self._carried():
-            filled.setdefault(planned.field.id, planned)
+        for spec, value, name in self._carried():
+            if spec.id in filled:
+                continue
+            converted = self._convert(spec, value, Origin("copied", name))
+            if converted is not None:
+                filled[spec.id] = PlannedValue(spec, converted, Origin("copied", name))
         return filled
 
-    def _carried(self) -> list[PlannedValue]:
-        state, carry, out = self.source.state, self.route.carry, []
+    def _carried(self) -> list[tuple[FieldSpec, Any, str]]:
+        """The fields a route carries without an entry: each target field, its value, its source's name."""
+        state, carry = self.source.state, self.route.carry
         title_id, title_name = TITLE[self.target_kind]
         title = self.schema.field(title_id) or FieldSpec(title_id, title_name, "string", True, system=True)
-        out.append(self._copied(title, state.summary, "summary"))
+        out: list[tuple[FieldSpec, Any, str]] = [(title, state.summary, "summary")]
         description = self.schema.field("description")
         if carry.description and description is not None and self.source.description.strip():
             text = carried_text(
                 self.source.description, self.source.kind, self.markup, same_instance=self.same_instance
             )
-            out.append(self._copied(description, text, "description"))
+            out.append((description, text, "description"))
         labels = self.schema.field(LABELS[self.target_kind])
         if carry.labels and labels is not None and state.labels:
-            out.append(self._copied(labels, state.labels, "labels"))
+            out.append((labels, state.labels, "labels"))
         reporter = self.schema.field("reporter")
         if carry.reporter and reporter is not None and state.reporter and self.same_instance:
-            out.append(self._copied(reporter, state.reporter, "reporter"))
-        return [planned for planned in out if planned.value is not None]
-
-    def _copied(self, spec: FieldSpec, value: Any, name: str) -> PlannedValue:
-        converted = self._convert(spec, value, Origin("copied", name))
-        return PlannedValue(spec, converted, Origin("copied", name))
+            out.append((reporter, state.reporter, "reporter"))
+        return out
 
     def _fill(self, spec: FieldSpec, rule: FieldRule) -> PlannedValue | None:
         try:
