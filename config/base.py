@@ -9,3 +9,7 @@ class Strict(BaseModel):
     """A rule-file section: a typo in a key is reported, and a loaded config cannot be changed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Localized = str | dict[str, str]
+"""A text in one language, or by language code (``{en: ..., ru: ...}``)."""

@@ -9,7 +9,9 @@ settings, never arbitrary environment variables), so the shipped file works from
 
 Validation runs in two steps because a target's shape depends on the kind of the tracker it names:
 first each ``trackers:`` entry, then each ``targets:`` entry (knowing the trackers), then the whole
-file, with the valid trackers and targets in the :class:`~config.targets.Scope`.
+file, with the valid trackers and targets in the :class:`~config.targets.Scope`. The catalogue files
+beside the rule file (``config.catalogues``) are read and validated with it, so routes' lookups can be
+checked against their columns; their errors name the catalogue's file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from config.catalogues import CatalogueFiles, catalogue_folder, parse_files, read_files
 from config.rules import HubConfig
 from config.settings import Settings
 from config.targets import ENV_TRACKERS, InlineTarget, Scope, TrackerSpec
@@ -56,8 +59,11 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def parse_config(text: str, path: Path, settings: Settings) -> HubConfig:
-    """Validate the rule file's ``text`` (read from ``path``, which errors name)."""
+def parse_config(
+    text: str, path: Path, settings: Settings, catalogues: CatalogueFiles | None = None
+) -> HubConfig:
+    """Validate the rule file's ``text`` (read from ``path``, which errors name) with the catalogue
+    files ``catalogues`` (read from ``catalogues/`` beside ``path`` when not given)."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -66,10 +72,18 @@ def parse_config(text: str, path: Path, settings: Settings) -> HubConfig:
         raise ConfigError(f"{path}: the rule file must be a mapping with 'rules' (and 'forms')")
     data = _interpolate(raw, settings)
     errors: list[str] = []
+    if "catalogues" in data:
+        errors.append(f"{path}: catalogues: catalogues are files in {catalogue_folder(path)}, not a section")
+    files = catalogues if catalogues is not None else read_files(catalogue_folder(path))
+    valid, catalogue_errors = parse_files(files)
+    errors.extend(catalogue_errors)
     scope, specs = _scope(path, data, settings, errors)
+    scope = replace(
+        scope, catalogues=valid, declared_catalogues=frozenset(files.files), catalogue_folder=files.folder
+    )
     try:
         config = HubConfig.model_validate(
-            {**data, "trackers": specs, "targets": scope.targets}, context=scope
+            {**data, "trackers": specs, "targets": scope.targets, "catalogues": valid}, context=scope
         )
     except ValidationError as exc:
         errors.extend(_describe(path, data, err) for err in exc.errors() if not _echo(err, data))
@@ -158,7 +172,7 @@ def _describe(path: Path, data: dict[str, Any], err: Any, prefix: tuple[Any, ...
         name = rule.get("name", "?") if isinstance(rule, dict) else "?"
         where = f"rules[{loc[1]}] {name!r}: "
         loc = loc[2:]
-    elif len(loc) >= 2 and loc[0] in ("forms", "trackers", "targets", "calendars"):
+    elif len(loc) >= 2 and loc[0] in ("forms", "trackers", "targets", "calendars", "routes"):
         where = f"{loc[0]}.{loc[1]}: "
         loc = loc[2:]
     parts = [str(part) for part in loc]

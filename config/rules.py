@@ -2,7 +2,8 @@
 
 The file holds tracker instances and named targets (``config.targets``), forms, the rules that send a
 message to a target (their ``when`` in ``config.matching``), reply settings and texts, business
-calendars (``config.calendars``) and SLA targets (``config.sla``).
+calendars (``config.calendars``), SLA targets (``config.sla``), and the routes a coordinator sends
+issues by (``config.routes``, with the catalogue files of ``config.catalogues``).
 ``config.loading`` reads and validates it; ``config.source`` keeps the current version in a process.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, InstanceOf, ValidationInfo, field_validator, model_validator
 
-from config.base import Strict
+from config.base import Localized, Strict
 from config.calendars import Calendars, CalendarSpec, ZoneName
+from config.catalogues import Catalogue
 from config.matching import HasFacts, MessageFacts, When
+from config.routes import Route
 from config.sla import SlaSection
 from config.targets import (
     ENV_TRACKERS,
@@ -31,9 +34,6 @@ FIELD_NAME = r"^[a-z][a-z0-9_]{0,40}$"
 RESERVED_FIELDS = frozenset({"name", "email", "subject", "message", "category", "attachments"})
 
 __all__ = ["HubConfig", "JiraTarget", "KaitenTarget", "MessageFacts", "Rule", "TrackerSpec", "When"]
-
-
-Localized = str | dict[str, str]
 
 
 class Option(Strict):
@@ -220,6 +220,8 @@ class HubConfig(Strict):
     rules: tuple[Rule, ...] = Field(min_length=1)
     calendars: Calendars = Field(default_factory=dict, validate_default=True)
     sla: SlaSection = None  # after calendars: its calendar is checked against them
+    routes: dict[str, Route] = Field(default_factory=dict)  # config.routes
+    catalogues: dict[str, InstanceOf[Catalogue]] = Field(default_factory=dict)  # read by config.loading
 
     @field_validator("forms")
     @classmethod
@@ -229,7 +231,7 @@ class HubConfig(Strict):
             raise ValueError(f"form names must be lowercase slugs: {bad}")
         return value
 
-    @field_validator("trackers", "targets")
+    @field_validator("trackers", "targets", "routes")
     @classmethod
     def _names(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         bad = [name for name in value if not re.fullmatch(NAME, name)]

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     TELEGRAM_BOT_TOKEN: SecretStr | None = None
     TELEGRAM_WEBHOOK_SECRET: SecretStr | None = None
     TELEGRAM_API_URL: str = "https://api.telegram.org"
+    # routing: where the shipped routes tell the receiving team (a chat id, an address; unset: nobody)
+    TELEGRAM_TEAM_CHAT_ID: str | None = None
+    HUB_TEAM_EMAIL: str | None = None
 
     # mail
     SMTP_URL: str | None = None

@@ -7,9 +7,9 @@ An invalid edit changes nothing: the last good config stays in force, and one ER
 validation errors is logged per change (not per look), so an admin's typo never stops the hub.
 
 A source is a :class:`PollingSource`: a cheap :meth:`~PollingSource._fingerprint` of what would be
-loaded, and a :meth:`~PollingSource._load` of it. The file is one such source; a table of
-configuration versions (the admin console's) is another: its fingerprint the id of the active
-version, its load that version's text.
+loaded, and a :meth:`~PollingSource._load` of it. The file (with the catalogue files beside it) is
+one such source; a table of configuration versions (the admin console's) is another: its fingerprint
+the id of the active version, its load that version's text.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.catalogues import CatalogueFiles, catalogue_folder, listing, read_files
 from config.loading import ConfigError, parse_config, read_text
+from config.routes import log_unavailable_routes
 from config.rules import HubConfig
 from config.settings import Settings
 
@@ -136,7 +138,11 @@ class PollingSource(ConfigSource):
             previous.digest[:12],
             len(version.config.rules),
         )
+        self._loaded(version)
         return True
+
+    def _loaded(self, version: ConfigVersion) -> None:
+        """A new version came into force (a subclass may say what it means)."""
 
     def _reject(self, fingerprint: str, error: ConfigError) -> bool:
         """Keep the version in force; say why once per bad content."""
@@ -152,11 +158,12 @@ class PollingSource(ConfigSource):
 
 
 class FileSource(PollingSource):
-    """The rule file ``settings.HUB_CONFIG``, reloaded when its content changes.
+    """The rule file ``settings.HUB_CONFIG`` and its catalogue files, reloaded when their content changes.
 
-    A look costs a ``stat``; the file is read again only when its inode, size or modification time
-    changed (or it was modified so close to the last read that a same-sized edit within the same
-    timestamp could hide), and reloaded only when the SHA-256 of its content changed.
+    A look costs a ``stat`` of the rule file and a listing of ``catalogues/`` beside it; a file is read
+    again only when its inode, size or modification time changed (or it was modified so close to the
+    last read that a same-sized edit within the same timestamp could hide), and the config reloaded only
+    when the SHA-256 of the content changed.
     """
 
     def __init__(
@@ -166,15 +173,20 @@ class FileSource(PollingSource):
         clock: Callable[[], float] = time.monotonic,
         interval: float = CHECK_INTERVAL,
     ) -> None:
-        """Load the file now; :class:`ConfigError` when it is not valid (the process cannot start)."""
+        """Load the files now; :class:`ConfigError` when they are not valid (the process cannot start)."""
         self._settings = settings
         self._path = Path(settings.HUB_CONFIG)
         self._stat: tuple[int, int, int] | None = None
         self._racy = True
         self._text = ""
-        self._digest = ""
+        self._text_digest = ""
+        self._folder = catalogue_folder(self._path)
+        self._listing: tuple[tuple[str, int, int, int], ...] | None = None
+        self._listing_racy = True
+        self._catalogues = CatalogueFiles(self._folder)
         digest = self._fingerprint()
-        first = ConfigVersion(parse_config(self._text, self._path, settings), digest, str(self._path))
+        first = self._load(digest)
+        log_unavailable_routes(first.config, settings)
         super().__init__(first, clock=clock, interval=interval, fingerprint=digest)
 
     def _fingerprint(self) -> str:
@@ -183,19 +195,28 @@ class FileSource(PollingSource):
         except OSError as exc:
             raise ConfigError(f"{self._path}: cannot read the rule file: {exc.strerror}") from None
         signature = (status.st_ino, status.st_size, status.st_mtime_ns)
-        if signature == self._stat and not self._racy:
-            return self._digest
-        read_at = time.time_ns()
-        self._text = read_text(self._path)
-        self._stat = signature
-        self._racy = status.st_mtime_ns >= read_at - RACY_NS
-        self._digest = hashlib.sha256(self._text.encode("utf-8")).hexdigest()
-        return self._digest
+        if signature != self._stat or self._racy:
+            read_at = time.time_ns()
+            self._text = read_text(self._path)
+            self._stat = signature
+            self._racy = status.st_mtime_ns >= read_at - RACY_NS
+            self._text_digest = hashlib.sha256(self._text.encode("utf-8")).hexdigest()
+        found = listing(self._folder)
+        if found != self._listing or self._listing_racy:
+            read_at = time.time_ns()
+            self._catalogues = read_files(self._folder)
+            self._listing = found
+            self._listing_racy = any(mtime >= read_at - RACY_NS for *_, mtime in found)
+        if not self._catalogues.files and not self._catalogues.errors:
+            return self._text_digest
+        return hashlib.sha256(f"{self._text_digest}:{self._catalogues.digest}".encode()).hexdigest()
 
     def _load(self, fingerprint: str) -> ConfigVersion:
-        return ConfigVersion(
-            parse_config(self._text, self._path, self._settings), fingerprint, str(self._path)
-        )
+        config = parse_config(self._text, self._path, self._settings, self._catalogues)
+        return ConfigVersion(config, fingerprint, str(self._path))
+
+    def _loaded(self, version: ConfigVersion) -> None:
+        log_unavailable_routes(version.config, self._settings)
 
 
 def config_source(config: HubConfig | ConfigSource | None, settings: Settings) -> ConfigSource:

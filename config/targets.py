@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from config.base import Strict
+from config.catalogues import Catalogue
 from config.settings import Settings
 
 ENV_TRACKERS: Mapping[str, str] = {"jira": "jira", "kaiten": "kaiten"}  # name → kind
@@ -45,7 +47,8 @@ class Scope:
 
     ``trackers`` maps each usable instance name to its kind; ``targets`` holds the named targets that
     validated; ``declared_*`` every name the file declares, valid or not (so a rule naming a broken
-    target is told to look there, not that the name is unknown).
+    target is told to look there, not that the name is unknown). ``catalogues`` are the valid catalogue
+    files of ``catalogue_folder`` (``declared_catalogues`` every one there), for routes' lookups.
     """
 
     settings: Settings | None = None
@@ -53,6 +56,9 @@ class Scope:
     targets: Mapping[str, JiraTarget | KaitenTarget] = field(default_factory=dict)
     declared_trackers: frozenset[str] = frozenset()
     declared_targets: frozenset[str] = frozenset()
+    catalogues: Mapping[str, Catalogue] = field(default_factory=dict)
+    declared_catalogues: frozenset[str] = frozenset()
+    catalogue_folder: Path | None = None
 
 
 class TrackerSpec(Strict):

@@ -29,6 +29,7 @@ silently. :func:`cached_library` keeps a parsed library until a file of its fold
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import threading
@@ -128,7 +129,6 @@ class CannedLibrary:
             for e in langs.values()
             if e.problem
         ]
-        self._environments: dict[Callable[[str], str] | None, ImmutableSandboxedEnvironment] = {}
         self._compiled: dict[tuple[int, str, str], Template] = {}
 
     def sorted_keys(self) -> list[str]:
@@ -161,7 +161,7 @@ class CannedLibrary:
         name = f"{entry.key}.{entry.language}"
         if entry.problem:
             raise CannedError(name, entry.problem)
-        env = self._environment(escape)
+        env = sandbox_environment(escape)
         cache_key = (id(env), entry.key, entry.language)
         try:
             template = self._compiled.get(cache_key)
@@ -188,19 +188,21 @@ class CannedLibrary:
             out.append(CannedSummary(key, main.title, sorted(languages), tags))
         return out
 
-    def _environment(self, escape: Callable[[str], str] | None) -> ImmutableSandboxedEnvironment:
-        env = self._environments.get(escape)
-        if env is None:
-            env = ImmutableSandboxedEnvironment(
-                undefined=StrictUndefined,
-                autoescape=False,
-                keep_trailing_newline=False,
-                trim_blocks=True,
-                lstrip_blocks=True,
-                finalize=_finalizer(escape),
-            )
-            self._environments[escape] = env
-        return env
+
+@functools.cache
+def sandbox_environment(escape: Callable[[str], str] | None = None) -> ImmutableSandboxedEnvironment:
+    """The Jinja2 sandbox every admin-written template renders in (canned responses, route templates):
+    ``ImmutableSandboxedEnvironment`` with ``StrictUndefined``; with ``escape`` (a markup's escape
+    function) every ``{{ expression }}`` output is escaped and defused of ``::codes``, the template's
+    own text never. One per ``escape`` function, shared by the process."""
+    return ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalizer(escape),
+    )
 
 
 def _finalizer(escape: Callable[[str], str] | None) -> Callable[[object], object]:

@@ -114,6 +114,7 @@ def test_canned_api_names_broken_files_without_paths_and_sees_edits(settings, tm
 
     rule_file = tmp_path / "hub.yaml"
     shutil.copy(DEFAULT_CONFIG, rule_file)
+    shutil.copytree(DEFAULT_CONFIG.parent / "catalogues", tmp_path / "catalogues")  # parts-order's lookup
     (tmp_path / "canned").mkdir()
     good = tmp_path / "canned" / "hello.en.md"
     good.write_text("---\ntitle: Alpha\n---\nHello {{ issue_key }}\n", encoding="utf-8")
