@@ -176,9 +176,14 @@ def _is_meaningful(text: str) -> bool:
 
 def _capitalised(text: str) -> str:
     """``text`` with a capital first letter when its first word is all lower case ("у меня" → "У меня",
-    as after "Здравствуйте, "), left alone otherwise ("iPhone")."""
-    first = text.split(" ", 1)[0]
-    return text[:1].upper() + text[1:] if first.islower() else text
+    as after "Здравствуйте, "), left alone otherwise ("iPhone"). A letter whose capital is not one letter
+    that lowers back to it ("ß" → "SS", dotless "ı" → "I") is left alone too: the title keeps the
+    customer's own word."""
+    first, head = text.split(" ", 1)[0], text[:1]
+    capital = head.upper()
+    if not first.islower() or len(capital) != 1 or capital.lower() != head:
+        return text
+    return capital + text[1:]
 
 
 def _joined(sentences: list[str]) -> str:

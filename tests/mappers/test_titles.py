@@ -287,3 +287,9 @@ def test_one_line_cuts_a_word_only_when_it_alone_is_longer_than_the_limit(text: 
     assert kept[:-1] == words[: len(kept) - 1]
     last = words[len(kept) - 1]
     assert kept[-1] == last or (last.startswith(kept[-1]) and set(last[len(kept[-1]) :]) <= set(",;:-–—("))
+
+
+@pytest.mark.parametrize("word", ["ıstanbul", "ßtraße"])
+def test_a_first_letter_without_a_one_letter_capital_is_left_as_the_customer_wrote_it(word: str) -> None:
+    title = title_from_text(f"Здравствуйте! {word} не работает", 60)
+    assert title == f"{word} не работает"
