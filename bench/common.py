@@ -38,7 +38,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from cli import WEB_ALLOCATOR_ENV
+from cli.processes import WEB_ALLOCATOR_ENV
 from sandbox.server import TOKEN_ENV, TOKEN_HEADER
 
 BENCH_DIR = Path(__file__).resolve().parent

@@ -22,7 +22,7 @@ import pytest
 import requests
 from rq import Worker
 
-from cli import wait_for_http
+from cli.waits import wait_for_http
 from config.settings import Settings
 from jobs.context import Context, build_context
 from jobs.intake import accept

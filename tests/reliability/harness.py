@@ -29,7 +29,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from cli import wait_for_http, wait_for_redis
+from cli.waits import wait_for_http, wait_for_redis
 from jobs.queues import DELIVERY_QUEUE
 from sandbox.smtp import start_sink
 from tests.conftest import REPO_ROOT, free_port

@@ -1,15 +1,13 @@
-"""The ``trackerhub`` command: ``up``, ``web``, ``worker``, ``scheduler``, ``check``, ``replay``.
+"""``trackerhub up``: everything on one machine, supervised.
 
-``up`` runs everything on one machine for a first look or a small team: a managed redis-server when
-``REDIS_URL`` is unset, the web server, a worker and the scheduler, and — when no ``JIRA_URL`` is set —
-the built-in sandbox (a Jira look-alike, a Telegram Bot API stand-in and an SMTP sink) so the whole flow
-works before a real tracker is connected. The other commands run one process each, for production.
+A managed redis-server when ``REDIS_URL`` is unset, the web server, a worker and the scheduler, and —
+when no ``JIRA_URL`` is set — the built-in sandbox (a Jira look-alike, a Telegram Bot API stand-in and
+an SMTP sink) so the whole flow works before a real tracker is connected.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
 import shutil
@@ -19,252 +17,13 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
-from config.loading import ConfigError, load_config
-from config.logs import setup_logging
-from config.rules import HubConfig
-from config.settings import VAR_DIR, Settings, get_settings
-from store.db import create_db_engine
-from store.migrate import SchemaMismatch
-
-log = logging.getLogger("trackerhub")
-
-
-@click.group()
-def main() -> None:
-    """trackerhub: customer messages in, tracker issues out."""
-    setup_logging(os.environ.get("HUB_LOG_LEVEL", "INFO"))
-
-
-# -- production processes -------------------------------------------------------------------------------
-
-
-# glibc's allocator for the web workers: two arenas instead of eight per core for 4 threads, and buffers
-# of 1 MiB or more (a 25 MB mail's body, its decoded files) mapped apart so freeing them gives the memory
-# back. bench/memory.py: a worker's peak after the typical mix 74.9 → 72.0 MiB, after 25 MB mails one
-# at a time 334 → 205 MiB. An operator's own values of these variables win.
-WEB_ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(1024 * 1024)}
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-@click.option("--access-log/--no-access-log", default=True, show_default=True)
-def web(host: str, port: int, workers: int, access_log: bool) -> None:
-    """Run the HTTP server (gunicorn) for the hooks, forms and status API.
-
-    The database is migrated to the newest schema before gunicorn forks, so its workers find it there
-    (store/migrate.py). Each worker
-    takes at most 20 keep-alive connections, so Telegram's up to 40 connections spread over workers
-    instead of piling onto the first one that accepts them (measured in bench/ingest.py).
-    """
-    settings = _settings_or_exit()
-    _config_or_exit(settings)
-    _migrate_or_exit(settings.DATABASE_URL)
-    from config.gunicorn_logs import ACCESS_LOG_FORMAT  # imports gunicorn: only this command needs it
-
-    # request paths without query strings (a ?token= is a secret), secrets scrubbed, key=value lines
-    log_args = ["--logger-class", "config.gunicorn_logs.HubLogger"]
-    if access_log:
-        log_args += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
-    env = {**WEB_ALLOCATOR_ENV, **os.environ}
-    os.execvpe(  # noqa: S606 - replaces this process with gunicorn, by design
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            "4",
-            "--worker-connections",
-            "20",
-            "--timeout",
-            "60",
-            # gunicorn 24+ listens on a control socket at one fixed path per user; the hub does not use
-            # it, and two web processes on one host (several nodes, the tests) would fight over it
-            "--no-control-socket",
-            *log_args,
-            "wsgi:app",
-        ],
-        env,
-    )
-
-
-@main.command()
-@click.option("--burst", is_flag=True, help="exit when the queues are empty")
-def worker(burst: bool) -> None:
-    """Run an RQ worker for deliveries, replies and periodic jobs.
-
-    A ``SimpleWorker`` runs jobs in this process instead of forking per job, so the tracker client
-    (whose construction costs a ``serverInfo`` call) and the database pool are built once per process.
-    A crash of the process is covered by the sweep, which sees the worker's named Redis connections
-    close (jobs/recovery.py). If Redis goes away for longer
-    than RQ's own reconnect loop covers, the worker starts over once Redis answers again instead of
-    exiting, so a Redis restart needs no one to restart the workers. Retries wait for a scheduler, so
-    the worker warns when none has ticked for a minute (jobs/heartbeat.py).
-    """
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    from jobs.context import get_context
-    from jobs.heartbeat import watch_scheduler
-    from jobs.queues import ALL_QUEUES
-    from jobs.worker import HubWorker
-
-    settings = _settings_or_exit()
-    _config_or_exit(settings)
-    ctx = get_context()
-    watch_scheduler(ctx.redis)
-    while True:
-        # no forked RQ scheduler: `trackerhub scheduler` does its work (see jobs.periodic)
-        rq_worker = HubWorker(ALL_QUEUES, connection=ctx.redis)
-        try:
-            rq_worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
-            return
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            log.warning("worker.redis-lost error=%s restarting_in=2s", type(exc).__name__)
-            time.sleep(2)
-        # RQ's SIGTERM handler stays installed and records a stop request (rq/worker/base.py)
-        if getattr(rq_worker, "_stop_requested", False):
-            return
-
-
-@main.command()
-def scheduler() -> None:
-    """Run the journal sweep and the IMAP poll (only one scheduler is active at a time)."""
-    from jobs.context import get_context
-    from jobs.periodic import run_scheduler
-
-    settings = _settings_or_exit()
-    _config_or_exit(settings)
-    run_scheduler(get_context())
-
-
-@main.command()
-def check() -> None:
-    """Validate the rule file against the live tracker; exit 1 on errors."""
-    from jobs.check import check_config
-
-    settings = _settings_or_exit()
-    config = _config_or_exit(settings)
-    problems = check_config(settings, config)
-    for line in problems.report():
-        click.echo(line)
-    sys.exit(1 if problems.errors else 0)
-
-
-@main.command()
-@click.argument("message_ids", nargs=-1)
-@click.option("--all", "replay_all", is_flag=True, help="replay every dead letter")
-def replay(message_ids: Sequence[str], replay_all: bool) -> None:
-    """Re-run dead letters (by id, or --all)."""
-    from jobs.context import get_context
-    from jobs.replay import replay_messages
-
-    settings = _settings_or_exit()
-    _config_or_exit(settings)
-    if not message_ids and not replay_all:
-        raise click.UsageError("give message ids or --all")
-    outcomes = replay_messages(get_context(), list(message_ids), replay_all=replay_all)
-    for message_id, outcome in outcomes:
-        click.echo(f"{message_id}\t{outcome}")
-    sys.exit(0 if all(o == "requeued" for _, o in outcomes) else 1)
-
-
-@main.group()
-def canned() -> None:
-    """Canned responses."""
-
-
-@canned.command("preview")
-@click.argument("key")
-@click.option("--issue", "issue_key", required=True, help="render with this issue's fields")
-@click.option("--lang", "language", default=None, help="en or ru (default: the customer's, else the default)")
-def canned_preview(key: str, issue_key: str, language: str | None) -> None:
-    """Render a canned response for an issue, as the customer would get it."""
-    from connector.errors import TrackerError
-    from jobs import canned as canned_jobs
-    from jobs.context import get_context
-    from mappers.canned import CannedError
-    from mappers.replies import pick_language
-    from store import links
-
-    settings = _settings_or_exit()
-    config = _config_or_exit(settings)
-    ctx = get_context()
-    link = links.link_for_issue(ctx.engine, issue_key)
-    tracker_name = link.tracker if link else ("kaiten" if issue_key.isdigit() else "jira")
-    try:
-        state = ctx.tracker(tracker_name).get_state(issue_key, all_fields=True)
-        text = canned_jobs.library(ctx).render(
-            key,
-            language or pick_language(link.language if link else None, config.texts.default_language),
-            canned_jobs.variables(state, link, ""),
-        )
-    except (CannedError, TrackerError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(text)
-
-
-@main.group()
-def kaiten() -> None:
-    """Kaiten helpers."""
-
-
-@kaiten.command("ls")
-def kaiten_ls() -> None:
-    """List spaces, boards, columns, lanes, card types, properties and users with their ids."""
-    from connector.errors import TrackerError
-    from jobs.check import kaiten_for_command
-
-    settings = _settings_or_exit()
-    try:
-        tracker = kaiten_for_command(settings)
-        for line in _kaiten_listing(tracker):
-            click.echo(line)
-    except TrackerError as exc:
-        raise click.ClickException(f"Kaiten: {exc}") from None
-
-
-def _kaiten_listing(tracker: Any) -> list[str]:
-    column_types = {1: "queued", 2: "in progress", 3: "done"}
-    lines = []
-    for space in tracker.list_spaces():
-        lines.append(f"space {space['id']}  {space.get('title', '')}")
-        for board in tracker.list_boards(space["id"]):
-            lines.append(f"  board {board['id']}  {board.get('title', '')}")
-            for column in tracker.list_columns(board["id"]):
-                kind = column_types.get(column.get("type"), "?")
-                lines.append(f"    column {column['id']}  {column.get('title', '')}  ({kind})")
-            for lane in tracker.list_lanes(board["id"]):
-                lines.append(f"    lane {lane['id']}  {lane.get('title', '')}")
-    lines.append("card types")
-    lines += [f"  type {t['id']}  {t.get('name', '')}" for t in tracker.list_card_types()]
-    lines.append("custom properties (rule key id_<n>)")
-    for prop in tracker.list_properties():
-        lines.append(f"  property {prop['id']}  {prop.get('name', '')}  ({prop.get('type', '')})")
-        if prop.get("type") in ("select", "multi_select"):
-            lines += [
-                f"    value {v['id']}  {v.get('value', '')}" for v in tracker.list_select_values(prop["id"])
-            ]
-    lines.append("users")
-    lines += [
-        f"  user {u['id']}  {u.get('full_name') or u.get('username', '')}" for u in tracker.list_users()
-    ]
-    return lines
-
-
-# -- everything on one machine ----------------------------------------------------------------------------
+from cli.common import config_or_exit, log, main, migrate_or_exit, settings_or_exit
+from cli.waits import wait_for_http, wait_for_redis, wait_for_scheduler
+from config.settings import VAR_DIR, get_settings
 
 
 @main.command()
@@ -302,8 +61,8 @@ def up(host: str, port: int) -> None:
         env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
         os.environ.update(env)
         get_settings.cache_clear()
-        _config_or_exit(_settings_or_exit())
-        _migrate_or_exit(env["DATABASE_URL"])  # the schema is at head before the children start
+        config_or_exit(settings_or_exit())
+        migrate_or_exit(env["DATABASE_URL"])  # the schema is at head before the children start
         wait_for_redis(env["REDIS_URL"])
         me = [sys.executable, "-m", "cli"]
         children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)], env)))
@@ -569,81 +328,3 @@ def _free_port(preferred: int) -> int:
                 continue
             return int(sock.getsockname()[1])
     raise click.ClickException("no free port")
-
-
-def wait_for_redis(url: str, timeout: float = 15.0) -> None:
-    """Wait until Redis answers PING; a ClickException after ``timeout`` seconds."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    deadline = time.monotonic() + timeout
-    client = Redis.from_url(url, socket_connect_timeout=1)
-    while time.monotonic() < deadline:
-        try:
-            client.ping()
-            return
-        except RedisError:
-            time.sleep(0.2)
-    raise click.ClickException(f"Redis at {url} did not answer within {timeout:.0f} s")
-
-
-def wait_for_scheduler(redis_url: str, timeout: float = 30.0) -> None:
-    """Wait until the scheduler has ticked (jobs/heartbeat.py); after ``timeout``, go on with a warning
-    (the worker repeats it)."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    from jobs.heartbeat import scheduler_seen
-
-    deadline = time.monotonic() + timeout
-    client = Redis.from_url(redis_url, socket_connect_timeout=1)
-    while time.monotonic() < deadline:
-        try:
-            if scheduler_seen(client).ok:
-                return
-        except RedisError:
-            pass
-        time.sleep(0.2)
-    log.warning("up.scheduler-slow waited=%.0fs", timeout)
-
-
-def wait_for_http(url: str, timeout: float = 30.0) -> None:
-    """Wait until ``url`` answers below 500; a ClickException after ``timeout`` seconds."""
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1, headers={"Authorization": "Bearer sandbox"}).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise click.ClickException(f"{url} did not answer within {timeout:.0f} s")
-
-
-def _settings_or_exit() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # pydantic's ValidationError names the variable
-        raise click.ClickException(f"bad environment: {exc}") from None
-
-
-def _config_or_exit(settings: Settings) -> HubConfig:
-    try:
-        return load_config(settings)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _migrate_or_exit(database_url: str) -> None:
-    """Bring the database to the newest schema (the worker and the scheduler do it as they build their
-    engine); a database the hub cannot recognise stops the start with what differs."""
-    try:
-        create_db_engine(database_url).dispose()
-    except SchemaMismatch as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-if __name__ == "__main__":
-    main()

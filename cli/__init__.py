@@ -1,0 +1,11 @@
+"""The ``trackerhub`` command.
+
+``up`` runs everything on one machine for a first look or a small team (``cli/up.py``); ``web``,
+``worker`` and ``scheduler`` run one production process each (``cli/processes.py``); the rest are an
+operator's one-shot commands. Each command module registers itself on the group in ``cli/common.py``.
+"""
+
+from cli import operate, processes, up
+from cli.common import main
+
+__all__ = ["main", "operate", "processes", "up"]

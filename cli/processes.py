@@ -1,0 +1,116 @@
+"""The production processes, one per command: ``web``, ``worker`` and ``scheduler``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from cli.common import config_or_exit, log, main, migrate_or_exit, settings_or_exit
+
+# glibc's allocator for the web workers: two arenas instead of eight per core for 4 threads, and buffers
+# of 1 MiB or more (a 25 MB mail's body, its decoded files) mapped apart so freeing them gives the memory
+# back. bench/memory.py: a worker's peak after the typical mix 74.9 → 72.0 MiB, after 25 MB mails one
+# at a time 334 → 205 MiB. An operator's own values of these variables win.
+WEB_ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(1024 * 1024)}
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def web(host: str, port: int, workers: int, access_log: bool) -> None:
+    """Run the HTTP server (gunicorn) for the hooks, forms and status API.
+
+    The database is migrated to the newest schema before gunicorn forks, so its workers find it there
+    (store/migrate.py). Each worker
+    takes at most 20 keep-alive connections, so Telegram's up to 40 connections spread over workers
+    instead of piling onto the first one that accepts them (measured in bench/ingest.py).
+    """
+    settings = settings_or_exit()
+    config_or_exit(settings)
+    migrate_or_exit(settings.DATABASE_URL)
+    from config.gunicorn_logs import ACCESS_LOG_FORMAT  # imports gunicorn: only this command needs it
+
+    # request paths without query strings (a ?token= is a secret), secrets scrubbed, key=value lines
+    log_args = ["--logger-class", "config.gunicorn_logs.HubLogger"]
+    if access_log:
+        log_args += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+    env = {**WEB_ALLOCATOR_ENV, **os.environ}
+    os.execvpe(  # noqa: S606 - replaces this process with gunicorn, by design
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "4",
+            "--worker-connections",
+            "20",
+            "--timeout",
+            "60",
+            # gunicorn 24+ listens on a control socket at one fixed path per user; the hub does not use
+            # it, and two web processes on one host (several nodes, the tests) would fight over it
+            "--no-control-socket",
+            *log_args,
+            "wsgi:app",
+        ],
+        env,
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for deliveries, replies and periodic jobs.
+
+    A ``SimpleWorker`` runs jobs in this process instead of forking per job, so the tracker client
+    (whose construction costs a ``serverInfo`` call) and the database pool are built once per process.
+    A crash of the process is covered by the sweep, which sees the worker's named Redis connections
+    close (jobs/recovery.py). If Redis goes away for longer
+    than RQ's own reconnect loop covers, the worker starts over once Redis answers again instead of
+    exiting, so a Redis restart needs no one to restart the workers. Retries wait for a scheduler, so
+    the worker warns when none has ticked for a minute (jobs/heartbeat.py).
+    """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from jobs.context import get_context
+    from jobs.heartbeat import watch_scheduler
+    from jobs.queues import ALL_QUEUES
+    from jobs.worker import HubWorker
+
+    settings = settings_or_exit()
+    config_or_exit(settings)
+    ctx = get_context()
+    watch_scheduler(ctx.redis)
+    while True:
+        # no forked RQ scheduler: `trackerhub scheduler` does its work (see jobs.periodic)
+        rq_worker = HubWorker(ALL_QUEUES, connection=ctx.redis)
+        try:
+            rq_worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+            return
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("worker.redis-lost error=%s restarting_in=2s", type(exc).__name__)
+            time.sleep(2)
+        # RQ's SIGTERM handler stays installed and records a stop request (rq/worker/base.py)
+        if getattr(rq_worker, "_stop_requested", False):
+            return
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the journal sweep and the IMAP poll (only one scheduler is active at a time)."""
+    from jobs.context import get_context
+    from jobs.periodic import run_scheduler
+
+    settings = settings_or_exit()
+    config_or_exit(settings)
+    run_scheduler(get_context())
