@@ -33,7 +33,7 @@ from jobs.context import Context, waiting_reason
 from jobs.recovery import LEASE_SECONDS, conversation_lock_key
 from jobs.worker import trap
 from mappers.models import InboundMessage
-from store import journal
+from store import journal, leases
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,13 @@ class Attempt:
 
 def claim(ctx: Context, message_id: str) -> journal.Entry | None:
     """Take the queued message for this job, its lease pushed out; None when it is no longer queued."""
-    return journal.claim(ctx.engine, message_id, LEASE_SECONDS)
+    return leases.claim(ctx.engine, message_id, LEASE_SECONDS)
 
 
 def begin(ctx: Context, message_id: str) -> tuple[int, journal.Entry] | None:
     """Count an attempt on a claimed message: its number, and the row as the attempt found it (None when
     a concurrent job delivered it meanwhile)."""
-    entry = journal.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
+    entry = leases.begin_attempt(ctx.engine, message_id, LEASE_SECONDS)
     if entry is None:
         return None
     return entry.attempts, dataclasses.replace(entry, attempts=entry.attempts - 1)
@@ -92,7 +92,7 @@ def begin(ctx: Context, message_id: str) -> tuple[int, journal.Entry] | None:
 
 def extend_leases(ctx: Context, message_ids: Sequence[str]) -> None:
     """Push these messages' leases out now (before their jobs are taken from the queue)."""
-    journal.extend_leases(ctx.engine, message_ids, LEASE_SECONDS)
+    leases.extend_leases(ctx.engine, message_ids, LEASE_SECONDS)
 
 
 def status_of(ctx: Context, message_id: str) -> str:
@@ -124,7 +124,7 @@ def lease_kept(ctx: Context, holds: Sequence[tuple[str, Lock]]) -> Iterator[None
         while not stop.wait(LEASE_RENEW_EVERY):
             # the journal's lease first: it is what keeps the sweep away, and it must not depend on Redis
             try:
-                journal.extend_leases(ctx.engine, message_ids, LEASE_SECONDS)
+                leases.extend_leases(ctx.engine, message_ids, LEASE_SECONDS)
             except SQLAlchemyError as exc:
                 log.warning("deliver.lease-renew-failed message_id=%s error=%s", message_ids[0], exc)
             for message_id, lock in holds:
@@ -183,7 +183,7 @@ def _retry_or_fail(ctx: Context, message_id: str, attempt: int, exc: Exception) 
         # long (plus jitter, so a woken backlog does not stampede), and give the attempt back.
         wait = exc.retry_after if isinstance(exc, CircuitOpen) else exc.delay
         delay = (wait or 1.0) + random.uniform(0, 1)
-        journal.schedule_retry(ctx.engine, message_id, delay, reason, refund_attempt=True)
+        leases.schedule_retry(ctx.engine, message_id, delay, reason, refund_attempt=True)
         log.info("deliver.waiting message_id=%s delay=%.1f reason=%s", message_id, delay, reason)
         return journal.QUEUED
     if attempt >= ctx.settings.HUB_MAX_ATTEMPTS:
@@ -192,7 +192,7 @@ def _retry_or_fail(ctx: Context, message_id: str, attempt: int, exc: Exception) 
         return journal.FAILED
     asked = getattr(exc, "retry_after", None) or 0.0
     delay = max(float(asked), backoff(attempt))
-    journal.schedule_retry(ctx.engine, message_id, delay, reason)
+    leases.schedule_retry(ctx.engine, message_id, delay, reason)
     log.warning(
         "deliver.retry message_id=%s attempt=%d delay=%.1f reason=%s", message_id, attempt, delay, reason
     )

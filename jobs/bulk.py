@@ -36,7 +36,7 @@ from jobs.queues import peek_deliveries, take_deliveries
 from jobs.recovery import lock_token, record_companions
 from jobs.threads import find_thread
 from mappers.models import InboundMessage, MessageKind
-from store import journal, links
+from store import journal, leases, links
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def open_together(ctx: Context, tracker: Tracker, leader: NewIssue, companions: 
     try:
         created = tracker.create_issues(
             [member.draft for member in members],
-            on_send=lambda: journal.mark_creates_started(ctx.engine, ids),
+            on_send=lambda: leases.mark_creates_started(ctx.engine, ids),
         )
         results = list(created)
     except TrackerRejected as exc:
@@ -144,7 +144,7 @@ def _lock_candidates(ctx: Context, leader: journal.Entry, tracker: str, room: in
                 continue
             found.append(candidate)
             # under the lock, as the message's own job would look: is it really a conversation's first?
-            if journal.earlier_pending(ctx.engine, entry) or find_thread(ctx, candidate.message) is not None:
+            if leases.earlier_pending(ctx.engine, entry) or find_thread(ctx, candidate.message) is not None:
                 found.pop()
                 release(candidate.lock, entry.id)
     except BaseException:
@@ -180,7 +180,7 @@ def _begin_companion(ctx: Context, candidate: _Candidate) -> NewIssue | None:
         return None
     number, entry = begun
     if entry.create_started_at is not None:  # an attempt got as far as a create meanwhile: settle alone
-        journal.schedule_retry(ctx.engine, entry.id, 0, "settling an earlier create", refund_attempt=True)
+        leases.schedule_retry(ctx.engine, entry.id, 0, "settling an earlier create", refund_attempt=True)
         return None
     try:
         return new_issue(ctx, Attempt(entry, number, candidate.message), candidate.rule, previous=None)

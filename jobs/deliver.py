@@ -42,7 +42,7 @@ from jobs.issues import new_issue, open_alone
 from jobs.recovery import lock_token
 from jobs.threads import find_thread, resolved
 from mappers.models import MessageKind
-from store import journal
+from store import journal, leases
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def deliver_with(ctx: Context, message_id: str) -> str:
         return status_of(ctx, message_id)
     lock = conversation_lock(ctx, entry)
     if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS, token=lock_token(ctx.redis)):
-        journal.schedule_retry(ctx.engine, message_id, 5, WAITING_FOR_EARLIER)
+        leases.schedule_retry(ctx.engine, message_id, 5, WAITING_FOR_EARLIER)
         return journal.QUEUED
     try:
         with lease_kept(ctx, [(message_id, lock)]):
@@ -99,7 +99,7 @@ def _route(ctx: Context, attempt: Attempt) -> str:
         link = find_thread(ctx, message)
         previous = link.issue_key if link is not None and resolved(ctx, link) else None
         return _open_issue(ctx, attempt, previous=previous)
-    if journal.earlier_pending(ctx.engine, entry):
+    if leases.earlier_pending(ctx.engine, entry):
         # First in, first delivered within a conversation: a follow-up that overtook its first message
         # (whose create failed or is in doubt) would otherwise open a second issue for the same chat.
         raise Retry(WAITING_FOR_EARLIER, EARLIER_MESSAGE_WAIT)

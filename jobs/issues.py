@@ -16,7 +16,7 @@ from jobs.replies import queue_autoreply
 from jobs.threads import own_mail_ids
 from mappers.issue import build_draft
 from mappers.models import InboundMessage
-from store import journal, links
+from store import journal, leases, links
 from store.links import NewLink
 
 log = logging.getLogger(__name__)
@@ -107,4 +107,4 @@ def _create_once(ctx: Context, tracker: Tracker, entry: journal.Entry, draft: Is
         waited = journal.utcnow() - entry.create_started_at
         if waited < lag:
             raise Retry("an earlier create may not be searchable yet", (lag - waited).total_seconds())
-    return tracker.create_issue(draft, on_send=lambda: journal.mark_create_started(ctx.engine, entry.id))
+    return tracker.create_issue(draft, on_send=lambda: leases.mark_create_started(ctx.engine, entry.id))

@@ -34,8 +34,8 @@ each write is its own round trip, so a kill can fall between any two:
 3. ``prepare_job_execution``: one MULTI/EXEC sets the hash to ``started`` with ``worker_name``. From B on
    the job is ``HELD``: each tick the sweep reads the started registry (a handful of members) and replaces
    every job whose worker is gone, whatever the journal's lease says (``recover_dead_holders``).
-4. ``deliver()``: ``journal.claim`` (a 30 s lease: the sweep leaves the row alone), the conversation lock
-   (``SET NX``, its token starting with the worker's name: ``lock_token``), then ``journal.begin_attempt``
+4. ``deliver()``: ``leases.claim`` (a 30 s lease: the sweep leaves the row alone), the conversation lock
+   (``SET NX``, its token starting with the worker's name: ``lock_token``), then ``leases.begin_attempt``
    counts the attempt. **Gap C** (claimed, maybe locked, not begun): the dead-holder pass breaks the lock
    if the gone worker holds it and replaces the job; the new job's claim only pushes the lease out.
 5. The bulk take (``_companions``): the leader records the ids it is about to look at

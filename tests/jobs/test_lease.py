@@ -19,7 +19,7 @@ from jobs.deliver import deliver_with
 from jobs.periodic import SweepCursor, sweep
 from jobs.queues import DELIVERY_QUEUE
 from sandbox.server import RunningSandbox
-from store import journal
+from store import journal, leases
 from tests.jobs.conftest import add_fault, journal_message, make_due, sandbox_issues
 from tests.mappers.factories import telegram_message
 
@@ -58,8 +58,8 @@ def test_a_slow_attempt_renews_its_lease_and_lock_so_nothing_else_takes_the_mess
 
 def test_renewing_never_pulls_a_scheduled_retry_earlier(ctx: Context) -> None:
     message_id = journal_message(ctx, telegram_message("rate limited"))
-    journal.schedule_retry(ctx.engine, message_id, 900, "tracker asked to wait")
-    journal.extend_leases(ctx.engine, [message_id], 30)
+    leases.schedule_retry(ctx.engine, message_id, 900, "tracker asked to wait")
+    leases.extend_leases(ctx.engine, [message_id], 30)
     entry = journal.get(ctx.engine, message_id)
     assert entry is not None and entry.next_attempt_at is not None
     assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=800)
