@@ -12,6 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from mappers.kaiten_events import parse_kaiten_webhook
 from mappers.markup import escape_jira, escape_kaiten
 from mappers.replies_out import (
     ReplyMode,
@@ -22,7 +23,7 @@ from mappers.replies_out import (
     strip_marker,
     wiki_to_text,
 )
-from mappers.tracker_events import TrackerEvent, parse_jira_webhook, parse_kaiten_webhook
+from mappers.tracker_events import TrackerEvent, parse_jira_webhook
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
