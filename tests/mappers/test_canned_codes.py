@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappers.canned import CODE, KEY, canned_variables, expand_codes, load_library
+from mappers.canned import CODE, KEY, canned_variables, expand_codes
+from mappers.canned_files import load_library
 from mappers.markup import escape_jira, escape_kaiten
 from mappers.markup_text import markdown_to_text, wiki_to_text
 
