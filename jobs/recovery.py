@@ -2,7 +2,7 @@
 
 The journal is the source of truth: a message is delivered when its row says so. Redis only holds the
 job that will deliver it, and a worker's process can be SIGKILLed between any two of its writes. So the
-sweep (jobs/periodic.py) decides from where a message's job really is (``jobs.queues.Place``) and from
+sweep (jobs/periodic.py) decides from where a message's job really is (``jobs.delivery_jobs.Place``) and from
 which workers are alive, not from the job hash's status alone.
 
 **A live worker** is one whose Redis connections are open: ``trackerhub worker`` names every connection
@@ -81,16 +81,15 @@ from redis.exceptions import ResponseError
 from rq.utils import utcparse
 
 from jobs.context import Context
-from jobs.queues import (
-    JOB_TIMEOUT,
+from jobs.delivery_jobs import (
     REPLACEABLE,
     JobState,
     Place,
     held_deliveries,
     locate_deliveries,
     replace_deliveries,
-    run_script,
 )
+from jobs.queues import JOB_TIMEOUT, run_script
 from store import journal
 
 log = logging.getLogger(__name__)

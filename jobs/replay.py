@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 from jobs.context import Context
+from jobs.delivery_jobs import enqueue_delivery
 from jobs.intake import unparsed_key
-from jobs.queues import enqueue_delivery
 from mappers.email import parse_email
 from mappers.errors import MapperError
 from mappers.models import Channel, InboundMessage

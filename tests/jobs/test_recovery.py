@@ -24,16 +24,9 @@ from rq.utils import utcformat
 import jobs.deliver
 from jobs.context import Context
 from jobs.deliver import WAITING_FOR_EARLIER
+from jobs.delivery_jobs import JobState, Place, locate_deliveries, replace_deliveries
 from jobs.periodic import sweep
-from jobs.queues import (
-    DELIVERY_QUEUE,
-    JobState,
-    Place,
-    delivery_job_id,
-    locate_deliveries,
-    replace_deliveries,
-    take_deliveries,
-)
+from jobs.queues import DELIVERY_QUEUE, delivery_job_id, take_deliveries
 from jobs.recovery import (
     LEASE_SECONDS,
     STALE_AFTER,
