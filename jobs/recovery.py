@@ -18,8 +18,8 @@ after Redis started, or once Redis has been up ``PRESENCE_SETTLE`` seconds. Unti
 refuses ``CLIENT LIST``, the journal's lease decides, as it always did.
 
 **The gaps.** RQ 3.0's ``SimpleWorker`` over the three queues of ``ALL_QUEUES`` (rq/worker/base.py,
-rq/queue.py, rq/executions.py), then our own code (jobs/deliver.py, store/journal.py), for one delivery;
-each write is its own round trip, so a kill can fall between any two:
+rq/queue.py, rq/executions.py), then our own code (jobs/deliver.py, jobs/attempts.py, jobs/bulk.py,
+store/leases.py), for one delivery; each write is its own round trip, so a kill can fall between any two:
 
 1. ``Queue.dequeue_any``: with more than one queue, ``BLPOP`` takes the id off ``rq:queue:deliveries``
    (with a single queue RQ would ``BLMOVE`` it into ``rq:queue:deliveries:intermediate``); then
@@ -38,7 +38,7 @@ each write is its own round trip, so a kill can fall between any two:
    (``SET NX``, its token starting with the worker's name: ``lock_token``), then ``leases.begin_attempt``
    counts the attempt. **Gap C** (claimed, maybe locked, not begun): the dead-holder pass breaks the lock
    if the gone worker holds it and replaces the job; the new job's claim only pushes the lease out.
-5. The bulk take (``_companions``): the leader records the ids it is about to look at
+5. The bulk take (``jobs.bulk.companions``): the leader records the ids it is about to look at
    (``record_companions``), locks some of them, extends their leases, then takes their jobs out of the
    queue (LREM and DEL, one script), then begins each one's attempt. **Gap D** (locked, not taken): their
    jobs still wait in the queue, their locks name the gone worker; **gap E** (taken, not begun, or some
