@@ -73,9 +73,7 @@ _OUTLOOK_NEXT = re.compile(
 )
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 # Header lines a client puts right above its attribution (Yandex: a dash rule, "Кому:", "Тема:").
-_HEADERISH = re.compile(
-    r"^\s*(?:-{8,}|(?:to|cc|subject|date|кому|копия|тема|дата)\s*:.*)\s*$", re.IGNORECASE
-)
+_HEADERISH = re.compile(r"^\s*(?:-{8,}|(?:to|cc|subject|date|кому|копия|тема|дата)\s*:.*)\s*$", re.IGNORECASE)
 _QUOTED = re.compile(r"^\s*>")
 QUOTE_MARKS = re.compile(r"^\s*(?:>\s?)+")  # all quote marks of a line, nested ones too
 _BLANKS = re.compile(r"\n{3,}")
@@ -161,26 +159,39 @@ def _starts_with_attribution(block: list[str]) -> bool:
     return first is not None and _attribution(lines, first) is not None
 
 
+def _text_after(lines: list[str]) -> list[bool]:
+    """For each index, whether a non-blank line that is not ``>``-quoted comes at or after it."""
+    after = [False] * (len(lines) + 1)
+    for index in range(len(lines) - 1, -1, -1):
+        after[index] = after[index + 1] or (bool(lines[index].strip()) and not is_quoted(lines[index]))
+    return after
+
+
 def history_lines(lines: list[str]) -> list[bool]:
     """For each line, whether it is quoted history: an attribution and the ``>`` block after it (or the
-    unmarked rest), a ``>`` block that opens with an attribution, and every ``>`` block after those.
+    unmarked rest), a ``>`` block that opens with an attribution, that opens or ends the message, and
+    every ``>`` block after one of those.
 
-    A ``>`` block before any attribution is kept: it may be the customer's own indented text (Gmail's
-    and Outlook's indent is a ``<blockquote>``), and the tracker shows it as a quote.
+    A ``>`` block between lines of new text and before any history is kept: it is more likely the
+    customer's own indented text (Outlook's and Yandex's indent is a ``<blockquote>``) or a piece
+    quoted to answer it; the tracker shows it as a quote.
     """
     history = [False] * len(lines)
-    attributed = False
+    text_after = _text_after(lines)
+    attributed = text_before = False
     index = 0
     while index < len(lines):
         if is_quoted(lines[index]):
             end = _quote_end(lines, index)
-            if attributed or _starts_with_attribution(lines[index:end]):
+            block = lines[index:end]
+            if attributed or not text_before or not text_after[end] or _starts_with_attribution(block):
                 history[index:end] = [True] * (end - index)
                 attributed = True
             index = end
             continue
         found = _attribution(lines, index)
         if found is None:
+            text_before = text_before or bool(lines[index].strip())
             index += 1
             continue
         attributed = True

@@ -356,7 +356,10 @@ def test_html_to_text_drops_scripts_and_urls_over_the_link_cap():
 
 def test_quote_helpers():
     # the container becomes a quote, so text after it (a bottom-posted reply) is not cut with it
-    assert cut_html_quote('<p>new</p><div class="gmail_quote">old</div>') == "<p>new</p><blockquote>old</blockquote>"
+    assert (
+        cut_html_quote('<p>new</p><div class="gmail_quote">old</div>')
+        == "<p>new</p><blockquote>old</blockquote>"
+    )
     text = "Спасибо!\n\n14.03.2026, 10:00, Иван <ivan@example.ru> пишет:\n> старое"
     assert strip_text_quotes(text) == "Спасибо!"
     assert strip_text_quotes("ok\n-----Original Message-----\nold") == "ok"
