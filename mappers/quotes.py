@@ -88,7 +88,7 @@ def is_quoted(line: str) -> bool:
 def _is_outlook_header(lines: list[str], index: int) -> bool:
     if not _OUTLOOK_FROM.match(lines[index]):
         return False
-    following = [line for line in lines[index + 1 : index + 6] if line.strip()]
+    following = [line for line in lines[index + 1 : index + 10] if line.strip()]  # HTML: blank lines between
     return sum(1 for line in following[:4] if _OUTLOOK_NEXT.match(line)) >= 2
 
 
@@ -127,8 +127,10 @@ def _attribution(lines: list[str], index: int) -> tuple[int, bool] | None:
         return None
     if _SEPARATOR.match(line) or _is_outlook_header(lines, index):
         return 1, True
-    if _UNDERSCORES.match(line) and index + 1 < len(lines) and _is_outlook_header(lines, index + 1):
-        return 1, True
+    if _UNDERSCORES.match(line):
+        below = next((i for i in range(index + 1, min(len(lines), index + 3)) if lines[i].strip()), None)
+        if below is not None and _is_outlook_header(lines, below):
+            return 1, True
     if _WROTE.match(line):
         return 1, False
     span = _wrapped_span(lines, index)
@@ -167,6 +169,17 @@ def _text_after(lines: list[str]) -> list[bool]:
     return after
 
 
+def _mark_header_above(lines: list[str], history: list[bool], index: int) -> None:
+    """Mark the header lines right above an attribution (blank lines between them allowed)."""
+    above = index - 1
+    while above >= 0 and not history[above] and (_HEADERISH.match(lines[above]) or not lines[above].strip()):
+        above -= 1
+    first = above + 1
+    while first < index and not lines[first].strip():
+        first += 1
+    history[first:index] = [True] * (index - first)
+
+
 def history_lines(lines: list[str]) -> list[bool]:
     """For each line, whether it is quoted history: an attribution and the ``>`` block after it (or the
     unmarked rest), a ``>`` block that opens with an attribution, that opens or ends the message, and
@@ -196,10 +209,7 @@ def history_lines(lines: list[str]) -> list[bool]:
             continue
         attributed = True
         count, to_end = found
-        above = index - 1
-        while above >= 0 and not history[above] and _HEADERISH.match(lines[above]):
-            history[above] = True
-            above -= 1
+        _mark_header_above(lines, history, index)
         quote = None if to_end else _followed_by_quote(lines, index + count)
         end = len(lines) if quote is None else quote
         history[index:end] = [True] * (end - index)
