@@ -110,12 +110,12 @@ def _wrapped_span(lines: list[str], index: int) -> int:
         tail = lines[index + 1 : index + 1 + extra]
         if len(tail) < extra or not tail[-1].strip() or is_quoted(tail[-1]) or len(tail[-1]) > _MAX_LINE:
             return 0
-        if _ATTRIBUTION_START.match(tail[0]):
+        if _ATTRIBUTION_START.match(tail[-1]):
             return 0
-        rest = " ".join(line.strip() for line in tail)
-        if _WROTE.match(rest) and not _unclosed(first):
+        pieces = [line.strip() for line in tail]
+        if not _unclosed(first) and any(_WROTE.match(" ".join(pieces[start:])) for start in range(extra)):
             return 0
-        if _WROTE.match(first.rstrip() + " " + rest):
+        if _WROTE.match(" ".join([first.strip(), *pieces])):
             return 1 + extra
     return 0
 

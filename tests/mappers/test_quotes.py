@@ -242,12 +242,18 @@ def test_kept_history_is_a_quote_in_the_jira_and_kaiten_comment():
 CUSTOMER_TEXT = st.text(
     alphabet=st.sampled_from("abcdefghij ABCDEFGHIJ абвгдежзик АБВГДЕЖЗИК 0123456789 .,!?-()"), max_size=60
 ).filter(lambda line: any(char.isalnum() for char in line))
+# Lines that begin like an attribution ("On …", a date) but are the customer's own.
+CUSTOMER_LINE = CUSTOMER_TEXT | st.builds(
+    str.__add__,
+    st.sampled_from(["On ", "Am ", "02.03.2026 ", "2 марта 2026 ", "Mon, 2 Mar 2026 "]),
+    CUSTOMER_TEXT,
+)
 QUOTE_TEXT = st.text(alphabet=st.sampled_from("abcdef абвгд 0123456789 .,:<>@-\"'"), max_size=40)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(CUSTOMER_TEXT, min_size=1, max_size=6),
+    st.lists(CUSTOMER_LINE, min_size=1, max_size=6),
     st.sampled_from(
         [lines for _client, _language, lines in ATTRIBUTIONS] + [b for _lang, b in OUTLOOK_BLOCKS]
     ),
