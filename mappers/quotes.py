@@ -48,7 +48,7 @@ _DATE = (
     r"|\d{1,2}\s+[^\W\d_]{3,10}\.?,?\s+\d{4}(?:\s*г\.)?)"
 )
 # A date, a time and an address or "<", ending in a colon: Yandex, Mail.ru, Rambler, Gmail (ru).
-_DATED = rf"(?:{_WEEKDAY})?{_DATE}[^:\n]{{0,20}}?\b\d{{1,2}}:\d{{2}}\b.{{0,300}}[@<].{{0,300}}:"
+_DATED = rf"(?:{_WEEKDAY})?{_DATE}[^:\n]{{0,20}}?\b\d{{1,2}}:\d{{2}}\b[^@<\n]{{0,300}}[@<][^:\n]{{0,300}}:"
 _WROTE = re.compile(
     r"^\s*(?:"
     r"on\b.{0,300}\bwrote:"  # Gmail, Apple Mail, Thunderbird (English)

@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 
 _CUT_MARKERS = re.compile(
-    r"""<div[^>]{0,200}?id=["']?(?:divRplyFwdMsg|appendonsend)\b"""
-    r"""|<hr[^>]{0,200}?id=["']?stopSpelling\b""",
+    r"""<div[^<>]{0,200}?id=["']?(?:divRplyFwdMsg|appendonsend)\b"""
+    r"""|<hr[^<>]{0,200}?id=["']?stopSpelling\b""",
     re.IGNORECASE,
 )
 # ``[^<>]*`` stops at the next "<": a scan of many unclosed tags stays linear.

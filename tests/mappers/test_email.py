@@ -16,7 +16,7 @@ import pytest
 from mappers.charsets import decode_bytes, decode_encoded_words, normalize_charset
 from mappers.email import EmailLimits, parse_email
 from mappers.errors import AnomalousPayload, PayloadTooLarge
-from mappers.html_text import html_to_text
+from mappers.html_text import MAX_QUOTE_DEPTH, html_to_text
 from mappers.models import Channel, MessageKind
 from mappers.quotes import cut_html_quote, strip_text_quotes
 
@@ -346,6 +346,13 @@ def test_html_to_text_is_bounded():
     text = html_to_text('<a href="https://x.example/">l</a>' * 100_000)
     assert text.count("https://x.example/") <= 5_000
     assert isinstance(html_to_text("<a " * 300_000), str)
+
+
+@pytest.mark.parametrize("opening", ["<blockquote>", '<div class="gmail_quote">'])
+def test_nested_quotes_write_a_bounded_number_of_quote_marks(opening: str):
+    # each line once got one "> " per level: 80,000 levels in a 1 MB mail made 10^10 characters
+    text = html_to_text(cut_html_quote(opening + "x" + opening) * 500 + "y")
+    assert text.split("\n")[-1] == "> " * MAX_QUOTE_DEPTH + "y"
 
 
 def test_html_to_text_drops_scripts_and_urls_over_the_link_cap():
