@@ -22,7 +22,7 @@ import re
 
 from mappers.quotes_html import cut_html_quote
 
-__all__ = ["QUOTE_MARKS", "cut_html_quote", "history_lines", "is_quoted", "strip_text_quotes"]
+__all__ = ["QUOTE_MARKS", "cut_html_quote", "is_quoted", "strip_text_quotes"]
 
 # --- attribution lines --------------------------------------------------------------------------------
 # Where each shape comes from (facts from public test fixtures; tests/fixtures/email/quotes/SOURCES.md):
@@ -180,7 +180,7 @@ def _mark_header_above(lines: list[str], history: list[bool], index: int) -> Non
     history[first:index] = [True] * (index - first)
 
 
-def history_lines(lines: list[str]) -> list[bool]:
+def _history_lines(lines: list[str]) -> list[bool]:
     """For each line, whether it is quoted history: an attribution and the ``>`` block after it (or the
     unmarked rest), a ``>`` block that opens with an attribution, that opens or ends the message, and
     every ``>`` block after one of those.
@@ -224,7 +224,7 @@ def _joined(lines: list[str]) -> str:
 def strip_text_quotes(text: str) -> str:
     """The new text of a reply; when none can be told apart, the whole text with its history marked."""
     lines = text.split("\n")
-    history = history_lines(lines)
+    history = _history_lines(lines)
     new = _joined([line for line, old in zip(lines, history, strict=True) if not old])
     if new:
         return new

@@ -9,7 +9,8 @@ it, a bottom-posted reply, stays. Where each shape comes from (tests/fixtures/em
   (the selectors Proton Mail's messageBlockquote.ts lists), Thunderbird's attribution
   ``div.moz-cite-prefix`` before its ``blockquote type="cite"``;
 - Mail.ru web ``div.mail-quote-collapse`` around a bordered ``blockquote`` that holds the attribution
-  and a ``div id="style_…_BODY"``; Mail.ru's app ``div#composeWebView_previouse_content`` (an Odoo
+  and a ``div id="style_…_BODY"`` (the quoted mail's body, a container of its own when the
+  blockquote is missing); Mail.ru's app ``div#composeWebView_previouse_content`` (an Odoo
   mail add-on's test table of live mail, pmk_mail_ui; mailgun/talon's html_replies/mail_ru.html);
 - Yandex: a bare ``<blockquote>`` after a ``<p>``/``<div>`` holding the attribution (talon's
   html_replies/yandex_ru.html); that line is recognised by the text pass.
@@ -33,7 +34,7 @@ _TAG = re.compile(r"<(/?)(div|blockquote)\b([^<>]*)>", re.IGNORECASE)
 _CONTAINER = re.compile(
     r"""\bclass\s*=\s*["']?[^"'<>]*?\b(?:gmail_quote|gmail_quote_container|yahoo_quoted|moz-cite-prefix"""
     r"""|mail-quote-collapse)"""
-    r"""|\bid\s*=\s*["']?composeWebView_previouse_content\b""",
+    r"""|\bid\s*=\s*["']?(?:composeWebView_previouse_content\b|style_\d+_BODY)""",
     re.IGNORECASE,
 )
 _INDENT = re.compile(r"""\bstyle\s*=\s*["'][^"']*\bborder\s*:\s*none""", re.IGNORECASE)

@@ -168,6 +168,14 @@ def test_outlook_header_block_and_the_unmarked_history_below_go(language: str, b
         assert parse(reply(body, ctype="text/html")).text == "\n\n".join(new)
 
 
+@pytest.mark.parametrize("bottom", [False, True], ids=["top", "bottom"])
+def test_mailru_quoted_body_container_is_history_without_its_blockquote(bottom: bool):
+    quote = '<div id="style_17724000000000001020_BODY"><div>Здравствуйте! Заявка принята.</div></div>'
+    ours = "<div>Ошибка E-05.</div>"
+    body = quote + ours if bottom else ours + quote
+    assert parse(reply(body, ctype="text/html")).text == "Ошибка E-05."
+
+
 def test_thunderbird_flowed_quote_is_not_joined_onto_the_answer():
     # issue 20: the flowed "> Hi " was joined onto the unquoted "Hello" below it (RFC 3676 4.5 forbids it)
     body = "On 02.03.2026 10:00, Support wrote:\n> Hi \nHello, \nit still fails.\n"
