@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mappers.email import parse_email
-from mappers.issue import build_comment
+from mappers.issue import TEXT_LIMIT, build_comment, describe
 from mappers.markup import JIRA, KAITEN
 from mappers.models import Channel, InboundMessage, Sender
 from mappers.quotes import strip_text_quotes
@@ -243,6 +243,16 @@ def test_kept_history_is_a_quote_in_the_jira_and_kaiten_comment():
     assert "{quote}\nOn Mon, 2 Mar 2026 Support wrote:\n\nThe printer \\{still\\} fails.\n{quote}" in jira
     kaiten = build_comment(message, "m1", markup=KAITEN)
     assert "> On Mon, 2 Mar 2026 Support wrote:  \n>   \n> The printer \\{still\\} fails\\." in kaiten
+
+
+def test_a_long_text_with_quotes_is_cut_to_the_limit_with_every_jira_quote_closed():
+    message = InboundMessage(
+        channel=Channel.EMAIL, external_id="x", conversation_key="email:x", received_at=NOW,
+        text="Still broken.\n> {quote} old\n" * 12_000,
+    )  # fmt: skip
+    body = describe(message, JIRA)
+    assert len(body) <= TEXT_LIMIT
+    assert body.count("{quote}") % 2 == 0 and "\\{quote\\}" in body
 
 
 # --- property: a line the customer wrote before the first attribution is never removed -------------
