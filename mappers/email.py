@@ -32,6 +32,7 @@ from mappers.charsets import (
     unfold,
 )
 from mappers.errors import AnomalousPayload, PayloadTooLarge
+from mappers.flowed import decode_flowed
 from mappers.html_text import html_to_text
 from mappers.mime import (
     STDLIB_ERRORS,
@@ -499,7 +500,7 @@ def _leaf_text(part: Message, ctype: str, limits: EmailLimits) -> str:
     if ctype == "text/html":
         return _html_text(text, limits)
     if (param(part, "format") or "").lower() == "flowed":
-        return _unflow(text, delsp=(param(part, "delsp") or "").lower() == "yes")
+        return decode_flowed(text, delsp=(param(part, "delsp") or "").lower() == "yes")
     return text
 
 
