@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from config.loading import ConfigError, load_config
 from config.logs import setup_logging
 from config.rules import HubConfig
 from config.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from jobs.context import Context
 from store.db import create_db_engine
 from store.migrate import SchemaMismatch
 
@@ -43,5 +47,16 @@ def migrate_or_exit(database_url: str) -> None:
     engine); a database the hub cannot recognise stops the start with what differs."""
     try:
         create_db_engine(database_url).dispose()
+    except SchemaMismatch as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def context_or_exit() -> Context:
+    """The process's job context; a database the hub cannot recognise stops the command with what
+    differs, as ``web`` does, instead of a traceback."""
+    from jobs.context import get_context  # builds tracker clients: only the commands that need it
+
+    try:
+        return get_context()
     except SchemaMismatch as exc:
         raise click.ClickException(str(exc)) from None

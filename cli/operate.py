@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.common import config_or_exit, main, settings_or_exit
+from cli.common import config_or_exit, context_or_exit, main, settings_or_exit
 
 
 @main.command()
@@ -29,14 +29,13 @@ def check() -> None:
 @click.option("--all", "replay_all", is_flag=True, help="replay every dead letter")
 def replay(message_ids: Sequence[str], replay_all: bool) -> None:
     """Re-run dead letters (by id, or --all)."""
-    from jobs.context import get_context
     from jobs.replay import replay_messages
 
     settings = settings_or_exit()
     config_or_exit(settings)
     if not message_ids and not replay_all:
         raise click.UsageError("give message ids or --all")
-    outcomes = replay_messages(get_context(), list(message_ids), replay_all=replay_all)
+    outcomes = replay_messages(context_or_exit(), list(message_ids), replay_all=replay_all)
     for message_id, outcome in outcomes:
         click.echo(f"{message_id}\t{outcome}")
     sys.exit(0 if all(o == "requeued" for _, o in outcomes) else 1)
@@ -55,14 +54,13 @@ def canned_preview(key: str, issue_key: str, language: str | None) -> None:
     """Render a canned response for an issue, as the customer would get it."""
     from connector.errors import TrackerError
     from jobs import canned as canned_jobs
-    from jobs.context import get_context
     from mappers.canned import CannedError
     from mappers.replies import pick_language
     from store import links
 
     settings = settings_or_exit()
     config = config_or_exit(settings)
-    ctx = get_context()
+    ctx = context_or_exit()
     link = links.link_for_issue(ctx.engine, issue_key)
     tracker_name = link.tracker if link else ("kaiten" if issue_key.isdigit() else "jira")
     try:

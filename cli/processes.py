@@ -8,7 +8,7 @@ import time
 
 import click
 
-from cli.common import config_or_exit, log, main, migrate_or_exit, settings_or_exit
+from cli.common import config_or_exit, context_or_exit, log, main, migrate_or_exit, settings_or_exit
 
 # glibc's allocator for the web workers: two arenas instead of eight per core for 4 threads, and buffers
 # of 1 MiB or more (a 25 MB mail's body, its decoded files) mapped apart so freeing them gives the memory
@@ -82,14 +82,13 @@ def worker(burst: bool) -> None:
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    from jobs.context import get_context
     from jobs.heartbeat import watch_scheduler
     from jobs.queues import ALL_QUEUES
     from jobs.worker import HubWorker
 
     settings = settings_or_exit()
     config_or_exit(settings)
-    ctx = get_context()
+    ctx = context_or_exit()
     watch_scheduler(ctx.redis)
     while True:
         # no forked RQ scheduler: `trackerhub scheduler` does its work (see jobs.periodic)
@@ -108,9 +107,8 @@ def worker(burst: bool) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the journal sweep and the IMAP poll (only one scheduler is active at a time)."""
-    from jobs.context import get_context
     from jobs.periodic import run_scheduler
 
     settings = settings_or_exit()
     config_or_exit(settings)
-    run_scheduler(get_context())
+    run_scheduler(context_or_exit())

@@ -9,7 +9,7 @@ and a ``<blockquote>`` becomes ``> `` lines, so quote stripping can treat HTML a
 The tokenizer is a linear scan with bounded regular expressions, not ``html.parser``: that one goes
 quadratic on input such as 300,000 unclosed ``<a `` tags. Bounds: the input is cut at ``max_chars``
 and, like Zammad's 5,000-link guard, a document with more than ``max_links`` links keeps its link
-texts but drops every URL.
+texts but drops every URL; a line carries at most ``MAX_QUOTE_DEPTH`` quote marks.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from html import unescape
 
 MAX_HTML_CHARS = 1_000_000
 MAX_LINKS = 5_000
+# Quote marks written per line at most: 100,000 nested blockquotes would otherwise write 10^10 of them.
+MAX_QUOTE_DEPTH = 20
 
 _SKIP = {"script", "style", "title", "template", "xml", "svg", "object"}
 _BLOCK = {
@@ -102,7 +104,7 @@ def _render_lines(raw: str) -> str:
         if stripped == _QUOTE_CLOSE.strip():
             depth = max(0, depth - 1)
             continue
-        lines.append(("> " * depth + stripped).rstrip())
+        lines.append(("> " * min(depth, MAX_QUOTE_DEPTH) + stripped).rstrip())
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 

@@ -81,12 +81,13 @@ def _clip(value: str, limit: int = VALUE_LIMIT) -> str:
 def _fit_text(text: str, markup: Markup, before: list[str], after: list[str]) -> str:
     """``before``, the escaped customer text, ``after``, as paragraphs in at most ``TEXT_LIMIT`` characters.
 
+    Quoted history the text kept (``>`` lines) shows as a block quote (``Markup.text``).
     When the text does not fit it is cut (before escaping, so no escape is split) and a note says so;
     the whole message stays in the hub's journal.
     """
     frame = [*before, *after]
     room = TEXT_LIMIT - len("\n\n".join(frame)) - 2
-    body = markup.escape(text)
+    body = markup.text(text)
     if len(body) <= room:
         return "\n\n".join([*before, body or markup.italic("(no text)"), *after])
     note = markup.italic(
@@ -98,7 +99,7 @@ def _fit_text(text: str, markup: Markup, before: list[str], after: list[str]) ->
     room -= len(note) + 2 + len(" …")
     cut = min(len(text), max(room, 0))
     while cut > 0:
-        body = markup.escape(text[:cut].rstrip())
+        body = markup.text(text[:cut].rstrip())
         if len(body) <= room:
             break
         cut = min(cut - 1, cut * room // len(body))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from email.message import Message
 
 from mappers.charsets import decode_bytes
+from mappers.flowed import decode_flowed
 from mappers.html_text import html_to_text
 from mappers.mail_files import is_attachment, make_attachment
 from mappers.mail_headers import CONTROL
@@ -110,7 +111,7 @@ def _leaf_text(part: Message, ctype: str, limits: EmailLimits) -> str:
     if ctype == "text/html":
         return _html_text(text, limits)
     if (param(part, "format") or "").lower() == "flowed":
-        return _unflow(text, delsp=(param(part, "delsp") or "").lower() == "yes")
+        return decode_flowed(text, delsp=(param(part, "delsp") or "").lower() == "yes")
     return text
 
 
@@ -119,21 +120,6 @@ def _html_text(html: str, limits: EmailLimits) -> str:
     options = {"max_chars": limits.max_html_chars, "max_links": limits.max_html_links}
     text = html_to_text(cut_html_quote(html), **options)
     return text if text.strip() else html_to_text(html, **options)
-
-
-def _unflow(text: str, *, delsp: bool) -> str:
-    """Join RFC 3676 soft line breaks (a line ending in a space continues on the next)."""
-    out: list[str] = []
-    pending = ""
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if line.endswith(" ") and line != "-- ":
-            pending += line[:-1] if delsp else line
-            continue
-        out.append(pending + line)
-        pending = ""
-    if pending:
-        out.append(pending)
-    return "\n".join(out)
 
 
 def compose_text(

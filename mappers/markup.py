@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mappers.quotes import QUOTE_MARKS, is_quoted
+
 # Characters that open Jira wiki markup anywhere in a line. For readability a few are left alone where
 # they cannot be markup: a hyphen between two letters or digits ("e-mail", "2026-11-23") cannot open or
 # close ``-strikethrough-``, a lone "?" is not ``??citation??``, and "#" is a list only at a line start.
@@ -64,6 +66,46 @@ def escape_kaiten(text: str) -> str:
     return escaped.replace("\n", "  \n")
 
 
+def _jira_quote(escaped: str) -> str:
+    """Escaped lines as a Jira wiki quote block (``{quote}`` does not nest; ``bq.`` takes one line)."""
+    return "{quote}\n" + escaped + "\n{quote}"
+
+
+def _kaiten_quote(escaped: str) -> str:
+    """Escaped lines (joined by markdown hard breaks) as a markdown block quote."""
+    return "> " + escaped.replace("\n", "\n> ")
+
+
+def _quote_runs(text: str) -> list[tuple[bool, str]]:
+    """The text as runs of plain and of ``>``-quoted lines, the quote marks removed from the latter.
+
+    A blank line between two quoted lines belongs to the quote, so one quote stays one block.
+    """
+    lines = text.split("\n")
+    quoted = [is_quoted(line) for line in lines]
+    blank = [not line.strip() for line in lines]
+    after = False  # whether the next non-blank line is quoted, scanning from the end
+    inside = [False] * len(lines)
+    for index in range(len(lines) - 1, -1, -1):
+        inside[index] = after
+        if not blank[index]:
+            after = quoted[index]
+    before = False
+    for index in range(len(lines)):
+        if blank[index]:
+            quoted[index] = before and inside[index]
+        else:
+            before = quoted[index]
+    runs: list[tuple[bool, list[str]]] = []
+    for line, is_quote in zip(lines, quoted, strict=True):
+        content = QUOTE_MARKS.sub("", line) if is_quote else line
+        if runs and runs[-1][0] == is_quote:
+            runs[-1][1].append(content)
+        else:
+            runs.append((is_quote, [content]))
+    return [(is_quote, "\n".join(run)) for is_quote, run in runs]
+
+
 @dataclass(frozen=True)
 class Markup:
     """How one tracker's markup writes the few things the hub needs around the customer's text."""
@@ -74,6 +116,18 @@ class Markup:
     bold_close: str
     rule: str
     marker_template: str  # with {marker}: text a retry can find, kept unobtrusive
+    quote: Callable[[str], str]  # already-escaped lines as a block quote
+
+    def text(self, text: str) -> str:
+        """Customer text escaped, its ``>`` lines (quoted history kept) shown as block quotes."""
+        if not any(is_quoted(line) for line in text.split("\n")):
+            return self.escape(text)
+        parts = [
+            self.quote(self.escape(run.strip("\n"))) if quoted else self.escape(run.strip("\n"))
+            for quoted, run in _quote_runs(text)
+            if run.strip()
+        ]
+        return "\n\n".join(parts)
 
     def bold(self, text: str) -> str:
         """Already-escaped ``text`` in bold."""
@@ -88,8 +142,8 @@ class Markup:
         return self.marker_template.format(marker=marker)
 
 
-JIRA = Markup("jira", escape_jira, "*", "*", "----", "{{color:#999999}}{marker}{{color}}")
-KAITEN = Markup("kaiten", escape_kaiten, "**", "**", "---", "_{marker}_")
+JIRA = Markup("jira", escape_jira, "*", "*", "----", "{{color:#999999}}{marker}{{color}}", _jira_quote)
+KAITEN = Markup("kaiten", escape_kaiten, "**", "**", "---", "_{marker}_", _kaiten_quote)
 MARKUPS = {m.name: m for m in (JIRA, KAITEN)}
 
 

@@ -32,3 +32,19 @@ def test_web_refuses_a_database_with_other_tables_by_the_hubs_names(foreign_data
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # a message, not a traceback
     assert "not the schema the hub made" in result.output and "Nothing was changed" in result.output
+
+
+@pytest.mark.parametrize("command", [["worker", "--burst"], ["scheduler"], ["replay", "--all"]])
+def test_the_job_processes_refuse_it_with_the_same_message(
+    foreign_database: str, redis_url: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    from jobs.context import get_context
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    get_settings.cache_clear()
+    get_context.cache_clear()
+    result = CliRunner().invoke(main, command)
+    get_context.cache_clear()
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert "not the schema the hub made" in result.output and "Nothing was changed" in result.output

@@ -16,7 +16,7 @@ import pytest
 from mappers.charsets import decode_bytes, decode_encoded_words, normalize_charset
 from mappers.email import EmailLimits, parse_email
 from mappers.errors import AnomalousPayload, PayloadTooLarge
-from mappers.html_text import html_to_text
+from mappers.html_text import MAX_QUOTE_DEPTH, html_to_text
 from mappers.models import Channel, MessageKind
 from mappers.quotes import cut_html_quote, strip_text_quotes
 
@@ -348,6 +348,13 @@ def test_html_to_text_is_bounded():
     assert isinstance(html_to_text("<a " * 300_000), str)
 
 
+@pytest.mark.parametrize("opening", ["<blockquote>", '<div class="gmail_quote">'])
+def test_nested_quotes_write_a_bounded_number_of_quote_marks(opening: str):
+    # each line once got one "> " per level: 80,000 levels in a 1 MB mail made 10^10 characters
+    text = html_to_text(cut_html_quote(opening + "x" + opening) * 500 + "y")
+    assert text.split("\n")[-1] == "> " * MAX_QUOTE_DEPTH + "y"
+
+
 def test_html_to_text_drops_scripts_and_urls_over_the_link_cap():
     assert html_to_text("<script>x()</script><style>p{}</style><p>a &amp; b</p>") == "a & b"
     text = html_to_text('<a href="https://u.example/">go</a>' * 3, max_links=2)
@@ -355,7 +362,11 @@ def test_html_to_text_drops_scripts_and_urls_over_the_link_cap():
 
 
 def test_quote_helpers():
-    assert cut_html_quote('<p>new</p><div class="gmail_quote">old</div>') == "<p>new</p>"
+    # the container becomes a quote, so text after it (a bottom-posted reply) is not cut with it
+    assert (
+        cut_html_quote('<p>new</p><div class="gmail_quote">old</div>')
+        == "<p>new</p><blockquote>old</blockquote>"
+    )
     text = "Спасибо!\n\n14.03.2026, 10:00, Иван <ivan@example.ru> пишет:\n> старое"
     assert strip_text_quotes(text) == "Спасибо!"
     assert strip_text_quotes("ok\n-----Original Message-----\nold") == "ok"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappers.markup import escape_jira, one_line
+from mappers.markup import JIRA, KAITEN, Markup, escape_jira, one_line
 
 ATTACKS = [
     "{html}<script>alert(1)</script>{html}",
@@ -84,3 +84,24 @@ def test_one_line_is_one_bounded_line(text: str, limit: int) -> None:
     line = one_line(text, limit)
     assert "\n" not in line and "\r" not in line
     assert len(line) <= limit
+
+
+# --- quoted history the text keeps (">" lines) is a block quote in the comment -----------------------
+
+
+@pytest.mark.parametrize("markup", [JIRA, KAITEN], ids=["jira", "kaiten"])
+@pytest.mark.parametrize("text", ATTACKS)
+def test_text_without_quotes_is_just_escaped(markup: Markup, text: str):
+    assert markup.text(text) == markup.escape(text)
+
+
+def test_jira_quote_block_holds_escaped_lines_the_customer_cannot_close():
+    text = "Still broken.\n> On Mon, Support wrote:\n>\n> > {quote}[~admin]\nIvan"
+    assert JIRA.text(text) == (
+        "Still broken.\n\n{quote}\nOn Mon, Support wrote:\n\n\\{quote\\}\\[\\~admin\\]\n{quote}\n\nIvan"
+    )
+
+
+def test_kaiten_quote_is_a_markdown_block_quote_of_escaped_lines():
+    text = "Still broken.\n> On Mon, Support wrote:\n> <b>old</b>\nIvan"
+    assert KAITEN.text(text) == "Still broken\\.\n\n> On Mon, Support wrote:  \n> \\<b\\>old\\</b\\>\n\nIvan"
