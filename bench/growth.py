@@ -73,9 +73,10 @@ from bench.common import (
 from config.settings import Settings
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
+from jobs.delivery_jobs import enqueue_delivery
 from jobs.intake import accept
 from jobs.periodic import sweep
-from jobs.queues import DELIVERY_QUEUE, REPLY_QUEUE, enqueue_delivery
+from jobs.queues import DELIVERY_QUEUE, REPLY_QUEUE
 from jobs.replies import send_autoreply_with
 from store import journal, outbound
 from store.db import create_db_engine

@@ -650,7 +650,7 @@ with parts of its path stubbed out):
   With the journal write stubbed out the hub costs about 0.5 ms of CPU per request; plain `sqlite3` calls
   instead of SQLAlchemy measured about 0.1 ms less than now, and about 0.07 ms less again without the
   separate `blobs` insert. Those are `store/` changes, proposed to the lead, not made here.
-- **The enqueue** is one Redis round trip: a Lua script (`jobs/queues.py`) does what RQ's
+- **The enqueue** is one Redis round trip: a Lua script (`jobs/delivery_jobs.py`) does what RQ's
   `Queue.enqueue(..., unique=True)` did in two round trips (a MULTI/EXEC for `SADD rq:queues`, then RQ's
   unique-enqueue script), and the job hash comes from a template of RQ's own `Job.to_dict()` instead of
   a new `Job` per message. About 0.045 ms of CPU in a single thread (it was 0.19 ms), against about

@@ -23,11 +23,10 @@ from jobs.context import Context
 from mappers.canned import (
     CannedError,
     CannedLibrary,
-    cached_library,
     canned_variables,
     expand_codes,
-    library_folder,
 )
+from mappers.canned_files import cached_library, library_folder
 from mappers.markup import markup_for
 from mappers.replies import pick_language
 from mappers.tracker_events import TrackerEvent

@@ -24,7 +24,7 @@ from connector.instances import connect
 from connector.telegram import TelegramClient
 from jobs.queues import get_redis
 from mappers.markup import Markup, markup_for
-from store import journal
+from store import leases
 from store.db import get_engine
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Context:
 
     def _tracker_back(self, name: str) -> None:
         """The tracker answers again: every message waiting for it is due now, not after its back-off."""
-        woken = journal.wake(self.engine, waiting_reason(name))
+        woken = leases.wake(self.engine, waiting_reason(name))
         if woken:
             log.info("breaker.woke tracker=%s messages=%d", name, woken)
 

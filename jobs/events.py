@@ -27,7 +27,7 @@ from jobs.replies import send_to_customer
 from mappers.markup import one_line
 from mappers.replies_out import COMMENT_KINDS, customer_text, names_file
 from mappers.tracker_events import TrackerEvent, is_own_event
-from store import journal, links
+from store import journal, leases, links
 from store.links import Link
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def _on_transition(
     now = journal.utcnow()
     wait = seconds_until_quiet_hours_end(replies.quiet_hours, now)
     if wait > 0:
-        journal.schedule_retry(ctx.engine, entry.id, wait, "quiet hours")
+        leases.schedule_retry(ctx.engine, entry.id, wait, "quiet hours")
         return journal.QUEUED
     text = canned_jobs.render_for_customer(ctx, tracker, template, link, state, event)
     if text is None:

@@ -15,7 +15,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 
-from jobs.queues import enqueue_delivery
+from jobs.delivery_jobs import enqueue_delivery
 from mappers.models import Channel, InboundMessage
 from mappers.tracker_events import TrackerEvent
 from store import journal

@@ -2,7 +2,7 @@
 
 The journal is the source of truth: a message is delivered when its row says so. Redis only holds the
 job that will deliver it, and a worker's process can be SIGKILLed between any two of its writes. So the
-sweep (jobs/periodic.py) decides from where a message's job really is (``jobs.queues.Place``) and from
+sweep (jobs/periodic.py) decides from where a message's job really is (``jobs.delivery_jobs.Place``) and from
 which workers are alive, not from the job hash's status alone.
 
 **A live worker** is one whose Redis connections are open: ``trackerhub worker`` names every connection
@@ -18,8 +18,8 @@ after Redis started, or once Redis has been up ``PRESENCE_SETTLE`` seconds. Unti
 refuses ``CLIENT LIST``, the journal's lease decides, as it always did.
 
 **The gaps.** RQ 3.0's ``SimpleWorker`` over the three queues of ``ALL_QUEUES`` (rq/worker/base.py,
-rq/queue.py, rq/executions.py), then our own code (jobs/deliver.py, store/journal.py), for one delivery;
-each write is its own round trip, so a kill can fall between any two:
+rq/queue.py, rq/executions.py), then our own code (jobs/deliver.py, jobs/attempts.py, jobs/bulk.py,
+store/leases.py), for one delivery; each write is its own round trip, so a kill can fall between any two:
 
 1. ``Queue.dequeue_any``: with more than one queue, ``BLPOP`` takes the id off ``rq:queue:deliveries``
    (with a single queue RQ would ``BLMOVE`` it into ``rq:queue:deliveries:intermediate``); then
@@ -34,11 +34,11 @@ each write is its own round trip, so a kill can fall between any two:
 3. ``prepare_job_execution``: one MULTI/EXEC sets the hash to ``started`` with ``worker_name``. From B on
    the job is ``HELD``: each tick the sweep reads the started registry (a handful of members) and replaces
    every job whose worker is gone, whatever the journal's lease says (``recover_dead_holders``).
-4. ``deliver()``: ``journal.claim`` (a 30 s lease: the sweep leaves the row alone), the conversation lock
-   (``SET NX``, its token starting with the worker's name: ``lock_token``), then ``journal.begin_attempt``
+4. ``deliver()``: ``leases.claim`` (a 30 s lease: the sweep leaves the row alone), the conversation lock
+   (``SET NX``, its token starting with the worker's name: ``lock_token``), then ``leases.begin_attempt``
    counts the attempt. **Gap C** (claimed, maybe locked, not begun): the dead-holder pass breaks the lock
    if the gone worker holds it and replaces the job; the new job's claim only pushes the lease out.
-5. The bulk take (``_companions``): the leader records the ids it is about to look at
+5. The bulk take (``jobs.bulk.companions``): the leader records the ids it is about to look at
    (``record_companions``), locks some of them, extends their leases, then takes their jobs out of the
    queue (LREM and DEL, one script), then begins each one's attempt. **Gap D** (locked, not taken): their
    jobs still wait in the queue, their locks name the gone worker; **gap E** (taken, not begun, or some
@@ -81,16 +81,15 @@ from redis.exceptions import ResponseError
 from rq.utils import utcparse
 
 from jobs.context import Context
-from jobs.queues import (
-    JOB_TIMEOUT,
+from jobs.delivery_jobs import (
     REPLACEABLE,
     JobState,
     Place,
     held_deliveries,
     locate_deliveries,
     replace_deliveries,
-    run_script,
 )
+from jobs.queues import JOB_TIMEOUT, run_script
 from store import journal
 
 log = logging.getLogger(__name__)

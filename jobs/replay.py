@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 
 from jobs.context import Context
+from jobs.delivery_jobs import enqueue_delivery
 from jobs.intake import unparsed_key
-from jobs.queues import enqueue_delivery
 from mappers.email import parse_email
 from mappers.errors import MapperError
 from mappers.models import Channel, InboundMessage
 from mappers.telegram import parse_update
-from store import journal
+from store import journal, leases
 from store.db import messages
 
 
@@ -47,7 +47,7 @@ def _replay_one(ctx: Context, message_id: str) -> str:
                     kind=reparsed.kind.value,
                 )
             )
-    journal.requeue(ctx.engine, message_id)
+    leases.requeue(ctx.engine, message_id)
     enqueue_delivery(ctx.redis, message_id)
     return "requeued"
 

@@ -1,4 +1,4 @@
-"""The canned-response library: templates an engineer inserts with ``::key``. Pure apart from loading.
+"""The canned-response library: templates an engineer inserts with ``::key``. Pure.
 
 A library is a folder of ``<key>.<lang>.md`` files (``config/canned/``). Each starts with YAML front
 matter between ``---`` lines (``title``, optional ``tags``); the rest is a Jinja2 template
@@ -23,22 +23,19 @@ sandbox violation) raises :class:`CannedError` naming the template and the probl
 :func:`expand_codes` then leaves that ``::code`` untouched and reports it, so a half-filled text can
 never reach a customer. Files that cannot be parsed are collected in :attr:`CannedLibrary.errors`
 with their file name (``GET /api/canned`` shows them, so never the server's paths), not skipped
-silently. :func:`cached_library` keeps a parsed library until a file of its folder changes.
+silently. Loading and caching a library's folder is mappers/canned_files.py.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-import os
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -47,10 +44,7 @@ from mappers.sla import SlaClock, remaining_text
 VARIABLES = ("issue_key", "summary", "status", "requester_name", "agent_name", "sla_text", "fields")
 DEFAULT_LANGUAGE = "en"
 MAX_OUTPUT = 32_000  # characters: larger than any Jira comment a customer should get
-MAX_FILE_BYTES = 256 * 1024
-
 KEY = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
-_FILE_NAME = re.compile(rf"^({KEY})\.([a-z]{{2,3}}(?:-[a-z0-9]{{2,8}})?)\.md$")
 # "::key" not inside a word ("a::b", "std::vector") and not followed by more of a word or a colon
 # (so "::ffff:10.0.0.1" is not a code either).
 CODE = re.compile(rf"(?<![\w:])::({KEY})(?![\w:])")
@@ -59,7 +53,6 @@ CODE = re.compile(rf"(?<![\w:])::({KEY})(?![\w:])")
 _VERBATIM = re.compile(
     r"\{(code|noformat)(?::[^}\n]*)?\}.*?\{\1\}|\{\{.*?\}\}|```.*?```|~~~.*?~~~|`[^`\n]*`", re.DOTALL
 )
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*\n?", re.DOTALL | re.MULTILINE)
 
 
 class CannedError(Exception):
@@ -225,121 +218,6 @@ def defuse_codes(text: str) -> str:
     if text.endswith(":"):
         text = text[:-1] + "&#58;"
     return text
-
-
-def library_folder(rule_file: Path) -> Path:
-    """``canned/`` beside the rule file (``config/canned`` for the shipped one)."""
-    return Path(rule_file).resolve().parent / "canned"
-
-
-def load_library(folder: Path) -> CannedLibrary:
-    """Parse every ``<key>.<lang>.md`` in ``folder``; problems go to ``library.errors`` by file name."""
-    entries: dict[str, dict[str, CannedEntry]] = {}
-    stray: list[str] = []
-    if not folder.is_dir():
-        library = CannedLibrary()
-        library.errors.append(f"{folder.name}/: not a folder")
-        return library
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file() or path.suffix != ".md":
-            continue
-        if path.name.lower().startswith("readme"):
-            continue
-        match = _FILE_NAME.match(path.name)
-        if match is None:
-            stray.append(f"{path.name}: file name is not <key>.<lang>.md (key {KEY}, lang like en or pt-br)")
-            continue
-        entry = _load_entry(path, match.group(1), match.group(2), env)
-        entries.setdefault(entry.key, {})[entry.language] = entry
-    library = CannedLibrary(entries)
-    library.errors[:0] = stray
-    return library
-
-
-class _CachedLibrary:
-    """One folder's parsed library and the file listing (names, sizes, mtimes) it was parsed from."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.lock = threading.Lock()
-        self.library: CannedLibrary | None = None
-        self.signature: tuple[object, ...] = ()
-
-
-_CACHES: dict[Path, _CachedLibrary] = {}
-_CACHES_LOCK = threading.Lock()
-
-
-def cached_library(folder: Path, on_load: Callable[[CannedLibrary], None] | None = None) -> CannedLibrary:
-    """``folder``'s library, parsed again only when a file in it is added, removed or changed (a new
-    mtime or size); ``on_load`` is called with each library this call parsed. A listing costs a
-    ``stat`` per file, far less than parsing every template and its front matter."""
-    with _CACHES_LOCK:
-        cache = _CACHES.setdefault(folder, _CachedLibrary(folder))
-    with cache.lock:
-        signature = _signature(folder)  # taken first: a change during the parse shows up next time
-        if cache.library is None or signature != cache.signature:
-            cache.library, cache.signature = load_library(folder), signature
-            if on_load is not None:
-                on_load(cache.library)
-        return cache.library
-
-
-def _signature(folder: Path) -> tuple[object, ...]:
-    try:
-        with os.scandir(folder) as listing:
-            files = sorted(
-                (item.name, stat.st_mtime_ns, stat.st_size) for item in listing for stat in (item.stat(),)
-            )
-    except OSError:
-        return ("unreadable",)
-    return tuple(files)
-
-
-def _load_entry(path: Path, key: str, language: str, env: ImmutableSandboxedEnvironment) -> CannedEntry:
-    def broken(problem: str, body: str = "", title: str = key, tags: tuple[str, ...] = ()) -> CannedEntry:
-        return CannedEntry(key, language, title, tags, body, path, problem)
-
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return broken(f"file is larger than {MAX_FILE_BYTES} bytes")
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return broken("not UTF-8 text")
-    except OSError as exc:
-        return broken(f"cannot read: {exc.strerror or exc}")
-    raw = raw.replace("\r\n", "\n").removeprefix("\ufeff")
-    match = _FRONT_MATTER.match(raw)
-    if match is None:
-        return broken("no front matter: the file must start with a '---' line, title: ..., and '---'", raw)
-    body = raw[match.end() :]
-    try:
-        meta = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        return broken(f"front matter is not YAML: {' '.join(str(exc).split())}", body)
-    if not isinstance(meta, dict):
-        return broken("front matter must be a mapping with title and tags", body)
-    title = meta.get("title")
-    if not isinstance(title, str) or not title.strip():
-        return broken("front matter has no title", body)
-    tags_value = meta.get("tags", [])
-    if isinstance(tags_value, str):
-        tags_value = [tags_value]
-    if not isinstance(tags_value, list) or not all(isinstance(t, str | int) for t in tags_value):
-        return broken("tags must be a list of words", body, title.strip())
-    tags = tuple(str(t).strip() for t in tags_value if str(t).strip())
-    unknown_fields = sorted(set(meta) - {"title", "tags", "description"})
-    if unknown_fields:
-        return broken(
-            f"unknown front matter field(s): {', '.join(map(str, unknown_fields))}", body, title, tags
-        )
-    try:
-        env.parse(body)
-    except TemplateSyntaxError as exc:
-        line = (exc.lineno or 0) + raw[: match.end()].count("\n")
-        return broken(f"template syntax error on line {line}: {exc.message}", body, title.strip(), tags)
-    return CannedEntry(key, language, title.strip(), tags, body, path)
 
 
 def expand_codes(

@@ -18,7 +18,7 @@ from datetime import UTC
 
 from connector.types import Comment
 from mappers.markup import Markup, clean_text
-from mappers.replies_out import markdown_to_text, wiki_to_text
+from mappers.markup_text import markdown_to_text, wiki_to_text
 
 TO_PLAIN: dict[str, Callable[[str], str]] = {"jira": wiki_to_text, "kaiten": markdown_to_text}
 MAX_DIGEST_CHARS = 30_000  # under Jira's 32 767-character comments, with room for the marker

@@ -1,4 +1,6 @@
-"""Normalise Jira and Kaiten webhooks into one tracker-neutral :class:`TrackerEvent`. Pure: no I/O.
+"""Normalise tracker webhooks into one tracker-neutral :class:`TrackerEvent`. Pure: no I/O.
+
+Jira's webhooks are read here, Kaiten's in mappers/kaiten_events.py.
 
 **Jira** (``POST /hooks/jira``). Shapes are those of the REST v2 webhook payloads, checked against real
 payloads from mattermost/mattermost-plugin-jira ``server/testdata/webhook-*.json`` and
@@ -33,19 +35,6 @@ route how far ``timestamp`` is from now: a Jira webhook outside the freshness wi
 bounds how long a captured body could be replayed at all. Order is not guaranteed and payloads are
 old news by the time a job runs, so a job re-reads the issue before acting.
 
-**Kaiten** (``POST /hooks/kaiten``). Outgoing ("external") webhooks, per space; envelope documented at
-https://developers.kaiten.ru/external-webhooks: ``{"event": "<model>:add|update|remove", "data":
-{...}}``; ``:add``/``:remove`` carry the model plus ``author {id, full_name, username, email}``,
-``:update`` carries ``data.old`` (the model before), ``data.changes`` (only the changed fields, always
-with ``updated``) and ``author``. Field lists follow the documentation's examples as typed in
-2chevskii/kaiten-client ``src/generated/webhook-events.ts`` @ 3c544411 (``CardUpdateWebhookEvent``,
-``CommentAddWebhookEvent``, ``CommentUpdateWebhookEvent``) and the card schema in
-AllDmeat/kaiten-sdk ``openapi/kaiten.yaml`` (``state`` 1 queued / 2 in progress / 3 done, ``condition``
-1 live / 2 archived / 3 deleted). Handled: ``comment:add``, ``comment:update``, ``card:update`` (a
-``column_id`` change is a transition, ``condition`` 3 a deletion). Kaiten does not sign its webhooks
-and documents no retry policy, so the payload is only a hint: the job re-reads the card. Kaiten's
-``event_id`` is ``<event>:<id>:<updated>``.
-
 :func:`verify_hub_signature` checks Jira's ``X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, raw
 body)>`` (the WebSub format Atlassian uses for admin webhooks with a secret).
 """
@@ -71,7 +60,6 @@ StatusCategory = Literal["new", "indeterminate", "done"]
 JIRA_HANDLED_EVENTS = frozenset(
     {"comment_created", "comment_updated", "jira:issue_updated", "jira:issue_deleted"}
 )
-KAITEN_HANDLED_EVENTS = frozenset({"comment:add", "comment:update", "card:update"})
 
 # ``issue_event_type_name`` values under which Data Center repeats a comment event.
 _JIRA_COMMENT_TYPE_NAMES: dict[str, EventKind] = {
@@ -80,8 +68,6 @@ _JIRA_COMMENT_TYPE_NAMES: dict[str, EventKind] = {
 }
 _COMMENT_SELF = re.compile(r"/issue/(\d+)/comment/(\d+)/?$")
 _STATUS_CATEGORIES: frozenset[str] = frozenset({"new", "indeterminate", "done"})
-_KAITEN_STATE_CATEGORY: dict[int, StatusCategory] = {1: "new", 2: "indeterminate", 3: "done"}
-_KAITEN_DELETED = 3  # card ``condition``: 1 live, 2 archived, 3 deleted
 
 
 class TrackerEvent(BaseModel):
@@ -134,8 +120,8 @@ def parse_jira_webhook(payload: object, *, delivery_id: str | None = None) -> Tr
     }
     issue = _optional_mapping(payload, "issue")
     if issue is not None:
-        base["issue_id"] = _text(issue.get("id"))
-        base["issue_key"] = _text(issue.get("key"))
+        base["issue_id"] = scalar_text(issue.get("id"))
+        base["issue_key"] = scalar_text(issue.get("key"))
     user = _optional_mapping(payload, "user")
     if user is not None:
         base["actor"], base["actor_name"] = _jira_user(user)
@@ -162,16 +148,16 @@ def parse_jira_webhook(payload: object, *, delivery_id: str | None = None) -> Tr
     type_name = payload.get("issue_event_type_name")
     if comment is not None and type_name in _JIRA_COMMENT_TYPE_NAMES:
         return _jira_comment(_JIRA_COMMENT_TYPE_NAMES[str(type_name)], comment, base)
-    if changelog is not None and _text(changelog.get("id")):
-        event_id = f"changelog:{_text(changelog.get('id'))}"
+    if changelog is not None and scalar_text(changelog.get("id")):
+        event_id = f"changelog:{scalar_text(changelog.get('id'))}"
     else:
         event_id = _fallback_id(name, payload, base)
     return TrackerEvent(kind="issue_updated", event_id=event_id, **base)
 
 
 def _jira_comment(kind: EventKind, comment: Mapping[str, Any], base: dict[str, Any]) -> TrackerEvent:
-    comment_id = _text(comment.get("id"))
-    url = _text(comment.get("self"))
+    comment_id = scalar_text(comment.get("id"))
+    url = scalar_text(comment.get("self"))
     match = _COMMENT_SELF.search(url or "")
     if comment_id is None and match:
         comment_id = match.group(2)
@@ -179,7 +165,7 @@ def _jira_comment(kind: EventKind, comment: Mapping[str, Any], base: dict[str, A
         raise AnomalousPayload("Jira comment without an id", {"comment.id": "missing"})
     if base.get("issue_id") is None and match:
         base = {**base, "issue_id": match.group(1)}
-    updated = _text(comment.get("updated")) or _text(comment.get("created")) or ""
+    updated = scalar_text(comment.get("updated")) or scalar_text(comment.get("created")) or ""
     body = comment.get("body")
     if body is not None and not isinstance(body, str):
         # REST v3 / ADF bodies are documents, not text: the job re-reads the comment in v2.
@@ -210,15 +196,15 @@ def _jira_transition(
     item: Mapping[str, Any],
     base: dict[str, Any],
 ) -> TrackerEvent:
-    changelog_id = _text(changelog.get("id"))
-    status_to = _text(item.get("toString"))
+    changelog_id = scalar_text(changelog.get("id"))
+    status_to = scalar_text(item.get("toString"))
     category: StatusCategory | None = None
     fields = issue.get("fields")
     current = fields.get("status") if isinstance(fields, Mapping) else None
     if isinstance(current, Mapping):
         # The issue's current status is the transition's target unless a later change overtook it.
-        same = _text(current.get("id")) == _text(item.get("to")) or (
-            status_to is not None and _text(current.get("name")) == status_to
+        same = scalar_text(current.get("id")) == scalar_text(item.get("to")) or (
+            status_to is not None and scalar_text(current.get("name")) == status_to
         )
         cat = current.get("statusCategory")
         key = cat.get("key") if isinstance(cat, Mapping) else None
@@ -230,7 +216,7 @@ def _jira_transition(
     return TrackerEvent(
         kind="issue_transitioned",
         event_id=event_id,
-        status_from=_text(item.get("fromString")),
+        status_from=scalar_text(item.get("fromString")),
         status_to=status_to,
         status_category_to=category,
         **base,
@@ -255,8 +241,10 @@ def _status_item(changelog: Mapping[str, Any] | None) -> Mapping[str, Any] | Non
 
 def _jira_user(user: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(accountId or Server name/key, display name)."""
-    ident = _text(user.get("accountId")) or _text(user.get("name")) or _text(user.get("key"))
-    return ident, _text(user.get("displayName"))
+    ident = (
+        scalar_text(user.get("accountId")) or scalar_text(user.get("name")) or scalar_text(user.get("key"))
+    )
+    return ident, scalar_text(user.get("displayName"))
 
 
 def _jira_time(value: object) -> dt.datetime | None:
@@ -269,7 +257,7 @@ def _jira_time(value: object) -> dt.datetime | None:
 
 
 def _fallback_id(name: str, payload: Mapping[str, Any], base: Mapping[str, Any]) -> str:
-    timestamp = _text(payload.get("timestamp"))
+    timestamp = scalar_text(payload.get("timestamp"))
     if timestamp is None and base.get("delivery_id"):
         return str(base["delivery_id"])
     return f"{name}:{base.get('issue_id') or base.get('issue_key') or ''}:{timestamp or ''}"
@@ -288,115 +276,6 @@ def staleness(event: TrackerEvent, now: dt.datetime, max_age: dt.timedelta) -> s
     return (
         f"the webhook's timestamp is {minutes} minutes {when} (at most {int(max_age.total_seconds() // 60)})"
     )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Kaiten
-
-
-def parse_kaiten_webhook(payload: object) -> TrackerEvent:
-    """A Kaiten outgoing webhook body as a :class:`TrackerEvent` (a hint: the job re-reads the card).
-
-    Raises :class:`AnomalousPayload` when it is not a Kaiten webhook, :class:`UnsupportedEvent` for
-    the events the hub does not act on (``card:add``, ``comment:remove``, tags, files, time logs...).
-    """
-    if not isinstance(payload, Mapping):
-        raise AnomalousPayload("a Kaiten webhook is a JSON object")
-    name = payload.get("event")
-    if not isinstance(name, str) or ":" not in name:
-        raise AnomalousPayload("not a Kaiten webhook: no event", {"event": "missing"})
-    data = payload.get("data")
-    if not isinstance(data, Mapping):
-        raise AnomalousPayload(f"Kaiten {name} without data", {"data": "missing"})
-    if name not in KAITEN_HANDLED_EVENTS:
-        raise UnsupportedEvent(name)
-    author = data.get("author")
-    actor, actor_name = (None, None)
-    if isinstance(author, Mapping):
-        actor = _text(author.get("id"))
-        actor_name = _text(author.get("full_name")) or _text(author.get("username"))
-    base: dict[str, Any] = {
-        "tracker": "kaiten",
-        "source_event": name,
-        "actor": actor,
-        "actor_name": actor_name,
-    }
-
-    if name == "comment:add":
-        return _kaiten_comment("comment_created", name, data, {}, base)
-    old = data.get("old")
-    changes = data.get("changes")
-    if not isinstance(old, Mapping) or not isinstance(changes, Mapping):
-        raise AnomalousPayload(f"Kaiten {name} without old/changes", {"data": "old and changes expected"})
-    if name == "comment:update":
-        return _kaiten_comment("comment_updated", name, old, changes, base)
-    return _kaiten_card_update(name, old, changes, base)
-
-
-def _kaiten_comment(
-    kind: EventKind, name: str, comment: Mapping[str, Any], changes: Mapping[str, Any], base: dict[str, Any]
-) -> TrackerEvent:
-    merged = {**comment, **changes}
-    comment_id = _text(merged.get("id"))
-    card_id = _text(merged.get("card_id"))
-    if comment_id is None or card_id is None:
-        raise AnomalousPayload(f"Kaiten {name} without a comment or card id", {"data": "id, card_id"})
-    updated = _text(merged.get("updated")) or ""
-    internal = merged.get("internal")
-    text = merged.get("text")
-    author_id = _text(merged.get("author_id")) or base.get("actor")
-    return TrackerEvent(
-        kind=kind,
-        event_id=f"{name}:{comment_id}:{updated}",
-        issue_key=card_id,
-        issue_id=card_id,
-        comment_id=comment_id,
-        comment_body=text if isinstance(text, str) else None,
-        comment_author=author_id,
-        comment_public=(not internal) if isinstance(internal, bool) else None,
-        occurred_at=_iso_time(merged.get("updated")),
-        **base,
-    )
-
-
-def _kaiten_card_update(
-    name: str, old: Mapping[str, Any], changes: Mapping[str, Any], base: dict[str, Any]
-) -> TrackerEvent:
-    card_id = _text(old.get("id")) or _text(changes.get("id"))
-    if card_id is None:
-        raise AnomalousPayload(f"Kaiten {name} without a card id", {"data.old.id": "missing"})
-    updated = _text(changes.get("updated")) or ""
-    fields: dict[str, Any] = {
-        **base,
-        "event_id": f"{name}:{card_id}:{updated}",
-        "issue_key": card_id,
-        "issue_id": card_id,
-        "occurred_at": _iso_time(changes.get("updated")),
-    }
-    if changes.get("condition") == _KAITEN_DELETED:
-        return TrackerEvent(kind="issue_deleted", **fields)
-    state = changes.get("state")
-    category = _KAITEN_STATE_CATEGORY.get(state) if isinstance(state, int) else None
-    moved = "column_id" in changes and changes.get("column_id") != old.get("column_id")
-    if moved or category is not None:
-        return TrackerEvent(
-            kind="issue_transitioned",
-            status_from=_text(old.get("column_id")),
-            status_to=_text(changes.get("column_id", old.get("column_id"))),
-            status_category_to=category,
-            **fields,
-        )
-    return TrackerEvent(kind="issue_updated", **fields)
-
-
-def _iso_time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -433,7 +312,7 @@ def _optional_mapping(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]
     return value
 
 
-def _text(value: object) -> str | None:
+def scalar_text(value: object) -> str | None:
     """A scalar id or name as a non-empty string, else None."""
     if isinstance(value, bool) or value is None:
         return None

@@ -55,7 +55,10 @@ def message_status(message_id: str) -> ResponseReturnValue:
 def canned_list() -> ResponseReturnValue:
     """The canned-response library: key, title, languages and tags of each entry, and the files that
     cannot be used, by file name (parsed once, again when a file changes)."""
-    from mappers.canned import cached_library, library_folder  # lazy: the Jinja sandbox (web RSS budget)
+    from mappers.canned_files import (  # lazy: the Jinja sandbox (web RSS budget)
+        cached_library,
+        library_folder,
+    )
 
     library = cached_library(library_folder(hub().settings.HUB_CONFIG))
     entries = [

@@ -21,9 +21,9 @@ from flask.typing import ResponseReturnValue
 from config.settings import Settings
 from jobs.intake import accept_event, received_now
 from mappers.errors import AnomalousPayload
+from mappers.kaiten_events import parse_kaiten_webhook
 from mappers.tracker_events import (
     parse_jira_webhook,
-    parse_kaiten_webhook,
     staleness,
     verify_hub_signature,
 )

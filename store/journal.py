@@ -188,14 +188,14 @@ def find_by_external_id(engine: Engine, channel: str, external_id: str) -> Entry
     )
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return _entry(row) if row else None
+    return entry_from_row(row) if row else None
 
 
 def get(engine: Engine, message_id: str) -> Entry | None:
     """The journal row with this id, if any."""
     with engine.connect() as conn:
         row = conn.execute(sa.select(messages).where(messages.c.id == message_id)).first()
-    return _entry(row) if row else None
+    return entry_from_row(row) if row else None
 
 
 def get_many(engine: Engine, message_ids: Sequence[str]) -> list[Entry]:
@@ -204,7 +204,7 @@ def get_many(engine: Engine, message_ids: Sequence[str]) -> list[Entry]:
         return []
     with engine.connect() as conn:
         rows = conn.execute(sa.select(messages).where(messages.c.id.in_(list(message_ids))))
-        found = {row.id: _entry(row) for row in rows}
+        found = {row.id: entry_from_row(row) for row in rows}
     return [found[message_id] for message_id in message_ids if message_id in found]
 
 
@@ -233,147 +233,6 @@ def mark_ignored(engine: Engine, message_id: str, reason: str, *, issue_key: str
 def mark_failed(engine: Engine, message_id: str, reason: str) -> None:
     """A dead letter: the last attempt failed. Visible in the status API; ``replay`` re-runs it."""
     _update(engine, message_id, status=FAILED, reason=reason, next_attempt_at=None)
-
-
-def mark_create_started(engine: Engine, message_id: str) -> None:
-    """Note that a create may have reached the tracker, so a later attempt looks before it creates."""
-    mark_creates_started(engine, [message_id])
-
-
-def mark_creates_started(engine: Engine, message_ids: Sequence[str]) -> None:
-    """:func:`mark_create_started` for the messages of one bulk create, in one statement."""
-    with engine.begin() as conn:
-        conn.execute(
-            messages.update()
-            .where(messages.c.id.in_(list(message_ids)), messages.c.create_started_at.is_(None))
-            .values(create_started_at=utcnow())
-        )
-
-
-def begin_attempt(engine: Engine, message_id: str, lease_seconds: float) -> Entry | None:
-    """Count an attempt on a queued message and push ``next_attempt_at`` out by a lease; the row now.
-
-    None when the message is no longer queued (a concurrent job delivered it). If the worker dies
-    mid-job, the lease runs out and the sweep re-enqueues the message. One statement: the update
-    returns the row (``RETURNING``: SQLite ≥ 3.35, PostgreSQL).
-    """
-    now = utcnow()
-    return _update_queued(
-        engine,
-        message_id,
-        attempts=messages.c.attempts + 1,
-        next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
-        updated_at=now,
-    )
-
-
-def schedule_retry(
-    engine: Engine, message_id: str, delay_seconds: float, reason: str, *, refund_attempt: bool = False
-) -> None:
-    """Leave the message queued, to be re-enqueued by the sweep after ``delay_seconds``.
-
-    ``refund_attempt`` takes back the attempt :func:`begin_attempt` counted, when the attempt never
-    reached the tracker (its circuit was open), so waiting out an outage does not use up the attempts.
-    Only a queued message moves: one another job has delivered (or given up on) meanwhile stays so.
-    """
-    now = utcnow()
-    values: dict[str, Any] = {
-        "reason": reason,
-        "next_attempt_at": now + dt.timedelta(seconds=delay_seconds),
-        "updated_at": now,
-    }
-    if refund_attempt:
-        values["attempts"] = sa.case((messages.c.attempts > 0, messages.c.attempts - 1), else_=0)
-    _update_queued(engine, message_id, **values)
-
-
-def wake(engine: Engine, reason_prefix: str) -> int:
-    """Make due now every queued message whose reason starts with ``reason_prefix``; how many.
-
-    Used when a tracker answers again: the messages waiting for it go now, not after each one's back-off.
-    """
-    now = utcnow()
-    pattern = reason_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    with engine.begin() as conn:
-        result = conn.execute(
-            messages.update()
-            .where(
-                messages.c.status == QUEUED,
-                messages.c.reason.like(pattern, escape="\\"),
-                messages.c.next_attempt_at > now,
-            )
-            .values(next_attempt_at=now)
-        )
-    return int(result.rowcount or 0)
-
-
-def requeue(engine: Engine, message_id: str) -> bool:
-    """Put a dead letter back in the queue with a fresh attempt count (``trackerhub replay``)."""
-    now = utcnow()
-    with engine.begin() as conn:
-        result = conn.execute(
-            messages.update()
-            .where(messages.c.id == message_id, messages.c.status == FAILED)
-            .values(status=QUEUED, attempts=0, next_attempt_at=now, updated_at=now)
-        )
-    return result.rowcount > 0
-
-
-def earlier_pending(engine: Engine, entry: Entry) -> bool:
-    """Whether an earlier message of ``entry``'s conversation is still queued (so this one waits)."""
-    query = (
-        sa.select(messages.c.id)
-        .where(
-            messages.c.conversation_key == entry.conversation_key,
-            messages.c.status == QUEUED,
-            messages.c.created_at < entry.created_at,
-            messages.c.id != entry.id,
-        )
-        .limit(1)
-    )
-    with engine.connect() as conn:
-        return conn.execute(query).first() is not None
-
-
-def claim(engine: Engine, message_id: str, lease_seconds: float) -> Entry | None:
-    """A job takes a queued message: its lease is pushed out (never pulled in), and the row returned.
-
-    None when it is not queued (delivered, ignored or failed). One statement, as ``begin_attempt``.
-    """
-    return _update_queued(engine, message_id, next_attempt_at=_lease_until(lease_seconds))
-
-
-def extend_leases(engine: Engine, message_ids: Sequence[str], lease_seconds: float) -> None:
-    """Keep running attempts' leases alive (a bulk create's: several at once), in one statement.
-
-    Pushes ``next_attempt_at`` out, never pulls it in, so a retry delay an attempt has just scheduled
-    (a tracker's ``Retry-After``) stands.
-    """
-    with engine.begin() as conn:
-        conn.execute(
-            messages.update()
-            .where(messages.c.id.in_(list(message_ids)), messages.c.status == QUEUED)
-            .values(next_attempt_at=_lease_until(lease_seconds))
-        )
-
-
-def _lease_until(lease_seconds: float) -> sa.ColumnElement[Any]:
-    """``next_attempt_at`` pushed out to a lease from now, never pulled in."""
-    until = utcnow() + dt.timedelta(seconds=lease_seconds)
-    return sa.case((messages.c.next_attempt_at < until, until), else_=messages.c.next_attempt_at)
-
-
-def _update_queued(engine: Engine, message_id: str, **values: Any) -> Entry | None:
-    """Update a message only while it is queued; the row as it is now, or None if it was not queued."""
-    statement = (
-        messages.update()
-        .where(messages.c.id == message_id, messages.c.status == QUEUED)
-        .values(**values)
-        .returning(*messages.c)
-    )
-    with engine.begin() as conn:
-        row = conn.execute(statement).first()
-    return _entry(row) if row else None
 
 
 def due(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[str]:
@@ -440,7 +299,7 @@ def _update(engine: Engine, message_id: str, **values: object) -> None:
         )
 
 
-def _entry(row: sa.Row[Any]) -> Entry:
+def entry_from_row(row: sa.Row[Any]) -> Entry:
     data = row._mapping
     return Entry(
         id=data["id"],

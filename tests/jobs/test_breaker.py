@@ -19,7 +19,7 @@ from jobs.context import Context
 from jobs.deliver import deliver_with
 from mappers.models import Attachment
 from sandbox.server import RunningSandbox
-from store import journal
+from store import journal, leases
 from tests.conftest import free_port
 from tests.jobs.conftest import (
     add_fault,
@@ -54,7 +54,7 @@ def test_an_outage_pauses_calls_and_its_end_wakes_every_waiting_message(
     assert waiting.attempts == 0  # waiting out someone else's outage costs no attempt
     assert (waiting.reason or "").startswith("waiting for jira: ")
 
-    journal.schedule_retry(ctx.engine, second, 600, "waiting for jira: a long back-off")
+    leases.schedule_retry(ctx.engine, second, 600, "waiting for jira: a long back-off")
     requests.delete(f"{jira_sandbox.url}/_sandbox/faults", headers=CONTROL, timeout=5)
     pause_elapsed(ctx)
     assert deliver_with(ctx, first) == "delivered"  # the probe: the tracker is back

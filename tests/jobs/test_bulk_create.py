@@ -21,7 +21,7 @@ from jobs.periodic import sweep
 from jobs.queues import DELIVERY_QUEUE, REPLY_QUEUE
 from mappers.models import Attachment
 from sandbox.server import RunningSandbox
-from store import journal, links
+from store import journal, leases, links
 from tests.jobs.conftest import (
     add_fault,
     drain,
@@ -158,7 +158,7 @@ def test_a_lost_bulk_answer_is_settled_by_label_without_duplicates(
 
     pause_elapsed(ctx)
     for message_id in ids:  # their retries are due; the sweep gives each its own job back
-        journal.schedule_retry(ctx.engine, message_id, 0, "retry now")
+        leases.schedule_retry(ctx.engine, message_id, 0, "retry now")
     assert sweep(ctx) == 5
     drain(ctx)
 
@@ -187,7 +187,7 @@ def test_an_outage_during_the_bulk_call_leaves_every_message_waiting(
     with ctx.engine.begin() as conn:  # time passes: past the search lag, a miss means "not created"
         conn.exec_driver_sql("UPDATE messages SET create_started_at = '2000-01-01 00:00:00'")
     for message_id in ids:
-        journal.schedule_retry(ctx.engine, message_id, 0, "retry now")
+        leases.schedule_retry(ctx.engine, message_id, 0, "retry now")
     assert sweep(ctx) == 3
     drain(ctx)
     assert {journal.get(ctx.engine, m).status for m in ids} == {"delivered"}  # type: ignore[union-attr]

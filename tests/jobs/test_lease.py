@@ -13,13 +13,13 @@ import time
 
 import pytest
 
-import jobs.deliver as deliver_module
+import jobs.attempts as attempts_module
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from jobs.periodic import SweepCursor, sweep
 from jobs.queues import DELIVERY_QUEUE
 from sandbox.server import RunningSandbox
-from store import journal
+from store import journal, leases
 from tests.jobs.conftest import add_fault, journal_message, make_due, sandbox_issues
 from tests.mappers.factories import telegram_message
 
@@ -32,8 +32,8 @@ def queued_job_ids(ctx: Context) -> list[bytes]:
 def test_a_slow_attempt_renews_its_lease_and_lock_so_nothing_else_takes_the_message(
     ctx: Context, jira_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deliver_module, "LEASE_SECONDS", 3)
-    monkeypatch.setattr(deliver_module, "LEASE_RENEW_EVERY", 0.3)
+    monkeypatch.setattr(attempts_module, "LEASE_SECONDS", 3)
+    monkeypatch.setattr(attempts_module, "LEASE_RENEW_EVERY", 0.3)
     add_fault(jira_sandbox, latency_ms=6_000, count=1, methods=["POST"], paths=["/rest/api/2/issue"])
     message_id = journal_message(ctx, telegram_message("slow tracker"))
     ctx.redis.delete(f"rq:queue:{DELIVERY_QUEUE}")
@@ -58,8 +58,8 @@ def test_a_slow_attempt_renews_its_lease_and_lock_so_nothing_else_takes_the_mess
 
 def test_renewing_never_pulls_a_scheduled_retry_earlier(ctx: Context) -> None:
     message_id = journal_message(ctx, telegram_message("rate limited"))
-    journal.schedule_retry(ctx.engine, message_id, 900, "tracker asked to wait")
-    journal.extend_leases(ctx.engine, [message_id], 30)
+    leases.schedule_retry(ctx.engine, message_id, 900, "tracker asked to wait")
+    leases.extend_leases(ctx.engine, [message_id], 30)
     entry = journal.get(ctx.engine, message_id)
     assert entry is not None and entry.next_attempt_at is not None
     assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=800)
@@ -135,13 +135,13 @@ def test_the_next_tick_looks_again_at_what_the_last_one_handed_back(ctx: Context
 def test_the_journal_lease_is_renewed_even_when_redis_lost_the_lock(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deliver_module, "LEASE_RENEW_EVERY", 0.05)
+    monkeypatch.setattr(attempts_module, "LEASE_RENEW_EVERY", 0.05)
     message_id = journal_message(ctx, telegram_message("long attempt", chat_id=990))
     lock = ctx.redis.lock("hub:lock:test-renew", timeout=30, thread_local=False)
     assert lock.acquire(blocking=False)
     ctx.redis.flushdb()  # Redis restarted without its data: extending the lock fails from now on
-    with deliver_module._lease_kept(ctx, [(message_id, lock)]):
+    with attempts_module.lease_kept(ctx, [(message_id, lock)]):
         time.sleep(0.3)
     entry = journal.get(ctx.engine, message_id)
     assert entry is not None and entry.next_attempt_at is not None
-    assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=deliver_module.LEASE_SECONDS - 5)
+    assert entry.next_attempt_at - journal.utcnow() > dt.timedelta(seconds=attempts_module.LEASE_SECONDS - 5)

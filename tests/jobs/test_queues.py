@@ -1,6 +1,6 @@
 """``enqueue_delivery``: one Lua round trip that must leave Redis as RQ's own unique enqueue does.
 
-The request path creates the delivery job itself (``jobs/queues.py``, ``_enqueue_unique``) instead of
+The request path creates the delivery job itself (``jobs/delivery_jobs.py``, ``_enqueue_unique``) instead of
 calling ``Queue.enqueue(..., unique=True)``, to save a round trip and the per-message ``Job``. These tests
 hold it to RQ: the same job hash (less the fields RQ writes empty) read back as the same job, a job RQ's
 worker runs, the same dedupe, and the sweep still finding it.
@@ -19,6 +19,7 @@ from rq.job import Job, JobStatus
 import jobs.deliver
 from config.settings import Settings
 from jobs.context import build_context
+from jobs.delivery_jobs import enqueue_delivery
 from jobs.periodic import sweep
 from jobs.queues import (
     DELIVER_FUNC,
@@ -26,7 +27,6 @@ from jobs.queues import (
     DELIVERY_QUEUE,
     JOB_TIMEOUT,
     delivery_job_id,
-    enqueue_delivery,
 )
 from routes import create_app
 from store import journal

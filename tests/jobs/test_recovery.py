@@ -24,16 +24,9 @@ from rq.utils import utcformat
 import jobs.deliver
 from jobs.context import Context
 from jobs.deliver import WAITING_FOR_EARLIER
+from jobs.delivery_jobs import JobState, Place, locate_deliveries, replace_deliveries
 from jobs.periodic import sweep
-from jobs.queues import (
-    DELIVERY_QUEUE,
-    JobState,
-    Place,
-    delivery_job_id,
-    locate_deliveries,
-    replace_deliveries,
-    take_deliveries,
-)
+from jobs.queues import DELIVERY_QUEUE, delivery_job_id, take_deliveries
 from jobs.recovery import (
     LEASE_SECONDS,
     STALE_AFTER,
@@ -46,7 +39,7 @@ from jobs.recovery import (
 from jobs.replay import replay_messages
 from jobs.worker import HubWorker
 from sandbox.server import RunningSandbox
-from store import journal
+from store import journal, leases
 from tests.jobs.conftest import drain, journal_message, make_due, sandbox_issues
 from tests.mappers.factories import telegram_message
 
@@ -166,7 +159,7 @@ def test_a_job_whose_worker_is_gone_is_enqueued_again_without_waiting_for_its_le
     """Killed between claim and begin_attempt: the row is leased, the lock held by the dead worker."""
     message_id = journal_message(ctx, telegram_message("claimed, then the worker died"))
     started(ctx, message_id, GONE)
-    assert journal.claim(ctx.engine, message_id, LEASE_SECONDS) is not None
+    assert leases.claim(ctx.engine, message_id, LEASE_SECONDS) is not None
     lock = lock_as(ctx, message_id, GONE)
     assert journal.due(ctx.engine) == []  # the lease keeps the row from being due for 30 s
 
@@ -214,7 +207,7 @@ def test_a_job_whose_worker_still_looks_connected_is_taken_over_once_its_lease_r
         journal.utcnow() - dt.timedelta(seconds=60)
     )  # longer than a lease, not RQ's timeout
     ctx.redis.hset(Job.key_for(delivery_job_id(message_id)), "started_at", a_minute_ago)
-    journal.claim(ctx.engine, message_id, LEASE_SECONDS)
+    leases.claim(ctx.engine, message_id, LEASE_SECONDS)
 
     assert sweep(ctx, wait=Waits()) == 0  # its lease still runs
     make_due(ctx, message_id)
@@ -229,10 +222,10 @@ def test_a_gone_bulk_leaders_taken_companions_are_freed_and_enqueued_again_once(
     ]
     bystander = companions.pop()  # looked at by the leader, not locked: still waiting in the queue
     started(ctx, leader, GONE)
-    journal.claim(ctx.engine, leader, LEASE_SECONDS)
+    leases.claim(ctx.engine, leader, LEASE_SECONDS)
     record_companions(ctx.redis, leader, [*companions, bystander])
     locks = [lock_as(ctx, leader, GONE), *(lock_as(ctx, c, GONE) for c in companions)]
-    journal.extend_leases(ctx.engine, companions, LEASE_SECONDS)
+    leases.extend_leases(ctx.engine, companions, LEASE_SECONDS)
     assert sorted(take_deliveries(ctx.redis, companions)) == sorted(companions)
 
     assert sweep(ctx, wait=Waits()) == 3
@@ -249,7 +242,7 @@ def test_a_gone_bulk_leaders_locked_companions_are_unlocked_and_not_enqueued_twi
     started(ctx, leader, GONE)
     record_companions(ctx.redis, leader, [companion])
     lock = lock_as(ctx, companion, GONE)
-    journal.extend_leases(ctx.engine, [companion], LEASE_SECONDS)
+    leases.extend_leases(ctx.engine, [companion], LEASE_SECONDS)
 
     assert sweep(ctx, wait=Waits()) == 1  # the leader; the companion's own job is still queued
     assert sorted(queued(ctx)) == sorted(delivery_job_id(m) for m in [leader, companion])
@@ -330,7 +323,7 @@ def test_without_client_list_the_lease_decides(ctx: Context) -> None:
     restricted = ctx.__class__(**{**ctx.__dict__, "redis": Redis.from_url(url)})
     message_id = journal_message(ctx, telegram_message("killed, presence unknown"))
     started(ctx, message_id, GONE)
-    journal.claim(ctx.engine, message_id, LEASE_SECONDS)
+    leases.claim(ctx.engine, message_id, LEASE_SECONDS)
     try:
         assert live_workers(restricted.redis) is None
         assert sweep(restricted, wait=Waits()) == 0  # the lease still runs
@@ -398,7 +391,7 @@ def test_a_job_rq_should_have_timed_out_long_ago_is_taken_over_though_its_worker
     started(ctx, message_id, live_worker)
     long_ago = utcformat(journal.utcnow() - STALE_AFTER - dt.timedelta(seconds=1))
     ctx.redis.hset(Job.key_for(delivery_job_id(message_id)), "started_at", long_ago)
-    journal.claim(ctx.engine, message_id, LEASE_SECONDS)
+    leases.claim(ctx.engine, message_id, LEASE_SECONDS)
 
     assert sweep(ctx, wait=Waits()) == 1
     assert queued(ctx) == [delivery_job_id(message_id)]

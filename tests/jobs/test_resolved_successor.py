@@ -17,7 +17,7 @@ from config.settings import Settings
 from connector.kaiten import KaitenTracker
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
-from mappers.replies_out import markdown_to_text
+from mappers.markup_text import markdown_to_text
 from routes import create_app
 from sandbox.server import RunningSandbox
 from store import journal, links

@@ -14,11 +14,10 @@ from mappers.canned import (
     VARIABLES,
     CannedError,
     CannedLibrary,
-    cached_library,
     canned_variables,
     expand_codes,
-    load_library,
 )
+from mappers.canned_files import cached_library, load_library
 from mappers.markup import escape_jira
 from mappers.replies_out import customer_text
 from mappers.tracker_events import TrackerEvent

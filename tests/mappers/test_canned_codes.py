@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappers.canned import CODE, KEY, canned_variables, expand_codes, load_library
+from mappers.canned import CODE, KEY, canned_variables, expand_codes
+from mappers.canned_files import load_library
 from mappers.markup import escape_jira, escape_kaiten
-from mappers.replies_out import markdown_to_text, wiki_to_text
+from mappers.markup_text import markdown_to_text, wiki_to_text
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "canned"
 TRACKERS = [(escape_jira, wiki_to_text), (escape_kaiten, markdown_to_text)]

@@ -12,17 +12,17 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from mappers.kaiten_events import parse_kaiten_webhook
 from mappers.markup import escape_jira, escape_kaiten
+from mappers.markup_text import markdown_to_text, wiki_to_text
 from mappers.replies_out import (
     ReplyMode,
     customer_text,
     html_alternative,
-    markdown_to_text,
     names_file,
     strip_marker,
-    wiki_to_text,
 )
-from mappers.tracker_events import TrackerEvent, parse_jira_webhook, parse_kaiten_webhook
+from mappers.tracker_events import TrackerEvent, parse_jira_webhook
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.sla import SlaPolicy
-from mappers.canned import canned_variables, load_library
+from mappers.canned import canned_variables
+from mappers.canned_files import load_library
 from mappers.sla import SlaClock, SlaState, StatusChange, Timeline, evaluate, remaining_text
 from tests.mappers.calendars import LUNCH, RU, H, M, msk
 from tests.mappers.test_canned import SHIPPED

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mappers.errors import AnomalousPayload, UnsupportedEvent
+from mappers.kaiten_events import parse_kaiten_webhook
 from mappers.tracker_events import (
     TrackerEvent,
     is_own_event,
     parse_jira_webhook,
-    parse_kaiten_webhook,
     staleness,
     verify_hub_signature,
 )

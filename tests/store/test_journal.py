@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy.engine import Engine
 
-from store import journal, links
+from store import journal, leases, links
 from store.links import NewLink
 from tests.store.helpers import at_once, entry
 
@@ -35,22 +35,22 @@ def test_due_list_respects_grace_lease_and_retry_delay(engine: Engine) -> None:
     now = journal.utcnow()
     assert journal.due(engine, now) == []  # the request path's own enqueue gets a grace period
     assert journal.due(engine, now + dt.timedelta(seconds=journal.ENQUEUE_GRACE + 1)) == [message_id]
-    journal.begin_attempt(engine, message_id, lease_seconds=300)
+    leases.begin_attempt(engine, message_id, lease_seconds=300)
     assert journal.due(engine, now + dt.timedelta(seconds=60)) == []
-    journal.schedule_retry(engine, message_id, 10, "tracker down")
+    leases.schedule_retry(engine, message_id, 10, "tracker down")
     assert journal.due(engine, now + dt.timedelta(seconds=11)) == [message_id]
     assert journal.get(engine, message_id).reason == "tracker down"  # type: ignore[union-attr]
 
 
 def test_dead_letter_and_requeue(engine: Engine) -> None:
     message_id, _ = journal.record(engine, entry("tg:7"))
-    journal.begin_attempt(engine, message_id, 1)
+    leases.begin_attempt(engine, message_id, 1)
     journal.mark_failed(engine, message_id, "gave up")
     assert journal.failed_ids(engine) == [message_id]
-    assert journal.requeue(engine, message_id)
+    assert leases.requeue(engine, message_id)
     row = journal.get(engine, message_id)
     assert row is not None and (row.status, row.attempts) == ("queued", 0)
-    assert not journal.requeue(engine, message_id)  # only dead letters are requeued
+    assert not leases.requeue(engine, message_id)  # only dead letters are requeued
 
 
 def test_links_thread_by_mail_ids_and_one_active_per_conversation(engine: Engine) -> None:
@@ -144,21 +144,21 @@ def test_outcomes_are_recorded_and_counted(engine: Engine) -> None:
 def test_create_started_is_stamped_once(engine: Engine) -> None:
     message_id, _ = journal.record(engine, entry("tg:30"))
     assert journal.get(engine, message_id).create_started_at is None  # type: ignore[union-attr]
-    journal.mark_create_started(engine, message_id)
+    leases.mark_create_started(engine, message_id)
     first = journal.get(engine, message_id).create_started_at  # type: ignore[union-attr]
-    journal.mark_create_started(engine, message_id)
+    leases.mark_create_started(engine, message_id)
     assert first is not None and journal.get(engine, message_id).create_started_at == first  # type: ignore[union-attr]
 
 
 def test_a_running_attempts_lease_is_pushed_out_never_pulled_in(engine: Engine) -> None:
     message_id, _ = journal.record(engine, entry("tg:40"))
     now = journal.utcnow()
-    started = journal.begin_attempt(engine, message_id, lease_seconds=30)
+    started = leases.begin_attempt(engine, message_id, lease_seconds=30)
     assert started is not None and started.attempts == 1
-    journal.extend_leases(engine, [message_id], 300)
+    leases.extend_leases(engine, [message_id], 300)
     assert journal.due(engine, now + dt.timedelta(seconds=200)) == []
-    journal.schedule_retry(engine, message_id, 1000, "429 Retry-After: 1000")
-    journal.extend_leases(engine, [message_id], 30)  # the retry time stands
+    leases.schedule_retry(engine, message_id, 1000, "429 Retry-After: 1000")
+    leases.extend_leases(engine, [message_id], 30)  # the retry time stands
     assert journal.due(engine, now + dt.timedelta(seconds=900)) == []
     assert [(i.id, i.attempts) for i in journal.due_items(engine, now + dt.timedelta(seconds=1001))] == [
         (message_id, 1)
@@ -174,23 +174,23 @@ def test_a_long_backlog_is_read_on_page_by_page_in_id_order(engine: Engine) -> N
         after = page[-1]
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [i for p in pages for i in p] == sorted(ids)  # each once
-    journal.begin_attempt(engine, ids[0], lease_seconds=3600)  # a worker took one meanwhile
+    leases.begin_attempt(engine, ids[0], lease_seconds=3600)  # a worker took one meanwhile
     assert ids[0] not in journal.due_after(engine, "", due_at)
 
 
 def test_a_claim_returns_the_queued_row_and_never_pulls_its_time_in(engine: Engine) -> None:
     message_id, _ = journal.record(engine, entry("tg:60"))
-    journal.schedule_retry(engine, message_id, 1000, "429 Retry-After: 1000")
-    claimed = journal.claim(engine, message_id, 30)
+    leases.schedule_retry(engine, message_id, 1000, "429 Retry-After: 1000")
+    claimed = leases.claim(engine, message_id, 30)
     assert claimed is not None and claimed.id == message_id and claimed.reason == "429 Retry-After: 1000"
     assert claimed.next_attempt_at is not None
     assert claimed.next_attempt_at > journal.utcnow() + dt.timedelta(seconds=900)  # the retry time stands
     fresh, _ = journal.record(engine, entry("tg:61"))
-    leased = journal.claim(engine, fresh, 300)
+    leased = leases.claim(engine, fresh, 300)
     assert leased is not None and leased.next_attempt_at is not None
     assert leased.next_attempt_at > journal.utcnow() + dt.timedelta(seconds=250)
     journal.mark_failed(engine, fresh, "gave up")
-    assert journal.claim(engine, fresh, 30) is None  # only a queued message can be claimed
+    assert leases.claim(engine, fresh, 30) is None  # only a queued message can be claimed
 
 
 def test_a_retry_never_turns_a_delivered_message_back_into_a_queued_one(engine: Engine) -> None:
@@ -198,6 +198,6 @@ def test_a_retry_never_turns_a_delivered_message_back_into_a_queued_one(engine: 
     journal.mark_delivered(
         engine, message_id, tracker="jira", issue_key="SUP-1", issue_url="u", outcome="issue"
     )
-    journal.schedule_retry(engine, message_id, 5, "waiting for an earlier message of the conversation")
+    leases.schedule_retry(engine, message_id, 5, "waiting for an earlier message of the conversation")
     row = journal.get(engine, message_id)
     assert row is not None and (row.status, row.reason, row.next_attempt_at) == ("delivered", None, None)

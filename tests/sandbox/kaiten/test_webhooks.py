@@ -14,7 +14,7 @@ import requests
 from flask import Flask
 
 from mappers.errors import UnsupportedEvent
-from mappers.tracker_events import parse_kaiten_webhook
+from mappers.kaiten_events import parse_kaiten_webhook
 from sandbox.controls import STATE_KEY
 from sandbox.kaiten import app as kaiten_app
 from sandbox.server import RunningSandbox
