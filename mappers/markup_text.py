@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 
 from mappers.markup import clean_text
 
@@ -305,6 +304,3 @@ def _no_mailto(target: str) -> str:
 def _file_name(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1] or url
 
-
-Converter = Callable[[str], str]
-CONVERTERS: dict[str, Converter] = {"jira": wiki_to_text, "kaiten": markdown_to_text}
