@@ -303,4 +303,3 @@ def _no_mailto(target: str) -> str:
 
 def _file_name(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1] or url
-
