@@ -55,9 +55,9 @@ def test_the_access_log_shows_paths_without_query_strings(tmp_path: Path, redis_
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    if requests.get(f"{base}/healthz", timeout=2).status_code < 600:
+                    if requests.get(f"{base}/healthz", timeout=10).status_code < 600:
                         break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):  # not listening, or a slow first load
                     pass
                 if web.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("trackerhub web did not start:\n" + log_path.read_text(errors="replace"))
