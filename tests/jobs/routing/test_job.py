@@ -79,26 +79,6 @@ def test_a_job_run_again_after_it_finished_writes_nothing(
     assert len(sandbox_issues(jira_sandbox, "project = DB")) == 1
 
 
-def test_a_job_resumed_after_a_crash_past_the_create_finds_its_target_and_finishes_once(
-    ctx: Context, jira_sandbox: RunningSandbox, source: IssueRef
-) -> None:
-    request = api.submit(ctx, "database", source.key, {}, actor="ann", via="api")
-    with pytest.raises(RuntimeError):  # the worker dies right after the create answered
-        _crash_after_create(ctx, request.id)
-    assert len(sandbox_issues(jira_sandbox, "project = DB")) == 1
-
-    later = store.get_request(ctx.engine, request.id)
-    assert later is not None and later.lease_until is not None
-    done = run_route_with(
-        ctx, request.id, now=later.lease_until + __import__("datetime").timedelta(seconds=1)
-    )
-
-    assert done is not None and (done.status, done.target_key) == ("done", "DB-1")
-    assert len(sandbox_issues(jira_sandbox, "project = DB")) == 1
-    [link] = issue_json(jira_sandbox, "DB-1", "issuelinks")["fields"]["issuelinks"]
-    assert link["type"]["name"] == "Cloners"
-
-
 def test_a_refused_create_fails_the_request_with_jiras_error_and_writes_nothing(
     ctx: Context, jira_sandbox: RunningSandbox, source: IssueRef
 ) -> None:
@@ -111,19 +91,3 @@ def test_a_refused_create_fails_the_request_with_jiras_error_and_writes_nothing(
     still = issue_json(jira_sandbox, source.key, "status,comment")["fields"]
     assert still["status"]["statusCategory"]["key"] != "done" and still["comment"]["comments"] == []
     assert store.read_audit(ctx.engine)[0].result == "failed"
-
-
-def _crash_after_create(ctx: Context, request_id: str) -> None:
-    from jobs.routing import job
-
-    original = job._Route._create
-
-    def create_then_die(self: job._Route, plan: object) -> IssueRef:
-        original(self, plan)  # type: ignore[arg-type]
-        raise RuntimeError("SIGKILL stand-in: the worker is gone")
-
-    job._Route._create = create_then_die  # type: ignore[method-assign]
-    try:
-        run_route_with(ctx, request_id)
-    finally:
-        job._Route._create = original  # type: ignore[method-assign]
