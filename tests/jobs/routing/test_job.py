@@ -5,11 +5,8 @@ request with Jira's own error and nothing written."""
 
 from __future__ import annotations
 
-import pytest
-
 from connector.types import IssueRef
 from jobs.context import Context
-from jobs.routing import api
 from jobs.routing.job import marker_of, run_route_with
 from sandbox.server import RunningSandbox
 from store import routing as store
