@@ -50,7 +50,7 @@ from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.context import Context, get_context
 from jobs.routing.errors import PlanRefused, RoutingError, TrackerDown
 from jobs.routing.planning import find_route, make_plan, read_source
-from mappers.autofill import RoutePlan, SourceIssue
+from mappers.autofill import PlannedValue, RoutePlan, SourceIssue
 from mappers.field_values import wire_value
 from mappers.route_text import digest_comment
 from store import links as conversation_links
@@ -66,6 +66,10 @@ MOVE_SLOT_SECONDS = 120  # a move slot's hold, should its job die holding it
 RETRY_DELAYS = (10, 30, 120, 600, 1800)  # seconds before an attempt after an outage
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ATTEMPTS = 8
+# what a moved issue keeps as it is (its own title, text, labels, reporter; the move sets project and type)
+KEPT_BY_A_MOVE = frozenset(
+    {"summary", "title", "description", "labels", "tags", "reporter", "project", "issuetype"}
+)
 
 
 def marker_of(request_id: str) -> str:
@@ -172,16 +176,22 @@ class _Route:
             return None
         if CAN_MOVE not in self.source_tracker.capabilities():
             return None
-        fields = {k: v for k, v in plan.field_values().items() if k not in ("summary", "title")}
+        wire = plan.field_values()
+        required = {p.field.id for p in plan.values if p.field.required} - KEPT_BY_A_MOVE
         try:
             with move_slot(self.ctx, plan.target.tracker):
-                ref = self.source_tracker.move(self.request.source_key, plan.target, fields=fields)
+                ref = self.source_tracker.move(
+                    self.request.source_key, plan.target, fields={k: wire[k] for k in required}
+                )
         except MoveUnsupported:
             return None
         except TrackerRejected as exc:
             log.info("route.move-refused request=%s reason=%s fallback=copy", self.request.id, exc)
             return None
         self.steps = store.record_step(self.ctx.engine, self.request.id, "moved", ref.key)
+        rest = [p for p in plan.values if p.field.id not in required and p.field.id not in KEPT_BY_A_MOVE]
+        if rest:
+            self.source_tracker.update_fields(ref.key, tracker_values(rest, self.source_tracker))
         return ref
 
     def _create(self, plan: RoutePlan) -> IssueRef:
@@ -347,15 +357,8 @@ def draft_of(plan: RoutePlan, marker: str, tracker: Any) -> tuple[IssueDraft, di
     labels_id = "labels" if kind == "jira" else "tags"
     labels = values.pop(labels_id, None) if kind == "jira" else None
     carried = tuple(str(x) for x in wire_value(labels.value)) if labels is not None else ()
-    draft_fields: dict[str, Any] = {}
-    later: dict[str, Any] = {}
-    if kind == "jira":
-        cloud = CAN_MOVE in tracker.capabilities()
-        draft_fields = {
-            fid: jira_value(p.field, wire_value(p.value), cloud=cloud) for fid, p in values.items()
-        }
-    else:
-        later = {fid: wire_value(p.value) for fid, p in values.items()}
+    shaped = tracker_values(list(values.values()), tracker)
+    draft_fields, later = (shaped, {}) if kind == "jira" else ({}, shaped)
     draft = IssueDraft(
         target=plan.target,
         title=str(title.value) if title is not None else "",
@@ -365,6 +368,16 @@ def draft_of(plan: RoutePlan, marker: str, tracker: Any) -> tuple[IssueDraft, di
         custom_fields=draft_fields,
     )
     return draft, later
+
+
+def tracker_values(values: list[PlannedValue], tracker: Any) -> dict[str, Any]:
+    """Planned values by field id as ``tracker`` writes them: Jira's JSON shapes made with the target's
+    create screen (a select's id as ``{"id"}``, users by name or account id), Kaiten's as its field
+    update takes them (it shapes them itself)."""
+    if tracker.kind != "jira":
+        return {p.field.id: wire_value(p.value) for p in values}
+    cloud = CAN_MOVE in tracker.capabilities()
+    return {p.field.id: jira_value(p.field, wire_value(p.value), cloud=cloud) for p in values}
 
 
 def _done_transition(transitions: list[Any]) -> str:
