@@ -47,11 +47,16 @@ from connector.errors import (
 from connector.jira.values import jira_value
 from connector.mail import send_mail
 from connector.types import FileUpload, IssueDraft, IssueRef
+from jobs.canned import library as canned_library
 from jobs.context import Context, get_context
+from jobs.replies import send_to_customer
 from jobs.routing.errors import PlanRefused, RoutingError, TrackerDown
 from jobs.routing.planning import find_route, make_plan, read_source
+from jobs.routing.route_link import add_route_link
 from mappers.autofill import PlannedValue, RoutePlan, SourceIssue
+from mappers.canned import CannedError, canned_variables
 from mappers.field_values import wire_value
+from mappers.replies import pick_language
 from mappers.route_text import digest_comment
 from store import links as conversation_links
 from store import outbound
@@ -135,6 +140,8 @@ class _Route:
             self._step("follow", lambda: self._follow(target))
             if not self.steps.get("moved"):
                 self._step("source", lambda: self._close_source(target))
+            if self.route.customer_notice:
+                self._step("notice", lambda: self._tell_customers(source, target))
         self._step("notify", lambda: self._notify_team(source, target))
         values = {p.field.name: p.text for p in plan.values}
         ended = store.finish(self.ctx.engine, self.request.id, store.DONE, field_values=values)
@@ -200,6 +207,7 @@ class _Route:
         ref = tracker.create_issue(draft)
         if later:
             tracker.update_fields(ref.key, later)
+        add_route_link(self.ctx, tracker, ref)
         return ref
 
     def _copy_files(self, source: SourceIssue, target: IssueRef) -> int:
@@ -264,6 +272,33 @@ class _Route:
             to_key=target.key,
             to_url=target.url,
         )
+
+    def _tell_customers(self, source: SourceIssue, target: IssueRef) -> int:
+        """The route's ``customer_notice`` (a canned template) to each customer of the conversation, in
+        their channel and language, once each; one that cannot be reached is logged, not retried."""
+        template = self.route.customer_notice
+        assert template is not None
+        told = 0
+        for link in conversation_links.links_on_issue(self.ctx.engine, target.tracker, target.key):
+            language = pick_language(link.language, self.ctx.config.texts.default_language)
+            values = canned_variables(
+                issue_key=target.key, summary=source.state.summary, requester_name=link.requester_name
+            )
+            try:
+                text = canned_library(self.ctx).render(template, language, values)
+                send_to_customer(
+                    self.ctx,
+                    link,
+                    text,
+                    key=f"route-notice:{self.request.id}:{link.id}",
+                    message_id=self.request.id,
+                    hub_subject=f"Your request is now {target.key}",
+                )
+            except (CannedError, ChannelError) as exc:
+                log.warning("route.notice-failed request=%s link=%s error=%s", self.request.id, link.id, exc)
+                continue
+            told += 1
+        return told
 
     def _close_source(self, target: IssueRef) -> str:
         fate = self.route.source_fate
