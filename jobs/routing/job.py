@@ -122,6 +122,8 @@ class _Route:
         self.route: Route = find_route(self.ctx, self.request.route)
         self.steps: dict[str, Any] = dict(self.request.steps)
         self.marker = marker_of(self.request.id)
+        # nothing can have been written before the first attempt: it skips the lookups by marker
+        self.retry = self.request.attempts > 1
         self.source_tracker = self.ctx.tracker(self.request.source_tracker)
 
     # -- the steps ------------------------------------------------------------------------------------
@@ -171,7 +173,8 @@ class _Route:
             return IssueRef(plan.target.tracker, str(known), tracker.issue_url(str(known)))
         ref = self._native_move(source, plan)
         if ref is None:
-            ref = tracker.find_issue(self.marker) or self._create(plan)
+            found = tracker.find_issue(self.marker) if self.retry else None
+            ref = found or self._create(plan)
         store.set_target(self.ctx.engine, self.request.id, ref.tracker, ref.key, ref.url)
         self.steps = store.record_step(self.ctx.engine, self.request.id, "target", ref.key)
         return ref
@@ -225,7 +228,7 @@ class _Route:
             return None
         tracker = self.ctx.tracker(target.tracker)
         digest_marker = f"{self.marker}-digest"
-        found = tracker.find_comment(target.key, digest_marker)
+        found = tracker.find_comment(target.key, digest_marker) if self.retry else None
         if found:
             return found
         same = target.tracker == self.request.source_tracker
@@ -301,28 +304,25 @@ class _Route:
         return told
 
     def _close_source(self, target: IssueRef) -> str:
+        """Move mode: the source's fate (a Jira transition with its resolution, a Kaiten column), with its
+        "Moved to" comment in the same request; an issue already there is left alone, so a retry writes
+        neither twice."""
         fate = self.route.source_fate
         key = self.request.source_key
         comment = None
         if fate is None or fate.comment:
             text = fate.comment if fate is not None and isinstance(fate.comment, str) else "Moved to"
-            comment = f"{text} {target.key} {target.url}"
-        kind = self.ctx.config.tracker_kind(self.request.source_tracker)
-        if comment and not self.source_tracker.find_comment(key, f"{self.marker}-moved"):
-            body = (
-                comment + "\n\n" + self.ctx.markup(self.request.source_tracker).marker(f"{self.marker}-moved")
-            )
-            self.source_tracker.add_comment(key, body, f"{self.marker}-moved")
-        if kind == "kaiten":
+            markup = self.ctx.markup(self.request.source_tracker)
+            comment = f"{markup.escape(text)} {target.key} {target.url}"
+        if self.ctx.config.tracker_kind(self.request.source_tracker) == "kaiten":
             column = fate.column if fate is not None else None
             to = str(column) if column is not None else _done_transition(self.source_tracker.transitions(key))
-            self.source_tracker.transition(key, to)
+            self.source_tracker.transition(key, to, comment=comment)
             return to
-        to = (fate.transition if fate is not None else None) or _done_transition(
-            self.source_tracker.transitions(key)
-        )
+        wanted = fate.transition if fate is not None else None
+        to = wanted or _done_transition(self.source_tracker.transitions(key))
         resolution = fate.resolution if fate is not None else None
-        self.source_tracker.transition(key, to, resolution=resolution)
+        self.source_tracker.transition(key, to, resolution=resolution, comment=comment)
         return to
 
     def _notify_team(self, source: SourceIssue, target: IssueRef) -> list[str]:
