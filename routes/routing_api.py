@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from jobs.context import Context
-from jobs.routing import api
 from mappers.errors import InvalidFields
 from routes.answers import bearer_token, read_body, require_secret
 from routes.errors import error_response
 from routes.state import hub
 from store import routing as store
+
+if TYPE_CHECKING:
+    from jobs.context import Context
 
 bp = Blueprint("routing_api", __name__)
 
@@ -37,6 +38,8 @@ _CONTEXT = "routing-context"
 def routing_context() -> Context:
     """The routing service's context for this app: the hub's settings, rules, database and Redis, and
     tracker connectors built once per process (as a worker's)."""
+    from jobs.context import Context  # lazy: the tracker clients load on the first route (web RSS budget)
+
     ctx: Context | None = current_app.extensions.get(_CONTEXT)
     if ctx is None:
         state = hub()
@@ -61,6 +64,8 @@ def route_issue(route: str, issue: str) -> ResponseReturnValue:
     actor = body.get("actor", "api")
     if not isinstance(actor, str) or not actor.strip() or len(actor) > 255:
         raise InvalidFields({"actor": "a name of at most 255 characters"})
+    from jobs.routing import api  # lazy, as routing_context
+
     routed = api.submit(routing_context(), route, issue, fields, actor=actor.strip(), via="api")
     answer = {"id": routed.id, "status": routed.status, "status_url": f"/api/routes/{routed.id}"}
     return jsonify(answer), 202, {"Location": answer["status_url"], "Cache-Control": "no-store"}
