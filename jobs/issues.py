@@ -13,6 +13,7 @@ from jobs.attempts import Attempt, Retry, written_already
 from jobs.context import Context
 from jobs.files import attach_files, collect_files
 from jobs.replies import queue_autoreply
+from jobs.routing.route_link import add_route_link
 from jobs.threads import own_mail_ids
 from mappers.issue import build_draft
 from mappers.models import InboundMessage
@@ -66,6 +67,7 @@ def record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef)
         attach_files(tracker, entry, ref.key, issue.files)
         if previous is not None:
             tracker.link_issues(previous, ref.key)
+        add_route_link(ctx, tracker, ref)
     mail_ids = own_mail_ids(message)
     requester_email = (message.email.reply_to if message.email and message.email.reply_to else None) or (
         message.sender.email

@@ -115,6 +115,17 @@ def link_for_issue(engine: Engine, issue_key: str) -> Link | None:
     return _link(row) if row else None
 
 
+def links_on_issue(engine: Engine, tracker: str, issue_key: str) -> list[Link]:
+    """Every conversation link on an issue, oldest first (a routed issue can carry several)."""
+    query = (
+        sa.select(links)
+        .where(links.c.tracker == tracker, links.c.issue_key == issue_key)
+        .order_by(links.c.id)
+    )
+    with engine.connect() as conn:
+        return [_link(row) for row in conn.execute(query)]
+
+
 def get_link(engine: Engine, link_id: int) -> Link | None:
     """A link by id."""
     with engine.connect() as conn:
@@ -169,6 +180,22 @@ def mark_delivered_on(engine: Engine, message_id: str, link: Link, outcome: str)
         issue_url=link.issue_url,
         outcome=outcome,
     )
+
+
+def move_to_issue(
+    engine: Engine, *, tracker: str, issue_key: str, to_tracker: str, to_key: str, to_url: str
+) -> int:
+    """A routed issue continues as another (issue 13's move): every conversation on ``issue_key`` is
+    now on ``to_key``, its mail thread included (its Message-IDs stay with the same link), so
+    follow-ups and replies go there and the source's status changes reach no customer. Repeating it is
+    harmless; the number of links moved."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            links.update()
+            .where(links.c.tracker == tracker, links.c.issue_key == issue_key)
+            .values(tracker=to_tracker, issue_key=to_key, issue_url=to_url)
+        )
+    return int(result.rowcount or 0)
 
 
 def deactivate(engine: Engine, link_id: int) -> None:

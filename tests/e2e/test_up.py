@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -255,6 +256,43 @@ def test_up_prints_the_sandbox_control_token_and_the_telegram_login_link(hub: di
     browser = requests.Session()
     assert browser.get(login, timeout=5).status_code == 200
     assert isinstance(browser.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).json(), list)
+
+
+def test_up_prints_a_routing_link_and_an_issue_routes_through_the_api(hub: dict[str, Any]) -> None:
+    """`make run`'s welcome: the first issue's signed routing link (with the key kept in var/), and the
+    routing API with its token; on the Jira sandbox a new issue routes to the database team."""
+    from config.settings import Settings
+    from mappers.route_links import read_route_link
+
+    log_path = hub["var_dir"] / "up.log"
+    printed = wait_for(lambda: "  page: " in log_path.read_text() and log_path.read_text())
+    link = re.search(r"page: (\S+/route/(\S+))", printed)
+    token = re.search(r"/api/routes/\S+ -H 'Authorization: Bearer ([^']+)'", printed)
+    assert link is not None and token is not None
+    key_file = hub["var_dir"] / "secret_key"
+    assert key_file.stat().st_mode & 0o077 == 0  # the owner's alone
+    signed = Settings(HUB_SECRET_KEY=key_file.read_text().strip())
+    first = "SUP-1" if hub["jira_url"] else "1001"
+    assert read_route_link(signed, link.group(2), max_age=60) == (
+        "jira" if hub["jira_url"] else "kaiten",
+        first,
+    )
+    api = f"{hub['hub_url']}/api/routes"
+    auth = {"Authorization": f"Bearer {token.group(1)}"}
+    assert requests.post(f"{api}/database/{first}", json={}, timeout=10).status_code == 401
+    message = post_update(hub, telegram_update(1500, "Database is slow", chat_id=1500))
+    key = wait_delivered(hub, message.json()["id"])["issue_key"]
+    answer = requests.post(f"{api}/database/{key}", json={"fields": {}}, headers=auth, timeout=30)
+    if not hub["jira_url"]:
+        assert answer.status_code == 409  # the shipped routes are offered on Jira issues only
+        return
+    assert answer.status_code == 202, answer.text
+    done = wait_for(
+        lambda: (
+            (s := requests.get(f"{api}/{answer.json()['id']}", timeout=5).json())["status"] == "done" and s
+        )
+    )
+    assert done["target"]["key"].startswith("DB-")
 
 
 def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> None:
