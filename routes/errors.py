@@ -14,6 +14,15 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from jobs.routing.errors import (
+    PlanRefused,
+    RouteBusy,
+    RouteNotOffered,
+    RoutingError,
+    TrackerDown,
+    UnknownIssue,
+    UnknownRoute,
+)
 from mappers.errors import AnomalousPayload, InvalidFields, PayloadTooLarge, UnsupportedEvent
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,16 @@ class RateLimited(Exception):
 
 class RateLimitUnavailable(Exception):
     """The public form's rate limit cannot be checked (Redis is down): 503, retry later, not journaled."""
+
+
+# the routing service's refusals (jobs/routing/errors.py); PlanRefused is 422 with the fields named
+ROUTING_STATUS: tuple[tuple[type[RoutingError], int], ...] = (
+    (UnknownRoute, 404),
+    (UnknownIssue, 404),
+    (RouteNotOffered, 409),
+    (RouteBusy, 409),
+    (TrackerDown, 503),
+)
 
 
 def error_response(
@@ -90,6 +109,15 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             503, "submissions cannot be checked right now; retry in a minute", headers={"Retry-After": "60"}
         )
+
+    @app.errorhandler(RoutingError)
+    def _routing(exc: RoutingError) -> ResponseReturnValue:
+        if isinstance(exc, PlanRefused):
+            return error_response(422, str(exc), exc.details())
+        status = next((code for kind, code in ROUTING_STATUS if isinstance(exc, kind)), 400)
+        details = {"request": exc.request_id} if isinstance(exc, RouteBusy) else None
+        headers = {"Retry-After": "60"} if status == 503 else None
+        return error_response(status, str(exc), details, headers)
 
     @app.errorhandler(SQLAlchemyError)
     def _journal_down(exc: SQLAlchemyError) -> ResponseReturnValue:

@@ -1,4 +1,5 @@
-"""Database engine and schema: the message journal, conversation links, mail ids and outbound log.
+"""Database engine and schema: the message journal, conversation links, mail ids, outbound log, and
+routing requests with their audit.
 
 SQLite (the embedded default, under ``var/``) and PostgreSQL both work. The tables here are the schema
 at the newest revision of store/migrations/ (Alembic); an engine is made only after its database has been
@@ -122,6 +123,56 @@ outbound = sa.Table(
     sa.Column("external_ref", String(998), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("message_id", "kind", name="uq_outbound_message_kind"),
+)
+
+
+# issue 13: routing requests (one per coordinator's click, API call or CLI run) and their audit
+route_requests = sa.Table(
+    "route_requests",
+    metadata,
+    sa.Column("id", String(32), primary_key=True),
+    sa.Column("route", String(64), nullable=False),
+    sa.Column("source_tracker", String(16), nullable=False),
+    sa.Column("source_key", String(64), nullable=False),
+    # "<tracker>:<key>" while the request is queued/running/needs_input, NULL after: one live request
+    # per source issue (NULLs do not collide in a unique index, on SQLite and PostgreSQL alike)
+    sa.Column("active_key", String(96), nullable=True),
+    sa.Column("status", String(16), nullable=False),  # queued / running / done / failed / needs_input
+    sa.Column("requested_by", String(255), nullable=False),
+    sa.Column("via", String(16), nullable=False),  # page / api / cli / bot
+    sa.Column("supplied", Text, nullable=False),  # the fields the requester gave, as JSON
+    sa.Column("target_tracker", String(16), nullable=True),
+    sa.Column("target_key", String(64), nullable=True),
+    sa.Column("target_url", String(512), nullable=True),
+    sa.Column("reason", Text, nullable=True),
+    sa.Column("steps", Text, nullable=False),  # the steps done, as a JSON object step → result
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("active_key", name="uq_route_requests_active_key"),
+    sa.Index("ix_route_requests_source", "source_tracker", "source_key", "route"),
+    sa.Index("ix_route_requests_status_lease", "status", "lease_until"),
+)
+
+route_audit = sa.Table(
+    "route_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", String(32), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", String(255), nullable=False),
+    sa.Column("via", String(16), nullable=False),
+    sa.Column("route", String(64), nullable=False),
+    sa.Column("source_tracker", String(16), nullable=False),
+    sa.Column("source_key", String(64), nullable=False),
+    sa.Column("target_tracker", String(16), nullable=True),
+    sa.Column("target_key", String(64), nullable=True),
+    sa.Column("field_values", Text, nullable=False),  # JSON: field name → value shown
+    sa.Column("result", String(16), nullable=False),  # requested / done / failed
+    sa.Column("reason", Text, nullable=True),
+    sa.Index("ix_route_audit_at", "at"),
+    sa.Index("ix_route_audit_source", "source_key"),
 )
 
 

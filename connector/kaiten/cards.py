@@ -76,7 +76,7 @@ def card_state(
     card: Mapping[str, Any], ref: IssueRef, wanted: Sequence[str] = (), all_fields: bool = False
 ) -> IssueState:
     """A card as the hub's ``IssueState``; ``fields`` holds the asked-for card fields and ``id_<n>``
-    properties (every property with ``all_fields``)."""
+    properties (every property with ``all_fields``, and the card fields asked for besides)."""
     properties = card.get("properties") or {}
     return IssueState(
         ref=ref,
@@ -84,7 +84,10 @@ def card_state(
         status=card_status(card),
         summary=str(card.get("title") or ""),
         labels=tuple(str(t.get("name")) for t in card.get("tags") or []),
-        fields=dict(properties) if all_fields else {n: properties.get(n, card.get(n)) for n in wanted},
+        fields={
+            **(dict(properties) if all_fields else {}),
+            **{n: properties.get(n, card.get(n)) for n in wanted},
+        },
         status_category=card_category(card),
         assignee=_text(responsible_id(card)),
         reporter=_text(card.get("owner_id")),
