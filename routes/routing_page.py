@@ -119,9 +119,7 @@ def result(token: str, request_id: str) -> ResponseReturnValue:
     """The request's status; while it runs, the page polls :func:`result_status` and shows the new key."""
     _, key = _open_link(token)
     made = _request(key, request_id)
-    return _page(
-        "route_result.html", token=token, made=made, target_url=_web_url(made.target_url), key=key
-    )
+    return _page("route_result.html", token=token, made=made, target_url=_web_url(made.target_url), key=key)
 
 
 @bp.get("/route/<token>/requests/<request_id>/status")
@@ -186,7 +184,7 @@ def _preview(
     )
 
 
-def _page(template: str, status: int = 200, **values: Any) -> ResponseReturnValue:
+def _page(template: str, status: int = 200, **values: Any) -> Response:
     lang = g.lang
     html = render_template(template, lang=lang, ui=UI[lang], nonce=g.nonce, **values)
     return Response(html, status=status, mimetype="text/html")
@@ -243,9 +241,10 @@ def _error_page(status: int, reason: str, detail: str, request_id: str | None = 
         _start()
     token = request.view_args.get("token") if request.view_args else None
     busy_url = url_for(".result", token=token, request_id=request_id) if token and request_id else None
-    headers = {"Retry-After": "60"} if status == 503 else {}
     page = _page("route_error.html", status=status, reason=reason, detail=detail, busy_url=busy_url)
-    return page, status, headers  # type: ignore[return-value]
+    if status == 503:
+        page.headers["Retry-After"] = "60"
+    return page
 
 
 UI: dict[str, dict[str, Any]] = {
