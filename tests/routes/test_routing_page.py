@@ -97,6 +97,8 @@ def test_the_link_lists_the_routes_offered_for_the_issue(
     for label in ("Hardware team", "Database team", "Order spare parts"):
         assert label in html
     assert f"{link}?route=hardware" in html
+    assert "jira HW · moves the issue" in html
+    assert "jira HW · creates a linked issue" in html  # parts-order, a spawn
     assert "Kaiten support queue" not in html  # no Kaiten in this deployment: not offered
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "no-referrer"
@@ -123,6 +125,7 @@ def test_the_preview_shows_each_value_its_origin_and_asks_only_the_missing_field
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     rows = dict(re.findall(r'<td class="name">([^<]+)</td><td class="value">([^<]*)</td>', html))
+    assert re.search(r'id="destination">jira HW Task · moves the issue<', html)
     assert rows["Summary"] == "Printer &lt;script&gt;alert(1)&lt;/script&gt; on fire"
     assert rows["Priority"] == "High"
     assert rows["Equipment model"] == "LaserJet 4250"
