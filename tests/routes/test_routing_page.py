@@ -24,6 +24,7 @@ from routes import create_app
 from routes.csrf import csrf_token
 from routes.routing_page import CSRF_SALT
 from sandbox.server import RunningSandbox
+from store import routing
 from store.db import route_requests
 from tests.jobs.routing.conftest import create_source
 from tests.sandboxes import CONTROL, run_jira
@@ -317,3 +318,49 @@ def test_a_link_shows_only_its_own_issue_s_requests(
     assert client.get(f"/route/{other}/requests/{request_id}").status_code == 404
     assert client.get(f"/route/{other}/requests/{request_id}/status").status_code == 404
     assert client.get(f"{link}/requests/nope").status_code == 404
+
+
+def routed(client: FlaskClient, link: str, spare_parts: str = "kit") -> str:
+    """Route the link's issue by the hardware route through the page; the result page's path."""
+    csrf = csrf_of(preview(client, link).get_data(as_text=True))
+    answer = client.post(
+        link, data={"csrf_token": csrf, "route": "hardware", f"field:{SPARE_PARTS}": spare_parts}
+    )
+    assert answer.status_code == 303
+    return str(answer.headers["Location"])
+
+
+def test_the_result_page_shows_the_new_key_once_done(client: FlaskClient, link: str, ctx: Context) -> None:
+    location = routed(client, link)
+    request_id = location.rsplit("/", 1)[1]
+    routing.set_target(ctx.engine, request_id, "jira", "HW-7", "http://jira.example/browse/HW-7")
+    routing.finish(ctx.engine, request_id, routing.DONE)
+    html = client.get(location, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert re.search(r'Done\. The issue is now\s*<a id="target" href="http://jira\.example/browse/HW-7"[^>]*>HW-7</a>', html)
+    assert "/status" not in html  # finished: no more polling
+    status = client.get(f"{location}/status").get_json()
+    assert status["status"] == "done"
+    assert status["target"] == {"tracker": "jira", "key": "HW-7", "url": "http://jira.example/browse/HW-7"}
+
+
+def test_the_result_page_shows_the_tracker_s_reason_when_routing_failed(
+    client: FlaskClient, link: str, ctx: Context
+) -> None:
+    location = routed(client, link)
+    request_id = location.rsplit("/", 1)[1]
+    routing.finish(ctx.engine, request_id, routing.FAILED, reason="HW refused: Spare parts <b>too long</b>")
+    html = client.get(location, headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "Не удалось перенаправить:" in html
+    assert '<span id="reason">HW refused: Spare parts &lt;b&gt;too long&lt;/b&gt;</span>' in html
+
+
+def test_a_target_url_that_is_not_http_is_not_made_a_link(
+    client: FlaskClient, link: str, ctx: Context
+) -> None:
+    location = routed(client, link)
+    request_id = location.rsplit("/", 1)[1]
+    routing.set_target(ctx.engine, request_id, "jira", "HW-8", "javascript:alert(1)")
+    routing.finish(ctx.engine, request_id, routing.DONE)
+    html = client.get(location).get_data(as_text=True)
+    assert "javascript:" not in html
+    assert '<strong id="target">HW-8</strong>' in html
