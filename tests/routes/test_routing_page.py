@@ -336,7 +336,10 @@ def test_the_result_page_shows_the_new_key_once_done(client: FlaskClient, link: 
     routing.set_target(ctx.engine, request_id, "jira", "HW-7", "http://jira.example/browse/HW-7")
     routing.finish(ctx.engine, request_id, routing.DONE)
     html = client.get(location, headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert re.search(r'Done\. The issue is now\s*<a id="target" href="http://jira\.example/browse/HW-7"[^>]*>HW-7</a>', html)
+    assert re.search(
+        r'Done\. The issue is now\s*<a id="target" href="http://jira\.example/browse/HW-7"[^>]*>HW-7</a>',
+        html,
+    )
     assert "/status" not in html  # finished: no more polling
     status = client.get(f"{location}/status").get_json()
     assert status["status"] == "done"
