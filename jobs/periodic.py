@@ -33,6 +33,7 @@ from jobs.recovery import (
     look_at_due,
     recover_dead_holders,
 )
+from jobs.routing.sweep import sweep_routes
 from mappers.email import parse_email
 from mappers.errors import MapperError
 from mappers.models import Channel
@@ -195,6 +196,7 @@ def run_scheduler(ctx: Context, *, stop_after: float | None = None) -> None:
                 rq_scheduler.acquire_locks()
                 rq_scheduler.enqueue_scheduled_jobs()
                 sweep(ctx, cursor=cursor)
+                sweep_routes(ctx)
                 if time.monotonic() >= next_imap:
                     next_imap = time.monotonic() + IMAP_EVERY
                     _poll_safely(ctx)

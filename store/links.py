@@ -171,6 +171,22 @@ def mark_delivered_on(engine: Engine, message_id: str, link: Link, outcome: str)
     )
 
 
+def move_to_issue(
+    engine: Engine, *, tracker: str, issue_key: str, to_tracker: str, to_key: str, to_url: str
+) -> int:
+    """A routed issue continues as another (issue 13's move): every conversation on ``issue_key`` is
+    now on ``to_key``, its mail thread included (its Message-IDs stay with the same link), so
+    follow-ups and replies go there and the source's status changes reach no customer. Repeating it is
+    harmless; the number of links moved."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            links.update()
+            .where(links.c.tracker == tracker, links.c.issue_key == issue_key)
+            .values(tracker=to_tracker, issue_key=to_key, issue_url=to_url)
+        )
+    return int(result.rowcount or 0)
+
+
 def deactivate(engine: Engine, link_id: int) -> None:
     """The link's issue is done: the conversation's next message opens a new issue."""
     with engine.begin() as conn:

@@ -296,6 +296,24 @@ def finish(
     return get_request(engine, request_id)
 
 
+def postpone(engine: Engine, request_id: str, delay_seconds: float, reason: str) -> RouteRequest | None:
+    """A running request waits (a tracker is down): queued again, due after ``delay_seconds``, when
+    the sweep gives it a new job."""
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            route_requests.update()
+            .where(route_requests.c.id == request_id, route_requests.c.status == RUNNING)
+            .values(
+                status=QUEUED,
+                reason=reason[:REASON_LIMIT],
+                lease_until=now + dt.timedelta(seconds=delay_seconds),
+                updated_at=now,
+            )
+        )
+    return get_request(engine, request_id)
+
+
 def due_requests(engine: Engine, now: dt.datetime | None = None, limit: int = 500) -> list[str]:
     """Queued or running requests whose lease ran out: their job was lost or their worker died."""
     now = now or utcnow()
