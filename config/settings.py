@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     # default, so the peer's own address is the client's
     HUB_TRUSTED_PROXIES: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     HUB_METRICS_TOKEN: SecretStr | None = None  # when set, GET /metrics needs it as a Bearer token
+    HUB_API_TOKEN: SecretStr | None = None  # Bearer token of the routing API (unset: the API is closed)
 
     # limits (bytes unless named otherwise)
     HUB_MAX_EMAIL_BYTES: int = Field(default=25 * 1024 * 1024, ge=1024)

@@ -16,10 +16,12 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from jobs.routing.errors import (
     PlanRefused,
+    RouteBroken,
     RouteBusy,
     RouteNotOffered,
     RoutingError,
     TrackerDown,
+    TrackerRefused,
     UnknownIssue,
     UnknownRoute,
 )
@@ -56,6 +58,8 @@ ROUTING_STATUS: tuple[tuple[type[RoutingError], int], ...] = (
     (UnknownIssue, 404),
     (RouteNotOffered, 409),
     (RouteBusy, 409),
+    (RouteBroken, 409),
+    (TrackerRefused, 502),
     (TrackerDown, 503),
 )
 

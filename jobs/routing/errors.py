@@ -29,6 +29,15 @@ class RouteBusy(RoutingError):
         self.request_id = request_id
 
 
+class RouteBroken(RoutingError):
+    """The route's target is not what the tracker has (a project, a type, a field): the admin's to fix
+    (``trackerhub check`` names it) (409)."""
+
+
+class TrackerRefused(RoutingError):
+    """The tracker refused a read the service needed, with its own error (502)."""
+
+
 class TrackerDown(RoutingError):
     """The tracker the preview or the request needs does not answer now; try again later (503)."""
 

@@ -14,7 +14,7 @@ from config.routes import Route, offered_routes
 from connector.errors import TrackerRejected, TrackerUnavailable, UnknownTarget
 from connector.types import FieldSchema, FieldSpec, Target
 from jobs.context import Context
-from jobs.routing.errors import TrackerDown, UnknownIssue, UnknownRoute
+from jobs.routing.errors import RouteBroken, TrackerDown, TrackerRefused, UnknownIssue, UnknownRoute
 from mappers.autofill import RoutePlan, SourceIssue, plan_route
 from mappers.issue import target_of
 
@@ -99,16 +99,15 @@ def make_plan(
 
 @contextmanager
 def tracker_errors(what: str) -> Iterator[None]:
-    """Translate a tracker's answers about ``what`` into the routing service's errors (a wrong target
-    of the route is an admin's error and passes as it is)."""
+    """Translate a tracker's answers about ``what`` into the routing service's errors."""
     try:
         yield
-    except UnknownTarget:
-        raise
+    except UnknownTarget as exc:
+        raise RouteBroken(f"the route's target is wrong: {exc}") from exc
     except TrackerRejected as exc:
         if exc.status == 404:
             raise UnknownIssue(f"{what} does not exist or the hub cannot see it") from exc
-        raise
+        raise TrackerRefused(f"the tracker refused: {exc}") from exc
     except TrackerUnavailable as exc:  # CircuitOpen included
         raise TrackerDown(f"the tracker does not answer now ({exc}); try again in a minute") from exc
 
