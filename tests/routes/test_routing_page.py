@@ -367,3 +367,12 @@ def test_a_target_url_that_is_not_http_is_not_made_a_link(
     html = client.get(location).get_data(as_text=True)
     assert "javascript:" not in html
     assert '<strong id="target">HW-8</strong>' in html
+
+
+def test_without_redis_the_page_says_to_try_later(wired: Settings, link: str) -> None:
+    """A hub whose Redis is not configured cannot queue a routing: a clear 503 page, not a 500."""
+    client = create_app(wired.model_copy(update={"REDIS_URL": None})).test_client()
+    page = client.get(link, headers={"Accept-Language": "en"})
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == "60"
+    assert "Try again in a minute" in page.get_data(as_text=True)
