@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 from jobs.routing import api
 from jobs.routing.errors import PlanRefused, RouteBusy, RoutingError
 from mappers.autofill import RoutePlan
-from mappers.route_links import BadRouteLink, ExpiredRouteLink, NoSecretKey, RouteLinkError, read_route_link
+from mappers.route_links import BadRouteLink, ExpiredRouteLink, NoSecretKey, read_route_link
 from routes.client_ip import client_address
 from routes.csrf import CsrfRefused, check_csrf, csrf_token
 from routes.errors import routing_status
@@ -63,8 +63,6 @@ def _open_link(token: str) -> tuple[str, str]:
         raise PageRefused(403, "link_invalid") from None
     except NoSecretKey:
         raise PageRefused(404, "links_off") from None
-    except RouteLinkError:
-        raise PageRefused(403, "link_invalid") from None
 
 
 def _secret() -> str:
@@ -117,22 +115,21 @@ def submit(token: str) -> ResponseReturnValue:
 @bp.get("/route/<token>/requests/<request_id>")
 def result(token: str, request_id: str) -> ResponseReturnValue:
     """The request's status; while it runs, the page polls :func:`result_status` and shows the new key."""
-    _, key = _open_link(token)
-    made = _request(key, request_id)
-    return _page("route_result.html", token=token, made=made, target_url=_web_url(made.target_url), key=key)
+    made = _request(_open_link(token), request_id)
+    target_url = _web_url(made.target_url)
+    return _page("route_result.html", token=token, made=made, target_url=target_url, key=made.source_key)
 
 
 @bp.get("/route/<token>/requests/<request_id>/status")
 def result_status(token: str, request_id: str) -> ResponseReturnValue:
     """The request as JSON, for the result page's poll."""
-    _, key = _open_link(token)
-    return jsonify(_request(key, request_id).as_json())
+    return jsonify(_request(_open_link(token), request_id).as_json())
 
 
-def _request(key: str, request_id: str) -> api.RouteRequest:
+def _request(issue: tuple[str, str], request_id: str) -> api.RouteRequest:
     """The request by id when it routes the link's issue (a link shows its own issue's requests only)."""
     made = api.status(job_context(), request_id)
-    if made is None or made.source_key != key:
+    if made is None or (made.source_tracker, made.source_key) != issue:
         raise PageRefused(404, "no_request")
     return made
 
@@ -163,7 +160,10 @@ def _preview(
     other_errors: list[str] = []
     for error in plan.errors:
         spec = next((s for s in plan.asked if error.field in (s.id, s.name)), None)
-        (field_errors[spec.id] if spec else other_errors).append(error.message if spec else str(error))
+        if spec is None:
+            other_errors.append(str(error))
+        else:
+            field_errors[spec.id].append(error.message)
     missing = {spec.id for spec in plan.missing} if submitted else set()
     rule = job_context().config.routes.get(route)
     return _page(
