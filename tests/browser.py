@@ -2,7 +2,8 @@
 
 Playwright's own browser download cannot be used here, so the browser is the one `make setup` installs
 (the Makefile's system-deps step), launched by its path. A missing browser fails the test that wanted
-it, never skips it: the routing page's browser test is part of `make test`.
+it, never skips it: the routing page's browser test is part of `make test`. The fixtures ``browser``
+and ``phone`` are imported by the conftest of each folder whose tests use them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from playwright.sync_api import Browser, sync_playwright
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 NAMES = ("chromium", "chromium-browser")  # Debian's package installs /usr/bin/chromium
 MOBILE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -54,3 +56,27 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium under Playwright; a missing browser FAILS the test (never a skip)."""
+    try:
+        with chromium() as running:
+            yield running
+    except ChromiumMissing as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    """A page in a fresh phone-sized context that speaks English; the page's console errors fail it."""
+    context = browser.new_context(locale="en-US", **MOBILE)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"the page logged errors: {errors}"
