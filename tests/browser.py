@@ -3,7 +3,7 @@
 Playwright's own browser download cannot be used here, so the browser is the one `make setup` installs
 (the Makefile's system-deps step), launched by its path. A missing browser fails the test that wanted
 it, never skips it: the routing page's browser test is part of `make test`. The fixtures ``browser``
-and ``phone`` are imported by the conftest of each folder whose tests use them.
+(one per test session) and ``phone`` are a plugin of tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from mappers.route_links import route_link_token
 from routes import create_app
 from sandbox.server import RunningSandbox, run_in_thread
 from store import routing
-from tests.browser import browser, phone  # noqa: F401 - fixtures
 from tests.routes.test_routing_page import ctx, jira, source, wired  # noqa: F401 - fixtures
 
 
@@ -29,7 +28,7 @@ def hub(wired: Settings) -> Iterator[RunningSandbox]:  # noqa: F811
 
 
 def test_the_result_page_shows_the_new_key_when_the_request_is_done(
-    phone: Page,  # noqa: F811
+    phone: Page,
     hub: RunningSandbox,
     ctx: Context,  # noqa: F811
     source: IssueRef,  # noqa: F811
