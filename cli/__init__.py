@@ -6,6 +6,7 @@ operator's one-shot commands. Each command module registers itself on the group 
 """
 
 from cli import operate, processes, up
+from cli import route as route_command
 from cli.common import main
 
-__all__ = ["main", "operate", "processes", "up"]
+__all__ = ["main", "operate", "processes", "route_command", "up"]

@@ -59,6 +59,9 @@ def up(host: str, port: int) -> None:
             children += _start_sandbox(env, var_dir)
         env.setdefault("HUB_INBOUND_TOKEN", secrets.token_urlsafe(24))
         env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+        env.setdefault("HUB_API_TOKEN", secrets.token_urlsafe(24))
+        if not env.get("HUB_SECRET_KEY"):
+            env["HUB_SECRET_KEY"] = _kept_secret_key(var_dir)
         os.environ.update(env)
         get_settings.cache_clear()
         config_or_exit(settings_or_exit())
@@ -315,8 +318,38 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
             "       -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \\",
             '       -d \'{"text": "/reply ::logs-request"}\'',
         ]
+    lines += _routing_lines(env, base)
     lines.append("")
     click.echo("\n".join(lines))
+
+
+def _routing_lines(env: dict[str, str], base: str) -> list[str]:
+    """The first issue's routing link (the page to route it with one click) and the API call."""
+    from mappers.route_links import route_link_url
+
+    settings = get_settings()
+    tracker, first = ("jira", f"{settings.JIRA_PROJECT}-1") if env.get("JIRA_URL") else ("kaiten", "1001")
+    token = env["HUB_API_TOKEN"]
+    return [
+        "",
+        f"Route the first issue ({first}) to another team, once it exists:",
+        f"  page: {route_link_url(settings, tracker, first)}",
+        f"  API:  curl -s {base}/api/routes/database/{first} -H 'Authorization: Bearer {token}' \\",
+        "         -H 'Content-Type: application/json' -d '{\"fields\": {}}'",
+        f"  CLI:  trackerhub route {first} hardware --set 'Spare parts=Fuser kit'",
+    ]
+
+
+def _kept_secret_key(var_dir: Path) -> str:
+    """``HUB_SECRET_KEY`` for a local run: made once and kept in ``var/secret_key`` (owner-only), so the
+    routing links ``up`` printed still open after a restart."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
 
 
 def _free_port(preferred: int) -> int:

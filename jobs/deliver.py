@@ -55,6 +55,7 @@ from jobs.events import handle_event
 from jobs.queues import peek_deliveries, take_deliveries
 from jobs.recovery import LEASE_SECONDS, conversation_lock_key, lock_token, record_companions
 from jobs.replies import queue_autoreply
+from jobs.routing.route_link import add_route_link
 from jobs.worker import trap
 from mappers.issue import bounce_comment, build_comment, build_draft, comment_marker
 from mappers.markup import markup_for
@@ -333,6 +334,7 @@ def _record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef
         _attach_files(tracker, entry, ref.key, issue.files)
         if previous is not None:
             tracker.link_issues(previous, ref.key)
+        add_route_link(ctx, tracker, ref)
     mail_ids = _own_mail_ids(message)
     requester_email = (message.email.reply_to if message.email and message.email.reply_to else None) or (
         message.sender.email

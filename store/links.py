@@ -115,6 +115,17 @@ def link_for_issue(engine: Engine, issue_key: str) -> Link | None:
     return _link(row) if row else None
 
 
+def links_on_issue(engine: Engine, tracker: str, issue_key: str) -> list[Link]:
+    """Every conversation link on an issue, oldest first (a routed issue can carry several)."""
+    query = (
+        sa.select(links)
+        .where(links.c.tracker == tracker, links.c.issue_key == issue_key)
+        .order_by(links.c.id)
+    )
+    with engine.connect() as conn:
+        return [_link(row) for row in conn.execute(query)]
+
+
 def get_link(engine: Engine, link_id: int) -> Link | None:
     """A link by id."""
     with engine.connect() as conn:

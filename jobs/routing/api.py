@@ -114,7 +114,11 @@ def submit(
     earlier = store.recent_request(ctx.engine, route, name, issue_key, DEDUP_WINDOW)
     if earlier is not None:
         return _same_or_busy(ctx, earlier, route)
-    plan = preview(ctx, route, issue_key, supplied, tracker=name)
+    rule = find_route(ctx, route)
+    source = read_source(ctx, name, issue_key)  # fields only: the job reads the comments and files
+    if route not in offered_for(ctx, source):
+        raise RouteNotOffered(f"route {route!r} is not offered for {issue_key}")
+    plan = make_plan(ctx, route, rule, source, supplied)
     if plan.missing:
         raise MissingFields(plan)
     if plan.errors:

@@ -47,11 +47,16 @@ from connector.errors import (
 from connector.jira.values import jira_value
 from connector.mail import send_mail
 from connector.types import FileUpload, IssueDraft, IssueRef
+from jobs.canned import library as canned_library
 from jobs.context import Context, get_context
+from jobs.replies import send_to_customer
 from jobs.routing.errors import PlanRefused, RoutingError, TrackerDown
 from jobs.routing.planning import find_route, make_plan, read_source
+from jobs.routing.route_link import add_route_link
 from mappers.autofill import PlannedValue, RoutePlan, SourceIssue
+from mappers.canned import CannedError, canned_variables
 from mappers.field_values import wire_value
+from mappers.replies import pick_language
 from mappers.route_text import digest_comment
 from store import links as conversation_links
 from store import outbound
@@ -117,6 +122,8 @@ class _Route:
         self.route: Route = find_route(self.ctx, self.request.route)
         self.steps: dict[str, Any] = dict(self.request.steps)
         self.marker = marker_of(self.request.id)
+        # nothing can have been written before the first attempt: it skips the lookups by marker
+        self.retry = self.request.attempts > 1
         self.source_tracker = self.ctx.tracker(self.request.source_tracker)
 
     # -- the steps ------------------------------------------------------------------------------------
@@ -135,6 +142,8 @@ class _Route:
             self._step("follow", lambda: self._follow(target))
             if not self.steps.get("moved"):
                 self._step("source", lambda: self._close_source(target))
+            if self.route.customer_notice:
+                self._step("notice", lambda: self._tell_customers(source, target))
         self._step("notify", lambda: self._notify_team(source, target))
         values = {p.field.name: p.text for p in plan.values}
         ended = store.finish(self.ctx.engine, self.request.id, store.DONE, field_values=values)
@@ -164,7 +173,8 @@ class _Route:
             return IssueRef(plan.target.tracker, str(known), tracker.issue_url(str(known)))
         ref = self._native_move(source, plan)
         if ref is None:
-            ref = tracker.find_issue(self.marker) or self._create(plan)
+            found = tracker.find_issue(self.marker) if self.retry else None
+            ref = found or self._create(plan)
         store.set_target(self.ctx.engine, self.request.id, ref.tracker, ref.key, ref.url)
         self.steps = store.record_step(self.ctx.engine, self.request.id, "target", ref.key)
         return ref
@@ -200,6 +210,7 @@ class _Route:
         ref = tracker.create_issue(draft)
         if later:
             tracker.update_fields(ref.key, later)
+        add_route_link(self.ctx, tracker, ref)
         return ref
 
     def _copy_files(self, source: SourceIssue, target: IssueRef) -> int:
@@ -217,7 +228,7 @@ class _Route:
             return None
         tracker = self.ctx.tracker(target.tracker)
         digest_marker = f"{self.marker}-digest"
-        found = tracker.find_comment(target.key, digest_marker)
+        found = tracker.find_comment(target.key, digest_marker) if self.retry else None
         if found:
             return found
         same = target.tracker == self.request.source_tracker
@@ -265,29 +276,53 @@ class _Route:
             to_url=target.url,
         )
 
+    def _tell_customers(self, source: SourceIssue, target: IssueRef) -> int:
+        """The route's ``customer_notice`` (a canned template) to each customer of the conversation, in
+        their channel and language, once each; one that cannot be reached is logged, not retried."""
+        template = self.route.customer_notice
+        assert template is not None
+        told = 0
+        for link in conversation_links.links_on_issue(self.ctx.engine, target.tracker, target.key):
+            language = pick_language(link.language, self.ctx.config.texts.default_language)
+            values = canned_variables(
+                issue_key=target.key, summary=source.state.summary, requester_name=link.requester_name
+            )
+            try:
+                text = canned_library(self.ctx).render(template, language, values)
+                send_to_customer(
+                    self.ctx,
+                    link,
+                    text,
+                    key=f"route-notice:{self.request.id}:{link.id}",
+                    message_id=self.request.id,
+                    hub_subject=f"Your request is now {target.key}",
+                )
+            except (CannedError, ChannelError) as exc:
+                log.warning("route.notice-failed request=%s link=%s error=%s", self.request.id, link.id, exc)
+                continue
+            told += 1
+        return told
+
     def _close_source(self, target: IssueRef) -> str:
+        """Move mode: the source's fate (a Jira transition with its resolution, a Kaiten column), with its
+        "Moved to" comment in the same request; an issue already there is left alone, so a retry writes
+        neither twice."""
         fate = self.route.source_fate
         key = self.request.source_key
         comment = None
         if fate is None or fate.comment:
             text = fate.comment if fate is not None and isinstance(fate.comment, str) else "Moved to"
-            comment = f"{text} {target.key} {target.url}"
-        kind = self.ctx.config.tracker_kind(self.request.source_tracker)
-        if comment and not self.source_tracker.find_comment(key, f"{self.marker}-moved"):
-            body = (
-                comment + "\n\n" + self.ctx.markup(self.request.source_tracker).marker(f"{self.marker}-moved")
-            )
-            self.source_tracker.add_comment(key, body, f"{self.marker}-moved")
-        if kind == "kaiten":
+            markup = self.ctx.markup(self.request.source_tracker)
+            comment = f"{markup.escape(text)} {target.key} {target.url}"
+        if self.ctx.config.tracker_kind(self.request.source_tracker) == "kaiten":
             column = fate.column if fate is not None else None
             to = str(column) if column is not None else _done_transition(self.source_tracker.transitions(key))
-            self.source_tracker.transition(key, to)
+            self.source_tracker.transition(key, to, comment=comment)
             return to
-        to = (fate.transition if fate is not None else None) or _done_transition(
-            self.source_tracker.transitions(key)
-        )
+        wanted = fate.transition if fate is not None else None
+        to = wanted or _done_transition(self.source_tracker.transitions(key))
         resolution = fate.resolution if fate is not None else None
-        self.source_tracker.transition(key, to, resolution=resolution)
+        self.source_tracker.transition(key, to, resolution=resolution, comment=comment)
         return to
 
     def _notify_team(self, source: SourceIssue, target: IssueRef) -> list[str]:

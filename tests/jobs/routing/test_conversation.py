@@ -55,10 +55,10 @@ def test_a_telegram_conversation_follows_its_issue_to_the_hardware_team(
     target = str(done.target_key)
     assert (done.status, target) == ("done", "DB-1")
 
-    # the source was closed by the route: its "Done" reaches no customer
+    # the customer is told once (the route's `routed` notice); the source's close tells them nothing
     run_event(ectx, post_hook(ectx, transition_webhook(source, "Done", "done")))
-    customer_messages = [m for m in sent_messages(telegram_sandbox) if m["chat_id"] == 42]
-    assert customer_messages == []
+    [notice] = [m for m in sent_messages(telegram_sandbox) if m["chat_id"] == 42]
+    assert "handed to the team" in notice["text"] and target in notice["text"]
 
     follow_up = journal_message(ectx, telegram_message("it is still smoking", sender=customer))
     assert deliver_with(ectx, follow_up) == "delivered"
@@ -69,7 +69,7 @@ def test_a_telegram_conversation_follows_its_issue_to_the_hardware_team(
 
     reply = engineer_comment(jira_sandbox, target, "/reply We are sending a technician.")
     assert run_event(ectx, post_hook(ectx, comment_webhook(target, reply))) == "delivered"
-    [answer] = [m for m in sent_messages(telegram_sandbox) if m["chat_id"] == 42]
+    [_, answer] = [m for m in sent_messages(telegram_sandbox) if m["chat_id"] == 42]
     assert answer["text"] == "We are sending a technician."
 
     [team] = [m for m in sent_messages(telegram_sandbox) if str(m["chat_id"]) == TEAM_CHAT]
@@ -104,3 +104,5 @@ def test_an_email_conversation_follows_and_the_team_is_mailed_once(
     ]
     team = [m for m in mails if m["To"] == TEAM_EMAIL]
     assert len(team) == 1 and target in str(team[0]["Subject"])
+    [notice] = [m for m in mails if m["To"] == "bob@customer.example"]  # the routed notice, once
+    assert str(notice["Subject"]) == f"[{target}] Your request is now {target}"

@@ -1,0 +1,102 @@
+"""Kaiten as the source: a move within the space is one PATCH (the card keeps its id), and Kaiten → Jira
+is the copy method with links both ways and the card put in its board's done column."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from config.settings import Settings
+from connector.types import IssueDraft, IssueRef, Target
+from jobs.context import Context, build_context
+from sandbox.server import RunningSandbox
+from tests.conftest import REPO_ROOT
+from tests.jobs.routing.conftest import issue_json, remote_links, route_now
+from tests.sandboxes import run_kaiten
+
+KAITEN_ROUTES = """
+  to-development:
+    label: {en: "Development board"}
+    offered: {trackers: [kaiten], boards: [10]}
+    target: {tracker: kaiten, board: 20, column: 202}
+    mode: move
+    fields:
+      asap: {value: true}
+  kaiten-to-hardware:
+    label: {en: "Hardware team (Jira)"}
+    offered: {trackers: [kaiten]}
+    target: {tracker: jira, project: HW, issue_type: Task}
+    mode: move
+    fields:
+      "Spare parts": {template: "for card {{ source.key }}"}
+    source_fate: {column: 103}
+"""
+AUTH = {"Authorization": "Bearer t"}
+
+
+@pytest.fixture
+def kaiten(tmp_path: Path) -> Iterator[RunningSandbox]:
+    with run_kaiten(tmp_path / "kaiten.sqlite3") as running:
+        yield running
+
+
+@pytest.fixture
+def kctx(ctx: Context, kaiten: RunningSandbox, tmp_path: Path) -> Context:
+    """Jira and Kaiten look-alikes, with the shipped rule file plus two routes from Kaiten."""
+    folder = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config" / "catalogues", folder / "catalogues")
+    shutil.copytree(REPO_ROOT / "config" / "canned", folder / "canned")
+    rule_file = folder / "hub.yaml"
+    rule_file.write_text((REPO_ROOT / "config" / "hub.yaml").read_text() + KAITEN_ROUTES)
+    update = {"KAITEN_URL": kaiten.url, "KAITEN_TOKEN": "t", "HUB_CONFIG": rule_file}
+    settings: Settings = ctx.settings.model_copy(update=update)
+    return build_context(settings)
+
+
+def card(kaiten: RunningSandbox, card_id: str) -> dict:  # type: ignore[type-arg]
+    response = requests.get(f"{kaiten.url}/api/latest/cards/{card_id}", headers=AUTH, timeout=10)
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
+def create_card(kctx: Context) -> IssueRef:
+    marker = f"hub-{uuid.uuid4().hex[:12]}"
+    draft = IssueDraft(Target("kaiten", "10", column="101"), "Scanner jams", "Jams on *every* page.", marker)
+    return kctx.tracker("kaiten").create_issue(draft)
+
+
+def test_a_move_within_the_space_is_one_patch_and_keeps_the_card(
+    kctx: Context, kaiten: RunningSandbox
+) -> None:
+    source = create_card(kctx)
+
+    done = route_now(kctx, "to-development", source.key)
+
+    assert (done.status, done.target_tracker, done.target_key) == ("done", "kaiten", source.key), done.reason
+    assert "moved" in done.steps
+    moved = card(kaiten, source.key)
+    assert (moved["board_id"], moved["column_id"], moved["asap"]) == (20, 202, True)
+
+
+def test_kaiten_to_jira_copies_links_both_ways_and_puts_the_card_in_done(
+    kctx: Context, kaiten: RunningSandbox, jira_sandbox: RunningSandbox
+) -> None:
+    source = create_card(kctx)
+
+    done = route_now(kctx, "kaiten-to-hardware", source.key)
+
+    assert (done.status, done.target_key) == ("done", "HW-1"), done.reason
+    hw = issue_json(jira_sandbox, "HW-1")["fields"]
+    assert hw["summary"] == "Scanner jams" and hw["customfield_10040"] == f"for card {source.key}"
+    assert "every" in hw["description"] and "*every*" not in hw["description"]  # markdown made plain, escaped
+    assert [link["object"]["url"] for link in remote_links(jira_sandbox, "HW-1")] == [source.url]
+    external = requests.get(
+        f"{kaiten.url}/api/latest/cards/{source.key}/external-links", headers=AUTH, timeout=10
+    )
+    assert [link["url"] for link in external.json()] == [done.target_url]
+    assert card(kaiten, source.key)["column_id"] == 103
