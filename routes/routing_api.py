@@ -17,7 +17,6 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from jobs.routing import api
 from mappers.errors import InvalidFields
 from routes.answers import bearer_token, read_body, require_secret
 from routes.errors import error_response
@@ -46,6 +45,8 @@ def route_issue(route: str, issue: str) -> ResponseReturnValue:
     actor = body.get("actor", "api")
     if not isinstance(actor, str) or not actor.strip() or len(actor) > 255:
         raise InvalidFields({"actor": "a name of at most 255 characters"})
+    from jobs.routing import api  # lazy: the tracker clients load on the first route (web RSS budget)
+
     routed = api.submit(job_context(), route, issue, fields, actor=actor.strip(), via="api")
     answer = {"id": routed.id, "status": routed.status, "status_url": f"/api/routes/{routed.id}"}
     return jsonify(answer), 202, {"Location": answer["status_url"], "Cache-Control": "no-store"}

@@ -18,21 +18,23 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from jobs.routing import api
 from jobs.routing.errors import PlanRefused, RouteBusy, RoutingError
-from mappers.autofill import RoutePlan
 from mappers.route_links import BadRouteLink, ExpiredRouteLink, NoSecretKey, read_route_link
 from routes.client_ip import client_address
 from routes.csrf import CsrfRefused, check_csrf, csrf_token
 from routes.errors import routing_status
 from routes.i18n import localize, request_language
 from routes.state import hub, job_context
+from store.routing import RouteRequest
+
+if TYPE_CHECKING:
+    from mappers.autofill import RoutePlan
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ def _secret() -> str:
 @bp.get("/route/<token>")
 def show(token: str) -> ResponseReturnValue:
     """The offered routes, or with ``?route=`` that route's preview. Reads only, never routes."""
+    from jobs.routing import api  # lazy: a web process that never routes loads no tracker client
+
     tracker, key = _open_link(token)
     ctx = job_context()
     route = request.args.get("route")
@@ -91,6 +95,8 @@ def show(token: str) -> ResponseReturnValue:
 @bp.post("/route/<token>")
 def submit(token: str) -> ResponseReturnValue:
     """Route the issue by the chosen route with the values the coordinator filled in."""
+    from jobs.routing import api  # lazy, as in show()
+
     tracker, key = _open_link(token)
     try:
         check_csrf(_secret(), CSRF_SALT, request.form.get("csrf_token"), token)
@@ -126,8 +132,10 @@ def result_status(token: str, request_id: str) -> ResponseReturnValue:
     return jsonify(_request(_open_link(token), request_id).as_json())
 
 
-def _request(issue: tuple[str, str], request_id: str) -> api.RouteRequest:
+def _request(issue: tuple[str, str], request_id: str) -> RouteRequest:
     """The request by id when it routes the link's issue (a link shows its own issue's requests only)."""
+    from jobs.routing import api  # lazy, as in show()
+
     made = api.status(job_context(), request_id)
     if made is None or (made.source_tracker, made.source_key) != issue:
         raise PageRefused(404, "no_request")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from redis import Redis
@@ -12,7 +13,9 @@ from werkzeug.exceptions import ServiceUnavailable
 from config.rules import HubConfig
 from config.settings import Settings
 from config.source import ConfigSource
-from jobs.context import Context
+
+if TYPE_CHECKING:
+    from jobs.context import Context
 
 
 @dataclass
@@ -38,7 +41,12 @@ def hub() -> Hub:
 
 def job_context() -> Context:
     """A jobs :class:`~jobs.context.Context` on the app's settings, database, Redis and rules, built once
-    per app: what a handler passes to a jobs service (routing). 503 when the hub has no Redis."""
+    per app: what a handler passes to a jobs service (routing). 503 when the hub has no Redis.
+
+    Imported on first use: a web process that never routes loads no tracker client (its memory budget).
+    """
+    from jobs.context import Context
+
     state = hub()
     if state.redis is None:
         raise ServiceUnavailable("REDIS_URL is not set")

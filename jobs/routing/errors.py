@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from mappers.autofill import RoutePlan
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the web app imports these errors; the planner loads only when a route is asked for
+    from mappers.autofill import RoutePlan
 
 
 class RoutingError(Exception):

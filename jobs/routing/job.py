@@ -102,6 +102,9 @@ def run_route_with(ctx: Context, request_id: str, now: dt.datetime | None = None
     except (TrackerRejected, Unsupported, RoutingError) as exc:
         log.warning("route.failed request=%s reason=%s", request.id, exc)
         return store.finish(ctx.engine, request.id, store.FAILED, reason=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug or the database: retried with back-off, failed after the last
+        log.exception("route.error request=%s", request.id)
+        return _postpone(ctx, request, f"{type(exc).__name__}: {exc}")
 
 
 def _postpone(ctx: Context, request: RouteRequest, reason: str) -> RouteRequest | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from config.routes import Route, offered_routes
 from connector.errors import TrackerRejected, TrackerUnavailable, UnknownTarget
-from connector.types import FieldSchema, FieldSpec, Target
+from connector.types import FieldSchema, FieldSpec, IssueState, Target
 from jobs.context import Context
 from jobs.routing.errors import RouteBroken, TrackerDown, TrackerRefused, UnknownIssue, UnknownRoute
 from mappers.autofill import RoutePlan, SourceIssue, plan_route
@@ -69,8 +69,17 @@ def read_source(ctx: Context, tracker_name: str, issue_key: str, route: Route | 
     with tracker_errors(issue_key):
         state = tracker.get_state(issue_key, all_fields=True, fields=("description",))
         specs = _source_fields(ctx, tracker_name, state.container, state.issue_type)
-        comments = tuple(tracker.comments(issue_key)) if route is not None and route.carry.comments else ()
-        files = tuple(tracker.list_files(issue_key)) if route is not None and route.carry.attachments else ()
+        carry = route.carry if route is not None else None
+        comments = (
+            tuple(tracker.comments(issue_key))
+            if carry and carry.comments and _may_have(state, "comment")
+            else ()
+        )
+        files = (
+            tuple(tracker.list_files(issue_key))
+            if carry and carry.attachments and _may_have(state, "attachment")
+            else ()
+        )
     description = state.fields.get("description")
     return SourceIssue(
         state=state,
@@ -110,6 +119,15 @@ def tracker_errors(what: str) -> Iterator[None]:
         raise TrackerRefused(f"the tracker refused: {exc}") from exc
     except TrackerUnavailable as exc:  # CircuitOpen included
         raise TrackerDown(f"the tracker does not answer now ({exc}); try again in a minute") from exc
+
+
+def _may_have(state: IssueState, jira_field: str) -> bool:
+    """Whether the issue may have comments (``comment``) or files (``attachment``): a Jira issue read with
+    every field says when it has none (``{"total": 0}``, ``[]``), which saves the call; Kaiten does not."""
+    value = state.fields.get(jira_field)
+    if isinstance(value, dict):
+        return value.get("total") != 0
+    return value != []
 
 
 def _source_fields(ctx: Context, tracker_name: str, container: str, issue_type: str) -> tuple[FieldSpec, ...]:

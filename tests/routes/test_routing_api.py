@@ -134,3 +134,18 @@ def test_a_double_post_and_concurrent_posts_end_in_one_request_and_one_target(
     assert again.status_code == 202 and again.get_json()["id"] == request_id
     done = store.get_request(api_ctx.engine, request_id)
     assert done is not None and (done.status, done.target_key) == ("done", "DB-1")
+
+
+def test_the_web_app_loads_no_tracker_client_until_a_route_is_asked_for() -> None:
+    """The routing API's imports are lazy: a web worker that never routes keeps the jira library and the
+    connectors out of its memory (the web RSS budget, BENCHMARKS.md "Memory")."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    code = "import sys, routes.app; print(sorted(m for m in ('jira', 'connector.instances') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

@@ -88,3 +88,17 @@ def test_a_refused_create_fails_the_request_with_jiras_error_and_writes_nothing(
     still = issue_json(jira_sandbox, source.key, "status,comment")["fields"]
     assert still["status"]["statusCategory"]["key"] != "done" and still["comment"]["comments"] == []
     assert store.read_audit(ctx.engine)[0].result == "failed"
+
+
+def test_the_source_s_attachments_are_carried_to_the_target(
+    ctx: Context, jira_sandbox: RunningSandbox, source: IssueRef
+) -> None:
+    from connector.types import FileUpload
+
+    ctx.tracker("jira").attach_files(source.key, [FileUpload("error.log", b"fuser error 50.4")])
+
+    done = route_now(ctx, "database", source.key)
+
+    files = issue_json(jira_sandbox, str(done.target_key), "attachment")["fields"]["attachment"]
+    assert [(f["filename"], f["size"]) for f in files] == [("error.log", 16)]
+    assert done.steps["files"] == 1
