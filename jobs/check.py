@@ -28,6 +28,7 @@ from connector.jira import JiraTracker
 from connector.kaiten import KaitenTracker
 from connector.types import FieldSchema, Target
 from jobs.queues import get_redis
+from jobs.routing.check import check_routes
 from mappers.issue import target_of
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def check_config(settings: Settings, config: HubConfig) -> Problems:
             _check_kaiten(settings, config, name, uses.get(name, []), problems)
         else:
             _check_jira(settings, config, name, uses.get(name, []), problems)
+    check_routes(settings, config, problems)
     return problems
 
 
