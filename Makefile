@@ -63,12 +63,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Debian packages the hub and its tests run for real: installed with apt-get when missing and we are root.
 # PostgreSQL is found by its initdb, which Debian keeps off PATH under /usr/lib/postgresql/<version>/bin.
+# Chromium is the browser Playwright drives in the routing page's tests (Playwright's own download is
+# not used: tests/browser.py launches this one by its path).
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v dovecot >/dev/null || missing="$$missing dovecot-imapd"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \

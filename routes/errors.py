@@ -64,6 +64,13 @@ ROUTING_STATUS: tuple[tuple[type[RoutingError], int], ...] = (
 )
 
 
+def routing_status(exc: RoutingError) -> int:
+    """The HTTP status of a routing refusal (the API's JSON and the routing page's HTML agree)."""
+    if isinstance(exc, PlanRefused):
+        return 422
+    return next((code for kind, code in ROUTING_STATUS if isinstance(exc, kind)), 400)
+
+
 def error_response(
     status: int, error: str, details: object = None, headers: dict[str, str] | None = None
 ) -> tuple[Response, int, dict[str, str]]:
@@ -118,7 +125,7 @@ def register_error_handlers(app: Flask) -> None:
     def _routing(exc: RoutingError) -> ResponseReturnValue:
         if isinstance(exc, PlanRefused):
             return error_response(422, str(exc), exc.details())
-        status = next((code for kind, code in ROUTING_STATUS if isinstance(exc, kind)), 400)
+        status = routing_status(exc)
         details = {"request": exc.request_id} if isinstance(exc, RouteBusy) else None
         headers = {"Retry-After": "60"} if status == 503 else None
         return error_response(status, str(exc), details, headers)

@@ -29,12 +29,11 @@ from mappers.form import UploadedFile, is_spam, parse_submission
 from routes.answers import answer_body, read_body
 from routes.client_ip import client_address
 from routes.errors import RateLimited, RateLimitUnavailable
+from routes.i18n import localize, request_language
 from routes.state import hub
 from store import journal
 
 bp = Blueprint("forms", __name__, template_folder="templates")
-
-LANGUAGES = ("en", "ru")
 
 
 def _form(name: str) -> Form:
@@ -44,25 +43,11 @@ def _form(name: str) -> Form:
     return form
 
 
-def _language() -> str:
-    asked = request.args.get("lang")
-    if asked in LANGUAGES:
-        return asked
-    return request.accept_languages.best_match(LANGUAGES) or hub().config.texts.default_language
-
-
-def localize(text: str | dict[str, str], language: str) -> str:
-    """A form text in ``language``, falling back to English, then to any language given."""
-    if isinstance(text, str):
-        return text
-    return text.get(language) or text.get("en") or next(iter(text.values()), "")
-
-
 @bp.get("/forms/<name>")
 def show_form(name: str) -> ResponseReturnValue:
     """The accessible, mobile-friendly form page."""
     form = _form(name)
-    language = _language()
+    language = request_language()
     html = render_template(
         "form.html",
         form=form,
@@ -108,7 +93,7 @@ def allow_cross_origin(response: Response) -> Response:
 
 def _respond(name: str, body: dict[str, object], status: int) -> ResponseReturnValue:
     if _wants_html():
-        language = _language()
+        language = request_language()
         html = render_template("sent.html", name=name, id=body["id"], lang=language, ui=UI[language])
         return Response(html, status=status, mimetype="text/html")
     return jsonify(body), status

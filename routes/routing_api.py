@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from mappers.errors import InvalidFields
 from routes.answers import bearer_token, read_body, require_secret
 from routes.errors import error_response
-from routes.state import hub
+from routes.state import hub, job_context
 from store import routing as store
-
-if TYPE_CHECKING:
-    from jobs.context import Context
 
 bp = Blueprint("routing_api", __name__)
 
@@ -32,22 +29,6 @@ MAX_BODY = 64 * 1024
 MAX_FIELDS = 100
 MAX_VALUE_CHARS = 10_000
 MAX_AUDIT = 1000
-_CONTEXT = "routing-context"
-
-
-def routing_context() -> Context:
-    """The routing service's context for this app: the hub's settings, rules, database and Redis, and
-    tracker connectors built once per process (as a worker's)."""
-    from jobs.context import Context  # lazy: the tracker clients load on the first route (web RSS budget)
-
-    ctx: Context | None = current_app.extensions.get(_CONTEXT)
-    if ctx is None:
-        state = hub()
-        if state.redis is None:
-            raise RuntimeError("REDIS_URL is not set: routing requests cannot be queued")
-        ctx = Context(settings=state.settings, engine=state.engine, redis=state.redis, source=state.source)
-        current_app.extensions[_CONTEXT] = ctx
-    return ctx
 
 
 def require_api_token() -> None:
@@ -64,9 +45,9 @@ def route_issue(route: str, issue: str) -> ResponseReturnValue:
     actor = body.get("actor", "api")
     if not isinstance(actor, str) or not actor.strip() or len(actor) > 255:
         raise InvalidFields({"actor": "a name of at most 255 characters"})
-    from jobs.routing import api  # lazy, as routing_context
+    from jobs.routing import api  # lazy: the tracker clients load on the first route (web RSS budget)
 
-    routed = api.submit(routing_context(), route, issue, fields, actor=actor.strip(), via="api")
+    routed = api.submit(job_context(), route, issue, fields, actor=actor.strip(), via="api")
     answer = {"id": routed.id, "status": routed.status, "status_url": f"/api/routes/{routed.id}"}
     return jsonify(answer), 202, {"Location": answer["status_url"], "Cache-Control": "no-store"}
 

@@ -24,6 +24,8 @@ from config.rules import HubConfig
 from config.settings import Settings
 from tests.postgres import PostgresServer, PostgresUnavailable, start_postgres
 
+pytest_plugins = ["tests.browser"]  # the chromium fixtures: `browser` (one per session) and `phone`
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = REPO_ROOT.parent / "shared"

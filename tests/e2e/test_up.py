@@ -74,6 +74,12 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         HUB_LOG_LEVEL="WARNING",
         HUB_SANDBOX=request.param,
     )
+    yield wait_started(process, var_dir)
+    stop_up(process)
+
+
+def wait_started(process: subprocess.Popen[bytes], var_dir: Path) -> dict[str, Any]:
+    """``var/up.json`` once `up` has written it (everything listens), with the process and its folder."""
     state_file = var_dir / "up.json"
     deadline = time.monotonic() + 90
     while not state_file.exists():
@@ -84,7 +90,11 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             )
         time.sleep(0.2)
     state = json.loads(state_file.read_text())
-    yield {**state, "process": process, "var_dir": var_dir}
+    return {**state, "process": process, "var_dir": var_dir}
+
+
+def stop_up(process: subprocess.Popen[bytes]) -> None:
+    """Stop `up` as Ctrl-C would its shell job; kill its group if it lingers."""
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=20)
