@@ -43,7 +43,9 @@ def test_the_digest_skips_the_may_holidays_and_fires_once_after_them() -> None:
     assert latest_due(WORKDAYS_10, since=msk(2027, 4, 30, 10), now=msk(2027, 5, 3, 23)) is None
     assert next_due(WORKDAYS_10, msk(2027, 4, 30, 10)) == msk(2027, 5, 4, 10)
     assert next_due(WORKDAYS_10, msk(2027, 5, 7, 10)) == msk(2027, 5, 11, 10)
-    assert latest_due(WORKDAYS_10, since=msk(2027, 4, 30, 10), now=msk(2027, 5, 12, 9)) == msk(2027, 5, 11, 10)
+    assert latest_due(WORKDAYS_10, since=msk(2027, 4, 30, 10), now=msk(2027, 5, 12, 9)) == msk(
+        2027, 5, 11, 10
+    )
 
 
 def test_a_friday_evening_interval_waits_for_monday_morning() -> None:
@@ -103,7 +105,9 @@ CRONS = ["0 10 * * 1-5", "*/15 * * * *", "30 8,13 * * *", "0 0 1 * *", "5 4 * * 
 INTERVALS = [5, 15, 45, 60, 90, 7 * 60, 24 * 60]
 ZONES = [MSK, BERLIN, UTC_ZONE, ZoneInfo("America/New_York")]
 CALENDARS = [None, RU, SATURDAY_WORK]
-moments = st.datetimes(min_value=datetime(2026, 12, 20), max_value=datetime(2027, 12, 31), timezones=st.just(UTC))
+moments = st.datetimes(
+    min_value=datetime(2026, 12, 20), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+)
 
 
 @st.composite
@@ -144,14 +148,18 @@ def _kept(schedule: Schedule, minute: datetime) -> bool:
 
 @settings(max_examples=40, deadline=None)
 @given(schedules(), moments, st.integers(min_value=0, max_value=36 * 60))
-def test_latest_due_is_the_last_kept_due_time_of_the_window(schedule: Schedule, now: datetime, span: int) -> None:
+def test_latest_due_is_the_last_kept_due_time_of_the_window(
+    schedule: Schedule, now: datetime, span: int
+) -> None:
     since = now - timedelta(minutes=span)
     assert latest_due(schedule, since, now) == oracle(schedule, since, now)
 
 
 @settings(max_examples=60, deadline=None)
 @given(schedules(), moments, st.integers(min_value=0, max_value=20 * 24 * 60))
-def test_firing_the_latest_leaves_nothing_due_until_the_next(schedule: Schedule, now: datetime, span: int) -> None:
+def test_firing_the_latest_leaves_nothing_due_until_the_next(
+    schedule: Schedule, now: datetime, span: int
+) -> None:
     since = now - timedelta(minutes=span)
     due = latest_due(schedule, since, now)
     if due is None:
