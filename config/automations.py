@@ -41,6 +41,7 @@ Validation checks what can be checked without the tracker: calendars, canned res
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -147,10 +148,9 @@ def _check_canned(key: str | None, info: ValidationInfo) -> None:
     known = _scope(info).canned_keys
     if key is None or known is None or key in known:
         return
-    listed = ", ".join(sorted(known)) or "(none)"
-    raise ValueError(
-        f"no canned response {key!r} in the canned/ folder beside the rule file; there are {listed}"
-    )
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"did you mean {close[0]}?" if close else f"there are {', '.join(sorted(known)) or '(none)'}"
+    raise ValueError(f"no canned response {key!r} in the canned/ folder beside the rule file; {hint}")
 
 
 class Trigger(Strict):
