@@ -81,6 +81,7 @@ def _clauses(query: SearchQuery, tz: tzinfo) -> Iterable[str]:
         yield f"statusCategory != {quote(CATEGORY_NAMES[DONE])}"
     if query.assignee_empty is not None:
         yield "assignee is EMPTY" if query.assignee_empty else "assignee is not EMPTY"
+    yield from _membership("assignee", query.assignees)
     yield from _membership("labels", query.labels)
     yield from _membership("issuetype", query.issue_types)
     yield from _membership("key", query.keys)

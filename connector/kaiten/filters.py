@@ -20,6 +20,7 @@ and ``offset``. How the query's parts map onto them:
   millisecond: a "before" bound rounded up, an "after" bound cut, so the part Kaiten does not keep
   cannot change the answer;
 - ``due_before`` / ``due_after`` (dates): strictly before / after that day, UTC;
+- ``assignees`` → ``responsible_ids`` (user ids);
 - ``assignee_empty``: Kaiten filters by ``responsible_id(s)`` but not by "no responsible", so it is
   checked on each card's ``members`` (the card list carries them: ``CardsRetrieveCardListResponse`` in
   2chevskii/kaiten-client ``src/generated/rest/cards.ts``, typed from the docs);
@@ -179,6 +180,8 @@ def _common_params(query: SearchQuery, tags: Mapping[str, int]) -> dict[str, str
         if not ids:
             return None
         params["tag_ids"] = _joined(ids)
+    if query.assignees:
+        params["responsible_ids"] = _joined({as_int(user, "user id") for user in query.assignees})
     if query.issue_types:
         params["type_ids"] = _joined(sorted({as_int(t, "card type id") for t in query.issue_types}))
     for name in TIME_PARAMS:
@@ -326,6 +329,7 @@ CHECKS: dict[str, Callable[[Mapping[str, Any], str], bool]] = {
         value.casefold() in {str(t.get("name")).casefold() for t in card.get("tags") or []}
     ),
     "tag_ids": lambda card, value: bool(_tag_ids(card) & _ids(value)),
+    "responsible_ids": lambda card, value: _responsible(card) in _ids(value),
     "created_after": _time("created", after=True),
     "created_before": _time("created", after=False),
     "updated_after": _time("updated", after=True),

@@ -11,7 +11,7 @@ from pathlib import Path
 from connector.jira import JiraTracker
 from connector.types import DateRange, SearchQuery
 from sandbox.server import RunningSandbox
-from tests.connector.jira.test_sandbox_operations import cloud, create, jira, sandbox
+from tests.connector.jira.test_sandbox_operations import cloud, create, jira, sandbox, user
 
 __all__ = ["cloud", "jira", "sandbox"]  # fixtures
 
@@ -60,3 +60,13 @@ def test_in_status_since_and_date_windows(jira: JiraTracker, sandbox: RunningSan
     }
     assert found[stuck.key].fields["statuscategorychangedate"].startswith("2026-01-06T10:00")
     assert found[untouched.key].fields["statuscategorychangedate"].startswith("2026-01-05T10:00")
+
+
+def test_open_issues_of_some_assignees_for_load_aware_assignment(jira: JiraTracker, cloud: bool) -> None:
+    mine, done, other = (create(jira, name, labels=("load",)) for name in ("mine", "done", "other"))
+    for ref in (mine, done):
+        jira.assign(ref.key, user(cloud))
+    jira.transition(done.key, "Done")
+    query = SearchQuery(labels=("load",), assignees=(user(cloud),), not_done=True)
+    assert [(s.ref.key, s.assignee) for s in jira.search(query)] == [(mine.key, user(cloud))]
+    assert other.key not in [s.ref.key for s in jira.search(query)]

@@ -225,12 +225,14 @@ def test_checklists_once_by_name(kaiten: KaitenTracker) -> None:
     assert offboarding == Checklist(other, "Offboarding")
 
 
-def test_search_by_when_a_card_last_moved_and_by_a_date_property(
+def test_search_by_when_a_card_last_moved_a_date_property_and_responsible(
     kaiten: KaitenTracker, tmp_path: Path
 ) -> None:
     stuck = new_card(kaiten, "hub-1", custom_fields={"id_505": "2030-01-10"})
     fresh = new_card(kaiten, "hub-2", custom_fields={"id_505": "2030-02-10"})
-    undated = new_card(kaiten, "hub-3")
+    undated = new_card(kaiten, "hub-3", assignee="2")
+    kaiten.assign(fresh, "3")
+    kaiten.assign(undated, None)
     for key in (stuck, fresh):
         kaiten.transition(key, "In progress")
     with sqlite3.connect(tmp_path / "kaiten.sqlite3") as conn:
@@ -245,6 +247,8 @@ def test_search_by_when_a_card_last_moved_and_by_a_date_property(
         (SearchQuery(field_dates=(january,)), [stuck]),
         (SearchQuery(field_dates=(DateRange("id_505", on_or_before=date(2030, 2, 10)),)), [stuck, fresh]),
         (SearchQuery(field_dates=(DateRange("id_505"),)), [stuck, fresh]),
+        (SearchQuery(assignees=("3", "4")), [fresh]),
+        (SearchQuery(assignees=("2",)), []),
     ]
     for query, expected in cases:
         assert keys(kaiten.search(query)) == expected, query
