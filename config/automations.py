@@ -17,8 +17,9 @@ default}``, the environment's, when left out): that tracker, and that project or
 ``when.projects`` names others. Its **trigger** is exactly one of:
 
 - ``cron: "0 10 * * 1-5"`` or ``every: 30m`` (hours/minutes of wall-clock time): a schedule, in the
-  ``timezone`` given or else the calendar's; with a ``calendar`` named, a due time that is not working
-  time of it (a holiday, a weekend) is skipped. After downtime only the latest due time fires.
+  ``timezone`` given or else the calendar's; with a ``calendar`` named, a cron due time on a day off of
+  it, or an ``every`` due time outside its working hours, is skipped (``mappers.schedules``). After
+  downtime only the latest due time fires.
 - ``event:`` ``created``, ``commented`` (``text_contains``, ``author: customer|team|any``),
   ``transitioned`` / ``moved`` (``to``: statuses or columns entered), ``assigned``, ``field_changed``
   (``field``), ``linked_resolved`` (an issue linked to this one reached a done status;
@@ -77,7 +78,6 @@ TRIGGER_KINDS = (
 TIME_KINDS = ("in_status_longer", "before_date", "after_date", "no_customer_reply")
 SCHEDULE_KINDS = ("cron", "every")
 EVENTS = ("created", "commented", "transitioned", "moved", "assigned", "field_changed", "linked_resolved")
-SLA_STATES = ("warning", "breached")
 ACTION_KINDS = (
     "comment",
     "notify",
@@ -469,10 +469,6 @@ class ResolveAction(Strict):
     resolution: str | None = Field(default=None, min_length=1)
 
 
-def _resolve_shorthand(value: Any) -> Any:
-    return {} if value is True or value is None else value
-
-
 class DigestAction(Notify):
     """One message listing every issue the scan found (key, title, link, priority), the ``critical``
     priorities marked and listed first; nothing is sent when none was found."""
@@ -495,7 +491,7 @@ class Action(Strict):
     checklist: ChecklistAction | None = None
     checklist_children: ChecklistChildrenAction | None = None
     route: str | None = Field(default=None, min_length=1)
-    resolve: Annotated[ResolveAction, BeforeValidator(_resolve_shorthand)] | None = None
+    resolve: ResolveAction | None = None
     digest: DigestAction | None = None
     only: Annotated[tuple[Literal["warning", "breached"], ...], BeforeValidator(as_texts)] = ()
 

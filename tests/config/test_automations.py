@@ -315,6 +315,7 @@ def test_a_wrong_condition_is_named(tmp_path: Path, rule: str, error: str) -> No
         ),
         ("{route: hardware}", "route", lambda s: s == "hardware"),
         ("{resolve: true}", "resolve", lambda s: s.resolution is None),
+        ("{resolve: }", "resolve", lambda s: s.transition is None),
         ('{resolve: {resolution: "Won\'t Do"}}', "resolve", lambda s: s.resolution == "Won't Do"),
     ],
 )
