@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from config.settings import Settings
 from connector.types import IssueDraft, IssueRef, Target
@@ -20,21 +21,21 @@ from tests.jobs.routing.conftest import issue_json, remote_links, route_now
 from tests.sandboxes import run_kaiten
 
 KAITEN_ROUTES = """
-  to-development:
-    label: {en: "Development board"}
-    offered: {trackers: [kaiten], boards: [10]}
-    target: {tracker: kaiten, board: 20, column: 202}
-    mode: move
-    fields:
-      asap: {value: true}
-  kaiten-to-hardware:
-    label: {en: "Hardware team (Jira)"}
-    offered: {trackers: [kaiten]}
-    target: {tracker: jira, project: HW, issue_type: Task}
-    mode: move
-    fields:
-      "Spare parts": {template: "for card {{ source.key }}"}
-    source_fate: {column: 103}
+to-development:
+  label: {en: "Development board"}
+  offered: {trackers: [kaiten], boards: [10]}
+  target: {tracker: kaiten, board: 20, column: 202}
+  mode: move
+  fields:
+    asap: {value: true}
+kaiten-to-hardware:
+  label: {en: "Hardware team (Jira)"}
+  offered: {trackers: [kaiten]}
+  target: {tracker: jira, project: HW, issue_type: Task}
+  mode: move
+  fields:
+    "Spare parts": {template: "for card {{ source.key }}"}
+  source_fate: {column: 103}
 """
 AUTH = {"Authorization": "Bearer t"}
 
@@ -52,7 +53,9 @@ def kctx(ctx: Context, kaiten: RunningSandbox, tmp_path: Path) -> Context:
     shutil.copytree(REPO_ROOT / "config" / "catalogues", folder / "catalogues")
     shutil.copytree(REPO_ROOT / "config" / "canned", folder / "canned")
     rule_file = folder / "hub.yaml"
-    rule_file.write_text((REPO_ROOT / "config" / "hub.yaml").read_text() + KAITEN_ROUTES)
+    rules = yaml.safe_load((REPO_ROOT / "config" / "hub.yaml").read_text())
+    rules["routes"].update(yaml.safe_load(KAITEN_ROUTES))
+    rule_file.write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False))
     update = {"KAITEN_URL": kaiten.url, "KAITEN_TOKEN": "t", "HUB_CONFIG": rule_file}
     settings: Settings = ctx.settings.model_copy(update=update)
     return build_context(settings)
