@@ -27,10 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import secrets
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -44,18 +41,18 @@ from connector.errors import (
     TrackerUnavailable,
     Unsupported,
 )
-from connector.jira.values import jira_value
 from connector.mail import send_mail
-from connector.types import FileUpload, IssueDraft, IssueRef
+from connector.types import FileUpload, IssueRef
 from jobs.canned import library as canned_library
 from jobs.context import Context, get_context
 from jobs.replies import send_to_customer
+from jobs.routing.drafts import draft_of, tracker_values
 from jobs.routing.errors import PlanRefused, RoutingError, TrackerDown
+from jobs.routing.move_slots import move_slot
 from jobs.routing.planning import find_route, make_plan, read_source
 from jobs.routing.route_link import add_route_link
-from mappers.autofill import PlannedValue, RoutePlan, SourceIssue
+from mappers.autofill import RoutePlan, SourceIssue
 from mappers.canned import CannedError, canned_variables
-from mappers.field_values import wire_value
 from mappers.replies import pick_language
 from mappers.route_text import digest_comment
 from store import links as conversation_links
@@ -66,8 +63,6 @@ from store.routing import RouteRequest
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 300  # as jobs.routing.api's: renewed at every step
-MOVES_PER_SITE = 5  # Jira Cloud bulk move tasks at once per site
-MOVE_SLOT_SECONDS = 120  # a move slot's hold, should its job die holding it
 RETRY_DELAYS = (10, 30, 120, 600, 1800)  # seconds before an attempt after an outage
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ATTEMPTS = 8
@@ -384,72 +379,8 @@ class _Route:
         return address
 
 
-def draft_of(plan: RoutePlan, marker: str, tracker: Any) -> tuple[IssueDraft, dict[str, Any]]:
-    """The create of the plan's target, carrying ``marker``, and the fields set after it (Kaiten's
-    properties and tags go through its field update, which knows their shapes)."""
-    values = {p.field.id: p for p in plan.values}
-    kind = tracker.kind
-    title_id = "summary" if kind == "jira" else "title"
-    title = values.pop(title_id, None)
-    body = values.pop("description", None)
-    labels_id = "labels" if kind == "jira" else "tags"
-    labels = values.pop(labels_id, None) if kind == "jira" else None
-    carried = tuple(str(x) for x in wire_value(labels.value)) if labels is not None else ()
-    shaped = tracker_values(list(values.values()), tracker)
-    draft_fields, later = (shaped, {}) if kind == "jira" else ({}, shaped)
-    draft = IssueDraft(
-        target=plan.target,
-        title=str(title.value) if title is not None else "",
-        body=str(body.value) if body is not None else "",
-        idempotency_key=marker,
-        labels=(marker, *carried) if kind == "jira" else (),
-        custom_fields=draft_fields,
-    )
-    return draft, later
-
-
-def tracker_values(values: list[PlannedValue], tracker: Any) -> dict[str, Any]:
-    """Planned values by field id as ``tracker`` writes them: Jira's JSON shapes made with the target's
-    create screen (a select's id as ``{"id"}``, users by name or account id), Kaiten's as its field
-    update takes them (it shapes them itself)."""
-    if tracker.kind != "jira":
-        return {p.field.id: wire_value(p.value) for p in values}
-    cloud = CAN_MOVE in tracker.capabilities()
-    return {p.field.id: jira_value(p.field, wire_value(p.value), cloud=cloud) for p in values}
-
-
 def _done_transition(transitions: list[Any]) -> str:
     done = next((t for t in transitions if t.to_category == "done"), None)
     if done is None:
         raise TrackerRejected("the source has no transition into a done status; set source_fate.transition")
     return str(done.id)
-
-
-@contextmanager
-def move_slot(
-    ctx: Context, tracker: str, wait: float = 60.0, sleep: Callable[[float], None] = time.sleep
-) -> Iterator[None]:
-    """One of :data:`MOVES_PER_SITE` slots for a native move on ``tracker`` (a Redis sorted set of
-    holders by expiry, so a dead holder's slot frees itself); ``TrackerDown`` when none frees in ``wait``."""
-    key = f"hub:route-moves:{tracker}"
-    token = secrets.token_hex(8)
-    deadline = time.monotonic() + wait
-    delay = 0.2
-    while True:
-        now = time.time()
-        pipe = ctx.redis.pipeline()
-        pipe.zremrangebyscore(key, 0, now)
-        pipe.zadd(key, {token: now + MOVE_SLOT_SECONDS})
-        pipe.zrank(key, token)
-        _, _, rank = pipe.execute()
-        if rank is not None and int(rank) < MOVES_PER_SITE:
-            break
-        ctx.redis.zrem(key, token)
-        if time.monotonic() > deadline:
-            raise TrackerDown(f"{MOVES_PER_SITE} moves are running on {tracker}; trying again later")
-        sleep(delay)
-        delay = min(delay * 2, 5.0)
-    try:
-        yield
-    finally:
-        ctx.redis.zrem(key, token)

@@ -9,7 +9,7 @@ import pytest
 
 from jobs.context import Context
 from jobs.routing.errors import TrackerDown
-from jobs.routing.job import MOVES_PER_SITE, move_slot
+from jobs.routing.move_slots import MOVES_PER_SITE, move_slot
 
 
 def test_a_sixth_move_waits_and_gets_a_slot_once_one_frees(ctx: Context) -> None:
