@@ -1,0 +1,178 @@
+"""The engine's view of an automation rule: what to search, when, which occurrence fires, which actions.
+
+The rule file's ``automations:`` section (config/automations.py) is compiled into these
+(jobs/automations/rules.py); the engine needs no more of a rule than this, so the scan, the firing job
+and the CLI do not depend on how a rule is written.
+
+Kinds of rule, by what makes them fire:
+
+- **scheduled** (``schedule`` set, ``occurrence`` None): at each due time of the schedule, every issue the
+  query finds fires once, with the due time as its occurrence (a digest: the rule fires once for all
+  of them);
+- **conditional** (``occurrence`` set): the query is scanned every ``schedule`` tick, and each issue
+  fires once per occurrence key the condition gives it (the time it entered its status, the date a
+  date field names, the customer's last reply);
+- **event** (``events`` set): a tracker webhook of one of these kinds fires it, once per event id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.types import IssueState, SearchQuery, Target
+from jobs.registry import Cron, Every
+
+Schedule = Cron | Every
+
+
+@dataclass(frozen=True)
+class CommentAction:
+    """A comment: ``canned`` names a canned template (else ``text`` is the body, plain text); internal
+    (team only) unless ``public``; ``to_customer`` sends it to the customer through the reply path."""
+
+    text: str = ""
+    canned: str | None = None
+    to_customer: bool = False
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class NotifyAction:
+    """A message to the team: a Telegram chat and/or e-mail addresses, with the issue's link and fields."""
+
+    telegram_chat: str | None = None
+    email: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TransitionAction:
+    """Move the issue to a status / column (a transition id or name, or a status name)."""
+
+    to: str
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolveAction:
+    """Move the issue through its first transition into a done status."""
+
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignAction:
+    """Assign: ``user`` fixed, or in turn among ``among`` (``round_robin``)."""
+
+    user: str | None = None
+    among: tuple[str, ...] = ()
+    how: str = "fixed"  # fixed | round_robin
+
+
+@dataclass(frozen=True)
+class SetAction:
+    """Set fields (by id) and add or remove labels / tags."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    add_labels: tuple[str, ...] = ()
+    remove_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CreateAction:
+    """Create an issue / card in ``target``, linked to the source issue when ``link``; ``carry`` copies
+    the source's ``labels`` and ``assignee``."""
+
+    target: Target
+    title: str
+    body: str = ""
+    link: bool = True
+    carry: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestAction:
+    """One message listing every issue the scan found, the ``critical`` priorities marked."""
+
+    telegram_chat: str | None = None
+    email: str | None = None
+    critical: tuple[str, ...] = ()
+    title: str = ""
+
+
+Action = (
+    CommentAction
+    | NotifyAction
+    | TransitionAction
+    | ResolveAction
+    | AssignAction
+    | SetAction
+    | CreateAction
+    | DigestAction
+)
+
+Occurrence = Callable[[IssueState, dt.datetime], str | None]
+
+
+@dataclass(frozen=True)
+class AutomationRule:
+    """One rule as the engine runs it."""
+
+    name: str
+    tracker: str
+    actions: tuple[Action, ...]
+    query: SearchQuery = field(default_factory=SearchQuery)
+    fields: tuple[str, ...] = ()
+    schedule: Schedule | None = None
+    occurrence: Occurrence | None = None
+    events: tuple[str, ...] = ()
+    text_contains: str | None = None
+    accepts: Callable[[IssueState], bool] | None = None  # what the query cannot say (field values…)
+
+    @property
+    def scanned(self) -> bool:
+        """Whether the scheduler scans this rule (scheduled and conditional rules)."""
+        return self.schedule is not None
+
+    @property
+    def rule_wide(self) -> bool:
+        """One firing for all the issues found (a digest), not one per issue."""
+        return any(isinstance(action, DigestAction) for action in self.actions)
+
+
+def latest_due(schedule: Schedule, now: dt.datetime) -> dt.datetime:
+    """The schedule's latest due time on or before ``now`` (an ``Every`` counts from the epoch, so every
+    process agrees on its ticks)."""
+    epoch = now.timestamp()
+    if isinstance(schedule, Every):
+        step = max(schedule.seconds, 1.0)
+        return dt.datetime.fromtimestamp(epoch - epoch % step, dt.UTC)
+    return dt.datetime.fromtimestamp(schedule.latest(epoch), dt.UTC)
+
+
+def describe(action: Action) -> str:
+    """What an action does, in one line (dry-run, ``ls``)."""
+    match action:
+        case CommentAction(canned=canned, to_customer=to_customer, public=public, text=text):
+            what = f"canned {canned}" if canned else repr(text[:40])
+            where = "to the customer" if to_customer else ("public" if public else "internal")
+            return f"comment {where}: {what}"
+        case NotifyAction(telegram_chat=chat, email=email):
+            return "notify " + ", ".join(x for x in (chat and f"telegram {chat}", email) if x)
+        case TransitionAction(to=to):
+            return f"transition to {to!r}"
+        case ResolveAction():
+            return "resolve"
+        case AssignAction(user=user, among=among, how=how):
+            return f"assign {user}" if how == "fixed" else f"assign {how} among {', '.join(among)}"
+        case SetAction(fields=fields, add_labels=add, remove_labels=remove):
+            parts = [*(f"{k}={v!r}" for k, v in fields.items()), *(f"+{x}" for x in add)]
+            return "set " + " ".join([*parts, *(f"-{x}" for x in remove)])
+        case CreateAction(target=target, title=title):
+            return f"create {title!r} in {target.tracker}:{target.container}"
+        case DigestAction(telegram_chat=chat, email=email):
+            return "digest to " + ", ".join(x for x in (chat and f"telegram {chat}", email) if x)
+    return type(action).__name__

@@ -1,0 +1,139 @@
+"""The scan: which issues a scanned rule fires for now, stored as firings before anything acts on them.
+
+A scan of one rule is ONE paged ``Tracker.search`` with only the fields the rule needs, and nothing per
+issue the rule does not fire for. A scheduled rule remembers the due time it last fired for
+(``automation_schedules``): after downtime its latest due occurrence fires once, not once per missed
+tick, and a scan killed half-way is done again at the next tick for the same due time (the firings it
+stored already are not stored twice: their key is unique). The first scan of a new scheduled rule only
+records where it starts; ``automations run`` fires its latest due occurrence at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from connector.types import IssueState
+from jobs.automations.model import AutomationRule, latest_due
+from jobs.automations.queue import enqueue_firings
+from jobs.context import Context
+from store import automations as firings
+from store.automations import RULE_WIDE, NewFiring
+
+log = logging.getLogger(__name__)
+
+INSERT_CHUNK = 500  # firings stored per transaction while the search pages on
+JOB_GRACE = dt.timedelta(minutes=2)  # a new firing's job has this long to claim it before the sweep
+PAGE_SIZE = 100
+
+
+@dataclass
+class ScanResult:
+    """What one scan of one rule found and did."""
+
+    rule: str
+    due: dt.datetime | None = None
+    found: int = 0  # firings due now, stored before or not
+    new: list[str] = field(default_factory=list)  # ids this scan stored
+    skipped: str | None = None  # why the rule was not scanned
+
+
+def due_now(
+    ctx: Context, rule: AutomationRule, now: dt.datetime, *, force: bool = False
+) -> dt.datetime | None:
+    """The due time a scan of ``rule`` at ``now`` fires for; None when it fired for it already (or, for
+    a scheduled rule seen for the first time, unless ``force``)."""
+    assert rule.schedule is not None
+    due = latest_due(rule.schedule, now)
+    last = firings.last_due(ctx.engine, rule.name)
+    if last is not None and last >= due:
+        return None
+    if last is None and rule.occurrence is None and not force:
+        firings.set_last_due(ctx.engine, rule.name, due, now)
+        log.info("automations.schedule-started rule=%s from=%s", rule.name, due.isoformat())
+        return None
+    return due
+
+
+def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.datetime) -> Iterator[NewFiring]:
+    """The firings a search finds due at ``due`` (one paged search; conditions on each result)."""
+    tracker = ctx.tracker(rule.tracker)
+    states = tracker.search(rule.query, fields=rule.fields, page_size=PAGE_SIZE)
+    if rule.rule_wide:
+        items = [issue_payload(state) for state in states if _accepted(rule, state)]
+        if items:
+            yield NewFiring(rule.name, rule.tracker, RULE_WIDE, due.isoformat(), {"issues": items})
+        return
+    for state in states:
+        if not _accepted(rule, state):
+            continue
+        occurrence = due.isoformat() if rule.occurrence is None else rule.occurrence(state, now)
+        if occurrence is not None:
+            yield NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, issue_payload(state))
+
+
+def _accepted(rule: AutomationRule, state: IssueState) -> bool:
+    return rule.accepts is None or rule.accepts(state)
+
+
+def issue_payload(state: IssueState) -> dict[str, object]:
+    """What the actions may use of the issue as the scan saw it (no second read per issue)."""
+    return {
+        "key": state.ref.key,
+        "url": state.ref.url,
+        "summary": state.summary,
+        "status": state.status,
+        "priority": state.priority,
+        "assignee": state.assignee,
+        "labels": list(state.labels),
+        "container": state.container,
+    }
+
+
+def scan_rule(ctx: Context, rule: AutomationRule, now: dt.datetime, *, force: bool = False) -> ScanResult:
+    """Store the firings ``rule`` has due at ``now`` and enqueue the new ones; then remember the due time."""
+    result = ScanResult(rule.name)
+    due = due_now(ctx, rule, now, force=force)
+    if due is None:
+        result.skipped = "not due"
+        return result
+    result.due = due
+    batch: list[NewFiring] = []
+    for found in candidates(ctx, rule, due, now):
+        result.found += 1
+        batch.append(found)
+        if len(batch) >= INSERT_CHUNK:
+            result.new += _store(ctx, batch, now)
+            batch = []
+    result.new += _store(ctx, batch, now)
+    firings.set_last_due(ctx.engine, rule.name, due, now)
+    log.info(
+        "automations.scanned rule=%s due=%s found=%d new=%d",
+        rule.name,
+        due.isoformat(),
+        result.found,
+        len(result.new),
+    )
+    return result
+
+
+def _store(ctx: Context, batch: list[NewFiring], now: dt.datetime) -> list[str]:
+    """Commit the firings, then enqueue the ones that are new (a crash in between: the sweep enqueues)."""
+    new = firings.insert(ctx.engine, batch, now, JOB_GRACE)
+    enqueue_firings(ctx.redis, new)
+    return new
+
+
+def dry_run(ctx: Context, rule: AutomationRule, now: dt.datetime) -> list[NewFiring]:
+    """The firings a scan (``automations run``) would store now, without writing anything."""
+    if rule.schedule is None:
+        return []
+    due = latest_due(rule.schedule, now)
+    last = firings.last_due(ctx.engine, rule.name)
+    if last is not None and last >= due:
+        return []
+    found = list(candidates(ctx, rule, due, now))
+    stored = firings.existing(ctx.engine, (item.id for item in found))
+    return [item for item in found if item.id not in stored]
