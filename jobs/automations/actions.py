@@ -232,6 +232,8 @@ def _create(run: ActionRun, action: CreateAction) -> Progress:
     found = tracker.find_issue(run.marker)
     if found is None:
         labels = tuple(run.issue.get("labels") or ()) if "labels" in action.carry else ()
+        if run.ctx.config.tracker_kind(action.target.tracker) == "jira":
+            labels += (run.marker,)  # Jira finds an issue by its idempotency label (Kaiten: external_id)
         assignee = run.issue.get("assignee") if "assignee" in action.carry else None
         markup = run.ctx.markup(action.target.tracker)
         body = markup.escape(action.body or f"{action.title} ({run.key})")
