@@ -32,6 +32,7 @@ from config.targets import ENV_TRACKERS, InlineTarget, Scope, TrackerSpec
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
 _TARGET = TypeAdapter[Any](InlineTarget)
 _UNION_TAGS = ("jira", "kaiten")  # pydantic names the member of a target union in an error's location
+_CANNED_FILE = re.compile(r"([a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)\.[a-z]{2}\.md")
 MAX_BYTES = 1024 * 1024
 
 
@@ -79,7 +80,13 @@ def parse_config(
     errors.extend(catalogue_errors)
     scope, specs = _scope(path, data, settings, errors)
     scope = replace(
-        scope, catalogues=valid, declared_catalogues=frozenset(files.files), catalogue_folder=files.folder
+        scope,
+        catalogues=valid,
+        declared_catalogues=frozenset(files.files),
+        catalogue_folder=files.folder,
+        calendars=_declared(data, "calendars") | {"default"},
+        routes=_declared(data, "routes"),
+        canned_keys=canned_keys(path.resolve().parent / "canned"),
     )
     try:
         config = HubConfig.model_validate(
@@ -119,6 +126,21 @@ def _scope(
         except ValidationError as exc:
             errors.extend(_describe(path, data, err, ("targets", name)) for err in exc.errors())
     return replace(scope, targets=targets), specs
+
+
+def _declared(data: dict[str, Any], key: str) -> frozenset[str]:
+    """The names a mapping section declares (valid or not: their own errors say why)."""
+    section = data.get(key)
+    return frozenset(str(name) for name in section) if isinstance(section, dict) else frozenset()
+
+
+def canned_keys(folder: Path) -> frozenset[str]:
+    """The canned responses' keys in ``folder`` (files ``<key>.<lang>.md``); none when it is missing."""
+    try:
+        names = [entry.name for entry in folder.iterdir() if entry.is_file()]
+    except OSError:
+        return frozenset()
+    return frozenset(m.group(1) for m in map(_CANNED_FILE.fullmatch, names) if m)
 
 
 def _echo(err: Any, data: dict[str, Any]) -> bool:
@@ -166,11 +188,11 @@ def _describe(path: Path, data: dict[str, Any], err: Any, prefix: tuple[Any, ...
     """One validation error as ``<file>: <entry>: <field>: <message>``."""
     loc = [*prefix, *err["loc"]]
     where = ""
-    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-        rules = data.get("rules") or []
-        rule = rules[loc[1]] if loc[1] < len(rules) else None
+    if len(loc) >= 2 and loc[0] in ("rules", "automations") and isinstance(loc[1], int):
+        rules = data.get(loc[0]) or []
+        rule = rules[loc[1]] if isinstance(rules, list) and loc[1] < len(rules) else None
         name = rule.get("name", "?") if isinstance(rule, dict) else "?"
-        where = f"rules[{loc[1]}] {name!r}: "
+        where = f"{loc[0]}[{loc[1]}] {name!r}: "
         loc = loc[2:]
     elif len(loc) >= 2 and loc[0] in ("forms", "trackers", "targets", "calendars", "routes"):
         where = f"{loc[0]}.{loc[1]}: "

@@ -2,8 +2,9 @@
 
 The file holds tracker instances and named targets (``config.targets``), forms, the rules that send a
 message to a target (their ``when`` in ``config.matching``), reply settings and texts, business
-calendars (``config.calendars``), SLA targets (``config.sla``), and the routes a coordinator sends
-issues by (``config.routes``, with the catalogue files of ``config.catalogues``).
+calendars (``config.calendars``), SLA targets (``config.sla``), the routes a coordinator sends
+issues by (``config.routes``, with the catalogue files of ``config.catalogues``), and the automation
+rules (``config.automations``).
 ``config.loading`` reads and validates it; ``config.source`` keeps the current version in a process.
 """
 
@@ -14,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, InstanceOf, ValidationInfo, field_validator, model_validator
 
+from config.automations import Automation, check_automations
 from config.base import Localized, Strict
 from config.calendars import Calendars, CalendarSpec, ZoneName
 from config.catalogues import Catalogue
@@ -222,6 +224,19 @@ class HubConfig(Strict):
     sla: SlaSection = None  # after calendars: its calendar is checked against them
     routes: dict[str, Route] = Field(default_factory=dict)  # config.routes
     catalogues: dict[str, InstanceOf[Catalogue]] = Field(default_factory=dict)  # read by config.loading
+    automations: tuple[Automation, ...] = ()  # config.automations; after sla (a trigger may need it)
+
+    @field_validator("automations")
+    @classmethod
+    def _automations(cls, value: tuple[Automation, ...], info: ValidationInfo) -> tuple[Automation, ...]:
+        return check_automations(value, info)
+
+    def automation(self, name: str) -> Automation:
+        """The automation rule ``name``; KeyError when the file has none so."""
+        found = next((rule for rule in self.automations if rule.name == name), None)
+        if found is None:
+            raise KeyError(name)
+        return found
 
     @field_validator("forms")
     @classmethod

@@ -49,6 +49,8 @@ class Scope:
     validated; ``declared_*`` every name the file declares, valid or not (so a rule naming a broken
     target is told to look there, not that the name is unknown). ``catalogues`` are the valid catalogue
     files of ``catalogue_folder`` (``declared_catalogues`` every one there), for routes' lookups.
+    ``calendars``, ``routes`` and ``canned_keys`` are the names the file declares and the canned
+    responses beside it, for automations to refer to (None: not known, not checked).
     """
 
     settings: Settings | None = None
@@ -59,6 +61,9 @@ class Scope:
     catalogues: Mapping[str, Catalogue] = field(default_factory=dict)
     declared_catalogues: frozenset[str] = frozenset()
     catalogue_folder: Path | None = None
+    calendars: frozenset[str] | None = None
+    routes: frozenset[str] | None = None
+    canned_keys: frozenset[str] | None = None
 
 
 class TrackerSpec(Strict):
