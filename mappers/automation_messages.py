@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mappers.canned import sandbox_environment
 from mappers.markup import one_line
 
 CRITICAL_MARK = "🔴"
@@ -47,3 +48,11 @@ def digest_text(rule: str, title: str, issues: Sequence[Mapping[str, Any]], crit
         summary = one_line(str(issue.get("summary") or ""), 120)
         lines.append(f"{mark}{issue.get('key', '')} {summary} {issue.get('url') or ''}".rstrip())
     return "\n".join(lines)
+
+
+def render_text(template: str, issue: Mapping[str, Any]) -> str:
+    """A rule's text template (``{{ issue.key }}``…) rendered in the sandboxed environment canned
+    responses use; a text without ``{`` is returned as it is."""
+    if "{" not in template:
+        return template
+    return str(sandbox_environment().from_string(template).render(issue=dict(issue)))

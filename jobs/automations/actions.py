@@ -40,7 +40,7 @@ from jobs.automations.model import (
 )
 from jobs.context import Context
 from jobs.replies import send_to_customer
-from mappers.automation_messages import digest_text, notification_text
+from mappers.automation_messages import digest_text, notification_text, render_text
 from mappers.canned import CannedError
 from mappers.replies import pick_language
 from store import links, outbound
@@ -89,7 +89,7 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
         case CommentAction():
             return _comment(run, action)
         case NotifyAction():
-            text = notification_text(run.firing.rule, run.issue, action.text)
+            text = notification_text(run.firing.rule, run.issue, render_text(action.text, run.issue))
             return _to_team(run, action.telegram_chat, action.email, text)
         case DigestAction():
             issues = run.issue.get("issues", [])
@@ -131,7 +131,7 @@ def _comment(run: ActionRun, action: CommentAction) -> Progress:
 
 def _text(run: ActionRun, action: CommentAction, link: links.Link | None) -> str:
     if action.canned is None:
-        return action.text
+        return render_text(action.text, run.issue)
     language = pick_language(link.language if link else None, run.ctx.config.texts.default_language)
     state = _state_seen(run)
     try:
@@ -236,10 +236,11 @@ def _create(run: ActionRun, action: CreateAction) -> Progress:
             labels += (run.marker,)  # Jira finds an issue by its idempotency label (Kaiten: external_id)
         assignee = run.issue.get("assignee") if "assignee" in action.carry else None
         markup = run.ctx.markup(action.target.tracker)
-        body = markup.escape(action.body or f"{action.title} ({run.key})")
+        title = render_text(action.title, run.issue)
+        body = markup.escape(render_text(action.body, run.issue) if action.body else f"{title} ({run.key})")
         draft = IssueDraft(
             target=action.target,
-            title=action.title,
+            title=title,
             body=body,
             idempotency_key=run.marker,
             labels=labels,

@@ -118,6 +118,17 @@ Occurrence = Callable[[IssueState, dt.datetime], str | None]
 
 
 @dataclass(frozen=True)
+class EventMatch:
+    """Which tracker events fire an event rule: ``kinds`` of ``TrackerEvent``; for comments, text it
+    must contain (any of, case-insensitive) and whose it must be; for transitions, statuses entered."""
+
+    kinds: tuple[str, ...]
+    text_contains: tuple[str, ...] = ()
+    author: str = "any"  # any | customer (the hub's own comment carrying a customer's message) | team
+    to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AutomationRule:
     """One rule as the engine runs it."""
 
@@ -128,14 +139,15 @@ class AutomationRule:
     fields: tuple[str, ...] = ()
     schedule: Schedule | None = None
     occurrence: Occurrence | None = None
-    events: tuple[str, ...] = ()
-    text_contains: str | None = None
-    accepts: Callable[[IssueState], bool] | None = None  # what the query cannot say (field values…)
+    created_within: dt.timedelta | None = None  # the scan looks only at issues created this recently
+    event: EventMatch | None = None
+    accepts: Callable[[IssueState, dt.datetime], bool] | None = None  # what the query cannot say
+    calendar_skip: Callable[[dt.datetime], bool] | None = None  # a due time the calendar skips
 
     @property
     def scanned(self) -> bool:
         """Whether the scheduler scans this rule (scheduled and conditional rules)."""
-        return self.schedule is not None
+        return self.schedule is not None and self.event is None
 
     @property
     def rule_wide(self) -> bool:

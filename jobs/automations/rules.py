@@ -1,21 +1,235 @@
-"""The rule file's ``automations:`` as the engine runs them (jobs/automations/model.py).
+"""The rule file's ``automations:`` (config/automations.py) as the engine runs them (model.py here).
 
-Compiled once per version of the rule file (``ctx.config`` is the version in force, so an edit reaches
-the next scan without a restart).
+Compiled from the version of the rule file in force (``ctx.config``), so an edit reaches the next scan
+without a restart. What the engine does not run yet is left out with the reason (``automations ls``
+shows it): a rule is run whole or not at all, never with an action silently dropped.
 """
 
 from __future__ import annotations
 
-from jobs.automations.model import AutomationRule
+import datetime as dt
+from dataclasses import dataclass, field, replace
+
+from config.automations import Action as ActionSpec
+from config.automations import Automation
+from config.rules import HubConfig
+from config.targets import JiraTarget, KaitenTarget
+from connector.types import IssueState, SearchQuery, Target
+from jobs.automations import model
+from jobs.automations.model import AutomationRule, EventMatch
 from jobs.context import Context
+from jobs.registry import Cron, Every
+from mappers.calendar import add_duration, business_calendar, is_working_time, local_date
+
+SCAN_CONDITIONS_EVERY = 300.0  # seconds between scans of a rule whose trigger is a condition
+CREATED_WINDOW = dt.timedelta(days=2)  # "created" rules look at issues created this recently
+EVENT_KINDS = {
+    "commented": ("comment_created",),
+    "transitioned": ("issue_transitioned",),
+    "moved": ("issue_transitioned",),
+}
+
+
+class NotRunYet(Exception):
+    """A part of a rule the engine does not run yet."""
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    """The rules the engine runs, by name, and those it leaves out with the reason."""
+
+    rules: dict[str, AutomationRule] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
 
 
 def rules_of(ctx: Context) -> dict[str, AutomationRule]:
     """The rules in force, by name."""
-    compiled = compile_rules(ctx)
-    return {rule.name: rule for rule in compiled}
+    return compiled(ctx).rules
 
 
-def compile_rules(ctx: Context) -> tuple[AutomationRule, ...]:
-    """The engine's rules from the rule file's ``automations:`` (none until config/automations.py)."""
-    return ()
+def compiled(ctx: Context) -> CompiledRules:
+    return _compile(ctx.config)
+
+
+_compiled: dict[int, tuple[HubConfig, CompiledRules]] = {}
+
+
+def _compile(config: HubConfig) -> CompiledRules:
+    """Compiled once per version of the rule file (a reload makes a new ``HubConfig``)."""
+    cached = _compiled.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    result = _compile_all(config)
+    _compiled.clear()
+    _compiled[id(config)] = (config, result)
+    return result
+
+
+def _compile_all(config: HubConfig) -> CompiledRules:
+    result = CompiledRules()
+    for automation in config.automations:
+        if not automation.enabled:
+            result.left_out[automation.name] = "disabled"
+            continue
+        try:
+            result.rules[automation.name] = compile_rule(config, automation)
+        except NotRunYet as exc:
+            result.left_out[automation.name] = str(exc)
+    return result
+
+
+def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
+    """One rule for the engine; :class:`NotRunYet` naming what the engine cannot do yet."""
+    target = automation.target
+    trigger = automation.trigger
+    when = automation.when
+    calendar = business_calendar(config.calendar(automation.calendar), automation.calendar)
+    query = SearchQuery(
+        containers=automation.containers,
+        statuses=when.statuses,
+        not_done=when.not_done,
+        assignee_empty=when.assignee_empty,
+        labels=when.all_labels,
+        issue_types=when.types,
+        raw=when.jql if when.jql is not None else when.kaiten_filter,
+    )
+    if when.fields:
+        raise NotRunYet("when.fields is not run by the engine yet")
+    priorities = {p.casefold() for p in when.priorities}
+    older_than = when.older_than
+    outside_hours = when.outside_hours
+
+    def accepts(state: IssueState, now: dt.datetime) -> bool:
+        if priorities and (state.priority or "").casefold() not in priorities:
+            return False
+        created = state.created
+        if (
+            older_than is not None
+            and created is not None
+            and add_duration(calendar, created, older_than) > now
+        ):
+            return False
+        return not (
+            outside_hours is not None
+            and created is not None
+            and is_working_time(calendar, created) == outside_hours
+        )
+
+    rule = AutomationRule(
+        name=automation.name,
+        tracker=target.tracker,
+        actions=tuple(_action(config, automation, spec) for spec in automation.actions),
+        query=query,
+        accepts=accepts,
+    )
+    kind = trigger.kind
+    if kind in ("cron", "every"):
+        zone = trigger.timezone or calendar.zone.key
+        schedule = Cron(trigger.cron, zone) if trigger.cron else Every(float(trigger.every or 1) * 60)
+        skip = None
+        if trigger.calendar is not None:
+
+            def skip(due: dt.datetime) -> bool:
+                if trigger.cron:
+                    return not calendar.is_working_day(local_date(calendar, due))
+                return not is_working_time(calendar, due)
+
+        return _with(rule, schedule=schedule, calendar_skip=skip)
+    if kind == "event" and trigger.event == "created":
+        # polling: each issue created lately fires once (webhooks for creation are not journaled)
+        return _with(
+            rule,
+            schedule=Every(60.0),
+            occurrence=lambda _state, _now: "created",
+            created_within=CREATED_WINDOW,
+        )
+    if kind == "event" and trigger.event in EVENT_KINDS:
+        event = EventMatch(
+            kinds=EVENT_KINDS[trigger.event],
+            text_contains=trigger.text_contains,
+            author=trigger.author,
+            to=trigger.to,
+        )
+        return _with(rule, event=event)
+    raise NotRunYet(f"trigger {kind}{f' {trigger.event}' if trigger.event else ''} is not run yet")
+
+
+def _with(rule: AutomationRule, **changes: object) -> AutomationRule:
+    return replace(rule, **changes)  # type: ignore[arg-type]
+
+
+def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> model.Action:
+    """The engine's action for one ``actions:`` entry."""
+    kind = spec.kind
+    if spec.only:
+        raise NotRunYet("actions limited to SLA states (only) are not run yet")
+    if kind == "comment" and spec.comment is not None:
+        comment = spec.comment
+        return model.CommentAction(
+            text=comment.text or "", canned=comment.canned, to_customer=comment.to_customer
+        )
+    if kind == "notify" and spec.notify is not None:
+        notify = spec.notify
+        if notify.assignee:
+            raise NotRunYet("notify: assignee is not run yet")
+        return model.NotifyAction(
+            telegram_chat=_chat(notify.telegram_chat),
+            email=", ".join(notify.email) or None,
+            text=notify.text or "",
+        )
+    if kind == "transition":
+        transition = spec.transition or spec.move
+        assert transition is not None
+        return model.TransitionAction(to=transition.to, resolution=transition.resolution)
+    if kind == "resolve" and spec.resolve is not None:
+        if spec.resolve.transition:
+            return model.TransitionAction(to=spec.resolve.transition, resolution=spec.resolve.resolution)
+        return model.ResolveAction(resolution=spec.resolve.resolution)
+    if kind == "assign" and spec.assign is not None:
+        assign = spec.assign
+        if assign.user:
+            return model.AssignAction(user=assign.user)
+        if assign.round_robin:
+            return model.AssignAction(among=assign.round_robin, how="round_robin")
+        raise NotRunYet("assign: least_open is not run yet")
+    if kind == "set" and spec.set is not None:
+        values = {spec.set.field: spec.set.value} if spec.set.field else {}
+        return model.SetAction(fields=values, add_labels=spec.set.added, remove_labels=spec.set.remove_labels)
+    if kind == "create" and spec.create is not None:
+        create = spec.create
+        if create.fields or set(create.carry) - {"tags", "labels", "responsible", "assignee"}:
+            raise NotRunYet("create: fields and carrying links/description/priority are not run yet")
+        carry = tuple({"tags": "labels", "responsible": "assignee"}.get(item, item) for item in create.carry)
+        return model.CreateAction(
+            target=_target(create.target or automation.target),
+            title=create.title,
+            body=create.body or "",
+            link=bool(create.link),
+            carry=carry,
+        )
+    if kind == "digest" and spec.digest is not None:
+        digest = spec.digest
+        return model.DigestAction(
+            telegram_chat=_chat(digest.telegram_chat),
+            email=", ".join(digest.email) or None,
+            critical=digest.critical,
+            title=digest.title,
+        )
+    raise NotRunYet(f"action {kind} is not run yet")
+
+
+def _chat(value: int | str | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _target(target: object) -> Target:
+    if isinstance(target, JiraTarget):
+        return Target(target.tracker, target.project, target.issue_type)
+    assert isinstance(target, KaitenTarget)
+    return Target(
+        target.tracker,
+        str(target.board),
+        str(target.type) if target.type else None,
+        str(target.column) if target.column else None,
+        str(target.lane) if target.lane else None,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from connector.types import IssueState
 from jobs.automations.model import AutomationRule, latest_due
@@ -50,6 +50,9 @@ def due_now(
     last = firings.last_due(ctx.engine, rule.name)
     if last is not None and last >= due:
         return None
+    if rule.calendar_skip is not None and rule.calendar_skip(due) and not force:
+        firings.set_last_due(ctx.engine, rule.name, due, now)  # a holiday's due time: nothing fires
+        return None
     if last is None and rule.occurrence is None and not force:
         firings.set_last_due(ctx.engine, rule.name, due, now)
         log.info("automations.schedule-started rule=%s from=%s", rule.name, due.isoformat())
@@ -60,22 +63,25 @@ def due_now(
 def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.datetime) -> Iterator[NewFiring]:
     """The firings a search finds due at ``due`` (one paged search; conditions on each result)."""
     tracker = ctx.tracker(rule.tracker)
-    states = tracker.search(rule.query, fields=rule.fields, page_size=PAGE_SIZE)
+    query = rule.query
+    if rule.created_within is not None:
+        query = replace(query, created_after=now - rule.created_within)
+    states = tracker.search(query, fields=rule.fields, page_size=PAGE_SIZE)
     if rule.rule_wide:
-        items = [issue_payload(state) for state in states if _accepted(rule, state)]
+        items = [issue_payload(state) for state in states if _accepted(rule, state, now)]
         if items:
             yield NewFiring(rule.name, rule.tracker, RULE_WIDE, due.isoformat(), {"issues": items})
         return
     for state in states:
-        if not _accepted(rule, state):
+        if not _accepted(rule, state, now):
             continue
         occurrence = due.isoformat() if rule.occurrence is None else rule.occurrence(state, now)
         if occurrence is not None:
             yield NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, issue_payload(state))
 
 
-def _accepted(rule: AutomationRule, state: IssueState) -> bool:
-    return rule.accepts is None or rule.accepts(state)
+def _accepted(rule: AutomationRule, state: IssueState, now: dt.datetime) -> bool:
+    return rule.accepts is None or rule.accepts(state, now)
 
 
 def issue_payload(state: IssueState) -> dict[str, object]:
