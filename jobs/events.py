@@ -21,6 +21,7 @@ from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.telegram import UPLOAD_LIMIT
 from connector.types import FileUpload
 from jobs import canned as canned_jobs
+from jobs.automations.events import fire_for_event
 from jobs.context import Context
 from jobs.notify_limits import check_status_notification
 from jobs.replies import send_to_customer
@@ -44,7 +45,9 @@ def handle_event(ctx: Context, entry: journal.Entry) -> str:
     """Act on one journaled tracker event; return the journal status it ends in."""
     event = TrackerEvent.model_validate_json(entry.body)
     tracker = ctx.tracker(event.tracker)
-    if event.kind in COMMENT_KINDS and is_own_event(event, [tracker.own_user()]):
+    own = event.kind in COMMENT_KINDS and is_own_event(event, [tracker.own_user()])
+    fire_for_event(ctx, tracker, event, own)  # automations first: own comments may be a customer's
+    if own:
         journal.mark_ignored(ctx.engine, entry.id, "the hub's own change", issue_key=event.issue_key)
         return journal.IGNORED
     key = _issue_key(tracker, event)
