@@ -18,8 +18,8 @@ from jobs.registry import Every, Registry
 
 log = logging.getLogger(__name__)
 
-SCAN_EVERY = 30.0  # seconds; a rule's own schedule decides whether a scan searches at all
-SWEEP_EVERY = 30.0
+SCAN_EVERY = 5.0  # seconds; a rule's own schedule decides whether a scan searches at all (one query)
+SWEEP_EVERY = 5.0  # as the journal's sweep: a lost firing job is found within a tick
 
 
 def register_automation_jobs(registry: Registry, ctx: Context) -> None:

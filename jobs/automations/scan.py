@@ -24,9 +24,9 @@ from store.automations import RULE_WIDE, NewFiring
 
 log = logging.getLogger(__name__)
 
-INSERT_CHUNK = 500  # firings stored per transaction while the search pages on
-JOB_GRACE = dt.timedelta(minutes=2)  # a new firing's job has this long to claim it before the sweep
 PAGE_SIZE = 100
+INSERT_CHUNK = PAGE_SIZE  # firings stored (and their jobs enqueued) a page at a time as the search goes
+JOB_GRACE = dt.timedelta(minutes=2)  # a new firing's job has this long to claim it before the sweep
 
 
 @dataclass
