@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from store.db import automation_firings as firings
 from store.db import automation_schedules as schedules
-from store.db import upsert_insert
+from store.db import messages, upsert_insert
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 RULE_WIDE = "*"  # the issue key of a firing that is about many issues (a digest)
@@ -253,3 +253,32 @@ def _firing(row: sa.Row[Any]) -> Firing:
         created_at=_aware(row.created_at) or row.created_at,
         updated_at=_aware(row.updated_at) or row.updated_at,
     )
+
+
+CUSTOMER_CHANNELS = ("telegram", "email", "form")
+
+
+def last_customer_messages(engine: Engine, issue_keys: Sequence[str]) -> dict[str, dt.datetime]:
+    """For each of these issues, when the hub last journaled a customer's message on it."""
+    query = (
+        sa.select(messages.c.issue_key, sa.func.max(messages.c.created_at))
+        .where(messages.c.issue_key.in_(list(issue_keys)), messages.c.channel.in_(CUSTOMER_CHANNELS))
+        .group_by(messages.c.issue_key)
+    )
+    with engine.connect() as conn:
+        return {str(key): _aware(when) or when for key, when in conn.execute(query)}
+
+
+def last_transitions(engine: Engine, tracker: str, issue_keys: Sequence[str]) -> dict[str, dt.datetime]:
+    """For each of these issues, when the hub last journaled a status change of it (a tracker webhook)."""
+    conversations = {f"{tracker}:issue:{key}": key for key in issue_keys}
+    query = (
+        sa.select(messages.c.conversation_key, sa.func.max(messages.c.created_at))
+        .where(
+            messages.c.conversation_key.in_(list(conversations)),
+            messages.c.kind == "issue_transitioned",
+        )
+        .group_by(messages.c.conversation_key)
+    )
+    with engine.connect() as conn:
+        return {conversations[str(conv)]: _aware(when) or when for conv, when in conn.execute(query)}

@@ -90,7 +90,10 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
             return _comment(run, action)
         case NotifyAction():
             text = notification_text(run.firing.rule, run.issue, render_text(action.text, run.issue))
-            return _to_team(run, action.telegram_chat, action.email, text)
+            done = _to_team(run, action.telegram_chat, action.email, text)
+            if action.assignee:
+                done["assignee"] = _mention_assignee(run, render_text(action.text, run.issue) or text)
+            return done
         case DigestAction():
             issues = run.issue.get("issues", [])
             text = digest_text(run.firing.rule, action.title, issues, action.critical)
@@ -166,9 +169,24 @@ def _to_team(run: ActionRun, chat: str | None, email: str | None, text: str) -> 
         done["email"] = _once(
             run, f"{run.outbound_kind}:mail", "email", email, lambda: _mail(run, email, text)
         )
-    if not done:
-        return {"skipped": "no team chat or e-mail configured"}
-    return done
+    return done or {"skipped": "no team chat or e-mail configured"}
+
+
+def _mention_assignee(run: ActionRun, text: str) -> str:
+    """Tell the issue's assignee in an internal comment that mentions them (the tracker notifies them)."""
+    assignee = run.issue.get("assignee")
+    if not assignee:
+        return "no assignee"
+    marker = f"{run.marker}-assignee"
+    if run.tracker.find_comment(run.key, marker) is not None:
+        return "duplicate"
+    markup = run.ctx.markup(run.firing.tracker)
+    jira = run.ctx.config.tracker_kind(run.firing.tracker) == "jira"
+    mention = f"[~{assignee}]" if jira else f"@{markup.escape(str(assignee))}"
+    run.tracker.add_internal_comment(
+        run.key, f"{mention} {markup.escape(text)}\n\n{markup.marker(marker)}", marker
+    )
+    return "mentioned"
 
 
 def _once(run: ActionRun, kind: str, channel: str, recipient: str, send: Callable[[], str]) -> str:

@@ -41,11 +41,13 @@ class CommentAction:
 
 @dataclass(frozen=True)
 class NotifyAction:
-    """A message to the team: a Telegram chat and/or e-mail addresses, with the issue's link and fields."""
+    """A message to the team: a Telegram chat and/or e-mail addresses, with the issue's link and fields;
+    with ``assignee``, the issue's assignee is also mentioned in an internal comment."""
 
     telegram_chat: str | None = None
     email: str | None = None
     text: str = ""
+    assignee: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,19 @@ Action = (
     | DigestAction
 )
 
-Occurrence = Callable[[IssueState, dt.datetime], str | None]
+
+@dataclass(frozen=True)
+class IssueFacts:
+    """What a time condition needs beyond the issue's state, read for a whole page of issues at once:
+    from the hub's journal (the customer's last message, the last status change it was told of) and
+    the rule's date field as the search returned it."""
+
+    last_customer_message: dt.datetime | None = None
+    status_since: dt.datetime | None = None
+    date: dt.date | None = None
+
+
+Occurrence = Callable[[IssueState, dt.datetime, IssueFacts], str | None]
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,9 @@ class AutomationRule:
     event: EventMatch | None = None
     accepts: Callable[[IssueState, dt.datetime], bool] | None = None  # what the query cannot say
     calendar_skip: Callable[[dt.datetime], bool] | None = None  # a due time the calendar skips
+    facts: frozenset[str] = frozenset()  # which of IssueFacts the occurrence reads
+    date_field: str | None = None  # a date field's id or name (resolved on the target's create screen)
+    target: Target | None = None  # the rule's target: where a date field's name is looked up
 
     @property
     def scanned(self) -> bool:

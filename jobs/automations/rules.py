@@ -10,16 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
+from config.automations import TIME_KINDS, Automation
 from config.automations import Action as ActionSpec
-from config.automations import Automation
+from config.durations import BusinessDuration
 from config.rules import HubConfig
 from config.targets import JiraTarget, KaitenTarget
 from connector.types import IssueState, SearchQuery, Target
 from jobs.automations import model
-from jobs.automations.model import AutomationRule, EventMatch
+from jobs.automations.model import AutomationRule, EventMatch, IssueFacts
 from jobs.context import Context
 from jobs.registry import Cron, Every
-from mappers.calendar import add_duration, business_calendar, is_working_time, local_date
+from mappers.calendar import BusinessCalendar, add_duration, business_calendar, is_working_time, local_date
 
 SCAN_CONDITIONS_EVERY = 300.0  # seconds between scans of a rule whose trigger is a condition
 CREATED_WINDOW = dt.timedelta(days=2)  # "created" rules look at issues created this recently
@@ -72,7 +73,11 @@ def _compile_all(config: HubConfig) -> CompiledRules:
             result.left_out[automation.name] = "disabled"
             continue
         try:
-            result.rules[automation.name] = compile_rule(config, automation)
+            rule = compile_rule(config, automation)
+            followup = followup_rule(config, automation, rule)
+            result.rules[automation.name] = rule
+            if followup is not None:
+                result.rules[followup.name] = followup
         except NotRunYet as exc:
             result.left_out[automation.name] = str(exc)
     return result
@@ -135,12 +140,19 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
                 return not is_working_time(calendar, due)
 
         return _with(rule, schedule=schedule, calendar_skip=skip)
+    if kind in TIME_KINDS:
+        return _with(
+            rule,
+            schedule=Every(SCAN_CONDITIONS_EVERY),
+            target=_target(target),
+            **_time_condition(automation, calendar),
+        )
     if kind == "event" and trigger.event == "created":
         # polling: each issue created lately fires once (webhooks for creation are not journaled)
         return _with(
             rule,
             schedule=Every(60.0),
-            occurrence=lambda _state, _now: "created",
+            occurrence=lambda _state, _now, _facts: "created",
             created_within=CREATED_WINDOW,
         )
     if kind == "event" and trigger.event in EVENT_KINDS:
@@ -152,6 +164,65 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
         )
         return _with(rule, event=event)
     raise NotRunYet(f"trigger {kind}{f' {trigger.event}' if trigger.event else ''} is not run yet")
+
+
+def _time_condition(
+    automation: Automation, calendar: BusinessCalendar, extra: BusinessDuration | None = None
+) -> dict[str, object]:
+    """The occurrence (and what it reads) of a time trigger: it fires once per silence, per stay in a
+    status, per date; ``extra`` (a followup's ``after``) moves the moment on by that much business time."""
+    trigger = automation.trigger
+
+    def later(moment: dt.datetime, duration: BusinessDuration) -> dt.datetime:
+        moment = add_duration(calendar, moment, duration)
+        return add_duration(calendar, moment, extra) if extra is not None else moment
+
+    if trigger.no_customer_reply is not None:
+        quiet = trigger.no_customer_reply
+
+        def silence(_state: IssueState, now: dt.datetime, facts: IssueFacts) -> str | None:
+            last = facts.last_customer_message
+            return f"quiet:{last.isoformat()}" if last is not None and later(last, quiet) <= now else None
+
+        return {"occurrence": silence, "facts": frozenset({"last_customer_message"})}
+    if trigger.in_status_longer is not None:
+        stay = trigger.in_status_longer
+
+        def stuck(state: IssueState, now: dt.datetime, facts: IssueFacts) -> str | None:
+            since = facts.status_since or state.created
+            if since is None or later(since, stay) > now:
+                return None
+            return f"status:{state.status}@{since.isoformat()}"
+
+        return {"occurrence": stuck, "facts": frozenset({"status_since"})}
+    before, after = trigger.before_date, trigger.after_date
+
+    def dated(_state: IssueState, now: dt.datetime, facts: IssueFacts) -> str | None:
+        day, today = facts.date, local_date(calendar, now)
+        if day is None:
+            return None
+        if before is not None and day - dt.timedelta(days=before) <= today <= day:
+            return f"date:{day.isoformat()}"
+        if after is not None and today >= day + dt.timedelta(days=after):
+            return f"date:{day.isoformat()}"
+        return None
+
+    return {"occurrence": dated, "date_field": trigger.date_field}
+
+
+def followup_rule(config: HubConfig, automation: Automation, rule: AutomationRule) -> AutomationRule | None:
+    """A time rule's ``followup``: the same condition held ``after`` longer, its own actions, named
+    ``<rule>.followup``."""
+    followup = automation.followup
+    if followup is None:
+        return None
+    calendar = business_calendar(config.calendar(automation.calendar), automation.calendar)
+    return _with(
+        rule,
+        name=f"{automation.name}.followup",
+        actions=tuple(_action(config, automation, spec) for spec in followup.actions),
+        **_time_condition(automation, calendar, followup.after),
+    )
 
 
 def _with(rule: AutomationRule, **changes: object) -> AutomationRule:
@@ -170,12 +241,11 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
         )
     if kind == "notify" and spec.notify is not None:
         notify = spec.notify
-        if notify.assignee:
-            raise NotRunYet("notify: assignee is not run yet")
         return model.NotifyAction(
             telegram_chat=_chat(notify.telegram_chat),
             email=", ".join(notify.email) or None,
             text=notify.text or "",
+            assignee=notify.assignee,
         )
     if kind == "transition":
         transition = spec.transition or spec.move
@@ -197,14 +267,14 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
         return model.SetAction(fields=values, add_labels=spec.set.added, remove_labels=spec.set.remove_labels)
     if kind == "create" and spec.create is not None:
         create = spec.create
-        if create.fields or set(create.carry) - {"tags", "labels", "responsible", "assignee"}:
-            raise NotRunYet("create: fields and carrying links/description/priority are not run yet")
+        if create.fields or set(create.carry) - {"tags", "labels", "responsible", "assignee", "links"}:
+            raise NotRunYet("create: fields and carrying description/priority/members are not run yet")
         carry = tuple({"tags": "labels", "responsible": "assignee"}.get(item, item) for item in create.carry)
         return model.CreateAction(
             target=_target(create.target or automation.target),
             title=create.title,
             body=create.body or "",
-            link=bool(create.link),
+            link=bool(create.link) or "links" in create.carry,
             carry=carry,
         )
     if kind == "digest" and spec.digest is not None:

@@ -15,8 +15,9 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
+from connector.base import Tracker
 from connector.types import IssueState
-from jobs.automations.model import AutomationRule, latest_due
+from jobs.automations.model import AutomationRule, IssueFacts, latest_due
 from jobs.automations.queue import enqueue_firings
 from jobs.context import Context
 from store import automations as firings
@@ -61,23 +62,90 @@ def due_now(
 
 
 def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.datetime) -> Iterator[NewFiring]:
-    """The firings a search finds due at ``due`` (one paged search; conditions on each result)."""
+    """The firings a search finds due at ``due`` (one paged search; conditions on each result, and what
+    a time condition needs from the journal read a page at a time)."""
     tracker = ctx.tracker(rule.tracker)
     query = rule.query
     if rule.created_within is not None:
         query = replace(query, created_after=now - rule.created_within)
-    states = tracker.search(query, fields=rule.fields, page_size=PAGE_SIZE)
+    date_id = date_field_id(tracker, rule) if rule.date_field else None
+    fields = (*rule.fields, date_id) if date_id else rule.fields
+    states = tracker.search(query, fields=fields, page_size=PAGE_SIZE)
     if rule.rule_wide:
         items = [issue_payload(state) for state in states if _accepted(rule, state, now)]
         if items:
             yield NewFiring(rule.name, rule.tracker, RULE_WIDE, due.isoformat(), {"issues": items})
         return
+    for page in _pages(states):
+        facts = facts_for(ctx, rule, page, date_id)
+        for state in page:
+            if not _accepted(rule, state, now):
+                continue
+            if rule.occurrence is None:
+                occurrence: str | None = due.isoformat()
+            else:
+                occurrence = rule.occurrence(state, now, facts.get(state.ref.key, IssueFacts()))
+            if occurrence is not None:
+                yield NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, issue_payload(state))
+
+
+def _pages(states: Iterator[IssueState]) -> Iterator[list[IssueState]]:
+    page: list[IssueState] = []
     for state in states:
-        if not _accepted(rule, state, now):
-            continue
-        occurrence = due.isoformat() if rule.occurrence is None else rule.occurrence(state, now)
-        if occurrence is not None:
-            yield NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, issue_payload(state))
+        page.append(state)
+        if len(page) == PAGE_SIZE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def date_field_id(tracker: Tracker, rule: AutomationRule) -> str:
+    """The id of the rule's date field: as written when it is an id, else looked up by name on the rule's
+    target's create screen (cached by the connector)."""
+    assert rule.date_field is not None
+    name = rule.date_field
+    if name.startswith(("customfield_", "id_")) or name in ("duedate", "due_date"):
+        return name
+    if rule.target is None:
+        raise LookupError(f"rule {rule.name}: no target to look the field {name!r} up on")
+    spec = tracker.field_schema(rule.target).field(name)
+    if spec is None:
+        raise LookupError(f"rule {rule.name}: no field named {name!r} in {rule.target.container}")
+    return spec.id
+
+
+def facts_for(
+    ctx: Context, rule: AutomationRule, page: list[IssueState], date_id: str | None
+) -> dict[str, IssueFacts]:
+    """What the rule's time condition needs for each issue of a page: one query per kind of fact."""
+    keys = [state.ref.key for state in page]
+    replies = (
+        firings.last_customer_messages(ctx.engine, keys) if "last_customer_message" in rule.facts else {}
+    )
+    moves = firings.last_transitions(ctx.engine, rule.tracker, keys) if "status_since" in rule.facts else {}
+    return {
+        state.ref.key: IssueFacts(
+            last_customer_message=replies.get(state.ref.key),
+            status_since=moves.get(state.ref.key),
+            date=_date(state.fields.get(date_id)) if date_id else None,
+        )
+        for state in page
+    }
+
+
+def _date(value: object) -> dt.date | None:
+    """A date field's value as Jira (``2027-03-01``) or Kaiten (``{"date": "2027-03-01…"}``) gives it."""
+    if isinstance(value, dict):
+        value = value.get("date") or value.get("value")
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def _accepted(rule: AutomationRule, state: IssueState, now: dt.datetime) -> bool:

@@ -144,7 +144,7 @@ def test_a_conditional_rule_fires_once_per_occurrence_whatever_the_scans(
     ctx: Context, jira_sandbox: RunningSandbox
 ) -> None:
     [key] = open_issues(ctx, 1)
-    rule = nudge_rule(schedule=Every(300), occurrence=lambda state, _now: f"status:{state.status}")
+    rule = nudge_rule(schedule=Every(300), occurrence=lambda state, _now, _facts: f"status:{state.status}")
     for minutes in range(0, 60, 5):  # an hour of scans
         scan_rule(ctx, rule, MONDAY_1005 + dt.timedelta(minutes=minutes))
     assert [(f.issue_key, f.occurrence) for f in firings.of_rule(ctx.engine, "nudge")] == [
