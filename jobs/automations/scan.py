@@ -81,12 +81,13 @@ def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.dat
         for state in page:
             if not _accepted(rule, state, now):
                 continue
-            if rule.occurrence is None:
-                occurrence: str | None = due.isoformat()
-            else:
-                occurrence = rule.occurrence(state, now, facts.get(state.ref.key, IssueFacts()))
+            known = facts.get(state.ref.key, IssueFacts())
+            occurrence = due.isoformat() if rule.occurrence is None else rule.occurrence(state, now, known)
             if occurrence is not None:
-                yield NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, issue_payload(state))
+                payload = issue_payload(state)
+                if known.date is not None:
+                    payload["date"] = known.date.isoformat()  # a date rule's templates: {{ due_date }}
+                yield NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, payload)
 
 
 def _pages(states: Iterator[IssueState]) -> Iterator[list[IssueState]]:
