@@ -30,6 +30,7 @@ from jobs import canned as canned_jobs
 from jobs.automations.model import (
     Action,
     AssignAction,
+    ChecklistAction,
     CommentAction,
     CreateAction,
     DigestAction,
@@ -112,6 +113,12 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
             return {"set": True}
         case CreateAction():
             return _create(run, action)
+        case ChecklistAction():
+            chosen = action.for_status(str(run.issue.get("status") or ""))
+            if chosen is None:
+                return {"skipped": f"no checklist for status {run.issue.get('status')!r}"}
+            name, items = chosen
+            return {"checklist": run.tracker.add_checklist(run.key, name, items)}  # found by name first
     raise ActionFailed(f"unknown action {type(action).__name__}")
 
 

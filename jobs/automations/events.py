@@ -51,7 +51,10 @@ def fire_for_event(
     found = [
         NewFiring(rule.name, rule.tracker, key, f"event:{event.event_id}", issue_payload(state))
         for rule in matching
-        if state_matches(rule.query, state) and (rule.accepts is None or rule.accepts(state, now))
+        if rule.event is not None
+        and entered(rule.event, event, state)
+        and state_matches(rule.query, state)
+        and (rule.accepts is None or rule.accepts(state, now))
     ]
     new = firings.insert(ctx.engine, found, now, JOB_GRACE)
     enqueue_firings(ctx.redis, new)
@@ -61,7 +64,7 @@ def fire_for_event(
 
 
 def event_matches(match: EventMatch, event: TrackerEvent, own: bool) -> bool:
-    """Whether the event is one the rule's trigger names (kind, comment text and author, status)."""
+    """Whether the event is one the rule's trigger names (kind, comment text and author)."""
     if event.kind not in match.kinds:
         return False
     body = event.comment_body or ""
@@ -74,10 +77,14 @@ def event_matches(match: EventMatch, event: TrackerEvent, own: bool) -> bool:
             return False
         if own and match.author == "any":
             return False  # the hub's notes are not the team's comments
-    if match.text_contains and not any(t.casefold() in body.casefold() for t in match.text_contains):
-        return False
+    return not match.text_contains or any(t.casefold() in body.casefold() for t in match.text_contains)
+
+
+def entered(match: EventMatch, event: TrackerEvent, state: IssueState) -> bool:
+    """Whether a transition rule's ``to`` names where the issue went: the event's status (a Jira status
+    name, a Kaiten column id) or the issue's status now (a Kaiten column's title)."""
     wanted = {t.casefold() for t in match.to}
-    return not wanted or (event.status_to or "").casefold() in wanted
+    return not wanted or bool({(event.status_to or "").casefold(), state.status.casefold()} & wanted)
 
 
 def state_matches(query: SearchQuery, state: IssueState) -> bool:

@@ -96,6 +96,22 @@ class CreateAction:
 
 
 @dataclass(frozen=True)
+class ChecklistAction:
+    """A checklist on the card (Kaiten): ``name`` and ``items``, or from ``stages`` the one for the status
+    (column) the issue is in, as (status, name, items)."""
+
+    name: str | None = None
+    items: tuple[str, ...] = ()
+    stages: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def for_status(self, status: str) -> tuple[str, tuple[str, ...]] | None:
+        if self.name is not None:
+            return self.name, self.items
+        wanted = status.casefold()
+        return next(((name, items) for stage, name, items in self.stages if stage.casefold() == wanted), None)
+
+
+@dataclass(frozen=True)
 class DigestAction:
     """One message listing every issue the scan found, the ``critical`` priorities marked."""
 
@@ -113,6 +129,7 @@ Action = (
     | AssignAction
     | SetAction
     | CreateAction
+    | ChecklistAction
     | DigestAction
 )
 
@@ -202,6 +219,10 @@ def describe(action: Action) -> str:
             return "set " + " ".join([*parts, *(f"-{x}" for x in remove)])
         case CreateAction(target=target, title=title):
             return f"create {title!r} in {target.tracker}:{target.container}"
+        case ChecklistAction(name=name, stages=stages):
+            return (
+                f"checklist {name!r}" if name else f"checklist per status ({', '.join(s[0] for s in stages)})"
+            )
         case DigestAction(telegram_chat=chat, email=email):
             return "digest to " + ", ".join(x for x in (chat and f"telegram {chat}", email) if x)
     return type(action).__name__

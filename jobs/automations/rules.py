@@ -277,6 +277,15 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
             link=bool(create.link) or "links" in create.carry,
             carry=carry,
         )
+    if kind == "checklist" and spec.checklist is not None:
+        if automation.target.kind != "kaiten":
+            raise NotRunYet("checklist on Jira (sub-tasks) is not run yet; Kaiten checklists are")
+        checklist = spec.checklist
+        return model.ChecklistAction(
+            name=checklist.name,
+            items=checklist.items,
+            stages=tuple((status, t.name, t.items) for status, t in checklist.stages.items()),
+        )
     if kind == "digest" and spec.digest is not None:
         digest = spec.digest
         return model.DigestAction(
