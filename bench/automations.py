@@ -240,8 +240,8 @@ def render_section(points: list[Point], info: dict[str, str], command: str, peak
         if peak_kib
         else "- Peak RSS: n/a",
         "",
-        "| issues | latency | tracker calls (per rule) | wall, five scans | hub CPU per issue, five scans | ratio to the smallest | "
-        "firings stored | firings run: calls each, CPU each | other load |",
+        "| issues | latency | tracker calls (per rule) | wall, five scans | hub CPU per issue, five scans "
+        "| ratio to the smallest | firings stored | firings run: calls each, CPU each | other load |",
         "|---:|---:|---|---:|---:|---:|---:|---|---:|",
     ]
     base = {p.latency_ms: p for p in points if p.size == min(q.size for q in points)}
@@ -264,7 +264,10 @@ def render_section(points: list[Point], info: dict[str, str], command: str, peak
             f"{rule}: {', '.join(f'{k} × {v}' for k, v in calls.items())}" for rule, calls in searches.items()
         )
         + ". A scan is its search's pages (100 issues a page) and, for the date rule, the field schema "
-        "once (cached); no call is made per issue a rule does not fire for. The wall time at 10,000 is the look-alike's own (its search pages with OFFSET over SQLite: the later pages cost more), not the hub's; *other load* is what other processes took of the machine meanwhile (a shared machine: read the ratios, not the absolute figures).",
+        "once (cached); no call is made per issue a rule does not fire for. The wall time at 10,000 is "
+        "mostly the look-alike's own search time (the hub's share is the CPU column); *other load* is what "
+        "other processes took of the machine meanwhile (a shared machine: read the ratios, not the "
+        "absolute figures).",
         end,
         "",
     ]
