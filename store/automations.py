@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from store.db import automation_firings as firings
 from store.db import automation_schedules as schedules
-from store.db import messages, upsert_insert
+from store.db import messages, outbound, upsert_insert
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 RULE_WIDE = "*"  # the issue key of a firing that is about many issues (a digest)
@@ -282,3 +282,41 @@ def last_transitions(engine: Engine, tracker: str, issue_keys: Sequence[str]) ->
     )
     with engine.connect() as conn:
         return {conversations[str(conv)]: _aware(when) or when for conv, when in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class JournaledHistory:
+    """What the hub's journal knows of an issue's life: the status changes its webhooks told (moment,
+    status, whether it is a done status), and the first reply a customer got from the team."""
+
+    statuses: tuple[tuple[dt.datetime, str, bool], ...] = ()
+    first_reply: dt.datetime | None = None
+
+
+def journaled_history(engine: Engine, tracker: str, issue_keys: Sequence[str]) -> dict[str, JournaledHistory]:
+    """For each of these issues, its :class:`JournaledHistory` (two queries)."""
+    conversations = {f"{tracker}:issue:{key}": key for key in issue_keys}
+    changes: dict[str, list[tuple[dt.datetime, str, bool]]] = {key: [] for key in issue_keys}
+    moves = sa.select(messages.c.conversation_key, messages.c.body, messages.c.created_at).where(
+        messages.c.conversation_key.in_(list(conversations)), messages.c.kind == "issue_transitioned"
+    )
+    replies = (
+        sa.select(messages.c.issue_key, sa.func.min(outbound.c.created_at))
+        .join(messages, messages.c.id == outbound.c.message_id)
+        .where(
+            messages.c.issue_key.in_(list(issue_keys)),
+            outbound.c.kind.like("reply:%"),
+            outbound.c.status == "sent",
+        )
+        .group_by(messages.c.issue_key)
+    )
+    with engine.connect() as conn:
+        for conversation, body, created in conn.execute(moves):
+            event = json.loads(body)
+            at = dt.datetime.fromisoformat(event["occurred_at"]) if event.get("occurred_at") else created
+            status = str(event.get("status_to") or "")
+            changes[conversations[conversation]].append(
+                (_aware(at) or at, status, event.get("status_category_to") == "done")
+            )
+        first = {str(key): _aware(when) or when for key, when in conn.execute(replies)}
+    return {key: JournaledHistory(tuple(sorted(changes[key])), first.get(key)) for key in issue_keys}
