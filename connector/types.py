@@ -190,10 +190,22 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class DateRange:
+    """A date field (by id: ``customfield_10030``, ``id_505``, ``duedate``) between two days, both
+    included; an issue without a value is outside."""
+
+    field: str
+    on_or_after: date | None = None
+    on_or_before: date | None = None
+
+
+@dataclass(frozen=True)
 class SearchQuery:
     """A tracker-neutral search: every part optional, all of them ANDed.
 
     ``raw`` is ANDed in as it is: JQL for Jira, a dict of ``GET /cards`` parameters for Kaiten.
+    ``status_since_before``: the issue has been in its current status (column) since that moment or
+    earlier. ``field_dates``: date fields within ranges.
     """
 
     containers: tuple[str, ...] = ()  # Jira projects / Kaiten boards
@@ -211,6 +223,8 @@ class SearchQuery:
     due_after: date | None = None
     keys: tuple[str, ...] = ()
     raw: str | dict[str, Any] | None = None
+    status_since_before: datetime | None = None
+    field_dates: tuple[DateRange, ...] = ()
 
 
 @dataclass(frozen=True)

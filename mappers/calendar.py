@@ -315,3 +315,30 @@ def _at_time_of_day(calendar: BusinessCalendar, day: date, time_of_day: timedelt
             wall = midnight + max(time_of_day, timedelta(minutes=first))
             return _wall_to_utc(wall, calendar.zone)
     return _wall_to_utc(midnight + timedelta(minutes=spans[-1][1]), calendar.zone)
+
+
+def latest_start(calendar: BusinessCalendar, now: datetime, duration: BusinessDuration) -> datetime:
+    """The latest minute ``t`` with ``add_duration(t, duration) <= now``: a clock started at or before it
+    has run ``duration`` by ``now`` ("in this status for 20 business days" means "entered it at or
+    before ``latest_start(now, 20d)``"). Found by bisection, since ``add_duration`` never runs backwards
+    as ``t`` grows; exact to the minute, which is what JQL compares."""
+    now = as_utc(now)
+    if duration.is_zero:
+        return now.replace(second=0, microsecond=0)
+    reach = timedelta(days=duration.days * 7 + duration.minutes // 60 + 14)  # weekends, holidays
+    low = now - reach
+    while add_duration(calendar, low, duration) > now:
+        low -= reach
+    high = now  # add_duration(high) > now: a positive duration ends after it starts
+    low, high = (
+        low.replace(second=0, microsecond=0),
+        high.replace(second=0, microsecond=0) + timedelta(minutes=1),
+    )
+    while high - low > timedelta(minutes=1):
+        middle = low + (high - low) // 2
+        middle = middle.replace(second=0, microsecond=0)
+        if add_duration(calendar, middle, duration) <= now:
+            low = middle
+        else:
+            high = middle
+    return low
