@@ -5,7 +5,7 @@
 operator's one-shot commands. Each command module registers itself on the group in ``cli/common.py``.
 """
 
-from cli import automations, operate, processes, up
+from cli import automations, operate, processes, sla, up
 from cli.common import main
 
-__all__ = ["automations", "main", "operate", "processes", "up"]
+__all__ = ["automations", "main", "operate", "processes", "sla", "up"]

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 
 from connector.base import Tracker
-from connector.types import DONE, IssueState, SearchQuery
-from jobs.automations.model import AutomationRule, EventMatch
+from connector.types import IssueState
+from jobs.automations.model import AutomationRule
 from jobs.automations.queue import enqueue_firings
 from jobs.automations.rules import rules_of
 from jobs.automations.scan import JOB_GRACE, issue_payload
 from jobs.clock import utcnow
 from jobs.context import Context
+from mappers.automation_match import RuleEvent
 from mappers.tracker_events import TrackerEvent
 from store import automations as firings
 from store.automations import NewFiring
@@ -36,26 +37,25 @@ def fire_for_event(
     rules: dict[str, AutomationRule] | None = None,
 ) -> list[str]:
     """Store (and enqueue) a firing for each event rule this event fires; return the new firing ids."""
-    matching = [
+    candidates = [
         rule
         for rule in (rules if rules is not None else rules_of(ctx)).values()
-        if rule.event is not None and rule.tracker == event.tracker and event_matches(rule.event, event, own)
+        if event.kind in rule.event_kinds and rule.tracker == event.tracker
     ]
-    key = event.issue_key or (
-        tracker.get_state(event.issue_id).ref.key if matching and event.issue_id else None
-    )
-    if not matching or key is None:
+    if not candidates or not _may_fire(event, own):
+        return []
+    key = event.issue_key or (tracker.get_state(event.issue_id).ref.key if event.issue_id else None)
+    if key is None:
         return []
     state = tracker.get_state(key)
+    seen = rule_event(event, own, state)
     now = utcnow()
-    found = [
-        NewFiring(rule.name, rule.tracker, key, f"event:{event.event_id}", issue_payload(state))
-        for rule in matching
-        if rule.event is not None
-        and entered(rule.event, event, state)
-        and state_matches(rule.query, state)
-        and (rule.accepts is None or rule.accepts(state, now))
-    ]
+    found = []
+    for rule in candidates:
+        assert rule.event_occurrence is not None
+        occurrence = rule.event_occurrence(seen)
+        if occurrence is not None and (rule.accepts is None or rule.accepts(state, now)):
+            found.append(NewFiring(rule.name, rule.tracker, key, occurrence, issue_payload(state)))
     new = firings.insert(ctx.engine, found, now, JOB_GRACE)
     enqueue_firings(ctx.redis, new)
     if new:
@@ -63,39 +63,24 @@ def fire_for_event(
     return new
 
 
-def event_matches(match: EventMatch, event: TrackerEvent, own: bool) -> bool:
-    """Whether the event is one the rule's trigger names (kind, comment text and author)."""
-    if event.kind not in match.kinds:
-        return False
-    body = event.comment_body or ""
-    if event.kind.startswith("comment"):
-        if MARKER in body:
-            return False
-        if match.author == "team" and own:
-            return False
-        if match.author == "customer" and not (own and event.comment_public is not False):
-            return False
-        if own and match.author == "any":
-            return False  # the hub's notes are not the team's comments
-    return not match.text_contains or any(t.casefold() in body.casefold() for t in match.text_contains)
+def _may_fire(event: TrackerEvent, own: bool) -> bool:
+    """The automations' own comments never fire a rule; the hub's other own comments are a customer's
+    message only when public (an internal note of the hub is nobody's comment)."""
+    if not event.kind.startswith("comment"):
+        return True
+    return MARKER not in (event.comment_body or "") and not (own and event.comment_public is False)
 
 
-def entered(match: EventMatch, event: TrackerEvent, state: IssueState) -> bool:
-    """Whether a transition rule's ``to`` names where the issue went: the event's status (a Jira status
-    name, a Kaiten column id) or the issue's status now (a Kaiten column's title)."""
-    wanted = {t.casefold() for t in match.to}
-    return not wanted or bool({(event.status_to or "").casefold(), state.status.casefold()} & wanted)
-
-
-def state_matches(query: SearchQuery, state: IssueState) -> bool:
-    """Whether the issue, as it is now, meets the conditions a search would have put (raw JQL or a Kaiten
-    filter aside: those only narrow scans)."""
-    checks = (
-        not query.containers or state.container in query.containers,
-        not query.statuses or state.status.casefold() in {s.casefold() for s in query.statuses},
-        not query.not_done or (not state.done and state.status_category != DONE),
-        query.assignee_empty is None or (state.assignee is None) == query.assignee_empty,
-        not query.labels or bool(set(query.labels) & set(state.labels)),
-        not query.issue_types or state.issue_type in query.issue_types,
+def rule_event(event: TrackerEvent, own: bool, state: IssueState) -> RuleEvent:
+    """The event as ``automation_match.event_occurrence`` reads it: a comment the hub's own account wrote
+    is a customer's message it relayed; the status entered is the event's (a Jira status, a Kaiten
+    column id) and the issue's now (a Kaiten column's title)."""
+    kind = {"comment_created": "commented", "issue_transitioned": "transitioned"}.get(event.kind, event.kind)
+    return RuleEvent(
+        kind=kind,
+        event_id=event.event_id,
+        occurred_at=event.occurred_at,
+        text=event.comment_body or "",
+        author_is_customer=own if event.kind.startswith("comment") else None,
+        status_to=tuple(s for s in (event.status_to, state.status) if s),
     )
-    return all(checks)

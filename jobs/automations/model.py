@@ -21,11 +21,14 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
 
 from connector.types import IssueState, SearchQuery, Target
 from jobs.registry import Cron, Every
-
-Schedule = Cron | Every
+from mappers import schedules
+from mappers.automation_match import RuleEvent
 
 
 @dataclass(frozen=True)
@@ -143,37 +146,45 @@ class IssueFacts:
     last_customer_message: dt.datetime | None = None
     status_since: dt.datetime | None = None
     date: dt.date | None = None
+    date_field_id: str | None = None
 
 
 Occurrence = Callable[[IssueState, dt.datetime, IssueFacts], str | None]
 
 
 @dataclass(frozen=True)
-class EventMatch:
-    """Which tracker events fire an event rule: ``kinds`` of ``TrackerEvent``; for comments, text it
-    must contain (any of, case-insensitive) and whose it must be; for transitions, statuses entered."""
+class CalendarSchedule:
+    """A rule file's ``cron`` / ``every`` on its business calendar (``mappers.schedules``: due times in
+    the team's zone, days the calendar keeps)."""
 
-    kinds: tuple[str, ...]
-    text_contains: tuple[str, ...] = ()
-    author: str = "any"  # any | customer (the hub's own comment carrying a customer's message) | team
-    to: tuple[str, ...] = ()
+    schedule: schedules.Schedule
+
+
+Schedule = Cron | Every | CalendarSchedule
+EventOccurrence = Callable[[RuleEvent], str | None]
 
 
 @dataclass(frozen=True)
 class AutomationRule:
-    """One rule as the engine runs it."""
+    """One rule as the engine runs it.
+
+    ``query_at`` (when set) makes the scan's search at a moment, given the date field's id; ``query`` is
+    the search otherwise. ``accepts`` is the post-filter (what a search cannot say); ``occurrence`` the
+    key a time condition fires under; ``event_kinds`` the ``TrackerEvent`` kinds an event rule looks at
+    and ``event_occurrence`` whether one fires it.
+    """
 
     name: str
     tracker: str
     actions: tuple[Action, ...]
     query: SearchQuery = field(default_factory=SearchQuery)
+    query_at: Callable[[dt.datetime, str | None], SearchQuery] | None = None
     fields: tuple[str, ...] = ()
     schedule: Schedule | None = None
     occurrence: Occurrence | None = None
-    created_within: dt.timedelta | None = None  # the scan looks only at issues created this recently
-    event: EventMatch | None = None
-    accepts: Callable[[IssueState, dt.datetime], bool] | None = None  # what the query cannot say
-    calendar_skip: Callable[[dt.datetime], bool] | None = None  # a due time the calendar skips
+    event_kinds: tuple[str, ...] = ()
+    event_occurrence: EventOccurrence | None = None
+    accepts: Callable[[IssueState, dt.datetime], bool] | None = None
     facts: frozenset[str] = frozenset()  # which of IssueFacts the occurrence reads
     date_field: str | None = None  # a date field's id or name (resolved on the target's create screen)
     target: Target | None = None  # the rule's target: where a date field's name is looked up
@@ -181,22 +192,42 @@ class AutomationRule:
     @property
     def scanned(self) -> bool:
         """Whether the scheduler scans this rule (scheduled and conditional rules)."""
-        return self.schedule is not None and self.event is None
+        return self.schedule is not None and not self.event_kinds
 
     @property
     def rule_wide(self) -> bool:
         """One firing for all the issues found (a digest), not one per issue."""
         return any(isinstance(action, DigestAction) for action in self.actions)
 
+    def search_at(self, now: dt.datetime, date_field_id: str | None) -> SearchQuery:
+        return self.query_at(now, date_field_id) if self.query_at is not None else self.query
 
-def latest_due(schedule: Schedule, now: dt.datetime) -> dt.datetime:
+
+LOOK_BACK = dt.timedelta(days=400)  # how far back a calendar schedule's latest due time is looked for
+
+
+def latest_due(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
     """The schedule's latest due time on or before ``now`` (an ``Every`` counts from the epoch, so every
-    process agrees on its ticks)."""
+    process agrees on its ticks); None when a calendar schedule keeps none within ``LOOK_BACK``."""
+    if isinstance(schedule, CalendarSchedule):
+        return schedules.latest_due(schedule.schedule, now - LOOK_BACK, now)
     epoch = now.timestamp()
     if isinstance(schedule, Every):
         step = max(schedule.seconds, 1.0)
         return dt.datetime.fromtimestamp(epoch - epoch % step, dt.UTC)
     return dt.datetime.fromtimestamp(schedule.latest(epoch), dt.UTC)
+
+
+def next_due(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
+    """The schedule's first due time after ``now``."""
+    if isinstance(schedule, CalendarSchedule):
+        return schedules.next_due(schedule.schedule, now)
+    if isinstance(schedule, Cron):
+        start = now.astimezone(ZoneInfo(schedule.timezone))
+        return croniter(schedule.expression, start).get_next(dt.datetime).astimezone(dt.UTC)
+    latest = latest_due(schedule, now)
+    assert latest is not None
+    return latest + dt.timedelta(seconds=max(schedule.seconds, 1.0))
 
 
 def describe(action: Action) -> str:

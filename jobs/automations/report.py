@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
-from jobs.automations.model import AutomationRule, Schedule, describe, latest_due
+from jobs.automations.model import AutomationRule, describe, next_due
 from jobs.automations.rules import compiled
 from jobs.automations.run import run_firing_with
 from jobs.automations.scan import dry_run, scan_rule
 from jobs.clock import utcnow
 from jobs.context import Context
-from jobs.registry import Cron
 from store import automations as firings
-
-
-def next_due(schedule: Schedule, now: dt.datetime) -> dt.datetime:
-    """The schedule's first due time after ``now``."""
-    if isinstance(schedule, Cron):
-        start = now.astimezone(ZoneInfo(schedule.timezone))
-        return croniter(schedule.expression, start).get_next(dt.datetime).astimezone(dt.UTC)
-    return latest_due(schedule, now) + dt.timedelta(seconds=max(schedule.seconds, 1.0))
 
 
 def rule_lines(ctx: Context, now: dt.datetime | None = None) -> list[str]:
@@ -41,9 +29,8 @@ def rule_lines(ctx: Context, now: dt.datetime | None = None) -> list[str]:
             lines.append(f"{name}\t{trigger}\tnot run: {found.left_out.get(name, '?')}")
             continue
         last = firings.last_due(ctx.engine, name)
-        upcoming = (
-            "on events" if not rule.scanned or rule.schedule is None else _time(next_due(rule.schedule, now))
-        )
+        coming = next_due(rule.schedule, now) if rule.scanned and rule.schedule is not None else None
+        upcoming = "on events" if not rule.scanned else (_time(coming) if coming else "-")
         fired = _time(last) if last else "-"
         lines.append(f"{name}\t{trigger}\tnext={upcoming}\tlast={fired}\t24h={counts.get(name, 0)}")
     return lines

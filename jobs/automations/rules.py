@@ -12,19 +12,20 @@ from dataclasses import dataclass, field, replace
 
 from config.automations import TIME_KINDS, Automation
 from config.automations import Action as ActionSpec
-from config.durations import BusinessDuration
 from config.rules import HubConfig
 from config.targets import JiraTarget, KaitenTarget
 from connector.types import IssueState, SearchQuery, Target
 from jobs.automations import model
-from jobs.automations.model import AutomationRule, EventMatch, IssueFacts
+from jobs.automations.model import AutomationRule, CalendarSchedule, IssueFacts
 from jobs.context import Context
-from jobs.registry import Cron, Every
-from mappers.calendar import BusinessCalendar, add_duration, business_calendar, is_working_time, local_date
+from jobs.registry import Every
+from mappers import automation_match as match
+from mappers import schedules
+from mappers.calendar import BusinessCalendar, business_calendar
 
 SCAN_CONDITIONS_EVERY = 300.0  # seconds between scans of a rule whose trigger is a condition
 CREATED_WINDOW = dt.timedelta(days=2)  # "created" rules look at issues created this recently
-EVENT_KINDS = {
+EVENT_KINDS = {  # a trigger's event → the TrackerEvent kinds the hub journals for it
     "commented": ("comment_created",),
     "transitioned": ("issue_transitioned",),
     "moved": ("issue_transitioned",),
@@ -84,130 +85,99 @@ def _compile_all(config: HubConfig) -> CompiledRules:
 
 
 def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
-    """One rule for the engine; :class:`NotRunYet` naming what the engine cannot do yet."""
+    """One rule for the engine; :class:`NotRunYet` naming what the engine cannot do yet.
+
+    The search, the post-filter, time triggers and event matching are ``mappers.automation_match``'s
+    (au/rules); the engine adds what they read from the hub's journal.
+    """
     target = automation.target
     trigger = automation.trigger
-    when = automation.when
     calendar = business_calendar(config.calendar(automation.calendar), automation.calendar)
-    query = SearchQuery(
-        containers=automation.containers,
-        statuses=when.statuses,
-        not_done=when.not_done,
-        assignee_empty=when.assignee_empty,
-        labels=when.all_labels,
-        issue_types=when.types,
-        raw=when.jql if when.jql is not None else when.kaiten_filter,
-    )
-    if when.fields:
-        raise NotRunYet("when.fields is not run by the engine yet")
-    priorities = {p.casefold() for p in when.priorities}
-    older_than = when.older_than
-    outside_hours = when.outside_hours
+    kind = config.tracker_kind(target.tracker) or target.kind
+    if automation.when.fields:
+        raise NotRunYet("when.fields (field ids by name) is not run by the engine yet")
 
     def accepts(state: IssueState, now: dt.datetime) -> bool:
-        if priorities and (state.priority or "").casefold() not in priorities:
-            return False
-        created = state.created
-        if (
-            older_than is not None
-            and created is not None
-            and add_duration(calendar, created, older_than) > now
-        ):
-            return False
-        return not (
-            outside_hours is not None
-            and created is not None
-            and is_working_time(calendar, created) == outside_hours
-        )
+        return match.matches(automation, state, now, calendar)
+
+    def query_at(now: dt.datetime, date_field: str | None) -> SearchQuery:
+        return match.scan_query(automation, now, calendar, date_field=date_field)
 
     rule = AutomationRule(
         name=automation.name,
         tracker=target.tracker,
         actions=tuple(_action(config, automation, spec) for spec in automation.actions),
-        query=query,
+        query_at=query_at,
+        fields=match.scan_fields(automation, kind),
         accepts=accepts,
+        target=_target(target),
     )
-    kind = trigger.kind
-    if kind in ("cron", "every"):
-        zone = trigger.timezone or calendar.zone.key
-        schedule = Cron(trigger.cron, zone) if trigger.cron else Every(float(trigger.every or 1) * 60)
-        skip = None
-        if trigger.calendar is not None:
-
-            def skip(due: dt.datetime) -> bool:
-                if trigger.cron:
-                    return not calendar.is_working_day(local_date(calendar, due))
-                return not is_working_time(calendar, due)
-
-        return _with(rule, schedule=schedule, calendar_skip=skip)
-    if kind in TIME_KINDS:
-        return _with(
-            rule,
-            schedule=Every(SCAN_CONDITIONS_EVERY),
-            target=_target(target),
-            **_time_condition(automation, calendar),
+    trigger_kind = trigger.kind
+    if trigger_kind in ("cron", "every"):
+        named = (
+            business_calendar(config.calendar(trigger.calendar), trigger.calendar)
+            if trigger.calendar
+            else None
         )
-    if kind == "event" and trigger.event == "created":
+        schedule = schedules.schedule_of(trigger, named, calendar.zone)
+        return replace(rule, schedule=CalendarSchedule(schedule))
+    if trigger_kind in TIME_KINDS:
+        scanned = replace(rule, schedule=Every(SCAN_CONDITIONS_EVERY))
+        return _time_condition(scanned, automation, calendar, kind)
+    if trigger_kind == "event" and trigger.event == "created":
         # polling: each issue created lately fires once (webhooks for creation are not journaled)
-        return _with(
+        def created_lately(now: dt.datetime, date_field: str | None) -> SearchQuery:
+            return replace(query_at(now, date_field), created_after=now - CREATED_WINDOW)
+
+        return replace(
             rule,
             schedule=Every(60.0),
+            query_at=created_lately,
             occurrence=lambda _state, _now, _facts: "created",
-            created_within=CREATED_WINDOW,
         )
-    if kind == "event" and trigger.event in EVENT_KINDS:
-        event = EventMatch(
-            kinds=EVENT_KINDS[trigger.event],
-            text_contains=trigger.text_contains,
-            author=trigger.author,
-            to=trigger.to,
+    if trigger_kind == "event" and trigger.event in EVENT_KINDS:
+        return replace(
+            rule,
+            event_kinds=EVENT_KINDS[trigger.event],
+            event_occurrence=lambda event: match.event_occurrence(automation, event),
         )
-        return _with(rule, event=event)
-    raise NotRunYet(f"trigger {kind}{f' {trigger.event}' if trigger.event else ''} is not run yet")
+    raise NotRunYet(f"trigger {trigger_kind}{f' {trigger.event}' if trigger.event else ''} is not run yet")
 
 
 def _time_condition(
-    automation: Automation, calendar: BusinessCalendar, extra: BusinessDuration | None = None
-) -> dict[str, object]:
-    """The occurrence (and what it reads) of a time trigger: it fires once per silence, per stay in a
-    status, per date; ``extra`` (a followup's ``after``) moves the moment on by that much business time."""
+    rule: AutomationRule,
+    automation: Automation,
+    calendar: BusinessCalendar,
+    tracker_kind: str,
+    stage: str = "main",
+) -> AutomationRule:
+    """The occurrence of a time trigger's ``stage`` (``main`` or ``followup``) on an issue, from
+    ``automation_match.time_due``, with what the hub's journal knows: when the customer last wrote
+    (``no_customer_reply``), and when the issue entered its status if the search did not say (the last
+    status change the journal holds, else its creation: never "due now" for want of a date)."""
+    entered_field = match.ENTERED_FIELD[tracker_kind]
+
+    def occurrence(state: IssueState, now: dt.datetime, facts: IssueFacts) -> str | None:
+        since = facts.status_since or state.created  # what the journal knows, else the issue's age
+        if entered_field in rule.fields and state.fields.get(entered_field) is None and since is not None:
+            state = replace(state, fields={**state.fields, entered_field: since.isoformat()})
+        found = match.time_due(
+            automation,
+            state,
+            now,
+            calendar,
+            tracker_kind=tracker_kind,
+            date_field=facts.date_field_id,
+            quiet_since=facts.last_customer_message,
+        )
+        return next((due.occurrence for due in found if due.stage == stage), None)
+
     trigger = automation.trigger
-
-    def later(moment: dt.datetime, duration: BusinessDuration) -> dt.datetime:
-        moment = add_duration(calendar, moment, duration)
-        return add_duration(calendar, moment, extra) if extra is not None else moment
-
-    if trigger.no_customer_reply is not None:
-        quiet = trigger.no_customer_reply
-
-        def silence(_state: IssueState, now: dt.datetime, facts: IssueFacts) -> str | None:
-            last = facts.last_customer_message
-            return f"quiet:{last.isoformat()}" if last is not None and later(last, quiet) <= now else None
-
-        return {"occurrence": silence, "facts": frozenset({"last_customer_message"})}
+    facts = {"last_customer_message"} if trigger.no_customer_reply is not None else set()
     if trigger.in_status_longer is not None:
-        stay = trigger.in_status_longer
-
-        def stuck(state: IssueState, now: dt.datetime, facts: IssueFacts) -> str | None:
-            since = facts.status_since or state.created
-            if since is None or later(since, stay) > now:
-                return None
-            return f"status:{state.status}@{since.isoformat()}"
-
-        return {"occurrence": stuck, "facts": frozenset({"status_since"})}
-    before, after = trigger.before_date, trigger.after_date
-
-    def dated(_state: IssueState, now: dt.datetime, facts: IssueFacts) -> str | None:
-        day, today = facts.date, local_date(calendar, now)
-        if day is None:
-            return None
-        if before is not None and day - dt.timedelta(days=before) <= today <= day:
-            return f"date:{day.isoformat()}"
-        if after is not None and today >= day + dt.timedelta(days=after):
-            return f"date:{day.isoformat()}"
-        return None
-
-    return {"occurrence": dated, "date_field": trigger.date_field}
+        facts.add("status_since")
+    date_field = trigger.date_field if trigger.kind in ("before_date", "after_date") else None
+    return replace(rule, occurrence=occurrence, facts=frozenset(facts), date_field=date_field)
 
 
 def followup_rule(config: HubConfig, automation: Automation, rule: AutomationRule) -> AutomationRule | None:
@@ -217,16 +187,10 @@ def followup_rule(config: HubConfig, automation: Automation, rule: AutomationRul
     if followup is None:
         return None
     calendar = business_calendar(config.calendar(automation.calendar), automation.calendar)
-    return _with(
-        rule,
-        name=f"{automation.name}.followup",
-        actions=tuple(_action(config, automation, spec) for spec in followup.actions),
-        **_time_condition(automation, calendar, followup.after),
-    )
-
-
-def _with(rule: AutomationRule, **changes: object) -> AutomationRule:
-    return replace(rule, **changes)  # type: ignore[arg-type]
+    kind = config.tracker_kind(automation.target.tracker) or automation.target.kind
+    actions = tuple(_action(config, automation, spec) for spec in followup.actions)
+    renamed = replace(rule, name=f"{automation.name}.followup", actions=actions)
+    return _time_condition(renamed, automation, calendar, kind, "followup")
 
 
 def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> model.Action:

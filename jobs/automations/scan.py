@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from connector.base import Tracker
 from connector.types import IssueState
 from jobs.automations.model import AutomationRule, IssueFacts, latest_due
 from jobs.automations.queue import enqueue_firings
 from jobs.context import Context
+from mappers.schedules import occurrence_key
 from store import automations as firings
 from store.automations import RULE_WIDE, NewFiring
 
@@ -49,10 +50,7 @@ def due_now(
     assert rule.schedule is not None
     due = latest_due(rule.schedule, now)
     last = firings.last_due(ctx.engine, rule.name)
-    if last is not None and last >= due:
-        return None
-    if rule.calendar_skip is not None and rule.calendar_skip(due) and not force:
-        firings.set_last_due(ctx.engine, rule.name, due, now)  # a holiday's due time: nothing fires
+    if due is None or (last is not None and last >= due):
         return None
     if last is None and rule.occurrence is None and not force:
         firings.set_last_due(ctx.engine, rule.name, due, now)
@@ -65,16 +63,14 @@ def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.dat
     """The firings a search finds due at ``due`` (one paged search; conditions on each result, and what
     a time condition needs from the journal read a page at a time)."""
     tracker = ctx.tracker(rule.tracker)
-    query = rule.query
-    if rule.created_within is not None:
-        query = replace(query, created_after=now - rule.created_within)
     date_id = date_field_id(tracker, rule) if rule.date_field else None
-    fields = (*rule.fields, date_id) if date_id else rule.fields
-    states = tracker.search(query, fields=fields, page_size=PAGE_SIZE)
+    fields = tuple(dict.fromkeys((*rule.fields, date_id) if date_id else rule.fields))
+    states = tracker.search(rule.search_at(now, date_id), fields=fields, page_size=PAGE_SIZE)
+    due_key = occurrence_key(due)
     if rule.rule_wide:
         items = [issue_payload(state) for state in states if _accepted(rule, state, now)]
         if items:
-            yield NewFiring(rule.name, rule.tracker, RULE_WIDE, due.isoformat(), {"issues": items})
+            yield NewFiring(rule.name, rule.tracker, RULE_WIDE, due_key, {"issues": items})
         return
     for page in _pages(states):
         facts = facts_for(ctx, rule, page, date_id)
@@ -82,7 +78,7 @@ def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.dat
             if not _accepted(rule, state, now):
                 continue
             known = facts.get(state.ref.key, IssueFacts())
-            occurrence = due.isoformat() if rule.occurrence is None else rule.occurrence(state, now, known)
+            occurrence = due_key if rule.occurrence is None else rule.occurrence(state, now, known)
             if occurrence is not None:
                 payload = issue_payload(state)
                 if known.date is not None:
@@ -130,6 +126,7 @@ def facts_for(
             last_customer_message=replies.get(state.ref.key),
             status_since=moves.get(state.ref.key),
             date=_date(state.fields.get(date_id)) if date_id else None,
+            date_field_id=date_id,
         )
         for state in page
     }
@@ -207,7 +204,7 @@ def dry_run(ctx: Context, rule: AutomationRule, now: dt.datetime) -> list[NewFir
         return []
     due = latest_due(rule.schedule, now)
     last = firings.last_due(ctx.engine, rule.name)
-    if last is not None and last >= due:
+    if due is None or (last is not None and last >= due):
         return []
     found = list(candidates(ctx, rule, due, now))
     stored = firings.existing(ctx.engine, (item.id for item in found))

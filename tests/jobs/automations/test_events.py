@@ -62,7 +62,7 @@ def test_the_same_comment_webhook_three_times_opens_one_follow_up(
     assert [link.get("outwardIssue", link.get("inwardIssue", {})).get("key") for link in links] == [key]
 
 
-def test_comments_without_the_phrase_and_the_hubs_own_fire_nothing(
+def test_comments_without_the_phrase_and_the_hubs_notes_fire_nothing(
     ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     actx = with_automations(ctx, tmp_path / "rules", NEXT_TASK)
@@ -70,6 +70,11 @@ def test_comments_without_the_phrase_and_the_hubs_own_fire_nothing(
     tracker = actx.tracker("jira")
     plain = parse_jira_webhook(comment_webhook(key, engineer_comment(jira_sandbox, key, "позвонил клиенту")))
     assert fire_for_event(actx, tracker, plain, own=False) == []  # waiting-only: the issue is not waiting
-    phrase = parse_jira_webhook(comment_webhook(key, engineer_comment(jira_sandbox, key, "следующая задача")))
-    assert fire_for_event(actx, tracker, phrase, own=True) == []  # the hub's own comment
+    phrase = comment_webhook(key, engineer_comment(jira_sandbox, key, "следующая задача"))
+    note = parse_jira_webhook(phrase).model_copy(update={"comment_public": False})
+    assert fire_for_event(actx, tracker, note, own=True) == []  # the hub's internal note
+    marked = parse_jira_webhook(phrase).model_copy(
+        update={"comment_body": "следующая задача {{hub-auto-0123456789abcdef-0}}"}
+    )
+    assert fire_for_event(actx, tracker, marked, own=True) == []  # an automation's own comment
     assert firings.history(actx.engine, key) == []
