@@ -42,7 +42,13 @@ def fire_for_event(
         for rule in (rules if rules is not None else rules_of(ctx)).values()
         if event.kind in rule.event_kinds and rule.tracker == event.tracker
     ]
-    if not candidates or not _may_fire(event, own):
+    if not _may_fire(event, own):
+        return []
+    # what the event alone says first (a comment's text and author): the issue is read only when a rule
+    # may fire, so the hub's own comments cost nothing more when no rule is about customers' messages
+    hinted = rule_event(event, own, None)
+    candidates = [rule for rule in candidates if _fires(rule, hinted) or _fires_on_status(rule, event)]
+    if not candidates:
         return []
     key = event.issue_key or (tracker.get_state(event.issue_id).ref.key if event.issue_id else None)
     if key is None:
@@ -63,6 +69,15 @@ def fire_for_event(
     return new
 
 
+def _fires(rule: AutomationRule, event: RuleEvent) -> bool:
+    return rule.event_occurrence is not None and rule.event_occurrence(event) is not None
+
+
+def _fires_on_status(rule: AutomationRule, event: TrackerEvent) -> bool:
+    """A transition may name the status entered by the issue's column title, which only the issue says."""
+    return event.kind == "issue_transitioned" and rule.event_occurrence is not None
+
+
 def _may_fire(event: TrackerEvent, own: bool) -> bool:
     """The automations' own comments never fire a rule; the hub's other own comments are a customer's
     message only when public (an internal note of the hub is nobody's comment)."""
@@ -71,7 +86,7 @@ def _may_fire(event: TrackerEvent, own: bool) -> bool:
     return MARKER not in (event.comment_body or "") and not (own and event.comment_public is False)
 
 
-def rule_event(event: TrackerEvent, own: bool, state: IssueState) -> RuleEvent:
+def rule_event(event: TrackerEvent, own: bool, state: IssueState | None) -> RuleEvent:
     """The event as ``automation_match.event_occurrence`` reads it: a comment the hub's own account wrote
     is a customer's message it relayed; the status entered is the event's (a Jira status, a Kaiten
     column id) and the issue's now (a Kaiten column's title)."""
@@ -82,5 +97,5 @@ def rule_event(event: TrackerEvent, own: bool, state: IssueState) -> RuleEvent:
         occurred_at=event.occurred_at,
         text=event.comment_body or "",
         author_is_customer=own if event.kind.startswith("comment") else None,
-        status_to=tuple(s for s in (event.status_to, state.status) if s),
+        status_to=tuple(s for s in (event.status_to, state.status if state else None) if s),
     )
