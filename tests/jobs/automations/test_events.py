@@ -14,7 +14,7 @@ from mappers.tracker_events import parse_jira_webhook
 from sandbox.server import RunningSandbox
 from store import automations as firings
 from tests.jobs.automations.conftest import with_automations
-from tests.jobs.conftest import sandbox_issues
+from tests.jobs.conftest import sandbox_issues, tracker_calls
 from tests.jobs.test_events import SECRET, comment_webhook, engineer_comment, open_issue, post_hook, run_event
 from tests.mappers.factories import telegram_message
 
@@ -78,3 +78,16 @@ def test_comments_without_the_phrase_and_the_hubs_notes_fire_nothing(
     )
     assert fire_for_event(actx, tracker, marked, own=True) == []  # an automation's own comment
     assert firings.history(actx.engine, key) == []
+
+
+def test_a_comment_no_rule_is_about_reads_nothing_from_the_tracker(
+    ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    only_next_task = NEXT_TASK.split("  - name: waiting-only")[0]
+    actx = with_automations(ctx, tmp_path / "rules", only_next_task)
+    key = open_issue(actx, telegram_message("deal"))
+    tracker = actx.tracker("jira")
+    event = parse_jira_webhook(comment_webhook(key, engineer_comment(jira_sandbox, key, "позвонил клиенту")))
+    before = tracker_calls(jira_sandbox)
+    assert fire_for_event(actx, tracker, event, own=False) == []
+    assert tracker_calls(jira_sandbox) == before
