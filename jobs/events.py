@@ -3,10 +3,11 @@
 The webhook payload is a hint: the comment and the issue are re-read before acting, so retries, the
 order Jira delivers in and edits made meanwhile do not matter. Comment events the hub's own account
 caused (its comments, and its in-place edits of an engineer's comment) are dropped before anything is
-read, so the hub never answers itself; the automations look at every event first (jobs/automations/
-events.py: a customer's message the hub relayed may fire a rule, and reads the issue only then). Every message to a customer is journaled in the outbound log
-under the comment's id (or the transition's), so a redelivered webhook never sends twice, and status
-notifications are rate-limited per issue and status and per customer (``jobs.notify_limits``).
+read, so the hub never answers itself; the automations look at every event first
+(jobs/automations/events.py: a customer's message the hub relayed may fire a rule, which reads the
+issue only then). Every message to a customer is journaled in the outbound log under the comment's id
+(or the transition's), so a redelivered webhook never sends twice, and status notifications are
+rate-limited per issue and status and per customer (``jobs.notify_limits``).
 """
 
 from __future__ import annotations
