@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from connector.base import Tracker
@@ -164,7 +164,14 @@ def issue_payload(state: IssueState) -> dict[str, object]:
     }
 
 
-def scan_rule(ctx: Context, rule: AutomationRule, now: dt.datetime, *, force: bool = False) -> ScanResult:
+def scan_rule(
+    ctx: Context,
+    rule: AutomationRule,
+    now: dt.datetime,
+    *,
+    force: bool = False,
+    on_page: Callable[[], object] | None = None,
+) -> ScanResult:
     """Store the firings ``rule`` has due at ``now`` and enqueue the new ones; then remember the due time."""
     result = ScanResult(rule.name)
     due = due_now(ctx, rule, now, force=force)
@@ -179,6 +186,8 @@ def scan_rule(ctx: Context, rule: AutomationRule, now: dt.datetime, *, force: bo
         if len(batch) >= INSERT_CHUNK:
             result.new += _store(ctx, batch, now)
             batch = []
+            if on_page is not None:
+                on_page()  # the scan is alive (jobs/automations/periodic.py renews its lock)
     result.new += _store(ctx, batch, now)
     firings.set_last_due(ctx.engine, rule.name, due, now)
     log.info(

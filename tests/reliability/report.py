@@ -93,7 +93,8 @@ AUTOMATION_ORDER = [
     "restart-after-3h",
 ]
 AUTOMATION_WHAT = {
-    "scheduler-killed-mid-scan": "the scheduler SIGKILLed between two pages of a rule's scan, then restarted",
+    "scheduler-killed-mid-scan": "the scheduler and the worker running a rule's scan SIGKILLed between two "
+    "pages of its search, then restarted",
     "two-schedulers": "two schedulers and two `automations run` at once, at the same due time",
     "tracker-outage-digest": "the tracker answers 503 to everything for 20 s as a digest falls due",
     "same-webhook-3x": "a comment with the rule's phrase on each issue, each webhook posted 3 times",
@@ -117,7 +118,9 @@ passes through `HUB_TEST_CLOCK_OFFSET`, the processes' automation clock, never b
   action's completion is saved before the next; a tracker outage gives the firing back with a growing
   delay under the circuit breaker, and a digest is built only from a search that completed.
 - **Lost jobs.** A firing whose job never claimed it (two minutes), or whose worker died (its lease, ten
-  minutes, ran out), is enqueued again by the scheduler's `automations-sweep`.
+  minutes, ran out), is enqueued again by the scheduler's `automations-sweep`. Scans run in a worker
+  (the scheduler enqueues one at a time, so a slow tracker never stretches its 5 s tick); one scans at
+  a time under a lock renewed after each page, which a killed worker holds 30 s at most.
 """.splitlines()
 
 

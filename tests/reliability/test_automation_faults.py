@@ -242,11 +242,14 @@ def test_scheduler_killed_mid_scan(tmp_path: Path) -> None:
         wait_for(lambda: 0 < len(stored_firings(hub)) < N, 60, "the first page of firings")
         stored_at_kill = len(stored_firings(hub))
         hub.kill_schedulers()
+        hub.kill_all_workers()  # the scan runs in a worker: it dies between two pages
         hub.start_scheduler()
         wait_for(all_done(hub, N), what="every firing done")
         result = AutomationTally("scheduler-killed-mid-scan", N, N)
         count_comment_firings(hub, keys, 1, result)
-        result.notes.append(f"scheduler SIGKILLed with {stored_at_kill} of {N} firings stored, restarted")
+        result.notes.append(
+            f"scheduler and workers SIGKILLed with {stored_at_kill} of {N} firings stored, restarted"
+        )
         assert_exactly_once(result)
 
 

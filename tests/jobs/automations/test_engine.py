@@ -21,7 +21,9 @@ from jobs.automations.model import (
     SetAction,
     TransitionAction,
 )
+from jobs.automations.periodic import SCAN_FUNC, SCAN_LOCK, enqueue_scan, scan_with
 from jobs.automations.queue import firing_job_id
+from jobs.automations.rules import rules_of
 from jobs.automations.run import LEASE, run_firing_with, sweep_firings
 from jobs.automations.scan import dry_run, scan_rule
 from jobs.context import Context
@@ -264,3 +266,19 @@ def test_a_digest_is_one_message_with_the_critical_issues_first(
 
 def add_fault_telegram(url: str, **spec: Any) -> None:
     requests.post(f"{url}/_sandbox/faults", json=spec, headers=CONTROL, timeout=5).raise_for_status()
+
+
+def test_the_scheduler_enqueues_one_scan_at_a_time_and_one_worker_scans(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    assert enqueue_scan(ctx.redis) is True
+    assert enqueue_scan(ctx.redis) is False  # one waiting is enough, however many ticks pass
+    [job] = Queue(PERIODIC_QUEUE, connection=ctx.redis).get_jobs()
+    assert job.func_name == SCAN_FUNC
+    ctx.redis.set(SCAN_LOCK, "another-worker", ex=30)
+    assert scan_with(ctx) == 0  # another worker is scanning: this one leaves it
+    assert ctx.redis.get(SCAN_LOCK) == b"another-worker"
+    assert enqueue_scan(ctx.redis) is True  # the job started: the next tick may enqueue again
+    ctx.redis.delete(SCAN_LOCK)
+    assert scan_with(ctx) == len([r for r in rules_of(ctx).values() if r.scanned])
+    assert ctx.redis.get(SCAN_LOCK) is None
