@@ -29,7 +29,12 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
+from redis import Redis
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 
+from jobs.automations.periodic import SCAN_FUNC
+from jobs.queues import PERIODIC_QUEUE
 from tests.conftest import REPO_ROOT
 from tests.jobs.test_events import ENGINEER, comment_webhook
 from tests.reliability.harness import PROJECT, HubOptions, HubUnderTest
@@ -121,6 +126,35 @@ def jump_clock(hub: HubUnderTest, moment: float, *, lead: float = 3.0) -> None:
     hub.kill_schedulers()
     hub.start_scheduler(HUB_TEST_CLOCK_OFFSET=str(offset_to(moment, lead)))
     hub.kill_all_workers()  # the supervisor starts them again with the new clock
+
+
+def first_scan_done(hub: HubUnderTest, rule: str) -> None:
+    """Wait until a worker has scanned ``rule`` once: a new scheduled rule's first scan only records
+    where it starts, so the due time the scenario moves the clock to is its first to fire."""
+
+    def recorded() -> bool:
+        engine = sa.create_engine(hub.database_url)
+        try:
+            with engine.connect() as conn:
+                query = sa.text("SELECT count(*) FROM automation_schedules WHERE rule = :rule")
+                return bool(conn.execute(query, {"rule": rule}).scalar())
+        except sa.exc.OperationalError:
+            return False
+        finally:
+            engine.dispose()
+
+    wait_for(recorded, 120, f"the first scan of {rule}")
+
+
+def kill_scanning_worker(hub: HubUnderTest) -> bool:
+    """SIGKILL the worker running the automations' scan job (RQ's started registry says which)."""
+    redis = Redis.from_url(hub.redis_url)
+    for job_id in StartedJobRegistry(PERIODIC_QUEUE, connection=redis).get_job_ids():
+        job = Job.fetch(job_id, connection=redis)
+        pid = redis.hget(f"rq:worker:{job.worker_name}", "pid") if job.worker_name else None
+        if job.func_name == SCAN_FUNC and pid:
+            return hub.kill_worker(int(pid)) is not None
+    return False
 
 
 def seed_issues(hub: HubUnderTest, count: int, prefix: str) -> list[str]:
@@ -235,6 +269,7 @@ def assert_exactly_once(result: AutomationTally) -> None:
 def test_scheduler_killed_mid_scan(tmp_path: Path) -> None:
     with node(tmp_path, NUDGE) as hub:
         keys = seed_issues(hub, N, "mid-scan")
+        first_scan_done(hub, "nudge")
         mark = hour_mark()
         # each page of the scan's search takes 3 s: the scheduler is killed between two pages
         hub.add_fault(latency_ms=3000, count=3, paths=["/rest/api/2/search"])
@@ -242,13 +277,14 @@ def test_scheduler_killed_mid_scan(tmp_path: Path) -> None:
         wait_for(lambda: 0 < len(stored_firings(hub)) < N, 60, "the first page of firings")
         stored_at_kill = len(stored_firings(hub))
         hub.kill_schedulers()
-        hub.kill_all_workers()  # the scan runs in a worker: it dies between two pages
+        assert kill_scanning_worker(hub), "no worker was scanning"  # the scan dies between two pages
         hub.start_scheduler()
         wait_for(all_done(hub, N), what="every firing done")
         result = AutomationTally("scheduler-killed-mid-scan", N, N)
         count_comment_firings(hub, keys, 1, result)
         result.notes.append(
-            f"scheduler and workers SIGKILLed with {stored_at_kill} of {N} firings stored, restarted"
+            f"the scheduler and the scanning worker SIGKILLed with {stored_at_kill} of {N} firings "
+            "stored; the scheduler restarted, the worker by its supervisor"
         )
         assert_exactly_once(result)
 
@@ -256,6 +292,7 @@ def test_scheduler_killed_mid_scan(tmp_path: Path) -> None:
 def test_two_schedulers_and_two_manual_runs_at_once(tmp_path: Path) -> None:
     with node(tmp_path, NUDGE) as hub:
         keys = seed_issues(hub, N, "two-schedulers")
+        first_scan_done(hub, "nudge")
         mark = hour_mark()
         jump_clock(hub, mark + 1, lead=0)  # the due time has come as they start
         hub.start_scheduler()  # a second scheduler, same clock
@@ -282,6 +319,7 @@ def test_two_schedulers_and_two_manual_runs_at_once(tmp_path: Path) -> None:
 def test_restart_after_three_hours_down_fires_the_latest_occurrence_once(tmp_path: Path) -> None:
     with node(tmp_path, NUDGE) as hub:
         keys = seed_issues(hub, N, "three-hours")
+        first_scan_done(hub, "nudge")
         mark = hour_mark()
         jump_clock(hub, mark - 2)
         wait_for(all_done(hub, N), what="the first occurrence done")
@@ -306,6 +344,7 @@ def test_restart_after_three_hours_down_fires_the_latest_occurrence_once(tmp_pat
 def test_tracker_outage_during_a_digest(tmp_path: Path) -> None:
     with node(tmp_path, DIGEST) as hub:
         keys = seed_issues(hub, N, "digest")
+        first_scan_done(hub, "digest")
         mark = hour_mark()
         hub.add_fault(status=503, duration_s=20, paths=["/rest/api/"])
         jump_clock(hub, mark - 2)
