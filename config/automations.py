@@ -17,8 +17,9 @@ default}``, the environment's, when left out): that tracker, and that project or
 ``when.projects`` names others. Its **trigger** is exactly one of:
 
 - ``cron: "0 10 * * 1-5"`` or ``every: 30m`` (hours/minutes of wall-clock time): a schedule, in the
-  ``timezone`` given or else the calendar's; with a ``calendar`` named, a due time that is not working
-  time of it (a holiday, a weekend) is skipped. After downtime only the latest due time fires.
+  ``timezone`` given or else the calendar's; with a ``calendar`` named, a cron due time on a day off of
+  it, or an ``every`` due time outside its working hours, is skipped (``mappers.schedules``). After
+  downtime only the latest due time fires.
 - ``event:`` ``created``, ``commented`` (``text_contains``, ``author: customer|team|any``),
   ``transitioned`` / ``moved`` (``to``: statuses or columns entered), ``assigned``, ``field_changed``
   (``field``), ``linked_resolved`` (an issue linked to this one reached a done status;
@@ -41,6 +42,7 @@ Validation checks what can be checked without the tracker: calendars, canned res
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -57,7 +59,7 @@ from pydantic import (
 from config.base import Strict
 from config.calendars import ZoneName
 from config.durations import BusinessDuration, Duration, parse_duration
-from config.routes import CANNED_KEY, FieldRule, Notify, check_template
+from config.routes import CANNED_KEY, FieldRule, Notify, as_texts, check_template
 from config.targets import NAME, JiraTarget, Scope, TargetRef
 
 DEFAULT_DATE_FIELD = "Contract end"
@@ -76,7 +78,6 @@ TRIGGER_KINDS = (
 TIME_KINDS = ("in_status_longer", "before_date", "after_date", "no_customer_reply")
 SCHEDULE_KINDS = ("cron", "every")
 EVENTS = ("created", "commented", "transitioned", "moved", "assigned", "field_changed", "linked_resolved")
-SLA_STATES = ("warning", "breached")
 ACTION_KINDS = (
     "comment",
     "notify",
@@ -94,19 +95,16 @@ ACTION_KINDS = (
 CARRY = ("tags", "labels", "links", "responsible", "assignee", "description", "priority", "members")
 
 
-def _texts(value: Any) -> Any:
-    """One value or a list of them, as a tuple of texts (ids may be written as numbers)."""
-    if value is None:
-        return ()
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        value = [value]
-    if isinstance(value, list | tuple):
-        return tuple(str(item).strip() for item in value if str(item).strip())
-    return value
-
-
-Texts = Annotated[tuple[str, ...], BeforeValidator(_texts)]
+Texts = Annotated[tuple[str, ...], BeforeValidator(as_texts)]
 """One text or a list of them; numbers (ids) become texts; blanks (an unset ``${VAR:-}``) drop out."""
+
+
+def _user_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+UserId = Annotated[str, BeforeValidator(_user_text), Field(min_length=1)]
+"""A user as the tracker assigns by: a Jira user name or account id, a Kaiten user id (a number)."""
 
 
 def _days(value: Any) -> Any:
@@ -147,10 +145,9 @@ def _check_canned(key: str | None, info: ValidationInfo) -> None:
     known = _scope(info).canned_keys
     if key is None or known is None or key in known:
         return
-    listed = ", ".join(sorted(known)) or "(none)"
-    raise ValueError(
-        f"no canned response {key!r} in the canned/ folder beside the rule file; there are {listed}"
-    )
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"did you mean {close[0]}?" if close else f"there are {', '.join(sorted(known)) or '(none)'}"
+    raise ValueError(f"no canned response {key!r} in the canned/ folder beside the rule file; {hint}")
 
 
 class Trigger(Strict):
@@ -163,7 +160,7 @@ class Trigger(Strict):
     before_date: Days | None = None
     after_date: Days | None = None
     no_customer_reply: Duration | None = None
-    sla: Annotated[tuple[Literal["warning", "breached"], ...], BeforeValidator(_texts)] | None = None
+    sla: Annotated[tuple[Literal["warning", "breached"], ...], BeforeValidator(as_texts)] | None = None
     calendar: str | None = Field(default=None, min_length=1)
     timezone: ZoneName | None = None
     text_contains: Texts = ()
@@ -338,14 +335,9 @@ def _to_mapping(value: Any) -> Any:
 class Absence(Strict):
     """A user away from ``from`` to ``to`` (both days included)."""
 
-    user: str = Field(min_length=1)
+    user: UserId
     from_: date = Field(alias="from")
     to: date
-
-    @field_validator("user", mode="before")
-    @classmethod
-    def _user_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
     @model_validator(mode="after")
     def _in_order(self) -> Absence:
@@ -362,15 +354,10 @@ class AssignAction(Strict):
     """Exactly one of: ``user`` (fixed), ``round_robin`` (in turn through the list), ``least_open``
     (whoever of the list has the fewest open issues, skipping those ``absences`` name for today)."""
 
-    user: str | None = Field(default=None, min_length=1)
+    user: UserId | None = None
     round_robin: Texts = ()
     least_open: Texts = ()
     absences: tuple[Absence, ...] = ()
-
-    @field_validator("user", mode="before")
-    @classmethod
-    def _user_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
     @model_validator(mode="after")
     def _one_way(self) -> AssignAction:
@@ -423,7 +410,7 @@ class CreateAction(Strict):
     title: str = Field(min_length=1)
     body: str | None = None
     fields: dict[str, FieldRule] = Field(default_factory=dict)
-    carry: Annotated[tuple[Literal[CARRY], ...], BeforeValidator(_texts)] = ()  # type: ignore[valid-type]
+    carry: Annotated[tuple[Literal[CARRY], ...], BeforeValidator(as_texts)] = ()  # type: ignore[valid-type]
     link: bool | str = True
 
     @field_validator("title", "body")
@@ -470,7 +457,7 @@ class ChecklistChildrenAction(Strict):
 
     checklist: str | None = Field(default=None, min_length=1)
     target: TargetRef | None = None
-    carry: Annotated[tuple[Literal[CARRY], ...], BeforeValidator(_texts)] = ("tags", "links")  # type: ignore[valid-type]
+    carry: Annotated[tuple[Literal[CARRY], ...], BeforeValidator(as_texts)] = ("tags", "links")  # type: ignore[valid-type]
     check_items: bool = True
 
 
@@ -480,10 +467,6 @@ class ResolveAction(Strict):
 
     transition: str | None = Field(default=None, min_length=1)
     resolution: str | None = Field(default=None, min_length=1)
-
-
-def _resolve_shorthand(value: Any) -> Any:
-    return {} if value is True or value is None else value
 
 
 class DigestAction(Notify):
@@ -508,9 +491,9 @@ class Action(Strict):
     checklist: ChecklistAction | None = None
     checklist_children: ChecklistChildrenAction | None = None
     route: str | None = Field(default=None, min_length=1)
-    resolve: Annotated[ResolveAction, BeforeValidator(_resolve_shorthand)] | None = None
+    resolve: ResolveAction | None = None
     digest: DigestAction | None = None
-    only: Annotated[tuple[Literal["warning", "breached"], ...], BeforeValidator(_texts)] = ()
+    only: Annotated[tuple[Literal["warning", "breached"], ...], BeforeValidator(as_texts)] = ()
 
     @model_validator(mode="before")
     @classmethod

@@ -148,7 +148,10 @@ def _echo(err: Any, data: dict[str, Any]) -> bool:
     has entries there that failed."""
     value: Any = data
     for part in err["loc"]:
-        value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, list) and isinstance(part, int):
+            value = value[part] if part < len(value) else None
+        else:
+            value = value.get(part) if isinstance(value, dict) else None
     return err["type"] == "too_short" and isinstance(value, list) and bool(value)
 
 

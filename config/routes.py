@@ -58,7 +58,7 @@ def check_template(text: str) -> str:
     return text
 
 
-def _texts(value: Any) -> Any:
+def as_texts(value: Any) -> Any:
     """One value or a list of them, as a tuple of texts (ids may be written as numbers)."""
     if value is None:
         return ()
@@ -92,7 +92,7 @@ class Offered(Strict):
     @field_validator("trackers", "projects", "boards", "issue_types", mode="before")
     @classmethod
     def _as_texts(cls, value: Any) -> Any:
-        return _texts(value)
+        return as_texts(value)
 
     @field_validator("trackers")
     @classmethod
@@ -271,7 +271,7 @@ class Notify(Strict):
     def _lists(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [part for part in re.split(r"[,\s]+", value) if part]
-        return _texts(value)
+        return as_texts(value)
 
     @field_validator("email")
     @classmethod

@@ -213,6 +213,7 @@ class SearchQuery:
     status_category: tuple[str, ...] = ()
     not_done: bool = False
     assignee_empty: bool | None = None
+    assignees: tuple[str, ...] = ()  # assigned to any of them (Jira users, Kaiten responsible user ids)
     labels: tuple[str, ...] = ()
     issue_types: tuple[str, ...] = ()
     created_after: datetime | None = None

@@ -10,6 +10,12 @@ Dates: JQL reads absolute dates in the searching user's time zone with minute pr
 unless configured) and cut to the minute; bounds are inclusive. Status categories are searched by their
 names ("To Do", "In Progress", "Done"), which Jira does not let anyone rename.
 
+"In its status since X or earlier" (``status_since_before``) is ``created <= X AND NOT status CHANGED
+AFTER X``: the CHANGED operator with its AFTER predicate (Atlassian, "JQL operators": CHANGED takes
+AFTER, BEFORE, BY, DURING, ON, FROM, TO; the Cloud OpenAPI spec's ``FieldChangedClause`` gives
+``status CHANGED AFTER startOfMonth(-1M)``), NOT applying to any clause. A date field is searched by
+``cf[N]`` or its quoted name, by calendar day.
+
 Jira Cloud's ``/search/jql`` "requires a bounded query", one with a search restriction (Cloud OpenAPI
 spec, ``SearchAndReconcileRequestBean.jql``: ``order by key desc`` is unbounded), and answers 400
 "Unbounded JQL queries are not allowed here" otherwise (raycast/extensions#21425): a query with no
@@ -22,13 +28,14 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, tzinfo
 
-from connector.types import DONE, IN_PROGRESS, NEW, SearchQuery
+from connector.types import DONE, IN_PROGRESS, NEW, DateRange, SearchQuery
 
 CATEGORY_NAMES = {NEW: "To Do", IN_PROGRESS: "In Progress", DONE: "Done"}
 DEFAULT_ORDER = "created ASC, key ASC"  # stable paging: oldest first, ties by key
 UNBOUNDED_GUARD = "created <= now()"
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ORDER_BY = re.compile(r"order\s+by\b", re.IGNORECASE)
+_CUSTOM_ID = re.compile(r"customfield_(\d+)")
 
 
 def quote(value: str) -> str:
@@ -74,6 +81,7 @@ def _clauses(query: SearchQuery, tz: tzinfo) -> Iterable[str]:
         yield f"statusCategory != {quote(CATEGORY_NAMES[DONE])}"
     if query.assignee_empty is not None:
         yield "assignee is EMPTY" if query.assignee_empty else "assignee is not EMPTY"
+    yield from _membership("assignee", query.assignees)
     yield from _membership("labels", query.labels)
     yield from _membership("issuetype", query.issue_types)
     yield from _membership("key", query.keys)
@@ -89,6 +97,29 @@ def _clauses(query: SearchQuery, tz: tzinfo) -> Iterable[str]:
     for op, day in ((">=", query.due_after), ("<=", query.due_before)):
         if day is not None:
             yield f"duedate {op} {quote(_day(day))}"
+    if query.status_since_before is not None:
+        bound = quote(_minute(query.status_since_before, tz))
+        yield f"created <= {bound}"
+        yield f"NOT status CHANGED AFTER {bound}"
+    for window in query.field_dates:
+        yield from _date_range(window)
+
+
+def _date_range(window: DateRange) -> Iterable[str]:
+    """A date field between two days: ``cf[10030] >= "2027-01-01" AND cf[10030] <= "2027-01-31"``."""
+    name = field_reference(window.field)
+    bounds = ((">=", window.on_or_after), ("<=", window.on_or_before))
+    given = [f"{name} {op} {quote(_day(day))}" for op, day in bounds if day is not None]
+    yield from given or [f"{name} is not EMPTY"]
+
+
+def field_reference(field: str) -> str:
+    """A field as JQL names it: ``cf[10030]`` for ``customfield_10030``, a system id as it is, a name
+    quoted (``"Contract end"``)."""
+    custom = _CUSTOM_ID.fullmatch(field)
+    if custom:
+        return f"cf[{custom.group(1)}]"
+    return field if re.fullmatch(r"[A-Za-z]+", field) else quote(field)
 
 
 def _membership(field: str, values: Iterable[str]) -> Iterable[str]:

@@ -20,9 +20,13 @@ and ``offset``. How the query's parts map onto them:
   millisecond: a "before" bound rounded up, an "after" bound cut, so the part Kaiten does not keep
   cannot change the answer;
 - ``due_before`` / ``due_after`` (dates): strictly before / after that day, UTC;
+- ``assignees`` → ``responsible_ids`` (user ids);
 - ``assignee_empty``: Kaiten filters by ``responsible_id(s)`` but not by "no responsible", so it is
   checked on each card's ``members`` (the card list carries them: ``CardsRetrieveCardListResponse`` in
   2chevskii/kaiten-client ``src/generated/rest/cards.ts``, typed from the docs);
+- ``status_since_before``: the list has no filter on when a card last moved, so each card's
+  ``last_moved_at`` (a list item carries it) is compared; ``field_dates``: each card's date property
+  (``id_N``) or ``due_date``, by calendar day;
 - ``keys``: the list has no card id filter, so the tracker reads those cards one by one and checks
   every condition on them (``matches``);
 - ``raw``: a dict of ``GET /cards`` parameters, merged last (it wins).
@@ -31,8 +35,8 @@ and ``offset``. How the query's parts map onto them:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connector.dates import parse_datetime
@@ -40,7 +44,7 @@ from connector.errors import TrackerRejected
 from connector.kaiten.boards import BoardLayout
 from connector.kaiten.cards import MEMBER_RESPONSIBLE, STATE_CATEGORIES, member_id, utc_text
 from connector.kaiten.client import as_int, to_int
-from connector.types import STATUS_CATEGORIES, SearchQuery
+from connector.types import STATUS_CATEGORIES, DateRange, SearchQuery
 
 STATE_OF_CATEGORY = {category: state for state, category in STATE_CATEGORIES.items()}
 CONDITION_LIVE = 1
@@ -51,12 +55,15 @@ TIME_PARAMS = ("created_after", "created_before", "updated_after", "updated_befo
 @dataclass(frozen=True)
 class CardQuery:
     """One ``GET /cards`` request's filters, and what is checked on each card it returns:
-    ``responsible`` (True: it must have a responsible member; False: none) and ``statuses`` (column ids
-    or case-folded titles; the card's column must be one of them)."""
+    ``responsible`` (True: it must have a responsible member; False: none), ``statuses`` (column ids
+    or case-folded titles; the card's column must be one of them), ``moved_before`` (the card's
+    ``last_moved_at`` at or before it) and ``dates`` (date properties within ranges)."""
 
     params: Mapping[str, str]
     responsible: bool | None = None
     statuses: frozenset[str] = frozenset()
+    moved_before: datetime | None = None
+    dates: tuple[DateRange, ...] = ()
 
 
 def card_queries(
@@ -70,6 +77,15 @@ def card_queries(
     common = _common_params(query, tags)
     if common is None:
         return []
+    return [
+        replace(found, moved_before=query.status_since_before, dates=query.field_dates)
+        for found in _card_queries(query, boards, common)
+    ]
+
+
+def _card_queries(
+    query: SearchQuery, boards: Mapping[int, BoardLayout], common: dict[str, str]
+) -> list[CardQuery]:
     responsible = None if query.assignee_empty is None else not query.assignee_empty
     ids = board_ids(query)
     if not ids:
@@ -106,8 +122,15 @@ def card_keys(query: SearchQuery) -> list[int]:
 
 
 def local_match(card: Mapping[str, Any], wanted: CardQuery) -> bool:
-    """What the card list cannot filter: the responsible member, a column named by its title."""
+    """What the card list cannot filter: the responsible member, a column named by its title, when the
+    card last moved, date properties."""
     if wanted.responsible is not None and (_responsible(card) is not None) != wanted.responsible:
+        return False
+    if wanted.moved_before is not None and not _time("last_moved_at", after=False)(
+        card, utc_text(wanted.moved_before, round_up=True)
+    ):
+        return False
+    if not all(_in_range(card, window) for window in wanted.dates):
         return False
     if wanted.statuses:
         return bool(_column_names(card) & wanted.statuses)
@@ -157,6 +180,8 @@ def _common_params(query: SearchQuery, tags: Mapping[str, int]) -> dict[str, str
         if not ids:
             return None
         params["tag_ids"] = _joined(ids)
+    if query.assignees:
+        params["responsible_ids"] = _joined({as_int(user, "user id") for user in query.assignees})
     if query.issue_types:
         params["type_ids"] = _joined(sorted({as_int(t, "card type id") for t in query.issue_types}))
     for name in TIME_PARAMS:
@@ -269,6 +294,21 @@ def _time(name: str, after: bool) -> Callable[[Mapping[str, Any], str], bool]:
     return check
 
 
+def _in_range(card: Mapping[str, Any], window: DateRange) -> bool:
+    """Whether the card's date property (``id_N``) or field (``due_date``) lies in ``window``."""
+    value = (card.get("properties") or {}).get(window.field, card.get(window.field))
+    if isinstance(value, Mapping):
+        value = value.get("date")
+    try:
+        day = date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return False
+    if day is None:
+        return False
+    low, high = window.on_or_after or day, window.on_or_before or day
+    return low <= day <= high
+
+
 def _archived(card: Mapping[str, Any], value: str) -> bool:
     return (to_int(card.get("condition")) == 2) == (value == "true")
 
@@ -289,6 +329,7 @@ CHECKS: dict[str, Callable[[Mapping[str, Any], str], bool]] = {
         value.casefold() in {str(t.get("name")).casefold() for t in card.get("tags") or []}
     ),
     "tag_ids": lambda card, value: bool(_tag_ids(card) & _ids(value)),
+    "responsible_ids": lambda card, value: _responsible(card) in _ids(value),
     "created_after": _time("created", after=True),
     "created_before": _time("created", after=False),
     "updated_after": _time("updated", after=True),

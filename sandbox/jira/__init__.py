@@ -22,7 +22,9 @@ What it serves (``/rest/api/2/...``, and the same under ``/rest/api/latest/...``
   no-check``), ``search`` with a small JQL subset compiled to SQL (anything else is a 400, not a guess:
   ``project``, ``key``, ``status``, ``statusCategory``, ``issuetype``, ``priority``, ``labels``,
   ``assignee``/``reporter`` incl. ``is EMPTY``, ``resolution``, ``created``/``updated``/``duedate``
-  absolute or relative, custom fields by ``cf[N]`` or name; ``ORDER BY``);
+  absolute or relative, custom fields by ``cf[N]`` or name, ``status CHANGED`` with ``AFTER``,
+  ``BEFORE``, ``FROM`` and ``TO`` (from the changelog); ``ORDER BY``), and the
+  ``statuscategorychangedate`` field;
 - HTML: ``GET /`` lists issues newest first, ``GET /browse/{key}`` shows one (customer text escaped).
 
 Cloud mode answers as Jira Cloud does where the hub can tell: ``serverInfo`` says ``deploymentType``

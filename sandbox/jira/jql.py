@@ -1,6 +1,7 @@
 """JQL: a tokenizer and a recursive-descent parser for the subset the sandbox answers (``AND``, ``OR``,
-``NOT``, parentheses, ``= != < <= > >= ~ !~ IN, NOT IN, IS [NOT] EMPTY``, functions without arguments,
-``ORDER BY``); anything else is a ``JqlError`` (a 400), never a guess."""
+``NOT``, parentheses, ``= != < <= > >= ~ !~ IN, NOT IN, IS [NOT] EMPTY``, ``CHANGED`` with the
+``AFTER``, ``BEFORE``, ``FROM`` and ``TO`` predicates, functions without arguments, ``ORDER BY``);
+anything else is a ``JqlError`` (a 400), never a guess."""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ class JqlValue:
 @dataclass(frozen=True)
 class Clause:
     field: str
-    op: str  # = != < <= > >= ~ !~ in, not in, is, is not
+    op: str  # = != < <= > >= ~ !~ in, not in, is, is not, changed
     values: tuple[JqlValue, ...]
+    predicates: tuple[tuple[str, JqlValue], ...] = ()  # CHANGED's: ("after", value), ...
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class JqlQuery:
 
 
 _PUNCT = {"(": "lparen", ")": "rparen", ",": "comma"}
+CHANGED_PREDICATES = ("after", "before", "from", "to")
+_OTHER_PREDICATES = ("on", "by", "during")
 _OPS = ("!=", "<=", ">=", "!~", "=", "<", ">", "~")
 _WORD_STOP = frozenset(" \t\r\n()\",'=!<>~")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\", " ": " "}
@@ -189,6 +193,8 @@ class _Parser:
             raise JqlError(
                 f"Error in the JQL Query: Expecting a field name but got '{tok.text}'.{_at(tok.pos)}"
             )
+        if self._accept_keyword("changed"):
+            return Clause(tok.text, "changed", (), self._predicates())
         op, values = self._operator_and_values()
         if op in ("=", "!=") and values[0].kind == "empty":
             op, values = ("is" if op == "=" else "is not"), ()
@@ -211,6 +217,20 @@ class _Parser:
                 raise JqlError(f"Error in the JQL Query: Expecting 'EMPTY' or 'NULL' after IS.{_at(tok.pos)}")
             return ("is not" if negate else "is"), ()
         raise JqlError(f"Error in the JQL Query: Expecting operator but got '{tok.text}'.{_at(tok.pos)}")
+
+    def _predicates(self) -> tuple[tuple[str, JqlValue], ...]:
+        found: list[tuple[str, JqlValue]] = []
+        while True:
+            tok = self._peek()
+            word = tok.text.lower() if tok.kind == "word" else ""
+            if word in _OTHER_PREDICATES:
+                raise JqlError(
+                    f"The sandbox does not support the CHANGED predicate '{word.upper()}'.{_at(tok.pos)}"
+                )
+            if word not in CHANGED_PREDICATES:
+                return tuple(found)
+            self._next()
+            found.append((word, self._value()))
 
     def _value_list(self) -> tuple[JqlValue, ...]:
         self._expect("lparen", "'('")

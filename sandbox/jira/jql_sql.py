@@ -244,8 +244,31 @@ def _compile_node(node: Clause | BoolNode, ctx: JqlContext) -> Sql:
     return "(" + joiner.join(sql for sql, _ in parts) + ")", params
 
 
+def _changed(clause: Clause, ctx: JqlContext) -> Sql:
+    """``status CHANGED [AFTER d] [BEFORE d] [FROM s] [TO s]``: a status change in the issue's changelog
+    (only ``status`` is searched this way here)."""
+    if clause.field.lower() != "status":
+        raise JqlError(f"The sandbox supports CHANGED on the status field only, not '{clause.field}'.")
+    where = ["c.issue_id = i.id", "json_extract(j.value, '$.field') = 'status'"]
+    params: list[Any] = []
+    for predicate, value in clause.predicates:
+        if predicate in ("after", "before"):
+            where.append(f"c.created {'>' if predicate == 'after' else '<'} ?")
+            params.append(format_time(jql_moment(value, datetime.now(UTC))))
+        else:
+            status = ctx.cat.status(value.text) if value.kind == "text" else None
+            if status is None:
+                raise _no_value(clause, value)
+            where.append(f"json_extract(j.value, '${'.from' if predicate == 'from' else '.to'}') = ?")
+            params.append(status.id)
+    sql = "EXISTS (SELECT 1 FROM changelog c, json_each(c.items) j WHERE " + " AND ".join(where) + ")"  # noqa: S608
+    return sql, params
+
+
 def _compile_clause(clause: Clause, ctx: JqlContext) -> Sql:
     name = clause.field.lower()
+    if clause.op == "changed":
+        return _changed(clause, ctx)
     if (
         name == "resolution"
         and clause.op in EQUALITY_OPS

@@ -231,6 +231,23 @@ def linked_issue_json(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+def _status_category_changed(row: sqlite3.Row, conn: sqlite3.Connection) -> str:
+    """``statuscategorychangedate``: the last change of status that changed its category, else the
+    creation (Jira Cloud and Data Center both return the field)."""
+    cat = catalogue()
+    entries = conn.execute(
+        "SELECT created, items FROM changelog WHERE issue_id = ? ORDER BY id DESC", (row["id"],)
+    )
+    for entry in entries:
+        for item in json.loads(entry["items"]):
+            if item.get("field") != "status":
+                continue
+            old, new = cat.status(item.get("from")), cat.status(item.get("to"))
+            if old is None or new is None or old.category != new.category:
+                return str(entry["created"])
+    return str(row["created"])
+
+
 def _issue_links(conn: sqlite3.Connection, issue_id: int) -> list[dict[str, Any]]:
     """Each link as seen from this issue: ``outwardIssue`` on the "from" side, else ``inwardIssue``."""
     rows = conn.execute(
@@ -318,6 +335,7 @@ FIELD_RENDERERS: dict[str, FieldRenderer] = {
     "project": lambda r, d, c: _named_or_none(catalogue().project(r["project_id"]), project_json),
     "created": lambda r, d, c: r["created"],
     "updated": lambda r, d, c: r["updated"],
+    "statuscategorychangedate": lambda r, d, c: _status_category_changed(r, c),
     "duedate": lambda r, d, c: d.get("duedate"),
     "components": _render_components,
     "comment": _render_comments,

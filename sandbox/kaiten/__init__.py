@@ -11,8 +11,9 @@ sanitized live payloads beside it (``card_list_item``, ``custom_property_select`
 What it serves, under ``/api/latest`` and ``/api/v1`` (JSON, ``Authorization: Bearer <token>``):
 
 - cards: ``GET|POST /cards`` (filters ``board_id, column_id, column_ids, lane_id, space_id, type_id,
-  type_ids, tag, tag_ids, external_id, condition, states, archived, query, created_ / updated_ /
-  due_date_ before|after`` (times compared in UTC however they are written), ``limit ≤ 100, offset``;
+  type_ids, tag, tag_ids, responsible_ids, external_id, condition, states, archived, query, created_ /
+  updated_ / due_date_ before|after`` (times compared in UTC however they are written),
+  ``limit ≤ 100, offset``;
   each item carries its ``members``, ``column``, ``lane``, ``board``, ``type`` and ``owner``, and its
   tags only as ``tag_ids``, as the documented card list does), ``GET|PATCH|DELETE /cards/{id}`` (move
   with ``board_id/column_id/lane_id``, archive with ``condition`` 2; delete is soft), tags, members

@@ -97,6 +97,12 @@ def list_cards() -> Response:
         marks = ", ".join("?" for _ in tag_ids)
         where.append(f"EXISTS (SELECT 1 FROM card_tag ct WHERE ct.card_id = c.id AND ct.tag_id IN ({marks}))")  # noqa: S608
         params += tag_ids
+    responsible = id_list("responsible_ids")
+    if responsible:
+        marks = ", ".join("?" for _ in responsible)
+        member = "SELECT 1 FROM member m WHERE m.card_id = c.id AND m.type = 2"
+        where.append(f"EXISTS ({member} AND m.user_id IN ({marks}))")
+        params += responsible
     for name, column in (("type_ids", "type_id"), ("column_ids", "column_id")):
         ids = id_list(name)
         if ids:

@@ -315,6 +315,7 @@ def test_a_wrong_condition_is_named(tmp_path: Path, rule: str, error: str) -> No
         ),
         ("{route: hardware}", "route", lambda s: s == "hardware"),
         ("{resolve: true}", "resolve", lambda s: s.resolution is None),
+        ("{resolve: }", "resolve", lambda s: s.transition is None),
         ('{resolve: {resolution: "Won\'t Do"}}', "resolve", lambda s: s.resolution == "Won't Do"),
     ],
 )
@@ -412,3 +413,13 @@ def test_followup_goes_with_time_triggers_only(tmp_path: Path) -> None:
         " followup: {after: 3d, actions: [{resolve: true}]}}\n",
     )
     assert any(WHERE + "followup goes with a time trigger" in line for line in errors), errors
+
+
+def test_a_wrong_action_is_reported_once_not_again_as_an_empty_list(tmp_path: Path) -> None:
+    errors = errors_of(
+        tmp_path, "  - {name: a, trigger: {event: created}, actions: [{comment: {canned: stil-need-help}}]}\n"
+    )
+    assert errors == [
+        f"{tmp_path / 'hub.yaml'}: automations[0] 'a': actions.0.comment.canned: no canned response "
+        "'stil-need-help' in the canned/ folder beside the rule file; did you mean still-need-help?"
+    ]

@@ -115,7 +115,7 @@ def test_canned_api_names_broken_files_without_paths_and_sees_edits(settings, tm
     rule_file = tmp_path / "hub.yaml"
     shutil.copy(DEFAULT_CONFIG, rule_file)
     shutil.copytree(DEFAULT_CONFIG.parent / "catalogues", tmp_path / "catalogues")  # parts-order's lookup
-    (tmp_path / "canned").mkdir()
+    shutil.copytree(DEFAULT_CONFIG.parent / "canned", tmp_path / "canned")  # the automations' notices
     good = tmp_path / "canned" / "hello.en.md"
     good.write_text("---\ntitle: Alpha\n---\nHello {{ issue_key }}\n", encoding="utf-8")
     (tmp_path / "canned" / "broken.en.md").write_text("no front matter", encoding="utf-8")

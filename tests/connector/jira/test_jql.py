@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.jira.jql import quote, split_order_by, to_jql
-from connector.types import SearchQuery
+from connector.types import DateRange, SearchQuery
 from sandbox.jira.jql import BoolNode, Clause, parse_jql, tokenize
 
 # Any text, including quotes, backslashes, control characters, JQL keywords and reserved characters.
@@ -130,3 +130,27 @@ def test_cloud_gets_a_bound_only_when_there_is_no_condition() -> None:
 def test_a_kaiten_filter_is_not_jql() -> None:
     with pytest.raises(ValueError, match="raw JQL"):
         to_jql(SearchQuery(raw={"board_id": 1}))
+
+
+def test_a_status_since_bound_and_date_ranges_read_back_as_jira_writes_them() -> None:
+    query = SearchQuery(
+        status_since_before=datetime(2027, 4, 12, 7, 0, 30, tzinfo=UTC),
+        field_dates=(
+            DateRange("customfield_10030", date(2027, 1, 1), date(2027, 1, 31)),
+            DateRange("Contract end", on_or_before=date(2027, 2, 1)),
+            DateRange("duedate"),
+        ),
+    )
+    jql = to_jql(query, tz=MSK)
+    assert jql == (
+        'created <= "2027-04-12 10:00" AND NOT status CHANGED AFTER "2027-04-12 10:00"'
+        ' AND cf[10030] >= "2027-01-01" AND cf[10030] <= "2027-01-31"'
+        ' AND "Contract end" <= "2027-02-01" AND duedate is not EMPTY ORDER BY created ASC, key ASC'
+    )
+    where = parse_jql(jql).where
+    assert isinstance(where, BoolNode)
+    changed = where.children[1]
+    assert isinstance(changed, BoolNode) and changed.op == "not"
+    inner = changed.children[0]
+    assert isinstance(inner, Clause) and (inner.field, inner.op) == ("status", "changed")
+    assert [(name, value.text) for name, value in inner.predicates] == [("after", "2027-04-12 10:00")]

@@ -1,5 +1,6 @@
 """The JQL automations use, answered by the Jira look-alike: dates absolute and relative (``created``,
 ``updated``, ``duedate`` by calendar day), custom fields by ``cf[N]`` or name, ``status``/``statusCategory``,
+``status CHANGED`` (``AFTER``, ``BEFORE``, ``FROM``, ``TO``),
 ``assignee is EMPTY``, ``issuetype``, ``priority``, ``key in``, ``ORDER BY``; and the shipped projects'
 create screens (``HW`` asks for "Spare parts")."""
 
@@ -71,6 +72,12 @@ def keys(sandbox: RunningSandbox, jql: str) -> list[str]:
         ("priority = High", ["SUP-1"]),
         ("key in (SUP-3, DB-1) ORDER BY created ASC, key ASC", ["SUP-3", "DB-1"]),
         ("project in (SUP, DB) AND labels is EMPTY ORDER BY priority DESC, key ASC", ["SUP-1", "SUP-2", "SUP-3", "DB-1"]),
+        ("status CHANGED", ["SUP-2"]),
+        ('status CHANGED TO Done FROM "To Do"', ["SUP-2"]),
+        ('status CHANGED FROM "In Progress"', []),
+        ("status CHANGED AFTER -1d", ["SUP-2"]),
+        (f'status CHANGED BEFORE "{TODAY - timedelta(days=1)}"', []),
+        ("NOT status CHANGED AFTER -1d AND project = SUP ORDER BY key", ["SUP-1", "SUP-3"]),
     ],
 )  # fmt: skip
 def test_the_jql_automations_use(sandbox: RunningSandbox, jql: str, expected: list[str]) -> None:
@@ -84,6 +91,9 @@ def test_the_jql_automations_use(sandbox: RunningSandbox, jql: str, expected: li
         ("Severity = Blocker", "The value 'Blocker' does not exist for the field 'Severity'."),
         ("Customer > x", "The operator '>' is not supported"),
         ("duedate ~ 1d", "The operator '~' is not supported"),
+        ('status CHANGED ON "2024-01-01"', "does not support the CHANGED predicate 'ON'"),
+        ("assignee CHANGED", "supports CHANGED on the status field only"),
+        ("status CHANGED TO Closed", "The value 'Closed' does not exist for the field 'status'."),
     ],
 )
 def test_jql_it_cannot_answer_is_a_400(sandbox: RunningSandbox, jql: str, message: str) -> None:

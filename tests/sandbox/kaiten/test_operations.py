@@ -3,6 +3,7 @@ like afterwards, what a repeat changes (nothing), and what Kaiten refuses."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +15,7 @@ import requests
 
 from connector.errors import TrackerRejected, UnknownTarget
 from connector.kaiten import KaitenTracker
-from connector.types import Checklist, ChecklistItem, IssueDraft, SearchQuery, Target
+from connector.types import Checklist, ChecklistItem, DateRange, IssueDraft, SearchQuery, Target
 from sandbox.server import RunningSandbox
 from tests.sandboxes import Receiver, flush
 from tests.sandboxes import run_kaiten as run_in_thread
@@ -222,3 +223,35 @@ def test_checklists_once_by_name(kaiten: KaitenTracker) -> None:
         ),
     )
     assert offboarding == Checklist(other, "Offboarding")
+
+
+def test_search_by_when_a_card_last_moved_a_date_property_and_responsible(
+    kaiten: KaitenTracker, tmp_path: Path
+) -> None:
+    stuck = new_card(kaiten, "hub-1", custom_fields={"id_505": "2030-01-10"})
+    fresh = new_card(kaiten, "hub-2", custom_fields={"id_505": "2030-02-10"})
+    undated = new_card(kaiten, "hub-3", assignee="2")
+    kaiten.assign(fresh, "3")
+    kaiten.assign(undated, None)
+    for key in (stuck, fresh):
+        kaiten.transition(key, "In progress")
+    with sqlite3.connect(tmp_path / "kaiten.sqlite3") as conn:
+        conn.execute(
+            "UPDATE card SET last_moved_at = ? WHERE id = ?", ("2026-01-06T10:00:00.000Z", int(stuck))
+        )
+    since = datetime(2026, 2, 1, tzinfo=UTC)
+    january = DateRange("id_505", date(2030, 1, 1), date(2030, 1, 31))
+    cases = [
+        (SearchQuery(status_since_before=since), [stuck]),
+        (SearchQuery(status_since_before=datetime.now(UTC) + timedelta(minutes=1)), [stuck, fresh, undated]),
+        (SearchQuery(field_dates=(january,)), [stuck]),
+        (SearchQuery(field_dates=(DateRange("id_505", on_or_before=date(2030, 2, 10)),)), [stuck, fresh]),
+        (SearchQuery(field_dates=(DateRange("id_505"),)), [stuck, fresh]),
+        (SearchQuery(assignees=("3", "4")), [fresh]),
+        (SearchQuery(assignees=("2",)), []),
+    ]
+    for query, expected in cases:
+        assert keys(kaiten.search(query)) == expected, query
+        assert keys(kaiten.search(replace(query, keys=(stuck, fresh, undated)))) == expected, query
+    [state] = kaiten.search(SearchQuery(status_since_before=since), fields=("last_moved_at", "id_505"))
+    assert state.fields == {"last_moved_at": "2026-01-06T10:00:00.000Z", "id_505": "2030-01-10"}
