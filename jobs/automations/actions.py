@@ -39,8 +39,10 @@ from jobs.automations.model import (
     SetAction,
     TransitionAction,
 )
+from jobs.clock import utcnow
 from jobs.context import Context
 from jobs.replies import send_to_customer
+from mappers import assignment
 from mappers.automation_messages import digest_text, notification_text, render_text
 from mappers.canned import CannedError
 from mappers.replies import pick_language
@@ -240,6 +242,9 @@ def _resolve(run: ActionRun, action: ResolveAction) -> Progress:
 
 def _assign(run: ActionRun, action: AssignAction, decided: Progress) -> Progress:
     user = decided.get("chosen") or action.user
+    if action.how == "least_open" and not decided.get("chosen"):
+        user = _least_open(run, action)
+        run.save({"chosen": user})  # the same choice if this firing is run again
     if action.how == "round_robin" and not decided.get("chosen"):
         if not action.among:
             raise ActionFailed("round_robin needs a list of assignees (among)")
@@ -250,6 +255,17 @@ def _assign(run: ActionRun, action: AssignAction, decided: Progress) -> Progress
         raise ActionFailed("no assignee")
     run.tracker.assign(run.key, str(user))
     return {"chosen": user, "assigned": True}
+
+
+def _least_open(run: ActionRun, action: AssignAction) -> str:
+    """The available user with the fewest open issues: one paged search counting their load."""
+    assert action.spec is not None
+    day = utcnow().date()
+    query = assignment.load_query(action.spec, day, action.containers)
+    chosen = assignment.least_open(action.spec, day, run.tracker.search(query)) if query else None
+    if chosen is None:
+        raise ActionFailed("least_open: every listed user is away today")
+    return chosen
 
 
 def _create(run: ActionRun, action: CreateAction) -> Progress:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from config import automations as config_automations
 from connector.types import IssueState, SearchQuery, Target
 from jobs.registry import Cron, Every
 from mappers import schedules
@@ -70,11 +71,15 @@ class ResolveAction:
 
 @dataclass(frozen=True)
 class AssignAction:
-    """Assign: ``user`` fixed, or in turn among ``among`` (``round_robin``)."""
+    """Assign: ``user`` fixed, in turn among ``among`` (``round_robin``), or ``least_open``: the available
+    user of ``spec`` (the rule file's action, with its absences) with the fewest open issues in
+    ``containers`` (``mappers.assignment``)."""
 
     user: str | None = None
     among: tuple[str, ...] = ()
-    how: str = "fixed"  # fixed | round_robin
+    how: str = "fixed"  # fixed | round_robin | least_open
+    spec: config_automations.AssignAction | None = None
+    containers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,8 +248,9 @@ def describe(action: Action) -> str:
             return f"transition to {to!r}"
         case ResolveAction():
             return "resolve"
-        case AssignAction(user=user, among=among, how=how):
-            return f"assign {user}" if how == "fixed" else f"assign {how} among {', '.join(among)}"
+        case AssignAction(user=user, among=among, how=how, spec=spec):
+            listed = among or (spec.least_open if spec is not None else ())
+            return f"assign {user}" if how == "fixed" else f"assign {how} among {', '.join(listed)}"
         case SetAction(fields=fields, add_labels=add, remove_labels=remove):
             parts = [*(f"{k}={v!r}" for k, v in fields.items()), *(f"+{x}" for x in add)]
             return "set " + " ".join([*parts, *(f"-{x}" for x in remove)])

@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from rq import Queue
 
+from config.automations import AssignAction as ConfigAssign
 from connector.types import IssueDraft, SearchQuery, Target
 from jobs.automations.actions import ActionRun, perform
 from jobs.automations.model import (
@@ -282,3 +283,39 @@ def test_the_scheduler_enqueues_one_scan_at_a_time_and_one_worker_scans(
     ctx.redis.delete(SCAN_LOCK)
     assert scan_with(ctx) == len([r for r in rules_of(ctx).values() if r.scanned])
     assert ctx.redis.get(SCAN_LOCK) is None
+
+
+def test_least_open_assigns_the_available_user_with_the_fewest_open_issues(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    tracker = ctx.tracker("jira")
+    for n in range(2):  # jsmith already has two open issues, iivanov none
+        key = tracker.create_issue(
+            IssueDraft(Target("jira", "SUP", "Task"), f"busy {n}", "b", f"busy-{n}")
+        ).key
+        tracker.assign(key, "jsmith")
+    new = tracker.create_issue(IssueDraft(Target("jira", "SUP", "Task"), "new", "b", "new")).key
+    spec = ConfigAssign.model_validate({"least_open": ["jsmith", "iivanov"]})
+    rule = nudge_rule(
+        query=SearchQuery(containers=("SUP",), not_done=True, assignee_empty=True),
+        actions=(AssignAction(how="least_open", spec=spec, containers=("SUP",)),),
+    )
+    scan_rule(ctx, rule, MONDAY_1005, force=True)
+    [firing] = firings.of_rule(ctx.engine, "nudge")
+    assert firing.issue_key == new
+    assert run_firing_with(ctx, firing.id, MONDAY_1005, {"nudge": rule}) == "done"
+    assert tracker.get_state(new).assignee == "iivanov"
+
+
+def test_least_open_skips_who_is_away_today(ctx: Context, jira_sandbox: RunningSandbox) -> None:
+    tracker = ctx.tracker("jira")
+    new = tracker.create_issue(IssueDraft(Target("jira", "SUP", "Task"), "new", "b", "new")).key
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    spec = ConfigAssign.model_validate(
+        {"least_open": ["iivanov", "jsmith"], "absences": [{"user": "iivanov", "from": today, "to": today}]}
+    )
+    rule = nudge_rule(actions=(AssignAction(how="least_open", spec=spec, containers=("SUP",)),))
+    scan_rule(ctx, rule, MONDAY_1005, force=True)
+    [firing] = firings.of_rule(ctx.engine, "nudge")
+    assert run_firing_with(ctx, firing.id, MONDAY_1005, {"nudge": rule}) == "done"
+    assert tracker.get_state(new).assignee == "jsmith"
