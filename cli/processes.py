@@ -106,7 +106,7 @@ def worker(burst: bool) -> None:
 
 @main.command()
 def scheduler() -> None:
-    """Run the journal sweep and the IMAP poll (only one scheduler is active at a time)."""
+    """Run the periodic jobs: sweeps, the IMAP poll, automation scans (one scheduler active at a time)."""
     from jobs.periodic import run_scheduler
 
     settings = settings_or_exit()

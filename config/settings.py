@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     HUB_LOG_LEVEL: str = "INFO"
     # the fault suite only: a worker stops at a named point when a test arms that trap (jobs/worker.py)
     HUB_TEST_TRAPS: bool = False
+    # the fault suite only: seconds added to the automations' clock (jobs/clock.py), so a test can have
+    # hours pass between a scheduler's stop and its restart without waiting for them
+    HUB_TEST_CLOCK_OFFSET: float = 0.0
 
     @field_validator("HUB_PUBLIC_URL", "TELEGRAM_API_URL", "JIRA_URL", "KAITEN_URL")
     @classmethod

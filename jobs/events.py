@@ -3,9 +3,11 @@
 The webhook payload is a hint: the comment and the issue are re-read before acting, so retries, the
 order Jira delivers in and edits made meanwhile do not matter. Comment events the hub's own account
 caused (its comments, and its in-place edits of an engineer's comment) are dropped before anything is
-read, so the hub never answers itself. Every message to a customer is journaled in the outbound log
-under the comment's id (or the transition's), so a redelivered webhook never sends twice, and status
-notifications are rate-limited per issue and status and per customer (``jobs.notify_limits``).
+read, so the hub never answers itself; the automations look at every event first
+(jobs/automations/events.py: a customer's message the hub relayed may fire a rule, which reads the
+issue only then). Every message to a customer is journaled in the outbound log under the comment's id
+(or the transition's), so a redelivered webhook never sends twice, and status notifications are
+rate-limited per issue and status and per customer (``jobs.notify_limits``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.telegram import UPLOAD_LIMIT
 from connector.types import FileUpload
 from jobs import canned as canned_jobs
+from jobs.automations.events import fire_for_event
 from jobs.context import Context
 from jobs.notify_limits import check_status_notification
 from jobs.replies import send_to_customer
@@ -44,7 +47,9 @@ def handle_event(ctx: Context, entry: journal.Entry) -> str:
     """Act on one journaled tracker event; return the journal status it ends in."""
     event = TrackerEvent.model_validate_json(entry.body)
     tracker = ctx.tracker(event.tracker)
-    if event.kind in COMMENT_KINDS and is_own_event(event, [tracker.own_user()]):
+    own = event.kind in COMMENT_KINDS and is_own_event(event, [tracker.own_user()])
+    fire_for_event(ctx, tracker, event, own)  # automations first: own comments may be a customer's
+    if own:
         journal.mark_ignored(ctx.engine, entry.id, "the hub's own change", issue_key=event.issue_key)
         return journal.IGNORED
     key = _issue_key(tracker, event)

@@ -1,4 +1,5 @@
-"""Periodic work: the journal sweep and the IMAP poll, and the scheduler loop that runs them.
+"""Periodic work: the journal sweep and the IMAP poll, the hub's registry of periodic jobs, and the
+scheduler loop that runs them (jobs/registry.py).
 
 The sweep is what makes the journal the source of truth: every queued message whose next attempt is
 due is (re-)enqueued, whether its first enqueue failed (Redis was down), its job was lost (a worker was
@@ -21,6 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import ChannelUnavailable
 from connector.mail import Mailbox
+from jobs.automations.periodic import register_automation_jobs
+from jobs.clock import epoch
 from jobs.context import Context, get_context
 from jobs.heartbeat import record_scheduler_tick
 from jobs.intake import accept, accept_unparsed, received_now
@@ -33,6 +36,7 @@ from jobs.recovery import (
     look_at_due,
     recover_dead_holders,
 )
+from jobs.registry import Every, Registry, run_due
 from jobs.routing.sweep import sweep_routes
 from mappers.email import parse_email
 from mappers.errors import MapperError
@@ -176,35 +180,62 @@ def poll_imap_job() -> int:
     return poll_imap(get_context())
 
 
-def run_scheduler(ctx: Context, *, stop_after: float | None = None) -> None:
-    """Run the sweep every few seconds and the IMAP poll every minute, as the one active scheduler.
+def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Registry:
+    """The hub's periodic jobs, in the order a tick runs them.
+
+    - ``heartbeat``: the tick's time, for workers and ``/healthz`` (jobs/heartbeat.py);
+    - ``rq-scheduled``: RQ's scheduled jobs (the reply jobs' retries) to their queues;
+    - ``sweep``: due journal rows whose jobs will never run get new ones;
+    - ``routes-sweep``: routing requests whose lease ran out get new jobs (jobs/routing/sweep.py);
+    - ``imap``: the IMAP poll, every minute;
+    - ``automations-scan`` / ``automations-sweep``: the automation rules (jobs/automations/).
+    """
+    registry = Registry()
+    registry.register("heartbeat", Every(0), lambda: record_scheduler_tick(ctx.redis))
+    registry.register("rq-scheduled", Every(0), lambda: _move_scheduled(rq_scheduler))
+    registry.register("sweep", Every(SWEEP_EVERY), lambda: sweep(ctx, cursor=cursor))
+    registry.register("routes-sweep", Every(SWEEP_EVERY), lambda: sweep_routes(ctx))
+    registry.register("imap", Every(IMAP_EVERY), lambda: _poll_safely(ctx))
+    register_automation_jobs(registry, ctx)
+    return registry
+
+
+def run_scheduler(
+    ctx: Context,
+    *,
+    stop_after: float | None = None,
+    ticks: int | None = None,
+    clock: Callable[[], float] = epoch,
+    wait: Callable[[float], None] = time.sleep,
+) -> None:
+    """Run the registered periodic jobs (``hub_jobs``) as they fall due, as the one active scheduler.
 
     It also moves RQ's scheduled jobs (the reply jobs' retries) to their queues, which RQ would otherwise
     do in a process each worker forks (``with_scheduler``). Workers do not fork it: a forked child
     inherits the worker's blocked BLPOP connection, so when the worker is SIGKILLed the orphan keeps the
-    socket open and Redis hands the next job to a reader that no longer exists.
+    socket open and Redis hands the next job to a reader that no longer exists. ``ticks`` and ``clock``
+    are the tests' (a number of ticks, the time the jobs' schedules read).
     """
     started = time.monotonic()
-    next_imap = 0.0
     token = secrets.token_hex(8)
     rq_scheduler = RQScheduler(list(ALL_QUEUES), connection=ctx.redis, interval=int(SWEEP_EVERY))
-    cursor = SweepCursor()
-    while stop_after is None or time.monotonic() - started < stop_after:
+    registry = hub_jobs(ctx, rq_scheduler, SweepCursor())
+    tick = 0
+    while (stop_after is None or time.monotonic() - started < stop_after) and (ticks is None or tick < ticks):
+        tick += 1
         try:
             if _hold_scheduler_lock(ctx, token):
-                record_scheduler_tick(ctx.redis)
-                rq_scheduler.acquire_locks()
-                rq_scheduler.enqueue_scheduled_jobs()
-                sweep(ctx, cursor=cursor)
-                sweep_routes(ctx)
-                if time.monotonic() >= next_imap:
-                    next_imap = time.monotonic() + IMAP_EVERY
-                    _poll_safely(ctx)
+                run_due(ctx.redis, registry, clock())
         except RedisError as exc:
             log.warning("scheduler.redis-unavailable error=%s", type(exc).__name__)
         except Exception:
             log.exception("scheduler.tick-failed")
-        time.sleep(SWEEP_EVERY)
+        wait(SWEEP_EVERY)
+
+
+def _move_scheduled(rq_scheduler: RQScheduler) -> None:
+    rq_scheduler.acquire_locks()
+    rq_scheduler.enqueue_scheduled_jobs()
 
 
 def _hold_scheduler_lock(ctx: Context, token: str) -> bool:

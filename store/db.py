@@ -175,6 +175,40 @@ route_audit = sa.Table(
     sa.Index("ix_route_audit_source", "source_key"),
 )
 
+# Automations (issue 14, store/automations.py): one row per firing of a rule on an issue at an occurrence
+# (a due time, an event id, a date), written before any of its actions runs.
+automation_firings = sa.Table(
+    "automation_firings",
+    metadata,
+    sa.Column("id", String(32), primary_key=True),  # derived from (rule, issue, occurrence)
+    sa.Column("rule", String(100), nullable=False),
+    sa.Column("tracker", String(64), nullable=False),
+    sa.Column("issue_key", String(64), nullable=False),  # "*" for a rule-wide firing (a digest)
+    sa.Column("occurrence", String(128), nullable=False),
+    sa.Column("status", String(16), nullable=False),  # pending / running / done / failed
+    sa.Column("actions_done", Text, nullable=False),  # JSON: action index → what it did
+    sa.Column("payload", Text, nullable=False),  # JSON: what the scan saw (a digest's issues, an event)
+    sa.Column("error", Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("rule", "issue_key", "occurrence", name="uq_automation_firings_key"),
+    sa.Index("ix_automation_firings_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_automation_firings_issue", "issue_key"),
+    sa.Index("ix_automation_firings_rule_created", "rule", "created_at"),
+)
+
+# A scheduled rule's last fired due time, so downtime fires the latest due occurrence once.
+automation_schedules = sa.Table(
+    "automation_schedules",
+    metadata,
+    sa.Column("rule", String(100), primary_key=True),
+    sa.Column("last_due", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 
 CONNECT_TIMEOUT = 5  # seconds to reach PostgreSQL; a DATABASE_URL's own connect_timeout wins
 

@@ -79,6 +79,7 @@ class HubUnderTest:
         self.outbox = folder / "outbox"
         self.database_url = self.options.database_url or f"sqlite:///{folder / 'hub.sqlite3'}"
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.schedulers: list[subprocess.Popen[bytes]] = []
         self.worker_starts = 0
         self._redis: subprocess.Popen[bytes] | None = None
         self._others: list[subprocess.Popen[bytes]] = []
@@ -120,7 +121,7 @@ class HubUnderTest:
         self._others.append(
             self._spawn([*me, "cli", "web", "--port", str(self.web_port), "--no-access-log"], "web")
         )
-        self._others.append(self._spawn([*me, "cli", "scheduler"], "scheduler"))
+        self.start_scheduler()
         wait_for_http(f"{self.hub_url}/healthz", timeout=60)
         for _ in range(self.options.workers):
             self.workers.append(self._start_worker())
@@ -225,6 +226,32 @@ class HubUnderTest:
                     process.wait(timeout=10)
                     return process.pid
         return None
+
+    # -- the scheduler ------------------------------------------------------------------------------
+
+    def start_scheduler(self, **env: str) -> subprocess.Popen[bytes]:
+        """Start a ``trackerhub scheduler`` (another one, or again after a kill); ``env`` changes the node's
+        environment for it and for every process started after it (workers restarted by the supervisor)."""
+        self.env.update(env)
+        process = self._spawn([sys.executable, "-m", "cli", "scheduler"], "scheduler")
+        self.schedulers.append(process)
+        self._others.append(process)
+        return process
+
+    def kill_schedulers(self) -> None:
+        """SIGKILL every running scheduler (its Redis lock stays until it expires)."""
+        for process in self.schedulers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+    def kill_all_workers(self) -> None:
+        """SIGKILL every worker; the supervisor starts them again with the node's environment as it is now."""
+        with self._workers_lock:
+            for process in self.workers:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
 
     # -- redis ----------------------------------------------------------------------------------------
 

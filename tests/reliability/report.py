@@ -85,7 +85,69 @@ HOW = """## How each fault is survived
 """.splitlines()
 
 
-def render(results: list[dict[str, object]]) -> str:
+AUTOMATION_ORDER = [
+    "scheduler-killed-mid-scan",
+    "two-schedulers",
+    "tracker-outage-digest",
+    "same-webhook-3x",
+    "restart-after-3h",
+]
+AUTOMATION_WHAT = {
+    "scheduler-killed-mid-scan": "the scheduler and the worker running a rule's scan SIGKILLed between two "
+    "pages of its search, then restarted",
+    "two-schedulers": "two schedulers and two `automations run` at once, at the same due time",
+    "tracker-outage-digest": "the tracker answers 503 to everything for 20 s as a digest falls due",
+    "same-webhook-3x": "a comment with the rule's phrase on each issue, each webhook posted 3 times",
+    "restart-after-3h": "every process stopped for 3 h 20 min of the automations' clock, then restarted",
+}
+AUTOMATION_HOW = """## How automations fire exactly once (tests/reliability/test_automation_faults.py)
+
+N issues in the Jira look-alike per scenario and a rule file of automations; *double* counts a firing,
+comment, created issue or digest line more than expected, *missed* one that never came (checked in the
+hub's `automation_firings` and on the tracker by each firing's `hub-auto-<firing id>` marker). Time
+passes through `HUB_TEST_CLOCK_OFFSET`, the processes' automation clock, never by sleeping.
+
+- **A firing is a row before it is an action.** Its key (rule, issue, occurrence: the due time, the
+  event id) is unique, and its id is derived from the key, so two schedulers, two manual runs or a
+  scan repeated after a kill store one row per key; the RQ job `auto-<firing id>` is enqueued only
+  when no job of that id exists, and a worker claims the row before acting, so two jobs never both act.
+- **A scheduled rule remembers the due time it fired for.** A scan killed half-way is done again for
+  the same due time (what it stored is not stored again); after downtime only the latest due time fires.
+- **Each action is safe to repeat.** Comments carry the marker and are looked up first, created issues
+  carry it as their idempotency label, team and customer messages go through the outbound log, and each
+  action's completion is saved before the next; a tracker outage gives the firing back with a growing
+  delay under the circuit breaker, and a digest is built only from a search that completed.
+- **Lost jobs.** A firing whose job never claimed it (two minutes), or whose worker died (its lease, ten
+  minutes, ran out), is enqueued again by the scheduler's `automations-sweep`. Scans run in a worker
+  (the scheduler enqueues one at a time, so a slow tracker never stretches its 5 s tick); one scans at
+  a time under a lock renewed after each page, which a killed worker holds 30 s at most.
+""".splitlines()
+
+
+def render_automations(results: list[dict[str, object]]) -> list[str]:
+    """The automations table and how they survive, for these scenario results (empty without any)."""
+    if not results:
+        return []
+    lines = [
+        "## Automations",
+        "",
+        f"- Command: `make reliability` (the scenarios of tests/reliability/test_automation_faults.py); "
+        f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        "| scenario | fault | issues | firings expected | firings | done | double | missed | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for result in results:
+        notes = "; ".join(str(n) for n in result.get("notes", []))  # type: ignore[attr-defined]
+        lines.append(
+            f"| {result['scenario']} | {AUTOMATION_WHAT.get(str(result['scenario']), '')} | {result['issues']} "
+            f"| {result['expected']} | {result['firings']} | {result['done']} | {result['double']} "
+            f"| {result['missed']} | {notes} |"
+        )
+    return [*lines, "", *AUTOMATION_HOW, ""]
+
+
+def render(results: list[dict[str, object]], automations: list[dict[str, object]] | None = None) -> str:
     """The Markdown page for these scenario results."""
     lines = [
         "# Reliability",
@@ -119,15 +181,20 @@ def render(results: list[dict[str, object]]) -> str:
             f"| {result['lost']} | {result['unaccounted']} "
             f"| {'not settled' if recover is None else f'{recover} s'} | {notes} |"
         )
-    return "\n".join([*lines, "", *HOW]) + "\n"
+    return "\n".join([*lines, "", *render_automations(automations or []), *HOW]) + "\n"
 
 
 def main() -> None:
     """Render the results of the last run into RELIABILITY.md."""
-    found = {path.stem: json.loads(path.read_text()) for path in RESULTS.glob("*.json")}
+    everything = {path.stem: json.loads(path.read_text()) for path in RESULTS.glob("*.json")}
+    found = {k: v for k, v in everything.items() if not k.startswith("automations-")}
     ordered = [found[name] for name in ORDER if name in found]
     ordered += [found[name] for name in sorted(found) if name not in ORDER]
-    (REPO / "RELIABILITY.md").write_text(render(ordered))
+    automations = {
+        k.removeprefix("automations-"): v for k, v in everything.items() if k.startswith("automations-")
+    }
+    ordered_automations = [automations[name] for name in AUTOMATION_ORDER if name in automations]
+    (REPO / "RELIABILITY.md").write_text(render(ordered, ordered_automations))
 
 
 if __name__ == "__main__":

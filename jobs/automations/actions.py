@@ -1,0 +1,293 @@
+"""What each automation action does to a tracker, a chat or a mailbox, safe to repeat.
+
+A firing's worker may die after an action and before its progress is saved, so every action is run as
+if it might have happened already:
+
+- comments carry the marker ``hub-auto-<firing id>-<n>`` and are looked up by it first;
+- issues created carry it as their idempotency key and are looked up by it first;
+- messages to the team and to customers go through the outbound log under ``auto:<firing id>:<n>``;
+- transitions, assignments, fields and labels set a state, which is the same set twice (a round-robin
+  assignee is chosen once and saved before it is assigned).
+
+Errors: ``TrackerUnavailable`` / ``ChannelUnavailable`` mean "later" (the firing is retried under the
+tracker's circuit breaker); ``TrackerRejected`` / ``ChannelRejected`` / :class:`ActionFailed` mean the
+action cannot be done as configured (the firing fails, with the reason).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+from connector.base import Tracker
+from connector.mail import send_mail
+from connector.types import DONE, IssueDraft, IssueRef, IssueState
+from jobs import canned as canned_jobs
+from jobs.automations.model import (
+    Action,
+    AssignAction,
+    ChecklistAction,
+    CommentAction,
+    CreateAction,
+    DigestAction,
+    NotifyAction,
+    ResolveAction,
+    SetAction,
+    TransitionAction,
+)
+from jobs.clock import utcnow
+from jobs.context import Context
+from jobs.replies import send_to_customer
+from mappers import assignment
+from mappers.automation_messages import digest_text, notification_text, render_text
+from mappers.canned import CannedError
+from mappers.replies import pick_language
+from store import links, outbound
+from store.automations import Firing
+from store.outbound import Outbound
+
+log = logging.getLogger(__name__)
+
+Progress = dict[str, Any]
+
+
+class ActionFailed(Exception):
+    """The action cannot be done as configured (a missing template, no one to assign)."""
+
+
+@dataclass
+class ActionRun:
+    """One action of one firing, and where to save what it decided before it acts."""
+
+    ctx: Context
+    tracker: Tracker
+    firing: Firing
+    index: int
+    save: Callable[[Progress], None]  # saves a partial decision (a chosen assignee) under this action
+
+    @property
+    def marker(self) -> str:
+        return f"hub-auto-{self.firing.id}-{self.index}"
+
+    @property
+    def outbound_kind(self) -> str:
+        return f"auto:{self.firing.id}:{self.index}"
+
+    @property
+    def issue(self) -> dict[str, Any]:
+        return self.firing.payload
+
+    @property
+    def key(self) -> str:
+        return self.firing.issue_key
+
+
+def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> Progress:
+    """Do ``action`` (or find it done); return what it did, saved as the action's progress."""
+    match action:
+        case CommentAction():
+            return _comment(run, action)
+        case NotifyAction():
+            text = notification_text(run.firing.rule, run.issue, render_text(action.text, run.issue))
+            done = _to_team(run, action.telegram_chat, action.email, text)
+            if action.assignee:
+                done["assignee"] = _mention_assignee(run, render_text(action.text, run.issue) or text)
+            return done
+        case DigestAction():
+            issues = run.issue.get("issues", [])
+            text = digest_text(run.firing.rule, action.title, issues, action.critical)
+            return _to_team(run, action.telegram_chat, action.email, text)
+        case TransitionAction():
+            run.tracker.transition(run.key, action.to, resolution=action.resolution)
+            return {"to": action.to}
+        case ResolveAction():
+            return _resolve(run, action)
+        case AssignAction():
+            return _assign(run, action, decided or {})
+        case SetAction():
+            run.tracker.update_fields(
+                run.key, action.fields, add_labels=action.add_labels, remove_labels=action.remove_labels
+            )
+            return {"set": True}
+        case CreateAction():
+            return _create(run, action)
+        case ChecklistAction():
+            chosen = action.for_status(str(run.issue.get("status") or ""))
+            if chosen is None:
+                return {"skipped": f"no checklist for status {run.issue.get('status')!r}"}
+            name, items = chosen
+            return {"checklist": run.tracker.add_checklist(run.key, name, items)}  # found by name first
+    raise ActionFailed(f"unknown action {type(action).__name__}")
+
+
+def _comment(run: ActionRun, action: CommentAction) -> Progress:
+    link = links.link_for_issue(run.ctx.engine, run.key)
+    text = _text(run, action, link)
+    if action.to_customer:
+        if link is None:
+            return {"skipped": "the issue has no customer conversation"}
+        status = send_to_customer(run.ctx, link, text, key=run.outbound_kind, message_id=run.firing.id)
+        return {"sent": status}
+    found = run.tracker.find_comment(run.key, run.marker)
+    if found is not None:
+        return {"comment": found}
+    markup = run.ctx.markup(run.firing.tracker)
+    body = f"{markup.escape(text)}\n\n{markup.marker(run.marker)}"
+    add = run.tracker.add_comment if action.public else run.tracker.add_internal_comment
+    return {"comment": add(run.key, body, run.marker)}
+
+
+def _text(run: ActionRun, action: CommentAction, link: links.Link | None) -> str:
+    if action.canned is None:
+        return render_text(action.text, run.issue)
+    language = pick_language(link.language if link else None, run.ctx.config.texts.default_language)
+    state = _state_seen(run)
+    try:
+        return canned_jobs.library(run.ctx).render(
+            action.canned, language, canned_jobs.variables(state, link, "")
+        )
+    except CannedError as exc:
+        raise ActionFailed(f"canned response {action.canned!r}: {exc}") from None
+
+
+def _state_seen(run: ActionRun) -> IssueState:
+    """The issue as the scan saw it, for a template's variables (no second read)."""
+    issue = run.issue
+    return IssueState(
+        ref=IssueRef(run.firing.tracker, run.key, str(issue.get("url") or "")),
+        done=False,
+        status=str(issue.get("status") or ""),
+        summary=str(issue.get("summary") or ""),
+        priority=issue.get("priority"),
+        assignee=issue.get("assignee"),
+    )
+
+
+def _to_team(run: ActionRun, chat: str | None, email: str | None, text: str) -> Progress:
+    """Send ``text`` to the team's chat and mailbox, each once (the outbound log)."""
+    done: Progress = {}
+    if chat:
+        done["telegram"] = _once(
+            run, f"{run.outbound_kind}:tg", "telegram", chat, lambda: _telegram(run, chat, text)
+        )
+    if email:
+        done["email"] = _once(
+            run, f"{run.outbound_kind}:mail", "email", email, lambda: _mail(run, email, text)
+        )
+    return done or {"skipped": "no team chat or e-mail configured"}
+
+
+def _mention_assignee(run: ActionRun, text: str) -> str:
+    """Tell the issue's assignee in an internal comment that mentions them (the tracker notifies them)."""
+    assignee = run.issue.get("assignee")
+    if not assignee:
+        return "no assignee"
+    marker = f"{run.marker}-assignee"
+    if run.tracker.find_comment(run.key, marker) is not None:
+        return "duplicate"
+    markup = run.ctx.markup(run.firing.tracker)
+    jira = run.ctx.config.tracker_kind(run.firing.tracker) == "jira"
+    mention = f"[~{assignee}]" if jira else f"@{markup.escape(str(assignee))}"
+    run.tracker.add_internal_comment(
+        run.key, f"{mention} {markup.escape(text)}\n\n{markup.marker(marker)}", marker
+    )
+    return "mentioned"
+
+
+def _once(run: ActionRun, kind: str, channel: str, recipient: str, send: Callable[[], str]) -> str:
+    engine = run.ctx.engine
+    if (sent := outbound.find(engine, run.firing.id, kind)) is not None and sent.status == "sent":
+        return "duplicate"
+    ref = send()
+    outbound.record(engine, Outbound(run.firing.id, kind, channel, recipient, "sent", None, ref))
+    return "sent"
+
+
+def _telegram(run: ActionRun, chat: str, text: str) -> str:
+    client = run.ctx.telegram
+    if client is None:
+        raise ActionFailed("TELEGRAM_BOT_TOKEN is not set")
+    return str(client.send_message(chat, text, parse_mode="HTML"))
+
+
+def _mail(run: ActionRun, recipients: str, text: str) -> str:
+    settings = run.ctx.settings
+    if not settings.SMTP_URL:
+        raise ActionFailed("SMTP_URL is not set")
+    mail = EmailMessage()
+    mail["From"] = settings.HUB_EMAIL_FROM
+    mail["To"] = recipients
+    mail["Subject"] = text.splitlines()[0][:200]
+    mail["Message-ID"] = make_msgid(domain=settings.email_domain)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(text)
+    send_mail(settings.SMTP_URL, mail)
+    return str(mail["Message-ID"])
+
+
+def _resolve(run: ActionRun, action: ResolveAction) -> Progress:
+    state = run.tracker.get_state(run.key)
+    if state.done:
+        return {"resolved": "already"}
+    to_done = [t for t in run.tracker.transitions(run.key) if t.to_category == DONE]
+    if not to_done:
+        raise ActionFailed(f"{run.key} has no transition to a done status from {state.status!r}")
+    run.tracker.transition(run.key, to_done[0].id, resolution=action.resolution)
+    return {"to": to_done[0].to_status}
+
+
+def _assign(run: ActionRun, action: AssignAction, decided: Progress) -> Progress:
+    user = decided.get("chosen") or action.user
+    if action.how == "least_open" and not decided.get("chosen"):
+        user = _least_open(run, action)
+        run.save({"chosen": user})  # the same choice if this firing is run again
+    if action.how == "round_robin" and not decided.get("chosen"):
+        if not action.among:
+            raise ActionFailed("round_robin needs a list of assignees (among)")
+        turn = int(run.ctx.redis.incr(f"hub:automations:turn:{run.firing.rule}:{run.index}"))
+        user = action.among[(turn - 1) % len(action.among)]
+        run.save({"chosen": user})  # the same choice if this firing is run again
+    if not user:
+        raise ActionFailed("no assignee")
+    run.tracker.assign(run.key, str(user))
+    return {"chosen": user, "assigned": True}
+
+
+def _least_open(run: ActionRun, action: AssignAction) -> str:
+    """The available user with the fewest open issues: one paged search counting their load."""
+    assert action.spec is not None
+    day = utcnow().date()
+    query = assignment.load_query(action.spec, day, action.containers)
+    chosen = assignment.least_open(action.spec, day, run.tracker.search(query)) if query else None
+    if chosen is None:
+        raise ActionFailed("least_open: every listed user is away today")
+    return chosen
+
+
+def _create(run: ActionRun, action: CreateAction) -> Progress:
+    tracker = run.ctx.tracker(action.target.tracker)
+    found = tracker.find_issue(run.marker)
+    if found is None:
+        labels = tuple(run.issue.get("labels") or ()) if "labels" in action.carry else ()
+        if run.ctx.config.tracker_kind(action.target.tracker) == "jira":
+            labels += (run.marker,)  # Jira finds an issue by its idempotency label (Kaiten: external_id)
+        assignee = run.issue.get("assignee") if "assignee" in action.carry else None
+        markup = run.ctx.markup(action.target.tracker)
+        title = render_text(action.title, run.issue)
+        body = markup.escape(render_text(action.body, run.issue) if action.body else f"{title} ({run.key})")
+        draft = IssueDraft(
+            target=action.target,
+            title=title,
+            body=body,
+            idempotency_key=run.marker,
+            labels=labels,
+            assignee=assignee,
+        )
+        found = tracker.create_issue(draft)
+    if action.link and action.target.tracker == run.firing.tracker:
+        tracker.link(run.key, found.key)
+    return {"created": found.key}
