@@ -107,7 +107,9 @@ def _kept(schedule: Schedule, moment: datetime) -> bool:
 
 def _backwards(schedule: Schedule, now: datetime) -> Iterator[datetime]:
     if schedule.cron is not None:
-        start = now.astimezone(schedule.zone) + timedelta(seconds=1)  # get_prev is strict: keep ``now``
+        # cron times fall on whole minutes, and get_prev is strict: one second past ``now``'s minute keeps
+        # a due time at that minute and never returns one later than ``now`` (06:59:59.5 → 06:59, not 07:00)
+        start = now.replace(second=0, microsecond=0).astimezone(schedule.zone) + timedelta(seconds=1)
         it = croniter(schedule.cron, start)
         while True:
             yield _utc(it.get_prev(datetime))

@@ -170,3 +170,12 @@ def test_firing_the_latest_leaves_nothing_due_until_the_next(
     assert latest_due(schedule, due, now) is None  # the same window never fires twice
     following = next_due(schedule, due)  # None: a Saturday cron on a calendar with one working Saturday
     assert following is None or (following > now and latest_due(schedule, due, following) == following)
+
+
+def test_a_cron_time_a_split_second_after_now_is_not_due_yet() -> None:
+    # found by hypothesis: a second earlier than 10:00 Moscow (07:00 UTC), plus a microsecond
+    schedule = Schedule(
+        zone=ZoneInfo("Europe/Moscow"), cron="0 10 * * 1-5", every_minutes=None, calendar=None
+    )
+    now = datetime(2026, 12, 28, 6, 59, 59, 1, tzinfo=UTC)
+    assert latest_due(schedule, now - timedelta(days=4), now) == datetime(2026, 12, 25, 7, 0, tzinfo=UTC)
