@@ -42,9 +42,6 @@ Validation checks what can be checked without the tracker: calendars, canned res
 
 from __future__ import annotations
 
-import difflib
-import re
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from croniter import croniter
@@ -56,98 +53,24 @@ from pydantic import (
     model_validator,
 )
 
+from config.automation_actions import Action
+from config.automation_values import (
+    DEFAULT_DATE_FIELD,
+    EVENTS,
+    MAX_ACTIONS,
+    SCHEDULE_KINDS,
+    TIME_KINDS,
+    TRIGGER_KINDS,
+    Days,
+    Minutes,
+    Texts,
+    scope_of,
+)
 from config.base import Strict
 from config.calendars import ZoneName
-from config.durations import BusinessDuration, Duration, parse_duration
-from config.routes import CANNED_KEY, FieldRule, Notify, as_texts, check_template
-from config.targets import NAME, JiraTarget, Scope, TargetRef
-
-DEFAULT_DATE_FIELD = "Contract end"
-MAX_ACTIONS = 20
-MAX_DAYS = 3660
-TRIGGER_KINDS = (
-    "cron",
-    "every",
-    "event",
-    "in_status_longer",
-    "before_date",
-    "after_date",
-    "no_customer_reply",
-    "sla",
-)
-TIME_KINDS = ("in_status_longer", "before_date", "after_date", "no_customer_reply")
-SCHEDULE_KINDS = ("cron", "every")
-EVENTS = ("created", "commented", "transitioned", "moved", "assigned", "field_changed", "linked_resolved")
-ACTION_KINDS = (
-    "comment",
-    "notify",
-    "transition",
-    "move",
-    "assign",
-    "set",
-    "create",
-    "checklist",
-    "checklist_children",
-    "route",
-    "resolve",
-    "digest",
-)
-CARRY = ("tags", "labels", "links", "responsible", "assignee", "description", "priority", "members")
-
-
-Texts = Annotated[tuple[str, ...], BeforeValidator(as_texts)]
-"""One text or a list of them; numbers (ids) become texts; blanks (an unset ``${VAR:-}``) drop out."""
-
-
-def _user_text(value: Any) -> Any:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-UserId = Annotated[str, BeforeValidator(_user_text), Field(min_length=1)]
-"""A user as the tracker assigns by: a Jira user name or account id, a Kaiten user id (a number)."""
-
-
-def _days(value: Any) -> Any:
-    """``30``, ``"30"`` or ``"30d"`` → 30 calendar days."""
-    if isinstance(value, bool):
-        raise ValueError("write a number of days, like 30 or 30d")
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+)\s*d?\s*", value)
-        if match is None:
-            raise ValueError(f"{value!r} is not a number of days, like 30 or 30d")
-        return int(match.group(1))
-    return value
-
-
-Days = Annotated[int, BeforeValidator(_days), Field(ge=0, le=MAX_DAYS)]
-"""Whole calendar days: ``30`` or ``30d``."""
-
-
-def _interval(value: Any) -> Any:
-    """``every``: a business duration's text read as wall-clock time (``d`` = 24 hours)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError(f"{value!r} has no unit: write 15m, 2h or 1d")
-    if isinstance(value, str):
-        parsed = parse_duration(value)
-        return parsed.days * 24 * 60 + parsed.minutes
-    return value
-
-
-Minutes = Annotated[int, BeforeValidator(_interval), Field(ge=1, le=MAX_DAYS * 24 * 60)]
-"""An interval of wall-clock time, as minutes (``every: 15m``)."""
-
-
-def _scope(info: ValidationInfo) -> Scope:
-    return info.context if isinstance(info.context, Scope) else Scope()
-
-
-def _check_canned(key: str | None, info: ValidationInfo) -> None:
-    known = _scope(info).canned_keys
-    if key is None or known is None or key in known:
-        return
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    hint = f"did you mean {close[0]}?" if close else f"there are {', '.join(sorted(known)) or '(none)'}"
-    raise ValueError(f"no canned response {key!r} in the canned/ folder beside the rule file; {hint}")
+from config.durations import BusinessDuration, Duration
+from config.routes import as_texts
+from config.targets import NAME, JiraTarget, TargetRef
 
 
 class Trigger(Strict):
@@ -229,7 +152,7 @@ class Trigger(Strict):
 
 
 def _known_calendar_name(value: str | None, info: ValidationInfo) -> str | None:
-    calendars = _scope(info).calendars
+    calendars = scope_of(info).calendars
     if value is not None and calendars is not None and value not in calendars:
         raise ValueError(f"unknown calendar {value!r}; the calendars are {', '.join(sorted(calendars))}")
     return value
@@ -278,258 +201,6 @@ class AutomationWhen(Strict):
     def all_labels(self) -> tuple[str, ...]:
         """Labels and tags together."""
         return tuple(dict.fromkeys((*self.labels, *self.tags)))
-
-
-class CommentAction(Strict):
-    """A comment from a canned response (``canned``) or a template (``text``); internal unless
-    ``to_customer``. ``on: linked`` writes it on the issues linked to the triggering one instead."""
-
-    canned: str | None = Field(default=None, pattern=CANNED_KEY)
-    text: str | None = Field(default=None, min_length=1)
-    to_customer: bool = False
-
-    @field_validator("canned")
-    @classmethod
-    def _canned_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
-        _check_canned(value, info)
-        return value
-
-    @field_validator("text")
-    @classmethod
-    def _template(cls, value: str | None) -> str | None:
-        return value if value is None else check_template(value)
-
-    @model_validator(mode="after")
-    def _one_text(self) -> CommentAction:
-        if (self.canned is None) == (self.text is None):
-            raise ValueError("give exactly one of canned and text")
-        return self
-
-
-class NotifyAction(Notify):
-    """A message to a Telegram chat and/or e-mail with the issue's link and key ``fields``; ``text``
-    is a template over the issue; ``assignee`` also tells the issue's assignee. Empty chat and e-mail
-    (``${TELEGRAM_TEAM_CHAT_ID:-}`` unset) with no assignee: the action does nothing."""
-
-    text: str | None = Field(default=None, min_length=1)
-    fields: Texts = ("status", "priority", "assignee")
-    assignee: bool = False
-
-    @field_validator("text")
-    @classmethod
-    def _template(cls, value: str | None) -> str | None:
-        return value if value is None else check_template(value)
-
-
-class TransitionAction(Strict):
-    """Jira: a transition's name or id, or the status to reach; Kaiten: a column's id or title."""
-
-    to: str = Field(min_length=1)
-    resolution: str | None = Field(default=None, min_length=1)
-
-
-def _to_mapping(value: Any) -> Any:
-    return {"to": str(value)} if isinstance(value, str | int) and not isinstance(value, bool) else value
-
-
-class Absence(Strict):
-    """A user away from ``from`` to ``to`` (both days included)."""
-
-    user: UserId
-    from_: date = Field(alias="from")
-    to: date
-
-    @model_validator(mode="after")
-    def _in_order(self) -> Absence:
-        if self.to < self.from_:
-            raise ValueError("to is before from")
-        return self
-
-    def covers(self, day: date) -> bool:
-        """Whether the user is away on ``day``."""
-        return self.from_ <= day <= self.to
-
-
-class AssignAction(Strict):
-    """Exactly one of: ``user`` (fixed), ``round_robin`` (in turn through the list), ``least_open``
-    (whoever of the list has the fewest open issues, skipping those ``absences`` name for today)."""
-
-    user: UserId | None = None
-    round_robin: Texts = ()
-    least_open: Texts = ()
-    absences: tuple[Absence, ...] = ()
-
-    @model_validator(mode="after")
-    def _one_way(self) -> AssignAction:
-        given = [name for name in ("user", "round_robin", "least_open") if getattr(self, name)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of user, round_robin and least_open (a non-empty list)")
-        if self.absences and not self.least_open:
-            raise ValueError("absences go with least_open")
-        return self
-
-    def available(self, day: date) -> tuple[str, ...]:
-        """The ``least_open`` users not away on ``day``."""
-        away = {a.user for a in self.absences if a.covers(day)}
-        return tuple(user for user in self.least_open if user not in away)
-
-
-class SetAction(Strict):
-    """Set a ``field`` (id or name) to ``value``, and/or add ``labels`` (``tags``) and remove
-    ``remove_labels``."""
-
-    field: str | None = Field(default=None, min_length=1)
-    value: Any = None
-    labels: Texts = ()
-    tags: Texts = ()
-    remove_labels: Texts = ()
-
-    @model_validator(mode="after")
-    def _something(self) -> SetAction:
-        if self.field is None and "value" in self.model_fields_set:
-            raise ValueError("value goes with field")
-        if self.field is None and not (self.labels or self.tags or self.remove_labels):
-            raise ValueError("give field and value, labels (tags) or remove_labels")
-        bad = [label for label in (*self.labels, *self.tags) if any(ch.isspace() for ch in label)]
-        if bad:
-            raise ValueError(f"labels cannot contain spaces: {bad}")
-        return self
-
-    @property
-    def added(self) -> tuple[str, ...]:
-        """Labels and tags to add."""
-        return tuple(dict.fromkeys((*self.labels, *self.tags)))
-
-
-class CreateAction(Strict):
-    """A new issue or card in ``target`` (the rule's when left out), titled by the ``title`` template,
-    with ``fields`` filled as a route fills them, ``carry`` copied from the source, and linked to it
-    (``link``: true, or a link type's name)."""
-
-    target: TargetRef | None = None
-    title: str = Field(min_length=1)
-    body: str | None = None
-    fields: dict[str, FieldRule] = Field(default_factory=dict)
-    carry: Annotated[tuple[Literal[CARRY], ...], BeforeValidator(as_texts)] = ()  # type: ignore[valid-type]
-    link: bool | str = True
-
-    @field_validator("title", "body")
-    @classmethod
-    def _template(cls, value: str | None) -> str | None:
-        return value if value is None else check_template(value)
-
-
-class ChecklistTemplate(Strict):
-    """A checklist's name and items."""
-
-    name: str = Field(min_length=1, max_length=200)
-    items: Texts = Field(min_length=1)
-
-
-class ChecklistAction(Strict):
-    """Add a checklist (Kaiten) or sub-tasks (Jira): ``name`` and ``items``, or ``stages``: a template
-    per status / column, the one the issue has just entered (the stage checklist)."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    items: Texts = ()
-    stages: dict[str, ChecklistTemplate] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _one_way(self) -> ChecklistAction:
-        inline = self.name is not None or bool(self.items)
-        if inline == bool(self.stages):
-            raise ValueError("give name and items, or stages (a checklist per status), not both")
-        if inline and not (self.name and self.items):
-            raise ValueError("a checklist needs a name and items")
-        return self
-
-    def for_status(self, status: str) -> ChecklistTemplate | None:
-        """The checklist to add for an issue now in ``status`` (any case); the inline one always."""
-        if self.name is not None:
-            return ChecklistTemplate(name=self.name, items=self.items)
-        wanted = status.casefold()
-        return next((t for s, t in self.stages.items() if s.casefold() == wanted), None)
-
-
-class ChecklistChildrenAction(Strict):
-    """Each unchecked item of the checklist ``checklist`` (all checklists when left out) becomes a
-    child card (Jira: a sub-task) titled by the item, carrying ``carry`` from the parent."""
-
-    checklist: str | None = Field(default=None, min_length=1)
-    target: TargetRef | None = None
-    carry: Annotated[tuple[Literal[CARRY], ...], BeforeValidator(as_texts)] = ("tags", "links")  # type: ignore[valid-type]
-    check_items: bool = True
-
-
-class ResolveAction(Strict):
-    """Close the issue: Jira's first transition into a done status (or ``transition``) with
-    ``resolution``; Kaiten's first done column of the board."""
-
-    transition: str | None = Field(default=None, min_length=1)
-    resolution: str | None = Field(default=None, min_length=1)
-
-
-class DigestAction(Notify):
-    """One message listing every issue the scan found (key, title, link, priority), the ``critical``
-    priorities marked and listed first; nothing is sent when none was found."""
-
-    title: str = Field(default="Issues without an assignee", min_length=1, max_length=200)
-    critical: Texts = ()
-
-
-class Action(Strict):
-    """One action: exactly one of :data:`ACTION_KINDS`. ``only`` (with an ``sla`` trigger) limits it
-    to some SLA states."""
-
-    comment: CommentAction | None = None
-    notify: NotifyAction | None = None
-    transition: Annotated[TransitionAction, BeforeValidator(_to_mapping)] | None = None
-    move: Annotated[TransitionAction, BeforeValidator(_to_mapping)] | None = None
-    assign: AssignAction | None = None
-    set: SetAction | None = None
-    create: CreateAction | None = None
-    checklist: ChecklistAction | None = None
-    checklist_children: ChecklistChildrenAction | None = None
-    route: str | None = Field(default=None, min_length=1)
-    resolve: ResolveAction | None = None
-    digest: DigestAction | None = None
-    only: Annotated[tuple[Literal["warning", "breached"], ...], BeforeValidator(as_texts)] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _resolve_true(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("resolve", False) in (True, None) and "resolve" in data:
-            return {**data, "resolve": {}}
-        return data
-
-    @field_validator("route")
-    @classmethod
-    def _known_route(cls, value: str | None, info: ValidationInfo) -> str | None:
-        routes = _scope(info).routes
-        if value is not None and routes is not None and value not in routes:
-            raise ValueError(
-                f"unknown route {value!r}; the routes are {', '.join(sorted(routes)) or '(none)'}"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Action:
-        given = [kind for kind in ACTION_KINDS if getattr(self, kind) is not None]
-        if len(given) != 1:
-            got = f"; got {', '.join(given)}" if given else ""
-            raise ValueError(f"give exactly one action: {', '.join(ACTION_KINDS)}{got}")
-        return self
-
-    @property
-    def kind(self) -> str:
-        """Which of :data:`ACTION_KINDS` this is (``move`` reads as ``transition``)."""
-        kind = next(kind for kind in ACTION_KINDS if getattr(self, kind) is not None)
-        return "transition" if kind == "move" else kind
-
-    @property
-    def spec(self) -> Any:
-        """The action's own settings (the model under its key)."""
-        return next(getattr(self, kind) for kind in ACTION_KINDS if getattr(self, kind) is not None)
 
 
 class Followup(Strict):

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from config.automations import AssignAction
+from config.automation_actions import AssignAction
 from connector.types import IssueState, SearchQuery
 
 

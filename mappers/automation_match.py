@@ -32,7 +32,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from config.automations import Action, Automation
+from config.automation_actions import Action
+from config.automations import Automation
 from config.durations import BusinessDuration
 from connector.types import DateRange, IssueState, SearchQuery
 from mappers.calendar import BusinessCalendar, add_duration, is_working_time, latest_start

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from config import automations as config_automations
+from config import automation_actions as config_actions
 from connector.types import IssueState, SearchQuery, Target
 from jobs.registry import Cron, Every
 from mappers import schedules
@@ -78,7 +78,7 @@ class AssignAction:
     user: str | None = None
     among: tuple[str, ...] = ()
     how: str = "fixed"  # fixed | round_robin | least_open
-    spec: config_automations.AssignAction | None = None
+    spec: config_actions.AssignAction | None = None
     containers: tuple[str, ...] = ()
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
-from config.automations import TIME_KINDS, Automation
-from config.automations import Action as ActionSpec
+from config.automation_actions import Action as ActionSpec
+from config.automation_values import TIME_KINDS
+from config.automations import Automation
 from config.rules import HubConfig
 from config.targets import JiraTarget, KaitenTarget
 from connector.types import IssueState, SearchQuery, Target

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config.automations import DEFAULT_DATE_FIELD
+from config.automation_values import DEFAULT_DATE_FIELD
 from config.durations import BusinessDuration
 from config.loading import ConfigError, load_config
 from config.rules import HubConfig

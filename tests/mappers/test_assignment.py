@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from config.automations import AssignAction
+from config.automation_actions import AssignAction
 from connector.types import IssueRef, IssueState, SearchQuery
 from mappers.assignment import least_open, load_query, next_in_turn
 

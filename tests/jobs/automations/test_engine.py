@@ -10,7 +10,7 @@ from typing import Any
 import requests
 from rq import Queue
 
-from config.automations import AssignAction as ConfigAssign
+from config.automation_actions import AssignAction as ConfigAssign
 from connector.types import IssueDraft, SearchQuery, Target
 from jobs.automations.actions import ActionRun, perform
 from jobs.automations.model import (
