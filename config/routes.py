@@ -215,7 +215,9 @@ class SourceFate(Strict):
 
     Jira: ``transition`` (a transition's name or id, or the status to reach; default: the first
     transition into a "done" status), with ``resolution`` when the screen takes one. Kaiten: ``column``
-    (an id on the card's board; default: the board's first "done" column) or ``archive: true``.
+    (an id on the card's board; default: the board's first "done" column). ``archive: true`` is refused
+    for now: the routing job cannot archive a Kaiten card yet, and an option that is accepted and then
+    ignored would leave the source on the board without a word.
     ``comment``: ``true`` writes "Moved to <target>" on the source, a text writes that text (with the
     target's link after it), ``false`` writes nothing.
     """
@@ -228,8 +230,8 @@ class SourceFate(Strict):
 
     @model_validator(mode="after")
     def _one_way_for_kaiten(self) -> SourceFate:
-        if self.column is not None and self.archive:
-            raise ValueError("a Kaiten source goes to a column or to the archive, not both")
+        if self.archive:
+            raise ValueError("archive: not supported yet; move the Kaiten card to a column (column: <id>)")
         return self
 
     @property
@@ -245,8 +247,9 @@ class SourceFate(Strict):
 
 class Notify(Strict):
     """Whom the receiving team's notice goes to: a Telegram chat (id, or ``@channel``), e-mail
-    addresses, and watchers added to the target issue (Jira user names / account ids, Kaiten user ids).
-    Empty values (``${TEAM_CHAT:-}`` left unset) mean nobody."""
+    addresses. Empty values (``${TEAM_CHAT:-}`` left unset) mean nobody. ``watchers`` (to be added to
+    the target issue) are refused for now: the routing job cannot add them yet, and an option accepted
+    and then ignored would leave the receiving team unnotified without a word."""
 
     telegram_chat: int | str | None = None
     email: tuple[str, ...] = ()
@@ -272,6 +275,15 @@ class Notify(Strict):
         if isinstance(value, str):
             value = [part for part in re.split(r"[,\s]+", value) if part]
         return as_texts(value)
+
+    @field_validator("watchers")
+    @classmethod
+    def _no_watchers_yet(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value:
+            raise ValueError(
+                "not supported yet: watchers are not added to the target issue; use email or telegram_chat"
+            )
+        return value
 
     @field_validator("email")
     @classmethod
