@@ -215,9 +215,7 @@ class SourceFate(Strict):
 
     Jira: ``transition`` (a transition's name or id, or the status to reach; default: the first
     transition into a "done" status), with ``resolution`` when the screen takes one. Kaiten: ``column``
-    (an id on the card's board; default: the board's first "done" column). ``archive: true`` is refused
-    for now: the routing job cannot archive a Kaiten card yet, and an option that is accepted and then
-    ignored would leave the source on the board without a word.
+    (an id on the card's board; default: the board's first "done" column) or ``archive: true``.
     ``comment``: ``true`` writes "Moved to <target>" on the source, a text writes that text (with the
     target's link after it), ``false`` writes nothing.
     """
@@ -230,8 +228,8 @@ class SourceFate(Strict):
 
     @model_validator(mode="after")
     def _one_way_for_kaiten(self) -> SourceFate:
-        if self.archive:
-            raise ValueError("archive: not supported yet; move the Kaiten card to a column (column: <id>)")
+        if self.column is not None and self.archive:
+            raise ValueError("a Kaiten source goes to a column or to the archive, not both")
         return self
 
     @property

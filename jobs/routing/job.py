@@ -302,9 +302,9 @@ class _Route:
         return told
 
     def _close_source(self, target: IssueRef) -> str:
-        """Move mode: the source's fate (a Jira transition with its resolution, a Kaiten column), with its
-        "Moved to" comment in the same request; an issue already there is left alone, so a retry writes
-        neither twice."""
+        """Move mode: the source's fate (a Jira transition with its resolution, a Kaiten column or the
+        archive), with its "Moved to" comment in the same request; an issue already there is left alone,
+        so a retry writes neither twice."""
         fate = self.route.source_fate
         key = self.request.source_key
         comment = None
@@ -313,6 +313,9 @@ class _Route:
             markup = self.ctx.markup(self.request.source_tracker)
             comment = f"{markup.escape(text)} {target.key} {target.url}"
         if self.ctx.config.tracker_kind(self.request.source_tracker) == "kaiten":
+            if fate is not None and fate.archive:
+                self.source_tracker.archive(key, comment=comment)
+                return "archive"
             column = fate.column if fate is not None else None
             to = str(column) if column is not None else _done_transition(self.source_tracker.transitions(key))
             self.source_tracker.transition(key, to, comment=comment)

@@ -248,9 +248,8 @@ def where(route: str = "r") -> str:
             where() + "source_fate: transition: Jira's; a Kaiten source takes column or archive",
         ),
         (
-            "  r: {target: hardware, mode: move, offered: {trackers: [kaiten]}, source_fate: {archive: true}}\n",
-            where()
-            + "source_fate: archive: not supported yet; move the Kaiten card to a column (column: <id>)",
+            "  r: {target: hardware, mode: move, source_fate: {column: 103, archive: true}}\n",
+            where() + "source_fate: a Kaiten source goes to a column or to the archive, not both",
         ),
         (
             "  r: {target: hardware, mode: move, notify: {watchers: [jsmith]}}\n",

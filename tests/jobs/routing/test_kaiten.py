@@ -1,5 +1,5 @@
 """Kaiten as the source: a move within the space is one PATCH (the card keeps its id), and Kaiten → Jira
-is the copy method with links both ways and the card put in its board's done column."""
+is the copy method with links both ways and the card put in its board's done column, or archived."""
 
 from __future__ import annotations
 
@@ -36,6 +36,14 @@ kaiten-to-hardware:
   fields:
     "Spare parts": {template: "for card {{ source.key }}"}
   source_fate: {column: 103}
+kaiten-to-hardware-archived:
+  label: {en: "Hardware team (Jira), card archived"}
+  offered: {trackers: [kaiten]}
+  target: {tracker: jira, project: HW, issue_type: Task}
+  mode: move
+  fields:
+    "Spare parts": {template: "for card {{ source.key }}"}
+  source_fate: {archive: true, comment: "Handed to the hardware team"}
 """
 AUTH = {"Authorization": "Bearer t"}
 
@@ -48,7 +56,7 @@ def kaiten(tmp_path: Path) -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def kctx(ctx: Context, kaiten: RunningSandbox, tmp_path: Path) -> Context:
-    """Jira and Kaiten look-alikes, with the shipped rule file plus two routes from Kaiten."""
+    """Jira and Kaiten look-alikes, with the shipped rule file plus three routes from Kaiten."""
     folder = tmp_path / "config"
     shutil.copytree(REPO_ROOT / "config" / "catalogues", folder / "catalogues")
     shutil.copytree(REPO_ROOT / "config" / "canned", folder / "canned")
@@ -103,3 +111,25 @@ def test_kaiten_to_jira_copies_links_both_ways_and_puts_the_card_in_done(
     )
     assert [link["url"] for link in external.json()] == [done.target_url]
     assert card(kaiten, source.key)["column_id"] == 103
+
+
+def test_kaiten_to_jira_with_archive_archives_the_card_after_its_comment_once(
+    kctx: Context, kaiten: RunningSandbox, jira_sandbox: RunningSandbox
+) -> None:
+    source = create_card(kctx)
+
+    done = route_now(kctx, "kaiten-to-hardware-archived", source.key)
+
+    assert (done.status, done.target_key) == ("done", "HW-1"), done.reason
+    archived = card(kaiten, source.key)
+    assert (archived["condition"], archived["column_id"]) == (2, 101)  # archived where it was, not moved
+
+    def handed() -> list[str]:
+        url = f"{kaiten.url}/api/latest/cards/{source.key}/comments"
+        texts = [c["text"] for c in requests.get(url, headers=AUTH, timeout=10).json()]
+        return [text for text in texts if text.startswith("Handed to the hardware team")]
+
+    assert handed() == [f"Handed to the hardware team HW-1 {done.target_url}"]
+    kctx.tracker("kaiten").archive(source.key, comment=handed()[0])  # a retry after a lost answer
+    assert handed() == [f"Handed to the hardware team HW-1 {done.target_url}"]
+    assert card(kaiten, source.key)["condition"] == 2
