@@ -245,9 +245,8 @@ class SourceFate(Strict):
 
 class Notify(Strict):
     """Whom the receiving team's notice goes to: a Telegram chat (id, or ``@channel``), e-mail
-    addresses. Empty values (``${TEAM_CHAT:-}`` left unset) mean nobody. ``watchers`` (to be added to
-    the target issue) are refused for now: the routing job cannot add them yet, and an option accepted
-    and then ignored would leave the receiving team unnotified without a word."""
+    addresses, and watchers added to the target issue (Jira user names / account ids, Kaiten user ids,
+    added as card members). Empty values (``${TEAM_CHAT:-}`` left unset) mean nobody."""
 
     telegram_chat: int | str | None = None
     email: tuple[str, ...] = ()
@@ -273,15 +272,6 @@ class Notify(Strict):
         if isinstance(value, str):
             value = [part for part in re.split(r"[,\s]+", value) if part]
         return as_texts(value)
-
-    @field_validator("watchers")
-    @classmethod
-    def _no_watchers_yet(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if value:
-            raise ValueError(
-                "not supported yet: watchers are not added to the target issue; use email or telegram_chat"
-            )
-        return value
 
     @field_validator("email")
     @classmethod

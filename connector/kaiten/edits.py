@@ -101,6 +101,16 @@ class CardEdits(CardComments, CachedReads):
         if comment and all(c.get("text") != comment for c in self.comment_list(key)):
             self.add_comment(key, comment, comment)
 
+    def add_watchers(self, key: str, users: Sequence[str]) -> None:
+        """Kaiten's watchers are card members: ``POST /cards/{id}/members {"user_id"}`` for each user
+        who is not a member yet (research/kaiten.md §7), so a repeat adds nobody twice."""
+        card = self.get_card(key)
+        members = {member_id(m) for m in card.get("members") or []}
+        for user in users:
+            wanted = as_int(user, "watcher user id")
+            if wanted not in members:
+                self.request("POST", f"/cards/{card_id_of(card['id'])}/members", json={"user_id": wanted})
+
     def archive(self, key: str, *, comment: str | None = None) -> None:
         """Add ``comment`` unless the card has it (first, while the card is still on the board), then
         ``PATCH /cards/{id}`` with ``condition`` 2 unless the card is archived already. Kaiten's card

@@ -327,7 +327,8 @@ class _Route:
         return to
 
     def _notify_team(self, source: SourceIssue, target: IssueRef) -> list[str]:
-        """Tell the receiving team: its Telegram chat and its e-mail, each once (the outbound log)."""
+        """Tell the receiving team: its Telegram chat and its e-mail, each once (the outbound log), and
+        its watchers on the target issue."""
         notify = self.route.notify
         text = (
             f"Routed to you: {target.key} — {source.state.summary}\n{target.url}\n"
@@ -344,7 +345,24 @@ class _Route:
             if self.ctx.settings.SMTP_URL:
                 send = functools.partial(self._mail, address, target, text)
                 sent += self._once(f"route-team:email:{address}"[:96], address, send)
+        if notify.watchers:
+            sent += self._add_watchers(target, notify.watchers)
         return sent
+
+    def _add_watchers(self, target: IssueRef, watchers: tuple[str, ...]) -> list[str]:
+        """The route's watchers on the target (harmless to repeat); a tracker without watchers is
+        logged, not retried."""
+        try:
+            self.ctx.tracker(target.tracker).add_watchers(target.key, watchers)
+        except Unsupported as exc:
+            log.warning(
+                "route.watchers-unsupported request=%s tracker=%s error=%s",
+                self.request.id,
+                target.tracker,
+                exc,
+            )
+            return []
+        return ["route-team:watchers"]
 
     def _once(self, kind: str, recipient: str, send: Callable[[], str]) -> list[str]:
         if outbound.find(self.ctx.engine, self.request.id, kind) is not None:

@@ -150,7 +150,7 @@ def test_field_rules_of_every_kind(tmp_path: Path) -> None:
     carry: {comments: false}
     source_fate: {transition: Done, resolution: "Won't Do", comment: "Handed to the hardware team"}
     link_type: Cloners
-    notify: {telegram_chat: "@hw_team", email: [hw@example.com]}
+    notify: {telegram_chat: "@hw_team", email: [hw@example.com], watchers: [jsmith, 42]}
     customer_notice: routed
 """,
     )
@@ -171,7 +171,7 @@ def test_field_rules_of_every_kind(tmp_path: Path) -> None:
     assert route.fields["Contract end"].has_default and not priority.map.get("high")
     assert (route.carry.comments, route.carry.description, route.carry.attachments) == (False, True, True)
     assert route.source_fate is not None and route.source_fate.comment == "Handed to the hardware team"
-    assert route.notify.email == ("hw@example.com",) and route.notify.telegram_chat == "@hw_team"
+    assert route.notify.watchers == ("jsmith", "42") and route.notify.telegram_chat == "@hw_team"
 
 
 def where(route: str = "r") -> str:
@@ -250,11 +250,6 @@ def where(route: str = "r") -> str:
         (
             "  r: {target: hardware, mode: move, source_fate: {column: 103, archive: true}}\n",
             where() + "source_fate: a Kaiten source goes to a column or to the archive, not both",
-        ),
-        (
-            "  r: {target: hardware, mode: move, notify: {watchers: [jsmith]}}\n",
-            where() + "notify.watchers: not supported yet: watchers are not added to the target issue; "
-            "use email or telegram_chat",
         ),
         (
             "  r: {target: hardware, mode: move, notify: {email: [not-an-address]}}\n",

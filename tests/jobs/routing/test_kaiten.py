@@ -28,6 +28,7 @@ to-development:
   mode: move
   fields:
     asap: {value: true}
+  notify: {watchers: [2]}
 kaiten-to-hardware:
   label: {en: "Hardware team (Jira)"}
   offered: {trackers: [kaiten]}
@@ -44,6 +45,7 @@ kaiten-to-hardware-archived:
   fields:
     "Spare parts": {template: "for card {{ source.key }}"}
   source_fate: {archive: true, comment: "Handed to the hardware team"}
+  notify: {watchers: [jsmith]}
 """
 AUTH = {"Authorization": "Bearer t"}
 
@@ -92,6 +94,9 @@ def test_a_move_within_the_space_is_one_patch_and_keeps_the_card(
     assert "moved" in done.steps
     moved = card(kaiten, source.key)
     assert (moved["board_id"], moved["column_id"], moved["asap"]) == (20, 202, True)
+    assert [m["user_id"] for m in moved["members"]] == [2]  # the route's watcher, as a card member
+    kctx.tracker("kaiten").add_watchers(source.key, ["2"])  # a retry after a lost answer
+    assert [m["user_id"] for m in card(kaiten, source.key)["members"]] == [2]  # the watcher, a member once
 
 
 def test_kaiten_to_jira_copies_links_both_ways_and_puts_the_card_in_done(
@@ -133,3 +138,11 @@ def test_kaiten_to_jira_with_archive_archives_the_card_after_its_comment_once(
     kctx.tracker("kaiten").archive(source.key, comment=handed()[0])  # a retry after a lost answer
     assert handed() == [f"Handed to the hardware team HW-1 {done.target_url}"]
     assert card(kaiten, source.key)["condition"] == 2
+
+    def watchers() -> list[str]:
+        url = f"{jira_sandbox.url}/rest/api/2/issue/HW-1/watchers"
+        return [w["name"] for w in requests.get(url, headers=AUTH, timeout=10).json()["watchers"]]
+
+    assert watchers() == ["jsmith"]
+    kctx.tracker("jira").add_watchers("HW-1", ["jsmith"])  # a retry after a lost answer
+    assert watchers() == ["jsmith"]
