@@ -16,6 +16,7 @@ from config.settings import Settings
 from connector.types import IssueDraft, IssueRef, Target
 from jobs.context import Context, build_context
 from sandbox.server import RunningSandbox
+from store.routing import RouteRequest
 from tests.conftest import REPO_ROOT
 from tests.jobs.routing.conftest import issue_json, remote_links, route_now
 from tests.sandboxes import run_kaiten
@@ -99,14 +100,19 @@ def test_a_move_within_the_space_is_one_patch_and_keeps_the_card(
     assert [m["user_id"] for m in card(kaiten, source.key)["members"]] == [2]  # the watcher, a member once
 
 
+def route_to_hardware(kctx: Context, route: str) -> tuple[IssueRef, RouteRequest]:
+    """A new card routed to the Jira project HW, which becomes HW-1."""
+    source = create_card(kctx)
+    done = route_now(kctx, route, source.key)
+    assert (done.status, done.target_key) == ("done", "HW-1"), done.reason
+    return source, done
+
+
 def test_kaiten_to_jira_copies_links_both_ways_and_puts_the_card_in_done(
     kctx: Context, kaiten: RunningSandbox, jira_sandbox: RunningSandbox
 ) -> None:
-    source = create_card(kctx)
+    source, done = route_to_hardware(kctx, "kaiten-to-hardware")
 
-    done = route_now(kctx, "kaiten-to-hardware", source.key)
-
-    assert (done.status, done.target_key) == ("done", "HW-1"), done.reason
     hw = issue_json(jira_sandbox, "HW-1")["fields"]
     assert hw["summary"] == "Scanner jams" and hw["customfield_10040"] == f"for card {source.key}"
     assert "every" in hw["description"] and "*every*" not in hw["description"]  # markdown made plain, escaped
@@ -121,11 +127,8 @@ def test_kaiten_to_jira_copies_links_both_ways_and_puts_the_card_in_done(
 def test_kaiten_to_jira_with_archive_archives_the_card_after_its_comment_once(
     kctx: Context, kaiten: RunningSandbox, jira_sandbox: RunningSandbox
 ) -> None:
-    source = create_card(kctx)
+    source, done = route_to_hardware(kctx, "kaiten-to-hardware-archived")
 
-    done = route_now(kctx, "kaiten-to-hardware-archived", source.key)
-
-    assert (done.status, done.target_key) == ("done", "HW-1"), done.reason
     archived = card(kaiten, source.key)
     assert (archived["condition"], archived["column_id"]) == (2, 101)  # archived where it was, not moved
 
