@@ -350,13 +350,13 @@ class _Route:
         return sent
 
     def _add_watchers(self, target: IssueRef, watchers: tuple[str, ...]) -> list[str]:
-        """The route's watchers on the target (harmless to repeat); a tracker without watchers is
-        logged, not retried."""
+        """The route's watchers on the target (harmless to repeat); a tracker without watchers, or one
+        refusing a watcher (a user it does not know), is logged, not retried: the issue has moved."""
         try:
             self.ctx.tracker(target.tracker).add_watchers(target.key, watchers)
-        except Unsupported as exc:
+        except (Unsupported, TrackerRejected) as exc:
             log.warning(
-                "route.watchers-unsupported request=%s tracker=%s error=%s",
+                "route.watchers-refused request=%s tracker=%s error=%s",
                 self.request.id,
                 target.tracker,
                 exc,

@@ -46,7 +46,7 @@ kaiten-to-hardware-archived:
   fields:
     "Spare parts": {template: "for card {{ source.key }}"}
   source_fate: {archive: true, comment: "Handed to the hardware team"}
-  notify: {watchers: [jsmith]}
+  notify: {watchers: [jsmith, nobody]}
 """
 AUTH = {"Authorization": "Bearer t"}
 
@@ -124,7 +124,7 @@ def test_kaiten_to_jira_copies_links_both_ways_and_puts_the_card_in_done(
     assert card(kaiten, source.key)["column_id"] == 103
 
 
-def test_kaiten_to_jira_with_archive_archives_the_card_after_its_comment_once(
+def test_kaiten_to_jira_with_archive_archives_the_card_once_and_adds_the_known_watchers(
     kctx: Context, kaiten: RunningSandbox, jira_sandbox: RunningSandbox
 ) -> None:
     source, done = route_to_hardware(kctx, "kaiten-to-hardware-archived")
@@ -146,6 +146,6 @@ def test_kaiten_to_jira_with_archive_archives_the_card_after_its_comment_once(
         url = f"{jira_sandbox.url}/rest/api/2/issue/HW-1/watchers"
         return [w["name"] for w in requests.get(url, headers=AUTH, timeout=10).json()["watchers"]]
 
-    assert watchers() == ["jsmith"]
+    assert watchers() == ["jsmith"]  # "nobody", a user Jira does not know, logged: the card has moved
     kctx.tracker("jira").add_watchers("HW-1", ["jsmith"])  # a retry after a lost answer
     assert watchers() == ["jsmith"]
