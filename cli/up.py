@@ -49,6 +49,7 @@ def up(host: str, port: int) -> None:
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         sandbox = not env.get("JIRA_URL") and not env.get("KAITEN_URL")
         if sandbox:
+            trackers = settings_or_exit().HUB_SANDBOX  # a bad HUB_SANDBOX stops here, before anything starts
             env.setdefault("SANDBOX_CONTROL_TOKEN", secrets.token_urlsafe(24))  # its /_sandbox controls
             env.setdefault("JIRA_WEBHOOK_SECRET", secrets.token_urlsafe(24))
             env["SANDBOX_JIRA_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/jira"
@@ -56,7 +57,7 @@ def up(host: str, port: int) -> None:
             env.setdefault("KAITEN_WEBHOOK_SECRET", secrets.token_urlsafe(24))
             kaiten_token = urllib.parse.quote(env["KAITEN_WEBHOOK_SECRET"], safe="")
             env["SANDBOX_KAITEN_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/kaiten?token={kaiten_token}"
-            children += _start_sandbox(env, var_dir)
+            children += _start_sandbox(env, var_dir, trackers)
         env.setdefault("HUB_INBOUND_TOKEN", secrets.token_urlsafe(24))
         env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
         env.setdefault("HUB_API_TOKEN", secrets.token_urlsafe(24))
@@ -93,12 +94,16 @@ def _start_redis(port: int, var_dir: Path, env: dict[str, str]) -> subprocess.Po
     return _spawn([*args, "--save", "", "--daemonize", "no", "--loglevel", "warning"], env)
 
 
-def _start_sandbox(env: dict[str, str], var_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
+def _start_sandbox(
+    env: dict[str, str], var_dir: Path, trackers: tuple[str, ...]
+) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """The look-alikes of ``HUB_SANDBOX`` (with both, Jira is the default tracker and Kaiten's board and
+    column are set, so the shipped ``to-kaiten-queue`` route is offered), then Telegram's and SMTP's."""
     started = []
-    if env.get("HUB_SANDBOX", "jira") == "kaiten":
-        started.append(_start_kaiten_sandbox(env, var_dir))
-    else:
+    if "jira" in trackers:
         started.append(_start_jira_sandbox(env, var_dir))
+    if "kaiten" in trackers:
+        started.append(_start_kaiten_sandbox(env, var_dir))
     started += _start_channel_sandboxes(env, var_dir)
     for name, _ in started:
         log.info("up.started process=%s", name)
@@ -285,6 +290,11 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
         control = env["SANDBOX_CONTROL_TOKEN"]
         lines += [
             f"  Sandbox tracker:  {env.get('JIRA_URL') or env.get('KAITEN_URL')}/   (issues appear here)",
+            *(
+                [f"  Sandbox Kaiten:   {env['KAITEN_URL']}/   (cards routed to Kaiten appear here)"]
+                if env.get("JIRA_URL") and env.get("KAITEN_URL")
+                else []
+            ),
             f"  Sent mail:        {var_dir / 'outbox'}/   (autoreplies, as .eml files)",
         ]
         if env.get("TELEGRAM_API_URL"):

@@ -245,8 +245,8 @@ class SourceFate(Strict):
 
 class Notify(Strict):
     """Whom the receiving team's notice goes to: a Telegram chat (id, or ``@channel``), e-mail
-    addresses, and watchers added to the target issue (Jira user names / account ids, Kaiten user ids).
-    Empty values (``${TEAM_CHAT:-}`` left unset) mean nobody."""
+    addresses, and watchers added to the target issue (Jira user names / account ids, Kaiten user ids,
+    added as card members). Empty values (``${TEAM_CHAT:-}`` left unset) mean nobody."""
 
     telegram_chat: int | str | None = None
     email: tuple[str, ...] = ()

@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     HUB_SECRET_KEY: SecretStr | None = None
     HUB_PUBLIC_URL: str = "http://127.0.0.1:8080"
     HUB_CONFIG: Path = DEFAULT_CONFIG
-    HUB_SANDBOX: str = "jira"
+    # the tracker look-alikes `up` starts when no tracker is set: jira, kaiten, both (comma-separated),
+    # or `both`; with both, Jira is the default tracker and Kaiten a route's target
+    HUB_SANDBOX: Annotated[tuple[str, ...], NoDecode] = ("jira",)
     HUB_VAR_DIR: Path = VAR_DIR  # where `up` keeps the managed Redis, the sandbox data and the outbox
     # addresses/networks of reverse proxies whose X-Forwarded-For is believed (comma-separated); none by
     # default, so the peer's own address is the client's
@@ -120,6 +122,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("HUB_SANDBOX", mode="before")
+    @classmethod
+    def _sandbox_trackers(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        names = [part.strip().lower() for part in value.split(",") if part.strip()]
+        names = [name for part in names for name in (SANDBOX_TRACKERS if part == "both" else (part,))]
+        unknown = sorted(set(names) - set(SANDBOX_TRACKERS))
+        if unknown:
+            raise ValueError(
+                f"unknown look-alike(s) {unknown}: HUB_SANDBOX is jira, kaiten, jira,kaiten or both"
+            )
+        return tuple(name for name in SANDBOX_TRACKERS if name in names) or ("jira",)
 
     @field_validator("SMTP_URL", "IMAP_URL")
     @classmethod
@@ -163,6 +179,9 @@ class Settings(BaseSettings):
         format; ``getMe`` answers the same id)."""
         prefix = (self.secret("TELEGRAM_BOT_TOKEN") or "").partition(":")[0]
         return int(prefix) if prefix.isdigit() else None
+
+
+SANDBOX_TRACKERS = ("jira", "kaiten")  # the look-alikes `up` can start, Jira (the default tracker) first
 
 
 @functools.cache

@@ -199,6 +199,18 @@ class Tracker(Protocol):
         Center): the caller creates in the target and closes the source instead."""
         ...
 
+    def add_watchers(self, key: str, users: Sequence[str]) -> None:
+        """Make ``users`` watch the issue (Jira: user names on Data Center, account ids on Cloud; Kaiten:
+        user ids, added as card members); one watching already stays so, so a repeat is harmless.
+        ``Unsupported`` where the tracker has no watchers."""
+        ...
+
+    def archive(self, key: str, *, comment: str | None = None) -> None:
+        """Take the issue off its board, kept (Kaiten: ``condition`` 2), after adding ``comment`` unless
+        it is there already; an archived issue stays so, so a repeat is harmless. ``Unsupported`` where
+        the tracker has no archive (Jira: close the issue with a transition instead)."""
+        ...
+
     def checklists(self, key: str) -> list[Checklist]:
         """The card's checklists with their items; ``Unsupported`` where there are none (Jira)."""
         ...

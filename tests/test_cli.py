@@ -1,4 +1,5 @@
-"""The ``trackerhub`` command's start-up: a database it cannot recognise stops it with a clear message."""
+"""The ``trackerhub`` command's start-up: a database it cannot recognise, or a look-alike it does not have,
+stops it with a clear message."""
 
 from __future__ import annotations
 
@@ -48,3 +49,37 @@ def test_the_job_processes_refuse_it_with_the_same_message(
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # a message, not a traceback
     assert "not the schema the hub made" in result.output and "Nothing was changed" in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "trackers"),
+    [
+        ("jira", ("jira",)),
+        ("kaiten", ("kaiten",)),
+        ("kaiten, jira", ("jira", "kaiten")),
+        ("both", ("jira", "kaiten")),
+    ],
+)
+def test_hub_sandbox_names_one_look_alike_or_both(value: str, trackers: tuple[str, ...]) -> None:
+    from config.settings import Settings
+
+    settings = Settings(HUB_SANDBOX=value)  # type: ignore[arg-type]
+    assert trackers == settings.HUB_SANDBOX
+
+
+def test_up_refuses_an_unknown_look_alike_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("JIRA_URL", "KAITEN_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # so `up` starts no Redis of its own
+    monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("HUB_SANDBOX", "jira,jria")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["up", "--port", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code != 0
+    assert "HUB_SANDBOX" in result.output and "unknown look-alike(s) ['jria']" in result.output
+    assert not list(tmp_path.glob("sandbox-*"))  # no look-alike was started

@@ -347,6 +347,17 @@ class JiraTracker(JiraFiles):
         moved = self.get_json(f"issue/{issue_id}", {"fields": "project"})
         return self._ref(str(moved.get("key")), issue_id)
 
+    def add_watchers(self, key: str, users: Sequence[str]) -> None:
+        """``POST /issue/{key}/watchers`` with each user as a JSON string (a user name on Data Center,
+        an account id on Cloud: Atlassian's REST reference, "Add watcher"); Jira answers 204 for a user
+        who watches already, so repeating it is harmless."""
+        for user in users:
+            self.request("POST", f"issue/{key}/watchers", body=json.dumps(user))
+
+    def archive(self, key: str, *, comment: str | None = None) -> None:
+        """Jira Data Center and Cloud archive issues only in bulk, as an admin; a route closes them."""
+        raise Unsupported("Jira issues are not archived one by one; close the issue with a transition")
+
     def checklists(self, key: str) -> list[Checklist]:
         """Jira has no checklists: its counterpart is sub-tasks (``create_issue`` with ``draft.parent``)."""
         raise Unsupported("Jira has no checklists; create sub-tasks (a draft with a parent) instead")

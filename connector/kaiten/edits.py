@@ -33,7 +33,7 @@ from connector.errors import MoveUnsupported, TrackerRejected
 from connector.kaiten.boards import BoardLayout, transitions_of
 from connector.kaiten.cached import CachedReads
 from connector.kaiten.cards import MEMBER_RESPONSIBLE, member_id
-from connector.kaiten.client import as_int, card_id_of, to_int
+from connector.kaiten.client import CONDITION_ARCHIVED, as_int, card_id_of, to_int
 from connector.kaiten.comments import CardComments
 from connector.kaiten.fields import CardUpdate, card_update
 from connector.types import IssueRef, Target, Transition
@@ -100,6 +100,27 @@ class CardEdits(CardComments, CachedReads):
         self.apply(card, update, placed=moved)
         if comment and all(c.get("text") != comment for c in self.comment_list(key)):
             self.add_comment(key, comment, comment)
+
+    def add_watchers(self, key: str, users: Sequence[str]) -> None:
+        """Kaiten's watchers are card members: ``POST /cards/{id}/members {"user_id"}`` for each user
+        who is not a member yet (research/kaiten.md §7), so a repeat adds nobody twice."""
+        card = self.get_card(key)
+        members = {member_id(m) for m in card.get("members") or []}
+        for user in users:
+            wanted = as_int(user, "watcher user id")
+            if wanted not in members:
+                self.request("POST", f"/cards/{card_id_of(card['id'])}/members", json={"user_id": wanted})
+
+    def archive(self, key: str, *, comment: str | None = None) -> None:
+        """Add ``comment`` unless the card has it (first, while the card is still on the board), then
+        ``PATCH /cards/{id}`` with ``condition`` 2 unless the card is archived already. Kaiten's card
+        ``condition``: 1 on the board, 2 archived (developers.kaiten.ru, "Update card"; see
+        /work/shared/research/kaiten.md, "Update / move / archive")."""
+        card = self.get_card(key)
+        if comment and all(c.get("text") != comment for c in self.comment_list(key)):
+            self.add_comment(key, comment, comment)
+        if to_int(card.get("condition")) != CONDITION_ARCHIVED:
+            self.archive_card(card["id"])
 
     def move(self, key: str, target: Target, *, fields: Mapping[str, Any] | None = None) -> IssueRef:
         """One ``PATCH`` that puts the card on ``target``'s board, column, lane and card type, with

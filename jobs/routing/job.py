@@ -302,9 +302,9 @@ class _Route:
         return told
 
     def _close_source(self, target: IssueRef) -> str:
-        """Move mode: the source's fate (a Jira transition with its resolution, a Kaiten column), with its
-        "Moved to" comment in the same request; an issue already there is left alone, so a retry writes
-        neither twice."""
+        """Move mode: the source's fate (a Jira transition with its resolution, a Kaiten column or the
+        archive), with its "Moved to" comment in the same request; an issue already there is left alone,
+        so a retry writes neither twice."""
         fate = self.route.source_fate
         key = self.request.source_key
         comment = None
@@ -313,6 +313,9 @@ class _Route:
             markup = self.ctx.markup(self.request.source_tracker)
             comment = f"{markup.escape(text)} {target.key} {target.url}"
         if self.ctx.config.tracker_kind(self.request.source_tracker) == "kaiten":
+            if fate is not None and fate.archive:
+                self.source_tracker.archive(key, comment=comment)
+                return "archive"
             column = fate.column if fate is not None else None
             to = str(column) if column is not None else _done_transition(self.source_tracker.transitions(key))
             self.source_tracker.transition(key, to, comment=comment)
@@ -324,7 +327,8 @@ class _Route:
         return to
 
     def _notify_team(self, source: SourceIssue, target: IssueRef) -> list[str]:
-        """Tell the receiving team: its Telegram chat and its e-mail, each once (the outbound log)."""
+        """Tell the receiving team: its Telegram chat and its e-mail, each once (the outbound log), and
+        its watchers on the target issue."""
         notify = self.route.notify
         text = (
             f"Routed to you: {target.key} — {source.state.summary}\n{target.url}\n"
@@ -341,7 +345,24 @@ class _Route:
             if self.ctx.settings.SMTP_URL:
                 send = functools.partial(self._mail, address, target, text)
                 sent += self._once(f"route-team:email:{address}"[:96], address, send)
+        if notify.watchers:
+            sent += self._add_watchers(target, notify.watchers)
         return sent
+
+    def _add_watchers(self, target: IssueRef, watchers: tuple[str, ...]) -> list[str]:
+        """The route's watchers on the target (harmless to repeat); a tracker without watchers, or one
+        refusing a watcher (a user it does not know), is logged, not retried: the issue has moved."""
+        try:
+            self.ctx.tracker(target.tracker).add_watchers(target.key, watchers)
+        except (Unsupported, TrackerRejected) as exc:
+            log.warning(
+                "route.watchers-refused request=%s tracker=%s error=%s",
+                self.request.id,
+                target.tracker,
+                exc,
+            )
+            return []
+        return ["route-team:watchers"]
 
     def _once(self, kind: str, recipient: str, send: Callable[[], str]) -> list[str]:
         if outbound.find(self.ctx.engine, self.request.id, kind) is not None:

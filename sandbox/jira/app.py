@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from sandbox.app import sandbox_app
 from sandbox.controls import Stats
 from sandbox.faults import FaultBook, FaultRule
-from sandbox.jira import attachments, comments, issues, links, meta, move, search, views, webhooks
+from sandbox.jira import attachments, comments, issues, links, meta, move, search, views, watchers, webhooks
 from sandbox.jira.catalogue import Catalogue
 from sandbox.jira.context import JiraState, jira_state
 from sandbox.jira.errors import JiraError
@@ -41,6 +41,7 @@ BLUEPRINTS = (
     move.bp,
     comments.bp,
     links.bp,
+    watchers.bp,
     attachments.bp,
     webhooks.bp,
     views.bp,

@@ -99,6 +99,11 @@ CREATE TABLE IF NOT EXISTS bulk_task (
   payload TEXT NOT NULL,
   result TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS watcher (
+  issue_id INTEGER NOT NULL,
+  user_name TEXT NOT NULL,
+  PRIMARY KEY (issue_id, user_name)
+);
 CREATE TABLE IF NOT EXISTS webhook (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL,

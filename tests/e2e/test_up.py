@@ -3,7 +3,8 @@ scheduler, the sandbox Jira, Telegram stand-in and SMTP sink), driven only over 
 
 One Telegram update, one e-mail and one form become three issues; the autoreplies arrive in the Telegram
 stand-in and the SMTP sink; a Telegram follow-up and an e-mail reply land as comments; the same update
-sent three times at once is one issue.
+sent three times at once is one issue; with both look-alikes at once, a Jira issue routes to a Kaiten
+card.
 """
 
 from __future__ import annotations
@@ -303,6 +304,42 @@ def test_up_prints_a_routing_link_and_an_issue_routes_through_the_api(hub: dict[
         )
     )
     assert done["target"]["key"].startswith("DB-")
+
+
+def test_both_look_alikes_at_once_route_a_jira_issue_to_a_kaiten_card(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``HUB_SANDBOX=jira,kaiten``: Jira takes the customer's issue, and the shipped ``to-kaiten-queue``
+    route moves it to a card on the Kaiten look-alike's board 10, column 101."""
+    var_dir = tmp_path_factory.mktemp("var")
+    process = start_up(var_dir, free_port(), HUB_LOG_LEVEL="WARNING", HUB_SANDBOX="jira,kaiten")
+    try:
+        hub = wait_started(process, var_dir)
+        assert hub["jira_url"] and hub["kaiten_url"]
+        log_path = var_dir / "up.log"
+        printed = wait_for(lambda: "  page: " in log_path.read_text() and log_path.read_text())
+        token = re.search(r"/api/routes/\S+ -H 'Authorization: Bearer ([^']+)'", printed)
+        assert token is not None and f"Sandbox Kaiten:   {hub['kaiten_url']}/" in printed
+        message = post_update(hub, telegram_update(1700, "Please queue my request in Kaiten", chat_id=1700))
+        key = wait_delivered(hub, message.json()["id"])["issue_key"]
+        assert key.startswith("SUP-")  # Jira is the default tracker
+        api = f"{hub['hub_url']}/api/routes"
+        auth = {"Authorization": f"Bearer {token.group(1)}"}
+        answer = requests.post(f"{api}/to-kaiten-queue/{key}", json={"fields": {}}, headers=auth, timeout=30)
+        assert answer.status_code == 202, answer.text
+        done = wait_for(
+            lambda: (
+                (s := requests.get(f"{api}/{answer.json()['id']}", timeout=5).json())["status"] == "done"
+                and s
+            ),
+            timeout=60,
+        )
+        card_url = f"{hub['kaiten_url']}/api/latest/cards/{done['target']['key']}"
+        card = requests.get(card_url, headers=JIRA_AUTH, timeout=5).json()
+        assert (card["board_id"], card["column_id"]) == (10, 101)
+        assert "Please queue my request in Kaiten" in card["description"]
+    finally:
+        stop_up(process)
 
 
 def test_same_update_three_times_at_once_is_one_issue(hub: dict[str, Any]) -> None:
