@@ -4,7 +4,6 @@ and ``route log``."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -13,27 +12,22 @@ from jobs.context import Context
 from sandbox.server import RunningSandbox
 from store import routing as store
 from tests.conftest import REPO_ROOT
-from tests.jobs.conftest import ctx, jira_sandbox, mail_sink, sandbox_issues, telegram_sandbox  # noqa: F401
+from tests.jobs.conftest import (  # noqa: F401
+    ctx,
+    jira_sandbox,
+    mail_sink,
+    process_env,
+    sandbox_issues,
+    telegram_sandbox,
+)
 from tests.jobs.routing.conftest import create_source
 
 
 def trackerhub(ctx: Context, *args: str) -> subprocess.CompletedProcess[str]:  # noqa: F811
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "HUB_"))
-    }
-    env.update(
-        REDIS_URL=ctx.settings.REDIS_URL or "",
-        DATABASE_URL=ctx.settings.DATABASE_URL,
-        JIRA_URL=ctx.settings.JIRA_URL or "",
-        JIRA_TOKEN="t",
-        HUB_LOG_LEVEL="WARNING",
-    )
     return subprocess.run(
         [sys.executable, "-m", "cli", "route", *args],
         cwd=REPO_ROOT,
-        env=env,
+        env=process_env(ctx),
         capture_output=True,
         text=True,
         timeout=120,

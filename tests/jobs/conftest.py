@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -59,6 +60,24 @@ def ctx(
         }
     )
     return build_context(wired)
+
+
+def process_env(ctx: Context) -> dict[str, str]:
+    """The environment for a ``trackerhub`` process started by a test: this test's Redis, database and Jira
+    look-alike, and none of the developer's own tracker, Telegram, SMTP or hub settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "HUB_"))
+    }
+    env.update(
+        REDIS_URL=ctx.settings.REDIS_URL or "",
+        DATABASE_URL=ctx.settings.DATABASE_URL,
+        JIRA_URL=ctx.settings.JIRA_URL or "",
+        JIRA_TOKEN="t",
+        HUB_LOG_LEVEL="WARNING",
+    )
+    return env
 
 
 def journal_message(ctx: Context, message: InboundMessage) -> str:

@@ -24,20 +24,21 @@ from jobs.queues import DELIVERY_QUEUE
 from sandbox.server import RunningSandbox
 from store import journal
 from tests.conftest import REPO_ROOT
-from tests.jobs.conftest import add_fault, drain, journal_message, make_due, sandbox_issues, wait_until
+from tests.jobs.conftest import (
+    add_fault,
+    drain,
+    journal_message,
+    make_due,
+    process_env,
+    sandbox_issues,
+    wait_until,
+)
 from tests.mappers.factories import telegram_message
 from tests.sandboxes import CONTROL
 
 
 def start_worker(ctx: Context, *, traps: bool = False, log: Path | None = None) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "TELEGRAM_", "SMTP_", "HUB_"))}
-    env.update(
-        REDIS_URL=ctx.settings.REDIS_URL or "",
-        DATABASE_URL=ctx.settings.DATABASE_URL,
-        JIRA_URL=ctx.settings.JIRA_URL or "",
-        JIRA_TOKEN="t",
-        HUB_LOG_LEVEL="WARNING",
-    )
+    env = process_env(ctx)
     if traps:
         env["HUB_TEST_TRAPS"] = "1"
     output = log.open("ab") if log else None
