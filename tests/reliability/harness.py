@@ -189,7 +189,7 @@ class HubUnderTest:
         deadline = time.monotonic() + timeout
         redis = Redis.from_url(self.redis_url, socket_timeout=5)
         while time.monotonic() < deadline:
-            busy = _busy_workers(redis)
+            busy = {pid: job.id for pid, job in busy_workers(redis).items()}
             with self._workers_lock:
                 for process in self.workers:
                     job_id = busy.get(process.pid)
@@ -292,17 +292,17 @@ class HubUnderTest:
 _HUB_PREFIXES = ("JIRA_", "KAITEN_", "TELEGRAM_", "SMTP_", "IMAP_", "HUB_", "REDIS_", "DATABASE_")
 
 
-def _busy_workers(redis: Redis) -> dict[int, str]:
-    """pid → id of the delivery job each busy worker is running, from RQ's started-job registry."""
-    busy: dict[int, str] = {}
-    for job_id in StartedJobRegistry(DELIVERY_QUEUE, connection=redis).get_job_ids():
+def busy_workers(redis: Redis, queue: str = DELIVERY_QUEUE) -> dict[int, Job]:
+    """pid → the job each busy worker is running on ``queue``, from RQ's started-job registry."""
+    busy: dict[int, Job] = {}
+    for job_id in StartedJobRegistry(queue, connection=redis).get_job_ids():
         try:
             job = Job.fetch(job_id, connection=redis)
-        except NoSuchJobError:
+        except NoSuchJobError:  # finished (and deleted) between the registry read and the fetch
             continue
         pid = redis.hget(f"rq:worker:{job.worker_name}", "pid") if job.worker_name else None
         if pid and job.get_status(refresh=False) == JobStatus.STARTED:
-            busy[int(pid)] = job.id
+            busy[int(pid)] = job
     return busy
 
 

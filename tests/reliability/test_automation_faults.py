@@ -30,14 +30,12 @@ import pytest
 import requests
 import sqlalchemy as sa
 from redis import Redis
-from rq.job import Job
-from rq.registry import StartedJobRegistry
 
 from jobs.automations.periodic import SCAN_FUNC
 from jobs.queues import PERIODIC_QUEUE
 from tests.conftest import REPO_ROOT
 from tests.jobs.test_events import ENGINEER, comment_webhook
-from tests.reliability.harness import PROJECT, HubOptions, HubUnderTest
+from tests.reliability.harness import PROJECT, HubOptions, HubUnderTest, busy_workers
 from tests.reliability.ledger import RESULTS
 from tests.sandboxes import CONTROL
 
@@ -147,13 +145,11 @@ def first_scan_done(hub: HubUnderTest, rule: str) -> None:
 
 
 def kill_scanning_worker(hub: HubUnderTest) -> bool:
-    """SIGKILL the worker running the automations' scan job (RQ's started registry says which)."""
+    """SIGKILL the worker running the automations' scan job."""
     redis = Redis.from_url(hub.redis_url)
-    for job_id in StartedJobRegistry(PERIODIC_QUEUE, connection=redis).get_job_ids():
-        job = Job.fetch(job_id, connection=redis)
-        pid = redis.hget(f"rq:worker:{job.worker_name}", "pid") if job.worker_name else None
-        if job.func_name == SCAN_FUNC and pid:
-            return hub.kill_worker(int(pid)) is not None
+    for pid, job in busy_workers(redis, PERIODIC_QUEUE).items():
+        if job.func_name == SCAN_FUNC:
+            return hub.kill_worker(pid) is not None
     return False
 
 
