@@ -57,6 +57,9 @@ def up(host: str, port: int) -> None:
             env.setdefault("KAITEN_WEBHOOK_SECRET", secrets.token_urlsafe(24))
             kaiten_token = urllib.parse.quote(env["KAITEN_WEBHOOK_SECRET"], safe="")
             env["SANDBOX_KAITEN_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/kaiten?token={kaiten_token}"
+            env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+            env["SANDBOX_TELEGRAM_WEBHOOK_URL"] = f"http://{host}:{port}/hooks/telegram"
+            env["SANDBOX_TELEGRAM_SECRET_TOKEN"] = env["TELEGRAM_WEBHOOK_SECRET"]
             children += _start_sandbox(env, var_dir, trackers)
         env.setdefault("HUB_INBOUND_TOKEN", secrets.token_urlsafe(24))
         env.setdefault("TELEGRAM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
@@ -298,8 +301,8 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
             f"  Sent mail:        {var_dir / 'outbox'}/   (autoreplies, as .eml files)",
         ]
         if env.get("TELEGRAM_API_URL"):
-            login = f"{env['TELEGRAM_API_URL']}/_sandbox/login?token={control}&next=/_sandbox/sent"
-            lines.append(f"  Telegram replies: {login}")
+            login = f"{env['TELEGRAM_API_URL']}/_sandbox/login?token={control}&next=/_sandbox/chats"
+            lines.append(f"  Telegram chats:   {login}   (write as a customer; see the bot's answers)")
         lines.append(f"  Sandbox control token: {control}   (header X-Sandbox-Token on /_sandbox/... calls)")
     token = env["HUB_INBOUND_TOKEN"]
     secret = env["TELEGRAM_WEBHOOK_SECRET"]

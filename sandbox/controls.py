@@ -22,13 +22,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sandbox.faults import FaultBook, FaultsDisabled
 from sandbox.server import CONTROL_PREFIX
 from sandbox.store import SqliteStore, request_db
-from sandbox.webhooks import WebhookSender
+from sandbox.webhooks import WebhookSender, flush_within
 
 log = logging.getLogger(__name__)
 
 STATE_KEY = "trackerhub.sandbox"  # where the app keeps its state, in ``app.extensions``
-FLUSH_TIMEOUT_S = 10.0
-FLUSH_TIMEOUT_MAX_S = 60.0
 
 
 class Stats:
@@ -153,7 +151,5 @@ def forget_webhook_deliveries() -> tuple[str, int]:
 def flush_webhooks() -> tuple[Response, int]:
     """Wait (``?timeout=`` seconds, default 10, at most 60) until no delivery is queued or in flight:
     200 when done, 504 when some still are."""
-    timeout = request.args.get("timeout", FLUSH_TIMEOUT_S, type=float)
-    sender = current_state().webhooks
-    flushed = sender.flush(max(0.0, min(FLUSH_TIMEOUT_MAX_S, timeout)))
-    return jsonify(flushed=flushed, pending=sender.pending), (200 if flushed else 504)
+    answer, status = flush_within(current_state().webhooks, request.args.get("timeout", type=float))
+    return jsonify(answer), status

@@ -182,6 +182,18 @@ class WebhookSender:
         )
 
 
+FLUSH_TIMEOUT_S = 10.0
+FLUSH_TIMEOUT_MAX_S = 60.0
+
+
+def flush_within(sender: WebhookSender, timeout: float | None) -> tuple[dict[str, Any], int]:
+    """``POST /_sandbox/webhooks/flush``'s answer: wait up to ``timeout`` seconds (default 10, at most
+    60) until nothing is queued or in flight; 200 when so, 504 when some delivery still is."""
+    wanted = FLUSH_TIMEOUT_S if timeout is None else timeout
+    flushed = sender.flush(max(0.0, min(FLUSH_TIMEOUT_MAX_S, wanted)))
+    return {"flushed": flushed, "pending": sender.pending}, (200 if flushed else 504)
+
+
 def http_url(value: Any) -> bool:
     """Whether ``value`` is an absolute http(s) URL, the only kind a webhook is sent to."""
     if not isinstance(value, str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from sandbox.server import arg_parser, configure_logging, guard_controls, serve
+from sandbox.telegram import chats, users
+from sandbox.telegram.edits import EDIT_METHODS
 from sandbox.telegram.methods import METHODS, call_params
 from sandbox.telegram.state import ApiError, BotState, Fault, preload_files, store_file, take_fault
+from sandbox.webhooks import WebhookSender, add_url_option, checked_url, flush_within
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +40,21 @@ def create_app(
     token: str | None = None,
     control_token: str | None = None,
     faults: bool = False,
+    webhook_url: str | None = None,
+    secret_token: str | None = None,
+    answer_window: float = 15.0,
 ) -> Flask:
     """The stand-in app. ``token``, when set, is the only bot token accepted (else 401 Unauthorized);
-    ``control_token`` opens the ``/_sandbox`` controls; ``faults`` allows queued faults among them."""
+    ``control_token`` opens the ``/_sandbox`` controls; ``faults`` allows queued faults among them.
+    ``webhook_url`` and ``secret_token`` stand for a ``setWebhook`` the bot made before (``trackerhub
+    up`` points them at the hub, whose own start-up does not call setWebhook); ``answer_window`` is how
+    many seconds a button press can be answered in."""
     app = Flask(__name__)
     guard_controls(app, control_token)
-    state = BotState()
+    state = BotState(answer_window=answer_window)
+    preset = {"url": checked_url(webhook_url), "secret_token": secret_token} if webhook_url else {}
+    state.webhook.update({key: value for key, value in preset.items() if value})
+    sender = WebhookSender("telegram", log=log)
     if files_dir is not None:
         preload_files(state, files_dir)
 
@@ -62,7 +75,7 @@ def create_app(
     def bot_method(bot_token: str, method: str) -> Response:
         guard(bot_token)
         params = call_params()
-        handler = METHODS.get(method.lower())
+        handler = METHODS.get(method.lower()) or EDIT_METHODS.get(method.lower())
         if handler is None:
             raise ApiError(404, "Not Found: method not found")
         return jsonify({"ok": True, "result": handler(state, params)})
@@ -126,20 +139,99 @@ def create_app(
         with state.lock:
             return jsonify(dict(state.webhook))
 
+    def delivered(update: dict[str, Any]) -> Response:
+        return jsonify({"update": update, "delivered": users.deliver(state, sender, update)})
+
+    @app.post("/_sandbox/users/write")
+    def user_writes() -> Response:
+        """``{chat_id, text, from?: {id, first_name?, username?}, reply_to_message_id?}``."""
+        body = _json_body()
+        chat_id = _int(body, "chat_id")
+        author = _person(body.get("from"), chat_id)
+        reply_to = _int(body, "reply_to_message_id") if body.get("reply_to_message_id") else None
+        return delivered(users.write(state, chat_id, author, str(body.get("text") or ""), reply_to))
+
+    @app.post("/_sandbox/users/start")
+    def user_starts() -> Response:
+        """``{from: {id, …}, payload}``: the person opened ``t.me/<bot>?start=<payload>``."""
+        body = _json_body()
+        author = _person(body.get("from"), None)
+        return delivered(users.start(state, author, str(body.get("payload") or "")))
+
+    @app.post("/_sandbox/users/press")
+    def user_presses() -> Response:
+        """``{chat_id, message_id, data, from?}``: the person pressed the button with ``data``."""
+        body = _json_body()
+        chat_id = _int(body, "chat_id")
+        author = _person(body.get("from"), chat_id)
+        update = users.press(state, chat_id, _int(body, "message_id"), author, str(body.get("data") or ""))
+        return delivered(update)
+
+    @app.get("/_sandbox/presses")
+    def list_presses() -> Response:
+        """Each press, oldest first, with the answer the bot gave it (or null)."""
+        with state.lock:
+            return jsonify([chats.press_json(press) for press in state.presses.values()])
+
+    @app.get("/_sandbox/chats/<chat_id>.json")
+    def chat_json(chat_id: str) -> Response:
+        """The chat as its people see it now, oldest first (edits applied)."""
+        with state.lock:
+            return jsonify(chats.chat_json(state, chat_id))
+
+    @app.get("/_sandbox/webhook-deliveries")
+    def webhook_deliveries() -> Response:
+        return jsonify(sender.deliveries())
+
+    @app.post("/_sandbox/webhooks/flush")
+    def flush_webhooks() -> tuple[Response, int]:
+        answer, status = flush_within(sender, request.args.get("timeout", type=float))
+        return jsonify(answer), status
+
+    chats.add_pages(app, state, sender)
+
     @app.post("/_sandbox/reset")
     def reset() -> Response:
         with state.lock:
+            state.messages.clear()
+            state.presses.clear()
             state.sent.clear()
             state.files.clear()
             state.paths.clear()
             state.faults.clear()
             state.blocked.clear()
             state.webhook.clear()
+            state.webhook.update({key: value for key, value in preset.items() if value})
+        sender.forget()
         if files_dir is not None:
             preload_files(state, files_dir)
         return jsonify({"ok": True})
 
     return app
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "Bad Request: a JSON object is required")
+    return body
+
+
+def _int(body: dict[str, Any], key: str) -> int:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).lstrip("-").isdigit():
+        raise ApiError(400, f"Bad Request: {key} must be an integer")
+    return int(value)
+
+
+def _person(value: object, chat_id: int | None) -> dict[str, Any]:
+    """The ``from`` of a control call; by default the private chat's person."""
+    if value is None and chat_id is not None and chat_id > 0:
+        return users.person(chat_id)
+    if not isinstance(value, dict):
+        raise ApiError(400, "Bad Request: from {id, first_name?, username?} is required")
+    name, username = value.get("first_name"), value.get("username")
+    return users.person(_int(value, "id"), str(name) if name else None, str(username) if username else None)
 
 
 def _read_fault(body: object) -> Fault:
@@ -193,8 +285,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sandbox.telegram [--host H] [--port P] [--files DIR]`` (``trackerhub up`` runs it)."""
     parser = arg_parser("Run the trackerhub Telegram Bot API stand-in.", port=DEFAULT_PORT)
     parser.add_argument("--files", type=Path, default=None, help="serve every file in DIR by its name")
+    add_url_option(
+        parser, "SANDBOX_TELEGRAM_WEBHOOK_URL", "the people's updates", "http://127.0.0.1:8000/hooks/telegram"
+    )
+    parser.add_argument(
+        "--secret-token",
+        default=os.environ.get("SANDBOX_TELEGRAM_SECRET_TOKEN") or None,
+        help="the webhook's secret_token (env SANDBOX_TELEGRAM_SECRET_TOKEN)",
+    )
     args = parser.parse_args(argv)
     configure_logging()
-    app = create_app(args.files, control_token=args.control_token, faults=args.faults)
+    app = create_app(
+        args.files,
+        control_token=args.control_token,
+        faults=args.faults,
+        webhook_url=args.webhook_url,
+        secret_token=args.secret_token,
+    )
     serve(app, args.host, args.port, log=log, name="telegram")
     return 0

@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import request
 
-from sandbox.telegram.state import ApiError, BotState
+from sandbox.telegram.keyboards import parse_markup
+from sandbox.telegram.state import ApiError, BotState, ChatMessage, remember
 
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 MESSAGE_LIMIT = 4096
@@ -34,16 +35,10 @@ _HTML_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
 
 
 def _send_message(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
-    chat_id = _chat_id(params)
+    chat_id = chat_id_of(params)
     text = params.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ApiError(400, "Bad Request: message text is empty")
-    parse_mode = params.get("parse_mode")
-    rendered = _render_html(text) if str(parse_mode).upper() == "HTML" else text
-    if not rendered.strip():
-        raise ApiError(400, "Bad Request: message text is empty")
-    if _utf16_len(rendered) > MESSAGE_LIMIT:
-        raise ApiError(400, "Bad Request: message is too long")
+    rendered = checked_text(text, params.get("parse_mode"))
+    markup = parse_markup(params.get("reply_markup"))
     with state.lock:
         if str(chat_id) in state.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
@@ -52,26 +47,50 @@ def _send_message(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
             {
                 "chat_id": chat_id,
                 "text": text,
-                "parse_mode": parse_mode,
+                "parse_mode": params.get("parse_mode"),
                 "message_thread_id": params.get("message_thread_id"),
                 "reply_parameters": params.get("reply_parameters"),
                 "reply_to_message_id": params.get("reply_to_message_id"),
+                "reply_markup": markup,
                 "message_id": message_id,
             }
         )
-    message: dict[str, Any] = {
-        "message_id": message_id,
-        "from": SANDBOX_BOT,
-        "chat": {
-            "id": chat_id,
-            "type": "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup",
-        },
-        "date": int(time.time()),
-        "text": rendered,
-    }
+        message = ChatMessage(chat_id, message_id, "bot", rendered, int(time.time()), SANDBOX_BOT, markup)
+        remember(state, message)
+    answer = message_json(message)
     if params.get("message_thread_id") is not None:
-        message["message_thread_id"] = params["message_thread_id"]
-    return message
+        answer["message_thread_id"] = params["message_thread_id"]
+    return answer
+
+
+def checked_text(text: object, parse_mode: object) -> str:
+    """What the reader sees of a message's ``text``; the Bot API's 400 for an empty, broken or long one."""
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    rendered = _render_html(text) if str(parse_mode).upper() == "HTML" else text
+    if not rendered.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if _utf16_len(rendered) > MESSAGE_LIMIT:
+        raise ApiError(400, "Bad Request: message is too long")
+    return rendered
+
+
+def message_json(message: ChatMessage) -> dict[str, Any]:
+    """A ``Message`` object as the Bot API returns and sends it."""
+    chat_id = message.chat_id
+    chat_type = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
+    found: dict[str, Any] = {
+        "message_id": message.message_id,
+        "from": message.sender,
+        "chat": {"id": chat_id, "type": chat_type},
+        "date": message.date,
+        "text": message.text,
+    }
+    if message.reply_markup is not None:
+        found["reply_markup"] = message.reply_markup
+    if message.edited:
+        found["edit_date"] = int(time.time())
+    return found
 
 
 def _get_file(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +142,7 @@ def _get_webhook_info(state: BotState, params: dict[str, Any]) -> dict[str, Any]
 
 def _send_document(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
     """``sendDocument`` with a multipart ``document`` (https://core.telegram.org/bots/api#senddocument)."""
-    chat_id = _chat_id(params)
+    chat_id = chat_id_of(params)
     upload = request.files.get("document")
     if upload is None:
         raise ApiError(400, "Bad Request: there is no document in the request")
@@ -168,7 +187,7 @@ def call_params() -> dict[str, Any]:
     return params
 
 
-def _chat_id(params: dict[str, Any]) -> int | str:
+def chat_id_of(params: dict[str, Any]) -> int | str:
     chat_id = params.get("chat_id")
     if isinstance(chat_id, int) and not isinstance(chat_id, bool):
         return chat_id

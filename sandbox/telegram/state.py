@@ -1,5 +1,5 @@
-"""What the stand-in remembers, in memory: messages sent, registered files, queued faults, blocked
-chats, the webhook."""
+"""What the stand-in remembers, in memory: messages sent, the chats as both sides see them, button
+presses waiting for their answer, registered files, queued faults, blocked chats, the webhook."""
 
 from __future__ import annotations
 
@@ -36,6 +36,34 @@ class Fault:
 
 
 @dataclass
+class ChatMessage:
+    """A message in a chat as its reader sees it now: the bot's (``side="bot"``) or a user's."""
+
+    chat_id: int | str
+    message_id: int
+    side: str  # "bot" | "user"
+    text: str
+    date: int
+    sender: dict[str, Any]
+    reply_markup: dict[str, Any] | None = None
+    reply_to: int | None = None
+    edited: bool = False
+
+
+@dataclass
+class Press:
+    """A ``callback_query`` sent to the bot: answered at most once, and only in time."""
+
+    id: str
+    chat_id: int | str
+    message_id: int
+    data: str
+    sender: dict[str, Any]
+    at: float
+    answer: dict[str, Any] | None = None
+
+
+@dataclass
 class BotState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sent: list[dict[str, Any]] = field(default_factory=list)
@@ -45,7 +73,22 @@ class BotState:
     blocked: set[str] = field(default_factory=set)
     webhook: dict[str, Any] = field(default_factory=dict)
     message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    messages: dict[tuple[str, int], ChatMessage] = field(default_factory=dict)  # (chat id, message id)
+    presses: dict[str, Press] = field(default_factory=dict)  # by callback_query id
+    update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    answer_window: float = 15.0  # seconds a press can be answered in (the cloud's is undocumented)
     file_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+def remember(state: BotState, message: ChatMessage) -> None:
+    """Keep ``message`` as its chat shows it (caller holds the lock)."""
+    state.messages[(str(message.chat_id), message.message_id)] = message
+
+
+def chat_of(state: BotState, chat_id: int | str) -> list[ChatMessage]:
+    """The chat's messages, oldest first (caller holds the lock)."""
+    found = [m for (chat, _), m in state.messages.items() if chat == str(chat_id)]
+    return sorted(found, key=lambda m: m.message_id)
 
 
 class ApiError(Exception):

@@ -261,12 +261,50 @@ def test_up_prints_the_sandbox_control_token_and_the_telegram_login_link(hub: di
     log_path = hub["var_dir"] / "up.log"
     printed = wait_for(lambda: "Sandbox control token" in log_path.read_text() and log_path.read_text())
     assert f"Sandbox control token: {CONTROL_TOKEN}" in printed
-    login = f"{hub['telegram_api_url']}/_sandbox/login?token={CONTROL_TOKEN}&next=/_sandbox/sent"
-    assert f"Telegram replies: {login}" in printed
-    assert requests.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).status_code == 401
+    login = f"{hub['telegram_api_url']}/_sandbox/login?token={CONTROL_TOKEN}&next=/_sandbox/chats"
+    assert f"Telegram chats:   {login}" in printed
+    assert requests.get(f"{hub['telegram_api_url']}/_sandbox/chats", timeout=5).status_code == 401
     browser = requests.Session()
-    assert browser.get(login, timeout=5).status_code == 200
+    page = browser.get(login, timeout=5)
+    assert page.status_code == 200 and "Write as a customer" in page.text
     assert isinstance(browser.get(f"{hub['telegram_api_url']}/_sandbox/sent", timeout=5).json(), list)
+
+
+def test_a_customer_writing_in_the_telegram_chat_page_gets_an_issue_and_the_answer(
+    hub: dict[str, Any],
+) -> None:
+    """What a newcomer does in `make run`: writes as a customer on the Telegram look-alike's page; the
+    look-alike sends the update to the hub's webhook (as Telegram does, with the secret), the issue is
+    made, and the chat page shows the bot's answer naming it."""
+    browser = requests.Session()
+    browser.get(f"{hub['telegram_api_url']}/_sandbox/login", params={"token": CONTROL_TOKEN}, timeout=5)
+    written = browser.post(
+        f"{hub['telegram_api_url']}/_sandbox/chats/write",
+        data={"chat_id": 7007, "first_name": "Ann", "text": "The label printer prints blank pages."},
+        timeout=10,
+    )
+    assert written.status_code == 200 and "The label printer prints blank pages." in written.text
+    chat = f"{hub['telegram_api_url']}/_sandbox/chats/7007.json"
+
+    def answered() -> list[dict[str, Any]]:
+        return [m for m in browser.get(chat, timeout=5).json() if m["side"] == "bot"]
+
+    (answer,) = wait_for(answered)
+    key = next(
+        word.strip(".,:;()[]") for word in answer["text"].split() if word.strip(".,:;()[]") in _keys(hub)
+    )
+    assert Issue(hub, key).summary == "The label printer prints blank pages."
+
+
+def _keys(hub: dict[str, Any]) -> set[str]:
+    """The keys of the issues (ids of the cards) the sandbox tracker holds."""
+    if hub["kaiten_url"]:
+        cards = requests.get(f"{hub['kaiten_url']}/api/latest/cards", headers=JIRA_AUTH, timeout=5).json()
+        return {str(card["id"]) for card in cards}
+    found = requests.get(
+        f"{hub['jira_url']}/rest/api/2/search", params={"maxResults": 1000}, headers=JIRA_AUTH, timeout=5
+    )
+    return {issue["key"] for issue in found.json()["issues"]}
 
 
 def test_up_prints_a_routing_link_and_an_issue_routes_through_the_api(hub: dict[str, Any]) -> None:
