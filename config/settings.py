@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     TELEGRAM_BOT_TOKEN: SecretStr | None = None
     TELEGRAM_WEBHOOK_SECRET: SecretStr | None = None
     TELEGRAM_API_URL: str = "https://api.telegram.org"
+    # the bot's @username for `staff invite` links (unset: asked of the Bot API's getMe)
+    TELEGRAM_BOT_USERNAME: str | None = Field(default=None, pattern=r"^@?[A-Za-z0-9_]{5,32}$")
     # routing: where the shipped routes tell the receiving team (a chat id, an address; unset: nobody)
     TELEGRAM_TEAM_CHAT_ID: str | None = None
     HUB_TEAM_EMAIL: str | None = None

@@ -11,6 +11,7 @@ import logging
 
 from flask import Flask, Response, jsonify
 from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -136,6 +137,11 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             503, "the message journal is unavailable; retry later", headers={"Retry-After": "30"}
         )
+
+    @app.errorhandler(RedisError)
+    def _queue_down(exc: RedisError) -> ResponseReturnValue:
+        log.error("queue.unavailable error=%s", type(exc).__name__)
+        return error_response(503, "the queue is unavailable; retry later", headers={"Retry-After": "30"})
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:

@@ -1,7 +1,8 @@
 """``POST /hooks/telegram``: Bot API webhook updates (https://core.telegram.org/bots/api#setwebhook).
 
 Verified by ``X-Telegram-Bot-Api-Secret-Token`` (the ``secret_token`` given to setWebhook). Update kinds
-the hub does not use are answered 200 so Telegram does not retry them.
+the hub does not use are answered 200 so Telegram does not retry them. A private ``/start`` is talk with
+the bot, not a request (``jobs.staff``): it is answered, never made an issue.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 
-from flask import Blueprint, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from jobs.clock import utcnow
 from jobs.intake import received_now
+from jobs.staff import answer_start
 from mappers.errors import AnomalousPayload
 from mappers.models import Channel
 from mappers.telegram import parse_update
+from mappers.telegram_commands import start_command
 from routes.answers import accept_parsed, read_body, require_secret
 from routes.state import hub
 
@@ -36,6 +40,10 @@ def receive_telegram() -> ResponseReturnValue:
         update = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder's stack
         raise AnomalousPayload("body is not JSON") from None
+    command = start_command(update)
+    if command is not None:
+        state = hub()
+        return jsonify({"status": answer_start(state.engine, state.redis, command, utcnow())}), 200
     update_id = update.get("update_id") if isinstance(update, dict) else None
     fallback = (
         f"tg:{update_id}" if isinstance(update_id, int) else "tg:sha256:" + hashlib.sha256(raw).hexdigest()

@@ -209,6 +209,32 @@ automation_schedules = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# The team bot (issue 15, store/staff.py): Telegram users linked to tracker accounts, and the one-time
+# invites (their code's SHA-256, never the code) that link them.
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("telegram_user_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("tracker", String(64), nullable=False),
+    sa.Column("account", String(255), nullable=False),  # a Jira username / account id, a Kaiten user id
+    sa.Column("name", String(255), nullable=False),  # the Telegram name, as shown to the team
+    sa.Column("username", String(64), nullable=True),
+    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("tracker", "account", name="uq_staff_account"),
+)
+
+staff_invites = sa.Table(
+    "staff_invites",
+    metadata,
+    sa.Column("code_sha256", String(64), primary_key=True),
+    sa.Column("tracker", String(64), nullable=False),
+    sa.Column("account", String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("used_by", sa.BigInteger, nullable=True),
+)
+
 
 CONNECT_TIMEOUT = 5  # seconds to reach PostgreSQL; a DATABASE_URL's own connect_timeout wins
 

@@ -296,6 +296,56 @@ def test_a_customer_writing_in_the_telegram_chat_page_gets_an_issue_and_the_answ
     assert Issue(hub, key).summary == "The label printer prints blank pages."
 
 
+def test_a_team_member_links_through_an_invite_opened_in_telegram(hub: dict[str, Any]) -> None:
+    """`trackerhub staff invite` prints a t.me link; the person opens it (the look-alike sends `/start
+    <code>` to the hub as Telegram would), is told they are linked, and `staff ls` lists them."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "TELEGRAM_", "HUB_", "REDIS_"))},
+        "DATABASE_URL": f"sqlite:///{hub['var_dir'] / 'trackerhub.sqlite3'}",
+        "REDIS_URL": hub["redis_url"],
+        "TELEGRAM_API_URL": hub["telegram_api_url"],
+        "TELEGRAM_BOT_TOKEN": "1000:sandbox",
+        "HUB_VAR_DIR": str(hub["var_dir"]),
+        **(
+            {"JIRA_URL": hub["jira_url"]}
+            if hub["jira_url"]
+            else {"KAITEN_URL": hub["kaiten_url"], "KAITEN_BOARD_ID": "10", "KAITEN_COLUMN_ID": "101"}
+        ),
+    }
+
+    def staff(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "staff", *args],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    link = staff("invite", "ann.lee").strip()
+    found = re.fullmatch(r"https://t\.me/trackerhub_sandbox_bot\?start=([A-Za-z0-9_-]{24})", link)
+    assert found, link  # the bot's name from the look-alike's getMe
+    person = {"id": 8101, "first_name": "Ann", "language_code": "en"}
+    opened = requests.post(
+        f"{hub['telegram_api_url']}/_sandbox/users/start",
+        json={"from": person, "payload": found.group(1)},
+        headers=CONTROL,
+        timeout=10,
+    )
+    assert opened.json()["delivered"] is True
+    chat = f"{hub['telegram_api_url']}/_sandbox/chats/8101.json"
+    answer = wait_for(
+        lambda: [
+            m["text"] for m in requests.get(chat, headers=CONTROL, timeout=5).json() if m["side"] == "bot"
+        ]
+    )
+    tracker = "jira" if hub["jira_url"] else "kaiten"  # the default tracker, as the hub's settings say
+    assert answer == [f"You are linked to the support team as ann.lee ({tracker})."]
+    assert staff("ls").startswith(f"8101\tAnn\t{tracker}:ann.lee\t")
+
+
 def _keys(hub: dict[str, Any]) -> set[str]:
     """The keys of the issues (ids of the cards) the sandbox tracker holds."""
     if hub["kaiten_url"]:

@@ -1,0 +1,97 @@
+"""The team bot's first words: ``/start`` greets a customer, ``/start <invite>`` links a team member.
+
+The link is made in the request (one database transaction, ``store.staff.redeem``) so a second tap on
+the same link, or Telegram delivering the update again, finds it made; the answer goes out from a job
+keyed on the update, so a redelivered update is answered once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from sqlalchemy.engine import Engine
+
+from jobs.context import Context, get_context
+from jobs.queues import REPLY_QUEUE
+from mappers.telegram_commands import StartCommand, valid_payload
+from store import staff
+from store.staff import Redeemed
+
+log = logging.getLogger(__name__)
+
+TEXTS = {
+    "en": {
+        "welcome": "Hello! Write your question here and we will answer you in this chat.",
+        Redeemed.LINKED: "You are linked to the support team as {account} ({tracker}).",
+        Redeemed.ALREADY: "You are already linked to the support team as {account} ({tracker}).",
+        "refused": "This invite link is not valid: it was used or has expired. Ask for a new one.",
+    },
+    "ru": {
+        "welcome": "Здравствуйте! Напишите ваш вопрос здесь, и мы ответим вам в этом чате.",
+        Redeemed.LINKED: "Вы подключены к команде поддержки как {account} ({tracker}).",
+        Redeemed.ALREADY: "Вы уже подключены к команде поддержки как {account} ({tracker}).",
+        "refused": "Эта ссылка-приглашение недействительна: ею уже воспользовались или её срок истёк. "
+        "Попросите новую.",
+    },
+}
+
+
+def answer_start(engine: Engine, redis: Redis | None, command: StartCommand, now: dt.datetime) -> str:
+    """Greet, or link through the invite in ``command``; queue the answer. The outcome's name."""
+    outcome, text = _outcome(engine, command, now)
+    log.info(
+        "staff.start outcome=%s telegram_user=%s update_id=%s", outcome, command.user_id, command.update_id
+    )
+    _queue_text(redis, command.update_id, command.chat_id, text)
+    return outcome
+
+
+def _outcome(engine: Engine, command: StartCommand, now: dt.datetime) -> tuple[str, str]:
+    texts = TEXTS["ru" if (command.language or "").startswith("ru") else "en"]
+    if command.payload is None:
+        return "welcome", texts["welcome"]
+    if not valid_payload(command.payload):
+        return Redeemed.UNKNOWN.value, texts["refused"]
+    outcome, linked = staff.redeem(
+        engine, command.payload, command.user_id, command.name, command.username, now
+    )
+    if linked is None or outcome not in (Redeemed.LINKED, Redeemed.ALREADY):
+        return outcome.value, texts["refused"]
+    return outcome.value, texts[outcome].format(account=linked.account, tracker=linked.tracker)
+
+
+def _queue_text(redis: Redis | None, update_id: int, chat_id: int, text: str) -> None:
+    if redis is None:
+        log.warning("staff.no-queue update_id=%s: the answer is not sent", update_id)
+        return
+    try:
+        Queue(REPLY_QUEUE, connection=redis).enqueue(
+            send_text,
+            chat_id,
+            text,
+            job_id=f"start-{update_id}",
+            unique=True,
+            retry=Retry(max=5, interval=[10, 30, 120, 600, 1800]),
+            job_timeout=60,
+            result_ttl=0,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except DuplicateJobError:
+        log.info("staff.start-duplicate update_id=%s", update_id)
+
+
+def send_text(chat_id: int, text: str) -> int:
+    """The RQ job: send the bot's answer; the sent message's id."""
+    return send_text_with(get_context(), chat_id, text)
+
+
+def send_text_with(ctx: Context, chat_id: int, text: str) -> int:
+    client = ctx.telegram
+    if client is None:
+        log.warning("staff.no-bot chat_id=%s", chat_id)
+        return 0
+    return client.send_message(chat_id, text)

@@ -1,0 +1,73 @@
+"""Bot commands that are talk with the bot, not a customer's request: ``/start``.
+
+Telegram sends ``/start`` when a person first opens the bot and presses Start, and ``/start <payload>``
+when they open a ``t.me/<bot>?start=<payload>`` link (https://core.telegram.org/bots/features#deep-linking:
+the payload is 1–64 characters of ``A-Za-z0-9_-``); in a group the command may name the bot,
+``/start@<bot>``. Neither is something the customer asked, so neither becomes an issue: the first gets
+the bot's greeting, the second links a member of the team (``store.staff``).
+
+Anything that is not clearly such a command in a private chat is left to ``mappers.telegram``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+START = re.compile(r"/start(?:@[A-Za-z0-9_]{1,64})?(?:[ \t]+(?P<payload>\S+))?[ \t]*", re.ASCII)
+PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class StartCommand:
+    """``/start [payload]`` a person sent the bot in their private chat."""
+
+    update_id: int
+    chat_id: int
+    user_id: int
+    name: str
+    username: str | None
+    language: str | None
+    payload: str | None  # None: a plain /start; a malformed payload is kept to be refused
+
+
+def start_command(update: object) -> StartCommand | None:
+    """The ``/start`` in this update, or None when it is anything else."""
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        return None
+    message = update.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("text"), str):
+        return None
+    chat, sender = message.get("chat"), message.get("from")
+    if not isinstance(chat, dict) or chat.get("type") != "private" or not isinstance(sender, dict):
+        return None
+    chat_id, user_id = chat.get("id"), sender.get("id")
+    if not isinstance(chat_id, int) or not isinstance(user_id, int) or sender.get("is_bot") is True:
+        return None
+    if isinstance(chat_id, bool) or isinstance(user_id, bool):
+        return None
+    found = START.fullmatch(message["text"].strip())
+    if found is None:
+        return None
+    return StartCommand(
+        update_id=update["update_id"],
+        chat_id=chat_id,
+        user_id=user_id,
+        name=_name(sender),
+        username=_text(sender.get("username")),
+        language=_text(sender.get("language_code")),
+        payload=found.group("payload"),
+    )
+
+
+def valid_payload(payload: str) -> bool:
+    return PAYLOAD.fullmatch(payload) is not None
+
+
+def _name(sender: dict[str, object]) -> str:
+    parts = [_text(sender.get("first_name")), _text(sender.get("last_name"))]
+    return " ".join(part for part in parts if part)[:255] or f"Telegram user {sender.get('id')}"
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

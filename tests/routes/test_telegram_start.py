@@ -1,0 +1,58 @@
+"""``/start`` at the Telegram hook is answered and never becomes an issue; a customer's words still do."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from rq import Queue
+
+from config.settings import Settings
+from jobs.queues import REPLY_QUEUE
+from store import journal, staff
+from tests.routes.conftest import post_telegram, text_update
+
+
+def replies(settings: Settings) -> list[str]:
+    return Queue(REPLY_QUEUE, connection=Redis.from_url(settings.REDIS_URL or "")).job_ids
+
+
+def test_a_customers_first_start_is_greeted_not_made_an_issue(
+    client: FlaskClient, app: Flask, settings: Settings, delivery_queue: Queue
+) -> None:
+    response = post_telegram(client, text_update(21, "/start"))
+    assert response.status_code == 200 and response.get_json() == {"status": "welcome"}
+    assert journal.count_by_status(app.extensions["hub"].engine) == {}
+    assert delivery_queue.job_ids == []
+    assert replies(settings) == ["start-21"]
+    words = post_telegram(client, text_update(22, "My printer is on fire"))
+    assert words.status_code == 202  # what the customer then writes is a request as before
+
+
+def test_an_invite_link_links_the_person(client: FlaskClient, app: Flask, settings: Settings) -> None:
+    engine = app.extensions["hub"].engine
+    code = staff.create_invite(engine, "default", "ann.lee", dt.timedelta(days=1), dt.datetime.now(dt.UTC))
+    response = post_telegram(client, text_update(23, f"/start {code}", chat_id=501))
+    assert response.get_json() == {"status": "linked"}
+    member = staff.find(engine, 501)
+    assert member is not None and member.account == "ann.lee"
+    again = post_telegram(client, text_update(23, f"/start {code}", chat_id=501))  # Telegram redelivers
+    assert again.get_json() == {"status": "already"}
+    assert replies(settings) == ["start-23"]
+    assert journal.count_by_status(engine) == {}
+
+
+def test_a_start_needs_the_webhook_secret(client: FlaskClient, app: Flask) -> None:
+    engine = app.extensions["hub"].engine
+    code = staff.create_invite(engine, "default", "ann.lee", dt.timedelta(days=1), dt.datetime.now(dt.UTC))
+    response = post_telegram(client, text_update(24, f"/start {code}", chat_id=501), secret="wrong")
+    assert response.status_code == 403
+    assert staff.members(engine) == []
+
+
+def test_start_in_a_group_is_a_message_like_any_other(client: FlaskClient, app: Flask) -> None:
+    update = text_update(25, "/start")
+    update["message"]["chat"] = {"id": -100200300, "type": "supergroup", "title": "Customers"}
+    assert post_telegram(client, update).status_code == 202
