@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from sqlalchemy.engine import Engine
 
-from jobs.context import Context, get_context
 from jobs.queues import REPLY_QUEUE
 from mappers.telegram_commands import StartCommand, valid_payload
 from store import staff
 from store.staff import Redeemed
+
+if TYPE_CHECKING:
+    from jobs.context import Context  # tracker clients: the web app does not load them for a /start
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,8 @@ def _queue_text(redis: Redis | None, update_id: int, chat_id: int, text: str) ->
 
 def send_text(chat_id: int, text: str) -> int:
     """The RQ job: send the bot's answer; the sent message's id."""
+    from jobs.context import get_context
+
     return send_text_with(get_context(), chat_id, text)
 
 
