@@ -243,6 +243,21 @@ class SourceFate(Strict):
         return [name for name in ("column", "archive") if getattr(self, name) not in (None, False)]
 
 
+def read_chat(value: Any) -> Any:
+    """A Telegram chat as the rule file writes it: a chat id (``-100…``, an int), a public ``@channel``
+    name, or nothing (an empty ``${VAR:-}``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,}", text):
+            raise ValueError("a Telegram chat is a chat id (-100…) or a public @channel name")
+        return text
+    return value
+
+
 class Notify(Strict):
     """Whom the receiving team's notice goes to: a Telegram chat (id, or ``@channel``), e-mail
     addresses, and watchers added to the target issue (Jira user names / account ids, Kaiten user ids,
@@ -255,16 +270,7 @@ class Notify(Strict):
     @field_validator("telegram_chat", mode="before")
     @classmethod
     def _chat(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return None
-            if re.fullmatch(r"-?\d+", text):
-                return int(text)
-            if not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,}", text):
-                raise ValueError("a Telegram chat is a chat id (-100…) or a public @channel name")
-            return text
-        return value
+        return read_chat(value)
 
     @field_validator("email", "watchers", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ from config.targets import (
     TargetRef,
     TrackerSpec,
 )
+from config.team_bot import TeamBot
 
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,40}$"
 RESERVED_FIELDS = frozenset({"name", "email", "subject", "message", "category", "attachments"})
@@ -225,6 +226,7 @@ class HubConfig(Strict):
     routes: dict[str, Route] = Field(default_factory=dict)  # config.routes
     catalogues: dict[str, InstanceOf[Catalogue]] = Field(default_factory=dict)  # read by config.loading
     automations: tuple[Automation, ...] = ()  # config.automations; after sla (a trigger may need it)
+    team_bot: TeamBot = Field(default_factory=TeamBot)  # config.team_bot
 
     @field_validator("automations")
     @classmethod

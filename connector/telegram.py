@@ -37,6 +37,7 @@ DEFAULT_API_URL = "https://api.telegram.org"
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
 UPLOAD_LIMIT = 50 * 1024 * 1024  # the cloud Bot API's limit for files a bot sends
 MESSAGE_LIMIT = 4096  # sendMessage text length after entity parsing
+CALLBACK_ANSWER_LIMIT = 200  # answerCallbackQuery text
 _CHUNK = 64 * 1024
 _SCRUBBED = "<token>"
 
@@ -213,11 +214,13 @@ class TelegramClient:
         thread_id: int | None = None,
         reply_to_message_id: int | None = None,
         parse_mode: str | None = "HTML",
+        reply_markup: dict[str, Any] | None = None,
     ) -> int:
         """Send plain ``text``, escaped for ``parse_mode`` and split to fit; the last message's id.
 
-        Only the first piece replies to ``reply_to_message_id``. A failure after some pieces went out
-        raises like any other: a retry of the whole call sends those pieces again.
+        Only the first piece replies to ``reply_to_message_id``; only the last carries ``reply_markup``
+        (an inline keyboard, #inlinekeyboardmarkup). A failure after some pieces went out raises like any
+        other: a retry of the whole call sends those pieces again.
         """
         if parse_mode not in ("HTML", None):
             raise ValueError("only parse_mode='HTML' or None is supported")
@@ -239,8 +242,37 @@ class TelegramClient:
                     "message_id": reply_to_message_id,
                     "allow_sending_without_reply": True,
                 }
+            if reply_markup is not None and index == len(pieces) - 1:
+                payload["reply_markup"] = reply_markup
             message_id = self._sent_id(self._call("sendMessage", payload=payload))
         return message_id
+
+    def edit_message_text(
+        self, chat_id: int | str, message_id: int, text: str, *, reply_markup: dict[str, Any] | None = None
+    ) -> None:
+        """Replace the text (and keyboard; none when not given) of one of the bot's messages
+        (#editmessagetext). "message is not modified" is success: the message already reads so."""
+        payload: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": escape_html(text[:MESSAGE_LIMIT]),
+            "parse_mode": "HTML",
+        }
+        if reply_markup is not None:
+            payload["reply_markup"] = reply_markup
+        try:
+            self._call("editMessageText", payload=payload)
+        except TelegramRejected as exc:
+            if "message is not modified" not in str(exc):
+                raise
+
+    def answer_callback_query(self, query_id: str, text: str = "", *, show_alert: bool = False) -> None:
+        """Answer a button press (#answercallbackquery), which stops the presser's spinner; ``text``
+        (at most 200 characters) shows as a notice, or an alert with ``show_alert``."""
+        payload: dict[str, Any] = {"callback_query_id": query_id, "show_alert": show_alert}
+        if text:
+            payload["text"] = text[:CALLBACK_ANSWER_LIMIT]
+        self._call("answerCallbackQuery", payload=payload)
 
     # --- plumbing -----------------------------------------------------------------------------------
 

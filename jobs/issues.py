@@ -14,6 +14,7 @@ from jobs.context import Context
 from jobs.files import attach_files, collect_files
 from jobs.replies import queue_autoreply
 from jobs.routing.route_link import add_route_link
+from jobs.team_cards import queue_cards
 from jobs.threads import own_mail_ids
 from mappers.issue import build_draft
 from mappers.models import InboundMessage
@@ -95,6 +96,7 @@ def record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef)
         ctx.engine, entry.id, tracker=ref.tracker, issue_key=ref.key, issue_url=ref.url, outcome="issue"
     )
     queue_autoreply(ctx, entry.id, message, requester_email)
+    queue_cards(ctx, entry.id)
     return journal.DELIVERED
 
 

@@ -2,7 +2,8 @@
 
 Verified by ``X-Telegram-Bot-Api-Secret-Token`` (the ``secret_token`` given to setWebhook). Update kinds
 the hub does not use are answered 200 so Telegram does not retry them. A private ``/start`` is talk with
-the bot, not a request (``jobs.staff``): it is answered, never made an issue.
+the bot, not a request (``jobs.staff``): it is answered, never made an issue; a button press
+(``callback_query``) is carried out by a job (``jobs.team_cards``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from flask.typing import ResponseReturnValue
 from jobs.clock import utcnow
 from jobs.intake import received_now
 from jobs.staff import answer_start
+from jobs.team_cards import queue_press
 from mappers.errors import AnomalousPayload
 from mappers.models import Channel
+from mappers.team_cards import parse_press
 from mappers.telegram import parse_update
 from mappers.telegram_commands import start_command
 from routes.answers import accept_parsed, read_body, require_secret
@@ -44,6 +47,10 @@ def receive_telegram() -> ResponseReturnValue:
     if command is not None:
         state = hub()
         return jsonify({"status": answer_start(state.engine, state.redis, command, utcnow())}), 200
+    press, redis = parse_press(update), hub().redis
+    if press is not None and redis is not None:
+        queue_press(redis, update, press.update_id)
+        return jsonify({"status": "press"}), 200
     update_id = update.get("update_id") if isinstance(update, dict) else None
     fallback = (
         f"tg:{update_id}" if isinstance(update_id, int) else "tg:sha256:" + hashlib.sha256(raw).hexdigest()

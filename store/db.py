@@ -235,6 +235,23 @@ staff_invites = sa.Table(
     sa.Column("used_by", sa.BigInteger, nullable=True),
 )
 
+# A new issue's card in a team chat; ``taken_by`` is set once, by the first Take (one wins).
+staff_cards = sa.Table(
+    "staff_cards",
+    metadata,
+    sa.Column("id", String(32), primary_key=True),  # derived from (journal message, chat)
+    sa.Column("tracker", String(64), nullable=False),
+    sa.Column("issue_key", String(64), nullable=False),
+    sa.Column("chat_id", String(64), nullable=False),
+    sa.Column("telegram_message_id", sa.BigInteger, nullable=True),  # set once the card is sent
+    sa.Column("text", Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("taken_by", sa.BigInteger, nullable=True),
+    sa.Column("taken_name", String(255), nullable=True),
+    sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_staff_cards_issue", "issue_key"),
+)
+
 
 CONNECT_TIMEOUT = 5  # seconds to reach PostgreSQL; a DATABASE_URL's own connect_timeout wins
 

@@ -56,3 +56,29 @@ def test_start_in_a_group_is_a_message_like_any_other(client: FlaskClient, app: 
     update = text_update(25, "/start")
     update["message"]["chat"] = {"id": -100200300, "type": "supergroup", "title": "Customers"}
     assert post_telegram(client, update).status_code == 202
+
+
+def callback_update(update_id: int, data: str = "take:0123456789abcdef0123") -> dict:
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": f"q{update_id}",
+            "from": {"id": 501, "is_bot": False, "first_name": "Ann"},
+            "message": {
+                "message_id": 5,
+                "date": 1,
+                "chat": {"id": -100200300, "type": "supergroup"},
+                "text": "card",
+            },
+            "chat_instance": "1",
+            "data": data,
+        },
+    }
+
+
+def test_a_button_press_is_handed_to_a_job_once(client: FlaskClient, app: Flask, settings: Settings) -> None:
+    for _ in range(2):  # Telegram may deliver an update twice
+        response = post_telegram(client, callback_update(31))
+        assert response.status_code == 200 and response.get_json() == {"status": "press"}
+    assert replies(settings) == ["press-31"]
+    assert journal.count_by_status(app.extensions["hub"].engine) == {}

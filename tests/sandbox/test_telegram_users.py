@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from connector.telegram import TelegramClient, TelegramRejected
 from sandbox.server import RunningSandbox
 from tests.sandboxes import CONTROL, Receiver, flush, run_telegram
 
@@ -277,3 +278,22 @@ def test_the_chat_page_escapes_and_presses(tg: RunningSandbox, receiver: Receive
         timeout=5,
     )
     assert wrong.status_code == 303 and "error=" in wrong.headers["Location"]
+
+
+def test_the_hubs_client_sends_keyboards_edits_and_answers(tg: RunningSandbox, receiver: Receiver) -> None:
+    client = TelegramClient(TOKEN, tg.url, timeout=5.0)
+    message_id = client.send_message(STAFF_CHAT, "card <1>", reply_markup=KEYBOARD)
+    client.edit_message_text(STAFF_CHAT, message_id, "card <1>: taken")
+    client.edit_message_text(STAFF_CHAT, message_id, "card <1>: taken")  # "not modified" is success
+    chat = requests.get(f"{tg.url}/_sandbox/chats/{STAFF_CHAT}.json", headers=CONTROL, timeout=5).json()
+    assert chat[0]["text"] == "card <1>: taken" and chat[0]["buttons"] == []
+    client.edit_message_text(STAFF_CHAT, message_id, "card <1>: again", reply_markup=KEYBOARD)
+    pressed = control(
+        tg, "users/press", chat_id=STAFF_CHAT, message_id=message_id, data="take:1", **{"from": ANN}
+    )
+    query_id = pressed.json()["update"]["callback_query"]["id"]
+    client.answer_callback_query(query_id, "x" * 300, show_alert=True)  # cut to Telegram's 200
+    presses = requests.get(f"{tg.url}/_sandbox/presses", headers=CONTROL, timeout=5).json()
+    assert presses[0]["answer"] == {"text": "x" * 200, "show_alert": True, "url": None}
+    with pytest.raises(TelegramRejected):
+        client.answer_callback_query(query_id, "twice")

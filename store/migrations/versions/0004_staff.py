@@ -1,4 +1,5 @@
-"""The team bot: Telegram users linked to tracker accounts, and the one-time invites that link them.
+"""The team bot: Telegram users linked to tracker accounts, the one-time invites that link them, and
+the new-issue cards posted to team chats.
 
 Revision ID: 0004
 Revises: 0003
@@ -37,8 +38,23 @@ def upgrade() -> None:
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("used_by", sa.BigInteger, nullable=True),
     )
+    op.create_table(
+        "staff_cards",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("tracker", sa.String(64), nullable=False),
+        sa.Column("issue_key", sa.String(64), nullable=False),
+        sa.Column("chat_id", sa.String(64), nullable=False),
+        sa.Column("telegram_message_id", sa.BigInteger, nullable=True),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("taken_by", sa.BigInteger, nullable=True),
+        sa.Column("taken_name", sa.String(255), nullable=True),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_staff_cards_issue", "staff_cards", ["issue_key"])
 
 
 def downgrade() -> None:
+    op.drop_table("staff_cards")
     op.drop_table("staff_invites")
     op.drop_table("staff")

@@ -1,0 +1,98 @@
+"""A new issue's card for the team's chat, its buttons, and the presses that come back: pure.
+
+The card says what a coordinator decides on (key, summary, who asked and how); its buttons are Take (a
+``callback_query`` whose ``callback_data`` is ``take:<card id>``, looked up in ``store.staff_cards``,
+never trusted to name an issue), Route → (a URL button to the issue's signed routing page) and Open
+(the issue in the tracker). Shapes: https://core.telegram.org/bots/api#inlinekeyboardmarkup and
+#callbackquery.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+TAKE = re.compile(r"take:(?P<card>[0-9a-f]{20})")
+CHANNELS = {"telegram": "Telegram", "email": "e-mail", "form": "web form"}
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What a card shows."""
+
+    issue_key: str
+    summary: str
+    requester: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button pressed on one of the bot's messages."""
+
+    update_id: int
+    query_id: str
+    user_id: int
+    name: str
+    chat_id: int
+    message_id: int
+    data: str
+
+
+def card_text(facts: CardFacts) -> str:
+    """The card's text (plain: the client escapes it for Telegram's HTML)."""
+    channel = CHANNELS.get(facts.channel, facts.channel)
+    return f"New request {facts.issue_key}: {facts.summary}\nFrom {facts.requester} by {channel}"
+
+
+def taken_text(text: str, name: str) -> str:
+    return f"{text}\n\nTaken by {name}"
+
+
+def keyboard(card_id: str, *, open_url: str, route_url: str | None, taken: bool) -> dict[str, Any]:
+    """The card's buttons: Take while nobody has taken it, then Route → (when routes exist) and Open."""
+    rows: list[list[dict[str, str]]] = []
+    if not taken:
+        rows.append([{"text": "Take", "callback_data": f"take:{card_id}"}])
+    links = [{"text": "Route →", "url": route_url}] if route_url else []
+    links.append({"text": "Open", "url": open_url})
+    rows.append(links)
+    return {"inline_keyboard": rows}
+
+
+def taken_card(data: str) -> str | None:
+    """The card a Take button names, or None for any other data."""
+    found = TAKE.fullmatch(data)
+    return found.group("card") if found else None
+
+
+def parse_press(update: object) -> Press | None:
+    """The ``callback_query`` of this update, when it is a press on a message the bot can see."""
+    if not isinstance(update, dict) or not _is_int(update.get("update_id")):
+        return None
+    query = update.get("callback_query")
+    if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+        return None
+    sender, message = query.get("from"), query.get("message")
+    if not isinstance(sender, dict) or not isinstance(message, dict) or not _is_int(sender.get("id")):
+        return None
+    chat = message.get("chat")
+    if not isinstance(chat, dict) or not _is_int(chat.get("id")) or not _is_int(message.get("message_id")):
+        return None
+    data = query.get("data")
+    names = [sender.get("first_name"), sender.get("last_name")]
+    name = " ".join(n for n in names if isinstance(n, str) and n) or f"user {sender['id']}"
+    return Press(
+        update_id=update["update_id"],
+        query_id=query["id"],
+        user_id=sender["id"],
+        name=name[:255],
+        chat_id=chat["id"],
+        message_id=message["message_id"],
+        data=data if isinstance(data, str) else "",
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

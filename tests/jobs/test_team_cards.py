@@ -1,0 +1,159 @@
+"""New-issue cards in the team chat and Take, on the Jira and Telegram look-alikes: a linked member takes
+an issue from the phone; of two pressing at once one wins; a customer's press is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+from typing import Any
+
+import pytest
+import requests
+from rq import Queue
+
+from jobs.context import Context, build_context
+from jobs.deliver import deliver_with
+from jobs.queues import REPLY_QUEUE
+from jobs.team_cards import NOT_STAFF, STALE, handle_press_with, post_cards_with
+from mappers.team_cards import Press, parse_press
+from sandbox.server import RunningSandbox
+from store import journal, staff
+from tests.jobs.conftest import journal_message
+from tests.mappers.factories import telegram_message
+from tests.sandboxes import CONTROL
+
+TEAM_CHAT = -100200300
+NOW = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
+ANN = {"id": 501, "first_name": "Ann"}
+BOB = {"id": 502, "first_name": "Bob"}
+EVE = {"id": 777, "first_name": "Eve"}  # a customer
+CUSTOMERS = itertools.count(9001)  # each new issue comes from a chat of its own
+
+
+@pytest.fixture
+def team(ctx: Context) -> Context:
+    """The worker context with a team chat, Ann linked as jsmith and Bob as iivanov (Jira users)."""
+    update = {"TELEGRAM_TEAM_CHAT_ID": str(TEAM_CHAT), "HUB_SECRET_KEY": "cards-secret-key-" + "x" * 16}
+    wired = build_context(ctx.settings.model_copy(update=update))
+    for person, account in ((ANN, "jsmith"), (BOB, "iivanov")):
+        code = staff.create_invite(wired.engine, "jira", account, dt.timedelta(days=1), NOW)
+        staff.redeem(wired.engine, code, person["id"], person["first_name"], None, NOW)
+    return wired
+
+
+def new_issue(team: Context, text: str) -> tuple[str, dict[str, Any]]:
+    """A new customer's message delivered; its issue key and the card the team chat shows for it."""
+    message_id = journal_message(team, telegram_message(text, chat_id=next(CUSTOMERS)))
+    assert deliver_with(team, message_id) == "delivered"
+    assert f"post_cards-{message_id}" in Queue(REPLY_QUEUE, connection=team.redis).job_ids
+    assert post_cards_with(team, message_id) == 1
+    assert post_cards_with(team, message_id) == 0  # a retried job posts no second card
+    key = journal.get(team.engine, message_id).issue_key  # type: ignore[union-attr]
+    return str(key), chat(team)[-1]
+
+
+def chat(team: Context) -> list[dict[str, Any]]:
+    url = f"{team.settings.TELEGRAM_API_URL}/_sandbox/chats/{TEAM_CHAT}.json"
+    return requests.get(url, headers=CONTROL, timeout=5).json()  # type: ignore[no-any-return]
+
+
+def press(team: Context, card: dict[str, Any], person: dict[str, Any], data: str | None = None) -> Press:
+    """``person`` presses Take on ``card`` in the look-alike; the press as the hub's webhook gets it."""
+    body = {
+        "chat_id": TEAM_CHAT,
+        "message_id": card["message_id"],
+        "data": data or card["buttons"][0]["callback_data"],
+        "from": person,
+    }
+    response = requests.post(
+        f"{team.settings.TELEGRAM_API_URL}/_sandbox/users/press", json=body, headers=CONTROL, timeout=5
+    )
+    assert response.status_code == 200, response.text
+    found = parse_press(response.json()["update"])
+    assert found is not None
+    return found
+
+
+def answers(team: Context) -> dict[int, dict[str, Any]]:
+    presses = requests.get(
+        f"{team.settings.TELEGRAM_API_URL}/_sandbox/presses", headers=CONTROL, timeout=5
+    ).json()
+    return {p["from"]["id"]: p["answer"] for p in presses}
+
+
+def assignee(jira: RunningSandbox, key: str) -> str | None:
+    issue = requests.get(
+        f"{jira.url}/rest/api/2/issue/{key}", headers={"Authorization": "Bearer t"}, timeout=5
+    )
+    found = issue.json()["fields"]["assignee"]
+    return found["name"] if found else None
+
+
+def test_a_card_shows_the_request_and_its_buttons(team: Context) -> None:
+    key, card = new_issue(team, "The label printer prints blank pages")
+    assert card["side"] == "bot"
+    assert card["text"].startswith(f"New request {key}: The label printer prints blank pages")
+    keyboard = card["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for row in keyboard for b in row] == ["Take", "Route →", "Open"]
+    assert keyboard[1][1]["url"].endswith(f"/browse/{key}")
+    assert "/route/" in keyboard[1][0]["url"]
+
+
+def test_take_assigns_edits_the_card_and_answers(team: Context, jira_sandbox: RunningSandbox) -> None:
+    key, card = new_issue(team, "Scanner jams")
+    assert handle_press_with(team, press(team, card, ANN), NOW) == "taken"
+    assert assignee(jira_sandbox, key) == "jsmith"
+    edited = chat(team)[-1]
+    assert edited["edited"] and edited["text"].endswith("Taken by Ann")
+    assert [b["text"] for b in edited["buttons"]] == []  # Take is gone; Route → and Open stay
+    assert answers(team)[ANN["id"]]["text"] == f"{key} is assigned to you."
+
+
+def test_two_people_pressing_take_at_once_one_wins(team: Context, jira_sandbox: RunningSandbox) -> None:
+    key, card = new_issue(team, "Two engineers want this one")
+    presses = [press(team, card, ANN), press(team, card, BOB)]
+    outcomes: dict[int, str] = {}
+    barrier = threading.Barrier(2)
+
+    def take(one: Press) -> None:
+        barrier.wait()
+        outcomes[one.user_id] = handle_press_with(team, one, NOW)
+
+    threads = [threading.Thread(target=take, args=(p,)) for p in presses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == ["lost", "taken"]
+    winner = next(user for user, outcome in outcomes.items() if outcome == "taken")
+    loser = next(user for user in outcomes if user != winner)
+    assert assignee(jira_sandbox, key) == {ANN["id"]: "jsmith", BOB["id"]: "iivanov"}[winner]
+    winner_name = {ANN["id"]: "Ann", BOB["id"]: "Bob"}[winner]
+    assert answers(team)[loser]["text"] == f"{key} was taken by {winner_name} first."
+
+
+def test_a_customer_pressing_take_is_refused(team: Context, jira_sandbox: RunningSandbox) -> None:
+    key, card = new_issue(team, "Nobody should take this by accident")
+    assert handle_press_with(team, press(team, card, EVE), NOW) == "refused"
+    assert assignee(jira_sandbox, key) is None
+    assert answers(team)[EVE["id"]] == {"text": NOT_STAFF, "show_alert": True, "url": None}
+    assert chat(team)[-1]["edited"] is False
+
+
+def test_a_press_naming_another_cards_data_is_stale(team: Context, jira_sandbox: RunningSandbox) -> None:
+    first_key, first = new_issue(team, "First")
+    _, second = new_issue(team, "Second")
+    real = press(team, second, ANN)
+    forged = Press(
+        real.update_id,
+        real.query_id,
+        real.user_id,
+        real.name,
+        real.chat_id,
+        real.message_id,
+        first["buttons"][0]["callback_data"],
+    )
+    assert handle_press_with(team, forged, NOW) == "stale"
+    assert assignee(jira_sandbox, first_key) is None
+    assert answers(team)[ANN["id"]]["text"] == STALE

@@ -1,0 +1,94 @@
+"""The team chat's card, its buttons and the presses that come back (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mappers.team_cards import CardFacts, card_text, keyboard, parse_press, taken_card, taken_text
+
+CARD = "0123456789abcdef0123"
+
+
+def test_the_card_names_the_key_the_summary_and_who_asked_how() -> None:
+    text = card_text(CardFacts("SUP-7", "Printer on fire", "Ann Lee", "email"))
+    assert text == "New request SUP-7: Printer on fire\nFrom Ann Lee by e-mail"
+    assert taken_text(text, "Bob").endswith("\n\nTaken by Bob")
+
+
+def test_buttons_take_route_open_and_take_goes_once_taken() -> None:
+    fresh = keyboard(CARD, open_url="https://j/browse/SUP-7", route_url="https://hub/route/t", taken=False)
+    assert fresh == {
+        "inline_keyboard": [
+            [{"text": "Take", "callback_data": f"take:{CARD}"}],
+            [
+                {"text": "Route →", "url": "https://hub/route/t"},
+                {"text": "Open", "url": "https://j/browse/SUP-7"},
+            ],
+        ]
+    }
+    assert len(f"take:{CARD}".encode()) <= 64  # Telegram's limit for callback_data
+    taken = keyboard(CARD, open_url="https://j/browse/SUP-7", route_url=None, taken=True)
+    assert taken == {"inline_keyboard": [[{"text": "Open", "url": "https://j/browse/SUP-7"}]]}
+
+
+@pytest.mark.parametrize(
+    "data, card",
+    [(f"take:{CARD}", CARD), ("take:SUP-7", None), (f"take:{CARD}x", None), ("route:1", None), ("", None)],
+)
+def test_only_take_with_a_card_id_names_a_card(data: str, card: str | None) -> None:
+    assert taken_card(data) == card
+
+
+def press_update(**query: Any) -> dict[str, Any]:
+    body = {
+        "id": "q1",
+        "from": {"id": 501, "is_bot": False, "first_name": "Ann", "last_name": "Lee"},
+        "message": {"message_id": 5, "date": 1, "chat": {"id": -100200300, "type": "supergroup"}},
+        "chat_instance": "1",
+        "data": f"take:{CARD}",
+        **query,
+    }
+    return {"update_id": 3, "callback_query": body}
+
+
+def test_a_press_is_read() -> None:
+    press = parse_press(press_update())
+    assert press is not None
+    assert (press.query_id, press.user_id, press.name, press.chat_id, press.message_id, press.data) == (
+        "q1",
+        501,
+        "Ann Lee",
+        -100200300,
+        5,
+        f"take:{CARD}",
+    )
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        press_update(message=None),  # an inline-mode press: no message the bot can check
+        press_update(message={"message_id": 0, "date": 0, "chat": {"id": "x"}}),
+        press_update(id=7),
+        {"update_id": 3, "message": {}},
+        {"update_id": "3", "callback_query": press_update()["callback_query"]},
+        None,
+    ],
+)
+def test_what_is_not_a_press_on_a_message_is_none(update: object) -> None:
+    assert parse_press(update) is None
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(max_size=10),
+        lambda c: st.dictionaries(st.text(max_size=10), c, max_size=4),
+        max_leaves=15,
+    )
+)
+def test_parse_press_never_raises(anything: object) -> None:
+    parse_press({"update_id": 1, "callback_query": anything})
