@@ -296,9 +296,9 @@ def test_a_customer_writing_in_the_telegram_chat_page_gets_an_issue_and_the_answ
     assert Issue(hub, key).summary == "The label printer prints blank pages."
 
 
-def test_a_team_member_links_through_an_invite_opened_in_telegram(hub: dict[str, Any]) -> None:
-    """`trackerhub staff invite` prints a t.me link; the person opens it (the look-alike sends `/start
-    <code>` to the hub as Telegram would), is told they are linked, and `staff ls` lists them."""
+def run_cli(hub: dict[str, Any], *args: str) -> str:
+    """``trackerhub ARGS`` against the running hub's database, Redis, tracker and Telegram look-alike;
+    its standard output (a failure fails the test with its standard error)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "TELEGRAM_", "HUB_", "REDIS_"))},
         "DATABASE_URL": f"sqlite:///{hub['var_dir'] / 'trackerhub.sqlite3'}",
@@ -312,19 +312,17 @@ def test_a_team_member_links_through_an_invite_opened_in_telegram(hub: dict[str,
             else {"KAITEN_URL": hub["kaiten_url"], "KAITEN_BOARD_ID": "10", "KAITEN_COLUMN_ID": "101"}
         ),
     }
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", *args], env=env, cwd=REPO_ROOT, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
 
-    def staff(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "cli", "staff", *args],
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode()
 
-    link = staff("invite", "ann.lee").strip()
+def test_a_team_member_links_through_an_invite_opened_in_telegram(hub: dict[str, Any]) -> None:
+    """`trackerhub staff invite` prints a t.me link; the person opens it (the look-alike sends `/start
+    <code>` to the hub as Telegram would), is told they are linked, and `staff ls` lists them."""
+    link = run_cli(hub, "staff", "invite", "ann.lee").strip()
     found = re.fullmatch(r"https://t\.me/trackerhub_sandbox_bot\?start=([A-Za-z0-9_-]{24})", link)
     assert found, link  # the bot's name from the look-alike's getMe
     person = {"id": 8101, "first_name": "Ann", "language_code": "en"}
@@ -343,7 +341,7 @@ def test_a_team_member_links_through_an_invite_opened_in_telegram(hub: dict[str,
     )
     tracker = "jira" if hub["jira_url"] else "kaiten"  # the default tracker, as the hub's settings say
     assert answer == [f"You are linked to the support team as ann.lee ({tracker})."]
-    assert staff("ls").startswith(f"8101\tAnn\t{tracker}:ann.lee\t")
+    assert run_cli(hub, "staff", "ls").startswith(f"8101\tAnn\t{tracker}:ann.lee\t")
 
 
 def _keys(hub: dict[str, Any]) -> set[str]:
