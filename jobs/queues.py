@@ -167,19 +167,37 @@ def message_ids_of(job_ids: list[bytes | str]) -> list[str]:
 
 def enqueue_reply(redis: Redis, func: str, message_id: str) -> None:
     """Enqueue an outbound job (``jobs.replies.*``) for a message; a repeat is a no-op."""
+    enqueue_once(redis, func, message_id, job_id=f"{func.rsplit('.', 1)[-1]}-{message_id}")
+
+
+REPLY_RETRIES = (10, 30, 120, 600, 1800)  # seconds: a channel or tracker outage of up to ~45 minutes
+
+
+def enqueue_once(
+    redis: Redis,
+    func: str,
+    *args: Any,
+    job_id: str,
+    retries: Sequence[int] = REPLY_RETRIES,
+    job_timeout: int = 60,
+) -> bool:
+    """Enqueue ``func(*args)`` on the replies queue under ``job_id`` unless that job is there already
+    (a redelivered webhook, a retried caller); whether it was enqueued now. ``func`` is named, not
+    imported, so a web process does not load what the job needs."""
     from rq import Retry
 
-    queue = Queue(REPLY_QUEUE, connection=redis)
     try:
-        queue.enqueue(
+        Queue(REPLY_QUEUE, connection=redis).enqueue(
             func,
-            message_id,
-            job_id=f"{func.rsplit('.', 1)[-1]}-{message_id}",
+            *args,
+            job_id=job_id,
             unique=True,
-            retry=Retry(max=5, interval=[10, 30, 120, 600, 1800]),
-            job_timeout=60,
+            retry=Retry(max=len(retries), interval=list(retries)) if retries else None,
+            job_timeout=job_timeout,
             result_ttl=0,
             failure_ttl=7 * 24 * 3600,
         )
     except DuplicateJobError:
-        log.info("reply.duplicate func=%s message_id=%s", func, message_id)
+        log.info("job.duplicate func=%s job_id=%s", func, job_id)
+        return False
+    return True

@@ -1,4 +1,6 @@
-"""The team bot's first words: ``/start`` greets a customer, ``/start <invite>`` links a team member.
+"""What the Telegram hook hands to the team bot: ``/start`` greets a customer and ``/start <invite>``
+links a team member (here); a button press and a reply to a card are queued for ``jobs.team_cards`` and
+``jobs.team_replies``, each once per update. This module stays light: the web process imports it.
 
 The link is made in the request (one database transaction, ``store.staff.redeem``) so a second tap on
 the same link, or Telegram delivering the update again, finds it made; the answer goes out from a job
@@ -9,14 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
-from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
 from sqlalchemy.engine import Engine
 
-from jobs.queues import REPLY_QUEUE
+from jobs.queues import enqueue_once
 from mappers.telegram_commands import StartCommand, valid_payload
 from store import staff
 from store.staff import Redeemed
@@ -71,20 +71,24 @@ def _queue_text(redis: Redis | None, update_id: int, chat_id: int, text: str) ->
     if redis is None:
         log.warning("staff.no-queue update_id=%s: the answer is not sent", update_id)
         return
-    try:
-        Queue(REPLY_QUEUE, connection=redis).enqueue(
-            send_text,
-            chat_id,
-            text,
-            job_id=f"start-{update_id}",
-            unique=True,
-            retry=Retry(max=5, interval=[10, 30, 120, 600, 1800]),
-            job_timeout=60,
-            result_ttl=0,
-            failure_ttl=7 * 24 * 3600,
-        )
-    except DuplicateJobError:
-        log.info("staff.start-duplicate update_id=%s", update_id)
+    enqueue_once(redis, "jobs.staff.send_text", chat_id, text, job_id=f"start-{update_id}")
+
+
+def queue_press(redis: Redis, update: dict[str, Any], update_id: int) -> None:
+    """A button press, for ``jobs.team_cards.handle_press``: answered in seconds or not at all."""
+    enqueue_once(redis, "jobs.team_cards.handle_press", update, job_id=f"press-{update_id}", retries=(2, 5))
+
+
+def queue_staff_reply(redis: Redis, update: dict[str, Any], update_id: int) -> None:
+    """A reply to a card, for ``jobs.team_replies.handle_staff_reply``; retried while the tracker or the
+    customer's channel is down (the text is in the job until it is sent)."""
+    enqueue_once(
+        redis,
+        "jobs.team_replies.handle_staff_reply",
+        update,
+        job_id=f"staff-reply-{update_id}",
+        job_timeout=120,
+    )
 
 
 def send_text(chat_id: int, text: str) -> int:

@@ -10,25 +10,20 @@ the tracker to the member's account, edits the card to say who took it, and answ
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any
-
-from redis import Redis
-from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from typing import Any
 
 from connector.errors import TrackerError
 from jobs.clock import utcnow
-from jobs.queues import REPLY_QUEUE, enqueue_reply
+from jobs.context import Context, get_context
+from jobs.queues import enqueue_reply
 from mappers import team_cards
 from mappers.route_links import NoSecretKey, route_link_url
 from mappers.team_cards import CardFacts, Press
 from store import journal, links, staff, staff_cards
 from store.staff_cards import Card
-
-if TYPE_CHECKING:
-    from jobs.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +39,6 @@ def queue_cards(ctx: Context, message_id: str) -> None:
 
 def post_cards(message_id: str) -> int:
     """The RQ job: one card per team chat for the issue of ``message_id``; how many were sent."""
-    from jobs.context import get_context
-
     return post_cards_with(get_context(), message_id)
 
 
@@ -85,27 +78,8 @@ def post_cards_with(ctx: Context, message_id: str) -> int:
     return posted
 
 
-def queue_press(redis: Redis, update: dict[str, Any], update_id: int) -> None:
-    """Handle a ``callback_query`` update in a job, once per update."""
-    try:
-        Queue(REPLY_QUEUE, connection=redis).enqueue(
-            handle_press,
-            update,
-            job_id=f"press-{update_id}",
-            unique=True,
-            retry=Retry(max=2, interval=[2, 5]),  # a press is answered in seconds or not at all
-            job_timeout=60,
-            result_ttl=0,
-            failure_ttl=7 * 24 * 3600,
-        )
-    except DuplicateJobError:
-        log.info("cards.press-duplicate update_id=%s", update_id)
-
-
 def handle_press(update: dict[str, Any]) -> str:
     """The RQ job: carry out a button press; what came of it."""
-    from jobs.context import get_context
-
     press = team_cards.parse_press(update)
     if press is None:
         return "malformed"
@@ -156,9 +130,7 @@ def _buttons(ctx: Context, card: Card, *, taken: bool) -> dict[str, Any]:
     """Take (unless taken), Route → (when there are routes and a key to sign their links), Open."""
     route_url = None
     if ctx.config.routes:
-        try:
+        with contextlib.suppress(NoSecretKey):  # no key to sign with: no routing page to link to
             route_url = route_link_url(ctx.settings, card.tracker, card.issue_key)
-        except NoSecretKey:
-            pass
     open_url = ctx.tracker(card.tracker).issue_url(card.issue_key)
     return team_cards.keyboard(card.id, open_url=open_url, route_url=route_url, taken=taken)

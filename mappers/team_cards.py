@@ -40,6 +40,28 @@ class Press:
     data: str
 
 
+@dataclass(frozen=True)
+class StaffReply:
+    """A message in a team chat written as a reply to one of the bot's messages (a card)."""
+
+    update_id: int
+    chat_id: int
+    user_id: int
+    name: str
+    message_id: int
+    reply_to: int
+    text: str
+
+    @property
+    def internal(self) -> bool:
+        """``!`` first: a note for the team, not an answer to the customer."""
+        return self.text.startswith("!")
+
+    @property
+    def body(self) -> str:
+        return self.text[1:].strip() if self.internal else self.text.strip()
+
+
 def card_text(facts: CardFacts) -> str:
     """The card's text (plain: the client escapes it for Telegram's HTML)."""
     channel = CHANNELS.get(facts.channel, facts.channel)
@@ -91,6 +113,43 @@ def parse_press(update: object) -> Press | None:
         chat_id=chat["id"],
         message_id=message["message_id"],
         data=data if isinstance(data, str) else "",
+    )
+
+
+def chat_of(update: object) -> int | None:
+    """The chat a ``message`` or ``edited_message`` update is in, or None."""
+    if not isinstance(update, dict):
+        return None
+    message = update.get("message") or update.get("edited_message")
+    chat = message.get("chat") if isinstance(message, dict) else None
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    return chat_id if _is_int(chat_id) else None
+
+
+def parse_reply(update: object) -> StaffReply | None:
+    """The reply to a bot's message in this update (a new message, with text, from a person)."""
+    if not isinstance(update, dict) or not _is_int(update.get("update_id")):
+        return None
+    message = update.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("text"), str):
+        return None
+    sender, replied, chat_id = message.get("from"), message.get("reply_to_message"), chat_of(update)
+    if not isinstance(sender, dict) or not _is_int(sender.get("id")) or sender.get("is_bot") is True:
+        return None
+    if not isinstance(replied, dict) or not _is_int(replied.get("message_id")) or chat_id is None:
+        return None
+    if not _is_int(message.get("message_id")) or not message["text"].strip("! \n\t"):
+        return None
+    names = [sender.get("first_name"), sender.get("last_name")]
+    name = " ".join(n for n in names if isinstance(n, str) and n) or f"user {sender['id']}"
+    return StaffReply(
+        update_id=update["update_id"],
+        chat_id=chat_id,
+        user_id=sender["id"],
+        name=name[:255],
+        message_id=message["message_id"],
+        reply_to=replied["message_id"],
+        text=message["text"],
     )
 
 

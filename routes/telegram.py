@@ -3,7 +3,8 @@
 Verified by ``X-Telegram-Bot-Api-Secret-Token`` (the ``secret_token`` given to setWebhook). Update kinds
 the hub does not use are answered 200 so Telegram does not retry them. A private ``/start`` is talk with
 the bot, not a request (``jobs.staff``): it is answered, never made an issue; a button press
-(``callback_query``) is carried out by a job (``jobs.team_cards``).
+(``callback_query``) is carried out by a job (``jobs.team_cards``); in a team chat, a reply to a card is
+an answer from the phone (``jobs.team_replies``) and nothing else there is a customer's request.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from flask.typing import ResponseReturnValue
 
 from jobs.clock import utcnow
 from jobs.intake import received_now
-from jobs.staff import answer_start
-from jobs.team_cards import queue_press
+from jobs.staff import answer_start, queue_press, queue_staff_reply
 from mappers.errors import AnomalousPayload
 from mappers.models import Channel
-from mappers.team_cards import parse_press
+from mappers.team_cards import chat_of, parse_press, parse_reply
 from mappers.telegram import parse_update
 from mappers.telegram_commands import start_command
 from routes.answers import accept_parsed, read_body, require_secret
@@ -51,6 +51,12 @@ def receive_telegram() -> ResponseReturnValue:
     if press is not None and redis is not None:
         queue_press(redis, update, press.update_id)
         return jsonify({"status": "press"}), 200
+    if chat_of(update) in hub().config.team_bot.chats:  # the team's chat: never a customer's request
+        reply = parse_reply(update)
+        if reply is not None and redis is not None:
+            queue_staff_reply(redis, update, reply.update_id)
+            return jsonify({"status": "staff-reply"}), 200
+        return jsonify({"status": "team-chat"}), 200
     update_id = update.get("update_id") if isinstance(update, dict) else None
     fallback = (
         f"tg:{update_id}" if isinstance(update_id, int) else "tg:sha256:" + hashlib.sha256(raw).hexdigest()

@@ -67,6 +67,16 @@ def get(engine: Engine, cid: str) -> Card | None:
     return _card(row) if row is not None else None
 
 
+def on_message(engine: Engine, chat_id: int | str, telegram_message_id: int) -> Card | None:
+    """The card the bot sent as ``telegram_message_id`` in ``chat_id``, if it is one."""
+    query = sa.select(cards).where(
+        cards.c.chat_id == str(chat_id), cards.c.telegram_message_id == telegram_message_id
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _card(row) if row is not None else None
+
+
 def take(engine: Engine, cid: str, user_id: int, name: str, now: dt.datetime) -> Card | None:
     """Take the card for ``user_id`` if nobody has: the card as it is after, or None when there is none.
     Whether this call took it: ``taken_by == user_id`` on the answer (the same person twice: also so)."""

@@ -1,7 +1,8 @@
 """End to end, the team's side of Telegram through `trackerhub up` (its own node, with a team chat): a
 customer writes on the Telegram look-alike's page; the issue's card appears in the team chat; a member
 linked through `trackerhub staff invite` presses Take and the Jira issue is assigned to them, the card
-says so; a customer pressing Take on another card is refused."""
+says so; her reply to the card reaches the customer's chat; a customer pressing Take on another card is
+refused."""
 
 from __future__ import annotations
 
@@ -101,6 +102,29 @@ def test_a_customers_message_becomes_a_card_a_linked_member_takes(hub: dict[str,
     assert edited["text"].endswith("Taken by Ann") and edited["buttons"] == []
     presses = requests.get(f"{hub['telegram_api_url']}/_sandbox/presses", headers=CONTROL, timeout=5).json()
     assert [p["answer"]["text"] for p in presses if p["from"]["id"] == 8201] == [f"{key} is assigned to you."]
+
+    # Ann answers from her phone: a reply to the card reaches the customer's chat, and the issue records it
+    control(
+        hub,
+        "users/write",
+        {
+            "chat_id": TEAM_CHAT,
+            "text": "A technician comes at 3 pm.",
+            "reply_to_message_id": card["message_id"],
+            "from": ann,
+        },
+    )
+    wait_for(
+        lambda: [
+            m for m in chat(hub, 7201) if m["side"] == "bot" and m["text"] == "A technician comes at 3 pm."
+        ],
+        60,
+    )
+    issue = requests.get(f"{hub['jira_url']}/rest/api/2/issue/{key}", headers=JIRA_AUTH, timeout=5).json()
+    assert any(
+        "A technician comes at 3 pm." in c["body"] and "Ann, from Telegram" in c["body"]
+        for c in issue["fields"]["comment"]["comments"]
+    )
 
 
 def test_a_customer_pressing_take_is_refused_and_nothing_is_assigned(hub: dict[str, Any]) -> None:

@@ -174,3 +174,11 @@ def wait_until(check: Callable[[], object], timeout: float = 30.0, what: str = "
         if time.monotonic() > deadline:
             pytest.fail(f"{what} not met in time")
         time.sleep(0.02)
+
+
+@pytest.fixture
+def team(ctx: Context) -> Context:
+    """``ctx`` with a team chat, and Ann and Bob linked (``tests.jobs.team``)."""
+    from tests.jobs.team import team_context
+
+    return team_context(ctx)

@@ -3,59 +3,17 @@ an issue from the phone; of two pressing at once one wins; a customer's press is
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import threading
 from typing import Any
 
-import pytest
 import requests
-from rq import Queue
 
-from jobs.context import Context, build_context
-from jobs.deliver import deliver_with
-from jobs.queues import REPLY_QUEUE
-from jobs.team_cards import NOT_STAFF, STALE, handle_press_with, post_cards_with
+from jobs.context import Context
+from jobs.team_cards import NOT_STAFF, STALE, handle_press_with
 from mappers.team_cards import Press, parse_press
 from sandbox.server import RunningSandbox
-from store import journal, staff
-from tests.jobs.conftest import journal_message
-from tests.mappers.factories import telegram_message
+from tests.jobs.team import ANN, BOB, EVE, NOW, TEAM_CHAT, chat, new_issue
 from tests.sandboxes import CONTROL
-
-TEAM_CHAT = -100200300
-NOW = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
-ANN = {"id": 501, "first_name": "Ann"}
-BOB = {"id": 502, "first_name": "Bob"}
-EVE = {"id": 777, "first_name": "Eve"}  # a customer
-CUSTOMERS = itertools.count(9001)  # each new issue comes from a chat of its own
-
-
-@pytest.fixture
-def team(ctx: Context) -> Context:
-    """The worker context with a team chat, Ann linked as jsmith and Bob as iivanov (Jira users)."""
-    update = {"TELEGRAM_TEAM_CHAT_ID": str(TEAM_CHAT), "HUB_SECRET_KEY": "cards-secret-key-" + "x" * 16}
-    wired = build_context(ctx.settings.model_copy(update=update))
-    for person, account in ((ANN, "jsmith"), (BOB, "iivanov")):
-        code = staff.create_invite(wired.engine, "jira", account, dt.timedelta(days=1), NOW)
-        staff.redeem(wired.engine, code, person["id"], person["first_name"], None, NOW)
-    return wired
-
-
-def new_issue(team: Context, text: str) -> tuple[str, dict[str, Any]]:
-    """A new customer's message delivered; its issue key and the card the team chat shows for it."""
-    message_id = journal_message(team, telegram_message(text, chat_id=next(CUSTOMERS)))
-    assert deliver_with(team, message_id) == "delivered"
-    assert f"post_cards-{message_id}" in Queue(REPLY_QUEUE, connection=team.redis).job_ids
-    assert post_cards_with(team, message_id) == 1
-    assert post_cards_with(team, message_id) == 0  # a retried job posts no second card
-    key = journal.get(team.engine, message_id).issue_key  # type: ignore[union-attr]
-    return str(key), chat(team)[-1]
-
-
-def chat(team: Context) -> list[dict[str, Any]]:
-    url = f"{team.settings.TELEGRAM_API_URL}/_sandbox/chats/{TEAM_CHAT}.json"
-    return requests.get(url, headers=CONTROL, timeout=5).json()  # type: ignore[no-any-return]
 
 
 def press(team: Context, card: dict[str, Any], person: dict[str, Any], data: str | None = None) -> Press:

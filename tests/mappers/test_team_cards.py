@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappers.team_cards import CardFacts, card_text, keyboard, parse_press, taken_card, taken_text
+from mappers.team_cards import (
+    CardFacts,
+    card_text,
+    keyboard,
+    parse_press,
+    parse_reply,
+    taken_card,
+    taken_text,
+)
 
 CARD = "0123456789abcdef0123"
 
@@ -92,3 +100,40 @@ def test_what_is_not_a_press_on_a_message_is_none(update: object) -> None:
 )
 def test_parse_press_never_raises(anything: object) -> None:
     parse_press({"update_id": 1, "callback_query": anything})
+
+
+def reply_update(text: object = "We are on it", **message: Any) -> dict[str, Any]:
+    chat = {"id": -100200300, "type": "supergroup"}
+    body = {
+        "message_id": 9,
+        "date": 1,
+        "chat": chat,
+        "from": {"id": 501, "is_bot": False, "first_name": "Ann"},
+        "text": text,
+        "reply_to_message": {"message_id": 5, "date": 1, "chat": chat},
+        **message,
+    }
+    return {"update_id": 4, "message": body}
+
+
+def test_a_reply_to_a_card_is_read_and_an_exclamation_mark_makes_it_internal() -> None:
+    found = parse_reply(reply_update())
+    assert found is not None and (found.chat_id, found.reply_to, found.message_id) == (-100200300, 5, 9)
+    assert (found.internal, found.body) == (False, "We are on it")
+    note = parse_reply(reply_update("!  old firmware "))
+    assert note is not None and (note.internal, note.body) == (True, "old firmware")
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        reply_update(reply_to_message=None),
+        reply_update("!"),
+        reply_update("   "),
+        reply_update(None),
+        reply_update(**{"from": {"id": 1, "is_bot": True, "first_name": "bot"}}),
+        {"update_id": 4, "edited_message": reply_update()["message"]},
+    ],
+)
+def test_what_is_not_a_persons_reply_with_text_is_none(update: dict[str, Any]) -> None:
+    assert parse_reply(update) is None

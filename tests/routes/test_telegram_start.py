@@ -11,6 +11,7 @@ from rq import Queue
 
 from config.settings import Settings
 from jobs.queues import REPLY_QUEUE
+from routes import create_app
 from store import journal, staff
 from tests.routes.conftest import post_telegram, text_update
 
@@ -82,3 +83,17 @@ def test_a_button_press_is_handed_to_a_job_once(client: FlaskClient, app: Flask,
         assert response.status_code == 200 and response.get_json() == {"status": "press"}
     assert replies(settings) == ["press-31"]
     assert journal.count_by_status(app.extensions["hub"].engine) == {}
+
+
+def test_in_the_team_chat_a_reply_is_an_answer_and_nothing_is_a_request(settings: Settings) -> None:
+    team_app = create_app(settings.model_copy(update={"TELEGRAM_TEAM_CHAT_ID": "-100200300"}))
+    client = team_app.test_client()
+    chatter = text_update(41, "who is on duty today?", chat_id=-100200300)
+    chatter["message"]["chat"] = {"id": -100200300, "type": "supergroup", "title": "Support team"}
+    assert post_telegram(client, chatter).get_json() == {"status": "team-chat"}
+    answer = text_update(42, "We are on it", chat_id=-100200300)
+    answer["message"]["chat"] = chatter["message"]["chat"]
+    answer["message"]["reply_to_message"] = {"message_id": 5, "date": 1, "chat": chatter["message"]["chat"]}
+    assert post_telegram(client, answer).get_json() == {"status": "staff-reply"}
+    assert replies(settings) == ["staff-reply-42"]
+    assert journal.count_by_status(team_app.extensions["hub"].engine) == {}
