@@ -39,6 +39,7 @@ from jobs.automations.model import (
     SetAction,
     TransitionAction,
 )
+from jobs.automations.subtasks import add_subtasks
 from jobs.clock import utcnow
 from jobs.context import Context
 from jobs.replies import send_to_customer
@@ -120,6 +121,8 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
             if chosen is None:
                 return {"skipped": f"no checklist for status {run.issue.get('status')!r}"}
             name, items = chosen
+            if run.ctx.config.tracker_kind(run.firing.tracker) == "jira":
+                return add_subtasks(run, name, items)  # Jira's checklist: sub-tasks, each looked up first
             return {"checklist": run.tracker.add_checklist(run.key, name, items)}  # found by name first
     raise ActionFailed(f"unknown action {type(action).__name__}")
 

@@ -243,8 +243,6 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
             carry=carry,
         )
     if kind == "checklist" and spec.checklist is not None:
-        if automation.target.kind != "kaiten":
-            raise NotRunYet("checklist on Jira (sub-tasks) is not run yet; Kaiten checklists are")
         checklist = spec.checklist
         return model.ChecklistAction(
             name=checklist.name,

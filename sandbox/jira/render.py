@@ -28,6 +28,7 @@ from sandbox.jira.catalogue import (
 )
 from sandbox.jira.context import api_url, catalogue, is_cloud, jira_state, site_url
 from sandbox.jira.store import find_issue, issue_labels
+from sandbox.jira.subtasks import render_parent, render_subtasks
 
 AVATAR_SIZES = ("48x48", "24x24", "16x16", "32x32")
 
@@ -102,7 +103,7 @@ def issue_type_json(issue_type: IssueType) -> dict[str, Any]:
         "description": issue_type.description,
         "iconUrl": f"{site_url()}/secure/viewavatar?size=xsmall&avatarId=10318&avatarType=issuetype",
         "name": issue_type.name,
-        "subtask": False,
+        "subtask": issue_type.subtask,
         "avatarId": 10318,
     }
 
@@ -341,7 +342,8 @@ FIELD_RENDERERS: dict[str, FieldRenderer] = {
     "comment": _render_comments,
     "attachment": _render_attachments,
     "issuelinks": lambda r, d, c: _issue_links(c, r["id"]),
-    "subtasks": lambda r, d, c: [],
+    "subtasks": render_subtasks,
+    "parent": render_parent,
     "fixVersions": lambda r, d, c: [],
     "versions": lambda r, d, c: [],
     "environment": lambda r, d, c: None,
@@ -374,6 +376,8 @@ def issue_json(
         "key": row["key"],
         "fields": {name: FIELD_RENDERERS[name](row, doc, conn) for name in fields},
     }
+    if out["fields"].get("parent", "") is None:
+        del out["fields"]["parent"]  # only a sub-task has one
     if "names" in expand:
         defs = catalogue().fields
         out["names"] = {name: defs[name].name for name in fields if name in defs}

@@ -1,0 +1,97 @@
+"""Sub-tasks: an issue of a sub-task type (``"subtask": true``) names its parent on create, in
+``fields.parent`` (``{"key"}`` or ``{"id"}``); the parent lists its sub-tasks in ``fields.subtasks`` and
+the sub-task shows its parent in ``fields.parent``, each as ``{id, key, self, fields: {summary, status,
+priority, issuetype}}``.
+
+Jira REST v2 (developer.atlassian.com, "JIRA REST API Example - Create Issue", "Example of creating a
+sub-task"; Cloud's ``POST /rest/api/2/issue``: "issueType must be set to a subtask issue type ...
+parent must contain the ID or key of the parent issue"). A sub-task type without a parent is refused
+with ``errors.issuetype`` "Issue type is a sub-task but parent issue key or id not specified." (the
+answer quoted in gioboa/jira-plugin#35); a parent on a standard type, an unknown parent, a parent that
+is itself a sub-task or sits in another project are refused too, as a company-managed project does.
+The parent's id is kept in the issue's ``doc`` (``parent``), so older sandbox files need no new column.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sandbox.jira.catalogue import IssueType, Project
+from sandbox.jira.context import api_url, catalogue
+from sandbox.jira.errors import field_errors
+from sandbox.jira.store import Draft, find_issue
+
+NO_PARENT = "Issue type is a sub-task but parent issue key or id not specified."
+
+
+def set_parent(
+    draft: Draft, fields: dict[str, Any], project: Project, issue_type: IssueType, conn: sqlite3.Connection
+) -> None:
+    """Keep the parent a create names, checked, in the new issue's ``doc``."""
+    found = _parent_id(fields, project, issue_type, conn)
+    if found is not None:
+        draft.doc["parent"] = found
+
+
+def _parent_id(
+    fields: dict[str, Any], project: Project, issue_type: IssueType, conn: sqlite3.Connection
+) -> int | None:
+    """The id of the parent a create names, checked; None for a standard issue without one."""
+    ref = fields.get("parent")
+    if ref in (None, {}):
+        if issue_type.subtask:
+            raise field_errors({"issuetype": NO_PARENT})
+        return None
+    if not issue_type.subtask:
+        raise field_errors(
+            {"parent": f"Issue type '{issue_type.name}' is not a sub-task type: it takes no parent."}
+        )
+    text = ref.get("key", ref.get("id")) if isinstance(ref, dict) else None
+    parent = find_issue(conn, str(text)) if isinstance(text, str | int) and str(text).strip() else None
+    if parent is None:
+        raise field_errors({"parent": "Could not find issue by id or key."})
+    parent_type = catalogue().issue_type(parent["issuetype_id"])
+    if parent_type is not None and parent_type.subtask:
+        raise field_errors({"parent": "A sub-task cannot be the parent of another sub-task."})
+    if parent["project_id"] != project.id:
+        raise field_errors({"project": "A sub-task must be in its parent's project."})
+    return int(parent["id"])
+
+
+def issue_brief(row: sqlite3.Row) -> dict[str, Any]:
+    """An issue as ``subtasks`` and ``parent`` show one."""
+    from sandbox.jira.render import issue_type_json, priority_json, status_json  # render imports this module
+
+    cat = catalogue()
+    status, priority, issue_type = (
+        cat.status(row["status_id"]),
+        cat.priority(row["priority_id"]),
+        cat.issue_type(row["issuetype_id"]),
+    )
+    return {
+        "id": str(row["id"]),
+        "key": row["key"],
+        "self": f"{api_url()}/issue/{row['id']}",
+        "fields": {
+            "summary": row["summary"],
+            "status": status_json(status) if status else None,
+            "priority": priority_json(priority) if priority else None,
+            "issuetype": issue_type_json(issue_type) if issue_type else None,
+        },
+    }
+
+
+def render_subtasks(row: sqlite3.Row, doc: dict[str, Any], conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The issue's sub-tasks, oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM issue WHERE json_extract(doc, '$.parent') = ? ORDER BY id", (row["id"],)
+    ).fetchall()
+    return [issue_brief(sub) for sub in rows]
+
+
+def render_parent(row: sqlite3.Row, doc: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """A sub-task's parent (None on a standard issue: ``issue_json`` then leaves the field out)."""
+    parent = doc.get("parent")
+    found = conn.execute("SELECT * FROM issue WHERE id = ?", (parent,)).fetchone() if parent else None
+    return issue_brief(found) if found is not None else None
