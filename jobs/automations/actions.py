@@ -36,9 +36,11 @@ from jobs.automations.model import (
     DigestAction,
     NotifyAction,
     ResolveAction,
+    RouteAction,
     SetAction,
     TransitionAction,
 )
+from jobs.automations.routes import route_issue
 from jobs.automations.subtasks import add_subtasks
 from jobs.clock import utcnow
 from jobs.context import Context
@@ -124,6 +126,8 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
             if run.ctx.config.tracker_kind(run.firing.tracker) == "jira":
                 return add_subtasks(run, name, items)  # Jira's checklist: sub-tasks, each looked up first
             return {"checklist": run.tracker.add_checklist(run.key, name, items)}  # found by name first
+        case RouteAction():
+            return route_issue(run, action)
     raise ActionFailed(f"unknown action {type(action).__name__}")
 
 

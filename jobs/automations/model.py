@@ -129,6 +129,14 @@ class DigestAction:
     title: str = ""
 
 
+@dataclass(frozen=True)
+class RouteAction:
+    """Route the issue by the rule file's route ``route`` (``routes:``): a routing request submitted as a
+    coordinator's would be, carried out by the routing job (jobs/routing/)."""
+
+    route: str
+
+
 Action = (
     CommentAction
     | NotifyAction
@@ -139,6 +147,7 @@ Action = (
     | CreateAction
     | ChecklistAction
     | DigestAction
+    | RouteAction
 )
 
 
@@ -262,4 +271,6 @@ def describe(action: Action) -> str:
             )
         case DigestAction(telegram_chat=chat, email=email):
             return "digest to " + ", ".join(x for x in (chat and f"telegram {chat}", email) if x)
+        case RouteAction(route=route):
+            return f"route by {route!r}"
     return type(action).__name__

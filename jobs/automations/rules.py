@@ -257,6 +257,8 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
             critical=digest.critical,
             title=digest.title,
         )
+    if kind == "route" and spec.route is not None:
+        return model.RouteAction(route=spec.route)
     raise NotRunYet(f"action {kind} is not run yet")
 
 

@@ -10,18 +10,19 @@ its status adds nothing (as Kaiten finds its checklist by name).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from connector.types import IssueDraft, Target
 
 if TYPE_CHECKING:
+    from connector.jira.tracker import JiraTracker
     from jobs.automations.actions import ActionRun
 
 
 def add_subtasks(run: ActionRun, name: str, items: Sequence[str]) -> dict[str, Any]:
     """The sub-tasks of the checklist ``name`` on the firing's issue, each item once; what was created
     and what was there already."""
-    tracker = run.tracker
+    tracker = cast("JiraTracker", run.tracker)  # the firing's tracker is a Jira (behind its breaker)
     there = {state.summary.strip().casefold() for state in tracker.subtasks(run.key)}
     missing = [(n, item) for n, item in enumerate(items) if item.strip().casefold() not in there]
     created: list[str] = []
