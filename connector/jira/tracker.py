@@ -355,6 +355,12 @@ class JiraTracker(JiraFiles):
         for user in users:
             self.request("POST", f"issue/{key}/watchers", body=json.dumps(user))
 
+    def watchers(self, key: str) -> list[str]:
+        """``GET /issue/{key}/watchers`` (``{"watchers": [user...]}``, Atlassian's REST reference, "Get
+        issue watchers"): each as a user name on Data Center, an account id on Cloud."""
+        data = self.get_json(f"issue/{key}/watchers")
+        return [found for user in data.get("watchers") or [] if (found := user_id(user))]
+
     def archive(self, key: str, *, comment: str | None = None) -> None:
         """Jira Data Center and Cloud archive issues only in bulk, as an admin; a route closes them."""
         raise Unsupported("Jira issues are not archived one by one; close the issue with a transition")

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from config import automation_actions as config_actions
+from config.routes import Route
 from connector.types import IssueState, SearchQuery, Target
 from jobs.registry import Cron, Every
 from mappers import schedules
@@ -94,13 +95,16 @@ class SetAction:
 @dataclass(frozen=True)
 class CreateAction:
     """Create an issue / card in ``target``, linked to the source issue when ``link``; ``carry`` copies
-    the source's ``labels`` and ``assignee``."""
+    the source's ``labels``, ``assignee``, ``description``, ``priority`` and ``watchers`` (Kaiten:
+    members); ``fields`` fills the new issue's fields as a route fills its target's (the rule file's
+    ``fields:`` as a spawn route to ``target``, planned by ``mappers.autofill``)."""
 
     target: Target
     title: str
     body: str = ""
     link: bool = True
     carry: tuple[str, ...] = ()
+    fields: Route | None = None
 
 
 @dataclass(frozen=True)

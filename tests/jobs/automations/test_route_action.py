@@ -46,18 +46,21 @@ AUTOMATIONS = """
 """
 
 
-@pytest.fixture
-def rctx(ctx: Context, kaiten: RunningSandbox, tmp_path: Path) -> Context:
-    """Jira and Kaiten look-alikes; the shipped rule file with Kaiten routes and two routing rules."""
-    folder = tmp_path / "config"
+def hub_with(ctx: Context, kaiten: RunningSandbox, folder: Path, automations: str) -> Context:
+    """Jira and Kaiten look-alikes; the shipped rule file with the Kaiten routes and ``automations``."""
     shutil.copytree(REPO_ROOT / "config" / "catalogues", folder / "catalogues")
     shutil.copytree(REPO_ROOT / "config" / "canned", folder / "canned")
     rules = yaml.safe_load((REPO_ROOT / "config" / "hub.yaml").read_text())
     rules["routes"].update(yaml.safe_load(KAITEN_ROUTES))
-    rules["automations"] = yaml.safe_load(AUTOMATIONS)
+    rules["automations"] = yaml.safe_load(automations)
     (folder / "hub.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False))
     update = {"KAITEN_URL": kaiten.url, "KAITEN_TOKEN": "t", "HUB_CONFIG": folder / "hub.yaml"}
     return build_context(ctx.settings.model_copy(update=update))
+
+
+@pytest.fixture
+def rctx(ctx: Context, kaiten: RunningSandbox, tmp_path: Path) -> Context:
+    return hub_with(ctx, kaiten, tmp_path / "config", AUTOMATIONS)
 
 
 def commented(ctx: Context, tracker: str, key: str, text: str) -> firings.Firing:
