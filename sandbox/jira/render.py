@@ -28,7 +28,6 @@ from sandbox.jira.catalogue import (
 )
 from sandbox.jira.context import api_url, catalogue, is_cloud, jira_state, site_url
 from sandbox.jira.store import find_issue, issue_labels
-from sandbox.jira.subtasks import render_parent, render_subtasks
 
 AVATAR_SIZES = ("48x48", "24x24", "16x16", "32x32")
 
@@ -232,6 +231,21 @@ def linked_issue_json(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+def _subtasks(row: sqlite3.Row, doc: dict[str, Any], conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The issue's sub-tasks (sandbox/jira/subtasks.py), oldest first, each as a linked issue shows."""
+    rows = conn.execute(
+        "SELECT * FROM issue WHERE json_extract(doc, '$.parent') = ? ORDER BY id", (row["id"],)
+    ).fetchall()
+    return [linked_issue_json(sub) for sub in rows]
+
+
+def _parent(row: sqlite3.Row, doc: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """A sub-task's parent (None on a standard issue: ``issue_json`` then leaves the field out)."""
+    parent = doc.get("parent")
+    found = conn.execute("SELECT * FROM issue WHERE id = ?", (parent,)).fetchone() if parent else None
+    return linked_issue_json(found) if found is not None else None
+
+
 def _status_category_changed(row: sqlite3.Row, conn: sqlite3.Connection) -> str:
     """``statuscategorychangedate``: the last change of status that changed its category, else the
     creation (Jira Cloud and Data Center both return the field)."""
@@ -342,8 +356,8 @@ FIELD_RENDERERS: dict[str, FieldRenderer] = {
     "comment": _render_comments,
     "attachment": _render_attachments,
     "issuelinks": lambda r, d, c: _issue_links(c, r["id"]),
-    "subtasks": render_subtasks,
-    "parent": render_parent,
+    "subtasks": _subtasks,
+    "parent": _parent,
     "fixVersions": lambda r, d, c: [],
     "versions": lambda r, d, c: [],
     "environment": lambda r, d, c: None,

@@ -9,7 +9,8 @@ parent must contain the ID or key of the parent issue"). A sub-task type without
 with ``errors.issuetype`` "Issue type is a sub-task but parent issue key or id not specified." (the
 answer quoted in gioboa/jira-plugin#35); a parent on a standard type, an unknown parent, a parent that
 is itself a sub-task or sits in another project are refused too, as a company-managed project does.
-The parent's id is kept in the issue's ``doc`` (``parent``), so older sandbox files need no new column.
+The parent's id is kept in the issue's ``doc`` (``parent``), so older sandbox files need no new column;
+render.py shows ``subtasks`` and ``parent``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sqlite3
 from typing import Any
 
 from sandbox.jira.catalogue import IssueType, Project
-from sandbox.jira.context import api_url, catalogue
+from sandbox.jira.context import catalogue
 from sandbox.jira.errors import field_errors
 from sandbox.jira.store import Draft, find_issue
 
@@ -57,41 +58,3 @@ def _parent_id(
     if parent["project_id"] != project.id:
         raise field_errors({"project": "A sub-task must be in its parent's project."})
     return int(parent["id"])
-
-
-def issue_brief(row: sqlite3.Row) -> dict[str, Any]:
-    """An issue as ``subtasks`` and ``parent`` show one."""
-    from sandbox.jira.render import issue_type_json, priority_json, status_json  # render imports this module
-
-    cat = catalogue()
-    status, priority, issue_type = (
-        cat.status(row["status_id"]),
-        cat.priority(row["priority_id"]),
-        cat.issue_type(row["issuetype_id"]),
-    )
-    return {
-        "id": str(row["id"]),
-        "key": row["key"],
-        "self": f"{api_url()}/issue/{row['id']}",
-        "fields": {
-            "summary": row["summary"],
-            "status": status_json(status) if status else None,
-            "priority": priority_json(priority) if priority else None,
-            "issuetype": issue_type_json(issue_type) if issue_type else None,
-        },
-    }
-
-
-def render_subtasks(row: sqlite3.Row, doc: dict[str, Any], conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """The issue's sub-tasks, oldest first."""
-    rows = conn.execute(
-        "SELECT * FROM issue WHERE json_extract(doc, '$.parent') = ? ORDER BY id", (row["id"],)
-    ).fetchall()
-    return [issue_brief(sub) for sub in rows]
-
-
-def render_parent(row: sqlite3.Row, doc: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any] | None:
-    """A sub-task's parent (None on a standard issue: ``issue_json`` then leaves the field out)."""
-    parent = doc.get("parent")
-    found = conn.execute("SELECT * FROM issue WHERE id = ?", (parent,)).fetchone() if parent else None
-    return issue_brief(found) if found is not None else None

@@ -20,6 +20,7 @@ from sandbox.server import RunningSandbox
 from store import automations as firings
 from tests.jobs.automations.conftest import with_automations
 from tests.jobs.conftest import add_fault, pause_elapsed
+from tests.jobs.routing.conftest import issue_json
 from tests.jobs.test_events import SECRET, move, open_issue, post_hook, run_event, transition_webhook
 from tests.mappers.factories import telegram_message
 from tests.sandboxes import CONTROL
@@ -29,24 +30,15 @@ STAGE_ITEMS = ["Reproduce the problem", "Agree on a fix date with the customer",
 
 def subtasks(sandbox: RunningSandbox, key: str) -> list[tuple[str, str]]:
     """The issue's sub-tasks as Jira lists them: (key, summary)."""
-    issue = requests.get(
-        f"{sandbox.url}/rest/api/2/issue/{key}",
-        params={"fields": "subtasks"},
-        headers={"Authorization": "Bearer t"},
-        timeout=10,
-    ).json()
-    return [(s["key"], s["fields"]["summary"]) for s in issue["fields"]["subtasks"]]
+    return [
+        (s["key"], s["fields"]["summary"]) for s in issue_json(sandbox, key, "subtasks")["fields"]["subtasks"]
+    ]
 
 
 def parent_of(sandbox: RunningSandbox, key: str) -> str:
-    issue = requests.get(
-        f"{sandbox.url}/rest/api/2/issue/{key}",
-        params={"fields": "parent,issuetype"},
-        headers={"Authorization": "Bearer t"},
-        timeout=10,
-    ).json()
-    assert issue["fields"]["issuetype"]["subtask"] is True
-    return str(issue["fields"]["parent"]["key"])
+    fields = issue_json(sandbox, key, "parent,issuetype")["fields"]
+    assert fields["issuetype"]["subtask"] is True
+    return str(fields["parent"]["key"])
 
 
 def hooked(ctx: Context) -> Context:
