@@ -26,6 +26,7 @@ from config.targets import TargetRef
 from connector.base import Tracker
 from connector.types import IssueDraft
 from jobs.automations.model import CreateAction
+from jobs.automations.routes import as_firing_errors
 from jobs.routing.drafts import draft_of
 from jobs.routing.errors import PlanRefused
 from jobs.routing.planning import read_source
@@ -64,11 +65,7 @@ def new_issue(run: ActionRun, action: CreateAction, tracker: Tracker) -> NewIssu
 
     carry = set(action.carry)
     same_instance = action.target.tracker == run.firing.tracker
-    source = (
-        read_source(run.ctx, run.firing.tracker, run.key)
-        if action.fields is not None or "description" in carry
-        else None
-    )
+    source = _source(run) if action.fields is not None or "description" in carry else None
     planned = IssueDraft(action.target, "", "", run.marker)
     later: dict[str, Any] = {}
     if action.fields is not None:
@@ -113,6 +110,12 @@ def finish_issue(tracker: Tracker, key: str, new: NewIssue, *, found: bool) -> N
         tracker.update_fields(key, new.later)
     if new.watchers:
         tracker.add_watchers(key, new.watchers)
+
+
+def _source(run: ActionRun) -> SourceIssue:
+    """The firing's issue with every field and its description, as routing reads a source."""
+    with as_firing_errors(f"create: reading {run.key}"):
+        return read_source(run.ctx, run.firing.tracker, run.key)
 
 
 def _body(run: ActionRun, action: CreateAction, title: str, source: SourceIssue | None) -> str:

@@ -12,6 +12,8 @@ fill, another route running for it) fails the firing with the routing service's 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from connector.errors import TrackerUnavailable
@@ -28,17 +30,25 @@ VIA = "automation"
 
 def route_issue(run: ActionRun, action: RouteAction) -> dict[str, Any]:
     """Submit (or find submitted) the routing request of this firing; its id and status."""
-    from jobs.automations.actions import ActionFailed  # actions imports this module
-
     actor = f"automation {run.firing.rule} firing {run.firing.id}"
     request = requests.request_by(run.ctx.engine, action.route, run.firing.tracker, run.key, actor)
     if request is None:
-        try:
+        with as_firing_errors(f"route {action.route!r}"):
             request = api.submit(
                 run.ctx, action.route, run.key, {}, actor=actor, via=VIA, tracker=run.firing.tracker
             )
-        except TrackerDown as exc:
-            raise TrackerUnavailable(str(exc)) from None
-        except RoutingError as exc:
-            raise ActionFailed(f"route {action.route!r}: {type(exc).__name__}: {exc}") from None
     return {"route_request": request.id, "status": request.status}
+
+
+@contextmanager
+def as_firing_errors(what: str) -> Iterator[None]:
+    """The routing service's errors as a firing's: a tracker that does not answer is "later"
+    (``TrackerUnavailable``), a refusal fails the action (``ActionFailed``, naming ``what``)."""
+    from jobs.automations.actions import ActionFailed  # actions imports this module
+
+    try:
+        yield
+    except TrackerDown as exc:
+        raise TrackerUnavailable(str(exc)) from None
+    except RoutingError as exc:
+        raise ActionFailed(f"{what}: {type(exc).__name__}: {exc}") from None

@@ -19,10 +19,11 @@ from jobs.context import Context
 from sandbox.server import RunningSandbox
 from store import automations as firings
 from tests.jobs.automations.test_route_action import commented, hub_with
-from tests.jobs.conftest import sandbox_issues
+from tests.jobs.conftest import add_fault, pause_elapsed, sandbox_issues
 from tests.jobs.routing.conftest import create_source, issue_json
 from tests.jobs.routing.test_kaiten import card
 from tests.jobs.routing.test_kaiten import kaiten as kaiten  # noqa: PLC0414 - the fixture
+from tests.sandboxes import CONTROL
 
 AUTOMATIONS = """
 - name: parts-task
@@ -151,3 +152,19 @@ def test_a_kaiten_card_is_created_with_its_properties_and_the_description_asap_m
         timeout=10,
     ).json()
     assert [c["id"] for c in cards if c["title"] == "Fix: Export fails"] == [int(key)]
+
+
+def test_a_tracker_outage_while_the_source_is_read_is_retried_and_creates_once(
+    cctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    source = create_source(cctx, "Paper jam")
+    firing = commented(cctx, "jira", source.key, "this printer needs parts")
+    add_fault(jira_sandbox, status=503, methods=["GET"], paths=[f"/rest/api/2/issue/{source.key}"])
+    assert run_firing_with(cctx, firing.id) == "pending"  # waits for the tracker, under its breaker
+    assert sandbox_issues(jira_sandbox, "project = HW") == []
+    requests.delete(f"{jira_sandbox.url}/_sandbox/faults", headers=CONTROL, timeout=5)
+    pause_elapsed(cctx)
+    waiting = firings.get(cctx.engine, firing.id)
+    assert waiting is not None and waiting.next_attempt_at is not None
+    assert run_firing_with(cctx, firing.id, waiting.next_attempt_at) == "done"
+    assert len(sandbox_issues(jira_sandbox, "project = HW")) == 1
