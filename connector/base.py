@@ -205,6 +205,11 @@ class Tracker(Protocol):
         ``Unsupported`` where the tracker has no watchers."""
         ...
 
+    def watchers(self, key: str) -> list[str]:
+        """Who watches the issue, as ``add_watchers`` takes them (Jira: its watchers; Kaiten: the card's
+        members other than the responsible one)."""
+        ...
+
     def archive(self, key: str, *, comment: str | None = None) -> None:
         """Take the issue off its board, kept (Kaiten: ``condition`` 2), after adding ``comment`` unless
         it is there already; an archived issue stays so, so a repeat is harmless. ``Unsupported`` where

@@ -145,6 +145,23 @@ def recent_request(
     return _request(row) if row else None
 
 
+def request_by(engine: Engine, route: str, tracker: str, key: str, requested_by: str) -> RouteRequest | None:
+    """The newest request by ``route`` for the source issue that ``requested_by`` made (an automation's
+    firing looks up what it submitted before it submits)."""
+    c = route_requests.c
+    query = (
+        sa.select(route_requests)
+        .where(
+            c.route == route, c.source_tracker == tracker, c.source_key == key, c.requested_by == requested_by
+        )
+        .order_by(c.created_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _request(row) if row else None
+
+
 def add_request(
     engine: Engine,
     *,

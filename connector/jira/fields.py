@@ -216,6 +216,13 @@ def read_schema(http: JiraClient, target: Target) -> FieldSchema:
     return FieldSchema(target, fields, choices)
 
 
+def subtask_type_id(http: JiraClient, project: str) -> str | None:
+    """The id of the project's first sub-task issue type (createmeta marks each type ``subtask``), or
+    None when the project has none."""
+    found = next((t for t in _issue_types(http, project) if t.get("subtask") is True), None)
+    return str(found["id"]) if found is not None else None
+
+
 def _issue_types(http: JiraClient, project: str) -> list[dict[str, Any]]:
     try:
         return list(_pages(http, f"issue/createmeta/{project}/issuetypes", ("values", "issueTypes")))

@@ -30,6 +30,7 @@ from connector.jira.fields import (
     issue_state,
     read_schema,
     state_fields,
+    subtask_type_id,
     user_id,
     user_ref,
 )
@@ -354,6 +355,12 @@ class JiraTracker(JiraFiles):
         for user in users:
             self.request("POST", f"issue/{key}/watchers", body=json.dumps(user))
 
+    def watchers(self, key: str) -> list[str]:
+        """``GET /issue/{key}/watchers`` (``{"watchers": [user...]}``, Atlassian's REST reference, "Get
+        issue watchers"): each as a user name on Data Center, an account id on Cloud."""
+        data = self.get_json(f"issue/{key}/watchers")
+        return [found for user in data.get("watchers") or [] if (found := user_id(user))]
+
     def archive(self, key: str, *, comment: str | None = None) -> None:
         """Jira Data Center and Cloud archive issues only in bulk, as an admin; a route closes them."""
         raise Unsupported("Jira issues are not archived one by one; close the issue with a transition")
@@ -365,6 +372,22 @@ class JiraTracker(JiraFiles):
     def add_checklist(self, key: str, name: str, items: Sequence[str]) -> str:
         """Jira has no checklists: its counterpart is sub-tasks (``create_issue`` with ``draft.parent``)."""
         raise Unsupported("Jira has no checklists; create sub-tasks (a draft with a parent) instead")
+
+    def subtasks(self, key: str) -> list[IssueState]:
+        """The issue's sub-tasks as its ``fields.subtasks`` lists them (key, summary, status, priority,
+        type: Jira REST v2's issue representation), in one read; what a checklist of sub-tasks looks
+        up before it creates one."""
+        data = self.get_json(f"issue/{key}", {"fields": "subtasks"})
+        found = (data.get("fields") or {}).get("subtasks") or []
+        return [issue_state(s, self._ref(str(s["key"]), str(s.get("id"))), (), False) for s in found]
+
+    def subtask_type(self, project: str) -> str:
+        """The id of the project's sub-task issue type (cached for ``schema_ttl``); ``TrackerRejected``
+        when the project has none (a Jira admin can add one to its issue type scheme)."""
+        found = self._meta.get(("subtask-type", project), lambda: subtask_type_id(self, project))
+        if found is None:
+            raise TrackerRejected(f"project {project} has no sub-task issue type", 400)
+        return str(found)
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -111,6 +111,13 @@ class CardEdits(CardComments, CachedReads):
             if wanted not in members:
                 self.request("POST", f"/cards/{card_id_of(card['id'])}/members", json={"user_id": wanted})
 
+    def watchers(self, key: str) -> list[str]:
+        """The card's members (``type`` 1): Kaiten's watchers; the responsible one (``type`` 2) is the
+        card's assignee."""
+        card = self.get_card(key)
+        plain = [m for m in card.get("members") or [] if to_int(m.get("type")) != MEMBER_RESPONSIBLE]
+        return [str(user) for user in map(member_id, plain) if user is not None]
+
     def archive(self, key: str, *, comment: str | None = None) -> None:
         """Add ``comment`` unless the card has it (first, while the card is still on the board), then
         ``PATCH /cards/{id}`` with ``condition`` 2 unless the card is archived already. Kaiten's card

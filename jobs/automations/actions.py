@@ -25,8 +25,9 @@ from typing import Any
 
 from connector.base import Tracker
 from connector.mail import send_mail
-from connector.types import DONE, IssueDraft, IssueRef, IssueState
+from connector.types import DONE, IssueRef, IssueState
 from jobs import canned as canned_jobs
+from jobs.automations.drafts import finish_issue, new_issue
 from jobs.automations.model import (
     Action,
     AssignAction,
@@ -36,9 +37,12 @@ from jobs.automations.model import (
     DigestAction,
     NotifyAction,
     ResolveAction,
+    RouteAction,
     SetAction,
     TransitionAction,
 )
+from jobs.automations.routes import route_issue
+from jobs.automations.subtasks import add_subtasks
 from jobs.clock import utcnow
 from jobs.context import Context
 from jobs.replies import send_to_customer
@@ -120,7 +124,11 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
             if chosen is None:
                 return {"skipped": f"no checklist for status {run.issue.get('status')!r}"}
             name, items = chosen
+            if run.ctx.config.tracker_kind(run.firing.tracker) == "jira":
+                return add_subtasks(run, name, items)  # Jira's checklist: sub-tasks, each looked up first
             return {"checklist": run.tracker.add_checklist(run.key, name, items)}  # found by name first
+        case RouteAction():
+            return route_issue(run, action)
     raise ActionFailed(f"unknown action {type(action).__name__}")
 
 
@@ -271,23 +279,9 @@ def _least_open(run: ActionRun, action: AssignAction) -> str:
 def _create(run: ActionRun, action: CreateAction) -> Progress:
     tracker = run.ctx.tracker(action.target.tracker)
     found = tracker.find_issue(run.marker)
-    if found is None:
-        labels = tuple(run.issue.get("labels") or ()) if "labels" in action.carry else ()
-        if run.ctx.config.tracker_kind(action.target.tracker) == "jira":
-            labels += (run.marker,)  # Jira finds an issue by its idempotency label (Kaiten: external_id)
-        assignee = run.issue.get("assignee") if "assignee" in action.carry else None
-        markup = run.ctx.markup(action.target.tracker)
-        title = render_text(action.title, run.issue)
-        body = markup.escape(render_text(action.body, run.issue) if action.body else f"{title} ({run.key})")
-        draft = IssueDraft(
-            target=action.target,
-            title=title,
-            body=body,
-            idempotency_key=run.marker,
-            labels=labels,
-            assignee=assignee,
-        )
-        found = tracker.create_issue(draft)
+    new = new_issue(run, action, tracker)  # jobs/automations/drafts.py: fields, carried values
+    ref = found or tracker.create_issue(new.draft)
+    finish_issue(tracker, ref.key, new, found=found is not None)
     if action.link and action.target.tracker == run.firing.tracker:
-        tracker.link(run.key, found.key)
-    return {"created": found.key}
+        tracker.link(run.key, ref.key)
+    return {"created": ref.key}

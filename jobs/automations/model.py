@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from config import automation_actions as config_actions
+from config.routes import Route
 from connector.types import IssueState, SearchQuery, Target
 from jobs.registry import Cron, Every
 from mappers import schedules
@@ -94,13 +95,16 @@ class SetAction:
 @dataclass(frozen=True)
 class CreateAction:
     """Create an issue / card in ``target``, linked to the source issue when ``link``; ``carry`` copies
-    the source's ``labels`` and ``assignee``."""
+    the source's ``labels``, ``assignee``, ``description``, ``priority`` and ``watchers`` (Kaiten:
+    members); ``fields`` fills the new issue's fields as a route fills its target's (the rule file's
+    ``fields:`` as a spawn route to ``target``, planned by ``mappers.autofill``)."""
 
     target: Target
     title: str
     body: str = ""
     link: bool = True
     carry: tuple[str, ...] = ()
+    fields: Route | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,14 @@ class DigestAction:
     title: str = ""
 
 
+@dataclass(frozen=True)
+class RouteAction:
+    """Route the issue by the rule file's route ``route`` (``routes:``): a routing request submitted as a
+    coordinator's would be, carried out by the routing job (jobs/routing/)."""
+
+    route: str
+
+
 Action = (
     CommentAction
     | NotifyAction
@@ -139,6 +151,7 @@ Action = (
     | CreateAction
     | ChecklistAction
     | DigestAction
+    | RouteAction
 )
 
 
@@ -262,4 +275,6 @@ def describe(action: Action) -> str:
             )
         case DigestAction(telegram_chat=chat, email=email):
             return "digest to " + ", ".join(x for x in (chat and f"telegram {chat}", email) if x)
+        case RouteAction(route=route):
+            return f"route by {route!r}"
     return type(action).__name__

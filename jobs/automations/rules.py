@@ -17,6 +17,7 @@ from config.rules import HubConfig
 from config.targets import JiraTarget, KaitenTarget
 from connector.types import IssueState, SearchQuery, Target
 from jobs.automations import model
+from jobs.automations.drafts import autofill_route
 from jobs.automations.model import AutomationRule, CalendarSchedule, IssueFacts
 from jobs.context import Context
 from jobs.registry import Every
@@ -26,6 +27,7 @@ from mappers.calendar import BusinessCalendar, business_calendar
 
 SCAN_CONDITIONS_EVERY = 300.0  # seconds between scans of a rule whose trigger is a condition
 CREATED_WINDOW = dt.timedelta(days=2)  # "created" rules look at issues created this recently
+CARRIED = {"tags": "labels", "responsible": "assignee", "members": "watchers"}  # carry: names → the engine's
 EVENT_KINDS = {  # a trigger's event → the TrackerEvent kinds the hub journals for it
     "commented": ("comment_created",),
     "transitioned": ("issue_transitioned",),
@@ -232,19 +234,16 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
         return model.SetAction(fields=values, add_labels=spec.set.added, remove_labels=spec.set.remove_labels)
     if kind == "create" and spec.create is not None:
         create = spec.create
-        if create.fields or set(create.carry) - {"tags", "labels", "responsible", "assignee", "links"}:
-            raise NotRunYet("create: fields and carrying description/priority/members are not run yet")
-        carry = tuple({"tags": "labels", "responsible": "assignee"}.get(item, item) for item in create.carry)
+        carry = tuple(CARRIED.get(item, item) for item in create.carry)
         return model.CreateAction(
             target=_target(create.target or automation.target),
             title=create.title,
             body=create.body or "",
             link=bool(create.link) or "links" in create.carry,
             carry=carry,
+            fields=autofill_route(create.target or automation.target, create.fields),
         )
     if kind == "checklist" and spec.checklist is not None:
-        if automation.target.kind != "kaiten":
-            raise NotRunYet("checklist on Jira (sub-tasks) is not run yet; Kaiten checklists are")
         checklist = spec.checklist
         return model.ChecklistAction(
             name=checklist.name,
@@ -259,6 +258,8 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
             critical=digest.critical,
             title=digest.title,
         )
+    if kind == "route" and spec.route is not None:
+        return model.RouteAction(route=spec.route)
     raise NotRunYet(f"action {kind} is not run yet")
 
 

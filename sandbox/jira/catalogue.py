@@ -38,6 +38,9 @@ class IssueType:
     id: str
     name: str
     description: str
+    subtask: bool = (
+        False  # a sub-task type: created with ``fields.parent``, listed in the parent's ``subtasks``
+    )
 
 
 @dataclass(frozen=True)
@@ -115,30 +118,32 @@ ISSUE_TYPES = (
     IssueType("10001", "Story", "A user story."),
     IssueType("10002", "Task", "A task that needs to be done."),
     IssueType("10004", "Bug", "A problem which impairs or prevents the functions of the product."),
+    IssueType("10003", "Sub-task", "The sub-task of the issue", subtask=True),  # as a fresh Jira has it
 )
+SUBTASK_TYPE = "10003"
 PROJECTS = (
     Project(
         "10000",
         "SUP",
         "Support",
-        ("10002", "10004"),
+        ("10002", "10004", SUBTASK_TYPE),
         (Component("10000", "Email"), Component("10001", "Web form"), Component("10002", "Telegram")),
     ),
     Project(
         "10001",
         "DEV",
         "Development",
-        ("10002", "10004", "10001"),
+        ("10002", "10004", "10001", SUBTASK_TYPE),
         (Component("10100", "Backend"), Component("10101", "Frontend")),
     ),
     Project(
         "10002",
         "HW",
         "Hardware",
-        ("10002", "10004"),
+        ("10002", "10004", SUBTASK_TYPE),
         (Component("10200", "Printers"), Component("10201", "Servers"), Component("10202", "Network")),
     ),
-    Project("10003", "DB", "Database", ("10002", "10004"), (Component("10300", "PostgreSQL"),)),
+    Project("10003", "DB", "Database", ("10002", "10004", SUBTASK_TYPE), (Component("10300", "PostgreSQL"),)),
 )
 STATUSES = (
     Status("10000", "To Do", "new"),
@@ -276,7 +281,8 @@ class Catalogue:
         if any(p.key == key for p in self.projects):
             return
         new_id = str(max(int(p.id) for p in self.projects) + 1)
-        self.projects.append(Project(new_id, key, name.strip() or key.title(), ("10002", "10004", "10001")))
+        types = ("10002", "10004", "10001", SUBTASK_TYPE)
+        self.projects.append(Project(new_id, key, name.strip() or key.title(), types))
 
     # lookups by id or name; None when unknown
     def project(self, ref: object) -> Project | None:

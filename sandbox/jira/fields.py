@@ -257,7 +257,7 @@ def validate_create(
     project, issue_type = _resolve_project_and_type(fields, cat)
     draft = Draft(columns={"priority_id": DEFAULT_PRIORITY, "reporter": user, "assignee": None})
     ctx = FieldContext(cat, project, text_limit, cloud)
-    errors = apply_fields(fields, draft, ctx, skip=("project", "issuetype"))
+    errors = apply_fields(fields, draft, ctx, skip=("project", "issuetype", "parent"))  # parent: subtasks.py
     if "summary" not in fields:
         errors.setdefault("summary", "You must specify a summary of the issue.")
     for fdef in cat.screen(project, issue_type):

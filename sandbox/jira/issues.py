@@ -32,6 +32,7 @@ from sandbox.jira.fields import (
 )
 from sandbox.jira.render import available_transitions, issue_json, transition_json, wanted_fields
 from sandbox.jira.store import Draft, insert_issue, stamp_now
+from sandbox.jira.subtasks import set_parent
 from sandbox.jira.webhooks import emit, emit_changes, emit_issue_created, snapshot_payload
 from sandbox.store import transaction
 
@@ -46,9 +47,11 @@ BULK_LIMIT = 50
 @api_route("/issue", methods=("POST",))
 def create_issue() -> tuple[Response, int]:
     state = jira_state()
+    body = request_json()
     project, issue_type, draft = validate_create(
-        request_json(), state.cat, current_user(), state.text_limit, cloud=state.cloud
+        body, state.cat, current_user(), state.text_limit, cloud=state.cloud
     )
+    set_parent(draft, body["fields"], project, issue_type, db())
     row = insert_issue(db(), project, issue_type, draft, current_user())
     emit_issue_created(row)
     return jsonify({"id": str(row["id"]), "key": row["key"], "self": f"{api_url()}/issue/{row['id']}"}), 201
@@ -68,6 +71,7 @@ def create_issues_bulk() -> tuple[Response, int]:
             project, issue_type, draft = validate_create(
                 update, catalogue(), current_user(), jira_state().text_limit, cloud=jira_state().cloud
             )
+            set_parent(draft, update["fields"], project, issue_type, db())
         except JiraError as exc:
             element = {"errorMessages": exc.messages, "errors": exc.errors}
             errors.append({"status": exc.status, "failedElementNumber": index, "elementErrors": element})

@@ -102,7 +102,7 @@ def issue_type_json(issue_type: IssueType) -> dict[str, Any]:
         "description": issue_type.description,
         "iconUrl": f"{site_url()}/secure/viewavatar?size=xsmall&avatarId=10318&avatarType=issuetype",
         "name": issue_type.name,
-        "subtask": False,
+        "subtask": issue_type.subtask,
         "avatarId": 10318,
     }
 
@@ -231,6 +231,21 @@ def linked_issue_json(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+def _subtasks(row: sqlite3.Row, doc: dict[str, Any], conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The issue's sub-tasks (sandbox/jira/subtasks.py), oldest first, each as a linked issue shows."""
+    rows = conn.execute(
+        "SELECT * FROM issue WHERE json_extract(doc, '$.parent') = ? ORDER BY id", (row["id"],)
+    ).fetchall()
+    return [linked_issue_json(sub) for sub in rows]
+
+
+def _parent(row: sqlite3.Row, doc: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """A sub-task's parent (None on a standard issue: ``issue_json`` then leaves the field out)."""
+    parent = doc.get("parent")
+    found = conn.execute("SELECT * FROM issue WHERE id = ?", (parent,)).fetchone() if parent else None
+    return linked_issue_json(found) if found is not None else None
+
+
 def _status_category_changed(row: sqlite3.Row, conn: sqlite3.Connection) -> str:
     """``statuscategorychangedate``: the last change of status that changed its category, else the
     creation (Jira Cloud and Data Center both return the field)."""
@@ -341,7 +356,8 @@ FIELD_RENDERERS: dict[str, FieldRenderer] = {
     "comment": _render_comments,
     "attachment": _render_attachments,
     "issuelinks": lambda r, d, c: _issue_links(c, r["id"]),
-    "subtasks": lambda r, d, c: [],
+    "subtasks": _subtasks,
+    "parent": _parent,
     "fixVersions": lambda r, d, c: [],
     "versions": lambda r, d, c: [],
     "environment": lambda r, d, c: None,
@@ -374,6 +390,8 @@ def issue_json(
         "key": row["key"],
         "fields": {name: FIELD_RENDERERS[name](row, doc, conn) for name in fields},
     }
+    if out["fields"].get("parent", "") is None:
+        del out["fields"]["parent"]  # only a sub-task has one
     if "names" in expand:
         defs = catalogue().fields
         out["names"] = {name: defs[name].name for name in fields if name in defs}

@@ -187,5 +187,5 @@ def test_each_target_has_its_own_required_fields_on_the_sandbox(sandbox: Running
     assert severity is not None and severity.required and severity.type == "option"
     assert [c.name for c in severity.allowed] == ["Critical", "Major", "Minor"]
     assert "customfield_10020" not in {f.id for f in sup_task.required}
-    assert {c.name for c in dev_bug.issue_types} == {"Task", "Bug", "Story"}
-    assert {c.name for c in sup_task.issue_types} == {"Task", "Bug"}
+    assert {c.name for c in dev_bug.issue_types} == {"Task", "Bug", "Story", "Sub-task"}
+    assert {c.name for c in sup_task.issue_types} == {"Task", "Bug", "Sub-task"}

@@ -511,7 +511,8 @@ def test_jql_tokenizer_and_parser() -> None:
 def test_createmeta_has_the_data_center_shape(jira: JIRA, sandbox: RunningSandbox) -> None:
     types = api(sandbox, "GET", "/rest/api/2/issue/createmeta/SUP/issuetypes").json()
     assert set(types) == {"values", "startAt", "maxResults", "total", "isLast"}
-    assert [t["name"] for t in types["values"]] == ["Task", "Bug"]
+    assert [t["name"] for t in types["values"]] == ["Task", "Bug", "Sub-task"]
+    assert [t["subtask"] for t in types["values"]] == [False, False, True]
 
     fields = api(sandbox, "GET", "/rest/api/2/issue/createmeta/DEV/issuetypes/10004").json()
     by_id = {f["fieldId"]: f for f in fields["values"]}
@@ -521,7 +522,7 @@ def test_createmeta_has_the_data_center_shape(jira: JIRA, sandbox: RunningSandbo
     assert [v["value"] for v in by_id["customfield_10020"]["allowedValues"]] == ["Critical", "Major", "Minor"]
     assert by_id["priority"]["defaultValue"]["name"] == "Medium"
 
-    assert [t.name for t in jira.project_issue_types("DEV")] == ["Task", "Bug", "Story"]
+    assert [t.name for t in jira.project_issue_types("DEV")] == ["Task", "Bug", "Story", "Sub-task"]
     library_fields = jira.project_issue_fields("SUP", "10002")
     assert library_fields.total == len(library_fields)
     assert {f.fieldId for f in library_fields} >= {"summary", "labels", "customfield_10010"}
@@ -533,9 +534,14 @@ def test_metadata_endpoints(jira: JIRA) -> None:
     project = jira.project("SUP")
     assert project.id == "10000"
     assert project.name == "Support"
-    assert [t.name for t in project.issueTypes] == ["Task", "Bug"]
+    assert [t.name for t in project.issueTypes] == ["Task", "Bug", "Sub-task"]
     assert [p.name for p in jira.priorities()] == ["Highest", "High", "Medium", "Low", "Lowest"]
-    assert {t.name: t.id for t in jira.issue_types()} == {"Story": "10001", "Task": "10002", "Bug": "10004"}
+    assert {t.name: t.id for t in jira.issue_types()} == {
+        "Story": "10001",
+        "Task": "10002",
+        "Bug": "10004",
+        "Sub-task": "10003",
+    }
     fields = {f["id"]: f for f in jira.fields()}
     assert fields["customfield_10010"]["name"] == "Customer"
     assert fields["customfield_10020"]["schema"]["type"] == "option"
