@@ -366,6 +366,10 @@ class JiraTracker(JiraFiles):
         """Jira has no checklists: its counterpart is sub-tasks (``create_issue`` with ``draft.parent``)."""
         raise Unsupported("Jira has no checklists; create sub-tasks (a draft with a parent) instead")
 
+    def check_item(self, key: str, checklist_id: str, item_id: str) -> None:
+        """Jira has no checklists."""
+        raise Unsupported("Jira has no checklists")
+
     # -- helpers ----------------------------------------------------------------------------------
 
     def _ref(self, key: str, issue_id: str | None = None) -> IssueRef:

@@ -31,6 +31,7 @@ from jobs.automations.model import (
     Action,
     AssignAction,
     ChecklistAction,
+    ChecklistChildrenAction,
     CommentAction,
     CreateAction,
     DigestAction,
@@ -121,6 +122,8 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
                 return {"skipped": f"no checklist for status {run.issue.get('status')!r}"}
             name, items = chosen
             return {"checklist": run.tracker.add_checklist(run.key, name, items)}  # found by name first
+        case ChecklistChildrenAction():
+            return _checklist_children(run, action)
     raise ActionFailed(f"unknown action {type(action).__name__}")
 
 
@@ -291,3 +294,49 @@ def _create(run: ActionRun, action: CreateAction) -> Progress:
     if action.link and action.target.tracker == run.firing.tracker:
         tracker.link(run.key, found.key)
     return {"created": found.key}
+
+
+def _checklist_children(run: ActionRun, action: ChecklistChildrenAction) -> Progress:
+    """A child card per unchecked item of the checklist, each once: keyed by the item, not the firing, so
+    a later change of the checklist (another firing) finds the children the earlier one made."""
+    wanted = (action.checklist or "").casefold()
+    lists = [c for c in run.tracker.checklists(run.key) if not wanted or c.name.casefold() == wanted]
+    items = [(checklist.id, item) for checklist in lists for item in checklist.items if not item.checked]
+    if not items:
+        return {"skipped": f"no unchecked item in checklist {action.checklist or '(any)'!r}"}
+    tracker = run.ctx.tracker(action.target.tracker)
+    links = _external_links(run) if "links" in action.carry else []
+    children = {}
+    for checklist_id, item in items:
+        key = f"hub-child-{run.key}-{item.id}"
+        found = tracker.find_issue(key)
+        if found is None:
+            draft = IssueDraft(
+                target=action.target,
+                title=item.text,
+                body=run.ctx.markup(action.target.tracker).escape(f"{item.text} ({run.key})"),
+                idempotency_key=key,
+                labels=tuple(run.issue.get("labels") or ()) if "labels" in action.carry else (),
+                assignee=run.issue.get("assignee") if "assignee" in action.carry else None,
+                parent=run.key,
+            )
+            found = tracker.create_issue(draft)  # Kaiten: the card, then its tags and its parent
+        else:
+            tracker.link(run.key, found.key)  # the parent, in case an earlier create stopped before it
+        for link in links:
+            tracker.add_remote_link(found.key, link["url"], link["description"], global_id=link["url"])
+        if action.check_items:
+            run.tracker.check_item(run.key, checklist_id, item.id)
+        children[item.id] = found.key
+    return {"children": children}
+
+
+def _external_links(run: ActionRun) -> list[dict[str, str]]:
+    """The card's external links (Kaiten ``external_links``: url and description)."""
+    state = run.tracker.get_state(run.key, fields=("external_links",))
+    found = state.fields.get("external_links") or []
+    return [
+        {"url": str(link["url"]), "description": str(link.get("description") or link["url"])}
+        for link in found
+        if isinstance(link, dict) and link.get("url")
+    ]
