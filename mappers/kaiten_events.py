@@ -134,12 +134,13 @@ def _kaiten_card_update(
 
 
 def _changed_fields(old: Mapping[str, Any], changes: Mapping[str, Any]) -> tuple[str, ...]:
-    """The card fields ``changes`` holds; of ``properties`` (sent whole), those whose value differs."""
+    """The card fields ``changes`` holds whose value differs from ``old`` (``changes`` repeats some that
+    did not change, and ``properties`` whole)."""
     names: list[str] = []
     properties = old.get("properties")
     before: Mapping[str, Any] = properties if isinstance(properties, Mapping) else {}
     for name, value in changes.items():
-        if name in _KAITEN_BOOKKEEPING:
+        if name in _KAITEN_BOOKKEEPING or (name in old and old[name] == value):
             continue
         if name in _KAITEN_CHECKLIST_COUNTERS:
             names.append("checklists")
