@@ -9,6 +9,7 @@ retrying a delivery does.
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,15 @@ class Delivery:
     query: str
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+    def changelog(self) -> dict[str, str | None]:
+        """A Jira ``jira:issue_updated``'s changelog: each field's name → its new text."""
+        items = (self.payload.get("changelog") or {}).get("items") or []
+        return {item["field"]: item.get("toString") for item in items}
 
 
 @dataclass
