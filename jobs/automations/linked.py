@@ -20,8 +20,9 @@ What "linked" means per tracker:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connector.base import Tracker
@@ -54,8 +55,7 @@ def fire_linked(
     resolved = tracker.get_state(key, fields=LINK_FIELDS.get(kind, ()))
     if not resolved.done:  # the payload is a hint: the issue is read as it is now
         return []
-    resolution = event.resolution or _name(resolved.fields.get("resolution")) or resolved.status
-    occurrence = f"linked:{resolved.ref.key}:{resolution}"
+    resolution = _resolution(event, resolved)
     seen = RuleEvent(
         kind="linked_resolved",
         event_id=event.event_id,
@@ -63,6 +63,26 @@ def fire_linked(
         linked_project=resolved.container or None,
     )
     rules = [rule for rule in rules if rule.event_occurrence is not None and rule.event_occurrence(seen)]
+    now = utcnow()
+    found = list(_firings(tracker, resolved, resolution, kind, rules, now)) if rules else []
+    new = firings.insert(ctx.engine, found, now, JOB_GRACE)
+    enqueue_firings(ctx.redis, new)
+    if new:
+        log.info("automations.linked-fired event=%s resolved=%s firings=%d", event.event_id, key, len(new))
+    return new
+
+
+def _firings(
+    tracker: Tracker,
+    resolved: IssueState,
+    resolution: str,
+    kind: str,
+    rules: list[AutomationRule],
+    now: dt.datetime,
+) -> Iterator[NewFiring]:
+    """A firing per rule and linked issue whose conditions hold (each issue read once), keyed by the
+    resolved issue and its resolution."""
+    occurrence = f"linked:{resolved.ref.key}:{resolution}"
     linked = {
         "key": resolved.ref.key,
         "summary": resolved.summary,
@@ -70,21 +90,14 @@ def fire_linked(
         "status": resolved.status,
         "resolution": resolution,
     }
-    now = utcnow()
-    found = []
-    for other in linked_keys(resolved, kind) if rules else []:
+    for other in linked_keys(resolved, kind):
         state = state_for(tracker, other, rules)
         if kind == "kaiten" and state.container == resolved.container:
             continue  # the card's own sub-work (see the module's docstring)
         for rule in rules:
             if rule.accepts is None or rule.accepts(state, now):
                 payload = {**issue_payload(state), "linked": linked}
-                found.append(NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, payload))
-    new = firings.insert(ctx.engine, found, now, JOB_GRACE)
-    enqueue_firings(ctx.redis, new)
-    if new:
-        log.info("automations.linked-fired event=%s resolved=%s firings=%d", event.event_id, key, len(new))
-    return new
+                yield NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, payload)
 
 
 def linked_keys(resolved: IssueState, kind: str) -> list[str]:
@@ -99,5 +112,8 @@ def linked_keys(resolved: IssueState, kind: str) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _name(value: Any) -> str | None:
-    return str(value.get("name")) if isinstance(value, Mapping) and value.get("name") else None
+def _resolution(event: TrackerEvent, resolved: IssueState) -> str:
+    """The resolution the change set (Jira), else the issue's (Jira), else its status (a Kaiten column)."""
+    value: Any = resolved.fields.get("resolution")
+    named = str(value["name"]) if isinstance(value, Mapping) and value.get("name") else None
+    return event.resolution or named or resolved.status
