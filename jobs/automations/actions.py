@@ -308,27 +308,28 @@ def _checklist_children(run: ActionRun, action: ChecklistChildrenAction) -> Prog
     links = _external_links(run) if "links" in action.carry else []
     children = {}
     for checklist_id, item in items:
-        key = f"hub-child-{run.key}-{item.id}"
-        found = tracker.find_issue(key)
-        if found is None:
-            draft = IssueDraft(
-                target=action.target,
-                title=item.text,
-                body=run.ctx.markup(action.target.tracker).escape(f"{item.text} ({run.key})"),
-                idempotency_key=key,
-                labels=tuple(run.issue.get("labels") or ()) if "labels" in action.carry else (),
-                assignee=run.issue.get("assignee") if "assignee" in action.carry else None,
-                parent=run.key,
-            )
-            found = tracker.create_issue(draft)  # Kaiten: the card, then its tags and its parent
-        else:
-            tracker.link(run.key, found.key)  # the parent, in case an earlier create stopped before it
+        draft = _child_draft(run, action, item.text, f"hub-child-{run.key}-{item.id}")
+        earlier = tracker.find_issue(draft.idempotency_key)  # an earlier create may have stopped half-way
+        found = tracker.create_issue(draft) if earlier is None else tracker.complete_issue(earlier.key, draft)
         for link in links:
             tracker.add_remote_link(found.key, link["url"], link["description"], global_id=link["url"])
         if action.check_items:
             run.tracker.check_item(run.key, checklist_id, item.id)
         children[item.id] = found.key
     return {"children": children}
+
+
+def _child_draft(run: ActionRun, action: ChecklistChildrenAction, title: str, key: str) -> IssueDraft:
+    """The child card of one item: titled by it, under the card, with what the action carries."""
+    return IssueDraft(
+        target=action.target,
+        title=title,
+        body=run.ctx.markup(action.target.tracker).escape(f"{title} ({run.key})"),
+        idempotency_key=key,
+        labels=tuple(run.issue.get("labels") or ()) if "labels" in action.carry else (),
+        assignee=run.issue.get("assignee") if "assignee" in action.carry else None,
+        parent=run.key,
+    )
 
 
 def _external_links(run: ActionRun) -> list[dict[str, str]]:
