@@ -108,8 +108,17 @@ def date_field_id(tracker: Tracker, rule: AutomationRule) -> str:
 
 
 def when_field_ids(tracker: Tracker, rule: AutomationRule) -> dict[str, str]:
-    """The ids of the fields ``when.fields`` names, by the name the rule gives (ids map to themselves)."""
-    return {name: field_id(tracker, rule, name) for name in rule.when_fields}
+    """The ids of the fields ``when.fields`` names, by the name the rule gives (ids map to themselves).
+    A name the tracker does not know is logged and kept as it is: the condition then sees an empty
+    field, and the event job that asked goes on (a customer's reply must not wait for a rule's typo)."""
+    ids = {}
+    for name in rule.when_fields:
+        try:
+            ids[name] = field_id(tracker, rule, name)
+        except LookupError as exc:
+            log.warning("automations.field-unknown rule=%s field=%r reason=%s", rule.name, name, exc)
+            ids[name] = name
+    return ids
 
 
 def named_fields(state: IssueState, ids: dict[str, str]) -> IssueState:

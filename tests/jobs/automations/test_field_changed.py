@@ -187,3 +187,23 @@ def test_kaiten_a_property_change_fires_by_its_id_and_the_condition_reads_it_by_
     assert settle(ctx, hooked_kaiten) == ["done"]
     tags = [tag["name"] for tag in kaiten(hooked_kaiten, "GET", f"/cards/{card}")["tags"]]
     assert sorted(tags) == ["acme", "vip"]
+
+
+MISSPELT = """
+  - name: misspelt
+    trigger: {event: field_changed, field: Severity}
+    when: {fields: {Sevrity: Critical}}
+    actions: [{set: {labels: [never]}}]
+"""
+
+
+def test_a_condition_on_a_field_the_tracker_does_not_know_holds_for_no_issue_and_stops_no_event(
+    jira_hub: Context, hooked_jira: RunningSandbox, hub: Hub, tmp_path: Path
+) -> None:
+    ctx = with_automations(jira_hub, tmp_path / "rules", MISSPELT)
+    key = jira_issue(hooked_jira, "SUP", "The printer is on fire")
+    edit(hooked_jira, key, customfield_10020={"value": "Critical"})
+    assert settle(ctx, hooked_jira) == []
+    critical = next(d for d in hub.received if d.changelog().get("Severity") == "Critical")
+    assert fire_for_event(ctx, ctx.tracker("jira"), parse_jira_webhook(critical.payload), own=False) == []
+    assert labels(hooked_jira, key) == []
