@@ -4,7 +4,9 @@ Called from the tracker-event job (jobs/events.py) before anything else decides 
 the hub's own comments (a customer's message the hub wrote on the issue) can fire ``author: customer``
 rules. The firing's key is (rule, issue, ``event:<event id>``): a webhook delivered three times, or its
 job retried, stores one firing. A rule's conditions are checked on the issue as it is now (one read,
-only when some rule's event matched).
+only when some rule's event matched, with the fields its ``when.fields`` name). ``field_changed`` reads
+the fields the event says changed; ``linked_resolved`` rules fire on the issues linked to the one the
+event resolved (jobs/automations/linked.py).
 """
 
 from __future__ import annotations
