@@ -223,3 +223,7 @@ class Tracker(Protocol):
     def add_checklist(self, key: str, name: str, items: Sequence[str]) -> str:
         """Add a checklist (found by name first, so repeating it is harmless); return its id."""
         ...
+
+    def check_item(self, key: str, checklist_id: str, item_id: str) -> None:
+        """Check a checklist item (checked stays checked, so repeating it is harmless)."""
+        ...

@@ -74,6 +74,7 @@ class RuleEvent:
     status_to: tuple[str, ...] = ()
     field: str | None = None
     linked_project: str | None = None
+    fields_changed: tuple[str, ...] = ()  # every field the change touched (ids and names), with ``field``
 
 
 # -- the search ------------------------------------------------------------------------------------------
@@ -324,6 +325,8 @@ def event_occurrence(rule: Automation, event: RuleEvent) -> str | None:
     if trigger.event is None:
         return None
     kinds = {"transitioned", "moved"} if trigger.event in ("transitioned", "moved") else {trigger.event}
+    if trigger.event == "field_changed":
+        kinds.add("transitioned")  # a transition changes fields too (resolution, or the status itself)
     if event.kind not in kinds:
         return None
     if trigger.text_contains and not any(
@@ -334,9 +337,9 @@ def event_occurrence(rule: Automation, event: RuleEvent) -> str | None:
         return None
     if trigger.to and not any(_among(trigger.to, status) for status in event.status_to):
         return None
-    if trigger.field is not None and (
-        event.field is None or event.field.casefold() != trigger.field.casefold()
-    ):
+    if trigger.field is not None and trigger.field.casefold() not in {
+        name.casefold() for name in (event.field, *event.fields_changed) if name
+    }:
         return None
     if trigger.linked_projects and not _among(trigger.linked_projects, event.linked_project):
         return None

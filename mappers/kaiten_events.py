@@ -12,6 +12,13 @@ AllDmeat/kaiten-sdk ``openapi/kaiten.yaml`` (``state`` 1 queued / 2 in progress 
 ``column_id`` change is a transition, ``condition`` 3 a deletion). Kaiten does not sign its webhooks
 and documents no retry policy, so the payload is only a hint: the job re-reads the card. Kaiten's
 ``event_id`` is ``<event>:<id>:<updated>``.
+
+``fields_changed`` of a ``card:update``: the card fields in ``changes`` (a custom property as its
+``id_<n>``), and ``checklists`` when the card's checklist counters ``goals_total`` / ``goals_done``
+changed. Kaiten's outgoing webhooks have no checklist events (the 22 events typed from the docs'
+examples in 2chevskii/kaiten-client ``src/generated/webhook-events.ts`` @ 3c544411 name none); the card
+model those examples show carries the counters, so an item added, checked or removed reaches the hub
+as the card's update. The payload is a hint either way: the job reads the checklists themselves.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from mappers.tracker_events import EventKind, StatusCategory, TrackerEvent, scal
 KAITEN_HANDLED_EVENTS = frozenset({"comment:add", "comment:update", "card:update"})
 _KAITEN_STATE_CATEGORY: dict[int, StatusCategory] = {1: "new", 2: "indeterminate", 3: "done"}
 _KAITEN_DELETED = 3  # card ``condition``: 1 live, 2 archived, 3 deleted
+_KAITEN_BOOKKEEPING = frozenset({"updated", "version", "counters_recalculated_at"})
+_KAITEN_CHECKLIST_COUNTERS = frozenset({"goals_total", "goals_done"})
 
 
 def parse_kaiten_webhook(payload: object) -> TrackerEvent:
@@ -106,6 +115,7 @@ def _kaiten_card_update(
         "issue_key": card_id,
         "issue_id": card_id,
         "occurred_at": _iso_time(changes.get("updated")),
+        "fields_changed": _changed_fields(old, changes),
     }
     if changes.get("condition") == _KAITEN_DELETED:
         return TrackerEvent(kind="issue_deleted", **fields)
@@ -121,6 +131,24 @@ def _kaiten_card_update(
             **fields,
         )
     return TrackerEvent(kind="issue_updated", **fields)
+
+
+def _changed_fields(old: Mapping[str, Any], changes: Mapping[str, Any]) -> tuple[str, ...]:
+    """The card fields ``changes`` holds whose value differs from ``old`` (``changes`` repeats some that
+    did not change, and ``properties`` whole)."""
+    names: list[str] = []
+    properties = old.get("properties")
+    before: Mapping[str, Any] = properties if isinstance(properties, Mapping) else {}
+    for name, value in changes.items():
+        if name in _KAITEN_BOOKKEEPING or (name in old and old[name] == value):
+            continue
+        if name in _KAITEN_CHECKLIST_COUNTERS:
+            names.append("checklists")
+        elif name == "properties" and isinstance(value, Mapping):
+            names += [str(key) for key, now in value.items() if before.get(key) != now]
+        else:
+            names.append(str(name))
+    return tuple(dict.fromkeys(names))
 
 
 def _iso_time(value: object) -> dt.datetime | None:

@@ -93,6 +93,8 @@ class TrackerEvent(BaseModel):
     actor: str | None = None  # who caused the event: accountId / name / Kaiten user id
     actor_name: str | None = None  # their display name, e.g. for a canned ``agent_name``
     occurred_at: dt.datetime | None = None
+    fields_changed: tuple[str, ...] = ()  # Jira: each changelog item's fieldId and name; Kaiten: see there
+    resolution: str | None = None  # Jira: the resolution a change set (changelog item ``resolution``)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -142,6 +144,7 @@ def parse_jira_webhook(payload: object, *, delivery_id: str | None = None) -> Tr
     # jira:issue_updated
     if issue is None:
         raise AnomalousPayload("Jira jira:issue_updated without an issue", {"issue": "missing"})
+    base.update(_changed(changelog))
     status = _status_item(changelog)
     if status is not None and changelog is not None:
         return _jira_transition(payload, issue, changelog, status, base)
@@ -221,6 +224,21 @@ def _jira_transition(
         status_category_to=category,
         **base,
     )
+
+
+def _changed(changelog: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``fields_changed`` (each changelog item's ``fieldId`` and ``field`` name, so a rule may name a
+    field either way) and the ``resolution`` set, if one was."""
+    items = changelog.get("items") if changelog is not None else None
+    names: list[str] = []
+    resolution = None
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, Mapping):
+            continue
+        names += [n for n in (scalar_text(item.get("fieldId")), scalar_text(item.get("field"))) if n]
+        if str(item.get("fieldId") or item.get("field") or "").lower() == "resolution":
+            resolution = scalar_text(item.get("toString"))
+    return {"fields_changed": tuple(dict.fromkeys(names)), "resolution": resolution}
 
 
 def _status_item(changelog: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

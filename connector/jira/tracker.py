@@ -389,6 +389,10 @@ class JiraTracker(JiraFiles):
             raise TrackerRejected(f"project {project} has no sub-task issue type", 400)
         return str(found)
 
+    def check_item(self, key: str, checklist_id: str, item_id: str) -> None:
+        """Jira has no checklists."""
+        raise Unsupported("Jira has no checklists")
+
     # -- helpers ----------------------------------------------------------------------------------
 
     def _ref(self, key: str, issue_id: str | None = None) -> IssueRef:

@@ -4,7 +4,8 @@
   are read from ``GET /cards/{id}``, whose ``checklists[]`` carry their ``items[]`` (``{id, text,
   checked, sort_order}``);
 - ``POST /cards/{id}/checklists`` ``{name}`` answers the checklist; ``POST
-  /cards/{id}/checklists/{checklist_id}/items`` ``{text}`` adds an item at the end.
+  /cards/{id}/checklists/{checklist_id}/items`` ``{text}`` adds an item at the end; ``PATCH
+  .../items/{item_id}`` ``{checked}`` checks one (research/kaiten.md §6).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class CardChecklists(KaitenClient):
                 continue
             self.request("POST", f"{path}/{checklist_id}/items", json={"text": text})
         return checklist_id
+
+    def check_item(self, key: str, checklist_id: str, item_id: str) -> None:
+        """Check one item of the card's checklist."""
+        path = f"/cards/{card_id_of(key)}/checklists/{checklist_id}/items/{item_id}"
+        self.request("PATCH", path, json={"checked": True})
 
 
 def checklist_of(checklist: Mapping[str, Any]) -> Checklist:

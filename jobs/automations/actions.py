@@ -25,13 +25,14 @@ from typing import Any
 
 from connector.base import Tracker
 from connector.mail import send_mail
-from connector.types import DONE, IssueRef, IssueState
+from connector.types import DONE, IssueDraft, IssueRef, IssueState
 from jobs import canned as canned_jobs
 from jobs.automations.drafts import finish_issue, new_issue
 from jobs.automations.model import (
     Action,
     AssignAction,
     ChecklistAction,
+    ChecklistChildrenAction,
     CommentAction,
     CreateAction,
     DigestAction,
@@ -129,6 +130,8 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
             return {"checklist": run.tracker.add_checklist(run.key, name, items)}  # found by name first
         case RouteAction():
             return route_issue(run, action)
+        case ChecklistChildrenAction():
+            return _checklist_children(run, action)
     raise ActionFailed(f"unknown action {type(action).__name__}")
 
 
@@ -285,3 +288,50 @@ def _create(run: ActionRun, action: CreateAction) -> Progress:
     if action.link and action.target.tracker == run.firing.tracker:
         tracker.link(run.key, ref.key)
     return {"created": ref.key}
+
+
+def _checklist_children(run: ActionRun, action: ChecklistChildrenAction) -> Progress:
+    """A child card per unchecked item of the checklist, each once: keyed by the item, not the firing, so
+    a later change of the checklist (another firing) finds the children the earlier one made."""
+    wanted = (action.checklist or "").casefold()
+    lists = [c for c in run.tracker.checklists(run.key) if not wanted or c.name.casefold() == wanted]
+    items = [(checklist.id, item) for checklist in lists for item in checklist.items if not item.checked]
+    if not items:
+        return {"skipped": f"no unchecked item in checklist {action.checklist or '(any)'!r}"}
+    tracker = run.ctx.tracker(action.target.tracker)
+    links = _external_links(run) if "links" in action.carry else []
+    children = {}
+    for checklist_id, item in items:
+        draft = _child_draft(run, action, item.text, f"hub-child-{run.key}-{item.id}")
+        earlier = tracker.find_issue(draft.idempotency_key)  # an earlier create may have stopped half-way
+        found = tracker.create_issue(draft) if earlier is None else tracker.complete_issue(earlier.key, draft)
+        for link in links:
+            tracker.add_remote_link(found.key, link["url"], link["description"], global_id=link["url"])
+        if action.check_items:
+            run.tracker.check_item(run.key, checklist_id, item.id)
+        children[item.id] = found.key
+    return {"children": children}
+
+
+def _child_draft(run: ActionRun, action: ChecklistChildrenAction, title: str, key: str) -> IssueDraft:
+    """The child card of one item: titled by it, under the card, with what the action carries."""
+    return IssueDraft(
+        target=action.target,
+        title=title,
+        body=run.ctx.markup(action.target.tracker).escape(f"{title} ({run.key})"),
+        idempotency_key=key,
+        labels=tuple(run.issue.get("labels") or ()) if "labels" in action.carry else (),
+        assignee=run.issue.get("assignee") if "assignee" in action.carry else None,
+        parent=run.key,
+    )
+
+
+def _external_links(run: ActionRun) -> list[dict[str, str]]:
+    """The card's external links (Kaiten ``external_links``: url and description)."""
+    state = run.tracker.get_state(run.key, fields=("external_links",))
+    found = state.fields.get("external_links") or []
+    return [
+        {"url": str(link["url"]), "description": str(link.get("description") or link["url"])}
+        for link in found
+        if isinstance(link, dict) and link.get("url")
+    ]

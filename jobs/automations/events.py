@@ -4,7 +4,9 @@ Called from the tracker-event job (jobs/events.py) before anything else decides 
 the hub's own comments (a customer's message the hub wrote on the issue) can fire ``author: customer``
 rules. The firing's key is (rule, issue, ``event:<event id>``): a webhook delivered three times, or its
 job retried, stores one firing. A rule's conditions are checked on the issue as it is now (one read,
-only when some rule's event matched).
+only when some rule's event matched, with the fields its ``when.fields`` name). ``field_changed`` reads
+the fields the event says changed; ``linked_resolved`` rules fire on the issues linked to the one the
+event resolved (jobs/automations/linked.py).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import logging
 
 from connector.base import Tracker
 from connector.types import IssueState
+from jobs.automations.linked import fire_linked
 from jobs.automations.model import AutomationRule
 from jobs.automations.queue import enqueue_firings
 from jobs.automations.rules import rules_of
-from jobs.automations.scan import JOB_GRACE, issue_payload
+from jobs.automations.scan import JOB_GRACE, issue_payload, state_for
 from jobs.clock import utcnow
 from jobs.context import Context
 from mappers.automation_match import RuleEvent
@@ -44,16 +47,21 @@ def fire_for_event(
     ]
     if not _may_fire(event, own):
         return []
+    linked = fire_linked(ctx, tracker, event, [rule for rule in candidates if rule.linked])
     # what the event alone says first (a comment's text and author): the issue is read only when a rule
     # may fire, so the hub's own comments cost nothing more when no rule is about customers' messages
     hinted = rule_event(event, own, None)
-    candidates = [rule for rule in candidates if _fires(rule, hinted) or _fires_on_status(rule, event)]
+    candidates = [
+        rule
+        for rule in candidates
+        if not rule.linked and (_fires(rule, hinted) or _fires_on_status(rule, event))
+    ]
     if not candidates:
-        return []
+        return linked
     key = event.issue_key or (tracker.get_state(event.issue_id).ref.key if event.issue_id else None)
     if key is None:
-        return []
-    state = tracker.get_state(key)
+        return linked
+    state = state_for(tracker, key, candidates)
     seen = rule_event(event, own, state)
     now = utcnow()
     found = []
@@ -66,7 +74,7 @@ def fire_for_event(
     enqueue_firings(ctx.redis, new)
     if new:
         log.info("automations.event-fired event=%s issue=%s firings=%d", event.event_id, key, len(new))
-    return new
+    return linked + new
 
 
 def _fires(rule: AutomationRule, event: RuleEvent) -> bool:
@@ -90,7 +98,11 @@ def rule_event(event: TrackerEvent, own: bool, state: IssueState | None) -> Rule
     """The event as ``automation_match.event_occurrence`` reads it: a comment the hub's own account wrote
     is a customer's message it relayed; the status entered is the event's (a Jira status, a Kaiten
     column id) and the issue's now (a Kaiten column's title)."""
-    kind = {"comment_created": "commented", "issue_transitioned": "transitioned"}.get(event.kind, event.kind)
+    kind = {
+        "comment_created": "commented",
+        "issue_transitioned": "transitioned",
+        "issue_updated": "field_changed",
+    }.get(event.kind, event.kind)
     return RuleEvent(
         kind=kind,
         event_id=event.event_id,
@@ -98,4 +110,5 @@ def rule_event(event: TrackerEvent, own: bool, state: IssueState | None) -> Rule
         text=event.comment_body or "",
         author_is_customer=own if event.kind.startswith("comment") else None,
         status_to=tuple(s for s in (event.status_to, state.status if state else None) if s),
+        fields_changed=event.fields_changed,
     )

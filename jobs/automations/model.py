@@ -124,6 +124,20 @@ class ChecklistAction:
 
 
 @dataclass(frozen=True)
+class ChecklistChildrenAction:
+    """Each unchecked item of the card's checklist ``checklist`` (every checklist when None) becomes a
+    child card in ``target`` titled by the item, once per item however often the rule fires: the child
+    carries ``hub-child-<card>-<item id>`` as its idempotency key and is looked up by it first. ``carry``
+    copies the card's ``labels`` (tags), ``assignee`` and ``links`` (its external links); with
+    ``check_items`` the item is checked once its child exists."""
+
+    target: Target
+    checklist: str | None = None
+    carry: tuple[str, ...] = ()
+    check_items: bool = True
+
+
+@dataclass(frozen=True)
 class DigestAction:
     """One message listing every issue the scan found, the ``critical`` priorities marked."""
 
@@ -152,6 +166,7 @@ Action = (
     | ChecklistAction
     | DigestAction
     | RouteAction
+    | ChecklistChildrenAction
 )
 
 
@@ -206,6 +221,8 @@ class AutomationRule:
     facts: frozenset[str] = frozenset()  # which of IssueFacts the occurrence reads
     date_field: str | None = None  # a date field's id or name (resolved on the target's create screen)
     target: Target | None = None  # the rule's target: where a date field's name is looked up
+    when_fields: tuple[str, ...] = ()  # the fields ``accepts`` reads, as configured (ids or names)
+    linked: bool = False  # linked_resolved: the event's issue is resolved, the rule's issues are linked to it
 
     @property
     def scanned(self) -> bool:
@@ -277,4 +294,7 @@ def describe(action: Action) -> str:
             return "digest to " + ", ".join(x for x in (chat and f"telegram {chat}", email) if x)
         case RouteAction(route=route):
             return f"route by {route!r}"
+        case ChecklistChildrenAction(checklist=checklist, target=target):
+            where = f"{target.tracker}:{target.container}"
+            return f"child cards from checklist {checklist or '(any)'!r} in {where}"
     return type(action).__name__

@@ -32,6 +32,8 @@ EVENT_KINDS = {  # a trigger's event → the TrackerEvent kinds the hub journals
     "commented": ("comment_created",),
     "transitioned": ("issue_transitioned",),
     "moved": ("issue_transitioned",),
+    "field_changed": ("issue_updated", "issue_transitioned"),
+    "linked_resolved": ("issue_transitioned",),  # a linked issue's move into done (automations/linked.py)
 }
 
 
@@ -97,8 +99,6 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
     trigger = automation.trigger
     calendar = business_calendar(config.calendar(automation.calendar), automation.calendar)
     kind = config.tracker_kind(target.tracker) or target.kind
-    if automation.when.fields:
-        raise NotRunYet("when.fields (field ids by name) is not run by the engine yet")
 
     def accepts(state: IssueState, now: dt.datetime) -> bool:
         return match.matches(automation, state, now, calendar)
@@ -114,6 +114,7 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
         fields=match.scan_fields(automation, kind),
         accepts=accepts,
         target=_target(target),
+        when_fields=tuple(automation.when.fields),
     )
     trigger_kind = trigger.kind
     if trigger_kind in ("cron", "every"):
@@ -143,6 +144,7 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
             rule,
             event_kinds=EVENT_KINDS[trigger.event],
             event_occurrence=lambda event: match.event_occurrence(automation, event),
+            linked=trigger.event == "linked_resolved",
         )
     raise NotRunYet(f"trigger {trigger_kind}{f' {trigger.event}' if trigger.event else ''} is not run yet")
 
@@ -249,6 +251,19 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
             name=checklist.name,
             items=checklist.items,
             stages=tuple((status, t.name, t.items) for status, t in checklist.stages.items()),
+        )
+    if kind == "checklist_children" and spec.checklist_children is not None:
+        children = spec.checklist_children
+        if automation.target.kind != "kaiten":
+            raise NotRunYet("checklist_children needs Kaiten checklists (Jira has none)")
+        renamed = {"tags": "labels", "responsible": "assignee"}
+        if set(children.carry) - {"tags", "labels", "links", "responsible", "assignee"}:
+            raise NotRunYet("checklist_children: carrying description/priority/members is not run yet")
+        return model.ChecklistChildrenAction(
+            target=_target(children.target or automation.target),
+            checklist=children.checklist,
+            carry=tuple(dict.fromkeys(renamed.get(item, item) for item in children.carry)),
+            check_items=children.check_items,
         )
     if kind == "digest" and spec.digest is not None:
         digest = spec.digest

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 
 from connector.base import Tracker
 from connector.types import IssueState
@@ -64,8 +64,11 @@ def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.dat
     a time condition needs from the journal read a page at a time)."""
     tracker = ctx.tracker(rule.tracker)
     date_id = date_field_id(tracker, rule) if rule.date_field else None
-    fields = tuple(dict.fromkeys((*rule.fields, date_id) if date_id else rule.fields))
-    states = tracker.search(rule.search_at(now, date_id), fields=fields, page_size=PAGE_SIZE)
+    ids = when_field_ids(tracker, rule)
+    wanted = (*rule.fields, date_id) if date_id else rule.fields
+    fields = tuple(dict.fromkeys(ids.get(name, name) for name in wanted))
+    found = tracker.search(rule.search_at(now, date_id), fields=fields, page_size=PAGE_SIZE)
+    states = (named_fields(state, ids) for state in found)
     due_key = occurrence_key(due)
     if rule.rule_wide:
         items = [issue_payload(state) for state in states if _accepted(rule, state, now)]
@@ -101,7 +104,40 @@ def date_field_id(tracker: Tracker, rule: AutomationRule) -> str:
     """The id of the rule's date field: as written when it is an id, else looked up by name on the rule's
     target's create screen (cached by the connector)."""
     assert rule.date_field is not None
-    name = rule.date_field
+    return field_id(tracker, rule, rule.date_field)
+
+
+def when_field_ids(tracker: Tracker, rule: AutomationRule) -> dict[str, str]:
+    """The ids of the fields ``when.fields`` names, by the name the rule gives (ids map to themselves).
+    A name the tracker does not know is logged and kept as it is: the condition then sees an empty
+    field, and the event job that asked goes on (a customer's reply must not wait for a rule's typo)."""
+    ids = {}
+    for name in rule.when_fields:
+        try:
+            ids[name] = field_id(tracker, rule, name)
+        except LookupError as exc:
+            log.warning("automations.field-unknown rule=%s field=%r reason=%s", rule.name, name, exc)
+            ids[name] = name
+    return ids
+
+
+def named_fields(state: IssueState, ids: dict[str, str]) -> IssueState:
+    """``state`` with each field also under the name the rule gave it, as its conditions read it."""
+    if not ids:
+        return state
+    named = {name: state.fields.get(ident) for name, ident in ids.items()}
+    return replace(state, fields={**state.fields, **named})
+
+
+def state_for(tracker: Tracker, key: str, rules: Iterable[AutomationRule]) -> IssueState:
+    """The issue as ``rules``' conditions read it: one read, with the fields their ``when.fields`` name."""
+    ids = {name: ident for rule in rules for name, ident in when_field_ids(tracker, rule).items()}
+    return named_fields(tracker.get_state(key, fields=tuple(dict.fromkeys(ids.values()))), ids)
+
+
+def field_id(tracker: Tracker, rule: AutomationRule, name: str) -> str:
+    """A field's id: as written when it is an id, else looked up by name on the rule's target's create
+    screen (cached by the connector)."""
     if name.startswith(("customfield_", "id_")) or name in ("duedate", "due_date"):
         return name
     if rule.target is None:

@@ -39,11 +39,21 @@ def save_changes(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft) -> Ch
 
 
 def history_item(
-    name: str, old: Any, old_text: str | None, new: Any, new_text: str | None, *, custom: bool = False
+    name: str,
+    old: Any,
+    old_text: str | None,
+    new: Any,
+    new_text: str | None,
+    *,
+    custom: bool = False,
+    field_id: str | None = None,
 ) -> dict[str, Any]:
+    """One item; ``fieldId`` is the field's id (a system field's is its name), as Jira's webhooks carry
+    it (tests/fixtures/jira/mattermost-plugin-jira__webhook-cloud-issue-updated-custom-field.json)."""
     return {
         "field": name,
         "fieldtype": "custom" if custom else "jira",
+        "fieldId": field_id or name,
         "from": None if old is None else str(old),
         "fromString": old_text,
         "to": None if new is None else str(new),
@@ -96,12 +106,14 @@ def _history_items(conn: sqlite3.Connection, row: sqlite3.Row, draft: Draft) -> 
         custom = bool(fdef and fdef.custom)
         name = fdef.name if fdef is not None and custom else ("Component" if key == "components" else key)
         if key in ("description", "summary"):
-            items.append(history_item(name, None, old, None, value))
+            items.append(history_item(name, None, old, None, value, field_id=key))
         else:
             old_text, new_text = _doc_text(fdef, old, project), _doc_text(fdef, value, project)
             old_raw = ",".join(old) if isinstance(old, list) else old
             new_raw = ",".join(value) if isinstance(value, list) else value
-            items.append(history_item(name, old_raw, old_text, new_raw, new_text, custom=custom))
+            items.append(
+                history_item(name, old_raw, old_text, new_raw, new_text, custom=custom, field_id=key)
+            )
     return items
 
 

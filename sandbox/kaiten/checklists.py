@@ -4,7 +4,9 @@ Shapes from developers.kaiten.ru (card checklists) through S2 (``CreateChecklist
 sort_order?}``, ``CreateChecklistItemRequest`` ``{text, sort_order?, checked?, due_date?,
 responsible_id?}``, ``Checklist``, ``ChecklistItem``). The lists ``GET /cards/{id}/checklists`` and
 ``GET .../items`` answer 405 as live Kaiten does (kaiten-cli's live matrix, research/kaiten.md §6): a
-card's checklists are read from ``GET /cards/{id}`` or one by one. Kaiten sends no webhook for them.
+card's checklists are read from ``GET /cards/{id}`` or one by one. Kaiten has no checklist webhook
+events; an item added, checked or removed changes the card's ``goals_total`` / ``goals_done``, which the
+look-alike reports as a ``card:update`` (sandbox/kaiten/webhooks.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from sandbox.app import ApiRoute
+from sandbox.kaiten import webhooks
 from sandbox.kaiten.context import (
     API_PREFIXES,
     acting_user,
@@ -119,6 +122,7 @@ def create_item(card_id: int, checklist_id: int) -> Response:
     conn = db()
     now = stamp_now()
     with transaction(conn):
+        old = webhooks.card_before(conn, card_id)
         _checklist_row(conn, card_id, checklist_id)
         fields.update(
             uid=str(uuid.uuid4()),
@@ -130,6 +134,7 @@ def create_item(card_id: int, checklist_id: int) -> Response:
         )
         item_id = insert_row(conn, "checklist_item", fields)
         touch_card(conn, card_id)
+    webhooks.card_updated(conn, old)
     return jsonify(checklist_item_json(_item_row(conn, card_id, checklist_id, item_id)))
 
 
@@ -138,9 +143,11 @@ def update_item(card_id: int, checklist_id: int, item_id: int) -> Response:
     fields = _item_fields(json_object(), creating=False)
     conn = db()
     with transaction(conn):
+        old = webhooks.card_before(conn, card_id)
         _item_row(conn, card_id, checklist_id, item_id)
         update_row(conn, "checklist_item", item_id, {**fields, "updated": stamp_now()})
         touch_card(conn, card_id)
+    webhooks.card_updated(conn, old)
     return jsonify(checklist_item_json(_item_row(conn, card_id, checklist_id, item_id)))
 
 
@@ -148,9 +155,11 @@ def update_item(card_id: int, checklist_id: int, item_id: int) -> Response:
 def delete_item(card_id: int, checklist_id: int, item_id: int) -> Response:
     conn = db()
     with transaction(conn):
+        old = webhooks.card_before(conn, card_id)
         _item_row(conn, card_id, checklist_id, item_id)
         conn.execute("DELETE FROM checklist_item WHERE id = ?", (item_id,))
         touch_card(conn, card_id)
+    webhooks.card_updated(conn, old)
     return jsonify({"id": item_id})
 
 

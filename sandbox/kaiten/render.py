@@ -273,6 +273,17 @@ def related_cards(conn: sqlite3.Connection, card_id: int, mine: str, other: str)
     return [r[0] for r in conn.execute(sql, (card_id,))]
 
 
+def checklist_counters(conn: sqlite3.Connection, card_id: int) -> dict[str, int]:
+    """The card's ``goals_total`` / ``goals_done``: its checklist items, and those checked (the card
+    fields of the docs' webhook examples, 2chevskii/kaiten-client ``webhook-events.ts``)."""
+    total, done = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(i.checked), 0) FROM checklist_item i"
+        " JOIN checklist c ON c.id = i.checklist_id WHERE c.card_id = ?",
+        (card_id,),
+    ).fetchone()
+    return {"goals_total": int(total), "goals_done": int(done)}
+
+
 def card_json(
     row: sqlite3.Row,
     conn: sqlite3.Connection,
@@ -323,6 +334,7 @@ def card_json(
         "parents_ids": parents or None,
         "children_count": len(children),
         "parents_count": len(parents),
+        **checklist_counters(conn, row["id"]),
         "comments_total": conn.execute(
             "SELECT COUNT(*) FROM comment WHERE card_id = ?", (row["id"],)
         ).fetchone()[0],

@@ -6,7 +6,8 @@ the URL), as JSON ``{"event": "<model>:<action>", "data": {...}}``:
 - ``card:add``: the card with its nested objects (owner, type, files, checklists, external links);
 - ``card:update``: ``{"old": <the card before, without nested objects>, "changes": <the fields that
   changed, with updated and version>}``; archiving (``condition`` 2) and deleting (``condition`` 3)
-  are card updates too, there is no ``card:remove``;
+  are card updates too, there is no ``card:remove``; so is a checklist item added, checked or removed,
+  which changes the card's ``goals_total`` / ``goals_done`` (sandbox/kaiten/checklists.py);
 - ``comment:add`` and ``comment:remove``: the comment (``id``, ``card_id``, ``text``, ``author_id``,
   ``internal``...); ``comment:update``: ``old`` and ``changes`` (``updated``, ``text``);
 - ``card_member:add`` (the user with ``card_id`` and ``type``), ``card_member:update`` (only when a
@@ -20,9 +21,10 @@ Sources: https://developers.kaiten.ru/external-webhooks (the envelope, the event
 generated from that page's per-event examples in 2chevskii/kaiten-client
 ``src/generated/webhook-events.ts`` @ 3c544411 (field names per event); ``shared/research/kaiten.md``
 §11. Kaiten documents no delivery policy, so the look-alike delivers as its Jira does
-(``sandbox.webhooks``: one thread, two retries). Tags, files, checklists, external links, blockers,
-boards and time logs send nothing here (checklists and external links are not among Kaiten's webhook
-events), and a card's tags or members changing is no ``card:update``.
+(``sandbox.webhooks``: one thread, two retries). Tags, files, checklists themselves (created or
+renamed), external links, blockers, boards and time logs send nothing here (checklists and external
+links are not among Kaiten's webhook events), and a card's tags or members changing is no
+``card:update``.
 """
 
 from __future__ import annotations

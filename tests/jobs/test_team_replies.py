@@ -4,8 +4,8 @@ their channel (Telegram or e-mail), the issue records it; `!` is an internal not
 from __future__ import annotations
 
 import email
-import html
 import email.policy
+import html
 from pathlib import Path
 from typing import Any
 

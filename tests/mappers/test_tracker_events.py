@@ -67,6 +67,8 @@ JIRA_EXPECTED: dict[str, dict[str, Any] | tuple[type[Exception], str]] = {
         "status_category_to": "done",
         "actor": "5c5f880629be9642ba529340",
         "comment_id": None,
+        "fields_changed": ("resolution", "status"),
+        "resolution": "Done",
     },
     "mattermost-plugin-jira__webhook-server-comment-created.json": {
         "kind": "comment_created",
@@ -157,6 +159,7 @@ KAITEN_EXPECTED: dict[str, dict[str, Any] | tuple[type[Exception], str]] = {
         "kind": "issue_updated",
         "event_id": "card:update:4242:2026-03-02T11:00:00.000Z",
         "status_to": None,
+        "fields_changed": ("id_5376", "id_5419"),  # archived, condition: in changes, not changed
     },
     "card-update-deleted.docs-shape.json": {"kind": "issue_deleted", "issue_key": "4242"},
     "card-add.docs-shape.json": (UnsupportedEvent, "card:add"),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from jobs.context import Context, build_context
 from tests.conftest import REPO_ROOT
+from tests.jobs.automations.hooked import hooked_jira, hooked_kaiten, hub, jira_hub, kaiten_hub  # noqa: F401
 from tests.jobs.test_kaiten_delivery import kaiten_sandbox, kctx  # noqa: F401 - the Kaiten fixtures
 
 RULES = """

@@ -193,6 +193,7 @@ def test_a_transition_sends_a_status_changelog(sandbox: RunningSandbox, receiver
     assert item == {
         "field": "status",
         "fieldtype": "jira",
+        "fieldId": "status",
         "from": "10000",
         "fromString": "To Do",
         "to": "3",
@@ -427,3 +428,26 @@ def test_main_takes_webhook_flags_and_environment(monkeypatch: pytest.MonkeyPatc
     ]
     with pytest.raises(SystemExit):
         sandbox_jira.main([*db, "--webhook-url", "not a url"])
+
+
+def test_a_custom_field_edit_names_the_field_by_id_and_name(
+    sandbox: RunningSandbox, receiver: Receiver
+) -> None:
+    key = create_issue(sandbox)["key"]
+    register(sandbox, receiver.url, ["jira:issue_updated"])
+    fields = {"customfield_10020": {"value": "Critical"}}
+    edit = requests.put(
+        f"{sandbox.url}/rest/api/2/issue/{key}", json={"fields": fields}, headers=HUB, timeout=10
+    )
+    assert edit.status_code == 204
+    flush(sandbox)
+
+    (got,) = receiver.received
+    (item,) = got.payload["changelog"]["items"]
+    assert (item["field"], item["fieldtype"], item["fieldId"], item["toString"]) == (
+        "Severity",
+        "custom",
+        "customfield_10020",
+        "Critical",
+    )
+    assert parse_jira_webhook(got.payload).fields_changed == ("customfield_10020", "Severity")

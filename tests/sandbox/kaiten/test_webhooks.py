@@ -209,3 +209,24 @@ def test_main_takes_the_webhook_url_from_a_flag_or_the_environment(
     ]
     with pytest.raises(SystemExit):
         kaiten_app.main([*db, "--webhook-url", "hub/hooks/kaiten"])
+
+
+def test_a_checklist_item_added_or_checked_is_a_card_update_of_its_counters(
+    sandbox: RunningSandbox, receiver: Receiver
+) -> None:
+    card = new_card(sandbox)
+    checklist = api(sandbox, "POST", f"/cards/{card}/checklists", ENGINEER, json={"name": "Подзадачи"})
+    path = f"/cards/{card}/checklists/{checklist['id']}/items"
+    item = api(sandbox, "POST", path, ENGINEER, json={"text": "Договор"})
+    api(sandbox, "PATCH", f"{path}/{item['id']}", ENGINEER, json={"checked": True})
+    added, checked = sent(sandbox, receiver)[1:]  # after card:add; the checklist itself sends nothing
+    assert added["event"] == checked["event"] == "card:update"
+    assert added["data"]["changes"]["goals_total"] == 1 and "goals_done" not in added["data"]["changes"]
+    assert checked["data"]["changes"]["goals_done"] == 1 and "goals_total" not in checked["data"]["changes"]
+    assert added["data"]["author"]["id"] == 2
+    parsed = [parse_kaiten_webhook(event) for event in (added, checked)]
+    assert [(p.kind, p.issue_key, p.fields_changed) for p in parsed] == [
+        ("issue_updated", str(card), ("checklists",)),
+        ("issue_updated", str(card), ("checklists",)),
+    ]
+    assert parsed[0].event_id != parsed[1].event_id
