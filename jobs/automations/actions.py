@@ -16,6 +16,7 @@ action cannot be done as configured (the firing fails, with the reason).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from jobs.automations.model import (
     CreateAction,
     DigestAction,
     NotifyAction,
+    OnlyAction,
     ResolveAction,
     SetAction,
     TransitionAction,
@@ -89,6 +91,13 @@ class ActionRun:
 def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> Progress:
     """Do ``action`` (or find it done); return what it did, saved as the action's progress."""
     match action:
+        case OnlyAction(states=states, action=inner):
+            state = (run.issue.get("sla") or {}).get("state")
+            if state not in states:
+                return {
+                    "skipped": f"only for SLA {', '.join(states)}; this firing is {state or 'no SLA state'}"
+                }
+            return perform(run, inner, decided)
         case CommentAction():
             return _comment(run, action)
         case NotifyAction():
@@ -148,7 +157,7 @@ def _text(run: ActionRun, action: CommentAction, link: links.Link | None) -> str
     state = _state_seen(run)
     try:
         return canned_jobs.library(run.ctx).render(
-            action.canned, language, canned_jobs.variables(state, link, "")
+            action.canned, language, canned_jobs.variables(run.ctx, state, link, "", language)
         )
     except CannedError as exc:
         raise ActionFailed(f"canned response {action.canned!r}: {exc}") from None
@@ -164,6 +173,8 @@ def _state_seen(run: ActionRun) -> IssueState:
         summary=str(issue.get("summary") or ""),
         priority=issue.get("priority"),
         assignee=issue.get("assignee"),
+        container=str(issue.get("container") or ""),
+        created=dt.datetime.fromisoformat(str(issue["created"])) if issue.get("created") else None,
     )
 
 

@@ -30,6 +30,7 @@ from connector.types import IssueState, SearchQuery, Target
 from jobs.registry import Cron, Every
 from mappers import schedules
 from mappers.automation_match import RuleEvent
+from store.automations import JournaledHistory
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,18 @@ class DigestAction:
     title: str = ""
 
 
+@dataclass(frozen=True)
+class OnlyAction:
+    """An action of an ``sla`` rule run only for firings of some SLA ``states`` (``only:``); a firing of
+    another state records it as skipped."""
+
+    states: tuple[str, ...]
+    action: Action
+
+
 Action = (
-    CommentAction
+    OnlyAction
+    | CommentAction
     | NotifyAction
     | TransitionAction
     | ResolveAction
@@ -152,9 +163,23 @@ class IssueFacts:
     status_since: dt.datetime | None = None
     date: dt.date | None = None
     date_field_id: str | None = None
+    history: JournaledHistory | None = None  # status changes and first reply (the ``sla`` trigger)
 
 
 Occurrence = Callable[[IssueState, dt.datetime, IssueFacts], str | None]
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a rule with several clocks per issue (``sla``) finds on one issue: the occurrences due, each
+    with what its actions need beyond the issue (``payload``), and the gauges the issue counts in."""
+
+    due: tuple[tuple[str, dict[str, Any]], ...] = ()
+    gauges: tuple[tuple[str, ...], ...] = ()
+
+
+Occurrences = Callable[[IssueState, dt.datetime, IssueFacts], Found]
+Gauges = Callable[[Any, dict[tuple[str, ...], int], dt.datetime], None]  # (redis, counts, now)
 
 
 @dataclass(frozen=True)
@@ -193,6 +218,8 @@ class AutomationRule:
     facts: frozenset[str] = frozenset()  # which of IssueFacts the occurrence reads
     date_field: str | None = None  # a date field's id or name (resolved on the target's create screen)
     target: Target | None = None  # the rule's target: where a date field's name is looked up
+    occurrences: Occurrences | None = None  # several occurrences per issue (``sla``), instead of one
+    gauges: Gauges | None = None  # publishes what ``occurrences`` counted over a whole scan
 
     @property
     def scanned(self) -> bool:
@@ -238,6 +265,8 @@ def next_due(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
 def describe(action: Action) -> str:
     """What an action does, in one line (dry-run, ``ls``)."""
     match action:
+        case OnlyAction(states=states, action=inner):
+            return f"{describe(inner)} (only {', '.join(states)})"
         case CommentAction(canned=canned, to_customer=to_customer, public=public, text=text):
             what = f"canned {canned}" if canned else repr(text[:40])
             where = "to the customer" if to_customer else ("public" if public else "internal")
