@@ -9,6 +9,9 @@ if it might have happened already:
 - transitions, assignments, fields and labels set a state, which is the same set twice (a round-robin
   assignee is chosen once and saved before it is assigned).
 
+An action limited to SLA states (``only:``) that a firing of another state reaches is recorded as
+skipped, with the reason, like any action's outcome.
+
 Errors: ``TrackerUnavailable`` / ``ChannelUnavailable`` mean "later" (the firing is retried under the
 tracker's circuit breaker); ``TrackerRejected`` / ``ChannelRejected`` / :class:`ActionFailed` mean the
 action cannot be done as configured (the firing fails, with the reason).

@@ -12,7 +12,10 @@ Kinds of rule, by what makes them fire:
 - **conditional** (``occurrence`` set): the query is scanned every ``schedule`` tick, and each issue
   fires once per occurrence key the condition gives it (the time it entered its status, the date a
   date field names, the customer's last reply);
-- **event** (``events`` set): a tracker webhook of one of these kinds fires it, once per event id.
+- **event** (``events`` set): a tracker webhook of one of these kinds fires it, once per event id;
+- **several clocks** (``occurrences`` set, the ``sla`` trigger): scanned like a conditional rule, each
+  issue fires once per occurrence found (a clock's state and the moment it reached it), and the scan's
+  counts become ``gauges`` (``jobs/automations/sla.py``).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from store import automations as firings
 from tests.conftest import REPO_ROOT
 from tests.jobs.automations.test_recipes import TEAM_CHAT, fire, sent, team_ctx
 from tests.jobs.test_events import SECRET, move, open_issue, post_hook, run_event, transition_webhook
+from tests.jobs.test_replies import read_outbox
 from tests.mappers.factories import Sender, telegram_message
 
 TICK = dt.timedelta(minutes=5)  # the sla rule is scanned every 5 minutes: one scan per tick
@@ -111,10 +112,17 @@ def jira_issue(ctx: Context, name: str) -> str:
 
 
 def test_jira_warns_once_at_80_percent_then_breaches_once_with_the_label_and_the_alert(
-    ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+    ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str, mail_sink: tuple[str, Path]
 ) -> None:
     tctx = team_ctx(ctx)
-    check_warns_once_then_breaches_once(tctx, "jira", jira_issue(tctx, "printer"), telegram_sandbox)
+    tctx = build_context(tctx.settings.model_copy(update={"HUB_TEAM_EMAIL": "team@example.org"}))
+    key = jira_issue(tctx, "printer")
+    check_warns_once_then_breaches_once(tctx, "jira", key, telegram_sandbox)
+    mails = read_outbox(mail_sink[1])
+    assert [m["To"] for m in mails] == ["team@example.org"] * 2
+    bodies = [m.get_content() for m in mails]  # type: ignore[attr-defined]
+    told = [state for body in bodies for state in ("warning", "breached") if f"SLA {state} on {key}" in body]
+    assert sorted(told) == ["breached", "warning"]
 
 
 def test_jira_an_issue_waiting_for_the_customer_does_not_warn(
