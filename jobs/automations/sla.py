@@ -61,6 +61,8 @@ def sla_rule(
     fields = (*rule.fields, entered, *((KAITEN_COLUMN,) if tracker_kind == "kaiten" else ()))
 
     def occurrences(state: IssueState, now: dt.datetime, facts: IssueFacts) -> Found:
+        if state.created is None:  # no clock without a start (a search that did not say)
+            return Found()
         report = evaluate(policy, calendar, timeline_of(state, facts.history, policy, tracker_kind), now)
         if report is None:
             return Found()
@@ -124,7 +126,8 @@ def timeline_of(
         if entered is not None:
             changes.append(StatusChange(max(entered, last.at) if last is not None else entered, current))
     resolved = next((at for at, _s, done in reversed(history.statuses) if done), None) or state.updated
-    assert state.created is not None
+    if state.created is None:
+        raise ValueError(f"{state.ref.key}: a clock starts at the issue's creation, which is not known")
     return Timeline(
         created=state.created,
         priority=state.priority,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import yaml
 
 from connector.types import IssueDraft, Target
@@ -31,14 +32,13 @@ from tests.mappers.factories import Sender, telegram_message
 TICK = dt.timedelta(minutes=5)  # the sla rule is scanned every 5 minutes: one scan per tick
 
 
-def first_response(ctx: Context, tracker: str, key: str) -> SlaClock:
-    """The issue's first-response clock as it stood when the issue was created (its moments ahead)."""
+def first_response(ctx: Context, tracker: str, key: str, now: dt.datetime | None = None) -> SlaClock:
+    """The issue's first-response clock as it stands at ``now`` (its creation: the moments ahead)."""
     state = ctx.tracker(tracker).get_state(key)
     assert ctx.config.sla is not None and state.created is not None
-    report = sla_report(ctx, ctx.config.sla, state, state.created)
-    assert report is not None
-    clock = report.clock("first_response")
-    assert clock is not None and clock.warning_at is not None and clock.breach_at is not None
+    report = sla_report(ctx, ctx.config.sla, state, now or state.created)
+    clock = report.clock("first_response") if report is not None else None
+    assert clock is not None
     return clock
 
 
@@ -98,6 +98,15 @@ def check_a_waiting_issue_does_not_warn(
     assert team_alerts(telegram) == []
 
 
+def check_a_resolved_issue_never_fires(ctx: Context, tracker: str, key: str, telegram: str) -> None:
+    clock = first_response(ctx, tracker, key)
+    assert clock.breach_at is not None
+    ctx.tracker(tracker).transition(key, "Done")
+    assert fire(ctx, "sla", clock.breach_at + TICK) == []
+    assert fire(ctx, "sla", clock.breach_at + dt.timedelta(days=30)) == []
+    assert team_alerts(telegram) == []
+
+
 def waiting_id(tracker: str, status: str) -> str:
     """A status as the tracker's webhook names it: a Jira status name, a Kaiten column id."""
     return {"In progress": "102"}.get(status, status) if tracker == "kaiten" else status
@@ -137,13 +146,7 @@ def test_jira_a_resolved_issue_never_fires(
     ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
 ) -> None:
     tctx = team_ctx(ctx)
-    key = jira_issue(tctx, "resolved")
-    clock = first_response(tctx, "jira", key)
-    tctx.tracker("jira").transition(key, "Done")
-    assert clock.breach_at is not None
-    assert fire(tctx, "sla", clock.breach_at + TICK) == []
-    assert fire(tctx, "sla", clock.breach_at + dt.timedelta(days=30)) == []
-    assert team_alerts(telegram_sandbox) == []
+    check_a_resolved_issue_never_fires(tctx, "jira", jira_issue(tctx, "resolved"), telegram_sandbox)
 
 
 def test_jira_a_warned_issue_that_waits_and_comes_back_is_not_warned_again_and_breaches_later(
@@ -160,8 +163,8 @@ def test_jira_a_warned_issue_that_waits_and_comes_back_is_not_warned_again_and_b
     journal_move(tctx, "jira", key, "Waiting for customer", paused)
     tracker.transition(key, "In Progress")
     journal_move(tctx, "jira", key, "In Progress", resumed)
-    later = due_at(tctx, "jira", key, resumed)
-    assert later > clock.breach_at  # the deadline moved by the pause
+    later = first_response(tctx, "jira", key, resumed).due_at
+    assert later is not None and later > clock.breach_at  # the deadline moved by the pause
 
     assert fire(tctx, "sla", clock.breach_at + TICK) == []  # waiting for the customer at the old deadline
     assert fire(tctx, "sla", resumed + TICK) == []  # running again, still at warning: warned already
@@ -171,15 +174,6 @@ def test_jira_a_warned_issue_that_waits_and_comes_back_is_not_warned_again_and_b
         "sla:breached:first_response",
     ]
     assert len(team_alerts(telegram_sandbox)) == 2
-
-
-def due_at(ctx: Context, tracker: str, key: str, now: dt.datetime) -> dt.datetime:
-    """The issue's first-response deadline as the clock stands at ``now``."""
-    assert ctx.config.sla is not None
-    report = sla_report(ctx, ctx.config.sla, ctx.tracker(tracker).get_state(key), now)
-    clock = report.clock("first_response") if report is not None else None
-    assert clock is not None and clock.due_at is not None
-    return clock.due_at
 
 
 def test_metrics_show_the_open_clocks_by_state(
@@ -244,37 +238,30 @@ def kaiten_card(ctx: Context, name: str) -> str:
     return ctx.tracker("kaiten").create_issue(draft).key
 
 
+@pytest.fixture
+def sctx(kctx: Context, kaiten_sandbox: RunningSandbox, tmp_path: Path) -> Context:
+    """Env-only Kaiten with the shipped rules, pausing in "In progress", the team's chat set."""
+    return kaiten_ctx(kctx, tmp_path / "rules")
+
+
 def test_kaiten_warns_once_then_breaches_once_with_the_tag_and_the_alert(
-    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str, tmp_path: Path
+    sctx: Context, telegram_sandbox: str
 ) -> None:
-    sctx = kaiten_ctx(kctx, tmp_path / "rules")
     check_warns_once_then_breaches_once(sctx, "kaiten", kaiten_card(sctx, "deal"), telegram_sandbox)
 
 
-def test_kaiten_a_card_in_a_pause_column_does_not_warn(
-    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str, tmp_path: Path
-) -> None:
-    sctx = kaiten_ctx(kctx, tmp_path / "rules")
+def test_kaiten_a_card_in_a_pause_column_does_not_warn(sctx: Context, telegram_sandbox: str) -> None:
     key = kaiten_card(sctx, "waiting")
     check_a_waiting_issue_does_not_warn(sctx, "kaiten", key, "In progress", telegram_sandbox)
 
 
-def test_kaiten_a_card_in_a_done_column_never_fires(
-    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str, tmp_path: Path
-) -> None:
-    sctx = kaiten_ctx(kctx, tmp_path / "rules")
-    key = kaiten_card(sctx, "done")
-    clock = first_response(sctx, "kaiten", key)
-    sctx.tracker("kaiten").transition(key, "Done")
-    assert clock.breach_at is not None
-    assert fire(sctx, "sla", clock.breach_at + TICK) == []
-    assert team_alerts(telegram_sandbox) == []
+def test_kaiten_a_card_in_a_done_column_never_fires(sctx: Context, telegram_sandbox: str) -> None:
+    check_a_resolved_issue_never_fires(sctx, "kaiten", kaiten_card(sctx, "done"), telegram_sandbox)
 
 
 def test_kaiten_a_pause_the_webhooks_name_by_column_id_moves_the_warning(
-    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str, tmp_path: Path
+    sctx: Context, telegram_sandbox: str
 ) -> None:
-    sctx = kaiten_ctx(kctx, tmp_path / "rules")
     key = kaiten_card(sctx, "paused-once")
     clock = first_response(sctx, "kaiten", key)
     assert clock.started_at is not None and clock.warning_at is not None
@@ -282,21 +269,13 @@ def test_kaiten_a_pause_the_webhooks_name_by_column_id_moves_the_warning(
     resumed = paused + dt.timedelta(days=1)
     journal_move(sctx, "kaiten", key, "102", paused)  # into "In progress", a pause column by title
     journal_move(sctx, "kaiten", key, "101", resumed)  # back to "To do"
-    assert ctx_report_warning(sctx, key, resumed) > clock.warning_at + TICK
+    later = first_response(sctx, "kaiten", key, resumed).warning_at
+    assert later is not None and later > clock.warning_at + TICK
 
     assert fire(sctx, "sla", clock.warning_at + TICK) == []
-    assert fire(sctx, "sla", ctx_report_warning(sctx, key, resumed) + TICK) == [key]
+    assert fire(sctx, "sla", later + TICK) == [key]
     [warning] = team_alerts(telegram_sandbox)
     assert f"SLA warning on {key}" in warning
-
-
-def ctx_report_warning(ctx: Context, key: str, now: dt.datetime) -> dt.datetime:
-    """When the card's first-response clock, as it stands at ``now``, will warn."""
-    assert ctx.config.sla is not None
-    report = sla_report(ctx, ctx.config.sla, ctx.tracker("kaiten").get_state(key), now)
-    clock = report.clock("first_response") if report is not None else None
-    assert clock is not None and clock.warning_at is not None
-    return clock.warning_at
 
 
 def test_the_web_process_s_gauge_states_are_the_clock_states() -> None:
