@@ -19,6 +19,7 @@ from pathlib import Path
 from connector.base import Tracker
 from connector.errors import TrackerRejected
 from connector.types import Comment, IssueState
+from jobs.automations.sla import sla_text
 from jobs.context import Context
 from mappers.canned import (
     CannedError,
@@ -57,8 +58,6 @@ def variables(
 ) -> dict[str, object]:
     """What a template may use: issue key, summary, status, requester, agent, fields by id, and the
     time the issue's SLA clock has left in ``language`` (``jobs.automations.sla.sla_text``)."""
-    from jobs.automations.sla import sla_text  # lazy: the SLA clocks only where a template is rendered
-
     return canned_variables(
         issue_key=state.ref.key,
         summary=state.summary,
