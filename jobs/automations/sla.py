@@ -180,13 +180,14 @@ def sla_text(ctx: Context, state: IssueState, language: str) -> str:
     policy = ctx.config.sla
     if policy is None or state.created is None:
         return ""
-    report = sla_report(ctx, policy, state, utcnow())
+    report = issue_clocks(ctx, policy, state, utcnow())
     if report is None:
         return ""
     return remaining_text(report.clock("resolution") or report.clock("first_response"), language)
 
 
-def sla_report(ctx: Context, policy: SlaPolicy, state: IssueState, now: dt.datetime) -> SlaReport | None:
+def issue_clocks(ctx: Context, policy: SlaPolicy, state: IssueState, now: dt.datetime) -> SlaReport | None:
+    """The issue's clocks at ``now``, from what the journal knows of it (one issue: two queries)."""
     calendar: BusinessCalendar = business_calendar(ctx.config.calendar(policy.calendar), policy.calendar)
     kind = ctx.config.tracker_kind(state.ref.tracker) or "jira"
     history = history_of(ctx, state.ref.tracker, [state]).get(state.ref.key)

@@ -14,7 +14,7 @@ import yaml
 
 from connector.types import IssueDraft, Target
 from jobs.automations.report import rule_lines
-from jobs.automations.sla import sla_report
+from jobs.automations.sla import issue_clocks
 from jobs.automations.sla_gauges import STATES
 from jobs.context import Context, build_context
 from jobs.intake import accept_event
@@ -36,7 +36,7 @@ def first_response(ctx: Context, tracker: str, key: str, now: dt.datetime | None
     """The issue's first-response clock as it stands at ``now`` (its creation: the moments ahead)."""
     state = ctx.tracker(tracker).get_state(key)
     assert ctx.config.sla is not None and state.created is not None
-    report = sla_report(ctx, ctx.config.sla, state, now or state.created)
+    report = issue_clocks(ctx, ctx.config.sla, state, now or state.created)
     clock = report.clock("first_response") if report is not None else None
     assert clock is not None
     return clock
