@@ -13,7 +13,9 @@ import pytest
 import yaml
 
 from connector.types import IssueDraft, Target
-from jobs.automations.report import rule_lines
+from jobs.automations.report import dry_run_lines, rule_lines
+from jobs.automations.rules import rules_of
+from jobs.automations.scan import dry_run
 from jobs.automations.sla import issue_clocks
 from jobs.automations.sla_gauges import STATES
 from jobs.context import Context, build_context
@@ -210,6 +212,30 @@ def test_sla_text_reaches_a_canned_status_message_to_the_customer(
     [notice] = sent(telegram_sandbox)
     assert f"Your request {key} is now in progress" in notice["text"]
     assert "of working time left" in notice["text"]  # the resolution clock (5 business days) runs
+
+
+def test_two_clocks_fire_in_one_scan_and_dry_run_prints_the_issue_once(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    draft = IssueDraft(Target("jira", "SUP", "Task"), "urgent", "b", "sla-urgent", priority="Highest")
+    key = ctx.tracker("jira").create_issue(draft).key
+    state = ctx.tracker("jira").get_state(key)
+    assert ctx.config.sla is not None and state.created is not None
+    report = issue_clocks(ctx, ctx.config.sla, state, state.created)
+    resolution = report.clock("resolution") if report is not None else None
+    assert resolution is not None and resolution.warning_at is not None
+    now = (
+        resolution.warning_at + TICK
+    )  # the first response (1 h) breached long ago, the resolution (8 h) warns
+    found = dry_run(ctx, rules_of(ctx)["sla"], now)
+    assert sorted(f.occurrence.split("@")[0] for f in found) == [
+        "sla:breached:first_response",
+        "sla:warning:resolution",
+    ]
+    lines, _ = dry_run_lines(ctx, "sla", now)
+    assert [line.split("\t")[0] for line in lines] == [key]
+    assert firings.of_rule(ctx.engine, "sla") == []
+    assert fire(ctx, "sla", now) == [key, key]
 
 
 def test_automations_ls_runs_the_sla_rule(ctx: Context, jira_sandbox: RunningSandbox) -> None:
