@@ -65,10 +65,9 @@ def canned_preview(key: str, issue_key: str, language: str | None) -> None:
     tracker_name = link.tracker if link else ("kaiten" if issue_key.isdigit() else "jira")
     try:
         state = ctx.tracker(tracker_name).get_state(issue_key, all_fields=True)
+        language = language or pick_language(link.language if link else None, config.texts.default_language)
         text = canned_jobs.library(ctx).render(
-            key,
-            language or pick_language(link.language if link else None, config.texts.default_language),
-            canned_jobs.variables(state, link, ""),
+            key, language, canned_jobs.variables(ctx, state, link, "", language)
         )
     except (CannedError, TrackerError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -19,6 +19,7 @@ from pathlib import Path
 from connector.base import Tracker
 from connector.errors import TrackerRejected
 from connector.types import Comment, IssueState
+from jobs.automations.sla import sla_text
 from jobs.context import Context
 from mappers.canned import (
     CannedError,
@@ -52,14 +53,18 @@ def library(ctx: Context) -> CannedLibrary:
     return cached_library(canned_folder(ctx), on_load=_report_problems)
 
 
-def variables(state: IssueState, link: Link | None, agent: str) -> dict[str, object]:
-    """What a template may use: issue key, summary, status, requester, agent, SLA text, fields by id."""
+def variables(
+    ctx: Context, state: IssueState, link: Link | None, agent: str, language: str
+) -> dict[str, object]:
+    """What a template may use: issue key, summary, status, requester, agent, fields by id, and the
+    time the issue's SLA clock has left in ``language`` (``jobs.automations.sla.sla_text``)."""
     return canned_variables(
         issue_key=state.ref.key,
         summary=state.summary,
         status=state.status,
         requester_name=link.requester_name if link else "",
         agent_name=agent,
+        sla_text=sla_text(ctx, state, language),
         fields=state.fields,
     )
 
@@ -84,7 +89,7 @@ def expand_comment(
         comment.body,
         library(ctx),
         language,
-        variables(state, link, comment.author_name or event.actor_name or ""),
+        variables(ctx, state, link, comment.author_name or event.actor_name or "", language),
         escape=markup.escape,
     )
     if expansion.problems:
@@ -144,7 +149,9 @@ def render_for_customer(
     """A canned text for the customer, in their language; None (and an internal note) when it fails."""
     language = pick_language(link.language, ctx.config.texts.default_language)
     try:
-        return library(ctx).render(template, language, variables(state, link, event.actor_name or ""))
+        return library(ctx).render(
+            template, language, variables(ctx, state, link, event.actor_name or "", language)
+        )
     except CannedError as exc:
         markup = ctx.markup(link.tracker)
         marker = f"hub-canned-{event.event_id}"[:120]

@@ -1,9 +1,10 @@
 """``trackerhub sla report``: SLA targets met and breached per priority and team (the Jira project or
 Kaiten board) for the issues created since a date.
 
-The issues come from ONE paged search of the tracker; their life from the hub's own journal: the status
-changes its webhooks told (pauses, resolution) and the first reply a customer got from the team (the
-outbound log). An issue resolved without a journaled status change counts as resolved at its last update.
+The issues come from ONE paged search of the tracker; their life from the hub's own journal, as the
+``sla`` trigger reads it (``jobs.automations.sla.timeline_of``): the status changes its webhooks told
+(pauses, resolution) and the first reply a customer got from the team (the outbound log). An issue
+resolved without a journaled status change counts as resolved at its last update.
 The clocks are ``mappers.sla.evaluate``'s, on the policy's business calendar. ``start: assigned`` needs
 the first assignment, which the journal does not hold: such clocks show as pending.
 """
@@ -15,10 +16,10 @@ from collections import Counter
 
 from config.sla import SlaPolicy
 from connector.types import IssueState, SearchQuery
+from jobs.automations.sla import history_of, timeline_of
 from jobs.context import Context
 from mappers.calendar import BusinessCalendar, business_calendar
-from mappers.sla import StatusChange, Timeline, evaluate
-from store import automations as facts
+from mappers.sla import evaluate
 
 PAGE = 100
 Counts = Counter[tuple[str, str, str, str]]  # (priority, team, metric, outcome) → issues
@@ -58,22 +59,12 @@ def _count(
 ) -> None:
     if not page:
         return
-    history = facts.journaled_history(ctx.engine, tracker_name, [s.ref.key for s in page])
+    history = history_of(ctx, tracker_name, page)
+    kind = ctx.config.tracker_kind(tracker_name) or "jira"
     for state in page:
         if state.created is None:
             continue
-        known = history[state.ref.key]
-        resolved = next((at for at, _s, done in reversed(known.statuses) if done), None)
-        if state.done and resolved is None:
-            resolved = state.updated
-        timeline = Timeline(
-            created=state.created,
-            priority=state.priority,
-            project=state.container,
-            statuses=tuple(StatusChange(at, status) for at, status, _done in known.statuses),
-            first_response=known.first_reply,
-            resolved=resolved if state.done else None,
-        )
+        timeline = timeline_of(state, history.get(state.ref.key), policy, kind)
         report = evaluate(policy, calendar, timeline, now)
         for clock in report.clocks if report is not None else ():
             outcome = clock.state.value if clock.state.value in ("met", "breached") else "open"

@@ -84,7 +84,7 @@ def _expanded(ctx: Context, reply: StaffReply, key: str, link: links.Link, agent
         return reply.body
     state = ctx.tracker(link.tracker).get_state(key, all_fields=True)
     language = pick_language(link.language, ctx.config.texts.default_language)
-    expansion = expand_codes(reply.body, library(ctx), language, variables(state, link, agent))
+    expansion = expand_codes(reply.body, library(ctx), language, variables(ctx, state, link, agent, language))
     if expansion.errors or expansion.unknown:
         return None
     return expansion.text

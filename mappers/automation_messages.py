@@ -52,15 +52,16 @@ def digest_text(rule: str, title: str, issues: Sequence[Mapping[str, Any]], crit
 
 def render_text(template: str, issue: Mapping[str, Any]) -> str:
     """A rule's text template (``{{ issue.key }}``, a date rule's ``{{ due_date }}``, a ``linked_resolved``
-    rule's ``{{ linked.key }}``) rendered in the sandboxed environment canned responses use; a text
-    without ``{`` is returned as it is."""
+    rule's ``{{ linked.key }}``, an ``sla`` rule's ``{{ sla.state }}`` and ``{{ sla.remaining }}``) rendered
+    in the sandboxed environment canned responses use; a text without ``{`` is returned as it is."""
     if "{" not in template:
         return template
     environment = sandbox_environment()
-    return str(
-        environment.from_string(template).render(
-            issue=dict(issue),
-            due_date=issue.get("date") or "",
-            linked=dict(issue.get("linked") or {}),  # linked_resolved: the resolved issue (key, summary, url)
-        )
-    )
+    variables = {
+        "issue": dict(issue),
+        "due_date": issue.get("date") or "",
+        "linked": dict(issue.get("linked") or {}),  # linked_resolved: the resolved issue (key, summary, url)
+    }
+    if "sla" in issue:
+        variables["sla"] = issue["sla"]
+    return str(environment.from_string(template).render(**variables))

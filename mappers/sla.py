@@ -87,7 +87,9 @@ class SlaClock:
     """One target's clock, as evaluated at ``now``; every moment in UTC.
 
     ``warning_at`` and ``breach_at`` are set only while they are still ahead of ``now`` and the clock
-    runs: they are the moments to schedule.
+    runs: they are the moments to schedule. ``warned_at`` is the moment the clock reached its warning
+    share, once it has by ``now``: a pause after it does not move it (``due_at`` of a breached clock
+    neither), so a firing keyed on it happens once.
     """
 
     metric: Metric
@@ -100,6 +102,7 @@ class SlaClock:
     paused: bool
     warning_at: datetime | None
     breach_at: datetime | None
+    warned_at: datetime | None = None
 
     @property
     def remaining(self) -> timedelta:
@@ -228,6 +231,7 @@ class Clock:
             paused=paused,
             warning_at=warning if running and warning is not None and warning > now else None,
             breach_at=due if running and due is not None and due > now else None,
+            warned_at=warning if warning is not None and warning <= now else None,
         )
 
     def _pending(self, stop: datetime | None) -> SlaClock:

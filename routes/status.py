@@ -6,11 +6,13 @@ import datetime as dt
 
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
+from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.automations.sla_gauges import read_gauges
 from jobs.heartbeat import scheduler_seen
 from jobs.queues import ALL_QUEUES
 from routes.answers import bearer_token, require_secret
@@ -110,7 +112,7 @@ def _iso(epoch: float | None) -> str | None:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    """Prometheus text format: journal rows by status and RQ queue lengths.
+    """Prometheus text format: journal rows by status, RQ queue lengths, SLA clocks by state.
 
     Public unless ``HUB_METRICS_TOKEN`` is set; then only with ``Authorization: Bearer <token>``
     (Prometheus: ``authorization: {credentials: ...}`` in the scrape config).
@@ -135,4 +137,37 @@ def metrics() -> ResponseReturnValue:
         except RedisError:
             length = -1
         lines.append(f'trackerhub_queue_length{{queue="{name}"}} {length}')
+    lines += _sla_lines(state.redis)
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+
+
+def _sla_lines(redis: Redis | None) -> list[str]:
+    """The open issues' SLA clocks per tracker, metric, priority and state, as the last scan of the
+    ``sla`` rule counted them, and when that scan ran (none before the first scan)."""
+    if redis is None:
+        return []
+    try:
+        gauges, scanned = read_gauges(redis)
+    except RedisError:
+        return []
+    lines = [
+        "# HELP trackerhub_sla_clocks Open issues' SLA clocks by state (last scan of the sla rule).",
+        "# TYPE trackerhub_sla_clocks gauge",
+    ]
+    for g in gauges:
+        where = f'tracker="{_label(g.tracker)}",metric="{g.metric}",priority="{_label(g.priority)}"'
+        labels = f'{where},state="{g.state}"'
+        lines.append(f"trackerhub_sla_clocks{{{labels}}} {g.clocks}")
+    lines += [
+        "# HELP trackerhub_sla_scan_timestamp_seconds When the last SLA scan of each tracker ran.",
+        "# TYPE trackerhub_sla_scan_timestamp_seconds gauge",
+    ]
+    lines += [
+        f'trackerhub_sla_scan_timestamp_seconds{{tracker="{_label(t)}"}} {at}' for t, at in scanned.items()
+    ]
+    return lines
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

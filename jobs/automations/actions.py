@@ -9,6 +9,9 @@ if it might have happened already:
 - transitions, assignments, fields and labels set a state, which is the same set twice (a round-robin
   assignee is chosen once and saved before it is assigned).
 
+An action limited to SLA states (``only:``) that a firing of another state reaches is recorded as
+skipped, with the reason, like any action's outcome.
+
 Errors: ``TrackerUnavailable`` / ``ChannelUnavailable`` mean "later" (the firing is retried under the
 tracker's circuit breaker); ``TrackerRejected`` / ``ChannelRejected`` / :class:`ActionFailed` mean the
 action cannot be done as configured (the firing fails, with the reason).
@@ -16,6 +19,7 @@ action cannot be done as configured (the firing fails, with the reason).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ from jobs.automations.model import (
     CreateAction,
     DigestAction,
     NotifyAction,
+    OnlyAction,
     ResolveAction,
     RouteAction,
     SetAction,
@@ -94,6 +99,13 @@ class ActionRun:
 def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> Progress:
     """Do ``action`` (or find it done); return what it did, saved as the action's progress."""
     match action:
+        case OnlyAction(states=states, action=inner):
+            state = (run.issue.get("sla") or {}).get("state")
+            if state not in states:
+                return {
+                    "skipped": f"only for SLA {', '.join(states)}; this firing is {state or 'no SLA state'}"
+                }
+            return perform(run, inner, decided)
         case CommentAction():
             return _comment(run, action)
         case NotifyAction():
@@ -159,7 +171,7 @@ def _text(run: ActionRun, action: CommentAction, link: links.Link | None) -> str
     state = _state_seen(run)
     try:
         return canned_jobs.library(run.ctx).render(
-            action.canned, language, canned_jobs.variables(state, link, "")
+            action.canned, language, canned_jobs.variables(run.ctx, state, link, "", language)
         )
     except CannedError as exc:
         raise ActionFailed(f"canned response {action.canned!r}: {exc}") from None
@@ -175,6 +187,8 @@ def _state_seen(run: ActionRun) -> IssueState:
         summary=str(issue.get("summary") or ""),
         priority=issue.get("priority"),
         assignee=issue.get("assignee"),
+        container=str(issue.get("container") or ""),
+        created=dt.datetime.fromisoformat(str(issue["created"])) if issue.get("created") else None,
     )
 
 

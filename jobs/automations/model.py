@@ -12,7 +12,10 @@ Kinds of rule, by what makes them fire:
 - **conditional** (``occurrence`` set): the query is scanned every ``schedule`` tick, and each issue
   fires once per occurrence key the condition gives it (the time it entered its status, the date a
   date field names, the customer's last reply);
-- **event** (``events`` set): a tracker webhook of one of these kinds fires it, once per event id.
+- **event** (``events`` set): a tracker webhook of one of these kinds fires it, once per event id;
+- **several clocks** (``occurrences`` set, the ``sla`` trigger): scanned like a conditional rule, each
+  issue fires once per occurrence found (a clock's state and the moment it reached it), and the scan's
+  counts become ``gauges`` (``jobs/automations/sla.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from connector.types import IssueState, SearchQuery, Target
 from jobs.registry import Cron, Every
 from mappers import schedules
 from mappers.automation_match import RuleEvent
+from store.automations import JournaledHistory
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,18 @@ class RouteAction:
     route: str
 
 
+@dataclass(frozen=True)
+class OnlyAction:
+    """An action of an ``sla`` rule run only for firings of some SLA ``states`` (``only:``); a firing of
+    another state records it as skipped."""
+
+    states: tuple[str, ...]
+    action: Action
+
+
 Action = (
-    CommentAction
+    OnlyAction
+    | CommentAction
     | NotifyAction
     | TransitionAction
     | ResolveAction
@@ -180,9 +194,23 @@ class IssueFacts:
     status_since: dt.datetime | None = None
     date: dt.date | None = None
     date_field_id: str | None = None
+    history: JournaledHistory | None = None  # status changes and first reply (the ``sla`` trigger)
 
 
 Occurrence = Callable[[IssueState, dt.datetime, IssueFacts], str | None]
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a rule with several clocks per issue (``sla``) finds on one issue: the occurrences due, each
+    with what its actions need beyond the issue (``payload``), and the gauges the issue counts in."""
+
+    due: tuple[tuple[str, dict[str, Any]], ...] = ()
+    gauges: tuple[tuple[str, ...], ...] = ()
+
+
+Occurrences = Callable[[IssueState, dt.datetime, IssueFacts], Found]
+Gauges = Callable[[Any, dict[tuple[str, ...], int], dt.datetime], None]  # (redis, counts, now)
 
 
 @dataclass(frozen=True)
@@ -223,6 +251,8 @@ class AutomationRule:
     target: Target | None = None  # the rule's target: where a date field's name is looked up
     when_fields: tuple[str, ...] = ()  # the fields ``accepts`` reads, as configured (ids or names)
     linked: bool = False  # linked_resolved: the event's issue is resolved, the rule's issues are linked to it
+    occurrences: Occurrences | None = None  # several occurrences per issue (``sla``), instead of one
+    gauges: Gauges | None = None  # publishes what ``occurrences`` counted over a whole scan
 
     @property
     def scanned(self) -> bool:
@@ -268,6 +298,8 @@ def next_due(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
 def describe(action: Action) -> str:
     """What an action does, in one line (dry-run, ``ls``)."""
     match action:
+        case OnlyAction(states=states, action=inner):
+            return f"{describe(inner)} (only {', '.join(states)})"
         case CommentAction(canned=canned, to_customer=to_customer, public=public, text=text):
             what = f"canned {canned}" if canned else repr(text[:40])
             where = "to the customer" if to_customer else ("public" if public else "internal")

@@ -61,6 +61,7 @@ def dry_run_lines(ctx: Context, name: str, now: dt.datetime | None = None) -> tu
             lines += [f"{issue['key']}\t{actions}" for issue in item.payload.get("issues", [])]
         else:
             lines.append(f"{item.issue_key}\t{actions}")
+    lines = list(dict.fromkeys(lines))  # one line per issue, also when two of its SLA clocks would fire
     return lines, None if lines else f"{name}: nothing would fire now"
 
 

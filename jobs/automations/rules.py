@@ -16,7 +16,7 @@ from config.automations import Automation
 from config.rules import HubConfig
 from config.targets import JiraTarget, KaitenTarget
 from connector.types import IssueState, SearchQuery, Target
-from jobs.automations import model
+from jobs.automations import model, sla
 from jobs.automations.drafts import autofill_route
 from jobs.automations.model import AutomationRule, CalendarSchedule, IssueFacts
 from jobs.context import Context
@@ -128,6 +128,8 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
     if trigger_kind in TIME_KINDS:
         scanned = replace(rule, schedule=Every(SCAN_CONDITIONS_EVERY))
         return _time_condition(scanned, automation, calendar, kind)
+    if trigger_kind == "sla":
+        return sla.sla_rule(config, automation, replace(rule, schedule=Every(SCAN_CONDITIONS_EVERY)), kind)
     if trigger_kind == "event" and trigger.event == "created":
         # polling: each issue created lately fires once (webhooks for creation are not journaled)
         def created_lately(now: dt.datetime, date_field: str | None) -> SearchQuery:
@@ -202,7 +204,7 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
     """The engine's action for one ``actions:`` entry."""
     kind = spec.kind
     if spec.only:
-        raise NotRunYet("actions limited to SLA states (only) are not run yet")
+        return model.OnlyAction(spec.only, _action(config, automation, spec.model_copy(update={"only": ()})))
     if kind == "comment" and spec.comment is not None:
         comment = spec.comment
         return model.CommentAction(

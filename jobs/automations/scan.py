@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from connector.base import Tracker
 from connector.types import IssueState
 from jobs.automations.model import AutomationRule, IssueFacts, latest_due
 from jobs.automations.queue import enqueue_firings
+from jobs.automations.sla import history_of
 from jobs.context import Context
 from mappers.schedules import occurrence_key
 from store import automations as firings
@@ -52,16 +55,23 @@ def due_now(
     last = firings.last_due(ctx.engine, rule.name)
     if due is None or (last is not None and last >= due):
         return None
-    if last is None and rule.occurrence is None and not force:
+    if last is None and rule.occurrence is None and rule.occurrences is None and not force:
         firings.set_last_due(ctx.engine, rule.name, due, now)
         log.info("automations.schedule-started rule=%s from=%s", rule.name, due.isoformat())
         return None
     return due
 
 
-def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.datetime) -> Iterator[NewFiring]:
+def candidates(
+    ctx: Context,
+    rule: AutomationRule,
+    due: dt.datetime,
+    now: dt.datetime,
+    counts: Counter[tuple[str, ...]] | None = None,
+) -> Iterator[NewFiring]:
     """The firings a search finds due at ``due`` (one paged search; conditions on each result, and what
-    a time condition needs from the journal read a page at a time)."""
+    a time condition needs from the journal read a page at a time); ``counts`` gathers the gauges of a
+    rule that has some (``sla``)."""
     tracker = ctx.tracker(rule.tracker)
     date_id = date_field_id(tracker, rule) if rule.date_field else None
     ids = when_field_ids(tracker, rule)
@@ -81,12 +91,32 @@ def candidates(ctx: Context, rule: AutomationRule, due: dt.datetime, now: dt.dat
             if not _accepted(rule, state, now):
                 continue
             known = facts.get(state.ref.key, IssueFacts())
-            occurrence = due_key if rule.occurrence is None else rule.occurrence(state, now, known)
-            if occurrence is not None:
-                payload = issue_payload(state)
+            for occurrence, extra in _occurrences(rule, state, now, known, due_key, counts):
+                payload = issue_payload(state) | extra
                 if known.date is not None:
                     payload["date"] = known.date.isoformat()  # a date rule's templates: {{ due_date }}
                 yield NewFiring(rule.name, rule.tracker, state.ref.key, occurrence, payload)
+
+
+def _occurrences(
+    rule: AutomationRule,
+    state: IssueState,
+    now: dt.datetime,
+    known: IssueFacts,
+    due_key: str,
+    counts: Counter[tuple[str, ...]] | None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The occurrences ``rule`` fires for on the issue (several for ``sla``: one per clock), each with
+    what its payload adds; what the issue counts in the rule's gauges goes to ``counts``."""
+    if rule.occurrences is not None:
+        found = rule.occurrences(state, now, known)
+        if counts is not None:
+            counts.update(found.gauges)
+        yield from found.due
+        return
+    occurrence = due_key if rule.occurrence is None else rule.occurrence(state, now, known)
+    if occurrence is not None:
+        yield occurrence, {}
 
 
 def _pages(states: Iterator[IssueState]) -> Iterator[list[IssueState]]:
@@ -157,12 +187,14 @@ def facts_for(
         firings.last_customer_messages(ctx.engine, keys) if "last_customer_message" in rule.facts else {}
     )
     moves = firings.last_transitions(ctx.engine, rule.tracker, keys) if "status_since" in rule.facts else {}
+    lives = history_of(ctx, rule.tracker, page) if "history" in rule.facts else {}
     return {
         state.ref.key: IssueFacts(
             last_customer_message=replies.get(state.ref.key),
             status_since=moves.get(state.ref.key),
             date=_date(state.fields.get(date_id)) if date_id else None,
             date_field_id=date_id,
+            history=lives.get(state.ref.key),
         )
         for state in page
     }
@@ -197,6 +229,7 @@ def issue_payload(state: IssueState) -> dict[str, object]:
         "assignee": state.assignee,
         "labels": list(state.labels),
         "container": state.container,
+        "created": state.created.isoformat() if state.created is not None else None,
     }
 
 
@@ -216,7 +249,8 @@ def scan_rule(
         return result
     result.due = due
     batch: list[NewFiring] = []
-    for found in candidates(ctx, rule, due, now):
+    counts: Counter[tuple[str, ...]] = Counter()
+    for found in candidates(ctx, rule, due, now, counts):
         result.found += 1
         batch.append(found)
         if len(batch) >= INSERT_CHUNK:
@@ -225,6 +259,8 @@ def scan_rule(
             if on_page is not None:
                 on_page()  # the scan is alive (jobs/automations/periodic.py renews its lock)
     result.new += _store(ctx, batch, now)
+    if rule.gauges is not None:
+        rule.gauges(ctx.redis, dict(counts), now)
     firings.set_last_due(ctx.engine, rule.name, due, now)
     log.info(
         "automations.scanned rule=%s due=%s found=%d new=%d",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -330,3 +331,29 @@ def test_elapsed_time_never_decreases_and_never_runs_while_paused(
         assert after[metric].elapsed >= clock.elapsed
         if clock.paused and unchanged(timeline, now, now + step):
             assert after[metric].elapsed == clock.elapsed
+
+
+def test_the_moment_a_clock_warned_does_not_move_when_it_pauses_afterwards() -> None:
+    """What the ``sla`` trigger keys its warning on: a pause after the warning moves the deadline, not
+    the moment the warning was reached; a pause before it moves both."""
+    warned = msk(2026, 3, 23, 9, 18)  # FRIDAY_EVENING's first response: 80% of an hour
+    assert clocks(FRIDAY_EVENING, msk(2026, 3, 23, 9, 20))["first_response"].warned_at == warned
+    assert clocks(FRIDAY_EVENING, msk(2026, 3, 23, 9, 17))["first_response"].warned_at is None
+    after = replace(
+        FRIDAY_EVENING,
+        statuses=(
+            StatusChange(msk(2026, 3, 23, 9, 20), WAITING),
+            StatusChange(msk(2026, 3, 23, 11), WORKING),
+        ),
+    )
+    moved = clocks(after, msk(2026, 3, 23, 11, 5))["first_response"]
+    assert (moved.state, moved.warned_at, moved.due_at) == (
+        SlaState.WARNING,
+        warned,
+        msk(2026, 3, 23, 11, 10),
+    )
+    before = replace(
+        FRIDAY_EVENING,
+        statuses=(StatusChange(msk(2026, 3, 23, 9), WAITING), StatusChange(msk(2026, 3, 23, 10), WORKING)),
+    )
+    assert clocks(before, msk(2026, 3, 23, 11))["first_response"].warned_at == msk(2026, 3, 23, 10, 18)
