@@ -11,6 +11,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
+from jobs.delivery_jobs import JobKind
 from jobs.queues import PERIODIC_QUEUE
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,11 @@ RUN_FUNC = "jobs.automations.run.run_firing"
 JOB_TIMEOUT = 180  # seconds; a firing makes one tracker call per action, each with its own timeout
 
 
+FIRINGS = JobKind(PERIODIC_QUEUE, "auto-")  # where a firing's job is, read as a delivery's (jobs/recovery.py)
+
+
 def firing_job_id(firing_id: str) -> str:
-    return f"auto-{firing_id}"
+    return FIRINGS.job_id(firing_id)
 
 
 def enqueue_firings(redis: Redis, firing_ids: Iterable[str]) -> int:
