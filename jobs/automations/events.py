@@ -9,6 +9,7 @@ only when some rule's event matched).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from connector.base import Tracker
@@ -35,8 +36,11 @@ def fire_for_event(
     event: TrackerEvent,
     own: bool,
     rules: dict[str, AutomationRule] | None = None,
+    now: dt.datetime | None = None,
 ) -> list[str]:
-    """Store (and enqueue) a firing for each event rule this event fires; return the new firing ids."""
+    """Store (and enqueue) a firing for each event rule this event fires; return the new firing ids.
+
+    ``now`` is when the conditions are checked (the automations' clock by default; a test's own)."""
     candidates = [
         rule
         for rule in (rules if rules is not None else rules_of(ctx)).values()
@@ -55,7 +59,7 @@ def fire_for_event(
         return []
     state = tracker.get_state(key)
     seen = rule_event(event, own, state)
-    now = utcnow()
+    now = now or utcnow()
     found = []
     for rule in candidates:
         assert rule.event_occurrence is not None
@@ -90,7 +94,11 @@ def rule_event(event: TrackerEvent, own: bool, state: IssueState | None) -> Rule
     """The event as ``automation_match.event_occurrence`` reads it: a comment the hub's own account wrote
     is a customer's message it relayed; the status entered is the event's (a Jira status, a Kaiten
     column id) and the issue's now (a Kaiten column's title)."""
-    kind = {"comment_created": "commented", "issue_transitioned": "transitioned"}.get(event.kind, event.kind)
+    kind = {
+        "comment_created": "commented",
+        "issue_transitioned": "transitioned",
+        "issue_created": "created",
+    }.get(event.kind, event.kind)
     return RuleEvent(
         kind=kind,
         event_id=event.event_id,
