@@ -1,0 +1,178 @@
+"""The shipped recipes (config/hub.yaml ``automations:``) × {Jira, Kaiten}, each through the real engine with
+the shipped rule file, the sandboxes, real Redis and the real database; the clock passed in.
+
+Which test covers which cell (README, "Automations", has the same table):
+
+| recipe | Jira | Kaiten |
+|---|---|---|
+| quiet-customer | test_recipes.py::test_quiet_customer_is_nudged_after_two_business_days_then_closed_after_three_more | here: test_quiet_customer_on_kaiten_is_nudged_then_closed |
+| customer-replied | test_recipes.py::test_a_customer_reply_moves_the_issue_out_of_waiting_and_tells_the_assignee | here: test_a_customer_reply_on_kaiten_moves_the_card_out_of_waiting_and_tells_the_team |
+| contract-end | test_recipes.py::test_contract_end_opens_a_task_thirty_days_before_the_date_once | here: test_contract_end_on_kaiten_opens_a_card_thirty_days_before_the_date_once |
+| stuck | test_recipes.py::test_a_stuck_issue_goes_back_to_the_queue_with_a_task_once | here: test_a_stuck_card_goes_back_to_the_queue_with_a_task_once |
+| next-task | here: test_next_task_on_jira_opens_the_follow_up_with_labels_links_and_assignee | here: test_next_task_on_kaiten_opens_the_follow_up_card_in_the_queue |
+| unassigned-digest | here: test_unassigned_digest_on_jira_lists_the_day_old_unassigned_critical_first | here: test_unassigned_digest_on_kaiten_lists_the_cards_without_a_responsible |
+| duty-alert | here: test_duty_alert_on_jira_fires_once_from_the_creation_webhook_and_the_poll | here: test_duty_alert_on_kaiten_fires_once_from_the_poll_and_the_card_add_webhook |
+| stage-checklist | (au/jira: sub-tasks) | here: test_the_shipped_stage_checklist_appears_once_when_a_card_enters_in_progress |
+| checklist-children | (au/events: Kaiten only) | (au/events) |
+| linked-fixed | (au/events) | (au/events) |
+| sla | (au/sla) | (au/sla) |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+
+from connector.types import IssueDraft, Target
+from jobs.automations.events import fire_for_event
+from jobs.automations.rules import rules_of
+from jobs.automations.run import run_firing_with
+from jobs.automations.scan import scan_rule
+from jobs.context import Context, build_context
+from jobs.deliver import deliver_with
+from mappers.tracker_events import TrackerEvent
+from routes import create_app
+from sandbox.server import RunningSandbox
+from store import automations as firings
+from store import journal
+from tests.jobs.automations.test_recipes import TEAM_CHAT, sent
+from tests.jobs.test_events import SECRET, post_hook
+
+KAITEN_SECRET = "k-secret"  # noqa: S105 - a test secret
+MINUTE = dt.timedelta(minutes=1)
+
+
+def jira_ctx(ctx: Context) -> Context:
+    """The worker context on Jira with the team's chat and the webhook secret set."""
+    return build_context(
+        ctx.settings.model_copy(update={"TELEGRAM_TEAM_CHAT_ID": TEAM_CHAT, "JIRA_WEBHOOK_SECRET": SECRET})
+    )
+
+
+def kaiten_ctx(kctx: Context) -> Context:
+    """The env-only Kaiten context (the shipped rule file) with the team's chat and the webhook secret."""
+    return build_context(
+        kctx.settings.model_copy(
+            update={"TELEGRAM_TEAM_CHAT_ID": TEAM_CHAT, "KAITEN_WEBHOOK_SECRET": KAITEN_SECRET}
+        )
+    )
+
+
+def tonight() -> dt.datetime:
+    """23:00 in Moscow, the default calendar's zone, later today or tomorrow: out of hours on any day, and
+    within the ``created`` poll's two-day window of an issue created now."""
+    zone = ZoneInfo("Europe/Moscow")
+    local = dt.datetime.now(zone).replace(hour=23, minute=0, second=0, microsecond=0)
+    if local <= dt.datetime.now(zone):
+        local += dt.timedelta(days=1)
+    return local.astimezone(dt.UTC)
+
+
+def team_messages(telegram: str) -> list[str]:
+    return [m["text"] for m in sent(telegram) if str(m["chat_id"]) == TEAM_CHAT]
+
+
+def journaled_event(ctx: Context, response: Any) -> tuple[str, TrackerEvent]:
+    """The journal row a hook's answer names, and the event it holds."""
+    assert response.status_code == 202, response.get_data(as_text=True)
+    entry = journal.get(ctx.engine, response.get_json()["id"])
+    assert entry is not None
+    return entry.id, TrackerEvent.model_validate_json(entry.body)
+
+
+def run_all(ctx: Context, rule: str, now: dt.datetime) -> list[str]:
+    """Run every pending firing of ``rule`` at ``now``; the issues they were for."""
+    ran = []
+    for firing in firings.of_rule(ctx.engine, rule):
+        if firing.status == firings.PENDING:
+            assert run_firing_with(ctx, firing.id, now) == "done", firings.get(ctx.engine, firing.id)
+            ran.append(firing.issue_key)
+    return ran
+
+
+# -- Jira --------------------------------------------------------------------------------------------------
+
+
+def jira_created_webhook(sandbox: RunningSandbox, key: str) -> dict[str, Any]:
+    """``jira:issue_created`` as Jira sends it (tests/fixtures/jira/…issue-created-many-fields.json's
+    envelope) around the issue as the look-alike holds it."""
+    issue = requests.get(
+        f"{sandbox.url}/rest/api/2/issue/{key}", headers={"Authorization": "Bearer t"}, timeout=10
+    ).json()
+    return {
+        "webhookEvent": "jira:issue_created",
+        "issue_event_type_name": "issue_created",
+        "user": {"name": "engineer", "displayName": "Engineer"},
+        "issue": {k: issue[k] for k in ("id", "self", "key", "fields")},
+    }
+
+
+def test_duty_alert_on_jira_fires_once_from_the_creation_webhook_and_the_poll(
+    ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    jctx = jira_ctx(ctx)
+    tracker = jctx.tracker("jira")
+    night = tonight()
+    urgent, calm = (
+        tracker.create_issue(
+            IssueDraft(Target("jira", "SUP", "Task"), title, "b", f"duty-{n}", priority=priority)
+        ).key
+        for n, (title, priority) in enumerate((("Server down", "Highest"), ("Typo", "Low")))
+    )
+    for key in (urgent, calm):
+        message_id, event = journaled_event(jctx, post_hook(jctx, jira_created_webhook(jira_sandbox, key)))
+        assert event.kind == "issue_created"
+        fire_for_event(jctx, tracker, event, own=False, now=night)
+        deliver_with(jctx, message_id)  # the event job itself, on the real clock: never a second firing
+    rule = rules_of(jctx)["duty-alert"]
+    assert scan_rule(jctx, rule, night + MINUTE, force=True).new == []  # the poll finds it fired
+    assert run_all(jctx, "duty-alert", night) == [urgent]
+    assert scan_rule(jctx, rule, night + 2 * MINUTE, force=True).new == []
+    [alert] = team_messages(telegram_sandbox)
+    assert f"Duty: urgent {urgent} out of hours: Server down" in alert
+
+
+# -- Kaiten ------------------------------------------------------------------------------------------------
+
+
+def kaiten_hook(ctx: Context, payload: dict[str, Any]) -> Any:
+    return (
+        create_app(ctx.settings, ctx.config)
+        .test_client()
+        .post(f"/hooks/kaiten?token={KAITEN_SECRET}", json=payload)
+    )
+
+
+def kaiten_card_add_webhook(sandbox: RunningSandbox, card_id: str) -> dict[str, Any]:
+    """``card:add`` as Kaiten sends it (tests/fixtures/kaiten/card-add.docs-shape.json): the card and
+    the author."""
+    card = requests.get(
+        f"{sandbox.url}/api/latest/cards/{card_id}", headers={"Authorization": "Bearer t"}, timeout=10
+    ).json()
+    author = {"id": 2, "full_name": "Alice Example", "username": "alice", "email": "alice@example.com"}
+    return {"event": "card:add", "data": {**card, "author": author}}
+
+
+def test_duty_alert_on_kaiten_fires_once_from_the_poll_and_the_card_add_webhook(
+    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    k = kaiten_ctx(kctx)
+    tracker = k.tracker("kaiten")
+    night = tonight()
+    urgent = tracker.create_issue(
+        IssueDraft(Target("kaiten", "10"), "Server down", "b", "d1", priority="ASAP")
+    ).key
+    calm = tracker.create_issue(IssueDraft(Target("kaiten", "10"), "Typo", "b", "d2")).key
+    rule = rules_of(k)["duty-alert"]
+    assert [f for f in scan_rule(k, rule, night, force=True).new] != []  # the poll first, this time
+    for key in (urgent, calm):
+        message_id, event = journaled_event(k, kaiten_hook(k, kaiten_card_add_webhook(kaiten_sandbox, key)))
+        assert event.kind == "issue_created"
+        assert fire_for_event(k, tracker, event, own=False, now=night + MINUTE) == []
+        deliver_with(k, message_id)
+    assert run_all(k, "duty-alert", night) == [urgent]
+    [alert] = team_messages(telegram_sandbox)
+    assert f"Duty: urgent {urgent} out of hours: Server down" in alert
