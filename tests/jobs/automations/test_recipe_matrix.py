@@ -33,13 +33,16 @@ from jobs.automations.run import run_firing_with
 from jobs.automations.scan import scan_rule
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
+from mappers.calendar import add_duration, business_calendar
 from mappers.tracker_events import TrackerEvent
 from routes import create_app
 from sandbox.server import RunningSandbox
 from store import automations as firings
 from store import journal
-from tests.jobs.automations.test_recipes import TEAM_CHAT, sent
+from tests.jobs.automations.test_recipes import TEAM_CHAT, fire, sent
 from tests.jobs.test_events import SECRET, post_hook
+from tests.jobs.test_kaiten_delivery import delivered, kaiten_comment_webhook
+from tests.mappers.factories import telegram_message
 
 KAITEN_SECRET = "k-secret"  # noqa: S105 - a test secret
 MINUTE = dt.timedelta(minutes=1)
@@ -176,3 +179,74 @@ def test_duty_alert_on_kaiten_fires_once_from_the_poll_and_the_card_add_webhook(
     assert run_all(k, "duty-alert", night) == [urgent]
     [alert] = team_messages(telegram_sandbox)
     assert f"Duty: urgent {urgent} out of hours: Server down" in alert
+
+
+def test_quiet_customer_on_kaiten_is_nudged_then_closed(
+    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    k = kaiten_ctx(kctx)
+    key = delivered(k, telegram_message("the printer jams")).issue_key or ""
+    tracker = k.tracker("kaiten")
+    tracker.transition(key, "Waiting for customer")
+    last = firings.last_customer_messages(k.engine, [key])[key]
+    calendar = business_calendar(k.config.calendar("default"))
+    recipe = k.config.automation("quiet-customer")
+    nudge_at = add_duration(calendar, last, recipe.trigger.no_customer_reply)  # type: ignore[arg-type]
+    close_at = add_duration(calendar, nudge_at, recipe.followup.after)  # type: ignore[union-attr]
+
+    assert fire(k, "quiet-customer", nudge_at - MINUTE) == []
+    assert fire(k, "quiet-customer", nudge_at + MINUTE) == [key]
+    assert fire(k, "quiet-customer", nudge_at + 2 * MINUTE) == []
+    [nudge] = sent(telegram_sandbox)
+    assert nudge["chat_id"] == 42 and "help" in nudge["text"].lower()
+    assert fire(k, "quiet-customer.followup", close_at + MINUTE) == [key]
+    assert fire(k, "quiet-customer.followup", close_at + 2 * MINUTE) == []
+    [_, closing] = sent(telegram_sandbox)
+    assert closing["chat_id"] == 42 and closing["text"] != nudge["text"]
+    assert tracker.get_state(key).done
+
+
+def kaiten_comment_event(ctx: Context, sandbox: RunningSandbox, card_id: str, text: str) -> str:
+    """The card's comment holding ``text`` as Kaiten's ``comment:add`` webhook, through the hub's route
+    and the event job (which fires the event rules); the journaled event's id."""
+    comments = requests.get(
+        f"{sandbox.url}/api/latest/cards/{card_id}/comments",
+        headers={"Authorization": "Bearer t"},
+        timeout=10,
+    ).json()
+    [comment] = [c for c in comments if text in c["text"]]
+    response = kaiten_hook(ctx, kaiten_comment_webhook(card_id, comment))
+    if response.status_code == 200 and response.get_json().get("duplicate"):
+        return str(response.get_json()["id"])  # a redelivery: the journal has it already
+    message_id, _event = journaled_event(ctx, response)
+    deliver_with(ctx, message_id)
+    return message_id
+
+
+def test_a_customer_reply_on_kaiten_moves_the_card_out_of_waiting_and_tells_the_team(
+    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    k = kaiten_ctx(kctx)
+    key = delivered(k, telegram_message("still broken")).issue_key or ""
+    tracker = k.tracker("kaiten")
+    tracker.assign(key, "2")
+    tracker.transition(key, "Waiting for customer")
+    delivered(k, telegram_message("it is still broken after the update"))  # a comment on the card
+    for _ in range(2):  # the webhook twice: one firing
+        kaiten_comment_event(k, kaiten_sandbox, key, "still broken after the update")
+    assert run_all(k, "customer-replied", dt.datetime.now(dt.UTC)) == [key]
+    assert tracker.get_state(key).status == "In progress"
+    told = [c.body for c in tracker.comments(key) if f"The customer replied on {key}" in c.body]
+    assert len(told) == 1 and "@" in told[0]
+    assert len([t for t in team_messages(telegram_sandbox) if f"The customer replied on {key}" in t]) == 1
+
+
+def test_a_comment_on_a_card_not_waiting_for_the_customer_moves_nothing(
+    kctx: Context, kaiten_sandbox: RunningSandbox
+) -> None:
+    k = kaiten_ctx(kctx)
+    key = delivered(k, telegram_message("still broken")).issue_key or ""
+    delivered(k, telegram_message("one more detail"))
+    kaiten_comment_event(k, kaiten_sandbox, key, "one more detail")
+    assert firings.of_rule(k.engine, "customer-replied") == []
+    assert k.tracker("kaiten").get_state(key).status == "To do"
