@@ -40,7 +40,8 @@ from sandbox.server import RunningSandbox
 from store import automations as firings
 from store import journal
 from tests.jobs.automations.test_recipes import TEAM_CHAT, fire, sent
-from tests.jobs.test_events import SECRET, post_hook
+from tests.jobs.conftest import sandbox_issues
+from tests.jobs.test_events import SECRET, comment_webhook, engineer_comment, post_hook, run_event
 from tests.jobs.test_kaiten_delivery import delivered, kaiten_comment_webhook
 from tests.mappers.factories import telegram_message
 
@@ -250,3 +251,192 @@ def test_a_comment_on_a_card_not_waiting_for_the_customer_moves_nothing(
     kaiten_comment_event(k, kaiten_sandbox, key, "one more detail")
     assert firings.of_rule(k.engine, "customer-replied") == []
     assert k.tracker("kaiten").get_state(key).status == "To do"
+
+
+def kaiten_cards(sandbox: RunningSandbox) -> list[dict[str, Any]]:
+    cards: list[dict[str, Any]] = requests.get(
+        f"{sandbox.url}/api/latest/cards",
+        params={"limit": 100},
+        headers={"Authorization": "Bearer t"},
+        timeout=10,
+    ).json()
+    return cards
+
+
+def test_contract_end_on_kaiten_opens_a_card_thirty_days_before_the_date_once(
+    kctx: Context, kaiten_sandbox: RunningSandbox
+) -> None:
+    k = kaiten_ctx(kctx)
+    tracker = k.tracker("kaiten")
+    contract = {"505": "2027-03-21"}  # the look-alike's "Contract end" date property, found by its name
+    soon = tracker.create_issue(
+        IssueDraft(Target("kaiten", "10"), "ACME contract", "b", "c1", custom_fields=contract)
+    ).key
+    later = {"505": "2027-06-01"}
+    tracker.create_issue(IssueDraft(Target("kaiten", "10"), "Later contract", "b", "c2", custom_fields=later))
+    now = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
+    assert fire(k, "contract-end", now) == [soon]
+    assert fire(k, "contract-end", now + dt.timedelta(days=1)) == []
+    [task] = [c for c in kaiten_cards(kaiten_sandbox) if c["title"].startswith("Contract ends")]
+    assert task["title"] == "Contract ends 2027-03-21: ACME contract"
+    assert int(soon) in (task.get("parents_ids") or [])  # linked: the contract's card is its parent
+
+
+def test_a_stuck_card_goes_back_to_the_queue_with_a_task_once(
+    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    k = kaiten_ctx(kctx)
+    tracker = k.tracker("kaiten")
+    key = tracker.create_issue(IssueDraft(Target("kaiten", "10"), "Stuck one", "b", "s1")).key
+    tracker.transition(key, "In progress")
+    [card] = [c for c in kaiten_cards(kaiten_sandbox) if str(c["id"]) == key]
+    moved = dt.datetime.fromisoformat(card["last_moved_at"].replace("Z", "+00:00"))
+    calendar = business_calendar(k.config.calendar("default"))
+    due = add_duration(calendar, moved, k.config.automation("stuck").trigger.in_status_longer)  # type: ignore[arg-type]
+    assert fire(k, "stuck", due - dt.timedelta(hours=1)) == []
+    assert fire(k, "stuck", due + MINUTE) == [key]
+    assert fire(k, "stuck", due + dt.timedelta(days=3)) == []
+    assert tracker.get_state(key).status == "To do"
+    titles = [c["title"] for c in kaiten_cards(kaiten_sandbox)]
+    assert titles.count(f"Prepare {key}: stuck for 20 days") == 1
+    assert [t for t in team_messages(telegram_sandbox) if f"{key} was stuck in In progress" in t] != []
+
+
+def unassigned_digest(ctx: Context, created: dt.datetime) -> list[str]:
+    """Scan the shipped unassigned-digest an hour after the issues created at ``created`` are a business
+    day old (at its latest due 10:00, even on first sight) and run it; the issues it fired for."""
+    calendar = business_calendar(ctx.config.calendar("default"))
+    age = ctx.config.automation("unassigned-digest").when.older_than
+    assert age is not None
+    now = add_duration(calendar, created, age) + dt.timedelta(hours=1)
+    scan_rule(ctx, rules_of(ctx)["unassigned-digest"], now, force=True)
+    return run_all(ctx, "unassigned-digest", now)
+
+
+def digest_lines(telegram: str) -> list[str]:
+    [digest] = [t for t in team_messages(telegram) if "issue(s)" in t.splitlines()[0]]
+    return digest.splitlines()
+
+
+def test_unassigned_digest_on_jira_lists_the_day_old_unassigned_critical_first(
+    ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    jctx = jira_ctx(ctx)
+    tracker = jctx.tracker("jira")
+    made = [
+        tracker.create_issue(
+            IssueDraft(Target("jira", "SUP", "Task"), f"issue {p}", "b", f"u-{p}", priority=p)
+        ).key
+        for p in ("Highest", "Low", "Medium")
+    ]
+    tracker.assign(made[2], "jsmith")  # assigned: not in the digest
+    created = tracker.get_state(made[2]).created
+    assert created is not None
+    assert unassigned_digest(jctx, created) == ["*"]  # one digest
+    lines = digest_lines(telegram_sandbox)
+    assert lines[0].endswith(": 2 issue(s), 1 critical")
+    assert lines[1].startswith(f"🔴 {made[0]} ") and lines[2].startswith(f"{made[1]} ")
+    assert len(lines) == 3
+
+
+def test_unassigned_digest_on_kaiten_lists_the_cards_without_a_responsible(
+    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    k = kaiten_ctx(kctx)
+    tracker = k.tracker("kaiten")
+    made = [
+        tracker.create_issue(IssueDraft(Target("kaiten", "10"), f"card {n}", "b", f"u-{n}", priority=p)).key
+        for n, p in enumerate(("ASAP", None, None))
+    ]
+    tracker.assign(made[2], "2")  # someone is responsible: not in the digest
+    created = tracker.get_state(made[2]).created
+    assert created is not None
+    assert unassigned_digest(k, created) == ["*"]
+    lines = digest_lines(telegram_sandbox)
+    assert lines[0].endswith(": 2 issue(s), 1 critical")
+    assert lines[1].startswith(f"🔴 {made[0]} ") and lines[2].startswith(f"{made[1]} ")
+    assert len(lines) == 3
+
+
+def test_next_task_on_jira_opens_the_follow_up_with_labels_links_and_assignee(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    jctx = jira_ctx(ctx)
+    tracker = jctx.tracker("jira")
+    key = tracker.create_issue(
+        IssueDraft(Target("jira", "SUP", "Task"), "Deal", "b", "n1", labels=("vip",))
+    ).key
+    tracker.assign(key, "jsmith")
+    comment = engineer_comment(jira_sandbox, key, "Созвонились, следующая задача — обновить сделку")
+    for _ in range(2):
+        response = post_hook(jctx, comment_webhook(key, comment))
+        if response.status_code == 202:
+            run_event(jctx, response)
+    assert run_all(jctx, "next-task", dt.datetime.now(dt.UTC)) == [key]
+    [follow] = [i for i in sandbox_issues(jira_sandbox) if i["fields"]["summary"] == "Актуализировать сделку"]
+    state = tracker.get_state(follow["key"])
+    assert "vip" in state.labels and state.assignee == "jsmith"
+    issue = requests.get(
+        f"{jira_sandbox.url}/rest/api/2/issue/{follow['key']}",
+        params={"fields": "issuelinks"},
+        headers={"Authorization": "Bearer t"},
+        timeout=10,
+    ).json()
+    links = issue["fields"]["issuelinks"]
+    assert [link.get("outwardIssue", link.get("inwardIssue", {})).get("key") for link in links] == [key]
+
+
+def test_next_task_on_kaiten_opens_the_follow_up_card_in_the_queue(
+    kctx: Context, kaiten_sandbox: RunningSandbox
+) -> None:
+    k = kaiten_ctx(kctx)
+    tracker = k.tracker("kaiten")
+    key = tracker.create_issue(IssueDraft(Target("kaiten", "10"), "Deal", "b", "n1", labels=("vip",))).key
+    tracker.assign(key, "2")
+    engineer = {"Authorization": "Bearer t", "X-Sandbox-User": "2"}
+    requests.post(
+        f"{kaiten_sandbox.url}/api/latest/cards/{key}/comments",
+        json={"text": "Созвонились, следующая задача — обновить сделку"},
+        headers=engineer,
+        timeout=10,
+    ).raise_for_status()
+    for _ in range(2):
+        kaiten_comment_event(k, kaiten_sandbox, key, "следующая задача")
+    assert run_all(k, "next-task", dt.datetime.now(dt.UTC)) == [key]
+    [follow] = [c for c in kaiten_cards(kaiten_sandbox) if c["title"] == "Актуализировать сделку"]
+    assert (follow["board_id"], follow["column_id"]) == (10, 101)  # the queue
+    state = tracker.get_state(str(follow["id"]))
+    assert "vip" in state.labels and state.assignee == tracker.get_state(key).assignee
+    assert int(key) in (follow.get("parents_ids") or [])
+
+
+def test_the_shipped_stage_checklist_appears_once_when_a_card_enters_in_progress(
+    kctx: Context, kaiten_sandbox: RunningSandbox
+) -> None:
+    k = kaiten_ctx(kctx)
+    tracker = k.tracker("kaiten")
+    key = tracker.create_issue(IssueDraft(Target("kaiten", "10"), "A deal", "b", "st1")).key
+    [before] = [c for c in kaiten_cards(kaiten_sandbox) if str(c["id"]) == key]
+    tracker.transition(key, "In progress")
+    [after] = [c for c in kaiten_cards(kaiten_sandbox) if str(c["id"]) == key]
+    author = {"id": 2, "full_name": "Alice Example", "username": "alice", "email": "alice@example.com"}
+    moved = {
+        "event": "card:update",
+        "data": {
+            "old": before,
+            "changes": {"column_id": after["column_id"], "updated": after["updated"]},
+            "author": author,
+        },
+    }
+    for _ in range(2):
+        response = kaiten_hook(k, moved)
+        if response.status_code == 202:
+            deliver_with(k, response.get_json()["id"])
+    assert run_all(k, "stage-checklist", dt.datetime.now(dt.UTC)) == [key]
+    [checklist] = tracker.checklists(key)
+    assert checklist.name == "Stage: in progress"
+    assert [i.text for i in checklist.items] == [
+        "Reproduce the problem",
+        "Agree on a fix date with the customer",
+        "Write the fix plan",
+    ]
