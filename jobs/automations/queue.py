@@ -27,8 +27,9 @@ def firing_job_id(firing_id: str) -> str:
     return FIRINGS.job_id(firing_id)
 
 
-def enqueue_firings(redis: Redis, firing_ids: Iterable[str]) -> int:
-    """Enqueue each firing's job unless it has one; return how many were enqueued."""
+def enqueue_firings(redis: Redis, firing_ids: Iterable[str], *, at_front: bool = False) -> int:
+    """Enqueue each firing's job unless it has one; return how many were enqueued. ``at_front``: before
+    the jobs waiting (a firing handed back was taken before them)."""
     queue = Queue(PERIODIC_QUEUE, connection=redis)
     count = 0
     for firing_id in firing_ids:
@@ -42,6 +43,7 @@ def enqueue_firings(redis: Redis, firing_ids: Iterable[str]) -> int:
                 result_ttl=0,
                 failure_ttl=3600,
                 description=f"automation firing {firing_id}",
+                at_front=at_front,
             )
             count += 1
         except DuplicateJobError:

@@ -119,15 +119,16 @@ def sweep_firings(ctx: Context, now: dt.datetime | None = None) -> int:
 def recover_dead_firings(ctx: Context, now: dt.datetime) -> int:
     """Give the firings a SIGKILLed worker was running a new job now, not after their lease: the
     journal sweep's test of a gone worker (``jobs.recovery.gone_holders``: its Redis connections are
-    closed). Their leases are given up first, so the new job may claim them; the actions already done
-    are not done again (each is idempotent: a marker or a lookup). A done firing's leftover job is only
+    closed). Their leases are given up first, so the new job may claim them, and the new job goes to the
+    front of the queue (it was taken before what waits there now); the actions already done are not done
+    again (each is idempotent: a marker or a lookup). A done firing's leftover job is only
     removed. How many got a new job."""
     gone, dead = gone_holders(ctx.redis, FIRINGS, live_workers(ctx.redis))
     if not gone:
         return 0
     unfinished = firings.release(ctx.engine, [state.message_id for state in gone], now)
     removed = remove_jobs(ctx.redis, FIRINGS, gone)
-    count = enqueue_firings(ctx.redis, [fid for fid in removed if fid in unfinished])
+    count = enqueue_firings(ctx.redis, [fid for fid in removed if fid in unfinished], at_front=True)
     for firing_id in removed:
         log.warning("automations.worker-gone firing=%s workers=%s", firing_id, ",".join(sorted(dead)) or "-")
     return count
