@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from connector.base import Tracker
 from connector.types import IssueDraft, Target
 from jobs.automations.events import fire_for_event
 from jobs.automations.rules import rules_of
@@ -39,7 +40,7 @@ from routes import create_app
 from sandbox.server import RunningSandbox
 from store import automations as firings
 from store import journal
-from tests.jobs.automations.test_recipes import TEAM_CHAT, fire, sent
+from tests.jobs.automations.test_recipes import TEAM_CHAT, fire, nudged_then_closed, sent
 from tests.jobs.conftest import sandbox_issues
 from tests.jobs.test_events import SECRET, comment_webhook, engineer_comment, post_hook, run_event
 from tests.jobs.test_kaiten_delivery import delivered, kaiten_comment_webhook
@@ -171,7 +172,7 @@ def test_duty_alert_on_kaiten_fires_once_from_the_poll_and_the_card_add_webhook(
     ).key
     calm = tracker.create_issue(IssueDraft(Target("kaiten", "10"), "Typo", "b", "d2")).key
     rule = rules_of(k)["duty-alert"]
-    assert [f for f in scan_rule(k, rule, night, force=True).new] != []  # the poll first, this time
+    assert len(scan_rule(k, rule, night, force=True).new) == 1  # the poll first, this time: the urgent one
     for key in (urgent, calm):
         message_id, event = journaled_event(k, kaiten_hook(k, kaiten_card_add_webhook(kaiten_sandbox, key)))
         assert event.kind == "issue_created"
@@ -186,25 +187,16 @@ def test_quiet_customer_on_kaiten_is_nudged_then_closed(
     kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
 ) -> None:
     k = kaiten_ctx(kctx)
-    key = delivered(k, telegram_message("the printer jams")).issue_key or ""
-    tracker = k.tracker("kaiten")
-    tracker.transition(key, "Waiting for customer")
-    last = firings.last_customer_messages(k.engine, [key])[key]
-    calendar = business_calendar(k.config.calendar("default"))
-    recipe = k.config.automation("quiet-customer")
-    nudge_at = add_duration(calendar, last, recipe.trigger.no_customer_reply)  # type: ignore[arg-type]
-    close_at = add_duration(calendar, nudge_at, recipe.followup.after)  # type: ignore[union-attr]
+    key, tracker = waiting_card(k, "the printer jams")
+    nudged_then_closed(k, tracker, key, telegram_sandbox)
 
-    assert fire(k, "quiet-customer", nudge_at - MINUTE) == []
-    assert fire(k, "quiet-customer", nudge_at + MINUTE) == [key]
-    assert fire(k, "quiet-customer", nudge_at + 2 * MINUTE) == []
-    [nudge] = sent(telegram_sandbox)
-    assert nudge["chat_id"] == 42 and "help" in nudge["text"].lower()
-    assert fire(k, "quiet-customer.followup", close_at + MINUTE) == [key]
-    assert fire(k, "quiet-customer.followup", close_at + 2 * MINUTE) == []
-    [_, closing] = sent(telegram_sandbox)
-    assert closing["chat_id"] == 42 and closing["text"] != nudge["text"]
-    assert tracker.get_state(key).done
+
+def waiting_card(ctx: Context, text: str) -> tuple[str, Tracker]:
+    """A card opened by a customer's Telegram message (chat 42), moved to "Waiting for customer"."""
+    key = delivered(ctx, telegram_message(text)).issue_key or ""
+    tracker = ctx.tracker("kaiten")
+    tracker.transition(key, "Waiting for customer")
+    return key, tracker
 
 
 def kaiten_comment_event(ctx: Context, sandbox: RunningSandbox, card_id: str, text: str) -> str:
@@ -228,10 +220,8 @@ def test_a_customer_reply_on_kaiten_moves_the_card_out_of_waiting_and_tells_the_
     kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
 ) -> None:
     k = kaiten_ctx(kctx)
-    key = delivered(k, telegram_message("still broken")).issue_key or ""
-    tracker = k.tracker("kaiten")
+    key, tracker = waiting_card(k, "still broken")
     tracker.assign(key, "2")
-    tracker.transition(key, "Waiting for customer")
     delivered(k, telegram_message("it is still broken after the update"))  # a comment on the card
     for _ in range(2):  # the webhook twice: one firing
         kaiten_comment_event(k, kaiten_sandbox, key, "still broken after the update")
@@ -376,13 +366,7 @@ def test_next_task_on_jira_opens_the_follow_up_with_labels_links_and_assignee(
     [follow] = [i for i in sandbox_issues(jira_sandbox) if i["fields"]["summary"] == "Актуализировать сделку"]
     state = tracker.get_state(follow["key"])
     assert "vip" in state.labels and state.assignee == "jsmith"
-    issue = requests.get(
-        f"{jira_sandbox.url}/rest/api/2/issue/{follow['key']}",
-        params={"fields": "issuelinks"},
-        headers={"Authorization": "Bearer t"},
-        timeout=10,
-    ).json()
-    links = issue["fields"]["issuelinks"]
+    links = tracker.get_state(follow["key"], fields=("issuelinks",)).fields["issuelinks"]
     assert [link.get("outwardIssue", link.get("inwardIssue", {})).get("key") for link in links] == [key]
 
 

@@ -23,15 +23,8 @@ from tests.conftest import REPO_ROOT
 from tests.jobs.automations.conftest import with_automations
 from tests.jobs.automations.test_engine import marked_comments
 from tests.jobs.conftest import process_env, sandbox_issues, wait_until
+from tests.reliability.test_automation_faults import NUDGE  # the fault suite's rule: a comment, a label
 
-NUDGE = """
-  - name: nudge
-    trigger: {every: 1h}
-    when: {not_done: true}
-    actions:
-      - {comment: {text: "Automation check on {{ issue.key }}"}}
-      - {set: {labels: [nudged]}}
-"""
 TRAP = "hub:trap:firing-acted"
 
 
