@@ -24,7 +24,7 @@ letting the hub delete a running job's hash and re-enqueue it under the same id,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -41,17 +41,47 @@ from jobs.queues import (
     DELIVERY_QUEUE_KEY,
     delivery_job_id,
     job_fields,
-    message_ids_of,
     run_script,
 )
 
 # RQ's key layout (rq/registry.py StartedJobRegistry, whose members are "<job id>:<execution id>";
 # rq/intermediate_queue.py; rq/executions.py Execution.key, a hash with the execution's worker_name, and
 # ExecutionRegistry).
-_INTERMEDIATE_KEY = IntermediateQueue.get_intermediate_queue_key(DELIVERY_QUEUE_KEY)
-_STARTED_KEY = StartedJobRegistry.key_template.format(DELIVERY_QUEUE)
 _EXECUTION_PREFIX = f"{RQ_KEY_PREFIX}:execution:"
 _EXECUTIONS_PREFIX = ExecutionRegistry.key_template.format("")  # a job's own list of its executions
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A family of jobs whose ids are ``<prefix><item id>`` on one queue: where they are is read, and a
+    dead worker's are taken back, the same way for each (deliveries here; automation firings,
+    jobs/automations/queue.py)."""
+
+    queue: str
+    prefix: str
+
+    @property
+    def queue_key(self) -> str:
+        return Queue.redis_queue_namespace_prefix + self.queue
+
+    @property
+    def started_key(self) -> str:
+        return StartedJobRegistry.key_template.format(self.queue)
+
+    @property
+    def intermediate_key(self) -> str:
+        return IntermediateQueue.get_intermediate_queue_key(self.queue_key)
+
+    def job_id(self, item_id: str) -> str:
+        return f"{self.prefix}{item_id}"
+
+    def ids_of(self, job_ids: Sequence[bytes | str]) -> list[str]:
+        """The item ids of this kind's jobs among these job ids."""
+        texts = (job_id.decode() if isinstance(job_id, bytes) else job_id for job_id in job_ids)
+        return [text.removeprefix(self.prefix) for text in texts if text.startswith(self.prefix)]
+
+
+DELIVERIES = JobKind(DELIVERY_QUEUE, delivery_job_id(""))
 
 
 # What ``Queue.enqueue(..., unique=True)`` does in rq 3.0, in one script instead of two round trips:
@@ -231,12 +261,17 @@ return done
 
 def locate_deliveries(redis: Redis, message_ids: Sequence[str]) -> list[JobState]:
     """Where each message's delivery job is, in the order asked; one round trip."""
-    if not message_ids:
+    return locate_jobs(redis, DELIVERIES, message_ids)
+
+
+def locate_jobs(redis: Redis, kind: JobKind, item_ids: Sequence[str]) -> list[JobState]:
+    """Where each item's job of ``kind`` is, in the order asked; one round trip."""
+    if not item_ids:
         return []
-    job_ids = [delivery_job_id(message_id) for message_id in message_ids]
-    keys = [DELIVERY_QUEUE_KEY, _STARTED_KEY, *(Job.key_for(job_id) for job_id in job_ids)]
+    job_ids = [kind.job_id(item_id) for item_id in item_ids]
+    keys = [kind.queue_key, kind.started_key, *(Job.key_for(job_id) for job_id in job_ids)]
     found = run_script(redis, _LOCATE_LUA, keys, [_EXECUTION_PREFIX, *job_ids])
-    return [_job_state(message_id, raw) for message_id, raw in zip(message_ids, found, strict=True)]
+    return [_job_state(item_id, raw) for item_id, raw in zip(item_ids, found, strict=True)]
 
 
 def replace_deliveries(redis: Redis, states: Sequence[JobState], *, enqueue: bool = True) -> list[str]:
@@ -247,17 +282,32 @@ def replace_deliveries(redis: Redis, states: Sequence[JobState], *, enqueue: boo
     no other sweep and no worker can act on the message in between. New jobs go to the front of the
     queue, in the order of ``states``: they were taken, or due, before what waits there now.
     """
-    states = list({state.message_id: state for state in states}.values())  # each message once
+    return _replace_jobs(redis, DELIVERIES, states, job_fields if enqueue else None)
+
+
+def remove_jobs(redis: Redis, kind: JobKind, states: Sequence[JobState]) -> list[str]:
+    """Remove each item's job of ``kind`` (its hash, queue entries and executions), but only where it is
+    still exactly as ``states`` saw it; the item ids whose job was removed (the caller enqueues anew)."""
+    return _replace_jobs(redis, kind, states, None)
+
+
+def _replace_jobs(
+    redis: Redis,
+    kind: JobKind,
+    states: Sequence[JobState],
+    fields_of: Callable[[str], list[str | bytes]] | None,
+) -> list[str]:
+    states = list({state.message_id: state for state in states}.values())  # each item once
     if not states:
         return []
-    keys = [DELIVERY_QUEUE_KEY, _STARTED_KEY, _INTERMEDIATE_KEY, Queue.redis_queues_keys]
-    args: list[str | bytes] = [_EXECUTION_PREFIX, _EXECUTIONS_PREFIX, "1" if enqueue else "0"]
+    keys = [kind.queue_key, kind.started_key, kind.intermediate_key, Queue.redis_queues_keys]
+    args: list[str | bytes] = [_EXECUTION_PREFIX, _EXECUTIONS_PREFIX, "0" if fields_of is None else "1"]
     for state in states:
-        job_id = delivery_job_id(state.message_id)
+        job_id = kind.job_id(state.message_id)
         keys.append(Job.key_for(job_id))
-        fields = job_fields(state.message_id) if enqueue else []
+        fields = fields_of(state.message_id) if fields_of is not None else []
         args += [job_id, state.place.value, state.stamp, str(len(fields)), *fields]
-    return message_ids_of(run_script(redis, _REPLACE_LUA, keys, args))
+    return kind.ids_of(run_script(redis, _REPLACE_LUA, keys, args))
 
 
 def _job_state(message_id: str, raw: list[bytes]) -> JobState:
@@ -276,7 +326,12 @@ def _seconds(text: str) -> float:
 
 def held_deliveries(redis: Redis) -> list[JobState]:
     """Every delivery job an RQ execution holds (the started registry: a handful, one per busy worker)."""
-    # members are "<job id>:<execution id>": "<message id>:<execution id>" once the job prefix is gone
-    members = message_ids_of(redis.zrange(_STARTED_KEY, 0, -1))  # type: ignore[arg-type]  # bytes
-    states = locate_deliveries(redis, sorted({member.rpartition(":")[0] for member in members}))
+    return held_jobs(redis, DELIVERIES)
+
+
+def held_jobs(redis: Redis, kind: JobKind) -> list[JobState]:
+    """Every job of ``kind`` an RQ execution holds (its queue's started registry)."""
+    # members are "<job id>:<execution id>": "<item id>:<execution id>" once the job prefix is gone
+    members = kind.ids_of(redis.zrange(kind.started_key, 0, -1))  # type: ignore[arg-type]  # bytes
+    states = locate_jobs(redis, kind, sorted({member.rpartition(":")[0] for member in members}))
     return [state for state in states if state.place is Place.HELD]

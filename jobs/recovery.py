@@ -82,10 +82,12 @@ from rq.utils import utcparse
 
 from jobs.context import Context
 from jobs.delivery_jobs import (
+    DELIVERIES,
     REPLACEABLE,
+    JobKind,
     JobState,
     Place,
-    held_deliveries,
+    held_jobs,
     locate_deliveries,
     replace_deliveries,
 )
@@ -277,20 +279,28 @@ def confirm_unseen(redis: Redis, first_look: Sequence[JobState]) -> list[str]:
     return _each(lambda batch: replace_deliveries(redis, batch), still, "replace")
 
 
+def gone_holders(redis: Redis, kind: JobKind, presence: Presence | None) -> tuple[list[JobState], set[str]]:
+    """The jobs of ``kind`` that executions of gone workers hold, whatever their rows' leases say, and
+    the names of those workers. Nothing where presence is unknown: the leases decide there."""
+    if presence is None:
+        return [], set()
+    now = journal.utcnow()
+    gone = [state for state in held_jobs(redis, kind) if holder_gone(state, presence, now, row_due=False)]
+    return gone, {worker for state in gone for worker in state.workers if worker not in presence.names}
+
+
 def recover_dead_holders(ctx: Context, presence: Presence | None) -> list[str]:
     """Free what gone workers held, leases or not: their locks, their jobs, their bulk companions.
 
     Returns the messages that got a new job. A delivered message's leftover job is only removed.
     """
     now = journal.utcnow()
-    held = held_deliveries(ctx.redis) if presence is not None else []
-    gone = [state for state in held if holder_gone(state, presence, now, row_due=False)]
+    gone, dead = gone_holders(ctx.redis, DELIVERIES, presence)
     if not gone or presence is None:
         return []
     leaders = [state.message_id for state in gone]
     messages = list(dict.fromkeys([*leaders, *recorded_companions(ctx.redis, leaders)]))
     queued = {e.id: e for e in journal.get_many(ctx.engine, messages) if e.status == journal.QUEUED}
-    dead = {worker for state in gone for worker in state.workers if worker not in presence.names}
     break_locks(ctx.redis, (conversation_lock_key(e.conversation_key) for e in queued.values()), dead)
     states = locate_deliveries(ctx.redis, messages)
     lost = [s for s in states if s.message_id in queued and needs_new_job(s, presence, now, row_due=False)]

@@ -30,7 +30,7 @@ from jobs.recovery import name_connections
 log = logging.getLogger(__name__)
 
 TRAP_HOLD = 120.0  # seconds a trapped process waits to be killed before it goes on
-TRAP_POINTS = ("dequeued", "registered", "claimed", "companions-locked", "taken")
+TRAP_POINTS = ("dequeued", "registered", "claimed", "companions-locked", "taken", "firing-acted")
 _CAUGHT = "hub:trap:caught-messages"  # each message is trapped once at most
 
 

@@ -9,9 +9,10 @@ with ``updated``) and ``author``. Field lists follow the documentation's example
 ``CommentAddWebhookEvent``, ``CommentUpdateWebhookEvent``) and the card schema in
 AllDmeat/kaiten-sdk ``openapi/kaiten.yaml`` (``state`` 1 queued / 2 in progress / 3 done, ``condition``
 1 live / 2 archived / 3 deleted). Handled: ``comment:add``, ``comment:update``, ``card:update`` (a
-``column_id`` change is a transition, ``condition`` 3 a deletion). Kaiten does not sign its webhooks
-and documents no retry policy, so the payload is only a hint: the job re-reads the card. Kaiten's
-``event_id`` is ``<event>:<id>:<updated>``.
+``column_id`` change is a transition, ``condition`` 3 a deletion), ``card:add`` (a creation: the
+automations' ``created`` trigger). Kaiten does not sign its webhooks and documents no retry policy,
+so the payload is only a hint: the job re-reads the card. Kaiten's ``event_id`` is
+``<event>:<id>:<updated>`` (``card:add:<id>``: a card is added once).
 
 ``fields_changed`` of a ``card:update``: the card fields in ``changes`` (a custom property as its
 ``id_<n>``), and ``checklists`` when the card's checklist counters ``goals_total`` / ``goals_done``
@@ -30,7 +31,7 @@ from typing import Any
 from mappers.errors import AnomalousPayload, UnsupportedEvent
 from mappers.tracker_events import EventKind, StatusCategory, TrackerEvent, scalar_text
 
-KAITEN_HANDLED_EVENTS = frozenset({"comment:add", "comment:update", "card:update"})
+KAITEN_HANDLED_EVENTS = frozenset({"comment:add", "comment:update", "card:update", "card:add"})
 _KAITEN_STATE_CATEGORY: dict[int, StatusCategory] = {1: "new", 2: "indeterminate", 3: "done"}
 _KAITEN_DELETED = 3  # card ``condition``: 1 live, 2 archived, 3 deleted
 _KAITEN_BOOKKEEPING = frozenset({"updated", "version", "counters_recalculated_at"})
@@ -41,7 +42,7 @@ def parse_kaiten_webhook(payload: object) -> TrackerEvent:
     """A Kaiten outgoing webhook body as a :class:`TrackerEvent` (a hint: the job re-reads the card).
 
     Raises :class:`AnomalousPayload` when it is not a Kaiten webhook, :class:`UnsupportedEvent` for
-    the events the hub does not act on (``card:add``, ``comment:remove``, tags, files, time logs...).
+    the events the hub does not act on (``comment:remove``, tags, files, time logs...).
     """
     if not isinstance(payload, Mapping):
         raise AnomalousPayload("a Kaiten webhook is a JSON object")
@@ -67,6 +68,8 @@ def parse_kaiten_webhook(payload: object) -> TrackerEvent:
 
     if name == "comment:add":
         return _kaiten_comment("comment_created", name, data, {}, base)
+    if name == "card:add":
+        return _kaiten_card_added(name, data, base)
     old = data.get("old")
     changes = data.get("changes")
     if not isinstance(old, Mapping) or not isinstance(changes, Mapping):
@@ -149,6 +152,21 @@ def _changed_fields(old: Mapping[str, Any], changes: Mapping[str, Any]) -> tuple
         else:
             names.append(str(name))
     return tuple(dict.fromkeys(names))
+
+
+def _kaiten_card_added(name: str, card: Mapping[str, Any], base: dict[str, Any]) -> TrackerEvent:
+    card_id = scalar_text(card.get("id"))
+    if card_id is None:
+        raise AnomalousPayload(f"Kaiten {name} without a card id", {"data.id": "missing"})
+    return TrackerEvent(
+        kind="issue_created",
+        event_id=f"{name}:{card_id}",
+        issue_key=card_id,
+        issue_id=card_id,
+        status_to=scalar_text(card.get("column_id")),
+        occurred_at=_iso_time(card.get("created")),
+        **base,
+    )
 
 
 def _iso_time(value: object) -> dt.datetime | None:

@@ -16,7 +16,8 @@ notes in ``../shared/research/jira.md`` §3):
 - ``jira:issue_updated``: a ``status`` item in ``changelog.items`` is a transition; Data Center also
   reports every comment a second time as ``jira:issue_updated`` with ``issue_event_type_name:
   issue_commented`` (``issue_comment_edited`` for edits) and a ``comment`` object;
-- ``jira:issue_deleted``: the last state of the issue.
+- ``jira:issue_deleted``: the last state of the issue;
+- ``jira:issue_created``: the new issue (the automations' ``created`` trigger; nothing else acts on it).
 
 Dedupe keys (``event_id``), chosen so a redelivery and Data Center's double report collapse to one:
 
@@ -53,12 +54,17 @@ from pydantic import BaseModel, ConfigDict
 from mappers.errors import AnomalousPayload, UnsupportedEvent
 
 EventKind = Literal[
-    "comment_created", "comment_updated", "issue_transitioned", "issue_updated", "issue_deleted"
+    "comment_created",
+    "comment_updated",
+    "issue_transitioned",
+    "issue_updated",
+    "issue_deleted",
+    "issue_created",
 ]
 StatusCategory = Literal["new", "indeterminate", "done"]
 
 JIRA_HANDLED_EVENTS = frozenset(
-    {"comment_created", "comment_updated", "jira:issue_updated", "jira:issue_deleted"}
+    {"comment_created", "comment_updated", "jira:issue_updated", "jira:issue_deleted", "jira:issue_created"}
 )
 
 # ``issue_event_type_name`` values under which Data Center repeats a comment event.
@@ -105,7 +111,7 @@ def parse_jira_webhook(payload: object, *, delivery_id: str | None = None) -> Tr
     """A Jira webhook body (already JSON-decoded) as a :class:`TrackerEvent`.
 
     Raises :class:`AnomalousPayload` when it is not a Jira webhook, :class:`UnsupportedEvent` for a
-    real Jira event the hub does not act on (``jira:issue_created``, ``worklog_*``, ``comment_deleted``...).
+    real Jira event the hub does not act on (``worklog_*``, ``comment_deleted``...).
     """
     if not isinstance(payload, Mapping):
         raise AnomalousPayload("a Jira webhook is a JSON object")
@@ -140,6 +146,10 @@ def parse_jira_webhook(payload: object, *, delivery_id: str | None = None) -> Tr
         if issue is None:
             raise AnomalousPayload("Jira jira:issue_deleted without an issue", {"issue": "missing"})
         return TrackerEvent(kind="issue_deleted", event_id=_fallback_id(name, payload, base), **base)
+    if name == "jira:issue_created":  # an issue is created once: its id is the event's whole identity
+        if issue is None or not base.get("issue_id"):
+            raise AnomalousPayload("Jira jira:issue_created without an issue", {"issue": "missing"})
+        return TrackerEvent(kind="issue_created", event_id=f"{name}:{base['issue_id']}", **base)
 
     # jira:issue_updated
     if issue is None:

@@ -160,6 +160,22 @@ def retry_at(engine: Engine, fid: str, when: dt.datetime, error: str, now: dt.da
     _update(engine, fid, status=PENDING, lease_until=None, next_attempt_at=when, error=error, updated_at=now)
 
 
+def release(engine: Engine, ids: Sequence[str], now: dt.datetime) -> set[str]:
+    """Give up the leases of these firings (their worker is gone), so a new job claims them at once;
+    those of them that are not finished yet (pending or running)."""
+    wanted = list(ids)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(firings)
+            .where(firings.c.id.in_(wanted), firings.c.status == RUNNING)
+            .values(lease_until=now, updated_at=now)
+        )
+        unfinished = sa.select(firings.c.id).where(
+            firings.c.id.in_(wanted), firings.c.status.in_((PENDING, RUNNING))
+        )
+        return set(conn.execute(unfinished).scalars())
+
+
 def _update(engine: Engine, fid: str, **values: Any) -> None:
     with engine.begin() as conn:
         conn.execute(sa.update(firings).where(firings.c.id == fid).values(**values))

@@ -11,6 +11,7 @@ event resolved (jobs/automations/linked.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from connector.base import Tracker
@@ -38,8 +39,11 @@ def fire_for_event(
     event: TrackerEvent,
     own: bool,
     rules: dict[str, AutomationRule] | None = None,
+    now: dt.datetime | None = None,
 ) -> list[str]:
-    """Store (and enqueue) a firing for each event rule this event fires; return the new firing ids."""
+    """Store (and enqueue) a firing for each event rule this event fires; return the new firing ids.
+
+    ``now`` is when the conditions are checked (the automations' clock by default; a test's own)."""
     candidates = [
         rule
         for rule in (rules if rules is not None else rules_of(ctx)).values()
@@ -63,7 +67,7 @@ def fire_for_event(
         return linked
     state = state_for(tracker, key, candidates)
     seen = rule_event(event, own, state)
-    now = utcnow()
+    now = now or utcnow()
     found = []
     for rule in candidates:
         assert rule.event_occurrence is not None
@@ -102,6 +106,7 @@ def rule_event(event: TrackerEvent, own: bool, state: IssueState | None) -> Rule
         "comment_created": "commented",
         "issue_transitioned": "transitioned",
         "issue_updated": "field_changed",
+        "issue_created": "created",
     }.get(event.kind, event.kind)
     return RuleEvent(
         kind=kind,

@@ -256,8 +256,9 @@ class AutomationRule:
 
     @property
     def scanned(self) -> bool:
-        """Whether the scheduler scans this rule (scheduled and conditional rules)."""
-        return self.schedule is not None and not self.event_kinds
+        """Whether the scheduler scans this rule (scheduled and conditional rules, and ``created``
+        rules, which events fire too)."""
+        return self.schedule is not None
 
     @property
     def rule_wide(self) -> bool:

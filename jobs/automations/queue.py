@@ -11,6 +11,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
+from jobs.delivery_jobs import JobKind
 from jobs.queues import PERIODIC_QUEUE
 
 log = logging.getLogger(__name__)
@@ -19,12 +20,16 @@ RUN_FUNC = "jobs.automations.run.run_firing"
 JOB_TIMEOUT = 180  # seconds; a firing makes one tracker call per action, each with its own timeout
 
 
+FIRINGS = JobKind(PERIODIC_QUEUE, "auto-")  # where a firing's job is, read as a delivery's (jobs/recovery.py)
+
+
 def firing_job_id(firing_id: str) -> str:
-    return f"auto-{firing_id}"
+    return FIRINGS.job_id(firing_id)
 
 
-def enqueue_firings(redis: Redis, firing_ids: Iterable[str]) -> int:
-    """Enqueue each firing's job unless it has one; return how many were enqueued."""
+def enqueue_firings(redis: Redis, firing_ids: Iterable[str], *, at_front: bool = False) -> int:
+    """Enqueue each firing's job unless it has one; return how many were enqueued. ``at_front``: before
+    the jobs waiting (a firing handed back was taken before them)."""
     queue = Queue(PERIODIC_QUEUE, connection=redis)
     count = 0
     for firing_id in firing_ids:
@@ -38,6 +43,7 @@ def enqueue_firings(redis: Redis, firing_ids: Iterable[str]) -> int:
                 result_ttl=0,
                 failure_ttl=3600,
                 description=f"automation firing {firing_id}",
+                at_front=at_front,
             )
             count += 1
         except DuplicateJobError:

@@ -28,6 +28,7 @@ from mappers.calendar import BusinessCalendar, business_calendar
 SCAN_CONDITIONS_EVERY = 300.0  # seconds between scans of a rule whose trigger is a condition
 CREATED_WINDOW = dt.timedelta(days=2)  # "created" rules look at issues created this recently
 CARRIED = {"tags": "labels", "responsible": "assignee", "members": "watchers"}  # carry: names → the engine's
+CREATED = "created"  # a creation's occurrence, polled or from the webhook: an issue is created once
 EVENT_KINDS = {  # a trigger's event → the TrackerEvent kinds the hub journals for it
     "commented": ("comment_created",),
     "transitioned": ("issue_transitioned",),
@@ -131,7 +132,9 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
     if trigger_kind == "sla":
         return sla.sla_rule(config, automation, replace(rule, schedule=Every(SCAN_CONDITIONS_EVERY)), kind)
     if trigger_kind == "event" and trigger.event == "created":
-        # polling: each issue created lately fires once (webhooks for creation are not journaled)
+        # the creation webhook the hub journals (jira:issue_created, Kaiten card:add) fires it at once;
+        # polling the issues created lately backs up a lost webhook. Both store the occurrence
+        # "created": whichever comes second finds the firing stored and fires nothing.
         def created_lately(now: dt.datetime, date_field: str | None) -> SearchQuery:
             return replace(query_at(now, date_field), created_after=now - CREATED_WINDOW)
 
@@ -139,7 +142,9 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
             rule,
             schedule=Every(60.0),
             query_at=created_lately,
-            occurrence=lambda _state, _now, _facts: "created",
+            occurrence=lambda _state, _now, _facts: CREATED,
+            event_kinds=("issue_created",),
+            event_occurrence=lambda event: CREATED if match.event_occurrence(automation, event) else None,
         )
     if trigger_kind == "event" and trigger.event in EVENT_KINDS:
         return replace(

@@ -14,12 +14,15 @@ import logging
 from collections.abc import Callable
 
 from connector.errors import ChannelRejected, ChannelUnavailable, TrackerRejected, TrackerUnavailable
+from jobs.attempts import trap_at
 from jobs.automations.actions import ActionFailed, ActionRun, Progress, perform
 from jobs.automations.model import AutomationRule
-from jobs.automations.queue import requeue_firings
+from jobs.automations.queue import FIRINGS, enqueue_firings, requeue_firings
 from jobs.automations.rules import rules_of
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
+from jobs.delivery_jobs import remove_jobs
+from jobs.recovery import gone_holders, live_workers
 from store import automations as firings
 from store.automations import Firing
 
@@ -85,6 +88,7 @@ def _act(ctx: Context, rule: AutomationRule, firing: Firing, now: dt.datetime) -
             continue
         run = ActionRun(ctx, tracker, firing, index, saver(index))
         done[str(index)] = perform(run, action, done.get(f"{index}:decided"))
+        trap_at(ctx, "firing-acted", [firing.id])  # the fault suite's kill: acted, not yet saved
         firings.save_progress(ctx.engine, firing.id, done, now)
 
 
@@ -99,9 +103,32 @@ def _later(ctx: Context, firing: Firing, reason: str, now: dt.datetime) -> str:
 
 
 def sweep_firings(ctx: Context, now: dt.datetime | None = None) -> int:
-    """Enqueue the firings whose job is due and may be gone (a killed worker, a lost enqueue)."""
-    ids = firings.abandoned(ctx.engine, now or utcnow())
-    count = requeue_firings(ctx.redis, ids) if ids else 0
+    """Enqueue the firings whose job is due and may be gone (a killed worker, a lost enqueue).
+
+    First the firings whose worker is gone (:func:`recover_dead_firings`), at once; then those whose
+    lease ran out or whose job never came (where Redis cannot say which workers live)."""
+    now = now or utcnow()
+    count = recover_dead_firings(ctx, now)
+    ids = firings.abandoned(ctx.engine, now)
+    count += requeue_firings(ctx.redis, ids) if ids else 0
     if count:
         log.info("automations.sweep-enqueued count=%d", count)
+    return count
+
+
+def recover_dead_firings(ctx: Context, now: dt.datetime) -> int:
+    """Give the firings a SIGKILLed worker was running a new job now, not after their lease: the
+    journal sweep's test of a gone worker (``jobs.recovery.gone_holders``: its Redis connections are
+    closed). Their leases are given up first, so the new job may claim them, and the new job goes to the
+    front of the queue (it was taken before what waits there now); the actions already done are not done
+    again (each is idempotent: a marker or a lookup). A done firing's leftover job is only
+    removed. How many got a new job."""
+    gone, dead = gone_holders(ctx.redis, FIRINGS, live_workers(ctx.redis))
+    if not gone:
+        return 0
+    unfinished = firings.release(ctx.engine, [state.message_id for state in gone], now)
+    removed = remove_jobs(ctx.redis, FIRINGS, gone)
+    count = enqueue_firings(ctx.redis, [fid for fid in removed if fid in unfinished], at_front=True)
+    for firing_id in removed:
+        log.warning("automations.worker-gone firing=%s workers=%s", firing_id, ",".join(sorted(dead)) or "-")
     return count

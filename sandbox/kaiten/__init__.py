@@ -35,7 +35,8 @@ assumption, as Kaiten's web app refuses it and the API reference does not say). 
 texts are not documented; these are the sandbox's own. Bad or missing token: 401.
 
 Seed: space 1 "Support" with board 10 "Support desk" (columns 101 To do / 102 In progress /
-103 Done of types 1/2/3, lanes 111 "Customers" and 112 "Partners") and board 20 "Development"
+103 Done of types 1/2/3, and 104 Waiting for customer, type 2, between In progress and Done; lanes 111
+"Customers" and 112 "Partners") and board 20 "Development"
 (columns 201-203, lane 211); card types 1 Card, 2 Bug, 3 Request, 4 Incident (requires Severity, in
 ``card_properties``, so routing has a field to ask for); custom properties 501 Severity
 (select), 502 Customer (string), 503 Channel (multi-select), 504 Order number (number), 505 Contract

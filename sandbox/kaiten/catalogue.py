@@ -79,6 +79,9 @@ BOARDS = (Board(10, 1, "Support desk", 1), Board(20, 1, "Development", 2))
 COLUMNS = (
     Column(101, 10, "To do", 1, 1),
     Column(102, 10, "In progress", 2, 2),
+    # a support team's board waits on its customers in a column of its own (the automations' quiet-customer
+    # and customer-replied recipes, and the SLA's pause, name it as Jira's status is named)
+    Column(104, 10, "Waiting for customer", 2, 2.5),
     Column(103, 10, "Done", 3, 3),
     Column(201, 20, "Backlog", 1, 1),
     Column(202, 20, "Doing", 2, 2),

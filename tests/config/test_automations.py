@@ -87,7 +87,7 @@ def test_the_shipped_recipes_follow_the_environment_to_kaiten_and_the_team_chat(
     assert config.automation("stuck").containers == ("10",)
     digest = config.automation("unassigned-digest").actions[0].digest
     assert digest is not None and (digest.telegram_chat, digest.email) == (-1001234, ("team@example.com",))
-    assert digest.critical == ("Highest", "High")
+    assert digest.critical == ("Highest", "High", "ASAP")
 
 
 def test_the_shipped_canned_responses_exist_in_both_languages() -> None:

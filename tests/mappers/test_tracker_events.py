@@ -46,10 +46,13 @@ JIRA_EXPECTED: dict[str, dict[str, Any] | tuple[type[Exception], str]] = {
         "actor_name": "Test User",
         "comment_url": "https://some-instance-test.atlassian.net/rest/api/2/issue/10040/comment/10019",
     },
-    "mattermost-plugin-jira__webhook-cloud-issue-created-many-fields.json": (
-        UnsupportedEvent,
-        "jira:issue_created",
-    ),
+    "mattermost-plugin-jira__webhook-cloud-issue-created-many-fields.json": {
+        "kind": "issue_created",
+        "event_id": "jira:issue_created:10509",
+        "issue_key": "KT-22",
+        "issue_id": "10509",
+        "actor": "5cedcb4355a88a0fc86388ba",
+    },
     "mattermost-plugin-jira__webhook-cloud-issue-updated-custom-field.json": {
         "kind": "issue_updated",
         "event_id": "changelog:11479",
@@ -162,7 +165,12 @@ KAITEN_EXPECTED: dict[str, dict[str, Any] | tuple[type[Exception], str]] = {
         "fields_changed": ("id_5376", "id_5419"),  # archived, condition: in changes, not changed
     },
     "card-update-deleted.docs-shape.json": {"kind": "issue_deleted", "issue_key": "4242"},
-    "card-add.docs-shape.json": (UnsupportedEvent, "card:add"),
+    "card-add.docs-shape.json": {
+        "kind": "issue_created",
+        "event_id": "card:add:4242",
+        "issue_key": "4242",
+        "status_to": "310",
+    },
     "tag-add.docs-shape.json": (UnsupportedEvent, "tag:add"),
 }
 
@@ -342,7 +350,6 @@ def test_transition_with_comment_is_a_transition() -> None:
         "worklog_created",
         "worklog_updated",
         "comment_deleted",
-        "jira:issue_created",
         "issuelink_created",
         "sprint_started",
     ],
@@ -447,7 +454,13 @@ json_values = st.recursive(
 jira_like = st.fixed_dictionaries(
     {
         "webhookEvent": st.sampled_from(
-            ["comment_created", "comment_updated", "jira:issue_updated", "jira:issue_deleted"]
+            [
+                "comment_created",
+                "comment_updated",
+                "jira:issue_updated",
+                "jira:issue_deleted",
+                "jira:issue_created",
+            ]
         )
     },
     optional={
@@ -461,7 +474,7 @@ jira_like = st.fixed_dictionaries(
 )
 kaiten_like = st.fixed_dictionaries(
     {
-        "event": st.sampled_from(["comment:add", "comment:update", "card:update"]),
+        "event": st.sampled_from(["comment:add", "comment:update", "card:update", "card:add"]),
         "data": st.dictionaries(
             st.sampled_from(["id", "card_id", "old", "changes", "author", "text", "internal", "updated"]),
             json_values,

@@ -91,6 +91,7 @@ AUTOMATION_ORDER = [
     "tracker-outage-digest",
     "same-webhook-3x",
     "restart-after-3h",
+    "worker-killed-mid-firing",
 ]
 AUTOMATION_WHAT = {
     "scheduler-killed-mid-scan": "the scheduler and the worker running a rule's scan SIGKILLed between two "
@@ -99,6 +100,7 @@ AUTOMATION_WHAT = {
     "tracker-outage-digest": "the tracker answers 503 to everything for 20 s as a digest falls due",
     "same-webhook-3x": "a comment with the rule's phrase on each issue, each webhook posted 3 times",
     "restart-after-3h": "every process stopped for 3 h 20 min of the automations' clock, then restarted",
+    "worker-killed-mid-firing": "a worker SIGKILLed between a firing's comment and saving it, three times",
 }
 AUTOMATION_HOW = """## How automations fire exactly once (tests/reliability/test_automation_faults.py)
 
@@ -117,8 +119,10 @@ passes through `HUB_TEST_CLOCK_OFFSET`, the processes' automation clock, never b
   carry it as their idempotency label, team and customer messages go through the outbound log, and each
   action's completion is saved before the next; a tracker outage gives the firing back with a growing
   delay under the circuit breaker, and a digest is built only from a search that completed.
-- **Lost jobs.** A firing whose job never claimed it (two minutes), or whose worker died (its lease, ten
-  minutes, ran out), is enqueued again by the scheduler's `automations-sweep`. Scans run in a worker
+- **Lost jobs.** A firing whose worker died is enqueued again by the scheduler's next
+  `automations-sweep` tick (the worker's Redis connections are gone: the journal sweep's test,
+  jobs/recovery.py); one whose job never claimed it (two minutes), or whose lease (ten minutes) ran out
+  where Redis cannot say which workers live, likewise. Scans run in a worker
   (the scheduler enqueues one at a time, so a slow tracker never stretches its 5 s tick); one scans at
   a time under a lock renewed after each page, which a killed worker holds 30 s at most.
 """.splitlines()

@@ -404,3 +404,43 @@ def test_the_same_comment_webhook_three_times(tmp_path: Path) -> None:
         )
         result.notes.append(f"{N} comments with the phrase, each webhook posted 3 times")
         assert_exactly_once(result)
+
+
+MID_FIRING_KILLS = 3
+
+
+def test_workers_killed_mid_firing(tmp_path: Path) -> None:
+    """A worker SIGKILLed between a firing's comment and saving that it made it, three times: each such
+    firing is done again at the next `automations-sweep` (its worker's Redis connections are gone), not
+    after its 10-minute lease, and its comment is not written twice."""
+    with node(tmp_path, NUDGE, HUB_TEST_TRAPS="1") as hub:
+        keys = seed_issues(hub, N, "mid-firing")
+        first_scan_done(hub, "nudge")
+        mark = hour_mark()
+        hub.add_fault(latency_ms=300, paths=["/rest/api/2/issue/"])  # firings in flight long enough to trap
+        jump_clock(hub, mark - 2)
+        kills = [hub.kill_at_trap("firing-acted", timeout=120) for _ in range(MID_FIRING_KILLS)]
+        killed_at = {k.messages[0]: k.killed_at for k in kills if k is not None}
+        assert len(killed_at) == MID_FIRING_KILLS, "a trap was not reached"
+        done_at: dict[str, float] = {}
+
+        def killed_ones_done() -> bool:  # within the lease: this waits 4 min at most, the lease is 10
+            done_at.update(
+                {fid: time.time() for fid in killed_at if fid not in done_at and firing_done(hub, fid)}
+            )
+            return len(done_at) == len(killed_at)
+
+        wait_for(killed_ones_done, what="each killed worker's firing done again")
+        delays = [done_at[fid] - killed_at[fid] for fid in killed_at]
+        wait_for(all_done(hub, N), what="every firing done")
+        result = AutomationTally("worker-killed-mid-firing", N, N)
+        count_comment_firings(hub, keys, 1, result)
+        result.notes.append(
+            f"{MID_FIRING_KILLS} workers SIGKILLed between a firing's comment and its saved progress; each "
+            f"firing done again {max(delays):.1f} s after the kill at most (its lease: 600 s)"
+        )
+        assert_exactly_once(result)
+
+
+def firing_done(hub: HubUnderTest, firing_id: str) -> bool:
+    return any(row["id"] == firing_id and row["status"] == "done" for row in stored_firings(hub))

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from connector.base import Tracker
 from connector.types import IssueDraft, Target
 from jobs.automations.events import fire_for_event
 from jobs.automations.rules import rules_of
@@ -52,6 +53,13 @@ def test_quiet_customer_is_nudged_after_two_business_days_then_closed_after_thre
 ) -> None:
     key = open_issue(ctx, telegram_message("the printer jams"))
     ctx.tracker("jira").transition(key, "Waiting for customer")
+    nudged_then_closed(ctx, ctx.tracker("jira"), key, telegram_sandbox)
+
+
+def nudged_then_closed(ctx: Context, tracker: Tracker, key: str, telegram_sandbox: str) -> None:
+    """The shipped quiet-customer on ``key``, waiting for the customer (chat 42) since their message: not
+    before 2 business days, then the nudge once, then 3 business days later the closing notice and the
+    issue resolved, once."""
     last = firings.last_customer_messages(ctx.engine, [key])[key]
     calendar = business_calendar(ctx.config.calendar("default"))
     nudge_at = add_duration(calendar, last, ctx.config.automation("quiet-customer").trigger.no_customer_reply)
@@ -69,7 +77,7 @@ def test_quiet_customer_is_nudged_after_two_business_days_then_closed_after_thre
     assert fire(ctx, "quiet-customer.followup", close_at + 2 * minute) == []
     [_, closing] = sent(telegram_sandbox)
     assert closing["chat_id"] == 42 and closing["text"] != nudge["text"]
-    assert ctx.tracker("jira").get_state(key).done
+    assert tracker.get_state(key).done
 
 
 def test_contract_end_opens_a_task_thirty_days_before_the_date_once(

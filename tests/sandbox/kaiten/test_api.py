@@ -219,6 +219,7 @@ def test_catalogue_for_config_validation(kaiten: KaitenTracker) -> None:
     assert [(c["title"], c["type"]) for c in kaiten.list_columns(10)] == [
         ("To do", 1),
         ("In progress", 2),
+        ("Waiting for customer", 2),
         ("Done", 3),
     ]
     assert [lane["id"] for lane in kaiten.list_lanes(10)] == [111, 112]
@@ -227,7 +228,7 @@ def test_catalogue_for_config_validation(kaiten: KaitenTracker) -> None:
     assert props[501]["type"] == "select" and props[502]["type"] == "string"
     assert [v["value"] for v in kaiten.list_select_values(501)] == ["Critical", "Major", "Minor"]
     assert len(kaiten.list_users()) >= 4
-    assert kaiten.get_board(10)["columns"][2]["type"] == 3
+    assert kaiten.get_board(10)["columns"][3]["type"] == 3
 
 
 def test_children(kaiten: KaitenTracker) -> None:

@@ -73,6 +73,7 @@ def test_transition_by_column_title_then_a_repeat_changes_nothing(
     assert [(t.id, t.name, t.to_category) for t in kaiten.transitions(key)] == [
         ("101", "To do", "new"),
         ("102", "In progress", "indeterminate"),
+        ("104", "Waiting for customer", "indeterminate"),
         ("103", "Done", "done"),
     ]
     kaiten.transition(key, "done", resolution="Fixed", comment="Solved, closing.")
