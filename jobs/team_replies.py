@@ -66,7 +66,11 @@ def _answer(ctx: Context, reply: StaffReply) -> tuple[str, str | None]:
         return "canned-failed", "A ::code in the answer is unknown or failed to render: nothing was sent."
     try:
         send_to_customer(
-            ctx, link, text, key=f"staff:{reply.chat_id}:{reply.message_id}", message_id=link.message_id
+            ctx,
+            link,
+            text,
+            key=f"reply:telegram-staff:{reply.chat_id}:{reply.message_id}",
+            message_id=link.message_id,
         )
     except ChannelRejected as exc:
         return "undeliverable", f"The customer could not be reached: {exc}"

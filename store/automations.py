@@ -26,7 +26,12 @@ from store.db import automation_schedules as schedules
 from store.db import messages, outbound, upsert_insert
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
-RULE_WIDE = "*"  # the issue key of a firing that is about many issues (a digest)
+RULE_WIDE = "*"
+# the changed fields (``TrackerEvent.fields_changed``) that mean an assignment: Jira's assignee, Kaiten's
+# responsible
+ASSIGNMENT_FIELDS = frozenset(
+    {"assignee", "responsible", "responsible_id"}
+)  # the issue key of a firing that is about many issues (a digest)
 
 
 def firing_id(rule: str, issue_key: str, occurrence: str) -> str:
@@ -303,18 +308,24 @@ def last_transitions(engine: Engine, tracker: str, issue_keys: Sequence[str]) ->
 @dataclass(frozen=True)
 class JournaledHistory:
     """What the hub's journal knows of an issue's life: the status changes its webhooks told (moment,
-    status, whether it is a done status), and the first reply a customer got from the team."""
+    status, whether it is a done status), the first reply a customer got from the team, and when the
+    issue was first given an assignee."""
 
     statuses: tuple[tuple[dt.datetime, str, bool], ...] = ()
     first_reply: dt.datetime | None = None
+    first_assigned: dt.datetime | None = None  # the first change of its assignee (responsible) a webhook told
 
 
 def journaled_history(engine: Engine, tracker: str, issue_keys: Sequence[str]) -> dict[str, JournaledHistory]:
     """For each of these issues, its :class:`JournaledHistory` (two queries)."""
     conversations = {f"{tracker}:issue:{key}": key for key in issue_keys}
     changes: dict[str, list[tuple[dt.datetime, str, bool]]] = {key: [] for key in issue_keys}
-    moves = sa.select(messages.c.conversation_key, messages.c.body, messages.c.created_at).where(
-        messages.c.conversation_key.in_(list(conversations)), messages.c.kind == "issue_transitioned"
+    assigned: dict[str, dt.datetime] = {}
+    moves = sa.select(
+        messages.c.conversation_key, messages.c.body, messages.c.created_at, messages.c.kind
+    ).where(
+        messages.c.conversation_key.in_(list(conversations)),
+        messages.c.kind.in_(("issue_transitioned", "issue_updated")),
     )
     replies = (
         sa.select(messages.c.issue_key, sa.func.min(outbound.c.created_at))
@@ -327,12 +338,17 @@ def journaled_history(engine: Engine, tracker: str, issue_keys: Sequence[str]) -
         .group_by(messages.c.issue_key)
     )
     with engine.connect() as conn:
-        for conversation, body, created in conn.execute(moves):
+        for conversation, body, created, kind in conn.execute(moves):
             event = json.loads(body)
             at = dt.datetime.fromisoformat(event["occurred_at"]) if event.get("occurred_at") else created
-            status = str(event.get("status_to") or "")
-            changes[conversations[conversation]].append(
-                (_aware(at) or at, status, event.get("status_category_to") == "done")
-            )
+            at, key = _aware(at) or at, conversations[conversation]
+            if ASSIGNMENT_FIELDS & set(event.get("fields_changed") or ()):
+                assigned[key] = min(at, assigned.get(key, at))
+            if kind == "issue_transitioned":
+                status = str(event.get("status_to") or "")
+                changes[key].append((at, status, event.get("status_category_to") == "done"))
         first = {str(key): _aware(when) or when for key, when in conn.execute(replies)}
-    return {key: JournaledHistory(tuple(sorted(changes[key])), first.get(key)) for key in issue_keys}
+    return {
+        key: JournaledHistory(tuple(sorted(changes[key])), first.get(key), assigned.get(key))
+        for key in issue_keys
+    }

@@ -132,10 +132,20 @@ def timeline_of(
         created=state.created,
         priority=state.priority,
         project=state.container,
+        assigned=_assigned(state, history),
         statuses=tuple(changes),
         first_response=history.first_reply,
         resolved=resolved if state.done else None,
     )
+
+
+def _assigned(state: IssueState, history: JournaledHistory) -> dt.datetime | None:
+    """When the issue was first assigned (``start: assigned``): the first assignee change the journal
+    holds; an issue with an assignee and no such change was assigned before any webhook told the hub
+    (at creation, or while a webhook was lost): its creation, so its clock runs rather than never."""
+    if history.first_assigned is not None:
+        return history.first_assigned
+    return state.created if state.assignee else None
 
 
 def _current_status(state: IssueState, policy: SlaPolicy, tracker_kind: str) -> str:

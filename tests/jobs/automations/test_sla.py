@@ -306,3 +306,52 @@ def test_kaiten_a_pause_the_webhooks_name_by_column_id_moves_the_warning(
 
 def test_the_web_process_s_gauge_states_are_the_clock_states() -> None:
     assert tuple(state.value for state in SlaState) == STATES
+
+
+def assigned_policy(ctx: Context) -> Context:
+    """``ctx`` with the shipped SLA policy started at the first assignment (KROK's way)."""
+    assert ctx.config.sla is not None
+    policy = ctx.config.sla.model_copy(update={"start": "assigned"})
+    return build_context(ctx.settings, ctx.config.model_copy(update={"sla": policy}))
+
+
+def test_start_assigned_waits_for_the_first_assignment_the_webhooks_tell(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    actx = assigned_policy(ctx)
+    key = jira_issue(actx, "assigned-later")
+    state = actx.tracker("jira").get_state(key)
+    assert state.created is not None and actx.config.sla is not None
+    later = state.created + dt.timedelta(days=3)
+    pending = issue_clocks(actx, actx.config.sla, state, later)
+    assert pending is not None and pending.clock("first_response").started_at is None  # type: ignore[union-attr]
+    assigned_at = state.created + dt.timedelta(days=1)
+    event = TrackerEvent(
+        tracker="jira",
+        kind="issue_updated",
+        event_id=f"{key}-assigned",
+        issue_key=key,
+        fields_changed=("assignee", "Assignee"),
+        occurred_at=assigned_at,
+    )
+    accept_event(actx.engine, None, event, b"{}")
+    started = issue_clocks(actx, actx.config.sla, state, later)
+    clock = started.clock("first_response") if started is not None else None
+    assert clock is not None and clock.started_at is not None
+    assert assigned_at <= clock.started_at < assigned_at + dt.timedelta(days=4)  # the next working moment
+
+
+def test_start_assigned_counts_an_issue_assigned_before_any_webhook_from_its_creation(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    actx = assigned_policy(ctx)
+    draft = IssueDraft(
+        Target("jira", "SUP", "Task"), "born assigned", "b", "sla-born", priority="Medium", assignee="jsmith"
+    )
+    key = actx.tracker("jira").create_issue(draft).key
+    state = actx.tracker("jira").get_state(key)
+    assert state.assignee and state.created is not None and actx.config.sla is not None
+    report = issue_clocks(actx, actx.config.sla, state, state.created + dt.timedelta(days=3))
+    clock = report.clock("first_response") if report is not None else None
+    assert clock is not None and clock.started_at is not None
+    assert clock.started_at < state.created + dt.timedelta(days=3)
