@@ -35,7 +35,7 @@ from typing import Any, Literal
 from config.automation_actions import Action
 from config.automations import Automation
 from config.durations import BusinessDuration
-from connector.types import DateRange, IssueState, SearchQuery
+from connector.types import ASSIGNEE_FIELDS, DateRange, IssueState, SearchQuery
 from mappers.calendar import BusinessCalendar, add_duration, is_working_time, latest_start
 from mappers.schedules import occurrence_key as due_key
 
@@ -327,6 +327,10 @@ def event_occurrence(rule: Automation, event: RuleEvent) -> str | None:
     kinds = {"transitioned", "moved"} if trigger.event in ("transitioned", "moved") else {trigger.event}
     if trigger.event == "field_changed":
         kinds.add("transitioned")  # a transition changes fields too (resolution, or the status itself)
+    if trigger.event == "assigned":  # an update whose changed fields name the assignee (responsible)
+        kinds = {"field_changed"}
+        if not ASSIGNEE_FIELDS & {name.casefold() for name in event.fields_changed}:
+            return None
     if event.kind not in kinds:
         return None
     if trigger.text_contains and not any(

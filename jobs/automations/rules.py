@@ -34,6 +34,7 @@ EVENT_KINDS = {  # a trigger's event → the TrackerEvent kinds the hub journals
     "transitioned": ("issue_transitioned",),
     "moved": ("issue_transitioned",),
     "field_changed": ("issue_updated", "issue_transitioned"),
+    "assigned": ("issue_updated",),
     "linked_resolved": ("issue_transitioned",),  # a linked issue's move into done (automations/linked.py)
 }
 
