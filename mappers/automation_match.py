@@ -151,9 +151,11 @@ def matches(
     calendar: BusinessCalendar,
     *,
     field_ids: Mapping[str, str] = {},
+    hours_at: datetime | None = None,
 ) -> bool:
     """Whether ``issue`` meets the rule's conditions at ``now`` (all but a raw filter, which the
-    tracker checks: :func:`needs_tracker_check`)."""
+    tracker checks: :func:`needs_tracker_check`); ``outside_hours`` reads the working time at
+    ``hours_at`` (a ``created`` rule: the issue's creation), else at ``now``."""
     when = rule.when
     checks = (
         not rule.containers
@@ -171,7 +173,7 @@ def matches(
             for name, want in when.fields.items()
         ),
         when.older_than is None or _older(issue, calendar, now, when.older_than),
-        when.outside_hours is None or is_working_time(calendar, now) != when.outside_hours,
+        when.outside_hours is None or is_working_time(calendar, hours_at or now) != when.outside_hours,
     )
     return all(checks)
 

@@ -102,8 +102,12 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
     calendar = business_calendar(config.calendar(automation.calendar), automation.calendar)
     kind = config.tracker_kind(target.tracker) or target.kind
 
+    created_rule = trigger.kind == "event" and trigger.event == "created"
+
     def accepts(state: IssueState, now: dt.datetime) -> bool:
-        return match.matches(automation, state, now, calendar)
+        # "created outside working hours" is about the creation, not when a poll or a late webhook came
+        hours_at = state.created if created_rule else None
+        return match.matches(automation, state, now, calendar, hours_at=hours_at)
 
     def query_at(now: dt.datetime, date_field: str | None) -> SearchQuery:
         return match.scan_query(automation, now, calendar, date_field=date_field)
