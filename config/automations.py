@@ -166,8 +166,9 @@ class AutomationWhen(Strict):
     ``statuses`` are Jira statuses or Kaiten columns (names or ids); ``fields`` maps a field (id or
     name) to a value or a list of accepted values (``null``: empty); ``older_than`` a business duration
     since creation; ``outside_hours`` the calendar's working time (true: only outside it, false: only
-    inside) at the moment the rule is evaluated; ``jql`` / ``kaiten_filter`` are ANDed into the scan's
-    search as they are (the ``GET /cards`` parameters for Kaiten).
+    inside) when the rule is evaluated, or for a ``created`` rule when the issue was created; ``jql`` /
+    ``kaiten_filter`` are ANDed into the scan's search as they are (the ``GET /cards`` parameters for
+    Kaiten).
     """
 
     projects: Texts = ()

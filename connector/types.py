@@ -15,6 +15,10 @@ from typing import Any
 NEW, IN_PROGRESS, DONE = "new", "indeterminate", "done"
 STATUS_CATEGORIES = (NEW, IN_PROGRESS, DONE)
 
+# The changed fields (a tracker event's ``fields_changed``) that mean an assignment: Jira's changelog
+# ``assignee`` (by id and by name), Kaiten's responsible.
+ASSIGNEE_FIELDS = frozenset({"assignee", "responsible", "responsible_id"})
+
 # The neutral field types a FieldSpec may have; "any" for what fits none of them.
 FIELD_TYPES = frozenset(
     {

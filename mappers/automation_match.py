@@ -35,7 +35,7 @@ from typing import Any, Literal
 from config.automation_actions import Action
 from config.automations import Automation
 from config.durations import BusinessDuration
-from connector.types import DateRange, IssueState, SearchQuery
+from connector.types import ASSIGNEE_FIELDS, DateRange, IssueState, SearchQuery
 from mappers.calendar import BusinessCalendar, add_duration, is_working_time, latest_start
 from mappers.schedules import occurrence_key as due_key
 
@@ -151,9 +151,11 @@ def matches(
     calendar: BusinessCalendar,
     *,
     field_ids: Mapping[str, str] = {},
+    hours_at: datetime | None = None,
 ) -> bool:
     """Whether ``issue`` meets the rule's conditions at ``now`` (all but a raw filter, which the
-    tracker checks: :func:`needs_tracker_check`)."""
+    tracker checks: :func:`needs_tracker_check`); ``outside_hours`` reads the working time at
+    ``hours_at`` (a ``created`` rule: the issue's creation), else at ``now``."""
     when = rule.when
     checks = (
         not rule.containers
@@ -171,7 +173,7 @@ def matches(
             for name, want in when.fields.items()
         ),
         when.older_than is None or _older(issue, calendar, now, when.older_than),
-        when.outside_hours is None or is_working_time(calendar, now) != when.outside_hours,
+        when.outside_hours is None or is_working_time(calendar, hours_at or now) != when.outside_hours,
     )
     return all(checks)
 
@@ -327,6 +329,10 @@ def event_occurrence(rule: Automation, event: RuleEvent) -> str | None:
     kinds = {"transitioned", "moved"} if trigger.event in ("transitioned", "moved") else {trigger.event}
     if trigger.event == "field_changed":
         kinds.add("transitioned")  # a transition changes fields too (resolution, or the status itself)
+    if trigger.event == "assigned":  # an update whose changed fields name the assignee (responsible)
+        kinds = {"field_changed"}
+        if not ASSIGNEE_FIELDS & {name.casefold() for name in event.fields_changed}:
+            return None
     if event.kind not in kinds:
         return None
     if trigger.text_contains and not any(

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from connector.types import ASSIGNEE_FIELDS
 from store.db import automation_firings as firings
 from store.db import automation_schedules as schedules
 from store.db import messages, outbound, upsert_insert
@@ -342,7 +343,7 @@ def journaled_history(engine: Engine, tracker: str, issue_keys: Sequence[str]) -
             event = json.loads(body)
             at = dt.datetime.fromisoformat(event["occurred_at"]) if event.get("occurred_at") else created
             at, key = _aware(at) or at, conversations[conversation]
-            if ASSIGNMENT_FIELDS & set(event.get("fields_changed") or ()):
+            if ASSIGNEE_FIELDS & {str(name).casefold() for name in event.get("fields_changed") or ()}:
                 assigned[key] = min(at, assigned.get(key, at))
             if kind == "issue_transitioned":
                 status = str(event.get("status_to") or "")

@@ -34,6 +34,7 @@ EVENT_KINDS = {  # a trigger's event → the TrackerEvent kinds the hub journals
     "transitioned": ("issue_transitioned",),
     "moved": ("issue_transitioned",),
     "field_changed": ("issue_updated", "issue_transitioned"),
+    "assigned": ("issue_updated",),
     "linked_resolved": ("issue_transitioned",),  # a linked issue's move into done (automations/linked.py)
 }
 
@@ -101,8 +102,12 @@ def compile_rule(config: HubConfig, automation: Automation) -> AutomationRule:
     calendar = business_calendar(config.calendar(automation.calendar), automation.calendar)
     kind = config.tracker_kind(target.tracker) or target.kind
 
+    created_rule = trigger.kind == "event" and trigger.event == "created"
+
     def accepts(state: IssueState, now: dt.datetime) -> bool:
-        return match.matches(automation, state, now, calendar)
+        # "created outside working hours" is about the creation, not when a poll or a late webhook came
+        hours_at = state.created if created_rule else None
+        return match.matches(automation, state, now, calendar, hours_at=hours_at)
 
     def query_at(now: dt.datetime, date_field: str | None) -> SearchQuery:
         return match.scan_query(automation, now, calendar, date_field=date_field)

@@ -252,6 +252,10 @@ def test_a_contract_end_fires_once_per_date() -> None:
         ({"event": "linked_resolved", "linked_projects": "DEV"}, RuleEvent("linked_resolved", "11", linked_project="DEV"), "event:11"),
         ({"event": "linked_resolved", "linked_projects": "DEV"}, RuleEvent("linked_resolved", "11", linked_project="HW"), None),
         ({"event": "created"}, RuleEvent("assigned", "12"), None),
+        ({"event": "assigned"}, RuleEvent("field_changed", "13", fields_changed=("assignee", "Assignee")), "event:13"),
+        ({"event": "assigned"}, RuleEvent("field_changed", "13", fields_changed=("responsible_id",)), "event:13"),
+        ({"event": "assigned"}, RuleEvent("field_changed", "13", fields_changed=("priority",)), None),
+        ({"event": "assigned"}, RuleEvent("transitioned", "13", fields_changed=("status",)), None),
         ({"cron": "0 10 * * *"}, RuleEvent("created", "12"), None),
     ],
 )  # fmt: skip

@@ -11,7 +11,7 @@ import requests
 from rq import Queue
 
 from config.automation_actions import AssignAction as ConfigAssign
-from connector.types import IssueDraft, SearchQuery, Target
+from connector.types import IssueDraft, IssueRef, IssueState, SearchQuery, Target
 from jobs.automations.actions import ActionRun, perform
 from jobs.automations.model import (
     AssignAction,
@@ -319,3 +319,25 @@ def test_least_open_skips_who_is_away_today(ctx: Context, jira_sandbox: RunningS
     [firing] = firings.of_rule(ctx.engine, "nudge")
     assert run_firing_with(ctx, firing.id, MONDAY_1005, {"nudge": rule}) == "done"
     assert tracker.get_state(new).assignee == "jsmith"
+
+
+def test_duty_alert_asks_whether_the_issue_was_created_out_of_hours_not_whether_it_is_now(
+    ctx: Context,
+) -> None:
+    """The shipped duty-alert: an urgent issue created at 17:59 on a Friday, first seen by the poll at
+    18:05, is not a night request; one created at 18:05, seen on Monday morning, is."""
+    duty = rules_of(ctx)["duty-alert"]
+    msk = dt.timezone(dt.timedelta(hours=3))
+
+    def urgent(created: dt.datetime) -> IssueState:
+        ref = IssueRef("jira", "SUP-9", "https://jira/browse/SUP-9")
+        return IssueState(
+            ref=ref, status="To Do", done=False, priority="Highest", container="SUP", created=created
+        )
+
+    assert not duty.accepts(
+        urgent(dt.datetime(2027, 3, 5, 17, 59, tzinfo=msk)), dt.datetime(2027, 3, 5, 18, 5, tzinfo=msk)
+    )
+    assert duty.accepts(
+        urgent(dt.datetime(2027, 3, 5, 18, 5, tzinfo=msk)), dt.datetime(2027, 3, 8, 9, 30, tzinfo=msk)
+    )

@@ -207,3 +207,25 @@ def test_a_condition_on_a_field_the_tracker_does_not_know_holds_for_no_issue_and
     critical = next(d for d in hub.received if d.changelog().get("Severity") == "Critical")
     assert fire_for_event(ctx, ctx.tracker("jira"), parse_jira_webhook(critical.payload), own=False) == []
     assert labels(hooked_jira, key) == []
+
+
+ASSIGNED_RULES = """
+  - name: on-assignment
+    trigger: {event: assigned}
+    actions: [{set: {labels: [assigned-once]}}]
+"""
+
+
+def test_jira_an_assignment_fires_the_assigned_rules_and_other_edits_do_not(
+    jira_hub: Context, hooked_jira: RunningSandbox, hub: Hub, tmp_path: Path
+) -> None:
+    ctx = with_automations(jira_hub, tmp_path / "rules", ASSIGNED_RULES)
+    key = jira_issue(hooked_jira, "SUP", "Nobody has this yet")
+    edit(hooked_jira, key, customfield_10010="ACME")  # an edit, not an assignment
+    assert settle(ctx, hooked_jira) == []
+    jira(hooked_jira, "PUT", f"/issue/{key}/assignee", json={"name": "jsmith"})
+    assert settle(ctx, hooked_jira) == ["done"]
+    assert labels(hooked_jira, key) == ["assigned-once"]
+    assignment = next(d for d in hub.received if "assignee" in d.changelog())
+    assert replay(hub, assignment).json()["duplicate"] is True
+    assert [f.rule for f in firings.history(ctx.engine, key)] == ["on-assignment"]
