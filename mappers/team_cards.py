@@ -103,13 +103,11 @@ def parse_press(update: object) -> Press | None:
     if not isinstance(chat, dict) or not _is_int(chat.get("id")) or not _is_int(message.get("message_id")):
         return None
     data = query.get("data")
-    names = [sender.get("first_name"), sender.get("last_name")]
-    name = " ".join(n for n in names if isinstance(n, str) and n) or f"user {sender['id']}"
     return Press(
         update_id=update["update_id"],
         query_id=query["id"],
         user_id=sender["id"],
-        name=name[:255],
+        name=_name(sender),
         chat_id=chat["id"],
         message_id=message["message_id"],
         data=data if isinstance(data, str) else "",
@@ -140,17 +138,21 @@ def parse_reply(update: object) -> StaffReply | None:
         return None
     if not _is_int(message.get("message_id")) or not message["text"].strip("! \n\t"):
         return None
-    names = [sender.get("first_name"), sender.get("last_name")]
-    name = " ".join(n for n in names if isinstance(n, str) and n) or f"user {sender['id']}"
     return StaffReply(
         update_id=update["update_id"],
         chat_id=chat_id,
         user_id=sender["id"],
-        name=name[:255],
+        name=_name(sender),
         message_id=message["message_id"],
         reply_to=replied["message_id"],
         text=message["text"],
     )
+
+
+def _name(sender: dict[str, Any]) -> str:
+    """A Telegram user's name as the team reads it: first and last name, else ``user <id>``."""
+    names = [sender.get("first_name"), sender.get("last_name")]
+    return (" ".join(n for n in names if isinstance(n, str) and n) or f"user {sender['id']}")[:255]
 
 
 def _is_int(value: object) -> bool:
