@@ -61,6 +61,16 @@ def worker_pids(ctx: Context) -> set[int]:
     return {int(w.pid) for w in Worker.all(connection=ctx.redis) if w.pid and alive(int(w.pid))}
 
 
+def connected_names(ctx: Context) -> set[str]:
+    return {c["name"] for c in ctx.redis.client_list()}
+
+
+def wait_disconnected(ctx: Context, names: set[str]) -> None:
+    """Until Redis has noticed that the killed slots' connections closed (the kernel closes them at once,
+    Redis reads the close on its next loop): how the sweep tells a dead worker from a live one."""
+    wait_until(lambda: not names & connected_names(ctx), what="the killed slots' connections closed")
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -81,8 +91,9 @@ def test_slots_are_children_of_one_process_and_deliver_with_its_scheduler(
         slots = worker_pids(ctx)
         assert {parent_of(pid) for pid in slots} == {worker.pid}  # forked by the one worker process
         names = {w.name for w in Worker.all(connection=ctx.redis)}
-        clients = {c["name"] for c in ctx.redis.client_list()}
-        assert names <= clients  # each slot's own named Redis connection: how the sweep sees it alive
+        assert names <= connected_names(
+            ctx
+        )  # each slot's own named Redis connection: how the sweep sees it alive
         ids = [journal_message(ctx, telegram_message(f"slot {n}", chat_id=300 + n)) for n in range(6)]
         wait_until(
             lambda: all(journal.get(ctx.engine, i).status == "delivered" for i in ids),  # type: ignore[union-attr]
@@ -118,6 +129,7 @@ def test_a_slot_killed_mid_delivery_loses_nothing_and_is_forked_again(
         (killed,) = busy
         assert parent_of(killed) == worker.pid
         os.kill(killed, signal.SIGKILL)  # that slot alone
+        wait_disconnected(ctx, {str(busy[killed].worker_name)})
         wait_until(
             lambda: killed not in worker_pids(ctx) and len(worker_pids(ctx)) == 2,
             timeout=60,
@@ -153,9 +165,11 @@ def test_the_whole_worker_killed_mid_delivery_loses_nothing(
     worker = start_slots(ctx, tmp_path / "worker.log", "--slots", "2")
     try:
         wait_until(lambda: len(sandbox_issues(jira_sandbox)) == 1, timeout=60, what="the create held")
+        names = {w.name for w in Worker.all(connection=ctx.redis)}
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
         wait_until(lambda: not worker_pids(ctx), timeout=30, what="every slot gone")
+        wait_disconnected(ctx, names)
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
