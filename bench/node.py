@@ -413,10 +413,11 @@ def render(
         "Every process of a node with 2 web workers, 4 delivery slots and the scheduler, as RSS and PSS "
         "(`/proc/<pid>/smaps_rollup`; PSS splits each page shared by forked processes among them, so the "
         "PSS total is what the node takes). Idle: the median of 5 samples 10 s after a warm-up of 20 "
-        f"messages. Under load: the largest node total of the samples taken twice a second while {count:,} Telegram "
-        f"updates (each a new chat, so a new issue) were posted from {CLIENTS} keep-alive connections as "
-        "fast as the web answered and the workers delivered them to the sandbox Jira (0 ms). Acknowledged/s: the "
-        "posts' rate; delivered/s: from the first post to the last row delivered. Each layout ran "
+        "messages. Under load: the largest node total of the samples taken twice a second while "
+        f"{count:,} Telegram updates (each a new chat, so a new issue) were posted from {CLIENTS} "
+        "keep-alive connections as fast as the web answered and the workers delivered them to the "
+        "sandbox Jira (0 ms). Acknowledged/s: the posts' rate; delivered/s: from the first post to the "
+        "last row delivered. Each layout ran "
         f"{rounds} times, alternating, in the same run; the table shows medians.",
         "",
         f"- Date: {utc_now_text()}",
@@ -462,8 +463,9 @@ def render(
         "### Floors",
         "",
         "A fresh interpreter of the project's virtualenv (`python -c`), alone and with each library "
-        "imported, each in its own process: where a process's memory goes before it does anything. PSS of a lone "
-        "process still shares the interpreter's and the C libraries' pages with every other Python process "
+        "imported, each in its own process: where a process's memory goes before it does anything. "
+        "PSS of a lone process still shares the interpreter's and the C libraries' pages with every "
+        "other Python process "
         "on the machine, so it moves with what else runs; the increments over the empty interpreter are "
         "the figures to read.",
         "",

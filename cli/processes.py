@@ -112,8 +112,10 @@ def worker(burst: bool, slots: int, with_scheduler: bool) -> None:
         return
     from cli.slots import Slot, preload_job_code, run_slots
 
-    migrate_or_exit(settings.DATABASE_URL)  # once, before the slots build their engines
     preload_job_code()
+    # The job context too (the rules validated, the schema checked), so the slots share it instead of
+    # each building its own copy; its pool is emptied before the fork, and Redis is not yet connected.
+    context_or_exit().engine.dispose()
     children = [Slot(f"slot-{n}", lambda: run_worker(burst)) for n in range(1, slots + 1)]
     if with_scheduler:
         children.append(Slot("scheduler", run_scheduler_here))

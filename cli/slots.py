@@ -46,8 +46,10 @@ class Slot:
 
 
 # the job functions RQ imports by name (jobs/queues.py and the enqueues), the worker and the scheduler,
-# and the tracker clients (``jira`` and its dependencies, Kaiten's)
+# the tracker clients (``jira`` and its dependencies, Kaiten's) and ``holidays`` (business calendars:
+# SLA timers and automations load it on first use; here it is loaded once for every slot)
 PRELOADED = (
+    "holidays",
     "connector.instances",
     "jobs.automations.periodic",
     "jobs.automations.run",
