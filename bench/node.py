@@ -186,13 +186,15 @@ def trackerhub(*args: str) -> list[str]:
 
 
 @contextmanager
-def node(layout: Layout, env: dict[str, str], workdir: Path, redis: Redis) -> Iterator[Node]:
+def node(layout: Layout, env: dict[str, str], workdir: Path, redis: Redis, source: Path) -> Iterator[Node]:
     port = free_port()
     roots: list[subprocess.Popen[bytes]] = []
     logs: list[Path] = []
     try:
         for n, command in enumerate(layout.commands):
             args = list(command)
+            if source != PROJECT_ROOT:  # code from before issue 18: no such flag, and no preload
+                args = [a for a in args if a != "--no-preload"]
             if args[0] == "web":
                 args += ["--port", str(port)]
             log_path = workdir / f"{layout.name}-{n}-{command[0]}.log"
@@ -201,7 +203,7 @@ def node(layout: Layout, env: dict[str, str], workdir: Path, redis: Redis) -> It
                 roots.append(
                     subprocess.Popen(
                         trackerhub(*args),
-                        cwd=PROJECT_ROOT,
+                        cwd=source,  # `python -m cli` imports the hub from here
                         env=env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
@@ -307,13 +309,15 @@ class Run:
     other_load: float
 
 
-def measure(layout: Layout, env: dict[str, str], workdir: Path, redis: Redis, count: int, n: int) -> Run:
+def measure(
+    layout: Layout, env: dict[str, str], workdir: Path, redis: Redis, count: int, n: int, source: Path
+) -> Run:
     database = workdir / f"journal-{layout.name}-{n}.sqlite3"
     url = f"sqlite:///{database}"
     engine = create_db_engine(url)
     redis.flushall()
     env = {**env, "DATABASE_URL": url}
-    with node(layout, env, workdir, redis) as running:
+    with node(layout, env, workdir, redis, source) as running:
         post_all(running.port, 1, 20)  # warm-up: every slot gets a tracker client, web its first requests
         wait_delivered(engine, 20, 120)
         time.sleep(10)
@@ -402,7 +406,12 @@ def by_process(sample: Sample) -> str:
 
 
 def render(
-    runs: list[Run], floors: list[tuple[str, int, int]], count: int, rounds: int, argv: list[str] | None
+    runs: list[Run],
+    floors: list[tuple[str, int, int]],
+    count: int,
+    rounds: int,
+    argv: list[str] | None,
+    before_rev: str | None,
 ) -> str:
     info = machine()
     begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
@@ -418,7 +427,13 @@ def render(
         "keep-alive connections as fast as the web answered and the workers delivered them to the "
         "sandbox Jira (0 ms). Acknowledged/s: the posts' rate; delivered/s: from the first post to the "
         "last row delivered. Each layout ran "
-        f"{rounds} times, alternating, in the same run; the table shows medians.",
+        f"{rounds} times, alternating, in the same run; the table shows medians. The before layout ran "
+        + (
+            f"on the code of `{before_rev}` (exported by `git archive`)"
+            if before_rev
+            else "on this tree's code with `--no-preload`"
+        )
+        + "; the light one on this tree's. The floors were measured on this tree's code.",
         "",
         f"- Date: {utc_now_text()}",
         f"- Command: `{command_line('memory.py', argv)}`",
@@ -503,12 +518,24 @@ def render(
     return "\n".join(lines)
 
 
+def export(rev: str, target: Path) -> Path:
+    """The tree of git revision ``rev``, written to ``target``."""
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", rev], cwd=PROJECT_ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="memory of a whole node, before and after issue 18")
     parser.add_argument("--node", action="store_true", help="(this benchmark; memory.py passes it on)")
     parser.add_argument("--messages", type=int, default=3000, help="updates posted under load, per run")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each layout, alternating")
     parser.add_argument("--layouts", default="before,light")
+    parser.add_argument(
+        "--before-rev",
+        help="run the before layout on this git revision's code (exported to a temp dir), e.g. main",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md")
     return parser.parse_args(argv)
 
@@ -531,10 +558,13 @@ def main(argv: list[str] | None = None) -> None:
             }
         )
         redis = Redis.from_url(redis_url)
+        sources = {name: PROJECT_ROOT for name in LAYOUTS}
+        if args.before_rev:
+            sources["before"] = export(args.before_rev, workdir / "before-src")
         for n in range(args.rounds):
             for layout in layouts if n % 2 == 0 else list(reversed(layouts)):
                 report(f"round {n + 1}: {layout.name}")
-                run = measure(layout, env, workdir, redis, args.messages, n)
+                run = measure(layout, env, workdir, redis, args.messages, n, sources[layout.name])
                 runs.append(run)
                 report(
                     f"  idle {mib(run.idle.rss)} MiB RSS / {mib(run.idle.pss)} MiB PSS; under load "
@@ -552,7 +582,7 @@ def main(argv: list[str] | None = None) -> None:
         for label, rss, pss in floors:
             report(f"  floor: {label}: {mib(rss)} MiB RSS, {mib(pss)} MiB PSS")
     publish(
-        render(runs, floors, args.messages, args.rounds, argv),
+        render(runs, floors, args.messages, args.rounds, argv, args.before_rev),
         BENCHMARKS_MD,
         SECTION,
         write=not args.no_write,

@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cli.common import terminate_with_parent
+
 log = logging.getLogger("trackerhub")
 
 QUICK_EXIT = 10.0  # a slot that exits this soon after its start is failing, not finishing
@@ -148,7 +150,7 @@ def _fork(slot: Slot) -> int:
 def _child(slot: Slot, parent: int) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    _terminate_with_parent()
+    terminate_with_parent()
     if os.getppid() != parent:  # the parent died before the request above took effect
         return 1
     try:
@@ -164,15 +166,6 @@ def _child(slot: Slot, parent: int) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     return code
-
-
-def _terminate_with_parent() -> None:
-    """Ask Linux for a SIGTERM when the parent exits (prctl PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def _signal(pid: int, signum: int) -> None:
