@@ -207,7 +207,10 @@ def node(layout: Layout, env: dict[str, str], workdir: Path, redis: Redis, sourc
                         env=env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
-                        start_new_session=True,
+                        # each in a process group of its own but all in this script's session: Linux's
+                        # autogroup scheduling shares a busy machine's CPUs out by session, so separate
+                        # sessions would hand the layout with more top-level processes more of it
+                        process_group=0,
                     )
                 )
         running = Node(layout, roots, redis, port)
