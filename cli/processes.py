@@ -105,6 +105,8 @@ def worker(burst: bool, slots: int, with_scheduler: bool) -> None:
     the scheduler) and supervises them: one process's worth of libraries in memory instead of one per
     slot, and a small deployment is this command and ``web``.
     """
+    if burst and with_scheduler:
+        raise click.UsageError("--burst with --with-scheduler would never end: the scheduler has no last job")
     settings = settings_or_exit()
     config_or_exit(settings)
     if slots == 1 and not with_scheduler:

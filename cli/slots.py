@@ -75,23 +75,36 @@ def run_slots(slots: list[Slot], *, restart: bool = True) -> int:
     slot has exited, as ``--burst`` does); 0 when every slot's last exit was clean, else the first
     unclean one's code."""
     gc.freeze()  # the imports so far stay out of the collector's passes, which would copy their pages
-    stopping = False
+    me = os.getpid()
+    stopping = forward = False
     children: dict[int, Slot] = {}
+    told: set[int] = set()  # the children SIGTERM was passed on to (a second one would cut RQ short)
     waiting: list[tuple[float, Slot]] = []  # slots to fork again, and when
     worst = 0
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
+        nonlocal stopping, forward
+        if os.getpid() != me:  # a child, between its fork and its own handlers: it has not started yet
+            os._exit(0)
         stopping = True
-        if signum == signal.SIGTERM:
-            for pid in children:
-                _signal(pid, signal.SIGTERM)
+        forward = forward or signum == signal.SIGTERM
+        if forward:
+            tell_children()
+
+    def tell_children() -> None:
+        # at once: a SIGTERM to the whole group (systemd's stop) reaches the slots too, and RQ takes a
+        # second one within a second as the same request, later as a cold shutdown (rq/worker/base.py)
+        for pid in [p for p in list(children) if p not in told]:
+            told.add(pid)
+            _signal(pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     for slot in slots:
         children[_fork(slot)] = slot
     while children or (waiting and not stopping):
+        if forward:
+            tell_children()  # one forked while the signal was handled
         for pid, code in _reaped():
             if pid not in children:
                 continue

@@ -193,3 +193,24 @@ def test_slots_of_a_parent_killed_alone_stop_instead_of_lingering(ctx: Context, 
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
+
+
+def test_sigterm_to_the_worker_alone_lets_each_slot_finish_its_delivery(
+    ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """What `trackerhub up` sends on Ctrl-C: the worker passes it on, a slot mid-delivery finishes first."""
+    add_fault(jira_sandbox, latency_ms=3_000, count=1, methods=["POST"], paths=["/rest/api/2/issue"])
+    message_id = journal_message(ctx, telegram_message("stopped mid-job"))
+    worker = start_slots(ctx, tmp_path / "worker.log", "--slots", "2")
+    try:
+        wait_until(lambda: len(busy_workers(ctx.redis)) == 1, timeout=60, what="a slot busy with the create")
+        slots = worker_pids(ctx)
+        os.kill(worker.pid, signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    assert not any(alive(pid) for pid in slots)
+    entry = journal.get(ctx.engine, message_id)
+    assert entry is not None and entry.status == "delivered"  # finished, not cut short
+    assert_delivered_once(ctx, jira_sandbox, [message_id])
