@@ -81,6 +81,24 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+def slots_holding_a_create(
+    ctx: Context, sandbox: RunningSandbox, tmp_path: Path, text: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Two slots, one of them mid-delivery of a new message: Jira created its issue and holds the answer
+    back for a minute. The worker process and the message's id."""
+    add_fault(
+        sandbox, latency_ms=60_000, count=1, methods=["POST"], paths=["/rest/api/2/issue"], after_commit=True
+    )
+    message_id = journal_message(ctx, telegram_message(text))
+    worker = start_slots(ctx, tmp_path / "worker.log", "--slots", "2")
+    try:
+        wait_until(lambda: len(sandbox_issues(sandbox)) == 1, timeout=60, what="the create held")
+    except BaseException:
+        stop(worker)
+        raise
+    return worker, message_id
+
+
 def test_slots_are_children_of_one_process_and_deliver_with_its_scheduler(
     ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
@@ -112,18 +130,8 @@ def test_slots_are_children_of_one_process_and_deliver_with_its_scheduler(
 def test_a_slot_killed_mid_delivery_loses_nothing_and_is_forked_again(
     ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    add_fault(
-        jira_sandbox,
-        latency_ms=60_000,
-        count=1,
-        methods=["POST"],
-        paths=["/rest/api/2/issue"],
-        after_commit=True,
-    )
-    message_id = journal_message(ctx, telegram_message("a slot killed mid-job"))
-    worker = start_slots(ctx, tmp_path / "worker.log", "--slots", "2")
+    worker, message_id = slots_holding_a_create(ctx, jira_sandbox, tmp_path, "a slot killed mid-job")
     try:
-        wait_until(lambda: len(sandbox_issues(jira_sandbox)) == 1, timeout=60, what="the create held")
         busy = busy_workers(ctx.redis)
         assert len(busy) == 1
         (killed,) = busy
@@ -153,18 +161,8 @@ def test_the_whole_worker_killed_mid_delivery_loses_nothing(
     ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """SIGKILL of the worker's process group (what systemd's stop does after its timeout), mid-create."""
-    add_fault(
-        jira_sandbox,
-        latency_ms=60_000,
-        count=1,
-        methods=["POST"],
-        paths=["/rest/api/2/issue"],
-        after_commit=True,
-    )
-    message_id = journal_message(ctx, telegram_message("the whole worker killed"))
-    worker = start_slots(ctx, tmp_path / "worker.log", "--slots", "2")
+    worker, message_id = slots_holding_a_create(ctx, jira_sandbox, tmp_path, "the whole worker killed")
     try:
-        wait_until(lambda: len(sandbox_issues(jira_sandbox)) == 1, timeout=60, what="the create held")
         names = {w.name for w in Worker.all(connection=ctx.redis)}
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
