@@ -32,6 +32,7 @@ bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/bad_input.py
 	$(PY) bench/memory.py
+	$(PY) bench/memory.py --node
 	$(PY) bench/pipeline.py
 	$(PY) bench/growth.py
 

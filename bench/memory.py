@@ -17,6 +17,9 @@ What it does (``.venv/bin/python bench/memory.py``, or ``make bench``):
    (c) the same large e-mails, as many at once as the server has threads;
    and reads each worker's peak RSS (VmHWM, /proc) after each phase;
 3. rewrites its own section of ``BENCHMARKS.md`` (``<!-- memory:begin -->`` … ``<!-- memory:end -->``).
+
+``--node`` measures a whole node instead (every process, RSS and PSS, idle and under load, in the layout
+before issue 18 and the light one, and the floors of an interpreter and its libraries): bench/node.py.
 """
 
 from __future__ import annotations
@@ -317,6 +320,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if "--node" in (
+        sys.argv[1:] if argv is None else argv
+    ):  # a whole node, idle and under load: bench/node.py
+        from bench import node
+
+        node.main(argv)
+        return
     args = parse_args(argv)
     info = machine()
     report(f"memory benchmark: {info['cpus']} CPUs, {info['cpu']}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -60,3 +62,13 @@ def context_or_exit() -> Context:
         return get_context()
     except SchemaMismatch as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def terminate_with_parent() -> None:
+    """In a child process: ask Linux for a SIGTERM when the parent exits (prctl PR_SET_PDEATHSIG), so a
+    SIGKILLed ``up`` or ``worker --slots`` leaves no server or slot behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)

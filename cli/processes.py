@@ -22,11 +22,20 @@ WEB_ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(1024
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
-def web(host: str, port: int, workers: int, access_log: bool) -> None:
+@click.option(
+    "--preload/--no-preload",
+    default=True,
+    show_default=True,
+    help="load the app once in gunicorn's master, so its workers share the code (copy-on-write)",
+)
+def web(host: str, port: int, workers: int, access_log: bool, preload: bool) -> None:
     """Run the HTTP server (gunicorn) for the hooks, forms and status API.
 
     The database is migrated to the newest schema before gunicorn forks, so its workers find it there
-    (store/migrate.py). Each worker
+    (store/migrate.py). With ``--preload`` (the default) the master imports the app and its libraries
+    once and the workers fork from it, sharing those pages; what must not be shared is not: each worker
+    drops the pooled database connections it inherited (store/db.py) and redis-py does the same for its
+    connections, and ``random`` reseeds itself in a forked child. Each worker
     takes at most 20 keep-alive connections, so Telegram's up to 40 connections spread over workers
     instead of piling onto the first one that accepts them (measured in bench/ingest.py).
     """
@@ -60,6 +69,7 @@ def web(host: str, port: int, workers: int, access_log: bool) -> None:
             # it, and two web processes on one host (several nodes, the tests) would fight over it
             "--no-control-socket",
             *log_args,
+            *(["--preload"] if preload else []),
             "wsgi:app",
         ],
         env,
@@ -68,7 +78,19 @@ def web(host: str, port: int, workers: int, access_log: bool) -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
-def worker(burst: bool) -> None:
+@click.option(
+    "--slots",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="delivery slots: with more than one, forked from this process after its imports (cli/slots.py)",
+)
+@click.option(
+    "--with-scheduler",
+    is_flag=True,
+    help="also run the scheduler, in a child of this process (one scheduler is active at a time)",
+)
+def worker(burst: bool, slots: int, with_scheduler: bool) -> None:
     """Run an RQ worker for deliveries, replies and periodic jobs.
 
     A ``SimpleWorker`` runs jobs in this process instead of forking per job, so the tracker client
@@ -78,7 +100,32 @@ def worker(burst: bool) -> None:
     than RQ's own reconnect loop covers, the worker starts over once Redis answers again instead of
     exiting, so a Redis restart needs no one to restart the workers. Retries wait for a scheduler, so
     the worker warns when none has ticked for a minute (jobs/heartbeat.py).
+
+    With ``--slots N`` or ``--with-scheduler``, this process imports the code, then forks each slot (and
+    the scheduler) and supervises them: one process's worth of libraries in memory instead of one per
+    slot, and a small deployment is this command and ``web``.
     """
+    if burst and with_scheduler:
+        raise click.UsageError("--burst with --with-scheduler would never end: the scheduler has no last job")
+    settings = settings_or_exit()
+    config_or_exit(settings)
+    if slots == 1 and not with_scheduler:
+        run_worker(burst)
+        return
+    from cli.slots import Slot, preload_job_code, run_slots
+
+    preload_job_code()
+    # The job context too (the rules validated, the schema checked), so the slots share it instead of
+    # each building its own copy; its pool is emptied before the fork, and Redis is not yet connected.
+    context_or_exit().engine.dispose()
+    children = [Slot(f"slot-{n}", lambda: run_worker(burst)) for n in range(1, slots + 1)]
+    if with_scheduler:
+        children.append(Slot("scheduler", run_scheduler_here))
+    raise SystemExit(run_slots(children, restart=not burst))
+
+
+def run_worker(burst: bool) -> int:
+    """One RQ worker in this process, until it is stopped (or, with ``burst``, the queues are empty)."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -86,8 +133,6 @@ def worker(burst: bool) -> None:
     from jobs.queues import ALL_QUEUES
     from jobs.worker import HubWorker
 
-    settings = settings_or_exit()
-    config_or_exit(settings)
     ctx = context_or_exit()
     watch_scheduler(ctx.redis)
     while True:
@@ -95,20 +140,26 @@ def worker(burst: bool) -> None:
         rq_worker = HubWorker(ALL_QUEUES, connection=ctx.redis)
         try:
             rq_worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
-            return
+            return 0
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("worker.redis-lost error=%s restarting_in=2s", type(exc).__name__)
             time.sleep(2)
         # RQ's SIGTERM handler stays installed and records a stop request (rq/worker/base.py)
         if getattr(rq_worker, "_stop_requested", False):
-            return
+            return 0
+
+
+def run_scheduler_here() -> int:
+    """The scheduler loop in this process, until it is stopped."""
+    from jobs.periodic import run_scheduler
+
+    run_scheduler(context_or_exit())
+    return 0
 
 
 @main.command()
 def scheduler() -> None:
     """Run the periodic jobs: sweeps, the IMAP poll, automation scans (one scheduler active at a time)."""
-    from jobs.periodic import run_scheduler
-
     settings = settings_or_exit()
     config_or_exit(settings)
-    run_scheduler(context_or_exit())
+    run_scheduler_here()

@@ -1,6 +1,7 @@
 """``trackerhub up``: everything on one machine, supervised.
 
-A managed redis-server when ``REDIS_URL`` is unset, the web server, a worker and the scheduler, and —
+A managed redis-server when ``REDIS_URL`` is unset, the web server, a worker (its delivery slots and the
+scheduler forked from it), and —
 when no ``JIRA_URL`` is set — the built-in sandbox (a Jira look-alike, a Telegram Bot API stand-in and
 an SMTP sink) so the whole flow works before a real tracker is connected.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import config_or_exit, log, main, migrate_or_exit, settings_or_exit
+from cli.common import config_or_exit, log, main, migrate_or_exit, settings_or_exit, terminate_with_parent
 from cli.waits import wait_for_http, wait_for_redis, wait_for_scheduler
 from config.settings import VAR_DIR, get_settings
 
@@ -29,8 +30,13 @@ from config.settings import VAR_DIR, get_settings
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-def up(host: str, port: int) -> None:
-    """Run Redis (if needed), the sandbox (if no tracker is set), web, scheduler and worker.
+@click.option(
+    "--slots", default=4, show_default=True, type=click.IntRange(min=1), help="the worker's delivery slots"
+)
+def up(host: str, port: int, slots: int) -> None:
+    """Run Redis (if needed), the sandbox (if no tracker is set), web, and a worker with ``slots``
+    delivery slots and the scheduler (``worker --slots N --with-scheduler``: one process's worth of
+    libraries for all of them).
 
     They start in that order and stop in the reverse one, each waited for before the next is stopped,
     so nothing loses Redis or its tracker while it is still shutting down. Each child runs in its own
@@ -73,9 +79,10 @@ def up(host: str, port: int) -> None:
         wait_for_redis(env["REDIS_URL"])
         me = [sys.executable, "-m", "cli"]
         children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)], env)))
-        children.append(("scheduler", _spawn([*me, "scheduler"], env)))
-        wait_for_scheduler(env["REDIS_URL"])  # so the worker does not start by warning that none runs
-        children.append(("worker", _spawn([*me, "worker"], env)))
+        # the light layout (issue 18): the slots and the scheduler forked from one worker process
+        worker = [*me, "worker", "--slots", str(slots), "--with-scheduler"]
+        children.append(("worker", _spawn(worker, env)))
+        wait_for_scheduler(env["REDIS_URL"])
         wait_for_http(f"http://{host}:{port}/healthz")
         _write_state(var_dir, env, host, port, sandbox)
         _print_welcome(env, host, port, sandbox, var_dir)
@@ -199,18 +206,8 @@ def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         env=env,
         cwd=str(Path(__file__).resolve().parent),
         process_group=0,
-        preexec_fn=_terminate_with_parent,  # unsafe with threads; `up` starts none
+        preexec_fn=terminate_with_parent,  # unsafe with threads; `up` starts none
     )
-
-
-def _terminate_with_parent() -> None:
-    """In the child, before exec: ask Linux for a SIGTERM when the parent exits (prctl
-    PR_SET_PDEATHSIG), so a SIGKILLed ``up`` leaves no Redis or server behind holding its port."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 RESTART_LIMIT = 5  # restarts of one process within RESTART_WINDOW seconds before `up` gives up

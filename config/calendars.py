@@ -31,12 +31,15 @@ The calendar named ``default`` is used wherever none is named; without one in th
 
 from __future__ import annotations
 
+import ast
+import functools
+import importlib.util
 import re
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_package
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
 from config.base import Strict
@@ -155,9 +158,35 @@ def _country(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("holidays is a country code of the holidays package, like RU, or null")
     code = value.strip().upper()
-    if code not in holidays_package.list_supported_countries():
+    if code not in supported_countries():
         raise ValueError(f"the holidays package has no calendar for the country {value!r}")
     return code
+
+
+@functools.cache
+def supported_countries() -> frozenset[str]:
+    """The country codes the ``holidays`` package has calendars for, aliases included (what its
+    ``list_supported_countries()`` lists), read from its registry (``holidays/registry.py``'s
+    ``COUNTRIES``) without importing the package: every process validates the rule file, and importing
+    ``holidays`` costs 8.8 MiB, listing its countries 8 more (bench/node.py's floors), in processes (the
+    web) that never compute a holiday. Should the registry's shape change, the package is asked."""
+    spec = importlib.util.find_spec("holidays")
+    try:
+        source = Path(spec.origin or "").parent.joinpath("registry.py").read_text() if spec else ""
+        for node in ast.parse(source).body:
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and node.target.id == "COUNTRIES"
+                and node.value is not None
+            ):
+                entries = ast.literal_eval(node.value)
+                return frozenset(c for entry in entries.values() for c in entry[1:] if 2 <= len(c) <= 3)
+    except (OSError, SyntaxError, ValueError, AttributeError, TypeError):
+        pass
+    import holidays
+
+    return frozenset(holidays.list_supported_countries())
 
 
 def _ranges_or_none(value: Any) -> Any:

@@ -37,8 +37,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_package
-
 from config.calendars import DEFAULT_NAME, CalendarSpec, Span, Week, working_length
 from config.durations import BusinessDuration
 
@@ -136,7 +134,11 @@ class BusinessCalendar:
 @functools.lru_cache(maxsize=256)
 def country_days(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
     """A country's public holidays and transferred working weekend days around ``year`` (the year
-    before and after too: a transfer can cross New Year), from the ``holidays`` package."""
+    before and after too: a transfer can cross New Year), from the ``holidays`` package (imported here,
+    on first use: 8.8 MiB that a process with no business calendar to compute need not carry,
+    bench/node.py's floors)."""
+    import holidays as holidays_package
+
     table = holidays_package.country_holidays(country, years=(year - 1, year, year + 1))
     return frozenset(table), frozenset(table.weekend_workdays)
 

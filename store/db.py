@@ -9,6 +9,8 @@ brought there (store/migrate.py). A change here needs a new revision (store/migr
 from __future__ import annotations
 
 import functools
+import os
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -284,7 +286,24 @@ def create_db_engine(url: str) -> Engine:
             url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
         )
     upgrade_to_head(engine)
+    _ENGINES.add(engine)
     return engine
+
+
+# Every engine this process made, so that a forked child (a gunicorn worker of a preloaded app, a
+# delivery slot of ``trackerhub worker --slots``) starts with empty pools of its own: a pooled connection
+# is a socket or an SQLite handle that two processes must never share.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_pools_after_fork() -> None:
+    """In a forked child: drop the parent's pooled connections without closing them (they are still
+    the parent's), as SQLAlchemy advises for ``os.fork`` (``Engine.dispose(close=False)``)."""
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 @functools.cache

@@ -262,3 +262,11 @@ def test_an_sla_section_exports_as_written(parse_section: Callable[[str], HubCon
         "resolution": "2d4h",
     }
     assert HubConfig.model_validate(exported) == config
+
+
+def test_the_country_codes_read_from_the_holidays_registry_are_the_packages_own() -> None:
+    import holidays
+
+    from config.calendars import supported_countries
+
+    assert supported_countries() == frozenset(holidays.list_supported_countries())

@@ -575,7 +575,7 @@ def test_up_stops_its_children_in_reverse_order_without_tracebacks(
         accepted = post_update(hub, telegram_update(5001, "before the stop", chat_id=5005))
         assert wait_delivered(hub, accepted.json()["id"])["status"] == "delivered"
         children = child_pids(process.pid, "")
-        assert len(children) >= 6  # redis, sandbox tracker, telegram, smtp, web, scheduler, worker
+        assert len(children) >= 6  # redis, sandbox tracker, telegram, smtp, web, worker (+ its slots)
         if stop == "ctrl-c":
             os.killpg(process.pid, signal.SIGINT)
         else:
@@ -593,5 +593,5 @@ def test_up_stops_its_children_in_reverse_order_without_tracebacks(
     assert "Aborted!" not in output and "Received SIGINT" not in output, output[-6000:]
     assert "Handling signal: int" not in output, output[-6000:]
     stopped = [line.split("process=")[1].split()[0] for line in output.splitlines() if "up.stopped " in line]
-    started_last = ["worker", "scheduler", "web", "sandbox-smtp", "sandbox-telegram", "sandbox-jira", "redis"]
+    started_last = ["worker", "web", "sandbox-smtp", "sandbox-telegram", "sandbox-jira", "redis"]
     assert stopped == started_last, output[-6000:]

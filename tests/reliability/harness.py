@@ -55,6 +55,7 @@ class HubOptions:
     """What a scenario changes about the node: worker count, the database, Redis persistence, env."""
 
     workers: int = 3
+    slots: int = 1  # above 1: each worker is one `trackerhub worker --slots N` process (issue 18)
     database_url: str | None = None  # default: a SQLite file in the run's folder
     redis_appendonly: bool = True
     sandbox_latency_ms: int = 0
@@ -174,7 +175,8 @@ class HubUnderTest:
 
     def _start_worker(self) -> subprocess.Popen[bytes]:
         self.worker_starts += 1
-        return self._spawn([sys.executable, "-m", "cli", "worker"], "worker")
+        slots = ["--slots", str(self.options.slots)] if self.options.slots > 1 else []
+        return self._spawn([sys.executable, "-m", "cli", "worker", *slots], "worker")
 
     def _supervise(self) -> None:
         while self._supervising.is_set():
@@ -184,19 +186,32 @@ class HubUnderTest:
                         self.workers[index] = self._start_worker()
             time.sleep(0.2)
 
-    def kill_busy_worker(self, timeout: float = 30.0) -> str | None:
-        """SIGKILL a worker while it runs a delivery; the id of the job it was running, or None."""
+    def kill_busy_worker(self, timeout: float = 30.0, *, slot_only: bool = False) -> str | None:
+        """SIGKILL a worker while it runs a delivery; the id of the job it was running, or None.
+
+        With slots, the busy process is a slot: ``slot_only`` kills that slot alone (its worker forks a
+        new one), otherwise the whole worker process group, slots and all."""
         deadline = time.monotonic() + timeout
         redis = Redis.from_url(self.redis_url, socket_timeout=5)
         while time.monotonic() < deadline:
             busy = {pid: job.id for pid, job in busy_workers(redis).items()}
             with self._workers_lock:
                 for process in self.workers:
-                    job_id = busy.get(process.pid)
-                    if job_id and job_id.startswith("deliver-") and process.poll() is None:
-                        os.killpg(process.pid, signal.SIGKILL)
-                        process.wait(timeout=10)
-                        return job_id
+                    for pid, job_id in busy.items():
+                        if not job_id.startswith("deliver-") or process.poll() is not None:
+                            continue
+                        if pid == process.pid and not slot_only:
+                            os.killpg(process.pid, signal.SIGKILL)
+                            process.wait(timeout=10)
+                            return job_id
+                        if pid != process.pid and _parent_of(pid) == process.pid:
+                            if slot_only:
+                                with contextlib.suppress(ProcessLookupError):
+                                    os.kill(pid, signal.SIGKILL)
+                            else:
+                                os.killpg(process.pid, signal.SIGKILL)
+                                process.wait(timeout=10)
+                            return job_id
             time.sleep(0.02)
         return None
 
@@ -304,6 +319,14 @@ def busy_workers(redis: Redis, queue: str = DELIVERY_QUEUE) -> dict[int, Job]:
         if pid and job.get_status(refresh=False) == JobStatus.STARTED:
             busy[int(pid)] = job
     return busy
+
+
+def _parent_of(pid: int) -> int | None:
+    """The parent pid of ``pid`` (/proc/<pid>/stat), or None once it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:

@@ -21,6 +21,7 @@ ORDER = [
     "throttling",
     "slow-tracker",
     "worker-killed",
+    "slot-killed",
     "worker-gaps",
     "outside-run",
     "redis-restart",
@@ -33,6 +34,8 @@ WHAT = {
     "throttling": "the tracker answers 429 with `Retry-After: 5` for 20 s",
     "slow-tracker": "15 creates/comments answered after 4 s with a 3 s client timeout (done, answer lost)",
     "worker-killed": "a busy RQ worker SIGKILLed mid-delivery, 20 times",
+    "slot-killed": "`worker --slots 4`: a busy slot SIGKILLed mid-delivery, 10 times, and the whole worker "
+    "with its slots, 10 times",
     "worker-gaps": "a worker stopped at a trap and SIGKILLed in each gap between two writes: after BLPOP, "
     "after RQ registered the job, between claim and attempt, twice inside a bulk take",
     "outside-run": "issue 22's run: 40 Telegram chats, a worker SIGKILLed every 25 messages, bursts of 503 "

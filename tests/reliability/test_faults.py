@@ -173,6 +173,30 @@ def test_workers_killed_mid_job_twenty_times(tmp_path: Path) -> None:
     assert_exactly_once(result)
 
 
+def test_slots_and_whole_slotted_workers_killed_mid_job_twenty_times(tmp_path: Path) -> None:
+    """Issue 18's layout: `trackerhub worker --slots 4`. Every other kill is one slot mid-delivery (its
+    worker forks a new one), the others the whole worker process group with all four slots."""
+    kills: list[str] = []
+
+    def killer(hub: HubUnderTest) -> float:
+        while len(kills) < 20:
+            job = hub.kill_busy_worker(timeout=60, slot_only=len(kills) % 2 == 0)
+            assert job is not None, "no slot was busy to kill"
+            kills.append(job)
+            time.sleep(0.5)
+        return time.monotonic()
+
+    options = HubOptions(workers=1, slots=4, sandbox_latency_ms=100)
+    result, hub_ = run_scenario("slot-killed", tmp_path, killer, options=options, rate=10)
+    result.notes.append(
+        f"{len(kills)} kills mid-delivery: 10 of one slot, 10 of the whole worker "
+        f"(`--slots 4`), {hub_.worker_starts} worker starts"
+    )
+    result.save()
+    assert len(kills) == 20
+    assert_exactly_once(result)
+
+
 GAPS = (
     "companions-locked",
     "taken",

@@ -1,0 +1,592 @@
+"""Memory of a whole node (``bench/memory.py --node``): every process of the hub, idle and under load,
+as RSS and PSS, in the layout before issue 18 and in the light one, in the same run.
+
+Why: issue 18 sets a budget for a node with 2 web workers, 4 delivery slots and the scheduler: 200 MiB
+PSS idle, 260 MiB under load, with throughput within 10% of the old layout's. RSS counts a page shared by
+forked processes once in each; PSS (``/proc/<pid>/smaps_rollup``) splits it among them, so the node's
+PSS total is what it really takes.
+
+What it does:
+
+1. starts a private ``redis-server`` and the sandbox Jira (0 ms), then for each round and each layout a
+   fresh SQLite journal, Redis emptied, and the node:
+   - ``before``: ``trackerhub web --workers 2 --no-preload``, 4 × ``trackerhub worker``,
+     ``trackerhub scheduler`` (the layout ``trackerhub up`` and the benchmarks ran until issue 18);
+   - ``light``: ``trackerhub web --workers 2`` (preloaded), ``trackerhub worker --slots 4
+     --with-scheduler``;
+2. warms the node up (a few messages through), waits, and samples every process of the node idle;
+3. posts Telegram updates (each a new chat, so a new issue) to ``/hooks/telegram`` from 8 keep-alive
+   connections as fast as the web answers, while the workers deliver, sampling every process twice a
+   second: the largest node total is the "under load" figure; acknowledged/s is the posts' rate,
+   delivered/s from the first post to the last journal row delivered;
+4. measures the floors: a fresh interpreter alone, with each heavy library, with the web app and with
+   the worker's code, each in its own process;
+5. rewrites its section of ``BENCHMARKS.md`` (``<!-- memory-node:begin -->`` … ``:end -->``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redis import Redis
+from rq import Worker
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from bench.common import (
+    BENCHMARKS_MD,
+    PROJECT_ROOT,
+    OtherLoad,
+    child_env,
+    children,
+    command_line,
+    free_port,
+    jira_sandbox,
+    machine,
+    machine_line,
+    package_version,
+    publish,
+    redis_server,
+    report,
+    stop_process,
+    tail,
+    utc_now_text,
+)
+from store.db import create_db_engine, messages
+
+SECTION = "memory-node"
+TELEGRAM_SECRET = "node-bench-telegram-secret"  # a throwaway secret of a private node
+IDLE_TARGET_MIB = 200
+LOAD_TARGET_MIB = 260
+CLIENTS = 8
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    describe: str
+    commands: tuple[tuple[str, ...], ...]  # the first is web
+
+
+LAYOUTS = {
+    "before": Layout(
+        "before",
+        "`web --workers 2 --no-preload`, 4 × `worker`, `scheduler`",
+        (
+            ("web", "--workers", "2", "--no-preload"),
+            ("worker",),
+            ("worker",),
+            ("worker",),
+            ("worker",),
+            ("scheduler",),
+        ),
+    ),
+    "light": Layout(
+        "light",
+        "`web --workers 2` (preloaded), `worker --slots 4 --with-scheduler`",
+        (("web", "--workers", "2"), ("worker", "--slots", "4", "--with-scheduler")),
+    ),
+}
+
+
+# -- /proc -----------------------------------------------------------------------------------------------
+
+
+def rss_pss_kib(pid: int) -> tuple[int, int] | None:
+    """(Rss, Pss) of a process in KiB, from /proc/<pid>/smaps_rollup; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    values = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("Rss", "Pss"):
+            values[key] = int(rest.split()[0])
+    return values.get("Rss", 0), values.get("Pss", 0)
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for child in children(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
+@dataclass
+class Sample:
+    """Every process of the node at one moment: role → list of (Rss, Pss) KiB."""
+
+    processes: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    @property
+    def rss(self) -> int:
+        return sum(r for values in self.processes.values() for r, _ in values)
+
+    @property
+    def pss(self) -> int:
+        return sum(p for values in self.processes.values() for _, p in values)
+
+
+@dataclass
+class Node:
+    layout: Layout
+    roots: list[subprocess.Popen[bytes]]
+    redis: Redis
+    port: int
+
+    def roles(self) -> dict[int, str]:
+        """pid → what the process is, for every process of the node."""
+        slots = {int(w.pid) for w in Worker.all(connection=self.redis) if w.pid}
+        roles: dict[int, str] = {}
+        web, *others = self.roots
+        roles[web.pid] = "web: gunicorn master"
+        for child in descendants(web.pid):
+            roles[child] = "web: gunicorn worker"
+        for root in others:
+            command = root.args[-1] if isinstance(root.args, list) else ""
+            if command == "scheduler":
+                roles[root.pid] = "`scheduler`"
+                continue
+            kids = descendants(root.pid)
+            if not kids:
+                roles[root.pid] = "`worker`"
+                continue
+            roles[root.pid] = "`worker --slots` parent"
+            for kid in kids:
+                roles[kid] = "delivery slot" if kid in slots else "scheduler (child)"
+        return roles
+
+    def sample(self) -> Sample:
+        sample = Sample()
+        for pid, role in self.roles().items():
+            values = rss_pss_kib(pid)
+            if values is not None:
+                sample.processes.setdefault(role, []).append(values)
+        return sample
+
+    def pids(self) -> list[int]:
+        return list(self.roles())
+
+
+def trackerhub(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cli", *args]
+
+
+@contextmanager
+def node(layout: Layout, env: dict[str, str], workdir: Path, redis: Redis, source: Path) -> Iterator[Node]:
+    port = free_port()
+    roots: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+    try:
+        for n, command in enumerate(layout.commands):
+            args = list(command)
+            if source != PROJECT_ROOT:  # code from before issue 18: no such flag, and no preload
+                args = [a for a in args if a != "--no-preload"]
+            if args[0] == "web":
+                args += ["--port", str(port)]
+            log_path = workdir / f"{layout.name}-{n}-{command[0]}.log"
+            logs.append(log_path)
+            with log_path.open("ab") as log:
+                roots.append(
+                    subprocess.Popen(
+                        trackerhub(*args),
+                        cwd=source,  # `python -m cli` imports the hub from here
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        # each in a process group of its own but all in this script's session: Linux's
+                        # autogroup scheduling shares a busy machine's CPUs out by session, so separate
+                        # sessions would hand the layout with more top-level processes more of it
+                        process_group=0,
+                    )
+                )
+        running = Node(layout, roots, redis, port)
+        deadline = time.monotonic() + 120
+        while not (_answers(port) and len(Worker.all(connection=redis)) >= 4 and redis.get("hub:scheduler")):
+            for proc, log_path in zip(roots, logs, strict=True):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{proc.args!r} exited:\n{tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the node did not start within 120 s")
+            time.sleep(0.3)
+        yield running
+    finally:
+        for proc in roots:
+            stop_process(proc, timeout=30)
+
+
+def _answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        conn.close()
+        return True
+    except OSError:
+        return False
+
+
+# -- load ------------------------------------------------------------------------------------------------
+
+
+def telegram_update(update_id: int) -> bytes:
+    chat_id = 5_000_000 + update_id  # every message a new chat: a new issue
+    update = {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 1_700_000_000,
+            "chat": {"id": chat_id, "first_name": "Анна", "type": "private"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "Анна", "language_code": "ru"},
+            "text": f"Здравствуйте! Не приходит счёт за ноябрь, заказ {update_id}. Проверьте, пожалуйста.",
+        },
+    }
+    return json.dumps(update, ensure_ascii=False).encode()
+
+
+def post_all(port: int, first_id: int, count: int) -> float:
+    """Post ``count`` updates from ``CLIENTS`` connections; the seconds it took. Every answer is a 202."""
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    ids = iter(range(first_id, first_id + count))
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                update_id = next(ids, None)
+            if update_id is None:
+                break
+            conn.request("POST", "/hooks/telegram", body=telegram_update(update_id), headers=headers)
+            answer = conn.getresponse()
+            answer.read()
+            if answer.status != 202:
+                failures.append(f"{update_id}: {answer.status}")
+        conn.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} posts were not accepted, e.g. {failures[:3]}")
+    return time.monotonic() - started
+
+
+def wait_delivered(engine: object, total: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    query = select(func.count()).select_from(messages).where(messages.c.status == "delivered")
+    while True:
+        with engine.connect() as conn:  # type: ignore[attr-defined]
+            done = conn.execute(query).scalar()
+        if done >= total:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {done} of {total} messages delivered within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+@dataclass
+class Run:
+    layout: str
+    idle: Sample
+    peak: Sample
+    acknowledged_per_s: float
+    delivered_per_s: float
+    other_load: float
+
+
+def measure(
+    layout: Layout, env: dict[str, str], workdir: Path, redis: Redis, count: int, n: int, source: Path
+) -> Run:
+    database = workdir / f"journal-{layout.name}-{n}.sqlite3"
+    url = f"sqlite:///{database}"
+    engine = create_db_engine(url)
+    redis.flushall()
+    env = {**env, "DATABASE_URL": url}
+    with node(layout, env, workdir, redis, source) as running:
+        post_all(running.port, 1, 20)  # warm-up: every slot gets a tracker client, web its first requests
+        wait_delivered(engine, 20, 120)
+        time.sleep(10)
+        idle = []
+        for _ in range(5):
+            idle.append(running.sample())
+            time.sleep(1)
+        idle_sample = sorted(idle, key=lambda s: s.pss)[len(idle) // 2]  # the median sample
+        peak = Sample()
+        stop = threading.Event()
+
+        def sampler() -> None:
+            nonlocal peak
+            while not stop.wait(0.5):
+                now = running.sample()
+                if now.pss > peak.pss:
+                    peak = now
+
+        load = OtherLoad(running.pids())
+        thread = threading.Thread(target=sampler)
+        thread.start()
+        started = time.monotonic()
+        try:
+            post_s = post_all(running.port, 1000, count)
+            wait_delivered(engine, 20 + count, 600)
+        finally:
+            stop.set()
+            thread.join()
+        delivered_s = time.monotonic() - started
+        other = load.share()
+    engine.dispose()
+    return Run(layout.name, idle_sample, peak, count / post_s, count / delivered_s, other)
+
+
+# -- floors ----------------------------------------------------------------------------------------------
+
+FLOORS: list[tuple[str, str]] = [
+    ("an empty interpreter", ""),
+    ("+ Flask", "import flask"),
+    ("+ SQLAlchemy (core, SQLite dialect)", "import sqlalchemy, sqlalchemy.dialects.sqlite"),
+    ("+ redis-py + RQ", "import redis, rq"),
+    ("+ pydantic + pydantic-settings", "import pydantic, pydantic_settings"),
+    ("+ jira (and requests, oauthlib, toolbelt, defusedxml)", "import jira"),
+    ("+ holidays (import)", "import holidays"),
+    ("+ holidays, every country listed", "import holidays; holidays.list_supported_countries()"),
+    (
+        "+ the e-mail stack (email, html2text, charset-normalizer)",
+        "import email.parser, email.policy, html2text, charset_normalizer",
+    ),
+    ("+ Jinja2", "import jinja2, jinja2.sandbox"),
+    ("+ croniter + PyYAML", "import croniter, yaml"),
+    ("+ Alembic (migrations)", "import alembic, alembic.command"),
+    ("+ gunicorn", "import gunicorn.app.wsgiapp"),
+    ("the web app (`wsgi.py`: `create_app()`)", "import wsgi"),
+    ("the worker's code (`cli.slots.preload_job_code()`)", "import cli.slots; cli.slots.preload_job_code()"),
+]
+
+
+def floor(code: str, env: dict[str, str]) -> tuple[int, int]:
+    probe = f"{code}\nimport pathlib\nprint(pathlib.Path('/proc/self/smaps_rollup').read_text())"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    values = {}
+    for line in out.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("Rss", "Pss"):
+            values[key] = int(rest.split()[0])
+    return values["Rss"], values["Pss"]
+
+
+# -- report ----------------------------------------------------------------------------------------------
+
+
+def mib(kib: float) -> str:
+    return f"{kib / 1024:.1f}"
+
+
+def by_process(sample: Sample) -> str:
+    parts = []
+    for role, values in sample.processes.items():
+        pss = ", ".join(mib(p) for _, p in values)
+        rss = ", ".join(mib(r) for r, _ in values)
+        parts.append(f"{role} ×{len(values)}: PSS {pss} (RSS {rss})")
+    return "; ".join(parts)
+
+
+def render(
+    runs: list[Run],
+    floors: list[tuple[str, int, int]],
+    count: int,
+    rounds: int,
+    argv: list[str] | None,
+    before_rev: str | None,
+) -> str:
+    info = machine()
+    begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
+    lines = [
+        begin,
+        "## Memory: a whole node (issue 18)",
+        "",
+        "Every process of a node with 2 web workers, 4 delivery slots and the scheduler, as RSS and PSS "
+        "(`/proc/<pid>/smaps_rollup`; PSS splits each page shared by forked processes among them, so the "
+        "PSS total is what the node takes). Idle: the median of 5 samples 10 s after a warm-up of 20 "
+        "messages. Under load: the largest node total of the samples taken twice a second while "
+        f"{count:,} Telegram updates (each a new chat, so a new issue) were posted from {CLIENTS} "
+        "keep-alive connections as fast as the web answered and the workers delivered them to the "
+        "sandbox Jira (0 ms). Acknowledged/s: the posts' rate; delivered/s: from the first post to the "
+        "last row delivered. Each layout ran "
+        f"{rounds} times, alternating, in the same run; the table shows medians. The before layout ran "
+        + (
+            f"on the code of `{before_rev}` (exported by `git archive`)"
+            if before_rev
+            else "on this tree's code with `--no-preload`"
+        )
+        + "; the light one on this tree's. The floors were measured on this tree's code.",
+        "",
+        f"- Date: {utc_now_text()}",
+        f"- Command: `{command_line('memory.py', argv)}`",
+        f"- Machine: {machine_line(info)}",
+        f"- Software: Python {info['python']}, gunicorn {package_version('gunicorn')}, "
+        f"rq {package_version('rq')}, SQLAlchemy {package_version('SQLAlchemy')}, redis-server "
+        f"{info['redis']}; journal: SQLite (a fresh file per run); `trackerhub web`'s defaults (4 threads, "
+        "access log on, its allocator settings)",
+        "",
+        "| layout | idle RSS | idle PSS | under load RSS | under load PSS | acknowledged/s | delivered/s "
+        "| other load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    medians: dict[str, dict[str, float]] = {}
+    for name, layout in LAYOUTS.items():
+        mine = [r for r in runs if r.layout == name]
+        if not mine:
+            continue
+        m = {
+            "idle_rss": statistics.median(r.idle.rss for r in mine),
+            "idle_pss": statistics.median(r.idle.pss for r in mine),
+            "load_rss": statistics.median(r.peak.rss for r in mine),
+            "load_pss": statistics.median(r.peak.pss for r in mine),
+            "ack": statistics.median(r.acknowledged_per_s for r in mine),
+            "delivered": statistics.median(r.delivered_per_s for r in mine),
+        }
+        medians[name] = m
+        loads = ", ".join(f"{r.other_load:.0%}" for r in mine)
+        lines.append(
+            f"| {name}: {layout.describe} | {mib(m['idle_rss'])} MiB | **{mib(m['idle_pss'])} MiB** "
+            f"| {mib(m['load_rss'])} MiB | **{mib(m['load_pss'])} MiB** | {m['ack']:.0f} "
+            f"| {m['delivered']:.0f} | {loads} |"
+        )
+    lines += ["", "By process, in MiB (the last run of each layout):", ""]
+    for name in LAYOUTS:
+        mine = [r for r in runs if r.layout == name]
+        if mine:
+            lines.append(f"- {name}, idle: {by_process(mine[-1].idle)}")
+            lines.append(f"- {name}, under load (at the largest PSS total): {by_process(mine[-1].peak)}")
+    lines += [
+        "",
+        "### Floors",
+        "",
+        "A fresh interpreter of the project's virtualenv (`python -c`), alone and with each library "
+        "imported, each in its own process: where a process's memory goes before it does anything. "
+        "PSS of a lone process still shares the interpreter's and the C libraries' pages with every "
+        "other Python process "
+        "on the machine, so it moves with what else runs; the increments over the empty interpreter are "
+        "the figures to read.",
+        "",
+        "| process | RSS | PSS | RSS over the empty interpreter |",
+        "|---|---:|---:|---:|",
+    ]
+    base_rss = floors[0][1]
+    for label, rss, pss in floors:
+        lines.append(f"| {label} | {mib(rss)} MiB | {mib(pss)} MiB | +{mib(rss - base_rss)} MiB |")
+    lines += ["", "### Targets and checks", ""]
+    if "light" in medians:
+        light = medians["light"]
+        lines.append(
+            f"- Idle, light layout: {mib(light['idle_pss'])} MiB PSS (target ≤ {IDLE_TARGET_MIB} MiB) — "
+            + ("met." if light["idle_pss"] / 1024 <= IDLE_TARGET_MIB else "**not met**.")
+        )
+        lines.append(
+            f"- Under load, light layout: {mib(light['load_pss'])} MiB PSS "
+            f"(target ≤ {LOAD_TARGET_MIB} MiB) — "
+            + ("met." if light["load_pss"] / 1024 <= LOAD_TARGET_MIB else "**not met**.")
+        )
+    if "light" in medians and "before" in medians:
+        light, before = medians["light"], medians["before"]
+        for key, what in (("ack", "acknowledged/s"), ("delivered", "delivered/s")):
+            ratio = light[key] / before[key]
+            lines.append(
+                f"- Throughput, {what}: light / before = {ratio:.2f} (target ≥ 0.90) — "
+                + ("met." if ratio >= 0.9 else "**not met**.")
+            )
+        lines.append(
+            f"- PSS light / before: idle {light['idle_pss'] / before['idle_pss']:.2f}, "
+            f"under load {light['load_pss'] / before['load_pss']:.2f}."
+        )
+    lines.append(end)
+    return "\n".join(lines)
+
+
+def export(rev: str, target: Path) -> Path:
+    """The tree of git revision ``rev``, written to ``target``."""
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", rev], cwd=PROJECT_ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="memory of a whole node, before and after issue 18")
+    parser.add_argument("--node", action="store_true", help="(this benchmark; memory.py passes it on)")
+    parser.add_argument("--messages", type=int, default=3000, help="updates posted under load, per run")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each layout, alternating")
+    parser.add_argument("--layouts", default="before,light")
+    parser.add_argument(
+        "--before-rev",
+        help="run the before layout on this git revision's code (exported to a temp dir), e.g. main",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    layouts = [LAYOUTS[name] for name in args.layouts.split(",")]
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="trackerhub-node-") as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        redis_url = stack.enter_context(redis_server(workdir))
+        sandbox = stack.enter_context(jira_sandbox(workdir))
+        env = child_env(
+            {
+                "REDIS_URL": redis_url,
+                "JIRA_URL": sandbox.url,
+                "JIRA_TOKEN": "sandbox",
+                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+                "HUB_VAR_DIR": str(workdir / "var"),
+            }
+        )
+        redis = Redis.from_url(redis_url)
+        sources = {name: PROJECT_ROOT for name in LAYOUTS}
+        if args.before_rev:
+            sources["before"] = export(args.before_rev, workdir / "before-src")
+        for n in range(args.rounds):
+            for layout in layouts if n % 2 == 0 else list(reversed(layouts)):
+                report(f"round {n + 1}: {layout.name}")
+                run = measure(layout, env, workdir, redis, args.messages, n, sources[layout.name])
+                runs.append(run)
+                report(
+                    f"  idle {mib(run.idle.rss)} MiB RSS / {mib(run.idle.pss)} MiB PSS; under load "
+                    f"{mib(run.peak.rss)} / {mib(run.peak.pss)} MiB; {run.acknowledged_per_s:.0f} ack/s, "
+                    f"{run.delivered_per_s:.0f} delivered/s; other load {run.other_load:.0%}"
+                )
+                report(f"  idle: {by_process(run.idle)}")
+                report(f"  load: {by_process(run.peak)}")
+        floor_env = {
+            **env,
+            "DATABASE_URL": f"sqlite:///{workdir / 'floors.sqlite3'}",
+            "HUB_LOG_LEVEL": "WARNING",
+        }
+        floors = [(label, *floor(code, floor_env)) for label, code in FLOORS]
+        for label, rss, pss in floors:
+            report(f"  floor: {label}: {mib(rss)} MiB RSS, {mib(pss)} MiB PSS")
+    publish(
+        render(runs, floors, args.messages, args.rounds, argv, args.before_rev),
+        BENCHMARKS_MD,
+        SECTION,
+        write=not args.no_write,
+    )
