@@ -13,6 +13,7 @@ from config.settings import Settings
 from jobs.queues import REPLY_QUEUE
 from routes import create_app
 from store import journal, staff
+from tests.conftest import free_port
 from tests.routes.conftest import post_telegram, text_update
 
 
@@ -97,3 +98,10 @@ def test_in_the_team_chat_a_reply_is_an_answer_and_nothing_is_a_request(settings
     assert post_telegram(client, answer).get_json() == {"status": "staff-reply"}
     assert replies(settings) == ["staff-reply-42"]
     assert journal.count_by_status(team_app.extensions["hub"].engine) == {}
+
+
+def test_a_start_while_redis_is_down_is_answered_503_so_telegram_sends_it_again(settings: Settings) -> None:
+    down = create_app(settings.model_copy(update={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}))
+    response = post_telegram(down.test_client(), text_update(51, "/start"))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "queue is unavailable" in response.get_json()["error"]
