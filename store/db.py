@@ -8,6 +8,7 @@ brought there (store/migrate.py). A change here needs a new revision (store/migr
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import weakref
@@ -253,6 +254,13 @@ staff_cards = sa.Table(
     sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_staff_cards_issue", "issue_key"),
 )
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """UTC: SQLite hands back naive datetimes (written in UTC), PostgreSQL the session's time zone."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 CONNECT_TIMEOUT = 5  # seconds to reach PostgreSQL; a DATABASE_URL's own connect_timeout wins

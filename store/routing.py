@@ -1,4 +1,4 @@
-"""Routing requests and their audit: the journal of issue 13's routes.
+"""Routing requests: the journal of issue 13's routes (their audit: ``store.route_audit``).
 
 A request row is committed before any answer acknowledges it (journal before ack); the job
 ``route-<id>`` carries it out step by step, recording each step's result in ``steps`` so a retry after a
@@ -18,8 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.db import route_audit, route_requests
+from store.db import aware, route_audit, route_requests
 from store.journal import new_message_id, utcnow
+from store.route_audit import AuditEntry as AuditEntry  # the audit's reader, for this module's callers
+from store.route_audit import audit_row
+from store.route_audit import read_audit as read_audit
 
 QUEUED, RUNNING, DONE, FAILED, NEEDS_INPUT = "queued", "running", "done", "failed", "needs_input"
 LIVE = (QUEUED, RUNNING, NEEDS_INPUT)
@@ -76,28 +79,6 @@ class RouteRequest:
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One line of the routing audit: who, what, when, from, to, with which values, and the result."""
-
-    request_id: str
-    at: dt.datetime
-    actor: str
-    via: str
-    route: str
-    source_tracker: str
-    source_key: str
-    target_tracker: str | None
-    target_key: str | None
-    field_values: dict[str, Any]
-    result: str
-    reason: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        """The entry as the API shows it."""
-        return {**self.__dict__, "at": self.at.isoformat()}
 
 
 def active_key(tracker: str, key: str) -> str:
@@ -197,7 +178,7 @@ def add_request(
     try:
         with engine.begin() as conn:
             conn.execute(route_requests.insert().values(**row))
-            conn.execute(route_audit.insert().values(**_audit_row(row, "requested", field_values, None, now)))
+            conn.execute(route_audit.insert().values(**audit_row(row, "requested", field_values, None, now)))
     except sa.exc.IntegrityError:
         existing = live_request(engine, source_tracker, source_key)
         if existing is None:  # the winner finished in between: a new request is fine now
@@ -306,9 +287,7 @@ def finish(
         conn.execute(route_requests.update().where(route_requests.c.id == request_id).values(**values))
         audit = {**row._mapping, **values}
         conn.execute(
-            route_audit.insert().values(
-                **_audit_row(audit, status, field_values or {}, values["reason"], now)
-            )
+            route_audit.insert().values(**audit_row(audit, status, field_values or {}, values["reason"], now))
         )
     return get_request(engine, request_id)
 
@@ -345,63 +324,11 @@ def due_requests(engine: Engine, now: dt.datetime | None = None, limit: int = 50
         return [str(row[0]) for row in conn.execute(query)]
 
 
-def read_audit(
-    engine: Engine,
-    *,
-    issue: str | None = None,
-    route: str | None = None,
-    since: dt.datetime | None = None,
-    limit: int = 200,
-) -> list[AuditEntry]:
-    """The audit, newest first; ``issue`` matches the source or the target key."""
-    c = route_audit.c
-    query = sa.select(route_audit).order_by(c.at.desc(), c.id.desc()).limit(limit)
-    if issue:
-        query = query.where(sa.or_(c.source_key == issue, c.target_key == issue))
-    if route:
-        query = query.where(c.route == route)
-    if since:
-        query = query.where(c.at >= since)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [_audit_entry(row) for row in rows]
-
-
 def requests_for(engine: Engine, ids: Sequence[str]) -> list[RouteRequest]:
     """Several requests by id (for tests and the sweep)."""
     with engine.connect() as conn:
         rows = conn.execute(sa.select(route_requests).where(route_requests.c.id.in_(list(ids)))).all()
     return [_request(row) for row in rows]
-
-
-def _audit_row(
-    request: Mapping[str, Any],
-    result: str,
-    field_values: Mapping[str, Any],
-    reason: str | None,
-    at: dt.datetime,
-) -> dict[str, Any]:
-    return {
-        "request_id": request["id"],
-        "at": at,
-        "actor": request["requested_by"],
-        "via": request["via"],
-        "route": request["route"],
-        "source_tracker": request["source_tracker"],
-        "source_key": request["source_key"],
-        "target_tracker": request.get("target_tracker"),
-        "target_key": request.get("target_key"),
-        "field_values": json.dumps(dict(field_values), ensure_ascii=False, default=str),
-        "result": result,
-        "reason": reason,
-    }
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """UTC: SQLite hands back naive datetimes (written in UTC), PostgreSQL the session's time zone."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _request(row: sa.Row[Any]) -> RouteRequest:
@@ -410,13 +337,5 @@ def _request(row: sa.Row[Any]) -> RouteRequest:
     data["supplied"] = json.loads(data["supplied"] or "{}")
     data["steps"] = json.loads(data["steps"] or "{}")
     for name in ("created_at", "updated_at", "lease_until"):
-        data[name] = _aware(data[name])
+        data[name] = aware(data[name])
     return RouteRequest(**data)
-
-
-def _audit_entry(row: sa.Row[Any]) -> AuditEntry:
-    data = dict(row._mapping)
-    data.pop("id", None)
-    data["field_values"] = json.loads(data["field_values"] or "{}")
-    data["at"] = _aware(data["at"])
-    return AuditEntry(**data)

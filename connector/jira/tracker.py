@@ -20,7 +20,7 @@ from redis import Redis
 from config.settings import Settings
 from connector.base import CAN_BULK_CREATE, CAN_MOVE, CAN_REMOTE_LINKS
 from connector.cache import DEFAULT_TTL, TtlCache
-from connector.errors import MoveUnsupported, TrackerError, TrackerRejected, TrackerUnavailable, Unsupported
+from connector.errors import MoveUnsupported, TrackerError, TrackerRejected, TrackerUnavailable
 from connector.jira import links, workflow
 from connector.jira.client import JiraOptions, call, describe_errors, error_for
 from connector.jira.fields import (
@@ -34,7 +34,6 @@ from connector.jira.fields import (
     user_id,
     user_ref,
 )
-from connector.jira.files import JiraFiles
 from connector.jira.jql import quote, to_jql
 from connector.jira.move import (
     BulkMover,
@@ -44,10 +43,10 @@ from connector.jira.move import (
     mandatory_fields,
     move_mapping,
 )
+from connector.jira.parts import JiraParts
 from connector.jira.search import issue_pages
 from connector.jira.values import SYSTEM_SPECS, find_spec, jira_value, spec_from_field
 from connector.types import (
-    Checklist,
     Comment,
     FieldSchema,
     FieldSpec,
@@ -67,7 +66,7 @@ BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's documented maximum (Cloud
 DEFAULT_LINK_TYPE = "Relates"  # in every Jira's default link type scheme
 
 
-class JiraTracker(JiraFiles):
+class JiraTracker(JiraParts):
     """The ``Tracker`` protocol for one Jira deployment, named ``name`` in rules and targets."""
 
     kind = "jira"
@@ -348,31 +347,6 @@ class JiraTracker(JiraFiles):
         moved = self.get_json(f"issue/{issue_id}", {"fields": "project"})
         return self._ref(str(moved.get("key")), issue_id)
 
-    def add_watchers(self, key: str, users: Sequence[str]) -> None:
-        """``POST /issue/{key}/watchers`` with each user as a JSON string (a user name on Data Center,
-        an account id on Cloud: Atlassian's REST reference, "Add watcher"); Jira answers 204 for a user
-        who watches already, so repeating it is harmless."""
-        for user in users:
-            self.request("POST", f"issue/{key}/watchers", body=json.dumps(user))
-
-    def watchers(self, key: str) -> list[str]:
-        """``GET /issue/{key}/watchers`` (``{"watchers": [user...]}``, Atlassian's REST reference, "Get
-        issue watchers"): each as a user name on Data Center, an account id on Cloud."""
-        data = self.get_json(f"issue/{key}/watchers")
-        return [found for user in data.get("watchers") or [] if (found := user_id(user))]
-
-    def archive(self, key: str, *, comment: str | None = None) -> None:
-        """Jira Data Center and Cloud archive issues only in bulk, as an admin; a route closes them."""
-        raise Unsupported("Jira issues are not archived one by one; close the issue with a transition")
-
-    def checklists(self, key: str) -> list[Checklist]:
-        """Jira has no checklists: its counterpart is sub-tasks (``create_issue`` with ``draft.parent``)."""
-        raise Unsupported("Jira has no checklists; create sub-tasks (a draft with a parent) instead")
-
-    def add_checklist(self, key: str, name: str, items: Sequence[str]) -> str:
-        """Jira has no checklists: its counterpart is sub-tasks (``create_issue`` with ``draft.parent``)."""
-        raise Unsupported("Jira has no checklists; create sub-tasks (a draft with a parent) instead")
-
     def subtasks(self, key: str) -> list[IssueState]:
         """The issue's sub-tasks as its ``fields.subtasks`` lists them (key, summary, status, priority,
         type: Jira REST v2's issue representation), in one read; what a checklist of sub-tasks looks
@@ -388,10 +362,6 @@ class JiraTracker(JiraFiles):
         if found is None:
             raise TrackerRejected(f"project {project} has no sub-task issue type", 400)
         return str(found)
-
-    def check_item(self, key: str, checklist_id: str, item_id: str) -> None:
-        """Jira has no checklists."""
-        raise Unsupported("Jira has no checklists")
 
     # -- helpers ----------------------------------------------------------------------------------
 
