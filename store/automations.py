@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from connector.types import ASSIGNEE_FIELDS
 from store.db import automation_firings as firings
 from store.db import automation_schedules as schedules
-from store.db import messages, outbound, upsert_insert
+from store.db import aware, messages, outbound, upsert_insert
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 RULE_WIDE = "*"
@@ -233,7 +233,7 @@ def last_due(engine: Engine, rule: str) -> dt.datetime | None:
     """The due time a scheduled rule last fired for."""
     with engine.connect() as conn:
         value = conn.execute(sa.select(schedules.c.last_due).where(schedules.c.rule == rule)).scalar()
-    return _aware(value)
+    return aware(value)
 
 
 def set_last_due(engine: Engine, rule: str, due: dt.datetime, now: dt.datetime) -> None:
@@ -251,13 +251,6 @@ def set_last_due(engine: Engine, rule: str, due: dt.datetime, now: dt.datetime) 
         )
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite gives naive datetimes back; the hub stores UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def _firing(row: sa.Row[Any]) -> Firing:
     return Firing(
         id=row.id,
@@ -270,10 +263,10 @@ def _firing(row: sa.Row[Any]) -> Firing:
         payload=json.loads(row.payload),
         error=row.error,
         attempts=row.attempts,
-        lease_until=_aware(row.lease_until),
-        next_attempt_at=_aware(row.next_attempt_at),
-        created_at=_aware(row.created_at) or row.created_at,
-        updated_at=_aware(row.updated_at) or row.updated_at,
+        lease_until=aware(row.lease_until),
+        next_attempt_at=aware(row.next_attempt_at),
+        created_at=aware(row.created_at) or row.created_at,
+        updated_at=aware(row.updated_at) or row.updated_at,
     )
 
 
@@ -288,7 +281,7 @@ def last_customer_messages(engine: Engine, issue_keys: Sequence[str]) -> dict[st
         .group_by(messages.c.issue_key)
     )
     with engine.connect() as conn:
-        return {str(key): _aware(when) or when for key, when in conn.execute(query)}
+        return {str(key): aware(when) or when for key, when in conn.execute(query)}
 
 
 def last_transitions(engine: Engine, tracker: str, issue_keys: Sequence[str]) -> dict[str, dt.datetime]:
@@ -303,7 +296,7 @@ def last_transitions(engine: Engine, tracker: str, issue_keys: Sequence[str]) ->
         .group_by(messages.c.conversation_key)
     )
     with engine.connect() as conn:
-        return {conversations[str(conv)]: _aware(when) or when for conv, when in conn.execute(query)}
+        return {conversations[str(conv)]: aware(when) or when for conv, when in conn.execute(query)}
 
 
 @dataclass(frozen=True)
@@ -342,13 +335,13 @@ def journaled_history(engine: Engine, tracker: str, issue_keys: Sequence[str]) -
         for conversation, body, created, kind in conn.execute(moves):
             event = json.loads(body)
             at = dt.datetime.fromisoformat(event["occurred_at"]) if event.get("occurred_at") else created
-            at, key = _aware(at) or at, conversations[conversation]
+            at, key = aware(at) or at, conversations[conversation]
             if ASSIGNEE_FIELDS & {str(name).casefold() for name in event.get("fields_changed") or ()}:
                 assigned[key] = min(at, assigned.get(key, at))
             if kind == "issue_transitioned":
                 status = str(event.get("status_to") or "")
                 changes[key].append((at, status, event.get("status_category_to") == "done"))
-        first = {str(key): _aware(when) or when for key, when in conn.execute(replies)}
+        first = {str(key): aware(when) or when for key, when in conn.execute(replies)}
     return {
         key: JournaledHistory(tuple(sorted(changes[key])), first.get(key), assigned.get(key))
         for key in issue_keys

@@ -13,7 +13,7 @@ import functools
 import os
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -256,6 +256,12 @@ staff_cards = sa.Table(
 )
 
 
+@overload
+def aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: dt.datetime | None) -> dt.datetime | None: ...
 def aware(value: dt.datetime | None) -> dt.datetime | None:
     """UTC: SQLite hands back naive datetimes (written in UTC), PostgreSQL the session's time zone."""
     if value is None:

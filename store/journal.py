@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from store.db import blobs, messages, upsert_insert
+from store.db import aware, blobs, messages, upsert_insert
 
 QUEUED = "queued"
 DELIVERED = "delivered"
@@ -316,18 +316,8 @@ def entry_from_row(row: sa.Row[Any]) -> Entry:
         issue_url=data["issue_url"],
         outcome=data["outcome"],
         attempts=int(data["attempts"] or 0),
-        next_attempt_at=_aware(data["next_attempt_at"]),
-        create_started_at=_aware(data["create_started_at"]),
-        created_at=_aware(data["created_at"]) or utcnow(),
-        updated_at=_aware(data["updated_at"]) or utcnow(),
+        next_attempt_at=aware(data["next_attempt_at"]),
+        create_started_at=aware(data["create_started_at"]),
+        created_at=aware(data["created_at"]) or utcnow(),
+        updated_at=aware(data["updated_at"]) or utcnow(),
     )
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """UTC, however the backend returns it: SQLite naive (the journal stores UTC, so say so),
-    PostgreSQL in the session's time zone (the server's default, which need not be UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)

@@ -17,7 +17,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from store.db import staff, staff_invites
+from store.db import aware, staff, staff_invites
 
 
 class Redeemed(StrEnum):
@@ -86,7 +86,7 @@ def redeem(
             if invite.used_by != telegram_user_id:
                 return Redeemed.USED, None
             return Redeemed.ALREADY, _find(conn, telegram_user_id)
-        if _aware(invite.expires_at) <= now:
+        if aware(invite.expires_at) <= now:
             return Redeemed.EXPIRED, None
         claimed = conn.execute(
             staff_invites.update()
@@ -138,7 +138,7 @@ def open_invites(engine: Engine, now: dt.datetime) -> list[Invite]:
         .order_by(staff_invites.c.expires_at)
     )
     with engine.connect() as conn:
-        return [Invite(r.tracker, r.account, _aware(r.expires_at)) for r in conn.execute(query)]
+        return [Invite(r.tracker, r.account, aware(r.expires_at)) for r in conn.execute(query)]
 
 
 def remove(engine: Engine, who: str) -> int:
@@ -166,10 +166,5 @@ def _staff(row: sa.Row[tuple[object, ...]]) -> Staff:
         str(row.account),
         str(row.name),
         row.username,
-        _aware(row.linked_at),
+        aware(row.linked_at),
     )
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands datetimes back naive; they were written in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
