@@ -14,6 +14,7 @@ hub's own internal comment naming the original one, so the team still sees what 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from connector.base import Tracker
@@ -24,6 +25,7 @@ from jobs.context import Context
 from mappers.canned import (
     CannedError,
     CannedLibrary,
+    Expansion,
     canned_variables,
     expand_codes,
 )
@@ -69,6 +71,25 @@ def variables(
     )
 
 
+def expand_for_issue(
+    ctx: Context,
+    tracker: Tracker,
+    key: str,
+    text: str,
+    link: Link | None,
+    agent: str,
+    *,
+    escape: Callable[[str], str] | None = None,
+) -> Expansion:
+    """``text`` with its ``::codes`` rendered for issue ``key``, in its customer's language (a tracker
+    comment passes ``escape``, its markup's; a text for the customer does not)."""
+    state = tracker.get_state(key, all_fields=True)
+    language = pick_language(link.language if link else None, ctx.config.texts.default_language)
+    return expand_codes(
+        text, library(ctx), language, variables(ctx, state, link, agent, language), escape=escape
+    )
+
+
 def expand_comment(
     ctx: Context,
     tracker: Tracker,
@@ -83,15 +104,8 @@ def expand_comment(
     if "::" not in comment.body:
         return comment.body
     markup = markup_for(event.tracker)
-    state = tracker.get_state(key, all_fields=True)
-    language = pick_language(link.language if link else None, ctx.config.texts.default_language)
-    expansion = expand_codes(
-        comment.body,
-        library(ctx),
-        language,
-        variables(ctx, state, link, comment.author_name or event.actor_name or "", language),
-        escape=markup.escape,
-    )
+    agent = comment.author_name or event.actor_name or ""
+    expansion = expand_for_issue(ctx, tracker, key, comment.body, link, agent, escape=markup.escape)
     if expansion.problems:
         marker = f"hub-canned-{event.tracker}-{comment.id}"
         if tracker.find_comment(key, marker) is None:

@@ -14,12 +14,10 @@ import logging
 from typing import Any
 
 from connector.errors import ChannelRejected
-from jobs.canned import library, variables
+from jobs.canned import expand_for_issue
 from jobs.context import Context, get_context
 from jobs.replies import send_to_customer
 from mappers import team_cards
-from mappers.canned import expand_codes
-from mappers.replies import pick_language
 from mappers.team_cards import StaffReply
 from store import links, staff, staff_cards
 
@@ -86,9 +84,7 @@ def _expanded(ctx: Context, reply: StaffReply, key: str, link: links.Link, agent
     """The answer with its ``::codes`` rendered for the customer; None when one fails."""
     if "::" not in reply.body:
         return reply.body
-    state = ctx.tracker(link.tracker).get_state(key, all_fields=True)
-    language = pick_language(link.language, ctx.config.texts.default_language)
-    expansion = expand_codes(reply.body, library(ctx), language, variables(ctx, state, link, agent, language))
+    expansion = expand_for_issue(ctx, ctx.tracker(link.tracker), key, reply.body, link, agent)
     if expansion.errors or expansion.unknown:
         return None
     return expansion.text
