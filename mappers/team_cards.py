@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mappers.telegram_commands import person_name
+
 TAKE = re.compile(r"take:(?P<card>[0-9a-f]{20})")
 CHANNELS = {"telegram": "Telegram", "email": "e-mail", "form": "web form"}
 
@@ -107,7 +109,7 @@ def parse_press(update: object) -> Press | None:
         update_id=update["update_id"],
         query_id=query["id"],
         user_id=sender["id"],
-        name=_name(sender),
+        name=person_name(sender),
         chat_id=chat["id"],
         message_id=message["message_id"],
         data=data if isinstance(data, str) else "",
@@ -142,17 +144,11 @@ def parse_reply(update: object) -> StaffReply | None:
         update_id=update["update_id"],
         chat_id=chat_id,
         user_id=sender["id"],
-        name=_name(sender),
+        name=person_name(sender),
         message_id=message["message_id"],
         reply_to=replied["message_id"],
         text=message["text"],
     )
-
-
-def _name(sender: dict[str, Any]) -> str:
-    """A Telegram user's name as the team reads it: first and last name, else ``user <id>``."""
-    names = [sender.get("first_name"), sender.get("last_name")]
-    return (" ".join(n for n in names if isinstance(n, str) and n) or f"user {sender['id']}")[:255]
 
 
 def _is_int(value: object) -> bool:

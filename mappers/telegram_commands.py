@@ -12,6 +12,7 @@ Anything that is not clearly such a command in a private chat is left to ``mappe
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 START = re.compile(r"/start(?:@[A-Za-z0-9_]{1,64})?(?:[ \t]+(?P<payload>\S+))?[ \t]*", re.ASCII)
@@ -53,7 +54,7 @@ def start_command(update: object) -> StartCommand | None:
         update_id=update["update_id"],
         chat_id=chat_id,
         user_id=user_id,
-        name=_name(sender),
+        name=person_name(sender),
         username=_text(sender.get("username")),
         language=_text(sender.get("language_code")),
         payload=found.group("payload"),
@@ -64,7 +65,8 @@ def valid_payload(payload: str) -> bool:
     return PAYLOAD.fullmatch(payload) is not None
 
 
-def _name(sender: dict[str, object]) -> str:
+def person_name(sender: Mapping[str, object]) -> str:
+    """A Telegram user's name as the team reads it: first and last name, else ``Telegram user <id>``."""
     parts = [_text(sender.get("first_name")), _text(sender.get("last_name"))]
     return " ".join(part for part in parts if part)[:255] or f"Telegram user {sender.get('id')}"
 
