@@ -89,18 +89,21 @@ def test_a_name_registers_once() -> None:
         registry.register("sweep", Every(5), lambda: None)
 
 
+HUB_JOBS = [
+    "heartbeat",
+    "rq-scheduled",
+    "sweep",
+    "routes-sweep",
+    "imap",
+    "automations-scan",
+    "automations-sweep",
+]  # in the order they run within a tick
+
+
 def test_the_hub_registers_its_periodic_work_as_data(settings: Settings) -> None:
     ctx = build_context(settings)
     names = hub_jobs(ctx, rq_scheduler=None, cursor=None).names()  # type: ignore[arg-type]
-    assert names == [
-        "heartbeat",
-        "rq-scheduled",
-        "sweep",
-        "routes-sweep",
-        "imap",
-        "automations-scan",
-        "automations-sweep",
-    ]
+    assert names == HUB_JOBS
 
 
 def test_only_the_lock_holder_runs_the_jobs(settings: Settings, redis: Redis) -> None:
@@ -111,12 +114,4 @@ def test_only_the_lock_holder_runs_the_jobs(settings: Settings, redis: Redis) ->
     assert last_runs(redis) == {}  # standing by: nothing ran
     redis.delete(SCHEDULER_LOCK)
     run_scheduler(ctx, ticks=1, wait=lambda _s: None, clock=lambda: 5000.0)
-    assert set(last_runs(redis)) == {
-        "heartbeat",
-        "rq-scheduled",
-        "sweep",
-        "routes-sweep",
-        "imap",
-        "automations-scan",
-        "automations-sweep",
-    }
+    assert set(last_runs(redis)) == set(HUB_JOBS)
