@@ -21,6 +21,8 @@ Which test covers which cell (README, "Automations", has the same table):
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +40,7 @@ from mappers.calendar import add_duration, business_calendar
 from mappers.tracker_events import TrackerEvent
 from routes import create_app
 from sandbox.server import RunningSandbox
+from sandbox.store import millis_stamp
 from store import automations as firings
 from store import journal
 from tests.jobs.automations.test_recipes import TEAM_CHAT, fire, nudged_then_closed, sent
@@ -67,13 +70,22 @@ def kaiten_ctx(kctx: Context) -> Context:
 
 
 def tonight() -> dt.datetime:
-    """23:00 in Moscow, the default calendar's zone, later today or tomorrow: out of hours on any day, and
-    within the ``created`` poll's two-day window of an issue created now."""
+    """23:00 in Moscow, the default calendar's zone, later today or tomorrow: out of hours on any day. The
+    tests stamp their issues as created a minute before it."""
     zone = ZoneInfo("Europe/Moscow")
     local = dt.datetime.now(zone).replace(hour=23, minute=0, second=0, microsecond=0)
     if local <= dt.datetime.now(zone):
         local += dt.timedelta(days=1)
     return local.astimezone(dt.UTC)
+
+
+def created_at(store: Path, table: str, row_id: str, stamp: str) -> None:
+    """Write a look-alike's issue (or card) as created at ``stamp``: the duty alert judges the hours at
+    creation, and the test cannot choose the clock the look-alike stamped it with."""
+    with sqlite3.connect(store) as conn:
+        assert (
+            conn.execute(f"UPDATE {table} SET created = ? WHERE id = ?", (stamp, int(row_id))).rowcount == 1
+        )
 
 
 def team_messages(telegram: str) -> list[str]:
@@ -101,12 +113,19 @@ def run_all(ctx: Context, rule: str, now: dt.datetime) -> list[str]:
 # -- Jira --------------------------------------------------------------------------------------------------
 
 
+def jira_issue(sandbox: RunningSandbox, key: str) -> dict[str, Any]:
+    """The issue as the look-alike's REST API answers it."""
+    return dict(
+        requests.get(
+            f"{sandbox.url}/rest/api/2/issue/{key}", headers={"Authorization": "Bearer t"}, timeout=10
+        ).json()
+    )
+
+
 def jira_created_webhook(sandbox: RunningSandbox, key: str) -> dict[str, Any]:
     """``jira:issue_created`` as Jira sends it (tests/fixtures/jira/…issue-created-many-fields.json's
     envelope) around the issue as the look-alike holds it."""
-    issue = requests.get(
-        f"{sandbox.url}/rest/api/2/issue/{key}", headers={"Authorization": "Bearer t"}, timeout=10
-    ).json()
+    issue = jira_issue(sandbox, key)
     return {
         "webhookEvent": "jira:issue_created",
         "issue_event_type_name": "issue_created",
@@ -116,7 +135,7 @@ def jira_created_webhook(sandbox: RunningSandbox, key: str) -> dict[str, Any]:
 
 
 def test_duty_alert_on_jira_fires_once_from_the_creation_webhook_and_the_poll(
-    ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+    ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str, tmp_path: Path
 ) -> None:
     jctx = jira_ctx(ctx)
     tracker = jctx.tracker("jira")
@@ -128,6 +147,10 @@ def test_duty_alert_on_jira_fires_once_from_the_creation_webhook_and_the_poll(
         for n, (title, priority) in enumerate((("Server down", "Highest"), ("Typo", "Low")))
     )
     for key in (urgent, calm):
+        issue_id = jira_issue(jira_sandbox, key)["id"]
+        created_at(
+            tmp_path / "sandbox-jira.sqlite3", "issue", issue_id, millis_stamp(night - MINUTE, "+0000")
+        )
         message_id, event = journaled_event(jctx, post_hook(jctx, jira_created_webhook(jira_sandbox, key)))
         assert event.kind == "issue_created"
         fire_for_event(jctx, tracker, event, own=False, now=night)
@@ -162,7 +185,7 @@ def kaiten_card_add_webhook(sandbox: RunningSandbox, card_id: str) -> dict[str, 
 
 
 def test_duty_alert_on_kaiten_fires_once_from_the_poll_and_the_card_add_webhook(
-    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
+    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str, tmp_path: Path
 ) -> None:
     k = kaiten_ctx(kctx)
     tracker = k.tracker("kaiten")
@@ -171,6 +194,8 @@ def test_duty_alert_on_kaiten_fires_once_from_the_poll_and_the_card_add_webhook(
         IssueDraft(Target("kaiten", "10"), "Server down", "b", "d1", priority="ASAP")
     ).key
     calm = tracker.create_issue(IssueDraft(Target("kaiten", "10"), "Typo", "b", "d2")).key
+    for key in (urgent, calm):
+        created_at(tmp_path / "sandbox-kaiten.sqlite3", "card", key, millis_stamp(night - MINUTE, "Z"))
     rule = rules_of(k)["duty-alert"]
     assert len(scan_rule(k, rule, night, force=True).new) == 1  # the poll first, this time: the urgent one
     for key in (urgent, calm):

@@ -12,6 +12,7 @@ import requests
 from connector.base import Tracker
 from connector.types import IssueDraft, Target
 from jobs.automations.events import fire_for_event
+from jobs.automations.model import latest_due, next_due
 from jobs.automations.rules import rules_of
 from jobs.automations.run import run_firing_with
 from jobs.automations.scan import scan_rule
@@ -48,6 +49,21 @@ def fire(ctx: Context, name: str, now: dt.datetime) -> list[str]:
     return [f.issue_key for f in stored]
 
 
+def scans_around(
+    ctx: Context, name: str, moment: dt.datetime
+) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """The scheduler's scans of rule ``name`` just before ``moment`` and the two after it: two calls of
+    ``fire`` within one schedule tick would make the second a "not due" no-op that proves nothing."""
+    schedule = rules_of(ctx)[name].schedule
+    assert schedule is not None
+    before = latest_due(schedule, moment - dt.timedelta(seconds=1))
+    first = next_due(schedule, moment)
+    assert before is not None and first is not None
+    second = next_due(schedule, first)
+    assert second is not None
+    return before, first, second
+
+
 def test_quiet_customer_is_nudged_after_two_business_days_then_closed_after_three_more(
     ctx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
 ) -> None:
@@ -64,17 +80,18 @@ def nudged_then_closed(ctx: Context, tracker: Tracker, key: str, telegram_sandbo
     calendar = business_calendar(ctx.config.calendar("default"))
     nudge_at = add_duration(calendar, last, ctx.config.automation("quiet-customer").trigger.no_customer_reply)
     close_at = add_duration(calendar, nudge_at, ctx.config.automation("quiet-customer").followup.after)  # type: ignore[union-attr]
-    minute = dt.timedelta(minutes=1)
+    before, first, second = scans_around(ctx, "quiet-customer", nudge_at)
 
-    assert fire(ctx, "quiet-customer", nudge_at - minute) == []
-    assert fire(ctx, "quiet-customer", nudge_at + minute) == [key]
-    assert fire(ctx, "quiet-customer", nudge_at + 2 * minute) == []  # once per silence
-    assert fire(ctx, "quiet-customer.followup", nudge_at + minute) == []
+    assert fire(ctx, "quiet-customer", before) == []
+    assert fire(ctx, "quiet-customer", first) == [key]
+    assert fire(ctx, "quiet-customer", second) == []  # once per silence
+    assert fire(ctx, "quiet-customer.followup", first) == []
     [nudge] = sent(telegram_sandbox)
     assert nudge["chat_id"] == 42 and "help" in nudge["text"].lower()
 
-    assert fire(ctx, "quiet-customer.followup", close_at + minute) == [key]
-    assert fire(ctx, "quiet-customer.followup", close_at + 2 * minute) == []
+    _, first, second = scans_around(ctx, "quiet-customer.followup", close_at)
+    assert fire(ctx, "quiet-customer.followup", first) == [key]
+    assert fire(ctx, "quiet-customer.followup", second) == []
     [_, closing] = sent(telegram_sandbox)
     assert closing["chat_id"] == 42 and closing["text"] != nudge["text"]
     assert tracker.get_state(key).done
