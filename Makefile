@@ -13,7 +13,7 @@ run: setup
 
 test: setup
 	$(MAKE) lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 # The last step audits constraints.txt's pins for known vulnerabilities (pip-audit) when its data can be
 # reached, and says in one line that it skipped when not (tools/audit_deps.py).
