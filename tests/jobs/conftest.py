@@ -176,6 +176,16 @@ def wait_until(check: Callable[[], object], timeout: float = 30.0, what: str = "
         time.sleep(0.02)
 
 
+def connected_names(ctx: Context) -> set[str]:
+    return {c["name"] for c in ctx.redis.client_list()}
+
+
+def wait_disconnected(ctx: Context, names: set[str]) -> None:
+    """Until Redis has noticed that the killed slots' connections closed (the kernel closes them at once,
+    Redis reads the close on its next loop): how the sweep tells a dead worker from a live one."""
+    wait_until(lambda: not names & connected_names(ctx), what="the killed slots' connections closed")
+
+
 @pytest.fixture
 def team(ctx: Context) -> Context:
     """``ctx`` with a team chat, and Ann and Bob linked (``tests.jobs.team``)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from rq import Worker
 
 from jobs.context import Context
 from jobs.deliver import deliver_with
@@ -31,6 +32,7 @@ from tests.jobs.conftest import (
     make_due,
     process_env,
     sandbox_issues,
+    wait_disconnected,
     wait_until,
 )
 from tests.mappers.factories import telegram_message
@@ -68,12 +70,15 @@ def deliver_with_a_worker(ctx: Context, ids: list[str], log: Path) -> None:
 
 
 def kill_worker_once_created(ctx: Context, sandbox: RunningSandbox, issues: int) -> None:
-    """Run a real worker until Jira holds ``issues`` issues (its answer held back), then SIGKILL it."""
+    """Run a real worker until Jira holds ``issues`` issues (its answer held back), then SIGKILL it; return
+    once Redis has seen its connections close, as a sweep a moment later would."""
     worker = start_worker(ctx)
     try:
         wait_until(lambda: len(sandbox_issues(sandbox)) == issues)
+        names = {str(w.name) for w in Worker.all(connection=ctx.redis)}
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
+        wait_disconnected(ctx, names)
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)

@@ -22,7 +22,16 @@ from jobs.periodic import sweep
 from sandbox.server import RunningSandbox
 from store import journal
 from tests.conftest import REPO_ROOT
-from tests.jobs.conftest import add_fault, drain, journal_message, process_env, sandbox_issues, wait_until
+from tests.jobs.conftest import (
+    add_fault,
+    connected_names,
+    drain,
+    journal_message,
+    process_env,
+    sandbox_issues,
+    wait_disconnected,
+    wait_until,
+)
 from tests.jobs.test_worker_kill import assert_delivered_once, leases_run_out
 from tests.mappers.factories import telegram_message
 from tests.reliability.harness import busy_workers
@@ -59,16 +68,6 @@ def alive(pid: int) -> bool:
 def worker_pids(ctx: Context) -> set[int]:
     """The pids of the RQ workers registered in Redis whose processes are alive."""
     return {int(w.pid) for w in Worker.all(connection=ctx.redis) if w.pid and alive(int(w.pid))}
-
-
-def connected_names(ctx: Context) -> set[str]:
-    return {c["name"] for c in ctx.redis.client_list()}
-
-
-def wait_disconnected(ctx: Context, names: set[str]) -> None:
-    """Until Redis has noticed that the killed slots' connections closed (the kernel closes them at once,
-    Redis reads the close on its next loop): how the sweep tells a dead worker from a live one."""
-    wait_until(lambda: not names & connected_names(ctx), what="the killed slots' connections closed")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
