@@ -36,10 +36,11 @@ bench: setup
 	$(PY) bench/pipeline.py
 	$(PY) bench/growth.py
 
-# The fault suite alone (also part of `make test`), then RELIABILITY.md from its results.
+# The fault suite alone (also part of `make test`, the two-node scenarios there at 50 messages), then
+# RELIABILITY.md from its results.
 reliability: setup
 	rm -rf var/reliability
-	status=0; $(PY) -m pytest -q -p no:cacheprovider -m reliability tests/reliability/test_faults.py tests/reliability/test_automation_faults.py || status=$$?; \
+	status=0; RELIABILITY_NODES_N=$${RELIABILITY_NODES_N:-200} $(PY) -m pytest -q -p no:cacheprovider -m reliability tests/reliability/test_faults.py tests/reliability/test_automation_faults.py tests/reliability/test_nodes.py || status=$$?; \
 	$(PY) -m tests.reliability.report; exit $$status
 
 # Coverage-guided fuzzing of the e-mail and Telegram parsers (atheris), FUZZ_SECONDS in all; see FUZZING.md.

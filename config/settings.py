@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # or `both`; with both, Jira is the default tracker and Kaiten a route's target
     HUB_SANDBOX: Annotated[tuple[str, ...], NoDecode] = ("jira",)
     HUB_VAR_DIR: Path = VAR_DIR  # where `up` keeps the managed Redis, the sandbox data and the outbox
+    # how many hub nodes share this database and Redis (README "Running several nodes"); above 1,
+    # `trackerhub check` refuses SQLite, a file on one machine
+    HUB_NODES: int = Field(default=1, ge=1)
     # addresses/networks of reverse proxies whose X-Forwarded-For is believed (comma-separated); none by
     # default, so the peer's own address is the client's
     HUB_TRUSTED_PROXIES: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()

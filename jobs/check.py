@@ -66,6 +66,7 @@ def check_config(settings: Settings, config: HubConfig) -> Problems:
     """Check every rule and named target against the tracker instance it names, and reach every
     instance the rule file defines."""
     problems = Problems()
+    check_nodes(settings, problems)
     uses = _uses(config)
     for name in dict.fromkeys([*uses, *config.trackers]):
         if config.tracker_kind(name) == "kaiten":
@@ -74,6 +75,26 @@ def check_config(settings: Settings, config: HubConfig) -> Problems:
             _check_jira(settings, config, name, uses.get(name, []), problems)
     check_routes(settings, config, problems)
     return problems
+
+
+def check_nodes(settings: Settings, problems: Problems) -> None:
+    """What several nodes (``HUB_NODES``) need: one database they all reach, which SQLite is not."""
+    if settings.HUB_NODES == 1:
+        return
+    if settings.DATABASE_URL.startswith("sqlite"):
+        problems.errors.append(
+            f"DATABASE_URL: SQLite is a file on one machine; HUB_NODES={settings.HUB_NODES} nodes need "
+            "one PostgreSQL they all reach"
+        )
+    if not settings.REDIS_URL:
+        problems.errors.append(
+            f"REDIS_URL: HUB_NODES={settings.HUB_NODES} nodes need one Redis they all reach"
+        )
+    if settings.HUB_SECRET_KEY is None:
+        problems.notes.append(
+            "HUB_SECRET_KEY is not set: give every node the same one, or a link one node signs fails on "
+            "another"
+        )
 
 
 def _uses(config: HubConfig) -> dict[str, list[Use]]:

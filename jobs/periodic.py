@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -217,7 +219,7 @@ def run_scheduler(
     are the tests' (a number of ticks, the time the jobs' schedules read).
     """
     started = time.monotonic()
-    token = secrets.token_hex(8)
+    token = scheduler_token()
     rq_scheduler = RQScheduler(list(ALL_QUEUES), connection=ctx.redis, interval=int(SWEEP_EVERY))
     registry = hub_jobs(ctx, rq_scheduler, SweepCursor())
     tick = 0
@@ -238,10 +240,23 @@ def _move_scheduled(rq_scheduler: RQScheduler) -> None:
     rq_scheduler.enqueue_scheduled_jobs()
 
 
+def scheduler_token() -> str:
+    """What a scheduler writes in the lock it holds: its host and pid (``redis-cli get hub:scheduler``
+    tells an operator which node's scheduler is active) and a random part, unique per run."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
+
+
+def scheduler_pid(token: str) -> int | None:
+    """The pid a scheduler lock's value names; None for a value of another form."""
+    parts = token.split(":")
+    return int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+
+
 def _hold_scheduler_lock(ctx: Context, token: str) -> bool:
     """Take or keep the scheduler lock; another scheduler's live lock means stand by."""
     ttl = int(SWEEP_EVERY * 3)
     if ctx.redis.set(SCHEDULER_LOCK, token, nx=True, ex=ttl):
+        log.info("scheduler.active holder=%s", token.rsplit(":", 1)[0])
         return True
     if ctx.redis.get(SCHEDULER_LOCK) == token.encode():
         ctx.redis.expire(SCHEDULER_LOCK, ttl)

@@ -42,11 +42,24 @@ class SchemaMismatch(RuntimeError):
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Migrate ``engine``'s database to :data:`HEAD` unless it is there already."""
-    if revision_of(engine) == HEAD:
+    """Migrate ``engine``'s database to :data:`HEAD` unless it is there already, or past it.
+
+    A database past this release's head was migrated by a newer release, on another node during a
+    rolling upgrade: revisions only add (store/migrations/README.md), so this release runs on it as it
+    is, rather than refusing to start (a restarted worker of a node not yet upgraded)."""
+    current = revision_of(engine)
+    if current == HEAD:
+        return
+    if is_newer_than_head(current):
+        log.warning("schema.newer revision=%s head=%s (a newer release migrated it)", current, HEAD)
         return
     with schema_lock(engine) as conn:
         _upgrade(conn)
+
+
+def is_newer_than_head(revision: str | None) -> bool:
+    """Whether ``revision`` comes after :data:`HEAD` (revisions are numbered ``0001``, ``0002``, …)."""
+    return revision is not None and revision.isdigit() and int(revision) > int(HEAD)
 
 
 def revision_of(engine: Engine) -> str | None:
@@ -102,7 +115,7 @@ def _upgrade(conn: Connection) -> None:
     from alembic import command  # only a database behind head loads Alembic
 
     before = _revision_in(conn)
-    if before == HEAD:
+    if before == HEAD or is_newer_than_head(before):
         return  # another process migrated it while this one waited for the lock
     config = alembic_config(conn)
     if before is None and set(_wave1(config).tables) & set(sa.inspect(conn).get_table_names()):

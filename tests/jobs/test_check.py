@@ -94,6 +94,38 @@ def test_cli_exits_non_zero_on_errors(jira_sandbox: RunningSandbox, tmp_path: Pa
     assert ok.returncode == 0, ok.stdout + ok.stderr
 
 
+def test_cli_refuses_sqlite_when_told_it_is_one_of_several_nodes(jira_sandbox: RunningSandbox) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "HUB_", "DATABASE_", "REDIS_"))}
+    env.update(JIRA_URL=jira_sandbox.url, JIRA_TOKEN="t", HUB_NODES="2", REDIS_URL="redis://127.0.0.1:9/0")
+    env["DATABASE_URL"] = "sqlite:////tmp/one-machine.sqlite3"
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "check"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert "ERROR DATABASE_URL: SQLite is a file on one machine; HUB_NODES=2 nodes" in run.stdout
+    assert "note  HUB_SECRET_KEY is not set" in run.stdout
+
+
+def test_several_nodes_on_postgresql_and_one_redis_pass(jira_sandbox: RunningSandbox) -> None:
+    settings = settings_for(jira_sandbox).model_copy(
+        update={
+            "HUB_NODES": 3,
+            "DATABASE_URL": "postgresql+psycopg://hub@db.internal/trackerhub",
+            "REDIS_URL": "redis://redis.internal:6379/0",
+            "HUB_SECRET_KEY": "s",
+        }
+    )
+    problems = check_config(settings, load_config(settings))
+    assert problems.errors == [] and not any("HUB_SECRET_KEY" in note for note in problems.notes)
+    single = check_config(settings_for(jira_sandbox), load_config(settings_for(jira_sandbox)))
+    assert not any("DATABASE_URL" in e for e in single.errors)  # one node on SQLite is the default
+
+
 NAMED = """
 trackers:
   jira-two: {{kind: jira, url: "{url}", token_env: SECOND_JIRA_TOKEN}}

@@ -4,13 +4,15 @@ a cron job runs once per named time, and only the scheduler holding the lock run
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 
 import pytest
 from redis import Redis
 
 from config.settings import Settings
 from jobs.context import Context, build_context
-from jobs.periodic import SCHEDULER_LOCK, hub_jobs, run_scheduler
+from jobs.periodic import SCHEDULER_LOCK, hub_jobs, run_scheduler, scheduler_pid
 from jobs.registry import Cron, Every, Registry, last_runs, run_due
 from tests.clock import ManualClock
 
@@ -115,3 +117,16 @@ def test_only_the_lock_holder_runs_the_jobs(settings: Settings, redis: Redis) ->
     redis.delete(SCHEDULER_LOCK)
     run_scheduler(ctx, ticks=1, wait=lambda _s: None, clock=lambda: 5000.0)
     assert set(last_runs(redis)) == set(HUB_JOBS)
+
+
+def test_the_scheduler_lock_names_the_active_schedulers_host_and_pid(
+    settings: Settings, redis: Redis
+) -> None:
+    """How an operator (and the two-node fault scenario) tells which node's scheduler is active."""
+    run_scheduler(build_context(settings), ticks=1, wait=lambda _s: None, clock=lambda: 5000.0)
+    holder = redis.get(SCHEDULER_LOCK)
+    assert holder is not None
+    host, _pid, _random = holder.decode().split(":")
+    assert host == socket.gethostname()
+    assert scheduler_pid(holder.decode()) == os.getpid()
+    assert scheduler_pid("another-scheduler") is None

@@ -5,6 +5,11 @@ redis-server, the web server (gunicorn), several ``trackerhub worker`` processes
 tracker is the Jira look-alike in its own process, with its fault injection (``/_sandbox/faults``);
 Telegram is its Bot API stand-in; mail goes to the SMTP sink. The harness also plays systemd: a worker
 that exits is started again (``Restart=always``), which is how the README tells operators to run them.
+
+With ``HubOptions.nodes`` above 1 it runs that many nodes, as the README's "Running several nodes" lays
+them out: each node its own web server, workers and scheduler, with its own ``HUB_VAR_DIR``, all on the
+one database (PostgreSQL) and the one Redis. ``hub_urls`` are the nodes' web servers, for traffic spread
+as a load balancer would; ``kill_node`` loses a node whole.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from cli.waits import wait_for_http, wait_for_redis
+from jobs.periodic import SCHEDULER_LOCK, scheduler_pid
 from jobs.queues import DELIVERY_QUEUE
 from sandbox.smtp import start_sink
 from tests.conftest import REPO_ROOT, free_port
@@ -60,6 +66,23 @@ class HubOptions:
     redis_appendonly: bool = True
     sandbox_latency_ms: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    nodes: int = (
+        1  # above 1: that many nodes (web + ``workers`` workers + scheduler each) on one DB and Redis
+    )
+
+
+@dataclass
+class Node:
+    """One node's web server and its folder; its workers and schedulers are the hub's, by node index."""
+
+    index: int
+    web_port: int
+    folder: Path
+    lost: bool = False  # killed whole: the supervisor starts none of its workers again
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
 
 
 class HubUnderTest:
@@ -69,7 +92,11 @@ class HubUnderTest:
         self.folder = folder
         self.options = options or HubOptions()
         self.redis_port = free_port()
-        self.web_port = free_port()
+        self.nodes = [
+            Node(i, free_port(), folder if i == 0 else folder / f"node-{i}")
+            for i in range(self.options.nodes)
+        ]
+        self.web_port = self.nodes[0].web_port
         self.jira_port = free_port()
         self.telegram_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -81,6 +108,7 @@ class HubUnderTest:
         self.database_url = self.options.database_url or f"sqlite:///{folder / 'hub.sqlite3'}"
         self.workers: list[subprocess.Popen[bytes]] = []
         self.schedulers: list[subprocess.Popen[bytes]] = []
+        self.node_of: dict[int, int] = {}  # pid of a web server, worker or scheduler → its node's index
         self.worker_starts = 0
         self._redis: subprocess.Popen[bytes] | None = None
         self._others: list[subprocess.Popen[bytes]] = []
@@ -119,13 +147,15 @@ class HubUnderTest:
         )
         wait_for_http(f"{self.jira_url}/rest/api/2/serverInfo", timeout=60)
         wait_for_http(f"{self.telegram_url}/bot1000:sandbox/getMe", timeout=60)
-        self._others.append(
-            self._spawn([*me, "cli", "web", "--port", str(self.web_port), "--no-access-log"], "web")
-        )
-        self.start_scheduler()
-        wait_for_http(f"{self.hub_url}/healthz", timeout=60)
-        for _ in range(self.options.workers):
-            self.workers.append(self._start_worker())
+        for node in self.nodes:
+            node.folder.mkdir(parents=True, exist_ok=True)
+            web = [*me, "cli", "web", "--port", str(node.web_port), "--no-access-log"]
+            self._others.append(self._spawn(web, "web", node.index))
+            self.start_scheduler(node=node.index)
+        for node in self.nodes:
+            wait_for_http(f"{node.url}/healthz", timeout=60)
+            for _ in range(self.options.workers):
+                self.workers.append(self._start_worker(node.index))
         self._supervisor = threading.Thread(target=self._supervise, daemon=True)
         self._supervising.set()
         self._supervisor.start()
@@ -165,25 +195,37 @@ class HubUnderTest:
         env.update(self.options.env)
         return env
 
-    def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
-        log = (self.folder / f"{name}.log").open("ab")
-        return subprocess.Popen(
-            args, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    @property
+    def hub_urls(self) -> list[str]:
+        """The web servers of the nodes, lost or not (a load balancer's list)."""
+        return [node.url for node in self.nodes]
+
+    def _spawn(self, args: list[str], name: str, node: int | None = None) -> subprocess.Popen[bytes]:
+        """Start a process in its own session; one of a node's (``node``) runs with that node's folder."""
+        folder = self.folder if node is None else self.nodes[node].folder
+        env = self.env if node is None else {**self.env, "HUB_VAR_DIR": str(folder)}
+        log = (folder / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            args, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        if node is not None:
+            self.node_of[process.pid] = node
+        return process
 
     # -- workers ------------------------------------------------------------------------------------
 
-    def _start_worker(self) -> subprocess.Popen[bytes]:
+    def _start_worker(self, node: int = 0) -> subprocess.Popen[bytes]:
         self.worker_starts += 1
         slots = ["--slots", str(self.options.slots)] if self.options.slots > 1 else []
-        return self._spawn([sys.executable, "-m", "cli", "worker", *slots], "worker")
+        return self._spawn([sys.executable, "-m", "cli", "worker", *slots], "worker", node)
 
     def _supervise(self) -> None:
         while self._supervising.is_set():
             with self._workers_lock:
                 for index, process in enumerate(self.workers):
-                    if process.poll() is not None:
-                        self.workers[index] = self._start_worker()
+                    node = self.node_of.get(process.pid, 0)
+                    if process.poll() is not None and not self.nodes[node].lost:
+                        self.workers[index] = self._start_worker(node)
             time.sleep(0.2)
 
     def kill_busy_worker(self, timeout: float = 30.0, *, slot_only: bool = False) -> str | None:
@@ -244,14 +286,42 @@ class HubUnderTest:
 
     # -- the scheduler ------------------------------------------------------------------------------
 
-    def start_scheduler(self, **env: str) -> subprocess.Popen[bytes]:
-        """Start a ``trackerhub scheduler`` (another one, or again after a kill); ``env`` changes the node's
-        environment for it and for every process started after it (workers restarted by the supervisor)."""
+    def start_scheduler(self, *, node: int = 0, **env: str) -> subprocess.Popen[bytes]:
+        """Start a ``trackerhub scheduler`` on ``node`` (another one, or again after a kill); ``env`` changes
+        the environment for it and for every process started after it (workers restarted by the
+        supervisor)."""
         self.env.update(env)
-        process = self._spawn([sys.executable, "-m", "cli", "scheduler"], "scheduler")
+        process = self._spawn([sys.executable, "-m", "cli", "scheduler"], "scheduler", node)
         self.schedulers.append(process)
         self._others.append(process)
         return process
+
+    def scheduler_node(self) -> int | None:
+        """The node whose scheduler holds the scheduler lock now (its value names the holder's pid)."""
+        redis = Redis.from_url(self.redis_url, socket_timeout=5)
+        try:
+            holder = redis.get(SCHEDULER_LOCK)
+        finally:
+            redis.close()
+        pid = scheduler_pid(holder.decode()) if holder else None
+        return self.node_of.get(pid) if pid is not None else None
+
+    # -- nodes ----------------------------------------------------------------------------------------
+
+    def kill_node(self, index: int) -> None:
+        """SIGKILL every process of node ``index`` at once (web, workers, scheduler): a machine lost."""
+        with self._workers_lock:
+            self.nodes[index].lost = True
+            mine = [
+                p
+                for p in [*self.workers, *self._others]
+                if self.node_of.get(p.pid) == index and p.poll() is None
+            ]
+            for process in mine:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            for process in mine:
+                process.wait(timeout=10)
 
     def kill_schedulers(self) -> None:
         """SIGKILL every running scheduler (its Redis lock stays until it expires)."""

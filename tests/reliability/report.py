@@ -27,6 +27,8 @@ ORDER = [
     "redis-restart",
     "duplicate-storm",
     "reply-loop",
+    "node-lost",
+    "split-conversation",
 ]
 WHAT = {
     "baseline": "no fault",
@@ -43,6 +45,10 @@ WHAT = {
     "redis-restart": "redis-server SIGKILLed without persistence, restarted 3 s later; journal on PostgreSQL",
     "duplicate-storm": "every message posted 3 times at once; some Telegram updates re-sent after a timeout",
     "reply-loop": "auto-responder mailboxes answer every mail the hub sends them",
+    "node-lost": "two nodes on one PostgreSQL and one Redis; every process of the node holding the "
+    "scheduler SIGKILLed at once mid-run (tests/reliability/test_nodes.py)",
+    "split-conversation": "two nodes; one Telegram chat's burst sent alternately to each: one issue, the "
+    "comments in the order accepted",
 }
 
 HOW = """## How each fault is survived
@@ -85,6 +91,16 @@ HOW = """## How each fault is survived
   journaled and ignored: no issue, no reply. The hub's own autoreplies carry `Auto-Submitted:
   auto-replied`, and at most `HUB_AUTOREPLY_PER_HOUR` go to one address, so a robot that hides what it
   is gets a bounded number of answers, and its threaded replies land as comments, never as issues.
+- **A node lost whole.** Nodes share nothing but PostgreSQL and Redis: the journal, the queues, the
+  locks, the circuit breaker and the limits are there, so the survivors see everything the lost node
+  had accepted. Its web server's half-answered requests fail at the client, which sends them again to
+  another node, and the journal's unique key per channel message answers with the same id. Its
+  scheduler's lock (15 s) runs out and a standby scheduler on another node takes it at its next 5 s
+  tick; that scheduler's sweep finds the lost workers' Redis connections gone and hands back what they
+  held. The notes give the takeover time measured.
+- **One conversation on two nodes.** A conversation's messages are delivered in the journal's order
+  whichever node accepted them: a message waits while an earlier one of its conversation is still
+  queued, and the conversation lock is in Redis, so two nodes' workers never write one issue at once.
 """.splitlines()
 
 
@@ -167,8 +183,9 @@ def render(results: list[dict[str, object]], automations: list[dict[str, object]
         "message explains. *Time to recover* runs from the end of the fault (or the last message sent) until",
         "no accepted message is still queued.",
         "",
-        f"- Command: `make reliability` (`RELIABILITY_N={os.environ.get('RELIABILITY_N', '200')}`); "
-        "`make test` runs the same scenarios",
+        f"- Command: `make reliability` (`RELIABILITY_N={os.environ.get('RELIABILITY_N', '200')}`, "
+        f"`RELIABILITY_NODES_N={os.environ.get('RELIABILITY_NODES_N', '200')}` for the two-node "
+        "scenarios); `make test` runs the same scenarios, the two-node ones at 50 messages",
         f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {os.cpu_count()} CPUs, {platform.platform()}, Python {sys.version.split()[0]}",
         "",

@@ -56,7 +56,7 @@ def run_scenario(
             prelude(hub)
         ended: list[float | None] = []
         injector = threading.Thread(target=lambda: ended.append(fault(hub) if fault else None))
-        sender = Sender(hub.hub_url, rate=rate)
+        sender = Sender(hub.hub_urls, rate=rate)
         injector.start()
         log = sender.send_all(outgoing, copies=copies)
         injector.join()

@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -177,12 +178,21 @@ class SendLog:
 
 
 class Sender:
-    """Posts messages at ``rate`` per second from ``threads`` threads, retrying until accepted."""
+    """Posts messages at ``rate`` per second from ``threads`` threads, retrying until accepted.
+
+    Given several nodes' URLs it spreads the messages over them in turn, as a load balancer would, and a
+    message whose node does not answer is tried on the next one (a balancer's health check)."""
 
     def __init__(
-        self, hub_url: str, *, rate: float = 20.0, threads: int = 8, give_up_after: float = 300
+        self,
+        hub_url: str | Sequence[str],
+        *,
+        rate: float = 20.0,
+        threads: int = 8,
+        give_up_after: float = 300,
     ) -> None:
-        self.hub_url = hub_url
+        self.urls = [hub_url] if isinstance(hub_url, str) else list(hub_url)
+        self.hub_url = self.urls[0]
         self.rate = rate
         self.threads = threads
         self.give_up_after = give_up_after
@@ -198,34 +208,37 @@ class Sender:
                 delay = started + index / self.rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                futures += [pool.submit(self.send, message) for _ in range(copies)]
+                futures += [pool.submit(self.send, message, start=index) for _ in range(copies)]
             for future in futures:
                 future.result()
         self.log.last_sent_at = time.monotonic()
         return self.log
 
-    def send(self, message: Outgoing, *, timeout: float = 10.0) -> None:
-        """Post one message until the hub accepts it (2xx) or rejects it (4xx other than 429)."""
+    def send(self, message: Outgoing, *, timeout: float = 10.0, start: int = 0) -> None:
+        """Post one message until the hub accepts it (2xx) or rejects it (4xx other than 429), to node
+        ``start`` first and then to each next one in turn."""
         deadline = time.monotonic() + self.give_up_after
         pause = 0.2
+        attempt = start
         while time.monotonic() < deadline:
-            answer = self._post(message, timeout)
+            answer = self._post(message, timeout, self.urls[attempt % len(self.urls)])
             if answer is not None:
                 return
+            attempt += 1
             time.sleep(pause)
             pause = min(pause * 2, 3.0)
         self.log.record(message.key, "gave-up")
 
     def post_once(self, message: Outgoing, *, timeout: float) -> int | None:
         """Post once, as a client that may stop waiting for the answer; the status, if it came."""
-        return self._post(message, timeout)
+        return self._post(message, timeout, self.hub_url)
 
-    def _post(self, message: Outgoing, timeout: float) -> int | None:
+    def _post(self, message: Outgoing, timeout: float, url: str) -> int | None:
         session = getattr(self._local, "session", None) or requests.Session()
         self._local.session = session
         try:
             response = session.post(
-                self.hub_url + message.path, data=message.body, headers=message.headers, timeout=timeout
+                url + message.path, data=message.body, headers=message.headers, timeout=timeout
             )
         except requests.RequestException as exc:
             self.log.record(message.key, f"error:{type(exc).__name__}")

@@ -190,6 +190,25 @@ def test_nodes_starting_at_once_migrate_one_at_a_time(empty_url: str, kind: str)
     engine.dispose()
 
 
+def test_a_node_not_yet_upgraded_starts_on_a_database_a_newer_release_migrated(empty_url: str) -> None:
+    # a rolling upgrade: node A's new release added a revision; node B's worker, still the old release,
+    # restarts. Revisions only add, so B runs on the schema as it is instead of refusing to start.
+    create_db_engine(empty_url).dispose()
+    newer = f"{int(HEAD) + 1:04d}"
+    other = plain_engine(empty_url)
+    with other.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": newer})
+        conn.exec_driver_sql("CREATE TABLE from_a_newer_release (id INTEGER PRIMARY KEY)")
+    engine = create_db_engine(empty_url)
+    try:
+        journal.record(engine, entry("<after-upgrade@client.example>", channel="email"))
+        assert journal.count_by_status(engine) == {"queued": 1}
+        assert revision(engine) == [newer]  # left as the newer release made it
+    finally:
+        engine.dispose()
+        other.dispose()
+
+
 def test_an_empty_database_gets_the_schema_store_db_describes(empty_url: str) -> None:
     # a table or column added to store/db.py without a revision would show here
     engine = create_db_engine(empty_url)
