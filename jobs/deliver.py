@@ -40,6 +40,7 @@ from jobs.context import Context, get_context
 from jobs.events import handle_event
 from jobs.issues import new_issue, open_alone
 from jobs.recovery import lock_token
+from jobs.successors import wait_behind, wake_successor
 from jobs.threads import find_thread, resolved
 from mappers.models import MessageKind
 from store import journal, leases
@@ -69,9 +70,12 @@ def deliver_with(ctx: Context, message_id: str) -> str:
         return journal.QUEUED
     try:
         with lease_kept(ctx, [(message_id, lock)]):
-            return _attempt(ctx, message_id)
+            status = _attempt(ctx, message_id)
     finally:
         release(lock, message_id)
+    if status != journal.QUEUED:
+        wake_successor(ctx, message_id)
+    return status
 
 
 def _attempt(ctx: Context, message_id: str) -> str:
@@ -99,9 +103,11 @@ def _route(ctx: Context, attempt: Attempt) -> str:
         link = find_thread(ctx, message)
         previous = link.issue_key if link is not None and resolved(ctx, link) else None
         return _open_issue(ctx, attempt, previous=previous)
-    if leases.earlier_pending(ctx.engine, entry):
+    before = leases.queued_before(ctx.engine, entry)
+    if before is not None:
         # First in, first delivered within a conversation: a follow-up that overtook its first message
         # (whose create failed or is in doubt) would otherwise open a second issue for the same chat.
+        wait_behind(ctx, before, entry.id)
         raise Retry(WAITING_FOR_EARLIER, EARLIER_MESSAGE_WAIT)
     link = find_thread(ctx, message)
     if link is not None and message.kind != MessageKind.EDIT and resolved(ctx, link):

@@ -94,6 +94,11 @@ def mark_creates_started(engine: Engine, message_ids: Sequence[str]) -> None:
 
 def earlier_pending(engine: Engine, entry: Entry) -> bool:
     """Whether an earlier message of ``entry``'s conversation is still queued (so this one waits)."""
+    return queued_before(engine, entry) is not None
+
+
+def queued_before(engine: Engine, entry: Entry) -> str | None:
+    """The message of ``entry``'s conversation queued right before it (the one it waits for), if any."""
     query = (
         sa.select(messages.c.id)
         .where(
@@ -102,10 +107,12 @@ def earlier_pending(engine: Engine, entry: Entry) -> bool:
             messages.c.created_at < entry.created_at,
             messages.c.id != entry.id,
         )
+        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
         .limit(1)
     )
     with engine.connect() as conn:
-        return conn.execute(query).first() is not None
+        found: str | None = conn.execute(query).scalar()
+        return found
 
 
 def wake(engine: Engine, reason_prefix: str) -> int:

@@ -11,9 +11,11 @@ import threading
 from collections import Counter
 
 import requests
+from rq.job import Job
 
 from jobs.context import Context
 from jobs.deliver import deliver_with
+from jobs.queues import DELIVERY_QUEUE, delivery_job_id
 from jobs.replay import replay_messages
 from mappers.models import Attachment, EmailMeta, MessageKind
 from sandbox.server import RunningSandbox
@@ -137,6 +139,36 @@ def test_a_follow_up_waits_while_the_chats_first_create_is_in_doubt(
     assert deliver_with(ctx, follow_up) == "delivered"
     [issue] = sandbox_issues(jira_sandbox)
     assert [c["body"] for c in issue["fields"]["comment"]["comments"] if "second" in c["body"]]
+
+
+def test_a_burst_of_one_chat_goes_on_as_each_message_is_done_not_at_the_sweeps_pace(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    ids = [journal_message(ctx, telegram_message(f"line {n}")) for n in range(3)]
+    for later in reversed(ids[1:]):  # the follow-ups' jobs ran first: each waits for the one before it
+        assert deliver_with(ctx, later) == "queued"
+    # their jobs ended as RQ ends them (gone); no sweep runs in this test
+    ctx.redis.delete(f"rq:queue:{DELIVERY_QUEUE}", *(Job.key_for(delivery_job_id(i)) for i in ids))
+    assert deliver_with(ctx, ids[0]) == "delivered"
+    assert run_woken(ctx) == ids[1]  # woken by its predecessor, not by a sweep
+    assert run_woken(ctx) == ids[2]
+    assert queued_jobs(ctx) == []
+    [issue] = sandbox_issues(jira_sandbox)
+    bodies = [c["body"] for c in issue["fields"]["comment"]["comments"]]
+    assert len(bodies) == 2 and "line 1" in bodies[0] and "line 2" in bodies[1]
+
+
+def queued_jobs(ctx: Context) -> list[str]:
+    return [job.decode() for job in ctx.redis.lrange(f"rq:queue:{DELIVERY_QUEUE}", 0, -1)]
+
+
+def run_woken(ctx: Context) -> str:
+    """Run the one delivery job waiting in the queue, as a worker would, and end it; its message."""
+    [job_id] = queued_jobs(ctx)
+    ctx.redis.delete(f"rq:queue:{DELIVERY_QUEUE}", Job.key_for(job_id))
+    message_id = job_id.removeprefix("deliver-")
+    assert deliver_with(ctx, message_id) == "delivered"
+    return message_id
 
 
 def test_a_create_in_doubt_is_settled_as_that_issue_even_if_the_chat_has_another_by_now(
