@@ -91,6 +91,7 @@ from store.db import create_db_engine, messages, outbound
 from tests.mappers.factories import telegram_message
 
 SECTION = "pipeline"
+NODES_SECTION = "pipeline-nodes"
 NOOP = "operator.truth"  # a C function: the job itself costs nothing, what is left is RQ's own work
 PARK_TIMEOUT = 60.0
 PER_MESSAGE = "new issues, one create each (`HUB_BULK_CREATE_MAX=1`)"
@@ -111,49 +112,65 @@ def trackerhub_command(*args: str) -> list[str]:
 
 @dataclass
 class HubProcesses:
-    """The worker processes and the scheduler this benchmark started."""
+    """The worker processes and the schedulers (one per node, one active) this benchmark started."""
 
     workers: list[subprocess.Popen[bytes]]
-    scheduler: subprocess.Popen[bytes]
+    schedulers: list[subprocess.Popen[bytes]]
     logs: list[Path]
+
+    @property
+    def scheduler(self) -> subprocess.Popen[bytes]:
+        return self.schedulers[0]
 
     @property
     def worker_pids(self) -> list[int]:
         return [p.pid for p in self.workers]
+
+    @property
+    def scheduler_pids(self) -> list[int]:
+        return [p.pid for p in self.schedulers]
 
     def rq_children(self) -> list[int]:
         """Processes the workers forked (RQ's scheduler, in the worker that holds its lock)."""
         return [child for pid in self.worker_pids for child in children(pid)]
 
     def check_alive(self) -> None:
-        for proc, log in zip([*self.workers, self.scheduler], self.logs, strict=True):
+        for proc, log in zip([*self.workers, *self.schedulers], self.logs, strict=True):
             if proc.poll() is not None:
                 raise RuntimeError(f"{shlex.join(map(str, proc.args))} exited:\n{tail(log)}")
 
 
 @contextmanager
-def hub_processes(count: int, env: dict[str, str], workdir: Path, redis: Redis) -> Iterator[HubProcesses]:
-    """``count`` ``trackerhub worker`` processes and one ``trackerhub scheduler``, until the block ends."""
+def hub_processes(
+    count: int, env: dict[str, str], workdir: Path, redis: Redis, nodes: int = 1
+) -> Iterator[HubProcesses]:
+    """``count`` ``trackerhub worker`` processes and one ``trackerhub scheduler`` per node, until the
+    block ends. With ``nodes`` above 1 the workers are dealt out to the nodes in turn, each node with
+    its own ``HUB_VAR_DIR`` (README "Running several nodes"); one scheduler is active, the others stand by."""
     started: list[subprocess.Popen[bytes]] = []
     logs: list[Path] = []
     try:
-        names = [f"worker-{i}" for i in range(count)] + ["scheduler"]
-        for name in names:
+        names = [f"worker-{i}" for i in range(count)] + [
+            "scheduler" if n == 0 else f"scheduler-{n}" for n in range(nodes)
+        ]
+        for index, name in enumerate(names):
+            node = (index if index < count else index - count) % nodes
             log_path = workdir / f"{name}.log"
-            command = trackerhub_command("scheduler" if name == "scheduler" else "worker")
+            command = trackerhub_command("worker" if name.startswith("worker") else "scheduler")
+            node_env = env if nodes == 1 else {**env, "HUB_VAR_DIR": str(workdir / f"node-{node}")}
             with log_path.open("ab") as log:  # the bulk phase's workers add to the first phase's logs
                 started.append(
                     subprocess.Popen(
                         command,
                         cwd=PROJECT_ROOT,
-                        env=env,
+                        env=node_env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                     )
                 )
             logs.append(log_path)
-        procs = HubProcesses(workers=started[:-1], scheduler=started[-1], logs=logs)
+        procs = HubProcesses(workers=started[:count], schedulers=started[count:], logs=logs)
         deadline = time.monotonic() + 60
         while len(Worker.all(connection=redis)) < count:
             procs.check_alive()
@@ -173,7 +190,7 @@ def hub_processes(count: int, env: dict[str, str], workdir: Path, redis: Redis) 
 def errors_in_logs(workdir: Path) -> list[str]:
     """The lines of the workers' and the scheduler's logs that start a traceback or log at ERROR."""
     found = []
-    for log in sorted([*workdir.glob("worker-*.log"), workdir / "scheduler.log"]):
+    for log in sorted([*workdir.glob("worker-*.log"), *workdir.glob("scheduler*.log")]):
         for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
             if line.startswith("Traceback") or "level=ERROR" in line:
                 found.append(f"{log.name}: {line}")
@@ -258,16 +275,20 @@ class Bench:
 
     def park(self) -> None:
         suspend(self.redis)
-        for _ in self.procs.workers:
-            self.queue.enqueue(NOOP, "park", result_ttl=0)
+        sentinels = [self.queue.enqueue(NOOP, "park", result_ttl=0).id for _ in self.procs.workers]
         deadline = time.monotonic() + PARK_TIMEOUT
         while True:
             states = [w.get_state() for w in Worker.all(connection=self.redis)]
-            if self.queue.count == 0 and states and all(s == "suspended" for s in states):
-                return
+            if states and all(s == "suspended" for s in states):
+                # none is blocked in a dequeue now; a worker that saw the suspension before its dequeue
+                # left its sentinel in the queue
+                for job_id in sentinels:
+                    self.queue.remove(job_id)
+                if self.queue.count == 0:
+                    return
             self.procs.check_alive()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"workers did not park: {states}, {self.queue.count} jobs left")
+                raise RuntimeError(f"workers did not park: {states}, jobs left: {self.queue.job_ids[:5]}")
             time.sleep(0.05)
 
     def cpu(self) -> dict[str, float]:
@@ -275,7 +296,7 @@ class Bench:
         return {
             "workers": workers,
             "rq_children": sum(cpu_seconds(pid) for pid in self.procs.rq_children()),
-            "scheduler": cpu_seconds(self.procs.scheduler.pid),
+            "scheduler": sum(cpu_seconds(pid) for pid in self.procs.scheduler_pids),
             "sandbox": cpu_seconds(self.sandbox.pid),
             "redis": cpu_seconds(self.redis_server_pid),
         }
@@ -284,7 +305,7 @@ class Bench:
         return [
             *self.procs.worker_pids,
             *self.procs.rq_children(),
-            self.procs.scheduler.pid,
+            *self.procs.scheduler_pids,
             self.sandbox.pid,
             self.redis_server_pid,
         ]
@@ -758,6 +779,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--bulk-size", type=int, default=50, help="HUB_BULK_CREATE_MAX of the bulk run (default 50)"
     )
     parser.add_argument("--no-bulk", action="store_true", help="skip the bulk-create run")
+    parser.add_argument(
+        "--two-nodes",
+        action="store_true",
+        help="instead: the same drains with the workers as one node, then as two (own HUB_VAR_DIR and a "
+        "scheduler each), written to the pipeline-nodes section",
+    )
     parser.add_argument("--calls", type=int, default=200, help="tracker calls timed per kind (default 200)")
     parser.add_argument("--database-url", help="journal database; default: a fresh SQLite file")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="Markdown file to update")
@@ -776,6 +803,75 @@ def drain_timeout(count: int, latency_ms: int, workers: int) -> float:
     """Generous: five times the latency bound of two calls a message, at least 25 messages a second's
     worth (a shared 2-CPU machine drains follow-ups at 0 ms at 60 to 130 a second), at least two minutes."""
     return max(120.0, count / 25, 5 * count * 2 * max(latency_ms, 5) / 1000 / workers)
+
+
+def compare_nodes(
+    args: argparse.Namespace,
+    bench: Bench,
+    env: dict[str, str],
+    workdir: Path,
+    redis: Redis,
+    latencies: list[int],
+    run: Callable[[Callable[[], Drain]], None],
+) -> None:
+    """The per-message drains with the workers as one node, then as two, each with fresh processes."""
+    for nodes in (1, 2):
+        with hub_processes(args.workers, env, workdir, redis, nodes=nodes) as procs:
+            bench.procs = procs
+            report(f"  {nodes} node(s): warm-up")
+            warm_up(bench, args.warmup)
+            for latency in latencies:
+                timeout = drain_timeout(args.messages, latency, args.workers)
+                chats = bench.new_chats(args.messages)
+                prefix = f"{nodes} node{'s' if nodes > 1 else ''}: "
+                run(
+                    lambda c=chats, t=timeout, lat=latency, p=prefix: bench.message_drain(
+                        p + "new issues", "issue", c, lat, t
+                    )
+                )  # type: ignore[misc]
+                run(
+                    lambda c=chats, t=timeout, lat=latency, p=prefix: bench.message_drain(
+                        p + FOLLOW_UPS, "comment", c, lat, t
+                    )
+                )  # type: ignore[misc]
+
+
+def render_nodes_section(
+    args: argparse.Namespace, info: dict[str, str], command: str, database_url: str, drains: list[Drain]
+) -> str:
+    """The pipeline-nodes section: each two-node drain beside the one-node drain of the same kind."""
+    begin, end = markers(NODES_SECTION)
+    one = {(d.kind, d.latency_ms): d for d in drains if d.name.startswith("1 node")}
+    lines = [
+        begin,
+        "## Pipeline: one node against two on the same machine",
+        "",
+        f"The same drains of {args.messages:,} messages (one create or comment each, "
+        f"`HUB_BULK_CREATE_MAX=1`) through {args.workers} `trackerhub worker` processes, first as one node "
+        f"(one scheduler), then as two nodes ({args.workers // 2} workers, a scheduler and a `HUB_VAR_DIR` "
+        "each; one scheduler active, one standing by) on the same journal and Redis. Two cores cannot show "
+        "what a second machine adds: this measures only what the layout costs (the standby scheduler, "
+        "nothing shared but the database and Redis).",
+        "",
+        f"- Date: {utc_now_text()}",
+        f"- Command: `{command}`",
+        f"- Machine: {machine_line(info)}",
+        f"- Journal: {describe_db(database_url)}",
+        "",
+        "| drain | tracker latency | one node msg/s | two nodes msg/s | ratio | worker CPU/msg, one node "
+        "| two nodes | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for d in drains:
+        base = one.get((d.kind, d.latency_ms))
+        if not d.name.startswith("2 nodes") or base is None:
+            continue
+        lines.append(
+            f"| {d.name.removeprefix('2 nodes: ')} | {d.latency_ms} ms | {base.per_s:,.0f} | {d.per_s:,.0f} "
+            f"| {d.per_s / base.per_s:.2f} | {ms(base.worker_ms)} | {ms(d.worker_ms)} "
+            f"| {d.worker_ms / base.worker_ms:.2f} |"
+        )
+    return "\n".join([*lines, "", end]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -832,6 +928,15 @@ def main(argv: list[str] | None = None) -> None:
                 f"{d.scheduler_cpu_s * 1000:.0f} ms, other load {d.other_load:.0%}, left {d.not_delivered}"
             )
 
+        if args.two_nodes:
+            phase.close()
+            compare_nodes(args, bench, per_message_env, workdir, redis, latencies, run)
+            redis.close()
+            section = render_nodes_section(
+                args, info, command_line("pipeline.py", argv), database_url, drains
+            )
+            publish(section, args.output, NODES_SECTION, write=not args.no_write)
+            return
         report(f"  baseline: {args.messages} no-op jobs")
         run(lambda: bench.noop_drain(args.messages, "first"))
         for latency in latencies:
