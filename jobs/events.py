@@ -244,4 +244,5 @@ def seconds_until_quiet_hours_end(quiet: QuietHours | None, now: dt.datetime) ->
         inside = local >= start or local < end
         if local >= start:
             end += dt.timedelta(days=1)
-    return (end - local).total_seconds() if inside else 0.0
+    # in UTC: the difference of two times of one zone ignores a clock change between them
+    return (end.astimezone(dt.UTC) - local.astimezone(dt.UTC)).total_seconds() if inside else 0.0

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -78,6 +78,7 @@ class ActionRun:
     firing: Firing
     index: int
     save: Callable[[Progress], None]  # saves a partial decision (a chosen assignee) under this action
+    now: dt.datetime = field(default_factory=utcnow)  # the firing's run: whose "today" least_open skips
 
     @property
     def marker(self) -> str:
@@ -285,7 +286,7 @@ def _assign(run: ActionRun, action: AssignAction, decided: Progress) -> Progress
 def _least_open(run: ActionRun, action: AssignAction) -> str:
     """The available user with the fewest open issues: one paged search counting their load."""
     assert action.spec is not None
-    day = utcnow().date()
+    day = run.now.astimezone(action.zone).date()  # absences are the team's days, not UTC's
     query = assignment.load_query(action.spec, day, action.containers)
     chosen = assignment.least_open(action.spec, day, run.tracker.search(query)) if query else None
     if chosen is None:

@@ -78,13 +78,14 @@ class ResolveAction:
 class AssignAction:
     """Assign: ``user`` fixed, in turn among ``among`` (``round_robin``), or ``least_open``: the available
     user of ``spec`` (the rule file's action, with its absences) with the fewest open issues in
-    ``containers`` (``mappers.assignment``)."""
+    ``containers`` (``mappers.assignment``), "today" being the day in ``zone``, the rule calendar's."""
 
     user: str | None = None
     among: tuple[str, ...] = ()
     how: str = "fixed"  # fixed | round_robin | least_open
     spec: config_actions.AssignAction | None = None
     containers: tuple[str, ...] = ()
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
 
 @dataclass(frozen=True)

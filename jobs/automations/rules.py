@@ -242,7 +242,8 @@ def _action(config: HubConfig, automation: Automation, spec: ActionSpec) -> mode
             return model.AssignAction(user=assign.user)
         if assign.round_robin:
             return model.AssignAction(among=assign.round_robin, how="round_robin")
-        return model.AssignAction(how="least_open", spec=assign, containers=automation.containers)
+        zone = business_calendar(config.calendar(automation.calendar), automation.calendar).zone
+        return model.AssignAction(how="least_open", spec=assign, containers=automation.containers, zone=zone)
     if kind == "set" and spec.set is not None:
         values = {spec.set.field: spec.set.value} if spec.set.field else {}
         return model.SetAction(fields=values, add_labels=spec.set.added, remove_labels=spec.set.remove_labels)

@@ -86,7 +86,7 @@ def _act(ctx: Context, rule: AutomationRule, firing: Firing, now: dt.datetime) -
     for index, action in enumerate(rule.actions):
         if str(index) in done:
             continue
-        run = ActionRun(ctx, tracker, firing, index, saver(index))
+        run = ActionRun(ctx, tracker, firing, index, saver(index), now)
         done[str(index)] = perform(run, action, done.get(f"{index}:decided"))
         trap_at(ctx, "firing-acted", [firing.id])  # the fault suite's kill: acted, not yet saved
         firings.save_progress(ctx.engine, firing.id, done, now)

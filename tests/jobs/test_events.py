@@ -409,18 +409,21 @@ def test_a_status_notification_to_a_form_sender_repeats_nothing_the_sender_wrote
 
 
 @pytest.mark.parametrize(
-    ("now", "expected"),
+    ("zone", "now", "expected"),
     [
-        ("2026-11-23T23:30:00+00:00", 8.5 * 3600),  # inside 22:00–08:00 UTC, before midnight
-        ("2026-11-23T03:00:00+00:00", 5 * 3600),  # inside, after midnight
-        ("2026-11-23T12:00:00+00:00", 0.0),  # outside
+        ("UTC", "2026-11-23T23:30:00+00:00", 8.5 * 3600),  # inside 22:00–08:00 UTC, before midnight
+        ("UTC", "2026-11-23T03:00:00+00:00", 5 * 3600),  # inside, after midnight
+        ("UTC", "2026-11-23T12:00:00+00:00", 0.0),  # outside
+        # the night Berlin moves its clocks forward: 23:00 CET to 08:00 CEST is eight hours, not nine
+        ("Europe/Berlin", "2027-03-27T23:00:00+01:00", 8 * 3600),
+        ("Europe/Berlin", "2027-10-30T23:00:00+02:00", 10 * 3600),  # and back: 23:00 CEST to 08:00 CET
     ],
 )
-def test_quiet_hours_delay(now: str, expected: float) -> None:
+def test_quiet_hours_delay(zone: str, now: str, expected: float) -> None:
     from config.rules import QuietHours
     from jobs.events import seconds_until_quiet_hours_end
 
-    quiet = QuietHours(start="22:00", end="08:00", timezone="UTC")
+    quiet = QuietHours(start="22:00", end="08:00", timezone=zone)
     assert seconds_until_quiet_hours_end(quiet, dt.datetime.fromisoformat(now)) == expected
 
 

@@ -5,8 +5,10 @@ actions are not repeated when a worker dies between an action and saving it, and
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from rq import Queue
 
@@ -32,6 +34,7 @@ from jobs.queues import PERIODIC_QUEUE
 from jobs.registry import Cron, Every
 from sandbox.server import RunningSandbox
 from store import automations as firings
+from tests.jobs.automations.conftest import with_automations
 from tests.jobs.conftest import add_fault, pause_elapsed, sandbox_issues, tracker_calls
 from tests.sandboxes import CONTROL
 
@@ -307,18 +310,35 @@ def test_least_open_assigns_the_available_user_with_the_fewest_open_issues(
     assert tracker.get_state(new).assignee == "iivanov"
 
 
-def test_least_open_skips_who_is_away_today(ctx: Context, jira_sandbox: RunningSandbox) -> None:
-    tracker = ctx.tracker("jira")
+LEAST_OPEN = """
+  - name: assign
+    trigger: {every: 1h}
+    when: {not_done: true}
+    actions:
+      - assign: {least_open: [iivanov, jsmith], absences: [{user: iivanov, from: 2027-05-04, to: 2027-05-04}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("now", "assignee"),
+    [
+        (dt.datetime(2027, 5, 3, 21, 30, tzinfo=dt.UTC), "jsmith"),  # 00:30 on the 4th in Moscow: away
+        (dt.datetime(2027, 5, 4, 21, 30, tzinfo=dt.UTC), "iivanov"),  # 00:30 on the 5th in Moscow: back
+    ],
+)
+def test_least_open_skips_who_is_away_on_the_teams_day_when_the_firing_runs(
+    ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path, now: dt.datetime, assignee: str
+) -> None:
+    """Absences are days of the rule's calendar (Moscow), taken at the firing's time: not the UTC date, and
+    not the day the worker happens to run the test on."""
+    actx = with_automations(ctx, tmp_path / "rules", LEAST_OPEN)
+    tracker = actx.tracker("jira")
     new = tracker.create_issue(IssueDraft(Target("jira", "SUP", "Task"), "new", "b", "new")).key
-    today = dt.datetime.now(dt.UTC).date().isoformat()
-    spec = ConfigAssign.model_validate(
-        {"least_open": ["iivanov", "jsmith"], "absences": [{"user": "iivanov", "from": today, "to": today}]}
-    )
-    rule = nudge_rule(actions=(AssignAction(how="least_open", spec=spec, containers=("SUP",)),))
-    scan_rule(ctx, rule, MONDAY_1005, force=True)
-    [firing] = firings.of_rule(ctx.engine, "nudge")
-    assert run_firing_with(ctx, firing.id, MONDAY_1005, {"nudge": rule}) == "done"
-    assert tracker.get_state(new).assignee == "jsmith"
+    rule = rules_of(actx)["assign"]
+    scan_rule(actx, rule, now, force=True)
+    [firing] = firings.of_rule(actx.engine, "assign")
+    assert run_firing_with(actx, firing.id, now, {"assign": rule}) == "done"
+    assert tracker.get_state(new).assignee == assignee
 
 
 def test_duty_alert_asks_whether_the_issue_was_created_out_of_hours_not_whether_it_is_now(

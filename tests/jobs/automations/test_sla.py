@@ -20,6 +20,7 @@ from jobs.automations.sla import issue_clocks
 from jobs.automations.sla_gauges import STATES
 from jobs.context import Context, build_context
 from jobs.intake import accept_event
+from mappers.calendar import add_business_time, business_calendar
 from mappers.sla import SlaClock, SlaState
 from mappers.tracker_events import TrackerEvent
 from routes.app import create_app
@@ -292,7 +293,9 @@ def test_kaiten_a_pause_the_webhooks_name_by_column_id_moves_the_warning(
     clock = first_response(sctx, "kaiten", key)
     assert clock.started_at is not None and clock.warning_at is not None
     paused = clock.started_at + dt.timedelta(minutes=1)
-    resumed = paused + dt.timedelta(days=1)
+    # two working hours of pause: a calendar day from a Friday evening would be one working minute
+    calendar = business_calendar(sctx.config.calendar("default"))
+    resumed = add_business_time(calendar, paused, dt.timedelta(hours=2))
     journal_move(sctx, "kaiten", key, "102", paused)  # into "In progress", a pause column by title
     journal_move(sctx, "kaiten", key, "101", resumed)  # back to "To do"
     later = first_response(sctx, "kaiten", key, resumed).warning_at
