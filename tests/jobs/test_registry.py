@@ -98,6 +98,7 @@ def test_the_hub_registers_its_periodic_work_as_data(settings: Settings) -> None
         "sweep",
         "routes-sweep",
         "imap",
+        "events-reconcile",
         "automations-scan",
         "automations-sweep",
     ]
@@ -117,6 +118,7 @@ def test_only_the_lock_holder_runs_the_jobs(settings: Settings, redis: Redis) ->
         "sweep",
         "routes-sweep",
         "imap",
+        "events-reconcile",
         "automations-scan",
         "automations-sweep",
     }
