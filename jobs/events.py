@@ -46,6 +46,10 @@ _LIMIT_REASONS = {
 def handle_event(ctx: Context, entry: journal.Entry) -> str:
     """Act on one journaled tracker event; return the journal status it ends in."""
     event = TrackerEvent.model_validate_json(entry.body)
+    if _comment_journaled_before(ctx, entry, event):
+        reason = "the same comment was journaled before (its webhook, or polling reconciliation)"
+        journal.mark_ignored(ctx.engine, entry.id, reason, issue_key=event.issue_key)
+        return journal.IGNORED
     tracker = ctx.tracker(event.tracker)
     own = event.kind in COMMENT_KINDS and is_own_event(event, [tracker.own_user()])
     fire_for_event(ctx, tracker, event, own)  # automations first: own comments may be a customer's
@@ -62,6 +66,21 @@ def handle_event(ctx: Context, entry: journal.Entry) -> str:
         return _on_transition(ctx, entry, event, tracker, key)
     journal.mark_ignored(ctx.engine, entry.id, f"{event.kind}: nothing to do", issue_key=key)
     return journal.IGNORED
+
+
+def _comment_journaled_before(ctx: Context, entry: journal.Entry, event: TrackerEvent) -> bool:
+    """Whether an earlier journal entry holds the creation of this comment: only the first acts."""
+    if event.kind != "comment_created" or not event.comment_id:
+        return False
+    first = next(
+        (
+            mid
+            for mid, cid, _ in journal.comment_events(ctx.engine, entry.conversation_key)
+            if cid == event.comment_id
+        ),
+        entry.id,
+    )
+    return first != entry.id
 
 
 def _issue_key(tracker: Tracker, event: TrackerEvent) -> str | None:
