@@ -1,29 +1,55 @@
-"""Polling reconciliation: the comments a tracker's webhooks did not bring, found by reading what changed.
+"""Polling reconciliation: what a tracker's webhooks did not bring, found by reading what changed.
 
 A Kaiten tariff without webhooks, or a webhook lost on the way, would otherwise leave an engineer's
-answer unsent and the ``commented`` automations unfired. Every ``RECONCILE_EVERY`` seconds a job reads
-the issues of each tracker the rule file sends to, updated since the last pass (``updated_after``, with
-``OVERLAP`` for clocks and search lag), and journals each comment created since then that the journal
-does not hold, as the webhook would have (``accept_event``): the event job then answers the customer
-and fires the automations as usual. A comment is known by its id, whichever way it came: the event job
-acts on the first journaled event of a comment only (``jobs.events``), so a webhook arriving after its
-comment was reconciled does nothing twice. The first pass only records where it starts.
+answer unsent, a status unnotified and the event automations unfired. Every ``RECONCILE_EVERY`` seconds
+one job reads, per tracker the rule file sends to (``jira`` and ``kaiten``, when configured), the
+issues updated since its last successful pass less ``OVERLAP`` (clock skew, search lag, Jira's
+minute-precise JQL dates), page by page and with only the fields it needs, and journals each change
+it finds as its webhook would have been (``accept_event``); the event job then acts as usual
+(``mappers.reconcile`` says how each change keeps its webhook's identity, so a webhook and the poll
+for one change are acted on once, in either order):
+
+- **Jira**: one ``POST /search`` per page with ``fields=status,comment`` and ``expand=changelog``:
+  transitions, assignments and field edits (``changelog:<id>``) and new comments, with no call per
+  issue (``JiraTracker.changes_since``);
+- **Kaiten**: ``GET /cards?updated_after=…`` per page (``CardSearch.search``), the card compared with
+  its snapshot (what the hub last saw: Redis hash ``CARDS_KEY``); the comments of a card are read
+  only when its ``comments_total`` changed. Every request takes its turn from the token's shared rate
+  limiter (5/s), and every call goes through the tracker's circuit breaker: a pass that meets an open
+  circuit or an outage stops for that tracker and the next one reads again from the same watermark.
+
+The first pass of a tracker only records where it starts; a card is compared from its second sighting
+on. Comments are known by their id (``jobs.events`` acts on the first journaled creation of a comment).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
+from dataclasses import replace
 
 from redis import Redis
 from rq import Queue
 
 from config.targets import JiraTarget
-from connector.types import Comment, SearchQuery
+from connector.base import Tracker
+from connector.errors import TrackerUnavailable
+from connector.types import Comment, IssueRef, SearchQuery
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
 from jobs.intake import accept_event
 from jobs.queues import PERIODIC_QUEUE
+from mappers.reconcile import (
+    CARD_FIELDS,
+    CardSnapshot,
+    TrackerName,
+    after_webhook,
+    card_change_event,
+    card_snapshot,
+    comment_event,
+    jira_history_events,
+)
 from mappers.tracker_events import TrackerEvent
 from store import journal
 
@@ -32,8 +58,10 @@ log = logging.getLogger(__name__)
 RECONCILE_EVERY = 120.0  # seconds between passes
 OVERLAP = dt.timedelta(minutes=5)  # read back this far before the last pass: clocks, search lag
 WATERMARK_KEY = "hub:reconcile:{tracker}"
+CARDS_KEY = "hub:reconcile:kaiten:cards"  # card id -> CardSnapshot JSON
 WAITING_KEY = "hub:reconcile:waiting"  # a pass is queued: the scheduler does not queue a second
 RECONCILE_FUNC = "jobs.reconcile.reconcile_all"
+POLLED: tuple[TrackerName, ...] = ("jira", "kaiten")  # the trackers whose webhooks the hub takes
 
 
 def enqueue_reconcile(redis: Redis) -> bool:
@@ -47,60 +75,131 @@ def enqueue_reconcile(redis: Redis) -> bool:
 
 
 def reconcile_all() -> int:
-    """The RQ job: one pass over every tracker the rule file sends to; how many comments were journaled."""
+    """The RQ job: one pass over every polled tracker; how many events were journaled."""
     ctx = get_context()
     ctx.redis.delete(WAITING_KEY)
-    return sum(reconcile_tracker(ctx, name, utcnow()) for name in trackers_of(ctx))
+    journaled = 0
+    for name in trackers_of(ctx):
+        try:
+            journaled += reconcile_tracker(ctx, name, utcnow())
+        except TrackerUnavailable as exc:  # an open circuit included: the next pass reads from here
+            log.warning("reconcile.unavailable tracker=%s error=%s", name, type(exc).__name__)
+    return journaled
 
 
-def trackers_of(ctx: Context) -> dict[str, tuple[str, ...]]:
-    """Each tracker the rules send issues to, with its projects (boards)."""
-    found: dict[str, set[str]] = {}
+def trackers_of(ctx: Context) -> dict[TrackerName, tuple[str, ...]]:
+    """Each configured tracker the rules send issues to, with its projects (boards)."""
+    found: dict[TrackerName, set[str]] = {}
     for rule in ctx.config.rules:
         target = rule.target
+        name = target.tracker
+        if name not in POLLED or not _configured(ctx, name):
+            continue
         container = target.project if isinstance(target, JiraTarget) else str(target.board)
-        found.setdefault(target.tracker, set()).add(container)
+        found.setdefault(name, set()).add(container)
     return {name: tuple(sorted(containers)) for name, containers in found.items()}
 
 
-def reconcile_tracker(ctx: Context, name: str, now: dt.datetime) -> int:
-    """One pass over tracker ``name``: the comments created since the last pass that the journal lacks."""
+def _configured(ctx: Context, name: str) -> bool:
+    if name in ctx.config.trackers:
+        return True
+    settings = ctx.settings
+    return bool(settings.JIRA_URL) if name == "jira" else bool(settings.KAITEN_URL and settings.KAITEN_TOKEN)
+
+
+def reconcile_tracker(ctx: Context, name: TrackerName, now: dt.datetime) -> int:
+    """One pass over tracker ``name``: journal what changed since the last pass that the journal lacks;
+    the watermark moves to ``now`` (taken before reading) only when the pass went through."""
     since = _watermark(ctx.redis, name)
     if since is None:
         _set_watermark(ctx.redis, name, now)
         return 0
+    after = since - OVERLAP
+    containers = trackers_of(ctx).get(name, ())
     tracker = ctx.tracker(name)
-    query = SearchQuery(containers=trackers_of(ctx).get(name, ()), updated_after=since - OVERLAP)
-    journaled = 0
-    for state in tracker.search(query, fields=("status",)):
-        conversation = f"{name}:issue:{state.ref.key}"
-        known = {comment_id for _, comment_id, _ in journal.comment_events(ctx.engine, conversation)}
-        for comment in tracker.comments(state.ref.key):
-            if comment.id in known or comment.created is None or comment.created < since - OVERLAP:
-                continue
-            accept_event(ctx.engine, ctx.redis, _event(name, state.ref.key, comment), b"{}")
-            journaled += 1
+    if name == "kaiten":
+        journaled = _kaiten_pass(ctx, tracker, containers, after)
+    else:
+        journaled = _jira_pass(ctx, tracker, containers, after)
     _set_watermark(ctx.redis, name, now)
     if journaled:
-        log.info("reconcile.comments tracker=%s journaled=%d", name, journaled)
+        log.info("reconcile.journaled tracker=%s events=%d", name, journaled)
     return journaled
 
 
-def _event(tracker: str, key: str, comment: Comment) -> TrackerEvent:
-    return TrackerEvent(
-        tracker=tracker,  # type: ignore[arg-type]
-        kind="comment_created",
-        event_id=f"reconciled:comment:{comment.id}",
-        source_event="reconciled",
-        issue_key=key,
-        comment_id=comment.id,
-        comment_body=comment.body,
-        comment_author=comment.author,
-        comment_public=comment.public,
-        actor=comment.author,
-        actor_name=comment.author_name or None,
-        occurred_at=comment.created,
-    )
+def _jira_pass(ctx: Context, tracker: Tracker, containers: tuple[str, ...], after: dt.datetime) -> int:
+    journaled = 0
+    for changes in tracker.changes_since(containers, after):  # type: ignore[attr-defined]
+        comments = changes.comments if changes.comments_complete else tracker.comments(changes.ref.key)
+        events = [
+            *jira_history_events(changes, after),
+            *_new_comments(ctx, "jira", changes.ref, comments, after),
+        ]
+        journaled += _journal(ctx, events)
+    return journaled
+
+
+def _kaiten_pass(ctx: Context, tracker: Tracker, containers: tuple[str, ...], after: dt.datetime) -> int:
+    journaled = 0
+    query = SearchQuery(containers=containers, updated_after=after)
+    for state in tracker.search(query, fields=CARD_FIELDS):
+        card = state.ref.key
+        seen = card_snapshot(state)
+        before = card_snapshot_of(ctx.redis, card)
+        events: list[TrackerEvent] = []
+        if before is None or before.comments_total != seen.comments_total:
+            events += _new_comments(ctx, "kaiten", state.ref, tracker.comments(card), after)
+        journaled += _journal(ctx, events)
+        change = card_change_event(card, before, seen) if before is not None else None
+        polled = before.polled if before is not None else ""
+        unmoved = card_snapshot_of(ctx.redis, card) == before  # no webhook job told a change meanwhile
+        if change is not None and unmoved and _journal(ctx, [change]):
+            journaled, polled = journaled + 1, seen.updated
+        if before is None or before.at is None or (seen.at is not None and seen.at >= before.at):
+            ctx.redis.hset(CARDS_KEY, card, replace(seen, polled=polled).dumps())
+    return journaled
+
+
+def _new_comments(
+    ctx: Context, tracker: TrackerName, ref: IssueRef, comments: Iterable[Comment], after: dt.datetime
+) -> list[TrackerEvent]:
+    """The comments created since ``after`` that the journal holds no creation of."""
+    known = {cid for _, cid, _ in journal.comment_events(ctx.engine, conversations(tracker, ref.key, ref.id))}
+    return [
+        comment_event(tracker, ref, comment)
+        for comment in comments
+        if comment.id not in known and comment.created is not None and comment.created >= after
+    ]
+
+
+def _journal(ctx: Context, events: list[TrackerEvent]) -> int:
+    """Journal the events oldest first (one issue's events are handled in that order); how many were new."""
+    ordered = sorted(events, key=lambda e: e.occurred_at or dt.datetime.min.replace(tzinfo=dt.UTC))
+    return sum(not accept_event(ctx.engine, ctx.redis, event, b"{}").duplicate for event in ordered)
+
+
+def conversations(tracker: str, key: str | None, issue_id: str | None) -> list[str]:
+    """The conversation keys one issue's events may be journaled under (by key, or by id when a Jira
+    Server comment webhook names only the issue's id)."""
+    return list(dict.fromkeys(f"{tracker}:issue:{name}" for name in (key, issue_id) if name))
+
+
+# -- Kaiten card snapshots ---------------------------------------------------------------------------
+
+
+def card_snapshot_of(redis: Redis, card: str) -> CardSnapshot | None:
+    """What the hub last saw of a card (None: never seen)."""
+    raw = redis.hget(CARDS_KEY, card)
+    return CardSnapshot.loads(raw) if raw else None
+
+
+def webhook_told(redis: Redis, card: str, told: dict[str, object]) -> None:
+    """Record what a ``card:update`` webhook told of a card (``old`` merged with ``changes``), so the
+    next poll compares with it rather than find the same change again."""
+    before = card_snapshot_of(redis, card)
+    after = after_webhook(before, told)
+    if before is None or before.at is None or (after.at is not None and after.at >= before.at):
+        redis.hset(CARDS_KEY, card, after.dumps())
 
 
 def _watermark(redis: Redis, tracker: str) -> dt.datetime | None:

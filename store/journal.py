@@ -324,12 +324,13 @@ def entry_from_row(row: sa.Row[Any]) -> Entry:
     )
 
 
-def comment_events(engine: Engine, conversation_key: str) -> list[tuple[str, str, dt.datetime]]:
-    """The journaled comment creations of one issue's conversation: (message id, comment id, journaled
-    at), oldest first; what tells a webhook's comment from the same comment found by reconciliation."""
+def comment_events(engine: Engine, conversation_keys: Sequence[str]) -> list[tuple[str, str, dt.datetime]]:
+    """The journaled comment creations of one issue (its conversations: by key, and by id for a Jira
+    Server webhook that names only the id): (message id, comment id, journaled at), oldest first; what
+    tells a webhook's comment from the same comment found by polling reconciliation."""
     query = (
         sa.select(messages.c.id, messages.c.body, messages.c.created_at)
-        .where(messages.c.conversation_key == conversation_key, messages.c.kind == "comment_created")
+        .where(messages.c.conversation_key.in_(list(conversation_keys)), messages.c.kind == "comment_created")
         .order_by(messages.c.created_at, messages.c.id)
     )
     found: list[tuple[str, str, dt.datetime]] = []

@@ -4,23 +4,57 @@ the customer; a webhook that comes after its comment was reconciled (or before) 
 from __future__ import annotations
 
 import datetime as dt
+import io
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from config.settings import Settings
+from jobs.clock import utcnow
 from jobs.context import Context
 from jobs.deliver import deliver_with
 from jobs.reconcile import reconcile_tracker
+from routes import create_app
 from sandbox.server import RunningSandbox
+from store import automations as firings
 from store import journal
+from store.db import messages
+from tests.jobs.automations.conftest import with_automations
+from tests.jobs.automations.hooked import (
+    HOOK_SECRETS,
+    Delivery,
+    Hub,
+    hooked_jira,
+    hooked_kaiten,
+    jira_hub,
+    kaiten_hub,
+    replay,
+    settle,
+)
+from tests.jobs.automations.test_linked import jira
+from tests.jobs.automations.test_recipe_matrix import kaiten_ctx, run_all, team_messages, waiting_card
+from tests.jobs.conftest import drain
 from tests.jobs.test_events import (
     comment_webhook,
     ectx,
     engineer_comment,
+    move,
     open_issue,
     post_hook,
     sent_messages,
 )
+from tests.jobs.test_kaiten_delivery import delivered, kaiten_sandbox, kctx
 from tests.mappers.factories import telegram_message
+from tests.sandboxes import flush
 
-__all__ = ["ectx"]  # the fixture, shared with the webhook tests
+# the fixtures, shared with the webhook and automation tests
+__all__ = ["ectx", "hooked_jira", "hooked_kaiten", "jira_hub", "kaiten_hub", "kaiten_sandbox", "kctx"]
 
 
 def pending_events(ctx: Context) -> list[str]:
@@ -72,3 +106,168 @@ def test_a_comment_its_webhook_brought_is_not_journaled_again(
     assert [m["text"] for m in sent_messages(telegram_sandbox) if m["chat_id"] == 4444] == [
         "A new mouse is on its way."
     ]
+
+
+# -- transitions, assignments, Kaiten: webhooks lost on the way, late, or never sent ------------------
+
+
+@dataclass
+class LossyHub(Hub):
+    """The hub's webhook port, where deliveries are lost while ``losing`` (the tracker sent them; the
+    hub never saw them); ``replay`` brings one late."""
+
+    losing: bool = False
+
+
+@pytest.fixture
+def hub(settings: Settings) -> Iterator[LossyHub]:
+    app = create_app(settings.model_copy(update=HOOK_SECRETS))
+    found = LossyHub("")
+
+    def lossy(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/hooks/"):
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            headers = {
+                k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")
+            }
+            headers["Content-Type"] = environ.get("CONTENT_TYPE", "application/json")
+            found.received.append(
+                Delivery(environ["PATH_INFO"], environ.get("QUERY_STRING", ""), headers, body)
+            )
+            if found.losing:
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"lost"]
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, lossy, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    found.url = f"http://127.0.0.1:{server.server_port}"
+    yield found
+    server.shutdown()
+
+
+def lost(hub: LossyHub, sandbox: RunningSandbox, change: Callable[[], None]) -> list[Delivery]:
+    """Make ``change`` with its webhooks lost; the deliveries the hub never saw."""
+    flush(sandbox)
+    seen = len(hub.received)
+    hub.losing = True
+    try:
+        change()
+        flush(sandbox)
+    finally:
+        hub.losing = False
+    return hub.received[seen:]
+
+
+def customer_messages(telegram: str, chat_id: int) -> list[str]:
+    return [m["text"] for m in sent_messages(telegram) if m["chat_id"] == chat_id]
+
+
+ASSIGNED_RULE = """
+  - name: on-assignment
+    trigger: {event: assigned}
+    actions: [{set: {labels: [assigned-once]}}]
+"""
+
+
+def test_jira_a_lost_transition_and_a_lost_assignment_are_acted_on_once_when_their_webhooks_come_late(
+    jira_hub: Context, hooked_jira: RunningSandbox, hub: LossyHub, telegram_sandbox: str, tmp_path: Path
+) -> None:
+    ctx = with_automations(jira_hub, tmp_path / "rules", ASSIGNED_RULE)
+    key = open_issue(ctx, telegram_message("printer on fire", chat_id=4501))
+    settle(ctx, hooked_jira)
+    assert reconcile_tracker(ctx, "jira", utcnow()) == 0  # the first pass records where it starts
+
+    def work() -> None:
+        move(hooked_jira, key, "In Progress")
+        jira(hooked_jira, "PUT", f"/issue/{key}/assignee", json={"name": "jsmith"})
+
+    late = lost(hub, hooked_jira, work)
+    assert len(late) == 2
+    assert reconcile_tracker(ctx, "jira", utcnow()) == 2  # the transition and the assignment
+    assert settle(ctx, hooked_jira) == ["done"]  # the assigned rule, once
+    [notice] = customer_messages(telegram_sandbox, 4501)
+    assert key in notice
+    for delivery in late:  # the webhooks come after all: the same changelog ids, journaled already
+        assert replay(hub, delivery).json()["duplicate"] is True
+    assert reconcile_tracker(ctx, "jira", utcnow()) == 0
+    assert settle(ctx, hooked_jira) == []
+    assert [f.rule for f in firings.history(ctx.engine, key)] == ["on-assignment"]
+    assert len(customer_messages(telegram_sandbox, 4501)) == 1
+    assert firings.journaled_history(ctx.engine, "jira", [key])[key].first_assigned is not None  # SLA
+
+
+def test_jira_a_transition_its_webhook_brought_is_not_journaled_again_by_the_poll(
+    jira_hub: Context, hooked_jira: RunningSandbox, hub: LossyHub, telegram_sandbox: str
+) -> None:
+    key = open_issue(jira_hub, telegram_message("scanner jams", chat_id=4502))
+    settle(jira_hub, hooked_jira)
+    reconcile_tracker(jira_hub, "jira", utcnow())
+    move(hooked_jira, key, "In Progress")
+    settle(jira_hub, hooked_jira)
+    assert len(customer_messages(telegram_sandbox, 4502)) == 1
+    assert reconcile_tracker(jira_hub, "jira", utcnow()) == 0
+    assert len(customer_messages(telegram_sandbox, 4502)) == 1
+
+
+def test_kaiten_a_lost_move_is_acted_on_once_and_its_late_webhook_does_nothing(
+    kaiten_hub: Context, hooked_kaiten: RunningSandbox, hub: LossyHub, telegram_sandbox: str
+) -> None:
+    key = open_issue(kaiten_hub, telegram_message("mouse broken", chat_id=4503))
+    settle(kaiten_hub, hooked_kaiten)
+    reconcile_tracker(kaiten_hub, "kaiten", utcnow())  # where it starts
+    reconcile_tracker(kaiten_hub, "kaiten", utcnow())  # the card, as the hub first sees it
+    tracker = kaiten_hub.tracker("kaiten")
+
+    def work() -> None:
+        tracker.transition(key, "Waiting for customer")
+        tracker.update_fields(key, {"title": "mouse broken (left button)"})  # a later change of the card
+
+    late = lost(hub, hooked_kaiten, work)
+    assert reconcile_tracker(kaiten_hub, "kaiten", utcnow()) == 1
+    drain(kaiten_hub)
+    [notice] = customer_messages(telegram_sandbox, 4503)
+    assert key in notice
+    answers = [replay(hub, delivery) for delivery in late]
+    assert all(a.status_code in (200, 202) for a in answers)
+    drain(kaiten_hub)
+    assert len(customer_messages(telegram_sandbox, 4503)) == 1
+    assert reconcile_tracker(kaiten_hub, "kaiten", utcnow()) == 0
+    moves = [e for e in journal_events(kaiten_hub, key) if e[0] == "issue_transitioned"]
+    assert [status for _, status, _ in moves].count("delivered") == 1
+
+
+def journal_events(ctx: Context, key: str) -> list[tuple[str, str, str | None]]:
+    """(kind, status, reason) of the issue's journaled tracker events, oldest first."""
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(messages.c.kind, messages.c.status, messages.c.reason)
+            .where(messages.c.conversation_key == f"kaiten:issue:{key}")
+            .order_by(messages.c.created_at)
+        ).all()
+    return [(str(k), str(s), r) for k, s, r in rows]
+
+
+def test_kaiten_without_webhooks_the_poll_brings_replies_moves_and_assignments_and_customer_replied_fires(
+    kctx: Context, kaiten_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    k = kaiten_ctx(kctx)
+    reconcile_tracker(k, "kaiten", utcnow())  # where it starts
+    key, tracker = waiting_card(k, "still broken")
+    reconcile_tracker(k, "kaiten", utcnow())  # the card, as the hub first sees it
+    tracker.assign(key, "2")
+    assert reconcile_tracker(k, "kaiten", utcnow()) == 1
+    assert pending_events(k) == ["ignored"]  # an assignment: for the rules and the SLA, not the customer
+    assert firings.journaled_history(k.engine, "kaiten", [key])[key].first_assigned is not None  # SLA
+    delivered(k, telegram_message("it is still broken after the update"))  # the hub's comment
+    assert reconcile_tracker(k, "kaiten", utcnow()) == 1
+    assert pending_events(k) == ["ignored"]  # the hub's own comment: fires the rule, nothing to send
+    assert run_all(k, "customer-replied", utcnow()) == [key]
+    assert tracker.get_state(key).status == "In progress"
+    assert len([t for t in team_messages(telegram_sandbox) if f"The customer replied on {key}" in t]) == 1
+    reconcile_tracker(k, "kaiten", utcnow())  # the rule's own move and comment, as webhooks would tell
+    pending_events(k)
+    assert reconcile_tracker(k, "kaiten", utcnow()) == 0
+    assert len(firings.of_rule(k.engine, "customer-replied")) == 1
