@@ -48,7 +48,9 @@ from mappers.reconcile import (
     card_change_event,
     card_snapshot,
     comment_event,
+    first_base,
     jira_history_events,
+    needs_comments,
 )
 from mappers.tracker_events import TrackerEvent
 from store import journal
@@ -146,11 +148,10 @@ def _kaiten_pass(ctx: Context, tracker: Tracker, containers: tuple[str, ...], af
         card = state.ref.key
         seen = card_snapshot(state)
         before = card_snapshot_of(ctx.redis, card)
-        events: list[TrackerEvent] = []
-        if before is None or before.comments_total != seen.comments_total:
-            events += _new_comments(ctx, "kaiten", state.ref, tracker.comments(card), after)
-        journaled += _journal(ctx, events)
-        change = card_change_event(card, before, seen) if before is not None else None
+        if needs_comments(before, seen):
+            journaled += _journal(ctx, _new_comments(ctx, "kaiten", state.ref, tracker.comments(card), after))
+        base = before if before is not None else first_base(state, seen, after)
+        change = card_change_event(card, base, seen) if base is not None else None
         polled = before.polled if before is not None else ""
         unmoved = card_snapshot_of(ctx.redis, card) == before  # no webhook job told a change meanwhile
         if change is not None and unmoved and _journal(ctx, [change]):

@@ -85,7 +85,16 @@ def comment_event(tracker: TrackerName, ref: IssueRef, comment: Comment) -> Trac
 
 # -- Kaiten ------------------------------------------------------------------------------------------
 
-CARD_FIELDS = ("column_id", "state", "condition", "properties", "updated", "comments_total")
+CARD_FIELDS = (
+    "column_id",
+    "state",
+    "condition",
+    "properties",
+    "updated",
+    "comments_total",
+    "created",
+    "last_moved_at",
+)
 _COMPARED = ("column_id", "state", "condition", "properties", "responsible_id")
 
 
@@ -137,6 +146,25 @@ def card_snapshot(state: IssueState) -> CardSnapshot:
     return CardSnapshot(
         str(state.fields.get("updated") or ""), values, total if isinstance(total, int) else None
     )
+
+
+def first_base(state: IssueState, seen: CardSnapshot, after: dt.datetime) -> CardSnapshot | None:
+    """What a card seen for the first time is compared with: a card created since ``after`` that has
+    moved since (``last_moved_at`` later than ``created``) moved from a column the hub never saw, which
+    is a move all the same; None: any other card is taken as it is."""
+    created, moved = iso_time(state.fields.get("created")), iso_time(state.fields.get("last_moved_at"))
+    if created is None or moved is None or created < after or moved <= created:
+        return None
+    unseen = {**seen.values, "column_id": None, "state": None}
+    return CardSnapshot(str(state.fields.get("created")), unseen, seen.comments_total)
+
+
+def needs_comments(before: CardSnapshot | None, seen: CardSnapshot) -> bool:
+    """Whether a card's comments are read: first seen, its ``comments_total`` changed, or the list does
+    not give the count and the card changed."""
+    if before is None or before.comments_total != seen.comments_total:
+        return True
+    return seen.comments_total is None and seen.updated != before.updated
 
 
 def card_change_event(card_id: str, before: CardSnapshot, now: CardSnapshot) -> TrackerEvent | None:

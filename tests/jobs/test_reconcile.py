@@ -249,6 +249,13 @@ def test_kaiten_a_lost_move_is_acted_on_once_and_its_late_webhook_does_nothing(
     assert [f.rule for f in firings.history(ctx.engine, key)] == ["on-move"]
     assert len(customer_messages(telegram_sandbox, 4503)) == 1
     assert reconcile_tracker(ctx, "kaiten", utcnow()) == 0
+    # a move its webhook brought, then a change whose webhook is lost: the poll finds no second move
+    tracker.transition(key, "In progress")
+    assert settle(ctx, hooked_kaiten) == ["done"]
+    lost(hub, hooked_kaiten, lambda: tracker.update_fields(key, {"title": "mouse fixed?"}))
+    assert reconcile_tracker(ctx, "kaiten", utcnow()) == 0
+    assert settle(ctx, hooked_kaiten) == []
+    assert [f.rule for f in firings.history(ctx.engine, key)] == ["on-move", "on-move"]
 
 
 def test_kaiten_without_webhooks_the_poll_brings_replies_moves_and_assignments_and_customer_replied_fires(
@@ -257,7 +264,8 @@ def test_kaiten_without_webhooks_the_poll_brings_replies_moves_and_assignments_a
     k = kaiten_ctx(kctx)
     reconcile_tracker(k, "kaiten", utcnow())  # where it starts
     key, tracker = waiting_card(k, "still broken")
-    reconcile_tracker(k, "kaiten", utcnow())  # the card, as the hub first sees it
+    assert reconcile_tracker(k, "kaiten", utcnow()) == 1  # first seen: moved since its creation
+    assert pending_events(k) == ["delivered"]  # the customer hears of "Waiting for customer"
     tracker.assign(key, "2")
     assert reconcile_tracker(k, "kaiten", utcnow()) == 1
     assert pending_events(k) == ["ignored"]  # an assignment: for the rules and the SLA, not the customer
