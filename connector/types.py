@@ -244,6 +244,7 @@ class IssueChanges:
     histories: tuple[dict[str, Any], ...] = ()
     comments: tuple[Comment, ...] = ()
     comments_complete: bool = True
+    histories_complete: bool = True  # Cloud's search gives the latest 40 histories of an issue at most
 
 
 @dataclass(frozen=True)

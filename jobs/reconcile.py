@@ -36,7 +36,6 @@ from config.targets import JiraTarget
 from connector.base import Tracker
 from connector.errors import TrackerUnavailable
 from connector.types import Comment, IssueRef, SearchQuery
-from jobs.clock import utcnow
 from jobs.context import Context, get_context
 from jobs.intake import accept_event
 from jobs.queues import PERIODIC_QUEUE
@@ -47,6 +46,7 @@ from mappers.reconcile import (
     after_webhook,
     card_change_event,
     card_snapshot,
+    changelog_cut,
     comment_event,
     first_base,
     jira_history_events,
@@ -83,7 +83,7 @@ def reconcile_all() -> int:
     journaled = 0
     for name in trackers_of(ctx):
         try:
-            journaled += reconcile_tracker(ctx, name, utcnow())
+            journaled += reconcile_tracker(ctx, name, journal.utcnow())
         except TrackerUnavailable as exc:  # an open circuit included: the next pass reads from here
             log.warning("reconcile.unavailable tracker=%s error=%s", name, type(exc).__name__)
     return journaled
@@ -111,7 +111,9 @@ def _configured(ctx: Context, name: str) -> bool:
 
 def reconcile_tracker(ctx: Context, name: TrackerName, now: dt.datetime) -> int:
     """One pass over tracker ``name``: journal what changed since the last pass that the journal lacks;
-    the watermark moves to ``now`` (taken before reading) only when the pass went through."""
+    the watermark moves to ``now`` (taken before reading) only when the pass went through. ``now`` is
+    the wall clock, never the automations' (``jobs.clock``, which the fault suite moves hours ahead):
+    it is compared with the tracker's own timestamps."""
     since = _watermark(ctx.redis, name)
     if since is None:
         _set_watermark(ctx.redis, name, now)
@@ -132,6 +134,12 @@ def reconcile_tracker(ctx: Context, name: TrackerName, now: dt.datetime) -> int:
 def _jira_pass(ctx: Context, tracker: Tracker, containers: tuple[str, ...], after: dt.datetime) -> int:
     journaled = 0
     for changes in tracker.changes_since(containers, after):  # type: ignore[attr-defined]
+        if changelog_cut(changes, after):
+            log.warning(
+                "reconcile.changelog-cut tracker=jira issue=%s histories=%d",
+                changes.ref.key,
+                len(changes.histories),
+            )
         comments = changes.comments if changes.comments_complete else tracker.comments(changes.ref.key)
         events = [
             *jira_history_events(changes, after),

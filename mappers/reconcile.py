@@ -63,6 +63,13 @@ def jira_history_events(changes: IssueChanges, after: dt.datetime) -> list[Track
     return found
 
 
+def changelog_cut(changes: IssueChanges, after: dt.datetime) -> bool:
+    """Whether histories made since ``after`` may be missing: the changelog was cut and even its
+    oldest history given is that recent."""
+    times = [t for t in (_jira_time(h.get("created")) for h in changes.histories) if t is not None]
+    return not changes.histories_complete and (not times or min(times) >= after)
+
+
 def comment_event(tracker: TrackerName, ref: IssueRef, comment: Comment) -> TrackerEvent:
     """A comment the poll found, as its ``comment_created`` webhook would be read."""
     return TrackerEvent(

@@ -325,7 +325,9 @@ class JiraTracker(JiraParts):
         ``expand=changelog`` (REST v2 ``search``; an issue's ``changelog`` is ``{startAt, maxResults,
         total, histories[{id, author, created, items[{field, fieldtype, fieldId, from, fromString, to,
         toString}]}]}``, the items a ``jira:issue_updated`` webhook carries). Nothing is read per issue;
-        an issue whose comment page is not whole says so (``comments_complete``)."""
+        an issue whose comment page is not whole says so (``comments_complete``), and one whose
+        changelog is cut (``histories_complete``: Cloud's enhanced search returns an issue's latest 40
+        histories at most, per faros-ai/airbyte-connectors#2003's migration notes; Data Center all)."""
         query = SearchQuery(containers=tuple(containers), updated_after=since)
         jql = to_jql(query, tz=self.jql_timezone, bounded=self.is_cloud)
         for issue in issue_pages(
@@ -333,13 +335,15 @@ class JiraTracker(JiraParts):
         ):
             comments = (issue.get("fields") or {}).get("comment") or {}
             listed = [c for c in comments.get("comments") or [] if isinstance(c, dict)]
-            histories = (issue.get("changelog") or {}).get("histories") or []
+            changelog = issue.get("changelog") or {}
+            histories = changelog.get("histories") or []
             yield IssueChanges(
                 ref=self._ref(str(issue.get("key")), str(issue.get("id"))),
                 issue=issue,
                 histories=tuple(h for h in histories if isinstance(h, dict)),
                 comments=tuple(comment_from(c) for c in listed),
                 comments_complete=int(comments.get("total") or 0) <= len(listed),
+                histories_complete=int(changelog.get("total") or 0) <= len(histories),
             )
 
     def link_types(self) -> list[LinkType]:

@@ -404,8 +404,8 @@ def issue_json(
 
 def changelog_json(row: sqlite3.Row, conn: sqlite3.Connection) -> dict[str, Any]:
     """``expand=changelog`` on an issue or a search: ``{startAt, maxResults, total, histories[]}``, each
-    history ``{id, author, created, items}`` (REST v2 ``Changelog``; a search answer carries at most the
-    issue's last 100 histories on Cloud, all of them here)."""
+    history ``{id, author, created, items}`` (REST v2 ``Changelog``; Cloud's search cuts it to the
+    latest 40 histories, this look-alike gives all of them)."""
     rows = conn.execute(
         "SELECT id, author, created, items FROM changelog WHERE issue_id = ? ORDER BY id", (row["id"],)
     ).fetchall()

@@ -16,7 +16,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from config.settings import Settings
-from jobs.clock import utcnow
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.reconcile import reconcile_tracker
@@ -24,6 +23,7 @@ from routes import create_app
 from sandbox.server import RunningSandbox
 from store import automations as firings
 from store import journal
+from store.journal import utcnow
 from tests.conftest import REPO_ROOT
 from tests.jobs.automations.conftest import with_automations
 from tests.jobs.automations.hooked import (
