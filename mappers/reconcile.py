@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from connector.types import Comment, IssueChanges, IssueRef, IssueState
 from mappers.errors import AnomalousPayload, UnsupportedEvent
-from mappers.kaiten_events import parse_kaiten_webhook
+from mappers.kaiten_events import iso_time, parse_kaiten_webhook
 from mappers.tracker_events import TrackerEvent, parse_jira_webhook
 
 RECONCILED = "reconciled"  # the delivery_id of an event the poll journaled (a webhook's is its own)
@@ -215,17 +215,6 @@ def covers(snapshot: CardSnapshot | None, event: TrackerEvent) -> bool:
 
 def _not_after(now: CardSnapshot, before: CardSnapshot) -> bool:
     return now.at is not None and before.at is not None and now.at <= before.at
-
-
-def iso_time(value: object) -> dt.datetime | None:
-    """An ISO 8601 time (Kaiten's ``2026-12-07T05:47:12.123Z``) as an aware moment."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _jira_time(value: object) -> dt.datetime | None:

@@ -4,22 +4,13 @@ the customer; a webhook that comes after its comment was reconciled (or before) 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import shutil
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pytest
-from werkzeug.serving import make_server
-
-from config.settings import Settings
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
 from jobs.reconcile import reconcile_tracker
-from routes import create_app
 from sandbox.server import RunningSandbox
 from store import automations as firings
 from store import journal
@@ -27,11 +18,11 @@ from store.journal import utcnow
 from tests.conftest import REPO_ROOT
 from tests.jobs.automations.conftest import with_automations
 from tests.jobs.automations.hooked import (
-    HOOK_SECRETS,
     Delivery,
     Hub,
     hooked_jira,
     hooked_kaiten,
+    hub,
     jira_hub,
     kaiten_hub,
     replay,
@@ -53,7 +44,7 @@ from tests.mappers.factories import telegram_message
 from tests.sandboxes import flush
 
 # the fixtures, shared with the webhook and automation tests
-__all__ = ["ectx", "hooked_jira", "hooked_kaiten", "jira_hub", "kaiten_hub", "kaiten_sandbox", "kctx"]
+__all__ = ["ectx", "hooked_jira", "hooked_kaiten", "hub", "jira_hub", "kaiten_hub", "kaiten_sandbox", "kctx"]
 
 
 def pending_events(ctx: Context) -> list[str]:
@@ -110,44 +101,7 @@ def test_a_comment_its_webhook_brought_is_not_journaled_again(
 # -- transitions, assignments, Kaiten: webhooks lost on the way, late, or never sent ------------------
 
 
-@dataclass
-class LossyHub(Hub):
-    """The hub's webhook port, where deliveries are lost while ``losing`` (the tracker sent them; the
-    hub never saw them); ``replay`` brings one late."""
-
-    losing: bool = False
-
-
-@pytest.fixture
-def hub(settings: Settings) -> Iterator[LossyHub]:
-    app = create_app(settings.model_copy(update=HOOK_SECRETS))
-    found = LossyHub("")
-
-    def lossy(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("PATH_INFO", "").startswith("/hooks/"):
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            environ["wsgi.input"] = io.BytesIO(body)
-            headers = {
-                k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")
-            }
-            headers["Content-Type"] = environ.get("CONTENT_TYPE", "application/json")
-            found.received.append(
-                Delivery(environ["PATH_INFO"], environ.get("QUERY_STRING", ""), headers, body)
-            )
-            if found.losing:
-                start_response("200 OK", [("Content-Type", "text/plain")])
-                return [b"lost"]
-        return app(environ, start_response)
-
-    server = make_server("127.0.0.1", 0, lossy, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    found.url = f"http://127.0.0.1:{server.server_port}"
-    yield found
-    server.shutdown()
-
-
-def lost(hub: LossyHub, sandbox: RunningSandbox, change: Callable[[], None]) -> list[Delivery]:
+def lost(hub: Hub, sandbox: RunningSandbox, change: Callable[[], None]) -> list[Delivery]:
     """Make ``change`` with its webhooks lost; the deliveries the hub never saw."""
     flush(sandbox)
     seen = len(hub.received)
@@ -172,7 +126,7 @@ ASSIGNED_RULE = """
 
 
 def test_jira_a_lost_transition_and_a_lost_assignment_are_acted_on_once_when_their_webhooks_come_late(
-    jira_hub: Context, hooked_jira: RunningSandbox, hub: LossyHub, telegram_sandbox: str, tmp_path: Path
+    jira_hub: Context, hooked_jira: RunningSandbox, hub: Hub, telegram_sandbox: str, tmp_path: Path
 ) -> None:
     ctx = with_automations(jira_hub, tmp_path / "rules", ASSIGNED_RULE)
     key = open_issue(ctx, telegram_message("printer on fire", chat_id=4501))
@@ -199,7 +153,7 @@ def test_jira_a_lost_transition_and_a_lost_assignment_are_acted_on_once_when_the
 
 
 def test_jira_a_transition_its_webhook_brought_is_not_journaled_again_by_the_poll(
-    jira_hub: Context, hooked_jira: RunningSandbox, hub: LossyHub, telegram_sandbox: str
+    jira_hub: Context, hooked_jira: RunningSandbox, hub: Hub, telegram_sandbox: str
 ) -> None:
     key = open_issue(jira_hub, telegram_message("scanner jams", chat_id=4502))
     settle(jira_hub, hooked_jira)
@@ -223,7 +177,7 @@ automations:
 
 
 def test_kaiten_a_lost_move_is_acted_on_once_and_its_late_webhook_does_nothing(
-    kaiten_hub: Context, hooked_kaiten: RunningSandbox, hub: LossyHub, telegram_sandbox: str, tmp_path: Path
+    kaiten_hub: Context, hooked_kaiten: RunningSandbox, hub: Hub, telegram_sandbox: str, tmp_path: Path
 ) -> None:
     (tmp_path / "hub.yaml").write_text(MOVED_RULE, encoding="utf-8")
     shutil.copytree(REPO_ROOT / "config" / "canned", tmp_path / "canned")
