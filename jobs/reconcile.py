@@ -61,13 +61,13 @@ RECONCILE_EVERY = 120.0  # seconds between passes
 OVERLAP = dt.timedelta(minutes=5)  # read back this far before the last pass: clocks, search lag
 WATERMARK_KEY = "hub:reconcile:{tracker}"
 CARDS_KEY = "hub:reconcile:kaiten:cards"  # card id -> CardSnapshot JSON
-WAITING_KEY = "hub:reconcile:waiting"  # a pass is queued: the scheduler does not queue a second
+WAITING_KEY = "hub:reconcile:waiting"  # a pass is queued or running: the scheduler does not queue a second
 RECONCILE_FUNC = "jobs.reconcile.reconcile_all"
 POLLED: tuple[TrackerName, ...] = ("jira", "kaiten")  # the trackers whose webhooks the hub takes
 
 
 def enqueue_reconcile(redis: Redis) -> bool:
-    """Queue a pass unless one is waiting (the flag lapses if its job was lost)."""
+    """Queue a pass unless one is waiting or running (the flag lapses if its job was lost or killed)."""
     if not redis.set(WAITING_KEY, "1", nx=True, ex=int(RECONCILE_EVERY * 5)):
         return False
     Queue(PERIODIC_QUEUE, connection=redis).enqueue(
@@ -77,15 +77,18 @@ def enqueue_reconcile(redis: Redis) -> bool:
 
 
 def reconcile_all() -> int:
-    """The RQ job: one pass over every polled tracker; how many events were journaled."""
+    """The RQ job: one pass over every polled tracker; how many events were journaled. The next pass is
+    queued only once this one ended, so a slow tracker never has two passes reading it at once."""
     ctx = get_context()
-    ctx.redis.delete(WAITING_KEY)
     journaled = 0
-    for name in trackers_of(ctx):
-        try:
-            journaled += reconcile_tracker(ctx, name, journal.utcnow())
-        except TrackerUnavailable as exc:  # an open circuit included: the next pass reads from here
-            log.warning("reconcile.unavailable tracker=%s error=%s", name, type(exc).__name__)
+    try:
+        for name in trackers_of(ctx):
+            try:
+                journaled += reconcile_tracker(ctx, name, journal.utcnow())
+            except TrackerUnavailable as exc:  # an open circuit included: the next pass reads from here
+                log.warning("reconcile.unavailable tracker=%s error=%s", name, type(exc).__name__)
+    finally:
+        ctx.redis.delete(WAITING_KEY)
     return journaled
 
 
@@ -106,7 +109,9 @@ def _configured(ctx: Context, name: str) -> bool:
     if name in ctx.config.trackers:
         return True
     settings = ctx.settings
-    return bool(settings.JIRA_URL) if name == "jira" else bool(settings.KAITEN_URL and settings.KAITEN_TOKEN)
+    if name == "jira":
+        return bool(settings.JIRA_URL)
+    return bool(settings.KAITEN_URL and settings.secret("KAITEN_TOKEN"))
 
 
 def reconcile_tracker(ctx: Context, name: TrackerName, now: dt.datetime) -> int:

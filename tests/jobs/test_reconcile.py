@@ -8,9 +8,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from config.settings import Settings
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
-from jobs.reconcile import reconcile_tracker
+from jobs.reconcile import enqueue_reconcile, reconcile_tracker, trackers_of
 from sandbox.server import RunningSandbox
 from store import automations as firings
 from store import journal
@@ -234,3 +235,29 @@ def test_kaiten_without_webhooks_the_poll_brings_replies_moves_and_assignments_a
     pending_events(k)
     assert reconcile_tracker(k, "kaiten", utcnow()) == 0
     assert len(firings.of_rule(k.engine, "customer-replied")) == 1
+
+
+BOTH = """
+rules:
+  - name: jira-side
+    when: {channel: email}
+    target: {tracker: jira, project: SUP}
+  - name: kaiten-side
+    target: {tracker: kaiten, board: 10, column: 101}
+"""
+
+
+def test_a_tracker_that_is_not_configured_is_not_polled_and_one_pass_is_queued_at_a_time(
+    settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "hub.yaml").write_text(BOTH, encoding="utf-8")
+    shutil.copytree(REPO_ROOT / "config" / "canned", tmp_path / "canned")
+    jira_only = settings.model_copy(
+        update={"HUB_CONFIG": tmp_path / "hub.yaml", "JIRA_URL": "http://jira.test"}
+    )
+    assert trackers_of(build_context(jira_only)) == {"jira": ("SUP",)}
+    kaiten = {"KAITEN_URL": "http://kaiten.test", "KAITEN_TOKEN": "t"}
+    both = build_context(jira_only.model_copy(update=kaiten))
+    assert trackers_of(both) == {"jira": ("SUP",), "kaiten": ("10",)}
+    assert enqueue_reconcile(both.redis) is True
+    assert enqueue_reconcile(both.redis) is False  # one waiting (or running) already
