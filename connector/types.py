@@ -233,6 +233,21 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
+class IssueChanges:
+    """An issue a search found updated, with what polling reconciliation replays of it: its JSON as a
+    webhook carries it (``id``, ``key``, ``fields.status``), its changelog histories (Jira
+    ``expand=changelog``: ``{id, author, created, items[]}``), and its comments (all of them when
+    ``comments_complete``)."""
+
+    ref: IssueRef
+    issue: dict[str, Any]
+    histories: tuple[dict[str, Any], ...] = ()
+    comments: tuple[Comment, ...] = ()
+    comments_complete: bool = True
+    histories_complete: bool = True  # Cloud's search gives the latest 40 histories of an issue at most
+
+
+@dataclass(frozen=True)
 class LinkType:
     """A kind of link between two issues, read as "source <outward> target", "target <inward> source"
     (Jira's ``issueLinkType``: Blocks, "blocks" / "is blocked by")."""

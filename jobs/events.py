@@ -13,6 +13,7 @@ rate-limited per issue and status and per customer (``jobs.notify_limits``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from zoneinfo import ZoneInfo
@@ -26,8 +27,10 @@ from jobs import canned as canned_jobs
 from jobs.automations.events import fire_for_event
 from jobs.context import Context
 from jobs.notify_limits import check_status_notification
+from jobs.reconcile import card_snapshot_of, conversations, webhook_told
 from jobs.replies import send_to_customer
 from mappers.markup import one_line
+from mappers.reconcile import RECONCILED, covers
 from mappers.replies_out import COMMENT_KINDS, customer_text, names_file
 from mappers.tracker_events import TrackerEvent, is_own_event
 from store import journal, leases, links
@@ -47,6 +50,10 @@ def handle_event(ctx: Context, entry: journal.Entry) -> str:
     """Act on one journaled tracker event; return the journal status it ends in."""
     event = TrackerEvent.model_validate_json(entry.body)
     tracker = ctx.tracker(event.tracker)
+    reason = _acted_on_before(ctx, tracker, entry, event)
+    if reason is not None:
+        journal.mark_ignored(ctx.engine, entry.id, reason, issue_key=event.issue_key)
+        return journal.IGNORED
     own = event.kind in COMMENT_KINDS and is_own_event(event, [tracker.own_user()])
     fire_for_event(ctx, tracker, event, own)  # automations first: own comments may be a customer's
     if own:
@@ -62,6 +69,42 @@ def handle_event(ctx: Context, entry: journal.Entry) -> str:
         return _on_transition(ctx, entry, event, tracker, key)
     journal.mark_ignored(ctx.engine, entry.id, f"{event.kind}: nothing to do", issue_key=key)
     return journal.IGNORED
+
+
+def _acted_on_before(ctx: Context, tracker: Tracker, entry: journal.Entry, event: TrackerEvent) -> str | None:
+    """Why this event is the second telling of a change (its webhook and polling reconciliation), or
+    None: a comment acts on its first journaled creation only; a Kaiten card's webhook is void once
+    the poll journaled that version of the card (``jobs.reconcile``). A change both tell alike (a Jira
+    changelog) is one journal row already."""
+    if event.kind == "comment_created" and event.comment_id:
+        key = event.issue_key or (tracker.get_state(event.issue_id).ref.key if event.issue_id else None)
+        created = journal.comment_events(ctx.engine, conversations(event.tracker, key, event.issue_id))
+        first = next((mid for mid, cid, _ in created if cid == event.comment_id), entry.id)
+        return None if first == entry.id else "the same comment was journaled before (webhook or poll)"
+    if event.tracker == "kaiten" and event.source_event == "card:update" and event.delivery_id != RECONCILED:
+        return _kaiten_card_webhook(ctx, entry, event)
+    return None
+
+
+def _kaiten_card_webhook(ctx: Context, entry: journal.Entry, event: TrackerEvent) -> str | None:
+    card = event.issue_key or ""
+    if covers(card_snapshot_of(ctx.redis, card), event):
+        return "polling reconciliation journaled this change of the card before its webhook came"
+    told = _webhook_card(ctx, entry)
+    if told is not None:
+        webhook_told(ctx.redis, card, told)
+    return None
+
+
+def _webhook_card(ctx: Context, entry: journal.Entry) -> dict[str, object] | None:
+    """The card a ``card:update`` webhook tells (``old`` with ``changes`` over it), from its raw body."""
+    raw = journal.get_blob(ctx.engine, entry.raw_blob_id) if entry.raw_blob_id else None
+    try:
+        data = json.loads(raw or b"{}").get("data") or {}
+    except (ValueError, AttributeError):
+        return None
+    old, changes = data.get("old"), data.get("changes")
+    return {**old, **changes} if isinstance(old, dict) and isinstance(changes, dict) else None
 
 
 def _issue_key(tracker: Tracker, event: TrackerEvent) -> str | None:

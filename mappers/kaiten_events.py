@@ -100,7 +100,7 @@ def _kaiten_comment(
         comment_body=text if isinstance(text, str) else None,
         comment_author=author_id,
         comment_public=(not internal) if isinstance(internal, bool) else None,
-        occurred_at=_iso_time(merged.get("updated")),
+        occurred_at=iso_time(merged.get("updated")),
         **base,
     )
 
@@ -117,7 +117,7 @@ def _kaiten_card_update(
         "event_id": f"{name}:{card_id}:{updated}",
         "issue_key": card_id,
         "issue_id": card_id,
-        "occurred_at": _iso_time(changes.get("updated")),
+        "occurred_at": iso_time(changes.get("updated")),
         "fields_changed": _changed_fields(old, changes),
     }
     if changes.get("condition") == _KAITEN_DELETED:
@@ -164,12 +164,13 @@ def _kaiten_card_added(name: str, card: Mapping[str, Any], base: dict[str, Any])
         issue_key=card_id,
         issue_id=card_id,
         status_to=scalar_text(card.get("column_id")),
-        occurred_at=_iso_time(card.get("created")),
+        occurred_at=iso_time(card.get("created")),
         **base,
     )
 
 
-def _iso_time(value: object) -> dt.datetime | None:
+def iso_time(value: object) -> dt.datetime | None:
+    """An ISO 8601 time (Kaiten's ``2026-12-07T05:47:12.123Z``) as an aware moment; None if not one."""
     if not isinstance(value, str):
         return None
     try:

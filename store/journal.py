@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import json
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -321,3 +322,21 @@ def entry_from_row(row: sa.Row[Any]) -> Entry:
         created_at=aware(data["created_at"]) or utcnow(),
         updated_at=aware(data["updated_at"]) or utcnow(),
     )
+
+
+def comment_events(engine: Engine, conversation_keys: Sequence[str]) -> list[tuple[str, str, dt.datetime]]:
+    """The journaled comment creations of one issue (its conversations: by key, and by id for a Jira
+    Server webhook that names only the id): (message id, comment id, journaled at), oldest first; what
+    tells a webhook's comment from the same comment found by polling reconciliation."""
+    query = (
+        sa.select(messages.c.id, messages.c.body, messages.c.created_at)
+        .where(messages.c.conversation_key.in_(list(conversation_keys)), messages.c.kind == "comment_created")
+        .order_by(messages.c.created_at, messages.c.id)
+    )
+    found: list[tuple[str, str, dt.datetime]] = []
+    with engine.connect() as conn:
+        for message_id, body, created in conn.execute(query):
+            comment_id = json.loads(body or "{}").get("comment_id")
+            if comment_id:
+                found.append((str(message_id), str(comment_id), aware(created) or utcnow()))
+    return found

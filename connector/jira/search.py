@@ -25,19 +25,27 @@ CLOUD_MAX_PAGE = 5000  # /search/jql: "It returns max 5000 issues" per page
 
 
 def issue_pages(
-    http: JiraClient, jql: str, fields: Sequence[str], page_size: int, *, cloud: bool
+    http: JiraClient, jql: str, fields: Sequence[str], page_size: int, *, cloud: bool, expand: str = ""
 ) -> Iterator[dict[str, Any]]:
-    """Every issue (its JSON with ``fields``) that ``jql`` finds, one request per page as they are read."""
+    """Every issue (its JSON with ``fields``) that ``jql`` finds, one request per page as they are read.
+
+    ``expand`` (e.g. ``changelog``) goes in the body as each API takes it: a list of names on Data
+    Center's ``POST /search`` (REST v2 ``SearchRequestBean.expand``), a comma-separated string on
+    Cloud's ``POST /search/jql`` (``SearchAndReconcileRequestBean.expand``)."""
     if cloud:
-        yield from _token_pages(http, jql, list(fields), max(1, min(page_size, CLOUD_MAX_PAGE)))
+        extra: dict[str, Any] = {"expand": expand} if expand else {}
+        yield from _token_pages(http, jql, list(fields), max(1, min(page_size, CLOUD_MAX_PAGE)), extra)
     else:
-        yield from _offset_pages(http, jql, list(fields), max(1, min(page_size, DC_MAX_PAGE)))
+        extra = {"expand": expand.split(",")} if expand else {}
+        yield from _offset_pages(http, jql, list(fields), max(1, min(page_size, DC_MAX_PAGE)), extra)
 
 
-def _offset_pages(http: JiraClient, jql: str, fields: list[str], size: int) -> Iterator[dict[str, Any]]:
+def _offset_pages(
+    http: JiraClient, jql: str, fields: list[str], size: int, extra: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
     start = 0
     while True:
-        body = {"jql": jql, "startAt": start, "maxResults": size, "fields": fields}
+        body = {"jql": jql, "startAt": start, "maxResults": size, "fields": fields, **extra}
         page = http.request("POST", "search", body=body) or {}
         issues = [i for i in page.get("issues") or [] if isinstance(i, dict)]
         yield from issues
@@ -46,11 +54,13 @@ def _offset_pages(http: JiraClient, jql: str, fields: list[str], size: int) -> I
             return
 
 
-def _token_pages(http: JiraClient, jql: str, fields: list[str], size: int) -> Iterator[dict[str, Any]]:
+def _token_pages(
+    http: JiraClient, jql: str, fields: list[str], size: int, extra: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
     token: str | None = None
     seen: set[str] = set()
     while True:
-        body: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": fields}
+        body: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": fields, **extra}
         if token:
             body["nextPageToken"] = token
         page = http.request("POST", "search/jql", body=body) or {}

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Unpack
 
 from redis import Redis
@@ -50,6 +50,7 @@ from connector.types import (
     Comment,
     FieldSchema,
     FieldSpec,
+    IssueChanges,
     IssueDraft,
     IssueRef,
     IssueState,
@@ -62,6 +63,7 @@ from connector.types import (
 log = logging.getLogger(__name__)
 
 COMMENT_PAGE = 100
+CHANGE_FIELDS = ("status", "comment")  # what polling reconciliation reads of an updated issue
 BULK_LIMIT = 50  # issues per POST /issue/bulk, Jira's documented maximum (Cloud and Data Center)
 DEFAULT_LINK_TYPE = "Relates"  # in every Jira's default link type scheme
 
@@ -314,6 +316,35 @@ class JiraTracker(JiraParts):
         wanted = state_fields(fields, False).split(",")
         pages = issue_pages(self, jql, wanted, page_size, cloud=self.is_cloud)
         return (issue_state(i, self._ref(str(i.get("key")), str(i.get("id"))), fields, False) for i in pages)
+
+    def changes_since(
+        self, containers: Sequence[str], since: datetime, *, page_size: int = 100
+    ) -> Iterator[IssueChanges]:
+        """The issues of ``containers`` updated since ``since``, page by page, each with its status, its
+        comments and its changelog, all in the search's own answer: ``fields=status,comment`` and
+        ``expand=changelog`` (REST v2 ``search``; an issue's ``changelog`` is ``{startAt, maxResults,
+        total, histories[{id, author, created, items[{field, fieldtype, fieldId, from, fromString, to,
+        toString}]}]}``, the items a ``jira:issue_updated`` webhook carries). Nothing is read per issue;
+        an issue whose comment page is not whole says so (``comments_complete``), and one whose
+        changelog is cut (``histories_complete``: Cloud's enhanced search returns an issue's latest 40
+        histories at most, per faros-ai/airbyte-connectors#2003's migration notes; Data Center all)."""
+        query = SearchQuery(containers=tuple(containers), updated_after=since)
+        jql = to_jql(query, tz=self.jql_timezone, bounded=self.is_cloud)
+        for issue in issue_pages(
+            self, jql, CHANGE_FIELDS, page_size, cloud=self.is_cloud, expand="changelog"
+        ):
+            comments = (issue.get("fields") or {}).get("comment") or {}
+            listed = [c for c in comments.get("comments") or [] if isinstance(c, dict)]
+            changelog = issue.get("changelog") or {}
+            histories = changelog.get("histories") or []
+            yield IssueChanges(
+                ref=self._ref(str(issue.get("key")), str(issue.get("id"))),
+                issue=issue,
+                histories=tuple(h for h in histories if isinstance(h, dict)),
+                comments=tuple(comment_from(c) for c in listed),
+                comments_complete=int(comments.get("total") or 0) <= len(listed),
+                histories_complete=int(changelog.get("total") or 0) <= len(histories),
+            )
 
     def link_types(self) -> list[LinkType]:
         """``GET /issueLinkType``, reused for ``schema_ttl`` seconds."""

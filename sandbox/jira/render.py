@@ -397,7 +397,28 @@ def issue_json(
         out["names"] = {name: defs[name].name for name in fields if name in defs}
     if "transitions" in expand:
         out["transitions"] = [transition_json(t, "fields" in expand) for t in available_transitions(row)]
+    if "changelog" in expand:
+        out["changelog"] = changelog_json(row, conn)
     return out
+
+
+def changelog_json(row: sqlite3.Row, conn: sqlite3.Connection) -> dict[str, Any]:
+    """``expand=changelog`` on an issue or a search: ``{startAt, maxResults, total, histories[]}``, each
+    history ``{id, author, created, items}`` (REST v2 ``Changelog``; Cloud's search cuts it to the
+    latest 40 histories, this look-alike gives all of them)."""
+    rows = conn.execute(
+        "SELECT id, author, created, items FROM changelog WHERE issue_id = ? ORDER BY id", (row["id"],)
+    ).fetchall()
+    histories = [
+        {
+            "id": str(h["id"]),
+            "author": user_json(h["author"]),
+            "created": h["created"],
+            "items": json.loads(h["items"]),
+        }
+        for h in rows
+    ]
+    return {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories}
 
 
 def transition_json(transition: Transition, with_fields: bool = False) -> dict[str, Any]:

@@ -106,6 +106,8 @@ def _params(default_fields: str) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise JiraError(400, ["The request body must be a JSON object."])
         params = {k: v for k, v in body.items() if v is not None}
+        if isinstance(params.get("expand"), list):  # Data Center's body names expands as a list
+            params["expand"] = ",".join(str(e) for e in params["expand"])
         raw = params.get("fields")
         fields = raw if isinstance(raw, list) else ([raw] if raw else None)
     else:

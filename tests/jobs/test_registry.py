@@ -97,6 +97,7 @@ HUB_JOBS = [
     "sweep",
     "routes-sweep",
     "imap",
+    "events-reconcile",
     "automations-scan",
     "automations-sweep",
 ]  # in the order they run within a tick

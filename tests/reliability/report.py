@@ -109,6 +109,7 @@ AUTOMATION_ORDER = [
     "two-schedulers",
     "tracker-outage-digest",
     "same-webhook-3x",
+    "polled-then-webhook-3x",
     "restart-after-3h",
     "worker-killed-mid-firing",
 ]
@@ -118,6 +119,8 @@ AUTOMATION_WHAT = {
     "two-schedulers": "two schedulers and two `automations run` at once, at the same due time",
     "tracker-outage-digest": "the tracker answers 503 to everything for 20 s as a digest falls due",
     "same-webhook-3x": "a comment with the rule's phrase on each issue, each webhook posted 3 times",
+    "polled-then-webhook-3x": "the same comments found first by polling reconciliation, then each "
+    "webhook posted 3 times",
     "restart-after-3h": "every process stopped for 3 h 20 min of the automations' clock, then restarted",
     "worker-killed-mid-firing": "a worker SIGKILLed between a firing's comment and saving it, three times",
 }

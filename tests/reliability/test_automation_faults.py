@@ -11,6 +11,7 @@ Results go to ``var/reliability/automations-*.json``; ``make reliability`` adds 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -33,6 +34,7 @@ from redis import Redis
 
 from jobs.automations.periodic import SCAN_FUNC
 from jobs.queues import PERIODIC_QUEUE
+from jobs.reconcile import WATERMARK_KEY, enqueue_reconcile
 from tests.conftest import REPO_ROOT
 from tests.jobs.test_events import ENGINEER, comment_webhook
 from tests.reliability.harness import PROJECT, HubOptions, HubUnderTest, busy_workers
@@ -366,44 +368,76 @@ def test_the_same_comment_webhook_three_times(tmp_path: Path) -> None:
     with node(tmp_path, NEXT_TASK) as hub:
         keys = seed_issues(hub, N, "webhooks")
         for key in keys:
-            response = requests.post(
-                f"{hub.jira_url}/rest/api/2/issue/{key}/comment",
-                json={"body": "Созвонились, следующая задача — обновить сделку"},
-                auth=ENGINEER,
-                timeout=30,
-            )
-            response.raise_for_status()
-            payload = comment_webhook(key, response.json())
-            body = json.dumps({**payload, "timestamp": int(time.time() * 1000)}).encode()
-            signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-            for _ in range(3):
-                answer = requests.post(
-                    f"{hub.hub_url}/hooks/jira",
-                    data=body,
-                    headers={"Content-Type": "application/json", "X-Hub-Signature": signature},
-                    timeout=30,
-                )
-                assert answer.status_code in (200, 202), answer.text
+            post_three_times(hub, comment_webhook(key, engineer_says_next_task(hub, key)))
         wait_for(all_done(hub, N), what="every follow-up created")
-        rows = stored_firings(hub)
-        follow_ups = Counter(
-            label
-            for issue in tracker_issues(hub)
-            if issue["fields"]["summary"] == "Актуализировать сделку"
-            for label in issue["fields"]["labels"]
-            if label.startswith("hub-auto-")
+        assert_exactly_once(follow_ups_tally(hub, keys, "same-webhook-3x", "each webhook posted 3 times"))
+
+
+def test_comments_found_by_polling_then_each_webhook_three_times(tmp_path: Path) -> None:
+    """Polling reconciliation journals the comments before their webhooks come (lost, then late, then
+    retried): each comment fires its rule once, whichever telling a worker reads first."""
+    with node(tmp_path, NEXT_TASK) as hub:
+        redis = Redis.from_url(hub.redis_url)
+        keys = seed_issues(hub, N, "polled")
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)  # a pass ran: the next reads from here
+        redis.set(WATERMARK_KEY.format(tracker="jira"), since.isoformat())
+        comments = {key: engineer_says_next_task(hub, key) for key in keys}
+        enqueue_reconcile(redis)  # or the scheduler's own pass, already waiting: either reads them all
+        wait_for(lambda: len(stored_firings(hub)) >= N, what="every comment found by the poll fired")
+        for key, comment in comments.items():
+            post_three_times(hub, comment_webhook(key, comment))
+        wait_for(all_done(hub, N), what="every follow-up created")
+        note = "comments journaled by polling reconciliation first, then each webhook posted 3 times"
+        assert_exactly_once(follow_ups_tally(hub, keys, "polled-then-webhook-3x", note))
+
+
+def engineer_says_next_task(hub: HubUnderTest, key: str) -> dict[str, Any]:
+    """An engineer's comment with the next-task phrase on ``key``; the comment as Jira answers it."""
+    response = requests.post(
+        f"{hub.jira_url}/rest/api/2/issue/{key}/comment",
+        json={"body": "Созвонились, следующая задача — обновить сделку"},
+        auth=ENGINEER,
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
+def post_three_times(hub: HubUnderTest, payload: dict[str, Any]) -> None:
+    """Post a signed Jira webhook three times, as a tracker retrying a delivery does."""
+    body = json.dumps({**payload, "timestamp": int(time.time() * 1000)}).encode()
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    for _ in range(3):
+        answer = requests.post(
+            f"{hub.hub_url}/hooks/jira",
+            data=body,
+            headers={"Content-Type": "application/json", "X-Hub-Signature": signature},
+            timeout=30,
         )
-        per_issue = Counter(row["issue_key"] for row in rows)
-        result = AutomationTally("same-webhook-3x", N, N)
-        result.firings, result.done = len(rows), sum(r["status"] == "done" for r in rows)
-        result.double = sum(c - 1 for c in per_issue.values() if c > 1) + sum(
-            c - 1 for c in follow_ups.values() if c > 1
-        )
-        result.missed = sum(1 for key in keys if per_issue[key] == 0) + sum(
-            1 for row in rows if follow_ups[f"hub-auto-{row['id']}-0"] == 0
-        )
-        result.notes.append(f"{N} comments with the phrase, each webhook posted 3 times")
-        assert_exactly_once(result)
+        assert answer.status_code in (200, 202), answer.text
+
+
+def follow_ups_tally(hub: HubUnderTest, keys: list[str], scenario: str, note: str) -> AutomationTally:
+    """One next-task firing and one follow-up issue (by its marker) per issue expected."""
+    rows = stored_firings(hub)
+    follow_ups = Counter(
+        label
+        for issue in tracker_issues(hub)
+        if issue["fields"]["summary"] == "Актуализировать сделку"
+        for label in issue["fields"]["labels"]
+        if label.startswith("hub-auto-")
+    )
+    per_issue = Counter(row["issue_key"] for row in rows)
+    result = AutomationTally(scenario, len(keys), len(keys))
+    result.firings, result.done = len(rows), sum(r["status"] == "done" for r in rows)
+    result.double = sum(c - 1 for c in per_issue.values() if c > 1) + sum(
+        c - 1 for c in follow_ups.values() if c > 1
+    )
+    result.missed = sum(1 for key in keys if per_issue[key] == 0) + sum(
+        1 for row in rows if follow_ups[f"hub-auto-{row['id']}-0"] == 0
+    )
+    result.notes.append(f"{len(keys)} comments with the phrase, {note}")
+    return result
 
 
 MID_FIRING_KILLS = 3

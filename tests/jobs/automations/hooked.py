@@ -57,10 +57,12 @@ class Delivery:
 
 @dataclass
 class Hub:
-    """The hub's URL and the webhooks it received, oldest first."""
+    """The hub's URL and the webhooks it received, oldest first; while ``losing``, a webhook is lost on
+    the way (recorded, answered 200, never seen by the hub: ``replay`` brings it late)."""
 
     url: str
     received: list[Delivery] = field(default_factory=list)
+    losing: bool = False
 
     def jira_hook(self) -> str:
         return f"{self.url}/hooks/jira"
@@ -91,6 +93,9 @@ def hub(settings: Settings) -> Iterator[Hub]:
             found.received.append(
                 Delivery(environ["PATH_INFO"], environ.get("QUERY_STRING", ""), headers, body)
             )
+            if found.losing:
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"lost"]
         return app(environ, start_response)
 
     server = make_server("127.0.0.1", 0, recording, threaded=True)
