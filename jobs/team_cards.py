@@ -16,10 +16,11 @@ import logging
 from typing import Any
 
 from connector.errors import TrackerError
+from jobs import csat as csat_jobs
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
 from jobs.queues import enqueue_reply
-from mappers import team_cards
+from mappers import csat, team_cards
 from mappers.route_links import NoSecretKey, route_link_url
 from mappers.team_cards import CardFacts, Press
 from store import journal, links, staff, staff_cards
@@ -83,6 +84,8 @@ def handle_press(update: dict[str, Any]) -> str:
     press = team_cards.parse_press(update)
     if press is None:
         return "malformed"
+    if press.data.startswith(csat.PREFIX):  # a customer's CSAT button
+        return csat_jobs.handle_press_with(get_context(), press, utcnow())
     return handle_press_with(get_context(), press, utcnow())
 
 

@@ -278,6 +278,9 @@ ratings = sa.Table(
     sa.Column("rated_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("comment", Text, nullable=True),
     sa.Column("commented_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("prompt_message_id", sa.BigInteger, nullable=True),  # Telegram: "reply to add a comment"
+    sa.Column("noted_at", sa.DateTime(timezone=True), nullable=True),  # the rating's effects are done
+    sa.Column("comment_noted_at", sa.DateTime(timezone=True), nullable=True),  # the comment's too
     sa.UniqueConstraint("tracker", "issue_key", "round", name="uq_ratings_issue_round"),
     sa.Index("ix_ratings_rated_at", "rated_at"),
     sa.Index("ix_ratings_status_due", "status", "due_at"),

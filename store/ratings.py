@@ -47,6 +47,9 @@ class Survey:
     rated_at: dt.datetime | None = None
     comment: str | None = None
     commented_at: dt.datetime | None = None
+    prompt_message_id: int | None = None
+    noted_at: dt.datetime | None = None
+    comment_noted_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,47 @@ def comment(engine: Engine, sid: str, text: str, now: dt.datetime) -> tuple[Surv
     return (_survey(row) if row is not None else None), done == 1
 
 
+def prompted(engine: Engine, sid: str, prompt_message_id: int) -> None:
+    """The Telegram message asking for a comment: a reply to it is the comment."""
+    with engine.begin() as conn:
+        conn.execute(ratings.update().where(ratings.c.id == sid).values(prompt_message_id=prompt_message_id))
+
+
+def on_telegram_message(engine: Engine, chat_id: int, message_id: int) -> Survey | None:
+    """The survey whose question or comment prompt is ``message_id`` in the chat ``chat_id``."""
+    query = sa.select(ratings).where(
+        ratings.c.channel == "telegram",
+        ratings.c.contact == str(chat_id),
+        sa.or_(ratings.c.telegram_message_id == message_id, ratings.c.prompt_message_id == message_id),
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _survey(row) if row is not None else None
+
+
+def noted(engine: Engine, sid: str, what: str, now: dt.datetime) -> None:
+    """The rating's (``what="rating"``) or the comment's (``"comment"``) effects are all done."""
+    column = "noted_at" if what == "rating" else "comment_noted_at"
+    with engine.begin() as conn:
+        conn.execute(ratings.update().where(ratings.c.id == sid).values({column: now}))
+
+
+def unnoted(engine: Engine, before: dt.datetime, limit: int = 100) -> list[Survey]:
+    """Ratings and comments given before ``before`` whose effects are not done (their job was lost)."""
+    query = (
+        sa.select(ratings)
+        .where(
+            sa.or_(
+                sa.and_(ratings.c.rated_at < before, ratings.c.noted_at.is_(None)),
+                sa.and_(ratings.c.commented_at < before, ratings.c.comment_noted_at.is_(None)),
+            )
+        )
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [_survey(row) for row in conn.execute(query)]
+
+
 def awaiting_comment(engine: Engine, channel: str, contact: str, since: dt.datetime) -> Survey | None:
     """The survey this contact rated at or after ``since`` and has not commented on yet, the latest."""
     query = (
@@ -268,4 +312,7 @@ def _survey(row: sa.Row[tuple[object, ...]]) -> Survey:
         rated_at=aware(row.rated_at),
         comment=row.comment,
         commented_at=aware(row.commented_at),
+        prompt_message_id=row.prompt_message_id,
+        noted_at=aware(row.noted_at),
+        comment_noted_at=aware(row.comment_noted_at),
     )

@@ -37,6 +37,9 @@ def upgrade() -> None:
         sa.Column("rated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("comment", sa.Text, nullable=True),
         sa.Column("commented_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("prompt_message_id", sa.BigInteger, nullable=True),
+        sa.Column("noted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("comment_noted_at", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("tracker", "issue_key", "round", name="uq_ratings_issue_round"),
     )
     op.create_index("ix_ratings_rated_at", "ratings", ["rated_at"])
