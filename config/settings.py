@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     # ones go (unset: nobody)
     TELEGRAM_SUPERVISORS_CHAT_ID: str | None = None
     TELEGRAM_KUDOS_CHAT_ID: str | None = None
+    HUB_CSAT_QUIET_MINUTES: int | None = Field(default=None, ge=0)  # the shipped csat's quiet_minutes (60)
     HUB_TEAM_EMAIL: str | None = None
 
     # mail

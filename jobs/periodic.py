@@ -50,7 +50,7 @@ SWEEP_EVERY = 5.0
 SWEEP_CHUNK = 1000  # due rows read, and their jobs looked up in one Redis script, at a time
 SWEEP_BUDGET = 2.0  # seconds of a tick the sweep may spend on a long backlog whose jobs were lost
 IMAP_EVERY = 60.0
-CSAT_EVERY = 30.0
+CSAT_EVERY = 10.0  # one indexed read of the due surveys
 SCHEDULER_LOCK = "hub:scheduler"
 
 
