@@ -32,6 +32,7 @@ from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.types import IssueState
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
+from jobs.presses import answer_press
 from jobs.queues import enqueue_once
 from jobs.replies import send_to_customer
 from mappers import csat
@@ -192,12 +193,7 @@ def _ask_telegram(ctx: Context, survey: Survey, link: Link, scores: dict[int, st
 
 def handle_press_with(ctx: Context, press: Press, now: dt.datetime) -> str:
     """A press on a survey's button (the team bot's press job hands it here): carried out, answered."""
-    outcome, answer = _press(ctx, press, now)
-    log.info("csat.press outcome=%s telegram_user=%s update_id=%s", outcome, press.user_id, press.update_id)
-    client = ctx.telegram
-    if client is not None:
-        client.answer_callback_query(press.query_id, answer, show_alert=outcome == "refused")
-    return outcome
+    return answer_press(ctx, press, "csat", *_press(ctx, press, now))
 
 
 def _press(ctx: Context, press: Press, now: dt.datetime) -> tuple[str, str]:

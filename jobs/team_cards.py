@@ -19,6 +19,7 @@ from connector.errors import TrackerError
 from jobs import csat as csat_jobs
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
+from jobs.presses import answer_press
 from jobs.queues import enqueue_reply
 from mappers import csat, team_cards
 from mappers.route_links import NoSecretKey, route_link_url
@@ -90,12 +91,7 @@ def handle_press(update: dict[str, Any]) -> str:
 
 
 def handle_press_with(ctx: Context, press: Press, now: dt.datetime) -> str:
-    outcome, answer = _take(ctx, press, now)
-    log.info("cards.press outcome=%s telegram_user=%s update_id=%s", outcome, press.user_id, press.update_id)
-    client = ctx.telegram
-    if client is not None:
-        client.answer_callback_query(press.query_id, answer, show_alert=outcome == "refused")
-    return outcome
+    return answer_press(ctx, press, "cards", *_take(ctx, press, now))
 
 
 def _take(ctx: Context, press: Press, now: dt.datetime) -> tuple[str, str]:
