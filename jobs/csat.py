@@ -230,7 +230,7 @@ def _press(ctx: Context, press: Press, now: dt.datetime) -> tuple[str, str]:
             press.chat_id, texts["comment_prompt"], reply_markup=csat.comment_prompt_markup(language)
         )
         ratings.prompted(ctx.engine, survey.id, prompt)
-    note_with(ctx, survey.id, now)
+    queue_note(ctx, survey.id)
     return "rated", thanks
 
 
@@ -254,11 +254,17 @@ def handle_comment_with(ctx: Context, reply: StaffReply, now: dt.datetime) -> st
     if client is not None:
         thanks = csat.texts(link.language if link else None)["comment_thanks"]
         client.send_message(reply.chat_id, thanks, reply_to_message_id=reply.message_id)
-    note_with(ctx, survey.id, now)
+    queue_note(ctx, survey.id)
     return "commented"
 
 
 # --- effects -------------------------------------------------------------------------------------
+
+
+def queue_note(ctx: Context, survey_id: str) -> None:
+    """The effects of a new rating or comment, in their own job: a press is answered without waiting
+    for the tracker, and a tracker that is down delays the effects, not the answer."""
+    enqueue_once(ctx.redis, "jobs.csat.note", survey_id, job_id=f"csat-note-{survey_id}")
 
 
 def note(survey_id: str) -> str:
