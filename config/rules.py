@@ -19,6 +19,7 @@ from config.automations import Automation, check_automations
 from config.base import Localized, Strict
 from config.calendars import Calendars, CalendarSpec, ZoneName
 from config.catalogues import Catalogue
+from config.csat import Csat
 from config.matching import HasFacts, MessageFacts, When
 from config.routes import Route
 from config.sla import SlaSection
@@ -227,6 +228,7 @@ class HubConfig(Strict):
     catalogues: dict[str, InstanceOf[Catalogue]] = Field(default_factory=dict)  # read by config.loading
     automations: tuple[Automation, ...] = ()  # config.automations; after sla (a trigger may need it)
     team_bot: TeamBot = Field(default_factory=TeamBot)  # config.team_bot
+    csat: Csat = Field(default_factory=Csat)  # config.csat
 
     @field_validator("automations")
     @classmethod

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     TELEGRAM_BOT_USERNAME: str | None = Field(default=None, pattern=r"^@?[A-Za-z0-9_]{5,32}$")
     # routing: where the shipped routes tell the receiving team (a chat id, an address; unset: nobody)
     TELEGRAM_TEAM_CHAT_ID: str | None = None
+    # CSAT (config/hub.yaml `csat:`): where a negative rating alerts the supervisors and where positive
+    # ones go (unset: nobody)
+    TELEGRAM_SUPERVISORS_CHAT_ID: str | None = None
+    TELEGRAM_KUDOS_CHAT_ID: str | None = None
+    HUB_CSAT_QUIET_MINUTES: int | None = Field(default=None, ge=0)  # the shipped csat's quiet_minutes (60)
     HUB_TEAM_EMAIL: str | None = None
 
     # mail

@@ -24,6 +24,7 @@ from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.telegram import UPLOAD_LIMIT
 from connector.types import FileUpload
 from jobs import canned as canned_jobs
+from jobs import csat as csat_jobs
 from jobs.automations.events import fire_for_event
 from jobs.context import Context
 from jobs.notify_limits import check_status_notification
@@ -148,6 +149,8 @@ def _on_transition(
     link = links.link_for_issue(ctx.engine, key)
     if state.done and link is not None and link.active:
         links.deactivate(ctx.engine, link.id)  # resolving ends the conversation
+    if state.done:
+        csat_jobs.note_resolved(ctx, tracker, event, state, link, journal.utcnow())  # asked later
     status = state.status or event.status_to or ""  # the tracker's word now; Kaiten's payload has column ids
     template = replies.transitions.get(status) or _status_template(status, replies.notify_statuses)
     if link is None or template is None:

@@ -25,8 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.errors import ChannelUnavailable
 from connector.mail import Mailbox
 from jobs.automations.periodic import register_automation_jobs
-from jobs.clock import epoch
+from jobs.clock import epoch, utcnow
 from jobs.context import Context, get_context
+from jobs.csat import enqueue_due
 from jobs.heartbeat import record_scheduler_tick
 from jobs.intake import accept, accept_unparsed, received_now
 from jobs.queues import ALL_QUEUES
@@ -52,6 +53,7 @@ SWEEP_EVERY = 5.0
 SWEEP_CHUNK = 1000  # due rows read, and their jobs looked up in one Redis script, at a time
 SWEEP_BUDGET = 2.0  # seconds of a tick the sweep may spend on a long backlog whose jobs were lost
 IMAP_EVERY = 60.0
+CSAT_EVERY = 10.0  # one indexed read of the due surveys
 SCHEDULER_LOCK = "hub:scheduler"
 
 
@@ -191,7 +193,9 @@ def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Re
     - ``sweep``: due journal rows whose jobs will never run get new ones;
     - ``routes-sweep``: routing requests whose lease ran out get new jobs (jobs/routing/sweep.py);
     - ``imap``: the IMAP poll, every minute;
-    - ``automations-scan`` / ``automations-sweep``: the automation rules (jobs/automations/).
+    - ``events-reconcile``: polling reconciliation of what the trackers' webhooks did not bring (jobs/reconcile.py);
+    - ``automations-scan`` / ``automations-sweep``: the automation rules (jobs/automations/);
+    - ``csat``: CSAT surveys whose quiet period is over, and ratings whose effects are undone (jobs/csat.py).
     """
     registry = Registry()
     registry.register("heartbeat", Every(0), lambda: record_scheduler_tick(ctx.redis))
@@ -201,6 +205,7 @@ def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Re
     registry.register("imap", Every(IMAP_EVERY), lambda: _poll_safely(ctx))
     registry.register("events-reconcile", Every(RECONCILE_EVERY), lambda: enqueue_reconcile(ctx.redis))
     register_automation_jobs(registry, ctx)
+    registry.register("csat", Every(CSAT_EVERY), lambda: enqueue_due(ctx, utcnow()))
     return registry
 
 

@@ -1,6 +1,7 @@
 """What the Telegram hook hands to the team bot: ``/start`` greets a customer and ``/start <invite>``
 links a team member (here); a button press and a reply to a card are queued for ``jobs.team_cards`` and
-``jobs.team_replies``, each once per update. This module stays light: the web process imports it.
+``jobs.team_replies``, each once per update; a customer's reply to a CSAT survey, for ``jobs.csat``.
+This module stays light: the web process imports it.
 
 The link is made in the request (one database transaction, ``store.staff.redeem``) so a second tap on
 the same link, or Telegram delivering the update again, finds it made; the answer goes out from a job
@@ -17,8 +18,9 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from jobs.queues import enqueue_once
+from mappers.team_cards import StaffReply
 from mappers.telegram_commands import StartCommand, valid_payload
-from store import staff
+from store import ratings, staff
 from store.staff import Redeemed
 
 if TYPE_CHECKING:
@@ -89,6 +91,19 @@ def queue_staff_reply(redis: Redis, update: dict[str, Any], update_id: int) -> N
         job_id=f"staff-reply-{update_id}",
         job_timeout=120,
     )
+
+
+def is_survey_message(engine: Engine, reply: StaffReply) -> bool:
+    """Whether ``reply`` answers a CSAT survey's question or comment prompt in the customer's chat."""
+    return (
+        reply.chat_id > 0 and ratings.on_telegram_message(engine, reply.chat_id, reply.reply_to) is not None
+    )
+
+
+def queue_csat_comment(redis: Redis, update: dict[str, Any], update_id: int) -> None:
+    """A customer's reply to a CSAT survey's message, for ``jobs.csat.handle_comment``: the survey's
+    comment, not a new request."""
+    enqueue_once(redis, "jobs.csat.handle_comment", update, job_id=f"csat-comment-{update_id}")
 
 
 def send_text(chat_id: int, text: str) -> int:

@@ -16,10 +16,12 @@ import logging
 from typing import Any
 
 from connector.errors import TrackerError
+from jobs import csat as csat_jobs
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
+from jobs.presses import answer_press
 from jobs.queues import enqueue_reply
-from mappers import team_cards
+from mappers import csat, team_cards
 from mappers.route_links import NoSecretKey, route_link_url
 from mappers.team_cards import CardFacts, Press
 from store import journal, links, staff, staff_cards
@@ -83,16 +85,13 @@ def handle_press(update: dict[str, Any]) -> str:
     press = team_cards.parse_press(update)
     if press is None:
         return "malformed"
+    if press.data.startswith(csat.PREFIX):  # a customer's CSAT button
+        return csat_jobs.handle_press_with(get_context(), press, utcnow())
     return handle_press_with(get_context(), press, utcnow())
 
 
 def handle_press_with(ctx: Context, press: Press, now: dt.datetime) -> str:
-    outcome, answer = _take(ctx, press, now)
-    log.info("cards.press outcome=%s telegram_user=%s update_id=%s", outcome, press.user_id, press.update_id)
-    client = ctx.telegram
-    if client is not None:
-        client.answer_callback_query(press.query_id, answer, show_alert=outcome == "refused")
-    return outcome
+    return answer_press(ctx, press, "cards", *_take(ctx, press, now))
 
 
 def _take(ctx: Context, press: Press, now: dt.datetime) -> tuple[str, str]:

@@ -32,11 +32,17 @@ class ExpiredRouteLink(BadRouteLink):
     """The token is genuine but older than the accepted age."""
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+def _serializer(settings: Settings, salt: str = SALT) -> URLSafeTimedSerializer:
     secret = settings.secret("HUB_SECRET_KEY")
     if not secret:
-        raise NoSecretKey("HUB_SECRET_KEY is not set; the hub signs no route links without it")
-    return URLSafeTimedSerializer(secret, salt=SALT)
+        raise NoSecretKey("HUB_SECRET_KEY is not set; the hub signs no links without it")
+    return URLSafeTimedSerializer(secret, salt=salt)
+
+
+def signer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
+    """The hub's link signer for another kind of link (its own ``salt``, so tokens do not cross over);
+    :class:`NoSecretKey` without ``HUB_SECRET_KEY``."""
+    return _serializer(settings, salt)
 
 
 def route_link_token(settings: Settings, tracker: str, issue_key: str) -> str:

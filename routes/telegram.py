@@ -4,7 +4,8 @@ Verified by ``X-Telegram-Bot-Api-Secret-Token`` (the ``secret_token`` given to s
 the hub does not use are answered 200 so Telegram does not retry them. A private ``/start`` is talk with
 the bot, not a request (``jobs.staff``): it is answered, never made an issue; a button press
 (``callback_query``) is carried out by a job (``jobs.team_cards``); in a team chat, a reply to a card is
-an answer from the phone (``jobs.team_replies``) and nothing else there is a customer's request.
+an answer from the phone (``jobs.team_replies``) and nothing else there is a customer's request; a
+customer's reply to a CSAT survey is the survey's comment (``jobs.csat``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from flask.typing import ResponseReturnValue
 
 from jobs.clock import utcnow
 from jobs.intake import received_now
-from jobs.staff import answer_start, queue_press, queue_staff_reply
+from jobs.staff import answer_start, is_survey_message, queue_csat_comment, queue_press, queue_staff_reply
 from mappers.errors import AnomalousPayload
 from mappers.models import Channel
 from mappers.team_cards import chat_of, parse_press, parse_reply
@@ -57,6 +58,10 @@ def receive_telegram() -> ResponseReturnValue:
             queue_staff_reply(redis, update, reply.update_id)
             return jsonify({"status": "staff-reply"}), 200
         return jsonify({"status": "team-chat"}), 200
+    comment = parse_reply(update)  # a customer's reply to a CSAT survey: its comment, not a request
+    if comment is not None and redis is not None and is_survey_message(hub().engine, comment):
+        queue_csat_comment(redis, update, comment.update_id)
+        return jsonify({"status": "csat-comment"}), 200
     update_id = update.get("update_id") if isinstance(update, dict) else None
     fallback = (
         f"tg:{update_id}" if isinstance(update_id, int) else "tg:sha256:" + hashlib.sha256(raw).hexdigest()

@@ -1,8 +1,9 @@
 """End to end, the team's side of Telegram through `trackerhub up` (its own node, with a team chat): a
 customer writes on the Telegram look-alike's page; the issue's card appears in the team chat; a member
 linked through `trackerhub staff invite` presses Take and the Jira issue is assigned to them, the card
-says so; her reply to the card reaches the customer's chat; a customer pressing Take on another card is
-refused."""
+says so; her reply to the card reaches the customer's chat; the engineer resolves the issue, the customer
+is asked for a rating (no quiet period here), presses 1 and the supervisors' chat is alerted; a customer
+pressing Take on another card is refused."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.sandboxes import CONTROL
 pytestmark = pytest.mark.e2e
 
 TEAM_CHAT = -100500600
+SUPERVISORS = -100500700
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +35,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         HUB_LOG_LEVEL="WARNING",
         HUB_SANDBOX="jira",
         TELEGRAM_TEAM_CHAT_ID=str(TEAM_CHAT),
+        TELEGRAM_SUPERVISORS_CHAT_ID=str(SUPERVISORS),
+        HUB_CSAT_QUIET_MINUTES="0",
     )
     yield wait_started(process, var_dir)
     stop_up(process)
@@ -125,6 +129,31 @@ def test_a_customers_message_becomes_a_card_a_linked_member_takes(hub: dict[str,
         "A technician comes at 3 pm." in c["body"] and "Ann, from Telegram" in c["body"]
         for c in issue["fields"]["comment"]["comments"]
     )
+
+    # the engineer resolves it: the customer is asked, rates 1, and the supervisors hear of it at once
+    resolve(hub, key)
+    survey = wait_for(
+        lambda: next((m for m in chat(hub, 7201) if m["side"] == "bot" and len(m["buttons"]) == 6), None), 60
+    )
+    one = next(b["callback_data"] for b in survey["buttons"] if b["text"] == "1")
+    customer = {"id": 7201, "first_name": "Eve"}
+    control(
+        hub,
+        "users/press",
+        {"chat_id": 7201, "message_id": survey["message_id"], "data": one, "from": customer},
+    )
+    alert = wait_for(lambda: next((m for m in chat(hub, SUPERVISORS) if key in m["text"]), None), 60)
+    assert alert["text"].startswith(f"CSAT 1/5 for {key} (assignee: jsmith)")
+
+
+def resolve(hub: dict[str, Any], key: str) -> None:
+    """An engineer moves ``key`` to a done status in the Jira look-alike (which sends its webhook)."""
+    url = f"{hub['jira_url']}/rest/api/2/issue/{key}/transitions"
+    transitions = requests.get(url, headers=JIRA_AUTH, timeout=5).json()["transitions"]
+    done = next(t for t in transitions if t["to"]["statusCategory"]["key"] == "done")
+    requests.post(
+        url, json={"transition": {"id": done["id"]}}, auth=("engineer", "pw"), timeout=5
+    ).raise_for_status()
 
 
 def test_a_customer_pressing_take_is_refused_and_nothing_is_assigned(hub: dict[str, Any]) -> None:

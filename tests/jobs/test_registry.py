@@ -100,6 +100,7 @@ HUB_JOBS = [
     "events-reconcile",
     "automations-scan",
     "automations-sweep",
+    "csat",
 ]  # in the order they run within a tick
 
 
