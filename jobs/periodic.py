@@ -193,7 +193,7 @@ def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Re
     - ``sweep``: due journal rows whose jobs will never run get new ones;
     - ``routes-sweep``: routing requests whose lease ran out get new jobs (jobs/routing/sweep.py);
     - ``imap``: the IMAP poll, every minute;
-    - ``events-reconcile``: polling reconciliation of what the trackers' webhooks did not bring (jobs/reconcile.py);
+    - ``events-reconcile``: polling for what the trackers' webhooks did not bring (jobs/reconcile.py);
     - ``automations-scan`` / ``automations-sweep``: the automation rules (jobs/automations/);
     - ``csat``: CSAT surveys whose quiet period is over, and ratings whose effects are undone (jobs/csat.py).
     """
