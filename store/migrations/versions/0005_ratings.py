@@ -1,7 +1,7 @@
 """CSAT: the ratings customers gave resolved issues (one survey per issue and round), and the customers
 who opted out of surveys.
 
-Revision ID: 0005_ratings
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-07
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_ratings"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
