@@ -20,6 +20,7 @@ from config.base import Localized, Strict
 from config.calendars import Calendars, CalendarSpec, ZoneName
 from config.catalogues import Catalogue
 from config.matching import HasFacts, MessageFacts, When
+from config.reports import Reports, ReportsSection
 from config.routes import Route
 from config.sla import SlaSection
 from config.targets import (
@@ -227,6 +228,7 @@ class HubConfig(Strict):
     catalogues: dict[str, InstanceOf[Catalogue]] = Field(default_factory=dict)  # read by config.loading
     automations: tuple[Automation, ...] = ()  # config.automations; after sla (a trigger may need it)
     team_bot: TeamBot = Field(default_factory=TeamBot)  # config.team_bot
+    reports: ReportsSection = Field(default_factory=Reports)  # config.reports; after calendars
 
     @field_validator("automations")
     @classmethod
