@@ -256,6 +256,43 @@ staff_cards = sa.Table(
 )
 
 
+# CSAT (issue 15, store/ratings.py): one survey per issue and round (a reopened issue resolved again may
+# be asked again), its rating and comment; and the customers who asked not to be surveyed.
+ratings = sa.Table(
+    "ratings",
+    metadata,
+    sa.Column("id", String(32), primary_key=True),  # derived from (tracker, issue, round)
+    sa.Column("tracker", String(64), nullable=False),
+    sa.Column("issue_key", String(64), nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("channel", String(16), nullable=False),  # telegram / email
+    sa.Column("contact", String(255), nullable=False),  # the customer: a Telegram chat id or an address
+    sa.Column("customer_user_id", sa.BigInteger, nullable=True),  # Telegram: who may press the buttons
+    sa.Column("assignee", String(255), nullable=True),  # the issue's assignee when it was resolved
+    sa.Column("message_id", String(64), nullable=True),  # the journal message of the conversation
+    sa.Column("status", String(16), nullable=False),  # pending / sending / asked / cancelled
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),  # resolved + the quiet period
+    sa.Column("asked_at", sa.DateTime(timezone=True), nullable=True),  # when the survey went out
+    sa.Column("telegram_message_id", sa.BigInteger, nullable=True),  # the survey's message, once sent
+    sa.Column("score", sa.Integer, nullable=True),
+    sa.Column("rated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("comment", Text, nullable=True),
+    sa.Column("commented_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("tracker", "issue_key", "round", name="uq_ratings_issue_round"),
+    sa.Index("ix_ratings_rated_at", "rated_at"),
+    sa.Index("ix_ratings_status_due", "status", "due_at"),
+    sa.Index("ix_ratings_contact", "channel", "contact"),
+)
+
+csat_optouts = sa.Table(
+    "csat_optouts",
+    metadata,
+    sa.Column("channel", String(16), primary_key=True),
+    sa.Column("contact", String(255), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 @overload
 def aware(value: dt.datetime) -> dt.datetime: ...
 @overload
