@@ -64,7 +64,9 @@ def known_names(value: Reports, info: ValidationInfo) -> Reports:
     trackers = [*ENV_TRACKERS, *(info.data.get("trackers") or {})]
     unknown = [name for name in weekly.trackers if name not in trackers]
     if unknown:
-        raise ValueError(f"weekly.trackers: unknown trackers {unknown}; the trackers are {', '.join(trackers)}")
+        raise ValueError(
+            f"weekly.trackers: unknown trackers {unknown}; the trackers are {', '.join(trackers)}"
+        )
     return value
 
 

@@ -37,6 +37,7 @@ from jobs.recovery import (
     recover_dead_holders,
 )
 from jobs.registry import Every, Registry, run_due
+from jobs.reports.schedule import register_report_jobs
 from jobs.routing.sweep import sweep_routes
 from mappers.email import parse_email
 from mappers.errors import MapperError
@@ -188,7 +189,8 @@ def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Re
     - ``sweep``: due journal rows whose jobs will never run get new ones;
     - ``routes-sweep``: routing requests whose lease ran out get new jobs (jobs/routing/sweep.py);
     - ``imap``: the IMAP poll, every minute;
-    - ``automations-scan`` / ``automations-sweep``: the automation rules (jobs/automations/).
+    - ``automations-scan`` / ``automations-sweep``: the automation rules (jobs/automations/);
+    - ``weekly-report``: the weekly report's firing when its due time passed (jobs/reports/schedule.py).
     """
     registry = Registry()
     registry.register("heartbeat", Every(0), lambda: record_scheduler_tick(ctx.redis))
@@ -197,6 +199,7 @@ def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Re
     registry.register("routes-sweep", Every(SWEEP_EVERY), lambda: sweep_routes(ctx))
     registry.register("imap", Every(IMAP_EVERY), lambda: _poll_safely(ctx))
     register_automation_jobs(registry, ctx)
+    register_report_jobs(registry, ctx)
     return registry
 
 

@@ -7,6 +7,8 @@ journal, links and outbound log) and the CSAT summary; :func:`week_figures` coun
 Every figure counts what happened in the week ``[since, until)``:
 
 - **new issues** by channel and by team: issues created in the week;
+- **customer messages** by channel: messages journaled in the week, ignored ones (auto-replies,
+  bounces, spam) left out;
 - **first response**: the time from an issue's creation to the first public reply its customer got,
   for the first replies given in the week;
 - **resolution**: the time from creation to resolution, for the issues resolved in the week;
@@ -64,10 +66,12 @@ class IssueRow:
 
 @dataclass(frozen=True)
 class Csat:
-    """The ratings given in a week: how many, and their average (None without any)."""
+    """The ratings given in a week: how many, their average (None without any), and per assignee
+    (how many, their average)."""
 
     count: int = 0
     average: float | None = None
+    by_assignee: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class WeekFigures:
     since: datetime
     until: datetime
     new_by_channel: dict[str, int] = field(default_factory=dict)
+    messages_by_channel: dict[str, int] = field(default_factory=dict)
     new_by_team: dict[str, int] = field(default_factory=dict)
     first_response: Durations = field(default_factory=Durations)
     resolution: Durations = field(default_factory=Durations)
@@ -123,11 +128,13 @@ class WeeklyReport:
 def week_figures(
     rows: Iterable[IssueRow],
     csat: Csat,
+    messages: dict[str, int],
     since: datetime,
     until: datetime,
     calendar: BusinessCalendar | None,
 ) -> WeekFigures:
-    """Count the week ``[since, until)`` of ``rows``; durations in ``calendar``'s working time (wall-clock
+    """Count the week ``[since, until)`` of ``rows`` (``messages``: the customer messages it brought per
+    channel, as the journal counts them); durations in ``calendar``'s working time (wall-clock
     time when None)."""
     since, until = as_utc(since), as_utc(until)
 
@@ -151,6 +158,7 @@ def week_figures(
         since=since,
         until=until,
         new_by_channel=_counted(row.channel for row in created),
+        messages_by_channel=dict(sorted(messages.items(), key=lambda item: (-item[1], item[0]))),
         new_by_team=_counted(row.team for row in created),
         first_response=durations([took(r.created, r.first_response) for r in answered if r.first_response]),
         resolution=durations([took(r.created, r.resolved) for r in resolved if r.resolved]),
@@ -173,7 +181,8 @@ def durations(values: Sequence[timedelta]) -> Durations:
         return Durations()
     ordered = sorted(values)
     p90 = ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)]
-    return Durations(len(ordered), statistics.median(ordered), p90)
+    median = timedelta(seconds=statistics.median(value.total_seconds() for value in ordered))
+    return Durations(len(ordered), median, p90)
 
 
 # -- text ------------------------------------------------------------------------------------------------
@@ -191,6 +200,9 @@ def report_text(report: WeeklyReport) -> str:
     ]
     lines += _breakdown("By channel", this.new_by_channel, last.new_by_channel)
     lines += _breakdown("By team", this.new_by_team, last.new_by_team)
+    messages = _count_change(sum(this.messages_by_channel.values()), sum(last.messages_by_channel.values()))
+    lines.append(f"Customer messages: {messages}")
+    lines += _breakdown("By channel", this.messages_by_channel, last.messages_by_channel)
     lines += [
         "",
         f"First response ({hours}): {_durations_change(this.first_response, last.first_response)}",
@@ -204,12 +216,16 @@ def report_text(report: WeeklyReport) -> str:
     if not this.sla and not last.sla:
         lines.append("SLA met: no SLA clock stopped")
     lines.append(f"CSAT: {_csat(this.csat)} ({_csat(last.csat)}, {_csat_change(this.csat, last.csat)})")
-    lines += ["", "Per assignee: created this week / resolved this week"]
-    people = sorted({*this.assigned, *this.resolved_by, *last.assigned, *last.resolved_by})
+    lines += ["", "Per assignee: created this week / resolved this week / CSAT"]
+    people = sorted(
+        {*this.assigned, *this.resolved_by, *this.csat.by_assignee, *last.assigned, *last.resolved_by}
+    )
     for person in people:
+        rated = this.csat.by_assignee.get(person)
         lines.append(
             f"  {person}: {_count_change(this.assigned.get(person, 0), last.assigned.get(person, 0))}"
             f" / {_count_change(this.resolved_by.get(person, 0), last.resolved_by.get(person, 0))}"
+            f" / {'-' if rated is None else f'{rated[1]:.2f} of {rated[0]}'}"
         )
     if not people:
         lines.append("  nobody")
@@ -218,7 +234,9 @@ def report_text(report: WeeklyReport) -> str:
 
 def _breakdown(title: str, now: dict[str, int], before: dict[str, int]) -> list[str]:
     names = list(dict.fromkeys([*now, *before]))
-    return [f"  {title.lower()} {name}: {_count_change(now.get(name, 0), before.get(name, 0))}" for name in names]
+    return [
+        f"  {title.lower()} {name}: {_count_change(now.get(name, 0), before.get(name, 0))}" for name in names
+    ]
 
 
 def _count_change(now: int, before: int) -> str:

@@ -97,6 +97,7 @@ HUB_JOBS = [
     "imap",
     "automations-scan",
     "automations-sweep",
+    "weekly-report",
 ]  # in the order they run within a tick
 
 
