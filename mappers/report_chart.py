@@ -26,8 +26,8 @@ def chart_png(report: WeeklyReport) -> bytes:
 
     figure = Figure(figsize=SIZE, dpi=DPI)
     this, last = report.this, report.last
-    week = f"{this.since:%Y-%m-%d}"
-    figure.suptitle(f"Weekly report, week of {week} (grey: the week before)")
+    first, last_day = report.days
+    figure.suptitle(f"Weekly report {first:%Y-%m-%d} - {last_day:%Y-%m-%d} (grey: the week before)")
     volume, times, quality, people = figure.subplots(2, 2).flat
     _pairs(volume, "New issues by channel", _union(this.new_by_channel, last.new_by_channel))
     hours = "working hours" if report.business_hours else "hours"

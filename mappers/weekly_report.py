@@ -29,7 +29,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from mappers.calendar import BusinessCalendar, as_utc, business_time_between
 
@@ -123,6 +123,14 @@ class WeeklyReport:
     this: WeekFigures
     last: WeekFigures
     business_hours: bool = False
+    zone: tzinfo = UTC  # the team's: the days the report names
+
+    @property
+    def days(self) -> tuple[date, date]:
+        """The week's first and last day, in the team's zone."""
+        return self.this.since.astimezone(self.zone).date(), (
+            self.this.until - timedelta(seconds=1)
+        ).astimezone(self.zone).date()
 
 
 def week_figures(
@@ -192,9 +200,9 @@ def report_text(report: WeeklyReport) -> str:
     """The report as the team reads it: each figure this week, last week in brackets with the change."""
     this, last = report.this, report.last
     hours = "working hours" if report.business_hours else "hours"
+    first, last_day = report.days
     lines = [
-        f"Weekly report {this.since:%Y-%m-%d} - {(this.until - timedelta(seconds=1)):%Y-%m-%d} "
-        f"(previous week in brackets)",
+        f"Weekly report {first:%Y-%m-%d} - {last_day:%Y-%m-%d} (previous week in brackets)",
         "",
         f"New issues: {_count_change(this.new_issues, last.new_issues)}",
     ]

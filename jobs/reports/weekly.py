@@ -78,7 +78,7 @@ def weekly_report(ctx: Context, now: dt.datetime, since: dt.date | None = None) 
         messages = reports.customer_messages(ctx.engine, since_, until_)
         return week_figures(rows, csat_between(ctx, since_, until_), messages, since_, until_, hours)
 
-    return WeeklyReport(figures(start, until), figures(before, start), spec.business_hours)
+    return WeeklyReport(figures(start, until), figures(before, start), spec.business_hours, calendar.zone)
 
 
 def report_trackers(ctx: Context, spec: WeeklySpec) -> tuple[str, ...]:
