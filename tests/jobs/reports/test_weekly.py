@@ -19,8 +19,6 @@ shipped calendar: 09:00-18:00, no holiday in either week). Durations are working
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
