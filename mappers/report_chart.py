@@ -29,11 +29,11 @@ def chart_png(report: WeeklyReport) -> bytes:
     first, last_day = report.days
     figure.suptitle(f"Weekly report {first:%Y-%m-%d} - {last_day:%Y-%m-%d} (grey: the week before)")
     volume, times, quality, people = figure.subplots(2, 2).flat
-    _pairs(volume, "New issues by channel", _union(this.new_by_channel, last.new_by_channel))
+    _pairs(volume, "New issues by channel", _union(this.new_by_channel, last.new_by_channel), counts=True)
     hours = "working hours" if report.business_hours else "hours"
     _pairs(times, f"First response / resolution ({hours})", _durations(this, last))
     _pairs(quality, "SLA met (%) and CSAT (x20)", _quality(this, last))
-    _pairs(people, "Resolved per assignee", _union(this.resolved_by, last.resolved_by))
+    _pairs(people, "Resolved per assignee", _union(this.resolved_by, last.resolved_by), counts=True)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -43,8 +43,9 @@ def chart_png(report: WeeklyReport) -> bytes:
 Pairs = list[tuple[str, float, float]]  # (label, this week, last week)
 
 
-def _pairs(axes: Any, title: str, pairs: Pairs) -> None:
-    """Grouped bars: this week beside last week per label; "no data" when there is none."""
+def _pairs(axes: Any, title: str, pairs: Pairs, *, counts: bool = False) -> None:
+    """Grouped bars: this week beside last week per label; "no data" when there is none. ``counts``:
+    whole numbers on the axis."""
     axes.set_title(title, fontsize=10)
     if not pairs:
         axes.text(0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes)
@@ -55,6 +56,10 @@ def _pairs(axes: Any, title: str, pairs: Pairs) -> None:
     axes.bar([p + 0.2 for p in positions], [now for _l, now, _b in pairs], width=0.4, color=THIS)
     axes.bar([p - 0.2 for p in positions], [before for _l, _n, before in pairs], width=0.4, color=LAST)
     axes.set_xticks(list(positions), [label for label, _n, _b in pairs], fontsize=8, rotation=20)
+    if counts:
+        from matplotlib.ticker import MaxNLocator
+
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _union(now: dict[str, int], before: dict[str, int]) -> Pairs:
