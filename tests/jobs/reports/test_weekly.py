@@ -252,3 +252,27 @@ def test_report_weekly_prints_the_week_since_a_date_and_writes_the_chart(
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
     assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (1000, 700)
     assert len(png) > 20_000  # four panels of bars and text, not an empty canvas
+
+
+def test_the_report_counts_kaiten_cards_by_board(kctx: Context, tmp_path: Path) -> None:
+    """Kaiten: the same searches (created in the weeks, done and updated since, by key) on the look-alike,
+    a card a customer opened counted by its channel and board."""
+    message_id = journal_message(kctx, telegram_message("Router", chat_id=601))
+    assert deliver_with(kctx, message_id) == "delivered"
+    entry = journal.get(kctx.engine, message_id)
+    assert entry is not None and entry.issue_key is not None
+    with sqlite3.connect(tmp_path / "sandbox-kaiten.sqlite3") as conn:
+        stamp = millis_stamp(msk(24, 11), "Z")
+        assert (
+            conn.execute("UPDATE card SET created = ? WHERE id = ?", (stamp, int(entry.issue_key))).rowcount
+            == 1
+        )
+    with kctx.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE messages SET created_at = :at WHERE id = :id"),
+            {"at": msk(24, 11), "id": message_id},
+        )
+    report = weekly_report(kctx, msk(30, 9))
+    assert report.this.new_by_channel == {"telegram": 1} and report.this.new_by_team == {"10": 1}
+    assert report.this.messages_by_channel == {"telegram": 1} and report.this.assigned == {"(nobody)": 1}
+    assert report.last.new_issues == 0
