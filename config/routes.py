@@ -258,26 +258,22 @@ def read_chat(value: Any) -> Any:
     return value
 
 
-class Notify(Strict):
-    """Whom the receiving team's notice goes to: a Telegram chat (id, or ``@channel``), e-mail
-    addresses, and watchers added to the target issue (Jira user names / account ids, Kaiten user ids,
-    added as card members). Empty values (``${TEAM_CHAT:-}`` left unset) mean nobody."""
+class Recipients(Strict):
+    """Where a message to the team goes: a Telegram chat (id, or ``@channel``) and e-mail addresses.
+    Empty values (``${TEAM_CHAT:-}`` left unset) mean nobody."""
 
     telegram_chat: int | str | None = None
     email: tuple[str, ...] = ()
-    watchers: tuple[str, ...] = ()
 
     @field_validator("telegram_chat", mode="before")
     @classmethod
     def _chat(cls, value: Any) -> Any:
         return read_chat(value)
 
-    @field_validator("email", "watchers", mode="before")
+    @field_validator("email", mode="before")
     @classmethod
-    def _lists(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part for part in re.split(r"[,\s]+", value) if part]
-        return as_texts(value)
+    def _email_list(cls, value: Any) -> Any:
+        return read_list(value)
 
     @field_validator("email")
     @classmethod
@@ -286,6 +282,25 @@ class Notify(Strict):
         if bad:
             raise ValueError(f"not e-mail addresses: {bad}")
         return value
+
+
+def read_list(value: Any) -> Any:
+    """A list as the rule file may write it: a YAML list, or one text separated by commas or spaces."""
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[,\s]+", value) if part]
+    return as_texts(value)
+
+
+class Notify(Recipients):
+    """Whom the receiving team's notice goes to: :class:`Recipients`, and watchers added to the target
+    issue (Jira user names / account ids, Kaiten user ids, added as card members)."""
+
+    watchers: tuple[str, ...] = ()
+
+    @field_validator("watchers", mode="before")
+    @classmethod
+    def _watcher_list(cls, value: Any) -> Any:
+        return read_list(value)
 
 
 class Route(Strict):

@@ -21,6 +21,7 @@ from config.calendars import Calendars, CalendarSpec, ZoneName
 from config.catalogues import Catalogue
 from config.csat import Csat
 from config.matching import HasFacts, MessageFacts, When
+from config.reports import Reports, ReportsSection
 from config.routes import Route
 from config.sla import SlaSection
 from config.targets import (
@@ -229,6 +230,7 @@ class HubConfig(Strict):
     automations: tuple[Automation, ...] = ()  # config.automations; after sla (a trigger may need it)
     team_bot: TeamBot = Field(default_factory=TeamBot)  # config.team_bot
     csat: Csat = Field(default_factory=Csat)  # config.csat
+    reports: ReportsSection = Field(default_factory=Reports)  # config.reports; after calendars
 
     @field_validator("automations")
     @classmethod

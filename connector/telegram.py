@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.telegram.org"
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
 UPLOAD_LIMIT = 50 * 1024 * 1024  # the cloud Bot API's limit for files a bot sends
+PHOTO_LIMIT = 10 * 1024 * 1024  # sendPhoto's upload limit (https://core.telegram.org/bots/api#sendphoto)
 MESSAGE_LIMIT = 4096  # sendMessage text length after entity parsing
 CALLBACK_ANSWER_LIMIT = 200  # answerCallbackQuery text
 _CHUNK = 64 * 1024
@@ -290,20 +291,40 @@ class TelegramClient:
             raise FileTooLarge(
                 f"{filename} is over the Bot API's {UPLOAD_LIMIT // (1024 * 1024)} MB upload limit"
             )
+        return self._upload("sendDocument", "document", chat_id, filename, content, thread_id, caption)
+
+    def send_photo(self, chat_id: int | str, filename: str, content: bytes, *, caption: str = "") -> int:
+        """Send an image as a photo (#sendphoto: multipart ``photo``, at most 10 MB, width + height at most
+        10000, a caption of up to 1024 characters); FileTooLarge over 10 MB."""
+        if len(content) > PHOTO_LIMIT:
+            raise FileTooLarge(
+                f"{filename} is over the Bot API's {PHOTO_LIMIT // (1024 * 1024)} MB photo limit"
+            )
+        return self._upload("sendPhoto", "photo", chat_id, filename, content, None, caption)
+
+    def _upload(
+        self,
+        method: str,
+        part: str,
+        chat_id: int | str,
+        filename: str,
+        content: bytes,
+        thread_id: int | None,
+        caption: str,
+    ) -> int:
+        """One multipart upload (``part`` holds the file); the sent message's id."""
         data: dict[str, Any] = {"chat_id": str(chat_id)}
         if thread_id is not None:
             data["message_thread_id"] = str(thread_id)
         if caption:
             data["caption"] = caption[:1024]
-        url = f"{self._api_url}/bot{self._token}/sendDocument"
-        response = self._request(
-            "POST", url, what="sendDocument", data=data, files={"document": (filename, content)}
-        )
+        url = f"{self._api_url}/bot{self._token}/{method}"
+        response = self._request("POST", url, what=method, data=data, files={part: (filename, content)})
         with response:
             body = _json(response)
             if response.status_code == 200 and isinstance(body, dict) and body.get("ok") is True:
                 return int((body.get("result") or {}).get("message_id", 0))
-            raise self._api_error(response.status_code, body, "sendDocument")
+            raise self._api_error(response.status_code, body, method)
 
     def _call(self, method: str, *, payload: dict[str, Any] | None = None, get: bool = False) -> Any:
         """One Bot API call; its ``result`` or a connector exception."""

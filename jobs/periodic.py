@@ -41,6 +41,7 @@ from jobs.recovery import (
     recover_dead_holders,
 )
 from jobs.registry import Every, Registry, run_due
+from jobs.reports.schedule import register_report_jobs
 from jobs.routing.sweep import sweep_routes
 from mappers.email import parse_email
 from mappers.errors import MapperError
@@ -195,7 +196,8 @@ def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Re
     - ``imap``: the IMAP poll, every minute;
     - ``events-reconcile``: polling for what the trackers' webhooks did not bring (jobs/reconcile.py);
     - ``automations-scan`` / ``automations-sweep``: the automation rules (jobs/automations/);
-    - ``csat``: CSAT surveys whose quiet period is over, and ratings whose effects are undone (jobs/csat.py).
+    - ``csat``: CSAT surveys whose quiet period is over, and ratings whose effects are undone (jobs/csat.py);
+    - ``weekly-report``: the weekly report's firing when its due time passed (jobs/reports/schedule.py).
     """
     registry = Registry()
     registry.register("heartbeat", Every(0), lambda: record_scheduler_tick(ctx.redis))
@@ -206,6 +208,7 @@ def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Re
     registry.register("events-reconcile", Every(RECONCILE_EVERY), lambda: enqueue_reconcile(ctx.redis))
     register_automation_jobs(registry, ctx)
     registry.register("csat", Every(CSAT_EVERY), lambda: enqueue_due(ctx, utcnow()))
+    register_report_jobs(registry, ctx)
     return registry
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from jobs.automations.sla_gauges import read_gauges
 from jobs.heartbeat import scheduler_seen
 from jobs.queues import ALL_QUEUES
+from jobs.reports.gauges import read_report
 from routes.answers import bearer_token, require_secret
 from routes.errors import error_response
 from routes.state import hub
@@ -138,6 +139,7 @@ def metrics() -> ResponseReturnValue:
             length = -1
         lines.append(f'trackerhub_queue_length{{queue="{name}"}} {length}')
     lines += _sla_lines(state.redis)
+    lines += _report_lines(state.redis)
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
 
 
@@ -165,6 +167,28 @@ def _sla_lines(redis: Redis | None) -> list[str]:
     lines += [
         f'trackerhub_sla_scan_timestamp_seconds{{tracker="{_label(t)}"}} {at}' for t, at in scanned.items()
     ]
+    return lines
+
+
+def _report_lines(redis: Redis | None) -> list[str]:
+    """The last weekly report's figures (jobs/reports/gauges.py), ``trackerhub_report_*``."""
+    if redis is None:
+        return []
+    try:
+        series = read_report(redis)
+    except RedisError:
+        return []
+    lines = []
+    for name, meaning, samples in series:
+        lines += [f"# HELP trackerhub_report_{name} {meaning}", f"# TYPE trackerhub_report_{name} gauge"]
+        for labels, value in samples:
+            where = ",".join(f'{key}="{_label(label)}"' for key, label in labels.items())
+            number = str(int(value)) if value.is_integer() else repr(value)
+            lines.append(
+                f"trackerhub_report_{name}{{{where}}} {number}"
+                if where
+                else f"trackerhub_report_{name} {number}"
+            )
     return lines
 
 

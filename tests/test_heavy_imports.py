@@ -1,6 +1,6 @@
 """Heavy libraries are loaded where they are used (issue 18): the web process, which validates the rule
 file and journals messages, loads neither the ``jira`` client nor ``holidays`` (8.8 MiB to import, 8 more
-to list its countries; bench/node.py's floors), nor the PostgreSQL dialect on a SQLite journal."""
+to list its countries; bench/node.py's floors), nor the PostgreSQL dialect on a SQLite journal, nor matplotlib (the weekly report's chart)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ PROBE = """
 import json, sys
 from routes import create_app
 app = create_app()
-loaded = sorted({m.split(".")[0] for m in sys.modules} & {"holidays", "jira", "alembic"})
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"holidays", "jira", "alembic", "matplotlib"})
 loaded += [m for m in ("sqlalchemy.dialects.postgresql",) if m in sys.modules]
 print(json.dumps(loaded))
 """

@@ -25,10 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
+from functools import partial
 from typing import Any
 
 from connector.base import Tracker
 from connector.mail import send_mail
+from connector.telegram import escape_html
 from connector.types import DONE, IssueDraft, IssueRef, IssueState
 from jobs import canned as canned_jobs
 from jobs.automations.drafts import finish_issue, new_issue
@@ -42,6 +44,7 @@ from jobs.automations.model import (
     DigestAction,
     NotifyAction,
     OnlyAction,
+    ReportAction,
     ResolveAction,
     RouteAction,
     SetAction,
@@ -61,6 +64,8 @@ from store.automations import Firing
 from store.outbound import Outbound
 
 log = logging.getLogger(__name__)
+
+REPORT_PNG = "weekly-report.png"
 
 Progress = dict[str, Any]
 
@@ -141,6 +146,8 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
             if run.ctx.config.tracker_kind(run.firing.tracker) == "jira":
                 return add_subtasks(run, name, items)  # Jira's checklist: sub-tasks, each looked up first
             return {"checklist": run.tracker.add_checklist(run.key, name, items)}  # found by name first
+        case ReportAction():
+            return _report(run)
         case RouteAction():
             return route_issue(run, action)
         case ChecklistChildrenAction():
@@ -240,7 +247,8 @@ def _telegram(run: ActionRun, chat: str, text: str) -> str:
     return str(client.send_message(chat, text, parse_mode="HTML"))
 
 
-def _mail(run: ActionRun, recipients: str, text: str) -> str:
+def _mail(run: ActionRun, recipients: str, text: str, png: tuple[str, bytes] | None = None) -> str:
+    """Mail ``text`` to the team (with ``png``, a file name and an image, attached)."""
     settings = run.ctx.settings
     if not settings.SMTP_URL:
         raise ActionFailed("SMTP_URL is not set")
@@ -251,8 +259,39 @@ def _mail(run: ActionRun, recipients: str, text: str) -> str:
     mail["Message-ID"] = make_msgid(domain=settings.email_domain)
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(text)
+    if png is not None:
+        mail.add_attachment(png[1], maintype="image", subtype="png", filename=png[0])
     send_mail(settings.SMTP_URL, mail)
     return str(mail["Message-ID"])
+
+
+def _report(run: ActionRun) -> Progress:
+    """The weekly report of the week before the due time: its text and chart to the team's chat (a
+    message, then the chart as a photo) and mailbox (the chart attached), each once; its figures to
+    ``/metrics``."""
+    from jobs.reports.post import render_report
+
+    spec = run.ctx.config.reports.weekly
+    text, png = render_report(run.ctx, dt.datetime.fromisoformat(str(run.issue["due"])))
+    done: Progress = {}
+    if spec.telegram_chat is not None:
+        chat = str(spec.telegram_chat)
+        send = partial(_telegram, run, chat, escape_html(text))
+        done["telegram"] = _once(run, f"{run.outbound_kind}:tg", "telegram", chat, send)
+        photo = partial(_photo, run, chat, png, text.splitlines()[0])
+        done["chart"] = _once(run, f"{run.outbound_kind}:tg-chart", "telegram", chat, photo)
+    if spec.email:
+        recipients = ", ".join(spec.email)
+        mail = partial(_mail, run, recipients, text, (REPORT_PNG, png))
+        done["email"] = _once(run, f"{run.outbound_kind}:mail", "email", recipients, mail)
+    return done or {"skipped": "no team chat or e-mail configured"}
+
+
+def _photo(run: ActionRun, chat: str, png: bytes, caption: str) -> str:
+    client = run.ctx.telegram
+    if client is None:
+        raise ActionFailed("TELEGRAM_BOT_TOKEN is not set")
+    return str(client.send_photo(chat, REPORT_PNG, png, caption=caption))
 
 
 def _resolve(run: ActionRun, action: ResolveAction) -> Progress:

@@ -153,6 +153,12 @@ class DigestAction:
 
 
 @dataclass(frozen=True)
+class ReportAction:
+    """Post the weekly report of the week before the firing's due time, with its chart, to the team's
+    chat and mailbox of ``reports.weekly`` (jobs/reports/)."""
+
+
+@dataclass(frozen=True)
 class RouteAction:
     """Route the issue by the rule file's route ``route`` (``routes:``): a routing request submitted as a
     coordinator's would be, carried out by the routing job (jobs/routing/)."""
@@ -182,6 +188,7 @@ Action = (
     | DigestAction
     | RouteAction
     | ChecklistChildrenAction
+    | ReportAction
 )
 
 
@@ -328,6 +335,8 @@ def describe(action: Action) -> str:
             return "digest to " + ", ".join(x for x in (chat and f"telegram {chat}", email) if x)
         case RouteAction(route=route):
             return f"route by {route!r}"
+        case ReportAction():
+            return "post the weekly report"
         case ChecklistChildrenAction(checklist=checklist, target=target):
             where = f"{target.tracker}:{target.container}"
             return f"child cards from checklist {checklist or '(any)'!r} in {where}"

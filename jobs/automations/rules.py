@@ -52,8 +52,10 @@ class CompiledRules:
 
 
 def rules_of(ctx: Context) -> dict[str, AutomationRule]:
-    """The rules in force, by name."""
-    return compiled(ctx).rules
+    """The rules in force, by name, and the weekly report's (its firings run as a rule's do)."""
+    from jobs.reports.schedule import REPORT_RULE, report_rule  # the report reads the SLA's rules
+
+    return {**compiled(ctx).rules, REPORT_RULE: report_rule(ctx)}
 
 
 def compiled(ctx: Context) -> CompiledRules:

@@ -125,7 +125,6 @@ def timeline_of(
         entered = match.status_entered(state, tracker_kind) or state.updated or state.created
         if entered is not None:
             changes.append(StatusChange(max(entered, last.at) if last is not None else entered, current))
-    resolved = next((at for at, _s, done in reversed(history.statuses) if done), None) or state.updated
     if state.created is None:
         raise ValueError(f"{state.ref.key}: a clock starts at the issue's creation, which is not known")
     return Timeline(
@@ -135,8 +134,17 @@ def timeline_of(
         assigned=_assigned(state, history),
         statuses=tuple(changes),
         first_response=history.first_reply,
-        resolved=resolved if state.done else None,
+        resolved=resolved_at(state, history),
     )
+
+
+def resolved_at(state: IssueState, history: JournaledHistory | None) -> dt.datetime | None:
+    """When a done issue was resolved: its last move into a done status the journal holds, else its
+    last update (a resolution whose webhook the hub never got); None for an open issue."""
+    if not state.done:
+        return None
+    moves = history.statuses if history is not None else ()
+    return next((at for at, _s, done in reversed(moves) if done), None) or state.updated
 
 
 def _assigned(state: IssueState, history: JournaledHistory) -> dt.datetime | None:

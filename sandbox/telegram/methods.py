@@ -17,6 +17,7 @@ from sandbox.telegram.state import ApiError, BotState, ChatMessage, remember
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 MESSAGE_LIMIT = 4096
 UPLOAD_LIMIT = 50 * 1024 * 1024  # what the cloud Bot API takes from a bot
+PHOTO_LIMIT = 10 * 1024 * 1024  # sendPhoto's
 SANDBOX_BOT = {
     "id": 7000000001,
     "is_bot": True,
@@ -142,33 +143,68 @@ def _get_webhook_info(state: BotState, params: dict[str, Any]) -> dict[str, Any]
 
 def _send_document(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
     """``sendDocument`` with a multipart ``document`` (https://core.telegram.org/bots/api#senddocument)."""
+    return _send_upload(state, params, "document", UPLOAD_LIMIT)
+
+
+def _send_photo(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
+    """``sendPhoto`` with a multipart ``photo`` (https://core.telegram.org/bots/api#sendphoto): at most
+    10 MB, a PNG, JPEG, GIF or WebP image whose width and height are at most 10000 together and at most
+    20 times one another; the caption at most 1024 characters. The size is read from the image's header
+    (a PNG's IHDR), as far as the look-alike checks it."""
+    photo = request.files.get("photo")
+    content = photo.read() if photo is not None else b""
+    if photo is not None:
+        photo.seek(0)
+    size = png_size(content)
+    if photo is not None and size is None:
+        raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+    if size is not None and (sum(size) > 10000 or max(size) > 20 * min(size)):
+        raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    if len(str(params.get("caption") or "")) > 1024:
+        raise ApiError(400, "Bad Request: message caption is too long")
+    return _send_upload(state, params, "photo", PHOTO_LIMIT, size)
+
+
+def png_size(content: bytes) -> tuple[int, int] | None:
+    """A PNG's width and height (its IHDR chunk); None for anything else."""
+    if len(content) < 24 or content[:8] != b"\x89PNG\r\n\x1a\n" or content[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
+    return (width, height) if width and height else None
+
+
+def _send_upload(
+    state: BotState, params: dict[str, Any], part: str, limit: int, size: tuple[int, int] | None = None
+) -> dict[str, Any]:
     chat_id = chat_id_of(params)
-    upload = request.files.get("document")
+    upload = request.files.get(part)
     if upload is None:
-        raise ApiError(400, "Bad Request: there is no document in the request")
+        raise ApiError(400, f"Bad Request: there is no {part} in the request")
     content = upload.read()
-    if len(content) > UPLOAD_LIMIT:
+    if len(content) > limit:
         raise ApiError(413, "Request Entity Too Large")
     with state.lock:
         if str(chat_id) in state.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         message_id = next(state.message_ids)
-        state.sent.append(
-            {
-                "chat_id": chat_id,
-                "document": upload.filename,
-                "size": len(content),
-                "caption": params.get("caption"),
-                "message_thread_id": params.get("message_thread_id"),
-                "message_id": message_id,
-            }
-        )
+        sent: dict[str, Any] = {
+            "chat_id": chat_id,
+            part: upload.filename,
+            "size": len(content),
+            "caption": params.get("caption"),
+            "message_thread_id": params.get("message_thread_id"),
+            "message_id": message_id,
+        }
+        if size is not None:
+            sent["width"], sent["height"] = size
+        state.sent.append(sent)
     return {"message_id": message_id, "from": SANDBOX_BOT, "chat": {"id": chat_id}, "date": int(time.time())}
 
 
 METHODS = {
     "sendmessage": _send_message,
     "senddocument": _send_document,
+    "sendphoto": _send_photo,
     "getfile": _get_file,
     "getme": _get_me,
     "setwebhook": _set_webhook,

@@ -101,6 +101,7 @@ HUB_JOBS = [
     "automations-scan",
     "automations-sweep",
     "csat",
+    "weekly-report",
 ]  # in the order they run within a tick
 
 

@@ -189,3 +189,23 @@ def test_required_token(tmp_path: Path) -> None:
     http = app.test_client()
     assert http.get("/bot1:wrong/getMe").status_code == 401
     assert http.get("/bot1:right/getMe").json["ok"] is True
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The start of a PNG: its signature and IHDR chunk (what the look-alike reads the size from)."""
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + len(ihdr).to_bytes(4, "big") + b"IHDR" + ihdr + b"\0\0\0\0"
+
+
+def test_send_photo_takes_an_image_within_the_bot_api_limits(client: TelegramClient, sandbox: str) -> None:
+    message_id = client.send_photo(-100, "chart.png", png_header(1000, 700), caption="Weekly report")
+    [photo] = sent(sandbox)
+    assert photo["message_id"] == message_id and photo["photo"] == "chart.png"
+    assert (photo["width"], photo["height"], photo["caption"]) == (1000, 700, "Weekly report")
+    with pytest.raises(TelegramRejected, match="IMAGE_PROCESS_FAILED"):
+        client.send_photo(-100, "notes.txt", b"not an image")
+    with pytest.raises(TelegramRejected, match="PHOTO_INVALID_DIMENSIONS"):
+        client.send_photo(-100, "strip.png", png_header(4200, 200))  # wider than 20 times its height
+    with pytest.raises(FileTooLarge):
+        client.send_photo(-100, "huge.png", png_header(100, 100) + bytes(10 * MB))
+    assert len(sent(sandbox)) == 1
