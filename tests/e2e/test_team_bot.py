@@ -1,8 +1,8 @@
 """End to end, the team's side of Telegram through `trackerhub up` (its own node, with a team chat): a
 customer writes on the Telegram look-alike's page; the issue's card appears in the team chat; a member
 linked through `trackerhub staff invite` presses Take and the Jira issue is assigned to them, the card
-says so; her reply to the card reaches the customer's chat; a customer pressing Take on another card is
-refused."""
+says so; her reply to the card reaches the customer's chat; she routes it with the card's route button
+and the card says where it went; a customer pressing Take on another card is refused."""
 
 from __future__ import annotations
 
@@ -72,7 +72,12 @@ def assignee(hub: dict[str, Any], key: str) -> str | None:
 
 def test_a_customers_message_becomes_a_card_a_linked_member_takes(hub: dict[str, Any]) -> None:
     key, card = card_for(hub, 7201, "The kiosk shows a blue screen")
-    assert [b["text"] for b in card["buttons"]] == ["Take"]
+    assert [b["text"] for b in card["buttons"]] == [
+        "Take",
+        "→ Hardware team",
+        "→ Database team",
+        "→ Order spare parts",
+    ]
     assert any(b["text"] == "Open" for row in card["reply_markup"]["inline_keyboard"] for b in row)
 
     link = run_cli(hub, "staff", "invite", "jsmith").strip()
@@ -99,7 +104,7 @@ def test_a_customers_message_becomes_a_card_a_linked_member_takes(hub: dict[str,
         ),
         60,
     )
-    assert edited["text"].endswith("Taken by Ann") and edited["buttons"] == []
+    assert edited["text"].endswith("Taken by Ann") and edited["buttons"][0]["text"] == "→ Hardware team"
     presses = requests.get(f"{hub['telegram_api_url']}/_sandbox/presses", headers=CONTROL, timeout=5).json()
     assert [p["answer"]["text"] for p in presses if p["from"]["id"] == 8201] == [f"{key} is assigned to you."]
 
@@ -125,6 +130,31 @@ def test_a_customers_message_becomes_a_card_a_linked_member_takes(hub: dict[str,
         "A technician comes at 3 pm." in c["body"] and "Ann, from Telegram" in c["body"]
         for c in issue["fields"]["comment"]["comments"]
     )
+
+    # Ann sends it to the database team with the card's button: routed by the worker, the card says where
+    database = next(b for b in edited["buttons"] if b["text"] == "→ Database team")
+    control(
+        hub,
+        "users/press",
+        {
+            "chat_id": TEAM_CHAT,
+            "message_id": card["message_id"],
+            "data": database["callback_data"],
+            "from": ann,
+        },
+    )
+    routed = wait_for(
+        lambda: next(
+            (
+                m
+                for m in chat(hub, TEAM_CHAT)
+                if m["message_id"] == card["message_id"] and "Routed to Database team by Ann" in m["text"]
+            ),
+            None,
+        ),
+        90,
+    )
+    assert re.search(r": DB-\d+ http", routed["text"]), routed["text"]
 
 
 def test_a_customer_pressing_take_is_refused_and_nothing_is_assigned(hub: dict[str, Any]) -> None:
