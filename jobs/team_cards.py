@@ -5,7 +5,9 @@ job, once per message) sends a card to each chat of the rule file's ``team_bot.c
 back through ``/hooks/telegram`` as a ``callback_query``; ``handle_press`` (a job, once per update)
 checks who pressed (a linked member of the team, ``store.staff``) and what (the card the data names,
 on the message it came from), takes the card (of two people at once one wins), assigns the issue in
-the tracker to the member's account, edits the card to say who took it, and answers the press.
+the tracker to the member's account, edits the card to say who took it, and answers the press. A press
+on a route's button goes to ``jobs.team_routes``; a card's buttons and its sending are
+``jobs.team_posts``'.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class StaffCommand:
 
 def staff_command(update: object) -> StaffCommand | None:
     """The team's command in this update (a new message from a person), or None."""
-    if not isinstance(update, dict) or not _is_int(update.get("update_id")):
+    if not isinstance(update, dict) or not is_int(update.get("update_id")):
         return None
     message = update.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("text"), str):
@@ -89,7 +89,7 @@ def staff_command(update: object) -> StaffCommand | None:
     chat, sender = message.get("chat"), message.get("from")
     if not isinstance(chat, dict) or not isinstance(sender, dict) or sender.get("is_bot") is True:
         return None
-    if not _is_int(chat.get("id")) or not _is_int(sender.get("id")):
+    if not is_int(chat.get("id")) or not is_int(sender.get("id")):
         return None
     found = STAFF.fullmatch(message["text"].strip())
     if found is None:
@@ -114,7 +114,8 @@ def person_name(sender: Mapping[str, object]) -> str:
     return " ".join(part for part in parts if part)[:255] or f"Telegram user {sender.get('id')}"
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
+    """An integer that is not a bool (JSON's ids)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 

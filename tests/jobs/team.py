@@ -51,8 +51,8 @@ def new_issue(team: Context, text: str, message: InboundMessage | None = None) -
     return str(key), chat(team)[-1]
 
 
-def chat(team: Context) -> list[dict[str, Any]]:
-    url = f"{team.settings.TELEGRAM_API_URL}/_sandbox/chats/{TEAM_CHAT}.json"
+def chat(team: Context, chat_id: int = TEAM_CHAT) -> list[dict[str, Any]]:
+    url = f"{team.settings.TELEGRAM_API_URL}/_sandbox/chats/{chat_id}.json"
     return requests.get(url, headers=CONTROL, timeout=5).json()  # type: ignore[no-any-return]
 
 
@@ -64,13 +64,19 @@ def press(team: Context, card: dict[str, Any], person: dict[str, Any], data: str
         "data": data or card["buttons"][0]["callback_data"],
         "from": person,
     }
-    response = requests.post(
-        f"{team.settings.TELEGRAM_API_URL}/_sandbox/users/press", json=body, headers=CONTROL, timeout=5
-    )
-    assert response.status_code == 200, response.text
-    found = parse_press(response.json()["update"])
+    found = parse_press(user_acts(team, "press", body))
     assert found is not None
     return found
+
+
+def user_acts(team: Context, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A person writes or presses (``/_sandbox/users/<action>``) on the look-alike: the update the hub's
+    webhook gets."""
+    response = requests.post(
+        f"{team.settings.TELEGRAM_API_URL}/_sandbox/users/{action}", json=body, headers=CONTROL, timeout=5
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["update"]  # type: ignore[no-any-return]
 
 
 def answers(team: Context) -> dict[int, dict[str, Any]]:

@@ -5,33 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from jobs.context import Context
 from jobs.team_cards import handle_press_with
 from jobs.team_commands import NOT_MEMBER, WRONG_CHAT, handle_command_with
 from mappers.telegram_commands import StaffCommand, staff_command
 from tests.jobs.routing.conftest import create_source
-from tests.jobs.team import ANN, EVE, NOW, TEAM_CHAT, new_issue, press
-from tests.sandboxes import CONTROL
+from tests.jobs.team import ANN, EVE, NOW, TEAM_CHAT, chat, new_issue, press, user_acts
 
 
 def write(team: Context, person: dict[str, Any], text: str, chat_id: int) -> StaffCommand:
     """``person`` writes ``text`` in ``chat_id`` of the look-alike; the command the hook would queue."""
-    body = {"chat_id": chat_id, "text": text, "from": person}
-    response = requests.post(
-        f"{team.settings.TELEGRAM_API_URL}/_sandbox/users/write", json=body, headers=CONTROL, timeout=5
-    )
-    assert response.status_code == 200, response.text
-    command = staff_command(response.json()["update"])
+    command = staff_command(user_acts(team, "write", {"chat_id": chat_id, "text": text, "from": person}))
     assert command is not None
     return command
 
 
 def bot_messages(team: Context, chat_id: int) -> list[dict[str, Any]]:
-    url = f"{team.settings.TELEGRAM_API_URL}/_sandbox/chats/{chat_id}.json"
-    found = requests.get(url, headers=CONTROL, timeout=5).json()
-    return [m for m in found if m["side"] == "bot"]
+    return [m for m in chat(team, chat_id) if m["side"] == "bot"]
 
 
 def test_unassigned_lists_cards_critical_first_each_with_take(team: Context) -> None:
