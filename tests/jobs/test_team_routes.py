@@ -14,6 +14,7 @@ from jobs.team_cards import NOT_STAFF, handle_press_with
 from mappers.route_links import read_route_link
 from sandbox.server import RunningSandbox
 from store.db import route_requests
+from tests.jobs.conftest import add_fault
 from tests.jobs.routing.conftest import issue_json
 from tests.jobs.team import ANN, EVE, NOW, answers, chat, new_issue, press
 
@@ -78,3 +79,20 @@ def test_a_customer_pressing_a_route_is_refused(team: Context) -> None:
     assert answers(team)[EVE["id"]] == {"text": NOT_STAFF, "show_alert": True, "url": None}
     assert requests_for(team, key) == []
     assert chat(team)[-1]["edited"] is False
+
+
+def test_a_route_the_tracker_refuses_is_told_under_the_card(
+    team: Context, jira_sandbox: RunningSandbox
+) -> None:
+    key, card = new_issue(team, "Move me, if Jira lets you")
+    assert (
+        handle_press_with(team, press(team, card, ANN, route_button(card, "Database team")), NOW) == "routing"
+    )
+    add_fault(jira_sandbox, status=400, count=1, methods=["POST"], paths=["/rest/api/2/issue"])
+    (request,) = requests_for(team, key)
+    ended = run_route_with(team, request.id)
+    assert ended is not None and ended.status == "failed"
+    told = chat(team)[-1]
+    assert told["reply_to_message_id"] == card["message_id"]
+    assert told["text"].startswith(f"Routing {key} to Database team failed: ")
+    assert message(team, card["message_id"])["edited"] is False  # the buttons stay: try again, or elsewhere
