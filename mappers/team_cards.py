@@ -17,7 +17,8 @@ from typing import Any
 
 from mappers.automation_messages import CRITICAL_MARK
 from mappers.markup import one_line
-from mappers.telegram_commands import is_int, person_name
+from mappers.telegram_commands import is_int as _is_int
+from mappers.telegram_commands import person_name
 
 TAKE = re.compile(r"take:(?P<card>[0-9a-f]{20})")
 ROUTE = re.compile(r"route:(?P<card>[0-9a-f]{20}):(?P<route>[a-z][a-z0-9_-]*)")
@@ -160,16 +161,16 @@ def list_header(title: str, total: int, marked: int, shown: int, more_url: str |
 
 def parse_press(update: object) -> Press | None:
     """The ``callback_query`` of this update, when it is a press on a message the bot can see."""
-    if not isinstance(update, dict) or not is_int(update.get("update_id")):
+    if not isinstance(update, dict) or not _is_int(update.get("update_id")):
         return None
     query = update.get("callback_query")
     if not isinstance(query, dict) or not isinstance(query.get("id"), str):
         return None
     sender, message = query.get("from"), query.get("message")
-    if not isinstance(sender, dict) or not isinstance(message, dict) or not is_int(sender.get("id")):
+    if not isinstance(sender, dict) or not isinstance(message, dict) or not _is_int(sender.get("id")):
         return None
     chat = message.get("chat")
-    if not isinstance(chat, dict) or not is_int(chat.get("id")) or not is_int(message.get("message_id")):
+    if not isinstance(chat, dict) or not _is_int(chat.get("id")) or not _is_int(message.get("message_id")):
         return None
     data = query.get("data")
     return Press(
@@ -190,22 +191,22 @@ def chat_of(update: object) -> int | None:
     message = update.get("message") or update.get("edited_message")
     chat = message.get("chat") if isinstance(message, dict) else None
     chat_id = chat.get("id") if isinstance(chat, dict) else None
-    return chat_id if is_int(chat_id) else None
+    return chat_id if _is_int(chat_id) else None
 
 
 def parse_reply(update: object) -> StaffReply | None:
     """The reply to a bot's message in this update (a new message, with text, from a person)."""
-    if not isinstance(update, dict) or not is_int(update.get("update_id")):
+    if not isinstance(update, dict) or not _is_int(update.get("update_id")):
         return None
     message = update.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("text"), str):
         return None
     sender, replied, chat_id = message.get("from"), message.get("reply_to_message"), chat_of(update)
-    if not isinstance(sender, dict) or not is_int(sender.get("id")) or sender.get("is_bot") is True:
+    if not isinstance(sender, dict) or not _is_int(sender.get("id")) or sender.get("is_bot") is True:
         return None
-    if not isinstance(replied, dict) or not is_int(replied.get("message_id")) or chat_id is None:
+    if not isinstance(replied, dict) or not _is_int(replied.get("message_id")) or chat_id is None:
         return None
-    if not is_int(message.get("message_id")) or not message["text"].strip("! \n\t"):
+    if not _is_int(message.get("message_id")) or not message["text"].strip("! \n\t"):
         return None
     return StaffReply(
         update_id=update["update_id"],
