@@ -263,7 +263,8 @@ def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 
 
 def _write_state(var_dir: Path, env: dict[str, str], host: str, port: int, sandbox: bool) -> None:
-    """``var/up.json``: where everything listens, for scripts and the end-to-end test (no secrets)."""
+    """``var/up.json``: where everything listens, for scripts and the end-to-end test (no secrets). Written
+    whole under another name and renamed, so a reader waiting for the file never reads it half-written."""
     state = {
         "pid": os.getpid(),
         "hub_url": f"http://{host}:{port}",
@@ -274,7 +275,9 @@ def _write_state(var_dir: Path, env: dict[str, str], host: str, port: int, sandb
         "telegram_api_url": env.get("TELEGRAM_API_URL") if sandbox else None,
         "outbox": env.get("HUB_SANDBOX_OUTBOX"),
     }
-    (var_dir / "up.json").write_text(json.dumps(state, indent=2))
+    written = var_dir / "up.json.tmp"
+    written.write_text(json.dumps(state, indent=2))
+    written.replace(var_dir / "up.json")
 
 
 def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var_dir: Path) -> None:

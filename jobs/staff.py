@@ -1,7 +1,8 @@
 """What the Telegram hook hands to the team bot: ``/start`` greets a customer and ``/start <invite>``
-links a team member (here); a button press and a reply to a card are queued for ``jobs.team_cards`` and
-``jobs.team_replies``, each once per update; a customer's reply to a CSAT survey, for ``jobs.csat``.
-This module stays light: the web process imports it.
+links a team member (here); a button press, a reply to a card and the team's ``/unassigned`` and ``/my``
+are queued for ``jobs.team_cards``, ``jobs.team_replies`` and ``jobs.team_commands``, each once per
+update; a customer's reply to a CSAT survey, for ``jobs.csat``. This module stays light: the web
+process imports it.
 
 The link is made in the request (one database transaction, ``store.staff.redeem``) so a second tap on
 the same link, or Telegram delivering the update again, finds it made; the answer goes out from a job
@@ -79,6 +80,11 @@ def _queue_text(redis: Redis | None, update_id: int, chat_id: int, text: str) ->
 def queue_press(redis: Redis, update: dict[str, Any], update_id: int) -> None:
     """A button press, for ``jobs.team_cards.handle_press``: answered in seconds or not at all."""
     enqueue_once(redis, "jobs.team_cards.handle_press", update, job_id=f"press-{update_id}", retries=(2, 5))
+
+
+def queue_command(redis: Redis, update: dict[str, Any], update_id: int) -> None:
+    """``/unassigned`` or ``/my``, for ``jobs.team_commands.handle_command`` (a tracker search)."""
+    enqueue_once(redis, "jobs.team_commands.handle_command", update, job_id=f"staff-command-{update_id}")
 
 
 def queue_staff_reply(redis: Redis, update: dict[str, Any], update_id: int) -> None:

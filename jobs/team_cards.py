@@ -5,12 +5,13 @@ job, once per message) sends a card to each chat of the rule file's ``team_bot.c
 back through ``/hooks/telegram`` as a ``callback_query``; ``handle_press`` (a job, once per update)
 checks who pressed (a linked member of the team, ``store.staff``) and what (the card the data names,
 on the message it came from), takes the card (of two people at once one wins), assigns the issue in
-the tracker to the member's account, edits the card to say who took it, and answers the press.
+the tracker to the member's account, edits the card to say who took it, and answers the press. A press
+on a route's button goes to ``jobs.team_routes``; a card's buttons and its sending are
+``jobs.team_posts``'.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -21,16 +22,13 @@ from jobs.clock import utcnow
 from jobs.context import Context, get_context
 from jobs.presses import answer_press
 from jobs.queues import enqueue_reply
+from jobs.team_posts import NOT_STAFF, STALE, card_buttons, new_card, post_card, pressed_card
+from jobs.team_routes import route_press
 from mappers import csat, team_cards
-from mappers.route_links import NoSecretKey, route_link_url
 from mappers.team_cards import CardFacts, Press
 from store import journal, links, staff, staff_cards
-from store.staff_cards import Card
 
 log = logging.getLogger(__name__)
-
-NOT_STAFF = "Only the support team can use this button. To join, ask for an invite link."
-STALE = "This button is no longer valid."
 
 
 def queue_cards(ctx: Context, message_id: str) -> None:
@@ -56,27 +54,11 @@ def post_cards_with(ctx: Context, message_id: str) -> int:
         requester=link.requester_name if link else "?",
         channel=link.channel if link else entry.channel,
     )
-    client = ctx.telegram
-    assert client is not None  # queue_cards checked the token
     posted = 0
     for chat in ctx.config.team_bot.chats:
-        new = Card(
-            staff_cards.card_id(message_id, chat),
-            entry.tracker,
-            entry.issue_key,
-            str(chat),
-            None,
-            team_cards.card_text(facts),
-            None,
-            None,
-        )
-        card = staff_cards.add(ctx.engine, new, utcnow())
-        if card.telegram_message_id is not None:
-            continue  # sent by an earlier try of this job
-        sent = client.send_message(chat, card.text, reply_markup=_buttons(ctx, card, taken=False))
-        staff_cards.sent(ctx.engine, card.id, sent)
-        log.info("cards.posted message_id=%s key=%s chat=%s", message_id, card.issue_key, chat)
-        posted += 1
+        cid = staff_cards.card_id(message_id, chat)
+        card = new_card(cid, entry.tracker, entry.issue_key, chat, team_cards.card_text(facts))
+        posted += post_card(ctx, card, utcnow())
     return posted
 
 
@@ -91,14 +73,15 @@ def handle_press(update: dict[str, Any]) -> str:
 
 
 def handle_press_with(ctx: Context, press: Press, now: dt.datetime) -> str:
+    if team_cards.routed_card(press.data) is not None:  # a route's button: jobs.team_routes
+        return answer_press(ctx, press, "cards", *route_press(ctx, press))
     return answer_press(ctx, press, "cards", *_take(ctx, press, now))
 
 
 def _take(ctx: Context, press: Press, now: dt.datetime) -> tuple[str, str]:
     """What a press on Take comes to, and the answer the presser sees."""
-    cid = team_cards.taken_card(press.data)
-    card = staff_cards.get(ctx.engine, cid) if cid else None
-    if card is None or card.chat_id != str(press.chat_id) or card.telegram_message_id != press.message_id:
+    card = pressed_card(ctx, press, team_cards.taken_card(press.data))
+    if card is None:
         return "stale", STALE
     member = staff.find(ctx.engine, press.user_id)
     if member is None:
@@ -120,16 +103,6 @@ def _take(ctx: Context, press: Press, now: dt.datetime) -> tuple[str, str]:
     if client is not None and card.telegram_message_id is not None:
         text = team_cards.taken_text(card.text, member.name)
         client.edit_message_text(
-            press.chat_id, card.telegram_message_id, text, reply_markup=_buttons(ctx, card, taken=True)
+            press.chat_id, card.telegram_message_id, text, reply_markup=card_buttons(ctx, card, taken=True)
         )
     return "taken", f"{card.issue_key} is assigned to you."
-
-
-def _buttons(ctx: Context, card: Card, *, taken: bool) -> dict[str, Any]:
-    """Take (unless taken), Route → (when there are routes and a key to sign their links), Open."""
-    route_url = None
-    if ctx.config.routes:
-        with contextlib.suppress(NoSecretKey):  # no key to sign with: no routing page to link to
-            route_url = route_link_url(ctx.settings, card.tracker, card.issue_key)
-    open_url = ctx.tracker(card.tracker).issue_url(card.issue_key)
-    return team_cards.keyboard(card.id, open_url=open_url, route_url=route_url, taken=taken)

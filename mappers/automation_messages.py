@@ -6,13 +6,14 @@ the Telegram client escapes them for HTML, and an e-mail carries them as text/pl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from mappers.canned import sandbox_environment
 from mappers.markup import one_line
 
 CRITICAL_MARK = "🔴"
+T = TypeVar("T")
 
 
 def notification_text(rule: str, issue: Mapping[str, Any], note: str = "") -> str:
@@ -34,20 +35,33 @@ def notification_text(rule: str, issue: Mapping[str, Any], note: str = "") -> st
 
 def digest_text(rule: str, title: str, issues: Sequence[Mapping[str, Any]], critical: Sequence[str]) -> str:
     """One line per issue, the critical priorities first and marked, with a count on top."""
-    wanted = {c.casefold() for c in critical}
-
-    def is_critical(issue: Mapping[str, Any]) -> bool:
-        return str(issue.get("priority") or "").casefold() in wanted
-
-    ordered = sorted(issues, key=lambda issue: (not is_critical(issue), str(issue.get("key", ""))))
-    marked = sum(1 for issue in issues if is_critical(issue))
+    ordered = critical_first(issues, lambda one: (one.get("priority"), str(one.get("key", ""))), critical)
+    marked = sum(1 for issue in issues if is_critical(issue.get("priority"), critical))
     head = f"{title or rule}: {len(issues)} issue(s)" + (f", {marked} critical" if marked else "")
     lines = [head]
     for issue in ordered:
-        mark = f"{CRITICAL_MARK} " if is_critical(issue) else ""
+        mark = f"{CRITICAL_MARK} " if is_critical(issue.get("priority"), critical) else ""
         summary = one_line(str(issue.get("summary") or ""), 120)
         lines.append(f"{mark}{issue.get('key', '')} {summary} {issue.get('url') or ''}".rstrip())
     return "\n".join(lines)
+
+
+def is_critical(priority: object, critical: Sequence[str]) -> bool:
+    """Whether ``priority`` is one of the ``critical`` ones (compared without regard to case)."""
+    return str(priority or "").casefold() in {c.casefold() for c in critical}
+
+
+def critical_first(
+    items: Sequence[T], facts: Callable[[T], tuple[object, str]], critical: Sequence[str]
+) -> list[T]:
+    """``items`` with the critical priorities first, each part by key; ``facts`` gives an item's
+    priority and key."""
+
+    def order(item: T) -> tuple[bool, str]:
+        priority, key = facts(item)
+        return not is_critical(priority, critical), key
+
+    return sorted(items, key=order)
 
 
 def render_text(template: str, issue: Mapping[str, Any]) -> str:

@@ -2,20 +2,28 @@
 
 The card says what a coordinator decides on (key, summary, who asked and how); its buttons are Take (a
 ``callback_query`` whose ``callback_data`` is ``take:<card id>``, looked up in ``store.staff_cards``,
-never trusted to name an issue), Route → (a URL button to the issue's signed routing page) and Open
-(the issue in the tracker). Shapes: https://core.telegram.org/bots/api#inlinekeyboardmarkup and
-#callbackquery.
+never trusted to name an issue), one button per route offered for the issue (``route:<card id>:<route
+id>``: the card looked up, the route checked against the routes offered), Route → (a URL button to the
+issue's signed routing page) and Open (the issue in the tracker). Shapes:
+https://core.telegram.org/bots/api#inlinekeyboardmarkup and #callbackquery.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mappers.automation_messages import CRITICAL_MARK
+from mappers.markup import one_line
+from mappers.telegram_commands import is_int as _is_int
 from mappers.telegram_commands import person_name
 
 TAKE = re.compile(r"take:(?P<card>[0-9a-f]{20})")
+ROUTE = re.compile(r"route:(?P<card>[0-9a-f]{20}):(?P<route>[a-z][a-z0-9_-]*)")
+CALLBACK_DATA_LIMIT = 64  # bytes of a button's callback_data (#inlinekeyboardbutton)
+ROUTE_BUTTONS = 6  # at most this many route buttons on a card, two a row; the rest are on the routing page
 CHANNELS = {"telegram": "Telegram", "email": "e-mail", "form": "web form"}
 
 
@@ -74,11 +82,25 @@ def taken_text(text: str, name: str) -> str:
     return f"{text}\n\nTaken by {name}"
 
 
-def keyboard(card_id: str, *, open_url: str, route_url: str | None, taken: bool) -> dict[str, Any]:
-    """The card's buttons: Take while nobody has taken it, then Route → (when routes exist) and Open."""
+def keyboard(
+    card_id: str,
+    *,
+    open_url: str,
+    route_url: str | None,
+    taken: bool,
+    routes: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """The card's buttons: Take while nobody has taken it, a button per route (id, label) offered, two a
+    row and at most :data:`ROUTE_BUTTONS`, then Route → (the routing page, when routes exist) and Open."""
     rows: list[list[dict[str, str]]] = []
     if not taken:
         rows.append([{"text": "Take", "callback_data": f"take:{card_id}"}])
+    buttons = [
+        {"text": f"→ {label}", "callback_data": f"route:{card_id}:{rid}"}
+        for rid, label in routes
+        if len(f"route:{card_id}:{rid}".encode()) <= CALLBACK_DATA_LIMIT
+    ][:ROUTE_BUTTONS]
+    rows.extend(buttons[i : i + 2] for i in range(0, len(buttons), 2))
     links = [{"text": "Route →", "url": route_url}] if route_url else []
     links.append({"text": "Open", "url": open_url})
     rows.append(links)
@@ -89,6 +111,52 @@ def taken_card(data: str) -> str | None:
     """The card a Take button names, or None for any other data."""
     found = TAKE.fullmatch(data)
     return found.group("card") if found else None
+
+
+def routed_card(data: str) -> tuple[str, str] | None:
+    """The card and the route a route button names, or None for any other data."""
+    found = ROUTE.fullmatch(data)
+    return (found.group("card"), found.group("route")) if found else None
+
+
+def state_text(text: str, taken_name: str | None) -> str:
+    """A card's text as the chat shows it now: taken or not."""
+    return taken_text(text, taken_name) if taken_name else text
+
+
+def routed_text(text: str, label: str, target_key: str, target_url: str, by: str | None) -> str:
+    """The card once its issue went elsewhere: where, the new key and its link."""
+    who = f" by {by}" if by else ""
+    return f"{text}\n\nRouted to {label}{who}: {target_key} {target_url}"
+
+
+def asked_text(label: str, missing: Sequence[str]) -> str:
+    return f"{label} needs {', '.join(missing)}: fill in on the routing page."
+
+
+def issue_card_text(
+    key: str,
+    summary: str,
+    priority: str | None,
+    *,
+    critical: bool,
+    requester: str | None = None,
+    channel: str | None = None,
+) -> str:
+    """A listed issue's card (``/unassigned``, the digest, an alert): critical ones marked."""
+    mark = f"{CRITICAL_MARK} " if critical else ""
+    lines = [f"{mark}{key}: {one_line(summary, 200)}", f"priority: {priority or '-'}"]
+    if requester:
+        lines.append(f"From {requester} by {CHANNELS.get(channel or '', channel or '?')}")
+    return "\n".join(lines)
+
+
+def list_header(title: str, total: int, marked: int, shown: int, more_url: str | None) -> str:
+    """The line above a list of cards: how many, how many critical, and where the rest are."""
+    head = f"{title}: {total} issue(s)" + (f", {marked} critical" if marked else "")
+    if total > shown:
+        head += f"; the first {shown} below" + (f", all of them: {more_url}" if more_url else "")
+    return head
 
 
 def parse_press(update: object) -> Press | None:
@@ -149,7 +217,3 @@ def parse_reply(update: object) -> StaffReply | None:
         reply_to=replied["message_id"],
         text=message["text"],
     )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -4,7 +4,8 @@ Verified by ``X-Telegram-Bot-Api-Secret-Token`` (the ``secret_token`` given to s
 the hub does not use are answered 200 so Telegram does not retry them. A private ``/start`` is talk with
 the bot, not a request (``jobs.staff``): it is answered, never made an issue; a button press
 (``callback_query``) is carried out by a job (``jobs.team_cards``); in a team chat, a reply to a card is
-an answer from the phone (``jobs.team_replies``) and nothing else there is a customer's request; a
+an answer from the phone (``jobs.team_replies``) and nothing else there is a customer's request;
+``/unassigned`` and ``/my``, in any chat, are the team's commands (``jobs.team_commands``); a
 customer's reply to a CSAT survey is the survey's comment (``jobs.csat``).
 """
 
@@ -18,12 +19,19 @@ from flask.typing import ResponseReturnValue
 
 from jobs.clock import utcnow
 from jobs.intake import received_now
-from jobs.staff import answer_start, is_survey_message, queue_csat_comment, queue_press, queue_staff_reply
+from jobs.staff import (
+    answer_start,
+    is_survey_message,
+    queue_command,
+    queue_csat_comment,
+    queue_press,
+    queue_staff_reply,
+)
 from mappers.errors import AnomalousPayload
 from mappers.models import Channel
 from mappers.team_cards import chat_of, parse_press, parse_reply
 from mappers.telegram import parse_update
-from mappers.telegram_commands import start_command
+from mappers.telegram_commands import staff_command, start_command
 from routes.answers import accept_parsed, read_body, require_secret
 from routes.state import hub
 
@@ -49,6 +57,12 @@ def receive_telegram() -> ResponseReturnValue:
         state = hub()
         return jsonify({"status": answer_start(state.engine, state.redis, command, utcnow())}), 200
     press, redis = parse_press(update), hub().redis
+    team_command = staff_command(update)  # /unassigned, /my: the team's, never a customer's request
+    if team_command is not None:
+        if redis is None:  # Telegram sends it again later; a command is never made an issue
+            return jsonify({"status": "unavailable"}), 503
+        queue_command(redis, update, team_command.update_id)
+        return jsonify({"status": "staff-command"}), 200
     if press is not None and redis is not None:
         queue_press(redis, update, press.update_id)
         return jsonify({"status": "press"}), 200

@@ -77,6 +77,21 @@ def on_message(engine: Engine, chat_id: int | str, telegram_message_id: int) -> 
     return _card(row) if row is not None else None
 
 
+def for_issue(engine: Engine, tracker: str, issue_key: str) -> list[Card]:
+    """The cards of an issue that the chats show (sent), oldest first."""
+    query = (
+        sa.select(cards)
+        .where(
+            cards.c.tracker == tracker,
+            cards.c.issue_key == issue_key,
+            cards.c.telegram_message_id.is_not(None),
+        )
+        .order_by(cards.c.created_at)
+    )
+    with engine.connect() as conn:
+        return [_card(row) for row in conn.execute(query)]
+
+
 def take(engine: Engine, cid: str, user_id: int, name: str, now: dt.datetime) -> Card | None:
     """Take the card for ``user_id`` if nobody has: the card as it is after, or None when there is none.
     Whether this call took it: ``taken_by == user_id`` on the answer (the same person twice: also so)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -55,11 +55,19 @@ from jobs.automations.subtasks import add_subtasks
 from jobs.clock import utcnow
 from jobs.context import Context
 from jobs.replies import send_to_customer
-from mappers import assignment
-from mappers.automation_messages import digest_text, notification_text, render_text
+from jobs.team_posts import new_card, post_card
+from mappers import assignment, team_cards
+from mappers.automation_messages import (
+    critical_first,
+    digest_text,
+    is_critical,
+    notification_text,
+    render_text,
+)
 from mappers.canned import CannedError
+from mappers.markup import one_line
 from mappers.replies import pick_language
-from store import links, outbound
+from store import links, outbound, staff_cards
 from store.automations import Firing
 from store.outbound import Outbound
 
@@ -68,6 +76,7 @@ log = logging.getLogger(__name__)
 REPORT_PNG = "weekly-report.png"
 
 Progress = dict[str, Any]
+DIGEST_CARDS = 10  # a digest's cards in a team chat; the rest are lines of its first message
 
 
 class ActionFailed(Exception):
@@ -116,14 +125,24 @@ def perform(run: ActionRun, action: Action, decided: Progress | None = None) -> 
             return _comment(run, action)
         case NotifyAction():
             text = notification_text(run.firing.rule, run.issue, render_text(action.text, run.issue))
-            done = _to_team(run, action.telegram_chat, action.email, text)
+            unassigned = [] if run.issue.get("assignee") else [run.issue]  # an issue to take: a card
+            done = _to_team(run, action.telegram_chat, action.email, text, cards=unassigned, head=None)
             if action.assignee:
                 done["assignee"] = _mention_assignee(run, render_text(action.text, run.issue) or text)
             return done
         case DigestAction():
             issues = run.issue.get("issues", [])
             text = digest_text(run.firing.rule, action.title, issues, action.critical)
-            return _to_team(run, action.telegram_chat, action.email, text)
+            head = action.title or run.firing.rule
+            return _to_team(
+                run,
+                action.telegram_chat,
+                action.email,
+                text,
+                cards=issues,
+                head=head,
+                critical=action.critical,
+            )
         case TransitionAction():
             run.tracker.transition(run.key, action.to, resolution=action.resolution)
             return {"to": action.to}
@@ -200,18 +219,81 @@ def _state_seen(run: ActionRun) -> IssueState:
     )
 
 
-def _to_team(run: ActionRun, chat: str | None, email: str | None, text: str) -> Progress:
-    """Send ``text`` to the team's chat and mailbox, each once (the outbound log)."""
+def _to_team(
+    run: ActionRun,
+    chat: str | None,
+    email: str | None,
+    text: str,
+    *,
+    cards: Sequence[Mapping[str, Any]] = (),
+    head: str | None = None,
+    critical: Sequence[str] = (),
+) -> Progress:
+    """Send ``text`` to the team's chat and mailbox, each once (the outbound log). In a team chat of
+    the team bot, the ``cards`` issues go as cards with Take instead (``jobs.team_posts``), under a
+    ``head`` line when there is one (a digest)."""
     done: Progress = {}
     if chat:
-        done["telegram"] = _once(
-            run, f"{run.outbound_kind}:tg", "telegram", chat, lambda: _telegram(run, chat, text)
-        )
+        as_cards = bool(cards) and _is_team_chat(run.ctx, chat)
+
+        def send() -> str:
+            if as_cards:
+                return _cards(run, chat, text, cards, head, critical)
+            return _telegram(run, chat, text)
+
+        done["telegram"] = _once(run, f"{run.outbound_kind}:tg", "telegram", chat, send)
     if email:
         done["email"] = _once(
             run, f"{run.outbound_kind}:mail", "email", email, lambda: _mail(run, email, text)
         )
     return done or {"skipped": "no team chat or e-mail configured"}
+
+
+def _is_team_chat(ctx: Context, chat: str) -> bool:
+    return ctx.telegram is not None and chat in {str(team) for team in ctx.config.team_bot.chats}
+
+
+def _cards(
+    run: ActionRun,
+    chat: str,
+    text: str,
+    issues: Sequence[Mapping[str, Any]],
+    head: str | None,
+    critical: Sequence[str],
+) -> str:
+    """The issues as cards in a team chat, each once (its own row), critical first: a notification's
+    one card reads as its text; a digest's line on top counts them and lists past the cards' limit."""
+    ordered = critical_first(issues, lambda one: (one.get("priority"), str(one.get("key", ""))), critical)
+    shown, rest = ordered[:DIGEST_CARDS], ordered[DIGEST_CARDS:]
+    if head is not None:
+        marked = sum(1 for issue in issues if is_critical(issue.get("priority"), critical))
+        lines = [team_cards.list_header(head, len(issues), marked, len(shown), None)]
+        lines += [f"{issue.get('key')} {one_line(str(issue.get('summary') or ''), 120)}" for issue in rest]
+        _once(
+            run,
+            f"{run.outbound_kind}:tg:head",
+            "telegram",
+            chat,
+            lambda: _telegram(run, chat, "\n".join(lines)),
+        )
+    for issue in shown:
+        key = str(issue.get("key", ""))
+        card_text = text if head is None else _card_text(run, issue, critical)
+        cid = staff_cards.card_id(f"{run.outbound_kind}:{key}", chat)
+        post_card(run.ctx, new_card(cid, run.firing.tracker, key, chat, card_text), utcnow())
+    return f"{len(shown)} card(s)"
+
+
+def _card_text(run: ActionRun, issue: Mapping[str, Any], critical: Sequence[str]) -> str:
+    link = links.link_for_issue(run.ctx.engine, str(issue.get("key", "")))
+    return team_cards.issue_card_text(
+        str(issue.get("key", "")),
+        str(issue.get("summary") or ""),
+        issue.get("priority"),
+        critical=is_critical(issue.get("priority"), critical),
+        requester=link.requester_name if link else None,
+        channel=link.channel if link else None,
+    )
 
 
 def _mention_assignee(run: ActionRun, text: str) -> str:

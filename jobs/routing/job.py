@@ -18,7 +18,8 @@ already wrote by a marker:
   gets its comment and its transition (or Kaiten column).
 
 Then the receiving team is told (Telegram chat, e-mail; each once, through the outbound log) and the
-request ends with its audit line. A refused create is a failed request with the tracker's own error
+request ends with its audit line; the issue's cards in the team chats then say where it went
+(``jobs.team_routes``). A refused create is a failed request with the tracker's own error
 and nothing written; an outage postpones the request (the sweep re-enqueues it when it is due).
 """
 
@@ -51,6 +52,7 @@ from jobs.routing.errors import PlanRefused, RoutingError, TrackerDown
 from jobs.routing.move_slots import move_slot
 from jobs.routing.planning import find_route, make_plan, read_source
 from jobs.routing.route_link import add_route_link
+from jobs.team_routes import tell_cards
 from mappers.autofill import RoutePlan, SourceIssue
 from mappers.canned import CannedError, canned_variables
 from mappers.replies import pick_language
@@ -88,6 +90,22 @@ def run_route_with(ctx: Context, request_id: str, now: dt.datetime | None = None
     request = store.claim(ctx.engine, request_id, LEASE_SECONDS, now=now)
     if request is None:
         return store.get_request(ctx.engine, request_id)
+    ended = _carry_out(ctx, request)
+    if ended is not None and ended.finished:
+        _tell_team_chat(ctx, ended)
+    return ended
+
+
+def _tell_team_chat(ctx: Context, ended: RouteRequest) -> None:
+    """The issue's cards in the team chats say where it went (once: a finished request is not claimed
+    again). A chat that fails to hear it is logged; the route is done either way."""
+    try:
+        tell_cards(ctx, ended)
+    except Exception:  # a notice about a finished request must not make its job fail
+        log.exception("route.cards-failed request=%s", ended.id)
+
+
+def _carry_out(ctx: Context, request: RouteRequest) -> RouteRequest | None:
     try:
         return _Route(ctx, request).run()
     except (TrackerUnavailable, TrackerDown) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 import time
 from typing import Any
@@ -56,7 +57,9 @@ def _send_message(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
                 "message_id": message_id,
             }
         )
-        message = ChatMessage(chat_id, message_id, "bot", rendered, int(time.time()), SANDBOX_BOT, markup)
+        message = ChatMessage(
+            chat_id, message_id, "bot", rendered, int(time.time()), SANDBOX_BOT, markup, _reply_to(params)
+        )
         remember(state, message)
     answer = message_json(message)
     if params.get("message_thread_id") is not None:
@@ -74,6 +77,16 @@ def checked_text(text: object, parse_mode: object) -> str:
     if _utf16_len(rendered) > MESSAGE_LIMIT:
         raise ApiError(400, "Bad Request: message is too long")
     return rendered
+
+
+def _reply_to(params: dict[str, Any]) -> int | None:
+    """The message a sent one replies to: ``reply_parameters.message_id`` or the older
+    ``reply_to_message_id`` (https://core.telegram.org/bots/api#replyparameters)."""
+    given = params.get("reply_parameters")
+    if isinstance(given, str):
+        given = json.loads(given) if given else None
+    found = given.get("message_id") if isinstance(given, dict) else params.get("reply_to_message_id")
+    return int(found) if isinstance(found, int | str) and str(found).isdigit() else None
 
 
 def message_json(message: ChatMessage) -> dict[str, Any]:

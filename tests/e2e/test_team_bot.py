@@ -2,8 +2,9 @@
 customer writes on the Telegram look-alike's page; the issue's card appears in the team chat; a member
 linked through `trackerhub staff invite` presses Take and the Jira issue is assigned to them, the card
 says so; her reply to the card reaches the customer's chat; the engineer resolves the issue, the customer
-is asked for a rating (no quiet period here), presses 1 and the supervisors' chat is alerted; a customer
-pressing Take on another card is refused."""
+is asked for a rating (no quiet period here), presses 1 and the supervisors' chat is alerted. Another
+customer's card is routed with its route button and says where it went; a customer pressing Take on
+another card is refused."""
 
 from __future__ import annotations
 
@@ -42,6 +43,17 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     stop_up(process)
 
 
+@pytest.fixture(scope="module")
+def ann(hub: dict[str, Any]) -> dict[str, Any]:
+    """Ann, linked to the Jira account jsmith through `trackerhub staff invite` opened in Telegram."""
+    link = run_cli(hub, "staff", "invite", "jsmith").strip()
+    code = link.rsplit("=", 1)[1]
+    person = {"id": 8201, "first_name": "Ann"}
+    control(hub, "users/start", {"from": person, "payload": code})
+    wait_for(lambda: [m for m in chat(hub, 8201) if m["side"] == "bot" and "linked" in m["text"]], 60)
+    return person
+
+
 def control(hub: dict[str, Any], path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = requests.post(
         f"{hub['telegram_api_url']}/_sandbox/{path}", json=body, headers=CONTROL, timeout=10
@@ -74,16 +86,17 @@ def assignee(hub: dict[str, Any], key: str) -> str | None:
     return found["name"] if found else None
 
 
-def test_a_customers_message_becomes_a_card_a_linked_member_takes(hub: dict[str, Any]) -> None:
+def test_a_customers_message_becomes_a_card_a_linked_member_takes(
+    hub: dict[str, Any], ann: dict[str, Any]
+) -> None:
     key, card = card_for(hub, 7201, "The kiosk shows a blue screen")
-    assert [b["text"] for b in card["buttons"]] == ["Take"]
+    assert [b["text"] for b in card["buttons"]] == [
+        "Take",
+        "→ Hardware team",
+        "→ Database team",
+        "→ Order spare parts",
+    ]
     assert any(b["text"] == "Open" for row in card["reply_markup"]["inline_keyboard"] for b in row)
-
-    link = run_cli(hub, "staff", "invite", "jsmith").strip()
-    code = link.rsplit("=", 1)[1]
-    ann = {"id": 8201, "first_name": "Ann"}
-    control(hub, "users/start", {"from": ann, "payload": code})
-    wait_for(lambda: [m for m in chat(hub, 8201) if m["side"] == "bot" and "linked" in m["text"]], 60)
 
     pressed = control(
         hub,
@@ -103,7 +116,7 @@ def test_a_customers_message_becomes_a_card_a_linked_member_takes(hub: dict[str,
         ),
         60,
     )
-    assert edited["text"].endswith("Taken by Ann") and edited["buttons"] == []
+    assert edited["text"].endswith("Taken by Ann") and edited["buttons"][0]["text"] == "→ Hardware team"
     presses = requests.get(f"{hub['telegram_api_url']}/_sandbox/presses", headers=CONTROL, timeout=5).json()
     assert [p["answer"]["text"] for p in presses if p["from"]["id"] == 8201] == [f"{key} is assigned to you."]
 
@@ -154,6 +167,35 @@ def resolve(hub: dict[str, Any], key: str) -> None:
     requests.post(
         url, json={"transition": {"id": done["id"]}}, auth=("engineer", "pw"), timeout=5
     ).raise_for_status()
+
+
+def test_a_linked_member_routes_a_card_with_its_button_and_the_card_says_where_it_went(
+    hub: dict[str, Any], ann: dict[str, Any]
+) -> None:
+    _, card = card_for(hub, 7203, "The reports database is slow")
+    database = next(b for b in card["buttons"] if b["text"] == "→ Database team")
+    control(
+        hub,
+        "users/press",
+        {
+            "chat_id": TEAM_CHAT,
+            "message_id": card["message_id"],
+            "data": database["callback_data"],
+            "from": ann,
+        },
+    )
+    routed = wait_for(
+        lambda: next(
+            (
+                m
+                for m in chat(hub, TEAM_CHAT)
+                if m["message_id"] == card["message_id"] and "Routed to Database team by Ann" in m["text"]
+            ),
+            None,
+        ),
+        90,
+    )
+    assert re.search(r": DB-\d+ http", routed["text"]), routed["text"]
 
 
 def test_a_customer_pressing_take_is_refused_and_nothing_is_assigned(hub: dict[str, Any]) -> None:

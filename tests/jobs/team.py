@@ -15,6 +15,7 @@ from jobs.deliver import deliver_with
 from jobs.queues import REPLY_QUEUE
 from jobs.team_cards import post_cards_with
 from mappers.models import InboundMessage
+from mappers.team_cards import Press, parse_press
 from store import journal, staff
 from tests.jobs.conftest import journal_message
 from tests.mappers.factories import telegram_message
@@ -50,6 +51,36 @@ def new_issue(team: Context, text: str, message: InboundMessage | None = None) -
     return str(key), chat(team)[-1]
 
 
-def chat(team: Context) -> list[dict[str, Any]]:
-    url = f"{team.settings.TELEGRAM_API_URL}/_sandbox/chats/{TEAM_CHAT}.json"
+def chat(team: Context, chat_id: int = TEAM_CHAT) -> list[dict[str, Any]]:
+    url = f"{team.settings.TELEGRAM_API_URL}/_sandbox/chats/{chat_id}.json"
     return requests.get(url, headers=CONTROL, timeout=5).json()  # type: ignore[no-any-return]
+
+
+def press(team: Context, card: dict[str, Any], person: dict[str, Any], data: str | None = None) -> Press:
+    """``person`` presses Take on ``card`` in the look-alike; the press as the hub's webhook gets it."""
+    body = {
+        "chat_id": TEAM_CHAT,
+        "message_id": card["message_id"],
+        "data": data or card["buttons"][0]["callback_data"],
+        "from": person,
+    }
+    found = parse_press(user_acts(team, "press", body))
+    assert found is not None
+    return found
+
+
+def user_acts(team: Context, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A person writes or presses (``/_sandbox/users/<action>``) on the look-alike: the update the hub's
+    webhook gets."""
+    response = requests.post(
+        f"{team.settings.TELEGRAM_API_URL}/_sandbox/users/{action}", json=body, headers=CONTROL, timeout=5
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["update"]  # type: ignore[no-any-return]
+
+
+def answers(team: Context) -> dict[int, dict[str, Any]]:
+    presses = requests.get(
+        f"{team.settings.TELEGRAM_API_URL}/_sandbox/presses", headers=CONTROL, timeout=5
+    ).json()
+    return {p["from"]["id"]: p["answer"] for p in presses}

@@ -4,40 +4,14 @@ an issue from the phone; of two pressing at once one wins; a customer's press is
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import requests
 
 from jobs.context import Context
 from jobs.team_cards import NOT_STAFF, STALE, handle_press_with
-from mappers.team_cards import Press, parse_press
+from mappers.team_cards import Press
 from sandbox.server import RunningSandbox
-from tests.jobs.team import ANN, BOB, EVE, NOW, TEAM_CHAT, chat, new_issue
-from tests.sandboxes import CONTROL
-
-
-def press(team: Context, card: dict[str, Any], person: dict[str, Any], data: str | None = None) -> Press:
-    """``person`` presses Take on ``card`` in the look-alike; the press as the hub's webhook gets it."""
-    body = {
-        "chat_id": TEAM_CHAT,
-        "message_id": card["message_id"],
-        "data": data or card["buttons"][0]["callback_data"],
-        "from": person,
-    }
-    response = requests.post(
-        f"{team.settings.TELEGRAM_API_URL}/_sandbox/users/press", json=body, headers=CONTROL, timeout=5
-    )
-    assert response.status_code == 200, response.text
-    found = parse_press(response.json()["update"])
-    assert found is not None
-    return found
-
-
-def answers(team: Context) -> dict[int, dict[str, Any]]:
-    presses = requests.get(
-        f"{team.settings.TELEGRAM_API_URL}/_sandbox/presses", headers=CONTROL, timeout=5
-    ).json()
-    return {p["from"]["id"]: p["answer"] for p in presses}
+from tests.jobs.team import ANN, BOB, EVE, NOW, answers, chat, new_issue, press
 
 
 def assignee(jira: RunningSandbox, key: str) -> str | None:
@@ -53,9 +27,18 @@ def test_a_card_shows_the_request_and_its_buttons(team: Context) -> None:
     assert card["side"] == "bot"
     assert card["text"].startswith(f"New request {key}: The label printer prints blank pages")
     keyboard = card["reply_markup"]["inline_keyboard"]
-    assert [b["text"] for row in keyboard for b in row] == ["Take", "Route →", "Open"]
-    assert keyboard[1][1]["url"].endswith(f"/browse/{key}")
-    assert "/route/" in keyboard[1][0]["url"]
+    assert [[b["text"] for b in row] for row in keyboard] == [
+        ["Take"],
+        ["→ Hardware team", "→ Database team"],  # the routes offered for SUP, two a row
+        ["→ Order spare parts"],
+        ["Route →", "Open"],
+    ]
+    assert (
+        keyboard[1][0]["callback_data"]
+        == keyboard[0][0]["callback_data"].replace("take:", "route:") + ":hardware"
+    )
+    assert keyboard[3][1]["url"].endswith(f"/browse/{key}")
+    assert "/route/" in keyboard[3][0]["url"]
 
 
 def test_take_assigns_edits_the_card_and_answers(team: Context, jira_sandbox: RunningSandbox) -> None:
@@ -64,7 +47,8 @@ def test_take_assigns_edits_the_card_and_answers(team: Context, jira_sandbox: Ru
     assert assignee(jira_sandbox, key) == "jsmith"
     edited = chat(team)[-1]
     assert edited["edited"] and edited["text"].endswith("Taken by Ann")
-    assert [b["text"] for b in edited["buttons"]] == []  # Take is gone; Route → and Open stay
+    assert "Take" not in [b["text"] for b in edited["buttons"]]  # the routes, Route → and Open stay
+    assert [b["text"] for b in edited["buttons"]][:1] == ["→ Hardware team"]
     assert answers(team)[ANN["id"]]["text"] == f"{key} is assigned to you."
 
 

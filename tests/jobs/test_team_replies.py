@@ -15,7 +15,7 @@ from jobs.context import Context
 from jobs.team_replies import handle_staff_reply_with
 from mappers.team_cards import StaffReply, parse_reply
 from sandbox.server import RunningSandbox
-from tests.jobs.team import ANN, EVE, TEAM_CHAT, chat, new_issue
+from tests.jobs.team import ANN, EVE, TEAM_CHAT, chat, new_issue, user_acts
 from tests.mappers.factories import email_message
 from tests.sandboxes import CONTROL
 
@@ -23,11 +23,7 @@ from tests.sandboxes import CONTROL
 def reply(team: Context, card: dict[str, Any], person: dict[str, Any], text: str) -> StaffReply:
     """``person`` answers ``card`` in the team chat on the look-alike; the reply as the hook gets it."""
     body = {"chat_id": TEAM_CHAT, "text": text, "reply_to_message_id": card["message_id"], "from": person}
-    response = requests.post(
-        f"{team.settings.TELEGRAM_API_URL}/_sandbox/users/write", json=body, headers=CONTROL, timeout=5
-    )
-    assert response.status_code == 200, response.text
-    found = parse_reply(response.json()["update"])
+    found = parse_reply(user_acts(team, "write", body))
     assert found is not None
     return found
 

@@ -14,6 +14,7 @@ from mappers.team_cards import (
     keyboard,
     parse_press,
     parse_reply,
+    routed_card,
     taken_card,
     taken_text,
 )
@@ -41,6 +42,19 @@ def test_buttons_take_route_open_and_take_goes_once_taken() -> None:
     assert len(f"take:{CARD}".encode()) <= 64  # Telegram's limit for callback_data
     taken = keyboard(CARD, open_url="https://j/browse/SUP-7", route_url=None, taken=True)
     assert taken == {"inline_keyboard": [[{"text": "Open", "url": "https://j/browse/SUP-7"}]]}
+
+
+def test_route_buttons_two_a_row_at_most_six_and_none_over_the_data_limit() -> None:
+    routes = [(f"r{i}", f"Team {i}") for i in range(8)] + [("x" * 40, "Too long an id")]
+    rows = keyboard(CARD, open_url="o", route_url=None, taken=True, routes=routes)["inline_keyboard"]
+    assert [[b["text"] for b in row] for row in rows] == [
+        ["→ Team 0", "→ Team 1"],
+        ["→ Team 2", "→ Team 3"],
+        ["→ Team 4", "→ Team 5"],
+        ["Open"],
+    ]
+    assert routed_card(rows[0][1]["callback_data"]) == (CARD, "r1")
+    assert routed_card(f"take:{CARD}") is None and routed_card(f"route:{CARD}:Bad!") is None
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappers.telegram_commands import StartCommand, start_command, valid_payload
+from mappers.telegram_commands import StartCommand, staff_command, start_command, valid_payload
 
 
 def update(
@@ -84,3 +84,26 @@ def test_it_never_raises(anything: object, text: str) -> None:
     start_command(anything)
     found = start_command(update(text))
     assert found is None or found.payload is None or " " not in found.payload
+
+
+@pytest.mark.parametrize(
+    "text, chat_type, command",
+    [
+        ("/unassigned", "private", "unassigned"),
+        ("/my@TrackerHubBot", "supergroup", "my"),
+        (" /my  please ", "supergroup", "my"),
+        ("/myself", "private", None),
+        ("/my@", "private", None),
+        ("what is /my status", "private", None),
+        ("/start", "private", None),
+    ],
+)
+def test_the_teams_commands_are_read_in_any_chat(text: str, chat_type: str, command: str | None) -> None:
+    found = staff_command(update(text, chat_type=chat_type))
+    assert (found.command if found else None) == command
+    if found is not None:
+        assert found.private == (chat_type == "private") and found.user_id == 501
+
+
+def test_a_bot_sending_a_command_is_not_the_team() -> None:
+    assert staff_command(update("/my", is_bot=True)) is None

@@ -105,3 +105,16 @@ def test_a_start_while_redis_is_down_is_answered_503_so_telegram_sends_it_again(
     response = post_telegram(down.test_client(), text_update(51, "/start"))
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert "queue is unavailable" in response.get_json()["error"]
+
+
+def test_the_teams_commands_are_never_a_customers_request(
+    client: FlaskClient, app: Flask, settings: Settings, delivery_queue: Queue
+) -> None:
+    mine = post_telegram(client, text_update(26, "/my", chat_id=9001))  # a customer, privately
+    assert mine.status_code == 200 and mine.get_json() == {"status": "staff-command"}
+    group = text_update(27, "/unassigned@TrackerHubBot")
+    group["message"]["chat"] = {"id": -100200301, "type": "supergroup", "title": "Customers"}
+    assert post_telegram(client, group).get_json() == {"status": "staff-command"}
+    assert journal.count_by_status(app.extensions["hub"].engine) == {}
+    assert delivery_queue.job_ids == []
+    assert replies(settings) == ["staff-command-26", "staff-command-27"]  # refused there, to non-members

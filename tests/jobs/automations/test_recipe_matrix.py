@@ -89,7 +89,11 @@ def created_at(store: Path, table: str, row_id: str, stamp: str) -> None:
 
 
 def team_messages(telegram: str) -> list[str]:
-    return [m["text"] for m in sent(telegram) if str(m["chat_id"]) == TEAM_CHAT]
+    return [m["text"] for m in team_sent(telegram)]
+
+
+def team_sent(telegram: str) -> list[dict[str, Any]]:
+    return [m for m in sent(telegram) if str(m["chat_id"]) == TEAM_CHAT]
 
 
 def journaled_event(ctx: Context, response: Any) -> tuple[str, TrackerEvent]:
@@ -159,8 +163,9 @@ def test_duty_alert_on_jira_fires_once_from_the_creation_webhook_and_the_poll(
     assert scan_rule(jctx, rule, night + MINUTE, force=True).new == []  # the poll finds it fired
     assert run_all(jctx, "duty-alert", night) == [urgent]
     assert scan_rule(jctx, rule, night + 2 * MINUTE, force=True).new == []
-    [alert] = team_messages(telegram_sandbox)
-    assert f"Duty: urgent {urgent} out of hours: Server down" in alert
+    [alert] = team_sent(telegram_sandbox)
+    assert f"Duty: urgent {urgent} out of hours: Server down" in alert["text"]
+    assert alert["reply_markup"]["inline_keyboard"][0][0]["text"] == "Take"  # a card: take it at once
 
 
 # -- Kaiten ------------------------------------------------------------------------------------------------
@@ -204,8 +209,9 @@ def test_duty_alert_on_kaiten_fires_once_from_the_poll_and_the_card_add_webhook(
         assert fire_for_event(k, tracker, event, own=False, now=night + MINUTE) == []
         deliver_with(k, message_id)
     assert run_all(k, "duty-alert", night) == [urgent]
-    [alert] = team_messages(telegram_sandbox)
-    assert f"Duty: urgent {urgent} out of hours: Server down" in alert
+    [alert] = team_sent(telegram_sandbox)
+    assert f"Duty: urgent {urgent} out of hours: Server down" in alert["text"]
+    assert alert["reply_markup"]["inline_keyboard"][0][0]["text"] == "Take"  # a card: take it at once
 
 
 def test_quiet_customer_on_kaiten_is_nudged_then_closed(
@@ -329,8 +335,13 @@ def unassigned_digest(ctx: Context, created: dt.datetime) -> list[str]:
 
 
 def digest_lines(telegram: str) -> list[str]:
-    [digest] = [t for t in team_messages(telegram) if "issue(s)" in t.splitlines()[0]]
-    return digest.splitlines()
+    """The digest in the team chat: its count on top, then the first line of each of its cards, each of
+    which has Take (the team bot is configured, so the digest comes as cards)."""
+    found = team_sent(telegram)
+    start = next(i for i, m in enumerate(found) if "issue(s)" in m["text"].splitlines()[0])
+    cards = found[start + 1 :]
+    assert all(m["reply_markup"]["inline_keyboard"][0][0]["text"] == "Take" for m in cards)
+    return [found[start]["text"]] + [m["text"].splitlines()[0] for m in cards]
 
 
 def test_unassigned_digest_on_jira_lists_the_day_old_unassigned_critical_first(
@@ -350,7 +361,7 @@ def test_unassigned_digest_on_jira_lists_the_day_old_unassigned_critical_first(
     assert unassigned_digest(jctx, created) == ["*"]  # one digest
     lines = digest_lines(telegram_sandbox)
     assert lines[0].endswith(": 2 issue(s), 1 critical")
-    assert lines[1].startswith(f"🔴 {made[0]} ") and lines[2].startswith(f"{made[1]} ")
+    assert lines[1].startswith(f"🔴 {made[0]}: ") and lines[2].startswith(f"{made[1]}: ")
     assert len(lines) == 3
 
 
@@ -369,7 +380,7 @@ def test_unassigned_digest_on_kaiten_lists_the_cards_without_a_responsible(
     assert unassigned_digest(k, created) == ["*"]
     lines = digest_lines(telegram_sandbox)
     assert lines[0].endswith(": 2 issue(s), 1 critical")
-    assert lines[1].startswith(f"🔴 {made[0]} ") and lines[2].startswith(f"{made[1]} ")
+    assert lines[1].startswith(f"🔴 {made[0]}: ") and lines[2].startswith(f"{made[1]}: ")
     assert len(lines) == 3
 
 
