@@ -122,7 +122,7 @@ def submit(token: str) -> ResponseReturnValue:
 def result(token: str, request_id: str) -> ResponseReturnValue:
     """The request's status; while it runs, the page polls :func:`result_status` and shows the new key."""
     made = _request(_open_link(token), request_id)
-    target_url = _web_url(made.target_url)
+    target_url = web_url(made.target_url)
     return _page("route_result.html", token=token, made=made, target_url=target_url, key=made.source_key)
 
 
@@ -198,7 +198,7 @@ def _page(template: str, status: int = 200, **values: Any) -> Response:
     return Response(html, status=status, mimetype="text/html")
 
 
-def _web_url(url: str | None) -> str | None:
+def web_url(url: str | None) -> str | None:
     """A tracker's URL fit for a link: http(s) only."""
     return url if url and url.startswith(("https://", "http://")) else None
 

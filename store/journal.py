@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import json
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from store.db import aware, blobs, messages, upsert_insert
+from store.db import aware, blobs, contains_pattern, messages, upsert_insert
 
 QUEUED = "queued"
 DELIVERED = "delivered"
@@ -283,6 +284,68 @@ def failed_ids(engine: Engine, limit: int = 1000) -> list[str]:
     query = sa.select(messages.c.id).where(messages.c.status == FAILED).order_by(messages.c.created_at)
     with engine.connect() as conn:
         return [row[0] for row in conn.execute(query.limit(limit))]
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    """A search of the journal (the console's Messages and Dead letters pages); empty means any.
+
+    ``sender`` is looked for in the sender's name, e-mail, Telegram username and user id; ``reason``
+    in the dead letter's reason.
+    """
+
+    channel: str = ""
+    status: str = ""
+    sender: str = ""
+    issue_key: str = ""
+    reason: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def search(engine: Engine, query: MessageQuery, limit: int = 100, offset: int = 0) -> list[Entry]:
+    """The journal rows ``query`` asks for, newest first."""
+    c = messages.c
+    select = sa.select(messages).order_by(c.created_at.desc(), c.id.desc())
+    if query.channel:
+        select = select.where(c.channel == query.channel)
+    if query.status:
+        select = select.where(c.status == query.status)
+    if query.issue_key:
+        select = select.where(sa.func.upper(c.issue_key) == query.issue_key.strip().upper())
+    if query.reason:
+        select = select.where(c.reason.ilike(contains_pattern(query.reason), escape="\\"))
+    if query.since:
+        select = select.where(c.created_at >= query.since)
+    if query.until:
+        select = select.where(c.created_at < query.until)
+    sender = query.sender.strip().casefold()
+    if not sender:
+        with engine.connect() as conn:
+            return [entry_from_row(row) for row in conn.execute(select.limit(limit).offset(offset))]
+    # The sender is inside the body's JSON: the database narrows by the text, the parsed sender decides.
+    select = select.where(c.body.ilike(contains_pattern(query.sender.strip()), escape="\\"))
+    found: list[Entry] = []
+    with engine.connect() as conn:
+        for row in conn.execute(select):
+            entry = entry_from_row(row)
+            if sender in _sender_text(entry.body):
+                found.append(entry)
+                if len(found) >= offset + limit:
+                    break
+    return found[offset:]
+
+
+def _sender_text(body: str) -> str:
+    """The sender's name, e-mail, username and id in one case-folded string ("" for tracker events)."""
+    try:
+        sender = json.loads(body).get("sender") or {}
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(sender, dict):
+        return ""
+    keys = ("name", "email", "telegram_username", "telegram_user_id")
+    return " ".join(str(sender.get(key) or "") for key in keys).casefold()
 
 
 def count_by_status(engine: Engine) -> dict[str, int]:
