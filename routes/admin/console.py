@@ -125,7 +125,7 @@ def _headers(response: Response) -> Response:
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{g.get('nonce', '')}'; "
-        "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
     if request.args.get("lang") in LANGUAGES:
         set_cookie(response, hub().settings, LANG_COOKIE, request.args["lang"], max_age=365 * 86400)
