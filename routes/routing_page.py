@@ -30,6 +30,7 @@ from routes.client_ip import client_address
 from routes.csrf import CsrfRefused, check_csrf, csrf_token
 from routes.errors import routing_status
 from routes.i18n import localize, request_language
+from routes.page_headers import lock_down
 from routes.state import hub, job_context
 from store.routing import RouteRequest
 
@@ -214,16 +215,9 @@ def _start() -> None:
 
 @bp.after_request
 def _headers(response: Response) -> Response:
-    """The link in the address bar is a credential: no caching, no Referer, no indexing, no framing;
-    scripts only the page's own."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{g.get('nonce', '')}'; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-    return response
+    """The link in the address bar is a credential: the page is locked down (routes/page_headers.py);
+    its result page polls the request's status."""
+    return lock_down(response, g.get("nonce", ""), allow="connect-src 'self'")
 
 
 @bp.errorhandler(PageRefused)

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
 from routes.admin.access import PUBLIC, allows, required_role
+from routes.admin.filters import BadFilter
 from routes.admin.sessions import (
     LANG_COOKIE,
     LOGIN_COOKIE,
@@ -36,6 +37,7 @@ from routes.admin.texts import UI
 from routes.client_ip import client_address
 from routes.errors import error_response
 from routes.i18n import LANGUAGES
+from routes.page_headers import lock_down
 from routes.state import Hub, hub
 from store import accounts
 
@@ -117,19 +119,10 @@ def _language() -> str:
 
 @bp.after_request
 def _headers(response: Response) -> Response:
-    """No caching, no framing, no Referer; scripts only the page's own (a customer's text in a page
-    cannot run, even if escaping were ever missed)."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{g.get('nonce', '')}'; "
-        "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
+    """The console's pages are locked down (routes/page_headers.py); a ``?lang=`` is kept in a cookie."""
     if request.args.get("lang") in LANGUAGES:
         set_cookie(response, hub().settings, LANG_COOKIE, request.args["lang"], max_age=365 * 86400)
-    return response
+    return lock_down(response, g.get("nonce", ""), allow="img-src 'self' data:")
 
 
 # --- what the pages share -------------------------------------------------------------------------
@@ -170,6 +163,11 @@ def actor_address() -> str:
 @bp.errorhandler(ConsoleOff)
 def _off(exc: ConsoleOff) -> ResponseReturnValue:
     return error_response(404, (exc.name or "not found").lower(), exc.description or "")
+
+
+@bp.errorhandler(BadFilter)
+def _bad_filter(exc: BadFilter) -> ResponseReturnValue:
+    return _error_page(400, UI[g.get("lang", "en")]["bad_date"])
 
 
 @bp.errorhandler(RedisError)

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from routes.admin.access import requires
 from routes.admin.console import actor_address, page
-from routes.admin.filters import BadFilter, message_query
+from routes.admin.filters import message_query
 from routes.admin.messages import CHANNELS, summary
 from routes.state import hub, job_context
 from store import audit, journal
@@ -24,17 +24,11 @@ REPLAY_ALL_LIMIT = 1000  # dead letters one "replay all" takes; the rest stay fo
 @requires("viewer")
 def index() -> ResponseReturnValue:
     """The dead letters the filter asks for, newest first."""
-    try:
-        query = message_query(request.args, status=journal.FAILED)
-    except BadFilter:
-        return page(
-            "dead_letters.html", status=400, bad_date=True, entries=[], channels=CHANNELS, args=request.args
-        )
+    query = message_query(request.args, status=journal.FAILED)
     entries = journal.search(hub().engine, query, limit=REPLAY_ALL_LIMIT)
     return page(
         "dead_letters.html",
         entries=[(entry, summary(entry)) for entry in entries],
-        bad_date=False,
         channels=CHANNELS,
         args=request.args,
     )
@@ -51,12 +45,7 @@ def replay_one(message_id: str) -> ResponseReturnValue:
 @requires("coordinator")
 def replay_filtered() -> ResponseReturnValue:
     """Replay every dead letter the posted filter (the list's own) matches."""
-    try:
-        query = message_query(request.form, status=journal.FAILED)
-    except BadFilter:
-        return page(
-            "dead_letters.html", status=400, bad_date=True, entries=[], channels=CHANNELS, args=request.form
-        )
+    query = message_query(request.form, status=journal.FAILED)
     ids = [entry.id for entry in journal.search(hub().engine, query, limit=REPLAY_ALL_LIMIT)]
     return _replay(ids)
 

@@ -13,7 +13,7 @@ from werkzeug.exceptions import NotFound
 
 from routes.admin.access import requires
 from routes.admin.console import page
-from routes.admin.filters import PAGE_SIZE, BadFilter, message_query, page_number
+from routes.admin.filters import PAGE_SIZE, message_query, page_number
 from routes.routing_page import web_url
 from routes.state import hub
 from store import journal, outbound
@@ -31,17 +31,13 @@ RAW_SUFFIX = {"email": "eml", "telegram": "json", "form": "json", "jira": "json"
 def index() -> ResponseReturnValue:
     """The journal, newest first, as the filter asks."""
     number = page_number(request.args)
-    try:
-        query = message_query(request.args)
-    except BadFilter:
-        return page("messages.html", status=400, bad_date=True, entries=[], older_url=None, **_choices())
+    query = message_query(request.args)
     entries = journal.search(hub().engine, query, limit=PAGE_SIZE + 1, offset=number * PAGE_SIZE)
     older: dict[str, Any] = {**request.args.to_dict(), "page": number + 1}
     return page(
         "messages.html",
         entries=[(entry, summary(entry)) for entry in entries[:PAGE_SIZE]],
         older_url=url_for(".index", **older) if len(entries) > PAGE_SIZE else None,
-        bad_date=False,
         **_choices(),
     )
 
