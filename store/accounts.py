@@ -1,10 +1,11 @@
 """The admin console's local accounts (``admin_users``): a name, a role and a password's scrypt hash.
 
 Passwords are hashed with the standard library's ``hashlib.scrypt`` (OpenSSL's), no new dependency.
-The cost is OWASP's Password Storage Cheat Sheet's scrypt row "N=2^14, r=8, p=5": 16 MiB of memory per
-hash, the equal of its N=2^17/p=1 row in work but not in memory, so a login does not push a web worker
-past its RSS budget (BENCHMARKS.md). The parameters are stored in the hash, so a later, dearer setting
-still verifies the hashes made before it.
+The cost is OWASP's Password Storage Cheat Sheet's scrypt row "N=2^13, r=8, p=10": 8 MiB of memory
+per hash (the p lanes run one after another), the cheat sheet's equal of its N=2^17, p=1 row
+(128 MiB), so a login does not push a web worker past its RSS budget (BENCHMARKS.md); about 0.3 s of
+a core per hash here. The parameters are stored in the hash, so a later, dearer setting still verifies
+the hashes made before it.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10  # characters; NIST SP 800-63B asks at least 8
 MAX_PASSWORD = 1024  # a longer "password" is a denial of service on the hash, not a password
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 5
-SCRYPT_MAXMEM = 64 * 1024 * 1024  # OpenSSL's default (32 MiB) is just short of what n=2^14, r=8 needs
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**13, 8, 10
+SCRYPT_MAXMEM = 32 * 1024 * 1024  # a stored hash asking more than this is refused, not computed
 
 
 class AccountError(ValueError):

@@ -118,6 +118,15 @@ def get_blob(engine: Engine, blob_id: str) -> bytes | None:
     return bytes(row[0]) if row else None
 
 
+def blob_head(engine: Engine, blob_id: str, limit: int) -> tuple[bytes, int] | None:
+    """The first ``limit`` bytes of a blob and its whole size, or None when unknown: a page shows the
+    head of a 25 MB mail without the process holding all of it."""
+    query = sa.select(sa.func.substr(blobs.c.content, 1, limit), blobs.c.size).where(blobs.c.id == blob_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return (bytes(row[0]), int(row[1])) if row else None
+
+
 def fit_key(value: str, limit: int = KEY_LIMIT) -> str:
     """A key that fits its column: a longer one (a 990-character Message-ID is legal) keeps a readable
     prefix and a hash of the whole, so it stays unique and the same input always maps to the same key."""

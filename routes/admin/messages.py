@@ -48,7 +48,7 @@ def show(message_id: str) -> ResponseReturnValue:
     """One message as the hub read it, its raw source, attempts, issue and replies."""
     state = hub()
     entry = _entry(message_id)
-    raw = journal.get_blob(state.engine, entry.raw_blob_id) if entry.raw_blob_id else None
+    head = journal.blob_head(state.engine, entry.raw_blob_id, RAW_SHOWN) if entry.raw_blob_id else None
     sent = outbound.for_message(state.engine, entry.id)
     if entry.tracker and entry.issue_key:
         sent += outbound.for_issue(state.engine, entry.tracker, entry.issue_key)
@@ -56,8 +56,8 @@ def show(message_id: str) -> ResponseReturnValue:
         "message.html",
         entry=entry,
         parsed=parsed_rows(entry.body),
-        raw_text=raw[:RAW_SHOWN].decode("utf-8", "replace") if raw is not None else None,
-        raw_truncated=raw is not None and len(raw) > RAW_SHOWN,
+        raw_text=head[0].decode("utf-8", "replace") if head is not None else None,
+        raw_truncated=head is not None and head[1] > RAW_SHOWN,
         raw_shown_kib=RAW_SHOWN // 1024,
         issue_url=web_url(entry.issue_url),
         sent=sent,

@@ -110,3 +110,17 @@ def test_a_message_shows_its_attempts_issue_and_replies(
     assert re.search(r"<td>autoreply</td><td>telegram</td><td>42</td><td>sent</td>", page.text)
     assert "Printer is on fire" in page.text
     assert as_user("vic").get("/admin/messages/" + "f" * 24).status_code == 404
+
+
+def test_a_large_source_shows_its_head_and_downloads_whole(
+    client: FlaskClient, as_user: Callable[[str], FlaskClient]
+) -> None:
+    large = HOSTILE.replace(b"hostile-1", b"large-1") + b"line of text\r\n" * 30_000  # ~420 KB
+    sent = client.post("/hooks/email", data=large, headers={"Authorization": "Bearer inbound-token"})
+    assert sent.status_code == 202, sent.text
+    viewer = as_user("vic")
+    page = viewer.get(f"/admin/messages/{sent.json['id']}")
+    shown = re.search(r'<pre class="raw" id="raw">(.*?)</pre>', page.text, re.S)
+    assert shown is not None and len(shown.group(1)) < len(large)
+    assert "Only the first 256 KiB are shown" in page.text
+    assert viewer.get(f"/admin/messages/{sent.json['id']}/raw").data == large
