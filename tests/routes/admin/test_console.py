@@ -150,3 +150,26 @@ def test_the_console_answers_503_without_its_secret(wired: Settings, users: dict
     client = create_app(wired.model_copy(update={"HUB_SECRET_KEY": None})).test_client()
     answer = client.get("/admin/login")
     assert answer.status_code == 503 and "HUB_SECRET_KEY" in answer.text
+
+
+def test_the_login_returns_to_the_console_page_asked_for_and_never_elsewhere(
+    client: FlaskClient, users: dict[str, accounts.User]
+) -> None:
+    asked = client.get("/admin/messages?status=failed")
+    assert asked.status_code == 302
+    form_url = asked.headers["Location"]
+    assert form_url.startswith("/admin/login?next=")
+    for next_path, lands in (
+        ("/admin/messages?status=failed", "/admin/messages?status=failed"),
+        ("//evil.example/admin/", "/admin/"),
+        ("https://evil.example/admin/", "/admin/"),
+        ("/admin/../hooks/email", "/admin/"),
+    ):
+        fresh = client.application.test_client()
+        token = csrf_of(fresh.get("/admin/login").text)
+        answer = fresh.post(
+            "/admin/login",
+            query_string={"next": next_path},
+            data={"username": "vic", "password": PASSWORDS["vic"], "csrf_token": token},
+        )
+        assert answer.status_code == 303 and answer.headers["Location"] == lands, next_path
