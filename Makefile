@@ -35,6 +35,7 @@ bench: setup
 	$(PY) bench/memory.py --node
 	$(PY) bench/pipeline.py
 	$(PY) bench/growth.py
+	$(PY) bench/console_memory.py
 
 # The fault suite alone (also part of `make test`, the two-node scenarios there at 50 messages), then
 # RELIABILITY.md from its results.

@@ -332,6 +332,11 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
             '       -d \'{"text": "/reply ::logs-request"}\'',
         ]
     lines += _routing_lines(env, base)
+    lines += [
+        "",
+        f"Admin console: {base}/admin/   (on once an account exists: in another shell, with the same",
+        "  DATABASE_URL, run `trackerhub admin add-user NAME --role admin` and type the password)",
+    ]
     lines.append("")
     click.echo("\n".join(lines))
 

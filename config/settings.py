@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     HUB_METRICS_TOKEN: SecretStr | None = None  # when set, GET /metrics needs it as a Bearer token
     HUB_API_TOKEN: SecretStr | None = None  # Bearer token of the routing API (unset: the API is closed)
 
+    # the admin console (/admin/): hours a login lasts; failed logins per user name (four times as many
+    # per client address) before further logins are refused for the lockout's minutes
+    HUB_ADMIN_SESSION_HOURS: int = Field(default=12, ge=1)
+    HUB_ADMIN_LOGIN_FAILURES: int = Field(default=5, ge=1)
+    HUB_ADMIN_LOCKOUT_MINUTES: int = Field(default=15, ge=1)
+
     # limits (bytes unless named otherwise)
     HUB_MAX_EMAIL_BYTES: int = Field(default=25 * 1024 * 1024, ge=1024)
     HUB_MAX_FORM_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)

@@ -17,7 +17,18 @@ from config.rules import HubConfig
 from config.settings import Settings, get_settings
 from config.source import ConfigSource, config_source
 from jobs.queues import get_redis
-from routes import csat, email, errors, forms, routing_api, routing_page, status, telegram, trackers
+from routes import (
+    admin,
+    csat,
+    email,
+    errors,
+    forms,
+    routing_api,
+    routing_page,
+    status,
+    telegram,
+    trackers,
+)
 from routes.state import Hub
 from store.db import get_engine
 
@@ -61,5 +72,6 @@ def create_app(settings: Settings | None = None, config: HubConfig | ConfigSourc
         app.register_blueprint(blueprint)
     app.register_blueprint(routing_page.bp)
     app.register_blueprint(csat.bp)
+    app.register_blueprint(admin.bp)
     errors.register_error_handlers(app)
     return app

@@ -30,6 +30,7 @@ from routes.client_ip import client_address
 from routes.csrf import CsrfRefused, check_csrf, csrf_token
 from routes.errors import routing_status
 from routes.i18n import localize, request_language
+from routes.page_headers import lock_down
 from routes.state import hub, job_context
 from store.routing import RouteRequest
 
@@ -122,7 +123,7 @@ def submit(token: str) -> ResponseReturnValue:
 def result(token: str, request_id: str) -> ResponseReturnValue:
     """The request's status; while it runs, the page polls :func:`result_status` and shows the new key."""
     made = _request(_open_link(token), request_id)
-    target_url = _web_url(made.target_url)
+    target_url = web_url(made.target_url)
     return _page("route_result.html", token=token, made=made, target_url=target_url, key=made.source_key)
 
 
@@ -198,7 +199,7 @@ def _page(template: str, status: int = 200, **values: Any) -> Response:
     return Response(html, status=status, mimetype="text/html")
 
 
-def _web_url(url: str | None) -> str | None:
+def web_url(url: str | None) -> str | None:
     """A tracker's URL fit for a link: http(s) only."""
     return url if url and url.startswith(("https://", "http://")) else None
 
@@ -214,16 +215,9 @@ def _start() -> None:
 
 @bp.after_request
 def _headers(response: Response) -> Response:
-    """The link in the address bar is a credential: no caching, no Referer, no indexing, no framing;
-    scripts only the page's own."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{g.get('nonce', '')}'; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-    return response
+    """The link in the address bar is a credential: the page is locked down (routes/page_headers.py);
+    its result page polls the request's status."""
+    return lock_down(response, g.get("nonce", ""), allow="connect-src 'self'")
 
 
 @bp.errorhandler(PageRefused)

@@ -296,6 +296,33 @@ csat_optouts = sa.Table(
 )
 
 
+# The admin console (issue 16, store/accounts.py and store/audit.py): its local accounts (a password's
+# scrypt hash, never the password) and the audit of what people did there and in the CLI.
+admin_users = sa.Table(
+    "admin_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", String(64), nullable=False),
+    sa.Column("password_hash", String(255), nullable=False),
+    sa.Column("role", String(16), nullable=False),  # admin / coordinator / viewer
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("name", name="uq_admin_users_name"),
+)
+
+admin_audit = sa.Table(
+    "admin_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", String(255), nullable=False),  # a user name (for a failed login: the name tried)
+    sa.Column("action", String(32), nullable=False),  # login / login-failed / logout / replay / add-user
+    sa.Column("target", String(255), nullable=False, default=""),  # a message id, a user name
+    sa.Column("outcome", Text, nullable=False, default=""),
+    sa.Column("address", String(64), nullable=False, default=""),  # the client's address, "cli"
+    sa.Index("ix_admin_audit_at", "at"),
+)
+
+
 @overload
 def aware(value: dt.datetime) -> dt.datetime: ...
 @overload
@@ -307,6 +334,12 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching values that contain ``text`` literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 CONNECT_TIMEOUT = 5  # seconds to reach PostgreSQL; a DATABASE_URL's own connect_timeout wins

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from store.db import aware, blobs, messages, upsert_insert
+from store.db import aware, blobs, contains_pattern, messages, upsert_insert
 
 QUEUED = "queued"
 DELIVERED = "delivered"
@@ -116,6 +116,15 @@ def get_blob(engine: Engine, blob_id: str) -> bytes | None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(blobs.c.content).where(blobs.c.id == blob_id)).first()
     return bytes(row[0]) if row else None
+
+
+def blob_head(engine: Engine, blob_id: str, limit: int) -> tuple[bytes, int] | None:
+    """The first ``limit`` bytes of a blob and its whole size, or None when unknown: a page shows the
+    head of a 25 MB mail without the process holding all of it."""
+    query = sa.select(sa.func.substr(blobs.c.content, 1, limit), blobs.c.size).where(blobs.c.id == blob_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return (bytes(row[0]), int(row[1])) if row else None
 
 
 def fit_key(value: str, limit: int = KEY_LIMIT) -> str:
@@ -284,6 +293,68 @@ def failed_ids(engine: Engine, limit: int = 1000) -> list[str]:
     query = sa.select(messages.c.id).where(messages.c.status == FAILED).order_by(messages.c.created_at)
     with engine.connect() as conn:
         return [row[0] for row in conn.execute(query.limit(limit))]
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    """A search of the journal (the console's Messages and Dead letters pages); empty means any.
+
+    ``sender`` is looked for in the sender's name, e-mail, Telegram username and user id; ``reason``
+    in the dead letter's reason.
+    """
+
+    channel: str = ""
+    status: str = ""
+    sender: str = ""
+    issue_key: str = ""
+    reason: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def search(engine: Engine, query: MessageQuery, limit: int = 100, offset: int = 0) -> list[Entry]:
+    """The journal rows ``query`` asks for, newest first."""
+    c = messages.c
+    select = sa.select(messages).order_by(c.created_at.desc(), c.id.desc())
+    if query.channel:
+        select = select.where(c.channel == query.channel)
+    if query.status:
+        select = select.where(c.status == query.status)
+    if query.issue_key:
+        select = select.where(sa.func.upper(c.issue_key) == query.issue_key.strip().upper())
+    if query.reason:
+        select = select.where(c.reason.ilike(contains_pattern(query.reason), escape="\\"))
+    if query.since:
+        select = select.where(c.created_at >= query.since)
+    if query.until:
+        select = select.where(c.created_at < query.until)
+    sender = query.sender.strip().casefold()
+    if not sender:
+        with engine.connect() as conn:
+            return [entry_from_row(row) for row in conn.execute(select.limit(limit).offset(offset))]
+    # The sender is inside the body's JSON: the database narrows by the text, the parsed sender decides.
+    select = select.where(c.body.ilike(contains_pattern(query.sender.strip()), escape="\\"))
+    found: list[Entry] = []
+    with engine.connect() as conn:
+        for row in conn.execute(select):
+            entry = entry_from_row(row)
+            if sender in _sender_text(entry.body):
+                found.append(entry)
+                if len(found) >= offset + limit:
+                    break
+    return found[offset:]
+
+
+def _sender_text(body: str) -> str:
+    """The sender's name, e-mail, username and id in one case-folded string ("" for tracker events)."""
+    try:
+        sender = json.loads(body).get("sender") or {}
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(sender, dict):
+        return ""
+    keys = ("name", "email", "telegram_username", "telegram_user_id")
+    return " ".join(str(sender.get(key) or "") for key in keys).casefold()
 
 
 def count_by_status(engine: Engine) -> dict[str, int]:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.db import outbound, upsert_insert
+from store.db import messages, outbound, upsert_insert
 from store.journal import utcnow
 
 
@@ -64,6 +64,15 @@ def _upsert(dialect: str) -> sa.Insert:
 def for_message(engine: Engine, message_id: str) -> list[Outbound]:
     """Everything sent about one message (shown by the status API)."""
     query = sa.select(outbound).where(outbound.c.message_id == message_id).order_by(outbound.c.id)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [_outbound(row) for row in rows]
+
+
+def for_issue(engine: Engine, tracker: str, issue_key: str) -> list[Outbound]:
+    """Everything sent about an issue's tracker events: the engineers' replies that reached the customer."""
+    events = sa.select(messages.c.id).where(messages.c.conversation_key == f"{tracker}:issue:{issue_key}")
+    query = sa.select(outbound).where(outbound.c.message_id.in_(events)).order_by(outbound.c.id)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [_outbound(row) for row in rows]

@@ -201,3 +201,12 @@ def test_a_retry_never_turns_a_delivered_message_back_into_a_queued_one(engine: 
     leases.schedule_retry(engine, message_id, 5, "waiting for an earlier message of the conversation")
     row = journal.get(engine, message_id)
     assert row is not None and (row.status, row.reason, row.next_attempt_at) == ("delivered", None, None)
+
+
+def test_a_blobs_head_is_read_without_the_rest(engine: Engine) -> None:
+    content = b"\x00\xffhead" + b"x" * 10_000
+    with engine.begin() as conn:
+        blob_id = journal.put_blob(conn, content)
+    assert journal.blob_head(engine, blob_id, 6) == (content[:6], len(content))
+    assert journal.blob_head(engine, blob_id, 1_000_000) == (content, len(content))
+    assert journal.blob_head(engine, "0" * 64, 6) is None

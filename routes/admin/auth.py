@@ -1,0 +1,127 @@
+"""Logging in and out of the console (``/admin/login``, ``/admin/logout``) and its home (``/admin/``).
+
+The login form's fields are ``username``, ``password`` and ``csrf_token`` (the README's contract).
+Every login, failed or not, and every logout goes to the audit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Blueprint, Response, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from routes.admin.access import PUBLIC, requires
+from routes.admin.console import actor_address, page
+from routes.admin.sessions import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    clear_cookie,
+    clear_failures,
+    count_failure,
+    end_session,
+    form_token,
+    lockout,
+    set_cookie,
+    start_session,
+)
+from routes.state import hub
+from store import accounts, audit, journal
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_NONCE_SECONDS = 3600  # the pre-login cookie outlives any login form left open
+
+
+@bp.get("/")
+@requires("viewer")
+def home() -> ResponseReturnValue:
+    """What the journal holds now, and the way to the pages."""
+    counts = journal.count_by_status(hub().engine)
+    return page("home.html", counts=counts)
+
+
+@bp.get("/login")
+@requires(PUBLIC)
+def login() -> ResponseReturnValue:
+    """The login form (with a fresh pre-login nonce its CSRF token is bound to)."""
+    return _login_form()
+
+
+@bp.post("/login")
+@requires(PUBLIC)
+def login_submit() -> ResponseReturnValue:
+    """Check the name and password; a success starts a new session and goes where the user was going."""
+    state = hub()
+    assert state.redis is not None  # the console's guard refuses requests without Redis
+    name = request.form.get("username", "").strip()[:64]
+    password = request.form.get("password", "")
+    address = actor_address()
+    locked = lockout(state.redis, state.settings, name, address)
+    if locked is not None:
+        audit.record(state.engine, name, "login-failed", outcome="locked out", address=address)
+        log.warning("admin.login-locked user=%s address=%s", name, address)
+        minutes = (locked.retry_after + 59) // 60
+        response = _login_form(status=429, locked_minutes=minutes)
+        response.headers["Retry-After"] = str(locked.retry_after)
+        return response
+    user = accounts.authenticate(state.engine, name, password)
+    if user is None:
+        count_failure(state.redis, state.settings, name, address)
+        audit.record(state.engine, name, "login-failed", outcome="wrong name or password", address=address)
+        log.warning("admin.login-failed user=%s address=%s", name, address)
+        return _login_form(failed=True, status=401)
+    clear_failures(state.redis, name)
+    end_session(state.redis, request.cookies.get(SESSION_COOKIE))  # a planted or old session dies here
+    session_id = start_session(state.redis, state.settings, user.id)
+    audit.record(state.engine, user.name, "login", outcome=user.role, address=address)
+    log.info("admin.login user=%s role=%s address=%s", user.name, user.role, address)
+    answer = redirect(_next_path(request.args.get("next")), code=303)
+    set_cookie(answer, state.settings, SESSION_COOKIE, session_id)
+    clear_cookie(answer, state.settings, LOGIN_COOKIE)
+    return answer
+
+
+@bp.post("/logout")
+@requires("viewer")
+def logout() -> ResponseReturnValue:
+    """End the session."""
+    state = hub()
+    assert state.redis is not None
+    end_session(state.redis, g.session_id)
+    audit.record(state.engine, g.user.name, "logout", address=actor_address())
+    response = redirect(url_for(".login"), code=303)
+    clear_cookie(response, state.settings, SESSION_COOKIE)
+    return response
+
+
+def _login_form(*, failed: bool = False, locked_minutes: int | None = None, status: int = 200) -> Response:
+    settings = hub().settings
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    response = page(
+        "login.html",
+        status=status,
+        failed=failed,
+        locked_minutes=locked_minutes,
+        login_csrf=form_token(settings.secret("HUB_SECRET_KEY") or "", nonce),
+        next_path=request.args.get("next", ""),
+    )
+    set_cookie(response, settings, LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS)
+    return response
+
+
+def _next_path(asked: str | None) -> str:
+    """Where to go after the login: a console path the form was opened for, else the home page (never
+    another site: ``//evil.example`` and ``/admin/../`` are not console paths)."""
+    if (
+        asked
+        and asked.startswith("/admin/")
+        and not asked.startswith("//")
+        and ".." not in asked
+        and "\\" not in asked
+    ):
+        return asked
+    return url_for(".home")

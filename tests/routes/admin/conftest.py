@@ -1,0 +1,79 @@
+"""The console's fixtures: the hub's app on the real Redis and database, wired to the Jira look-alike
+(with fault injection, to make dead letters), one account per role, and a logged-in test client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from config.settings import Settings
+from jobs.context import Context, build_context
+from routes import create_app
+from sandbox.server import RunningSandbox
+from store import accounts
+from tests.sandboxes import run_jira
+
+SECRET = "console-test-secret"
+PASSWORDS = {"ada": "ada-admin-pass", "cory": "cory-coord-pass", "vic": "vic-viewer-pass"}
+ROLES = {"ada": "admin", "cory": "coordinator", "vic": "viewer"}
+
+
+@pytest.fixture
+def jira(tmp_path: Path) -> Iterator[RunningSandbox]:
+    with run_jira(tmp_path / "sandbox-jira.sqlite3", faults=True) as running:
+        yield running
+
+
+@pytest.fixture
+def wired(settings: Settings, jira: RunningSandbox) -> Settings:
+    return settings.model_copy(update={"JIRA_URL": jira.url, "HUB_SECRET_KEY": SECRET})
+
+
+@pytest.fixture
+def ctx(wired: Settings) -> Context:
+    return build_context(wired)
+
+
+@pytest.fixture
+def users(ctx: Context) -> dict[str, accounts.User]:
+    """An admin, a coordinator and a viewer."""
+    return {name: accounts.add_user(ctx.engine, name, ROLES[name], PASSWORDS[name]) for name in ROLES}
+
+
+@pytest.fixture
+def app(wired: Settings, ctx: Context) -> Flask:
+    return create_app(wired)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the (first) form in a page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no form token"
+    return found.group(1)
+
+
+def log_in(client: FlaskClient, name: str, password: str | None = None) -> FlaskClient:
+    """Log ``client`` in through the login form, as a browser would."""
+    form = client.get("/admin/login")
+    answer = client.post(
+        "/admin/login",
+        data={"username": name, "password": password or PASSWORDS[name], "csrf_token": csrf_of(form.text)},
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+@pytest.fixture
+def as_user(app: Flask, users: dict[str, accounts.User]) -> Callable[[str], FlaskClient]:
+    """``as_user(name)``: a fresh client logged in as that user."""
+    return lambda name: log_in(app.test_client(), name)
