@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -30,6 +31,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = REPO_ROOT.parent / "shared"
 _redis_db = itertools.count(1)
+
+# Property tests judge what a parser does, never how fast: Hypothesis's default 200 ms deadline per
+# example is a timing assertion, and it failed a pure rendering test on a loaded machine (281 ms).
+hypothesis_settings.register_profile("hub", deadline=None)
+hypothesis_settings.load_profile("hub")
 
 
 def free_port() -> int:
