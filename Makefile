@@ -11,9 +11,13 @@ APT_PACKAGES := redis-server wrk
 run: setup
 	$(VENV)/bin/trackerhub up
 
+# The suite in TEST_PROCESSES processes (pytest-xdist; each starts its own redis-server and PostgreSQL,
+# and a file's tests stay in one process, so a module's hub is started once). TEST_PROCESSES=0: one.
+TEST_PROCESSES ?= 2
+
 test: setup
 	$(MAKE) lint
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadfile --durations=15
 
 # The last step audits constraints.txt's pins for known vulnerabilities (pip-audit) when its data can be
 # reached, and says in one line that it skipped when not (tools/audit_deps.py).
