@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -25,6 +26,9 @@ import click
 from cli.common import config_or_exit, log, main, migrate_or_exit, settings_or_exit, terminate_with_parent
 from cli.waits import wait_for_http, wait_for_redis, wait_for_scheduler
 from config.settings import VAR_DIR, get_settings
+
+SANDBOX_TEAM_CHAT = "-1000000000001"  # the team's group on the Telegram stand-in (a supergroup's id)
+SANDBOX_SUPERVISORS_CHAT = "-1000000000002"
 
 
 @main.command()
@@ -85,6 +89,8 @@ def up(host: str, port: int, slots: int) -> None:
         wait_for_scheduler(env["REDIS_URL"])
         wait_for_http(f"http://{host}:{port}/healthz")
         _write_state(var_dir, env, host, port, sandbox)
+        if sandbox:
+            _write_cli_env(var_dir, env)
         _print_welcome(env, host, port, sandbox, var_dir)
         _supervise(children, env)
     finally:
@@ -173,6 +179,10 @@ def _start_channel_sandboxes(env: dict[str, str], var_dir: Path) -> list[tuple[s
         )
         env["TELEGRAM_API_URL"] = f"http://127.0.0.1:{tg_port}"
         env["TELEGRAM_BOT_TOKEN"] = "1000:sandbox"  # noqa: S105 - the stand-in takes any token
+        # the team's side on the stand-in's chat page too: cards, Take, answers, CSAT and its alerts
+        env.setdefault("TELEGRAM_TEAM_CHAT_ID", SANDBOX_TEAM_CHAT)
+        env.setdefault("TELEGRAM_SUPERVISORS_CHAT_ID", SANDBOX_SUPERVISORS_CHAT)
+        env.setdefault("HUB_CSAT_QUIET_MINUTES", "1")  # a first look should not wait the shipped hour
     if not env.get("SMTP_URL"):
         smtp_port = _free_port(8025)
         outbox = var_dir / "outbox"
@@ -280,6 +290,39 @@ def _write_state(var_dir: Path, env: dict[str, str], host: str, port: int, sandb
     written.replace(var_dir / "up.json")
 
 
+CLI_ENV = (  # what a one-shot command needs to reach the sandboxed hub's stores, tracker and bot
+    "DATABASE_URL",
+    "REDIS_URL",
+    "HUB_VAR_DIR",
+    "JIRA_URL",
+    "JIRA_TOKEN",
+    "KAITEN_URL",
+    "KAITEN_TOKEN",
+    "KAITEN_BOARD_ID",
+    "KAITEN_COLUMN_ID",
+    "TELEGRAM_API_URL",
+    "TELEGRAM_BOT_TOKEN",
+    "SMTP_URL",
+)
+
+
+def _with_cli_env(var_dir: Path) -> str:
+    """The shell words that load ``var/cli.env`` before a command."""
+    return f"set -a; . {shlex.quote(str(var_dir / 'cli.env'))}; set +a; "
+
+
+def _write_cli_env(var_dir: Path, env: dict[str, str]) -> None:
+    """``var/cli.env``: the sandbox run's settings for commands in another shell (``staff invite``,
+    ``admin add-user``): ``set -a; . var/cli.env; set +a``. Sandbox values only, readable by the owner."""
+    lines = [f"{name}={shlex.quote(env[name])}" for name in CLI_ENV if env.get(name)]
+    if not env.get("HUB_VAR_DIR"):
+        lines.append(f"HUB_VAR_DIR={shlex.quote(str(var_dir))}")
+    written = var_dir / "cli.env.tmp"
+    written.touch(mode=0o600)
+    written.write_text("\n".join(lines) + "\n")
+    written.replace(var_dir / "cli.env")
+
+
 def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var_dir: Path) -> None:
     base = f"http://{host}:{port}"
     lines = [
@@ -301,8 +344,7 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
             f"  Sent mail:        {var_dir / 'outbox'}/   (autoreplies, as .eml files)",
         ]
         if env.get("TELEGRAM_API_URL"):
-            login = f"{env['TELEGRAM_API_URL']}/_sandbox/login?token={control}&next=/_sandbox/chats"
-            lines.append(f"  Telegram chats:   {login}   (write as a customer; see the bot's answers)")
+            lines += _telegram_lines(env, control, var_dir)
         lines.append(f"  Sandbox control token: {control}   (header X-Sandbox-Token on /_sandbox/... calls)")
     token = env["HUB_INBOUND_TOKEN"]
     secret = env["TELEGRAM_WEBHOOK_SECRET"]
@@ -332,13 +374,33 @@ def _print_welcome(env: dict[str, str], host: str, port: int, sandbox: bool, var
             '       -d \'{"text": "/reply ::logs-request"}\'',
         ]
     lines += _routing_lines(env, base)
+    settings_first = _with_cli_env(var_dir) if sandbox else "with the same DATABASE_URL, "
     lines += [
         "",
-        f"Admin console: {base}/admin/   (on once an account exists: in another shell, with the same",
-        "  DATABASE_URL, run `trackerhub admin add-user NAME --role admin` and type the password)",
+        f"Admin console: {base}/admin/   (on once an account exists: in another shell,",
+        f"  {settings_first}.venv/bin/trackerhub admin add-user NAME --role admin, and type the password)",
     ]
     lines.append("")
     click.echo("\n".join(lines))
+
+
+def _telegram_lines(env: dict[str, str], control: str, var_dir: Path) -> list[str]:
+    """The stand-in's chat page, and the team's and supervisors' chats on it when they are its own."""
+    login = f"{env['TELEGRAM_API_URL']}/_sandbox/login?token={control}&next=/_sandbox/chats"
+    lines = [f"  Telegram chats:   {login}   (write as a customer; see the bot's answers)"]
+    team = env.get("TELEGRAM_TEAM_CHAT_ID")
+    if team:
+        account = "2" if env.get("KAITEN_URL") and not env.get("JIRA_URL") else "jsmith"
+        lines += [
+            f"  Team chat:        {login}/{team}   (new issues' cards: Take, Route →, reply to answer;",
+            "                    link yourself first, in another shell:",
+            f"                    {_with_cli_env(var_dir)}.venv/bin/trackerhub staff invite {account}",
+            "                    then on the chat page open the link as a person)",
+        ]
+    supervisors = env.get("TELEGRAM_SUPERVISORS_CHAT_ID")
+    if supervisors:
+        lines.append(f"  Supervisors chat: {login}/{supervisors}   (a CSAT of 1 or 2 is told here)")
+    return lines
 
 
 def _routing_lines(env: dict[str, str], base: str) -> list[str]:

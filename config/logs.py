@@ -3,6 +3,8 @@
 Request paths are logged without their query strings (``config/gunicorn_logs.py`` does it for
 gunicorn's access log); as a second line of defence the scrubber also blanks the value of any
 query parameter whose name says it is a credential (``?token=``, ``&secret=``, ``api_key=``...).
+A message's control characters and unpaired surrogates are written escaped (``\\n``, ``\\ud800``):
+text a stranger chose can neither forge a second line nor break a UTF-8 log.
 """
 
 from __future__ import annotations
@@ -24,9 +26,21 @@ class ScrubbingFormatter(logging.Formatter):
     """Formats ``time level logger message`` and removes bot tokens, bearer tokens, URL passwords and
     credential-named query parameters."""
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         return _SECRETS.sub(_redact, text) if _may_hold_secret(text) else text
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters and unpaired surrogates escaped, so it stays one line of
+    valid UTF-8 (letters of every script are kept as they are)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _may_hold_secret(text: str) -> bool:

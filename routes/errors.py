@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from config.logs import printable
 from jobs.routing.errors import (
     PlanRefused,
     RouteBroken,
@@ -84,17 +85,17 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(AuthError)
     def _auth(exc: AuthError) -> ResponseReturnValue:
-        log.warning("hook.auth-failed status=%d reason=%s", exc.status, exc)
+        log.warning("hook.auth-failed status=%d reason=%s", exc.status, printable(str(exc)))
         return error_response(exc.status, str(exc))
 
     @app.errorhandler(AnomalousPayload)
     def _anomalous(exc: AnomalousPayload) -> ResponseReturnValue:
-        anomalous_log.info("hook.anomalous reason=%s", exc)
+        anomalous_log.info("hook.anomalous reason=%s", printable(str(exc)))
         return error_response(400, str(exc), exc.details)
 
     @app.errorhandler(UnsupportedEvent)
     def _unsupported(exc: UnsupportedEvent) -> ResponseReturnValue:
-        unsupported_log.info("hook.unsupported event=%s", exc)
+        unsupported_log.info("hook.unsupported event=%s", printable(str(exc)))
         return jsonify({"status": "ignored", "reason": f"unsupported event: {exc}"}), 200
 
     @app.errorhandler(InvalidFields)

@@ -65,3 +65,27 @@ def test_secrets_in_arguments_and_tracebacks_are_redacted() -> None:
 def test_ordinary_lines_are_left_alone() -> None:
     line = "intake.accepted message_id=ab12 channel=telegram kind=new status=queued enqueued=yes"
     assert formatted(line) == f"level=INFO msg={line}"
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("x\nts=forged level=ERROR msg=hub.pwned", "event=x\\nts=forged level=ERROR msg=hub.pwned"),
+        ("\ud800kind", "event=\\ud800kind"),  # an unpaired surrogate: not encodable as UTF-8
+        ("bell\x07\r", "event=bell\\x07\\r"),
+        ("Привет, 世界", "event=Привет, 世界"),  # letters of every script are kept
+    ],
+)
+def test_text_a_stranger_chose_stays_one_line_of_valid_utf8(value: str, written: str) -> None:
+    line = formatted("hook.unsupported event=%s", value)
+    assert line == f"level=INFO msg=hook.unsupported {written}"
+    assert "\n" not in line
+    line.encode("utf-8")  # raises on an unpaired surrogate
+
+
+def test_a_traceback_keeps_its_lines() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    assert "\nValueError: boom" in ScrubbingFormatter(FORMAT).format(record)

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import requests
 
+from cli.up import SANDBOX_SUPERVISORS_CHAT, SANDBOX_TEAM_CHAT
 from tests.conftest import REPO_ROOT, free_port, wait_for
 from tests.sandboxes import CONTROL, CONTROL_TOKEN
 
@@ -263,6 +264,20 @@ def test_up_prints_the_sandbox_control_token_and_the_telegram_login_link(hub: di
     assert f"Sandbox control token: {CONTROL_TOKEN}" in printed
     login = f"{hub['telegram_api_url']}/_sandbox/login?token={CONTROL_TOKEN}&next=/_sandbox/chats"
     assert f"Telegram chats:   {login}" in printed
+    assert f"Team chat:        {login}/{SANDBOX_TEAM_CHAT}" in printed  # the team's side is on the page too
+    assert f"Supervisors chat: {login}/{SANDBOX_SUPERVISORS_CHAT}" in printed
+    # the welcome's commands for another shell work there, with nothing but var/cli.env (owner-only)
+    cli_env = hub["var_dir"] / "cli.env"
+    assert f". {cli_env}; set +a; .venv/bin/trackerhub staff invite jsmith" in printed
+    assert cli_env.stat().st_mode & 0o077 == 0
+    listed = subprocess.run(
+        ["bash", "-c", f"set -a; . {cli_env}; set +a; exec {sys.executable} -m cli staff ls"],
+        env={"PATH": os.environ["PATH"]},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr.decode()
     assert requests.get(f"{hub['telegram_api_url']}/_sandbox/chats", timeout=5).status_code == 401
     browser = requests.Session()
     page = browser.get(login, timeout=5)
@@ -294,6 +309,10 @@ def test_a_customer_writing_in_the_telegram_chat_page_gets_an_issue_and_the_answ
         word.strip(".,:;()[]") for word in answer["text"].split() if word.strip(".,:;()[]") in _keys(hub)
     )
     assert Issue(hub, key).summary == "The label printer prints blank pages."
+    # and without any setting, the team's chat on the same page shows the new issue's card with Take
+    team = f"{hub['telegram_api_url']}/_sandbox/chats/{SANDBOX_TEAM_CHAT}.json"
+    (card,) = wait_for(lambda: [m for m in browser.get(team, timeout=5).json() if key in m["text"]])
+    assert card["buttons"][0]["text"] == "Take"
 
 
 def run_cli(hub: dict[str, Any], *args: str) -> str:
