@@ -36,6 +36,12 @@ SCRYPT_MAXMEM = 32 * 1024 * 1024  # a stored hash asking more than this is refus
 
 
 _ONE_HASH_AT_A_TIME = threading.Lock()
+HASH_WAIT = 0.25  # seconds a login waits for another one's hash before it is told to come back
+
+
+class HashBusy(Exception):
+    """Another login is being hashed in this process: a flood of logins must not hold every thread of
+    the web process (the webhooks' too) waiting for the one hash at a time."""
 
 
 class AccountError(ValueError):
@@ -76,8 +82,12 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     """One hash at a time per process: four logins at once in a web worker's threads would otherwise
     take 4 × 8 MiB at once (bench/console_memory.py), and a burst of logins a core each."""
     data = password.encode("utf-8", "surrogatepass")
-    with _ONE_HASH_AT_A_TIME:
+    if not _ONE_HASH_AT_A_TIME.acquire(timeout=HASH_WAIT):
+        raise HashBusy
+    try:
         return hashlib.scrypt(data, salt=salt, n=n, r=r, p=p, maxmem=SCRYPT_MAXMEM, dklen=32)
+    finally:
+        _ONE_HASH_AT_A_TIME.release()
 
 
 def _b64(data: bytes) -> str:

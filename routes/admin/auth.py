@@ -1,7 +1,7 @@
 """Logging in and out of the console (``/admin/login``, ``/admin/logout``) and its home (``/admin/``).
 
 The login form's fields are ``username``, ``password`` and ``csrf_token`` (the README's contract).
-Every login, failed or not, and every logout goes to the audit.
+Every login, failed or not, and every logout goes to the audit (a lockout's refusals: its first).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from routes.admin.console import actor_address, page
 from routes.admin.sessions import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
+    begin_login,
     clear_cookie,
-    clear_failures,
-    count_failure,
     end_session,
+    first_refusal,
+    forgive_login,
     form_token,
-    lockout,
     set_cookie,
     start_session,
 )
@@ -60,21 +60,27 @@ def login_submit() -> ResponseReturnValue:
     name = request.form.get("username", "").strip()[:64]
     password = request.form.get("password", "")
     address = actor_address()
-    locked = lockout(state.redis, state.settings, name, address)
+    locked = begin_login(state.redis, state.settings, name, address)
     if locked is not None:
-        audit.record(state.engine, name, "login-failed", outcome="locked out", address=address)
-        log.warning("admin.login-locked user=%s address=%s", name, address)
+        if first_refusal(state.redis, name, address, locked):  # once per lockout: a flood writes nothing
+            audit.record(state.engine, name, "login-failed", outcome="locked out", address=address)
+            log.warning("admin.login-locked user=%s address=%s", name, address)
         minutes = (locked.retry_after + 59) // 60
         response = _login_form(status=429, locked_minutes=minutes)
         response.headers["Retry-After"] = str(locked.retry_after)
         return response
-    user = accounts.authenticate(state.engine, name, password)
+    try:
+        user = accounts.authenticate(state.engine, name, password)
+    except accounts.HashBusy:
+        forgive_login(state.redis, name, address, succeeded=False)
+        response = _login_form(status=503, busy=True)
+        response.headers["Retry-After"] = "1"
+        return response
     if user is None:
-        count_failure(state.redis, state.settings, name, address)
         audit.record(state.engine, name, "login-failed", outcome="wrong name or password", address=address)
         log.warning("admin.login-failed user=%s address=%s", name, address)
         return _login_form(failed=True, status=401)
-    clear_failures(state.redis, name)
+    forgive_login(state.redis, name, address, succeeded=True)
     end_session(state.redis, request.cookies.get(SESSION_COOKIE))  # a planted or old session dies here
     session_id = start_session(state.redis, state.settings, user.id)
     audit.record(state.engine, user.name, "login", outcome=user.role, address=address)
@@ -98,7 +104,9 @@ def logout() -> ResponseReturnValue:
     return response
 
 
-def _login_form(*, failed: bool = False, locked_minutes: int | None = None, status: int = 200) -> Response:
+def _login_form(
+    *, failed: bool = False, locked_minutes: int | None = None, busy: bool = False, status: int = 200
+) -> Response:
     settings = hub().settings
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
     response = page(
@@ -106,6 +114,7 @@ def _login_form(*, failed: bool = False, locked_minutes: int | None = None, stat
         status=status,
         failed=failed,
         locked_minutes=locked_minutes,
+        busy=busy,
         login_csrf=form_token(settings.secret("HUB_SECRET_KEY") or "", nonce),
         next_path=request.args.get("next", ""),
     )

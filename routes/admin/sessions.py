@@ -13,14 +13,19 @@
   before its view runs. The login form, before any session, binds its token to a random pre-login
   cookie instead (a signed double submit). This reuses the routing page's signed tokens rather than
   adding Flask-WTF, whose tokens live in Flask's client-side session, which a logout cannot revoke.
-- **The login rate limit** counts failed logins per user name and per client address in Redis for
-  ``HUB_ADMIN_LOCKOUT_MINUTES``; at ``HUB_ADMIN_LOGIN_FAILURES`` (per name; four times that per
-  address) further logins are refused without looking at the password, until the window ends.
+- **The login rate limit** counts logins per user name at a client address, and per address (an IPv6
+  address by its /64, which one host has to itself), in Redis for ``HUB_ADMIN_LOCKOUT_MINUTES``; past
+  ``HUB_ADMIN_LOGIN_FAILURES`` for a name at an address (four times that for an address), further
+  logins from there are refused without looking at the password, until the window ends. An attempt is
+  counted before its password is checked, so requests in flight at once cannot slip past the limit; a
+  success forgives it. The lock is per name *and* address: a stranger failing as ``ada`` from their
+  address locks out their address, never Ada at hers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -116,35 +121,56 @@ def form_token_ok(secret: str, token: str | None, bound_to: str | None) -> bool:
     return True
 
 
-def _failure_keys(name: str, address: str) -> tuple[str, str]:
+def _attempt_keys(name: str, address: str) -> tuple[str, str]:
+    block = address_block(address)
     return (
-        f"{KEY_PREFIX}:login-failures:name:{_digest(name.casefold())}",
-        f"{KEY_PREFIX}:login-failures:address:{address}",
+        f"{KEY_PREFIX}:login-attempts:name:{_digest(name.casefold() + chr(0) + block)}",
+        f"{KEY_PREFIX}:login-attempts:address:{block}",
     )
 
 
-def lockout(redis: Redis, settings: Settings, name: str, address: str) -> Lockout | None:
-    """A :class:`Lockout` when the name or the address has used up its failed logins, else None."""
-    name_key, address_key = _failure_keys(name, address)
+def address_block(address: str) -> str:
+    """What the limit counts an address as: itself, or an IPv6 address's /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
+def begin_login(redis: Redis, settings: Settings, name: str, address: str) -> Lockout | None:
+    """Count a login of ``name`` from ``address`` before its password is checked; a :class:`Lockout`
+    when the name at that address, or the address, is past its limit (the password is then not looked
+    at), else None."""
+    window = settings.HUB_ADMIN_LOCKOUT_MINUTES * 60
     limit = settings.HUB_ADMIN_LOGIN_FAILURES
-    for key, allowed in ((name_key, limit), (address_key, limit * ADDRESS_FACTOR)):
-        count = redis.get(key)
-        if count is not None and int(count) >= allowed:
-            ttl = int(redis.ttl(key))
-            return Lockout(retry_after=max(ttl, 1))
+    keys = _attempt_keys(name, address)
+    pipe = redis.pipeline()
+    for key in keys:
+        pipe.set(key, 0, ex=window, nx=True)
+        pipe.incr(key)
+    counts = pipe.execute()[1::2]
+    for key, count, allowed in zip(keys, counts, (limit, limit * ADDRESS_FACTOR), strict=True):
+        if int(count) > allowed:
+            return Lockout(retry_after=max(int(redis.ttl(key)), 1))
     return None
 
 
-def count_failure(redis: Redis, settings: Settings, name: str, address: str) -> None:
-    """Count a failed login against the name and the address, each for the lockout window."""
-    window = settings.HUB_ADMIN_LOCKOUT_MINUTES * 60
+def forgive_login(redis: Redis, name: str, address: str, *, succeeded: bool) -> None:
+    """Take back the count of a login that was not a failure: a success forgives the name's failures
+    at that address; either way the address's count loses this attempt."""
+    name_key, address_key = _attempt_keys(name, address)
     pipe = redis.pipeline()
-    for key in _failure_keys(name, address):
-        pipe.set(key, 0, ex=window, nx=True)
-        pipe.incr(key)
+    if succeeded:
+        pipe.delete(name_key)
+    else:
+        pipe.decr(name_key)
+    pipe.decr(address_key)
     pipe.execute()
 
 
-def clear_failures(redis: Redis, name: str) -> None:
-    """A successful login forgives the name's failures (the address's stay counted)."""
-    redis.delete(_failure_keys(name, "")[0])
+def first_refusal(redis: Redis, name: str, address: str, lockout: Lockout) -> bool:
+    """Whether this refusal is the first of its lockout (the audit and the log record that one only, so
+    a locked-out flood writes nothing)."""
+    key = _attempt_keys(name, address)[0] + ":refused"
+    return bool(redis.set(key, 1, nx=True, ex=lockout.retry_after))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from config.settings import Settings
 from jobs.context import Context
@@ -89,25 +90,60 @@ def test_a_login_form_without_its_token_is_refused(
     assert client.get_cookie(SESSION_COOKIE, path="/admin") is None
 
 
-def test_failed_logins_lock_the_name_out_even_for_the_right_password(
+def test_failed_logins_lock_the_name_out_at_that_address_even_for_the_right_password(
     wired: Settings, users: dict[str, accounts.User], ctx: Context
 ) -> None:
     app = create_app(wired.model_copy(update={"HUB_ADMIN_LOGIN_FAILURES": 3}))
-    client = app.test_client()
-    token = csrf_of(client.get("/admin/login").text)
-    for _ in range(3):
-        answer = client.post(
-            "/admin/login", data={"username": "cory", "password": "nope", "csrf_token": token}
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    token = csrf_of(stranger.get("/admin/login").text)
+
+    def try_as_cory(password: str) -> TestResponse:
+        return stranger.post(
+            "/admin/login", data={"username": "cory", "password": password, "csrf_token": token}
         )
-        assert answer.status_code == 401
-    locked = client.post(
-        "/admin/login", data={"username": "cory", "password": PASSWORDS["cory"], "csrf_token": token}
-    )
+
+    for _ in range(3):
+        assert try_as_cory("nope").status_code == 401
+    locked = try_as_cory(PASSWORDS["cory"])
     assert locked.status_code == 429 and "Too many failed logins" in locked.text
     assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
-    assert client.get_cookie(SESSION_COOKIE, path="/admin") is None
-    assert log_in(app.test_client(), "ada").get("/admin/").status_code == 200  # another name is not locked
-    assert audit.search(ctx.engine, audit.AuditQuery(text="locked out"))[0].actor == "cory"
+    assert stranger.get_cookie(SESSION_COOKIE, path="/admin") is None
+    for _ in range(20):  # a flood of refusals is audited once
+        assert try_as_cory("nope").status_code == 429
+    assert [e.actor for e in audit.search(ctx.engine, audit.AuditQuery(text="locked out"))] == ["cory"]
+
+    # the stranger locked out only themselves: Cory at her own address, and another name, log in
+    assert log_in(app.test_client(), "cory").get("/admin/").status_code == 200
+    assert log_in(app.test_client(), "ada").get("/admin/").status_code == 200
+
+
+def test_an_ipv6_host_counts_as_its_64_so_new_addresses_do_not_reset_the_count(
+    wired: Settings, users: dict[str, accounts.User]
+) -> None:
+    app = create_app(wired.model_copy(update={"HUB_ADMIN_LOGIN_FAILURES": 3}))
+    answers = []
+    for host in range(5):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"2001:db8:1:2::{host + 1:x}"
+        token = csrf_of(client.get("/admin/login").text)
+        form = {"username": "cory", "password": "nope", "csrf_token": token}
+        answers.append(client.post("/admin/login", data=form).status_code)
+    assert answers == [401, 401, 401, 429, 429]
+
+
+def test_a_login_waiting_for_another_ones_hash_is_told_to_come_back_not_held(
+    wired: Settings, users: dict[str, accounts.User]
+) -> None:
+    app = create_app(wired.model_copy(update={"HUB_ADMIN_LOGIN_FAILURES": 1}))
+    client = app.test_client()
+    token = csrf_of(client.get("/admin/login").text)
+    with accounts._ONE_HASH_AT_A_TIME:  # another thread of this process is hashing a login
+        busy = client.post(
+            "/admin/login", data={"username": "ada", "password": PASSWORDS["ada"], "csrf_token": token}
+        )
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert log_in(client, "ada").get("/admin/").status_code == 200  # and the attempt was not counted
 
 
 def test_every_console_endpoint_declares_a_role_and_a_viewer_is_refused_above_it(
