@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, url_for
 from flask.typing import ResponseReturnValue
 
 from routes.admin.access import requires
-from routes.admin.console import page
+from routes.admin.console import page, query_args
 from routes.admin.filters import audit_query
 from routes.state import hub
 from store import audit
@@ -29,7 +29,13 @@ def index() -> ResponseReturnValue:
     """The audit lines the search asks for, newest first."""
     query = audit_query(request.args)
     records = audit.search(hub().engine, query)
-    return page("audit.html", records=records, actions=audit.ACTIONS, args=request.args)
+    return page(
+        "audit.html",
+        records=records,
+        actions=audit.ACTIONS,
+        args=request.args,
+        export_url=url_for(".export", **query_args()),
+    )
 
 
 @bp.get("/audit.csv")

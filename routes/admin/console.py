@@ -149,6 +149,12 @@ def _form_token() -> str:
     return form_token(secret, session_id) if session_id and g.get("user") else ""
 
 
+def query_args() -> dict[str, Any]:
+    """The request's query parameters, for a link to the same filter elsewhere; never ``url_for``'s own
+    keywords (``_method``, ``_external``, ``_scheme``, ``_anchor``), which a stranger could otherwise set."""
+    return {key: value for key, value in request.args.items() if not key.startswith("_")}
+
+
 def actor_address() -> str:
     """The client's address, as the audit records it (a trusted proxy's X-Forwarded-For believed)."""
     settings = hub().settings

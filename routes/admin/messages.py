@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound
 
 from routes.admin.access import requires
-from routes.admin.console import page
+from routes.admin.console import page, query_args
 from routes.admin.filters import PAGE_SIZE, message_query, page_number
 from routes.routing_page import web_url
 from routes.state import hub
@@ -33,7 +33,7 @@ def index() -> ResponseReturnValue:
     number = page_number(request.args)
     query = message_query(request.args)
     entries = journal.search(hub().engine, query, limit=PAGE_SIZE + 1, offset=number * PAGE_SIZE)
-    older: dict[str, Any] = {**request.args.to_dict(), "page": number + 1}
+    older: dict[str, Any] = {**query_args(), "page": number + 1}
     return page(
         "messages.html",
         entries=[(entry, summary(entry)) for entry in entries[:PAGE_SIZE]],

@@ -29,6 +29,8 @@ def test_the_audit_is_searchable_and_exported_as_csv(
     assert page.status_code == 200
     assert "=HYPERLINK(&#34;http://evil.example&#34;)" in page.text and "<td>ada</td>" not in page.text
     assert "<td>ada</td>" in admin.get("/admin/audit?q=ada").text
+    odd = admin.get("/admin/audit?action=login-failed&_external=1&_scheme=http")
+    assert odd.status_code == 200 and 'href="/admin/audit.csv?action=login-failed"' in odd.text
 
     export = admin.get("/admin/audit.csv?action=login-failed")
     assert export.mimetype == "text/csv" and "attachment" in export.headers["Content-Disposition"]
