@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -32,12 +33,16 @@ from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.types import IssueState
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
+from jobs.intake import accept, accept_unparsed, received_now
 from jobs.presses import answer_press
 from jobs.queues import enqueue_once
 from jobs.replies import send_to_customer
 from mappers import csat
+from mappers.errors import UnsupportedEvent
+from mappers.models import Channel
 from mappers.route_links import NoSecretKey
 from mappers.team_cards import Press, StaffReply, parse_reply
+from mappers.telegram import parse_update
 from mappers.tracker_events import TrackerEvent, is_own_event
 from store import links, outbound, ratings
 from store.links import Link
@@ -234,10 +239,38 @@ def _press(ctx: Context, press: Press, now: dt.datetime) -> tuple[str, str]:
     return "rated", thanks
 
 
+NOT_A_COMMENT = ("not-a-survey", "out-of-window", "again")
+
+
 def handle_comment(update: dict[str, Any]) -> str:
-    """The RQ job: a customer's reply to a survey's message is its comment."""
+    """The RQ job: a customer's reply to a survey's message is its comment. A reply that turns out not
+    to be one (a second comment, one past the window) is the customer's message like any other: it is
+    journaled and delivered, never dropped."""
+    return handle_comment_update(get_context(), update, utcnow())
+
+
+def handle_comment_update(ctx: Context, update: dict[str, Any], now: dt.datetime) -> str:
     reply = parse_reply(update)
-    return "malformed" if reply is None else handle_comment_with(get_context(), reply, utcnow())
+    outcome = "malformed" if reply is None else handle_comment_with(ctx, reply, now)
+    if outcome == "malformed" or outcome in NOT_A_COMMENT:
+        accept_update(ctx, update)
+    return outcome
+
+
+def accept_update(ctx: Context, update: dict[str, Any]) -> None:
+    """Journal a Telegram update as the hook would have (a parser failure as a dead letter with its bytes)."""
+    raw = json.dumps(update, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    update_id = update.get("update_id")
+    try:
+        message = parse_update(update, received_at=received_now(), bot_id=ctx.settings.telegram_bot_id)
+    except UnsupportedEvent as exc:  # answered 200 and ignored at the hook too
+        log.info("csat.not-a-comment unsupported=%s update_id=%s", exc, update_id)
+        return
+    except Exception as exc:  # bad input or a parser bug: kept for `trackerhub replay`, never lost
+        accept_unparsed(ctx.engine, ctx.redis, Channel.TELEGRAM, raw, f"tg:{update_id}", type(exc).__name__)
+        return
+    accepted = accept(ctx.engine, ctx.redis, message, raw)
+    log.info("csat.not-a-comment message_id=%s duplicate=%s", accepted.id, accepted.duplicate)
 
 
 def handle_comment_with(ctx: Context, reply: StaffReply, now: dt.datetime) -> str:

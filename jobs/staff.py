@@ -100,9 +100,18 @@ def queue_staff_reply(redis: Redis, update: dict[str, Any], update_id: int) -> N
 
 
 def is_survey_message(engine: Engine, reply: StaffReply) -> bool:
-    """Whether ``reply`` answers a CSAT survey's question or comment prompt in the customer's chat."""
+    """Whether ``reply`` may be the comment a CSAT survey asks for: the survey's customer answering its
+    message in their chat after rating, before any comment. Anything else there (a reply before rating,
+    a second one) is a customer's message like any other; ``jobs.csat`` judges the comment window and
+    journals a late one as a message."""
+    if reply.chat_id <= 0:
+        return False
+    survey = ratings.on_telegram_message(engine, reply.chat_id, reply.reply_to)
     return (
-        reply.chat_id > 0 and ratings.on_telegram_message(engine, reply.chat_id, reply.reply_to) is not None
+        survey is not None
+        and reply.user_id == survey.customer_user_id
+        and survey.rated_at is not None
+        and survey.commented_at is None
     )
 
 

@@ -19,12 +19,18 @@ from rq.job import Job
 
 from jobs import csat as csat_jobs
 from jobs.context import Context, build_context
-from jobs.csat import handle_comment_with, handle_press_with, note_with, send_survey_with
+from jobs.csat import (
+    handle_comment_update,
+    handle_comment_with,
+    handle_press_with,
+    note_with,
+    send_survey_with,
+)
 from jobs.queues import REPLY_QUEUE
 from mappers.team_cards import Press, parse_press, parse_reply
 from routes import create_app
 from sandbox.server import RunningSandbox
-from store import links, ratings
+from store import journal, links, ratings
 from store.ratings import Survey
 from tests.jobs.conftest import transition_to_done
 from tests.jobs.team import CUSTOMERS, EVE, NOW, new_issue
@@ -172,6 +178,21 @@ def test_csat_by_telegram_a_negative_rating_alerts_the_supervisors_and_its_comme
     assert reply is not None
     assert handle_comment_with(cctx, reply, NOW + dt.timedelta(minutes=5)) == "commented"
     assert handle_comment_with(cctx, reply, NOW + dt.timedelta(minutes=5)) == "again"
+    # a second reply, queued before the first was taken, is the customer's message: journaled, not dropped
+    more = requests.post(
+        f"{cctx.settings.TELEGRAM_API_URL}/_sandbox/users/write",
+        json={
+            "chat_id": chat_id,
+            "text": "And the printer is still broken",
+            "reply_to_message_id": prompt["message_id"],
+            "from": customer,
+        },
+        headers=CONTROL,
+        timeout=5,
+    ).json()["update"]
+    assert handle_comment_update(cctx, more, NOW + dt.timedelta(minutes=6)) == "again"
+    kept = journal.find_by_external_id(cctx.engine, "telegram", f"tg:{more['update_id']}")
+    assert kept is not None and kept.status == "queued"
     assert note_job(cctx, survey.id) and note_with(cctx, survey.id, NOW) == "comment"
     assert note_with(cctx, survey.id, NOW) == "nothing"  # a repeated effects job does nothing twice
     alerts = [m["text"] for m in messages(cctx, SUPERVISORS)]
