@@ -112,6 +112,8 @@ def _skipped(
     channel, contact = contact_of(link)
     if contact is None:
         return "no customer to ask"
+    if len(contact) > ratings.CONTACT_MAX:  # an address the mail standard allows (320) but ours does not keep
+        return "address too long to keep"
     if ratings.opted_out(ctx.engine, channel, contact):
         return "opted out"
     if set(state.labels) & set(config.skip_labels):

@@ -22,7 +22,7 @@ from config.rules import QuietHours
 from connector.base import Tracker
 from connector.errors import ChannelRejected, ChannelUnavailable
 from connector.telegram import UPLOAD_LIMIT
-from connector.types import FileUpload
+from connector.types import FileUpload, IssueState
 from jobs import canned as canned_jobs
 from jobs import csat as csat_jobs
 from jobs.automations.events import fire_for_event
@@ -150,7 +150,7 @@ def _on_transition(
     if state.done and link is not None and link.active:
         links.deactivate(ctx.engine, link.id)  # resolving ends the conversation
     if state.done:
-        csat_jobs.note_resolved(ctx, tracker, event, state, link, journal.utcnow())  # asked later
+        _note_resolved(ctx, tracker, event, state, link)
     status = state.status or event.status_to or ""  # the tracker's word now; Kaiten's payload has column ids
     template = replies.transitions.get(status) or _status_template(status, replies.notify_statuses)
     if link is None or template is None:
@@ -292,3 +292,14 @@ def seconds_until_quiet_hours_end(quiet: QuietHours | None, now: dt.datetime) ->
             end += dt.timedelta(days=1)
     # in UTC: the difference of two times of one zone ignores a clock change between them
     return (end.astimezone(dt.UTC) - local.astimezone(dt.UTC)).total_seconds() if inside else 0.0
+
+
+def _note_resolved(
+    ctx: Context, tracker: Tracker, event: TrackerEvent, state: IssueState, link: links.Link | None
+) -> None:
+    """Put the resolved issue's CSAT survey in line (it is asked later). A survey that cannot be noted is
+    logged, never allowed to hold up the customer's notice of the resolution that follows."""
+    try:
+        csat_jobs.note_resolved(ctx, tracker, event, state, link, journal.utcnow())
+    except Exception:
+        log.exception("csat.not-noted issue=%s event_id=%s", event.issue_key, event.event_id)

@@ -25,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from store.db import aware, csat_optouts, ratings
 
+CONTACT_MAX = 255  # characters of ``ratings.contact`` (an e-mail address may have up to 320)
+
 
 @dataclass(frozen=True)
 class Survey:

@@ -27,6 +27,7 @@ from jobs.csat import (
     send_survey_with,
 )
 from jobs.queues import REPLY_QUEUE
+from mappers.models import Sender
 from mappers.team_cards import Press, parse_press, parse_reply
 from routes import create_app
 from sandbox.server import RunningSandbox
@@ -269,3 +270,12 @@ def test_an_opted_out_customer_is_not_asked_again_and_an_issue_is_asked_once(
     assert second != key
     assert resolve(cctx, jira_sandbox, second) is None  # opted out: never asked
     assert csat_jobs.enqueue_due(cctx, asked.due_at + dt.timedelta(days=365)) == 0
+
+
+def test_an_address_too_long_to_keep_is_not_surveyed(cctx: Context, jira_sandbox: RunningSandbox) -> None:
+    # a 259-character address is valid mail; ratings keep 255 characters, so PostgreSQL would refuse the
+    # row and fail the resolution's event job, which also carries the customer's status notice
+    address = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".example.com"
+    sender = Sender(name="Bob Smith", email=address)
+    key, _card = new_issue(cctx, "", email_message("Invoice is wrong", "The total is wrong.", sender=sender))
+    assert resolve(cctx, jira_sandbox, key) is None
