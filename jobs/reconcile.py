@@ -87,6 +87,8 @@ def reconcile_all() -> int:
                 journaled += reconcile_tracker(ctx, name, journal.utcnow())
             except TrackerUnavailable as exc:  # an open circuit included: the next pass reads from here
                 log.warning("reconcile.unavailable tracker=%s error=%s", name, type(exc).__name__)
+            except Exception:  # one tracker's failure (a refused search, a bug) never stops the others
+                log.exception("reconcile.failed tracker=%s", name)
     finally:
         ctx.redis.delete(WAITING_KEY)
     return journaled
@@ -166,8 +168,9 @@ def _kaiten_pass(ctx: Context, tracker: Tracker, containers: tuple[str, ...], af
         base = before if before is not None else first_base(state, seen, after)
         change = card_change_event(card, base, seen) if base is not None else None
         polled = before.polled if before is not None else ""
-        unmoved = card_snapshot_of(ctx.redis, card) == before  # no webhook job told a change meanwhile
-        if change is not None and unmoved and _journal(ctx, [change]):
+        if card_snapshot_of(ctx.redis, card) != before:
+            continue  # a webhook job told a change meanwhile: its snapshot stands, the next pass compares
+        if change is not None and _journal(ctx, [change]):
             journaled, polled = journaled + 1, seen.updated
         if before is None or before.at is None or (seen.at is not None and seen.at >= before.at):
             ctx.redis.hset(CARDS_KEY, card, replace(seen, polled=polled).dumps())
