@@ -5,7 +5,9 @@ A query string can carry a webhook secret (Kaiten's ``?token=``, and Jira's wher
 no atom of the access log shows one, whatever ``--access-logformat`` an operator passes: ``%(r)s`` is
 rebuilt from the path, and ``%(q)s`` and the raw-URI environ atoms are blanked
 (https://docs.gunicorn.org/en/stable/settings.html#access-log-format lists the atoms). gunicorn's
-error log names a failed request's URI; it goes through the same scrubbing formatter.
+error log names a failed request's URI; it goes through the same scrubbing formatter. A signed link's
+token in the path (``/route/<token>``, ``/csat/<token>``: whoever holds it may route the issue or vote)
+is logged as ``<token>``.
 ``trackerhub web`` passes ``--logger-class config.gunicorn_logs.HubLogger``.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
-from config.logs import LINE_FORMAT, ScrubbingFormatter
+from config.logs import LINE_FORMAT, ScrubbingFormatter, loggable_path
 
 ACCESS_LOG_FORMAT = 'remote=%(h)s method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s ms=%(M)s agent="%(a)s"'
 _URI_ATOMS = ("{raw_uri}e", "{request_uri}e", "{query_string}e")
@@ -37,11 +39,11 @@ class HubLogger(Logger):
     ) -> dict[str, Any]:
         """The access log's atoms with the request line as method, path and protocol only."""
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        atoms["r"] = (
-            f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} {environ.get('SERVER_PROTOCOL')}"
-        )
+        path = loggable_path(environ.get("PATH_INFO", ""))
+        atoms["U"] = path
+        atoms["r"] = f"{environ.get('REQUEST_METHOD')} {path} {environ.get('SERVER_PROTOCOL')}"
         atoms["q"] = ""
-        for name in _URI_ATOMS:
+        for name in (*_URI_ATOMS, "{path_info}e"):
             if name in atoms:
-                atoms[name] = environ.get("PATH_INFO", "")
+                atoms[name] = path
         return atoms

@@ -35,6 +35,15 @@ class ScrubbingFormatter(logging.Formatter):
         return _SECRETS.sub(_redact, text) if _may_hold_secret(text) else text
 
 
+_SIGNED_PATH = re.compile(r"^(/(?:route|csat)/)[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    """A request path as a log may show it: a signed link's token (``/route/<token>``, ``/csat/<token>``)
+    is a credential, so it is written ``<token>``."""
+    return _SIGNED_PATH.sub(r"\1<token>", path)
+
+
 def printable(text: str) -> str:
     """``text`` with its control characters and unpaired surrogates escaped, so it stays one line of
     valid UTF-8 (letters of every script are kept as they are)."""

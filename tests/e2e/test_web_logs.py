@@ -105,3 +105,35 @@ def test_an_operator_s_own_access_log_format_gets_no_query_string_either(
         logger.access_log.handlers.clear()
     assert '"POST /hooks/kaiten HTTP/1.1" q= raw=/hooks/kaiten' in line
     assert TOKEN not in line
+
+
+@pytest.mark.parametrize("path", ["/route/{t}", "/route/{t}/requests/r1/status", "/csat/{t}"])
+def test_a_signed_link_s_token_is_not_in_the_access_log(
+    capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    config = Config()
+    config.set("accesslog", "-")
+    config.set("access_log_format", 'path=%(U)s "%(r)s" raw=%({raw_uri}e)s info=%({path_info}e)s')
+    logger = HubLogger(config)
+    signed = "eyJpc3N1ZSI6IlNVUC0xIn0.Z1x2y3.c2lnbmF0dXJl"  # whoever holds it may route or vote
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": path.format(t=signed),
+        "PATH_INFO": path.format(t=signed),
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.5",
+    }
+
+    class Response:
+        status = "200 OK"
+        sent = 2
+        headers: list[tuple[str, str]] = []
+
+    try:
+        logger.access(Response(), environ, environ, dt.timedelta(milliseconds=3))
+        line = capsys.readouterr().out
+    finally:
+        logger.access_log.handlers.clear()
+    assert f"path={path.format(t='<token>')} " in line
+    assert signed not in line
