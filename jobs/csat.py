@@ -27,9 +27,12 @@ import json
 import logging
 from typing import Any
 
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
 from config.csat import Csat
 from connector.base import Tracker
-from connector.errors import ChannelRejected, ChannelUnavailable
+from connector.errors import ChannelRejected, ChannelUnavailable, TrackerRejected
 from connector.types import IssueState
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
@@ -131,10 +134,23 @@ def enqueue_due(ctx: Context, now: dt.datetime) -> int:
     undone; how many were enqueued."""
     count = 0
     for survey in ratings.due(ctx.engine, now):
-        count += enqueue_once(ctx.redis, "jobs.csat.send_survey", survey.id, job_id=f"csat-ask-{survey.id}")
+        count += _enqueue_again(ctx, "jobs.csat.send_survey", survey.id, f"csat-ask-{survey.id}")
     for survey in ratings.unnoted(ctx.engine, now - NOTE_GRACE):
-        count += enqueue_once(ctx.redis, "jobs.csat.note", survey.id, job_id=f"csat-note-{survey.id}")
+        count += _enqueue_again(ctx, "jobs.csat.note", survey.id, f"csat-note-{survey.id}")
     return count
+
+
+def _enqueue_again(ctx: Context, func: str, survey_id: str, job_id: str) -> bool:
+    """Enqueue the job unless it is queued or running; one that failed its retries (a tracker down for
+    an hour) is kept by RQ for a week under the same id, so it is removed first, or nothing would run."""
+    try:
+        job = Job.fetch(job_id, connection=ctx.redis)
+    except NoSuchJobError:
+        pass
+    else:
+        if job.get_status() == JobStatus.FAILED:
+            job.delete()
+    return enqueue_once(ctx.redis, func, survey_id, job_id=job_id)
 
 
 def send_survey(survey_id: str) -> str:
@@ -327,19 +343,22 @@ def _note_rating(ctx: Context, survey: Survey) -> None:
     assert survey.score is not None
     config = ctx.config.csat
     tracker = ctx.tracker(survey.tracker)
+    chat = _alert_chat(config, survey.score)
+    if chat is not None:  # first: the supervisors hear of it whatever the tracker then refuses
+        url = tracker.issue_url(survey.issue_key)
+        text = csat.alert_text(survey.issue_key, url, survey.assignee, survey.score, survey.comment)
+        _tell(ctx, survey, chat, text, "alert")
     _internal_note(ctx, survey, "rating", csat.issue_note(survey.score, survey.channel, survey.comment))
     label = config.label.format(score=survey.score) if config.label else None
     others = [config.label.format(score=s) for s in range(1, 6) if s != survey.score] if label else []
     fields = {config.field: survey.score} if config.field else {}
     if label or fields:
-        tracker.update_fields(
-            survey.issue_key, fields, add_labels=[label] if label else [], remove_labels=others
-        )
-    chat = _alert_chat(config, survey.score)
-    if chat is not None:
-        url = tracker.issue_url(survey.issue_key)
-        text = csat.alert_text(survey.issue_key, url, survey.assignee, survey.score, survey.comment)
-        _tell(ctx, survey, chat, text, "alert")
+        try:
+            tracker.update_fields(
+                survey.issue_key, fields, add_labels=[label] if label else [], remove_labels=others
+            )
+        except TrackerRejected as exc:  # a field or label the issue's screen refuses: noted, not retried
+            log.warning("csat.fields-refused key=%s survey=%s error=%s", survey.issue_key, survey.id, exc)
     log.info("csat.rated key=%s score=%s survey=%s", survey.issue_key, survey.score, survey.id)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 from rq import Queue
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from jobs import csat as csat_jobs
 from jobs.context import Context, build_context
@@ -279,3 +279,18 @@ def test_an_address_too_long_to_keep_is_not_surveyed(cctx: Context, jira_sandbox
     sender = Sender(name="Bob Smith", email=address)
     key, _card = new_issue(cctx, "", email_message("Invoice is wrong", "The total is wrong.", sender=sender))
     assert resolve(cctx, jira_sandbox, key) is None
+
+
+def test_the_sweep_runs_again_a_rating_s_effects_job_that_failed_its_retries(cctx: Context) -> None:
+    # a tracker down for an hour: the effects job failed every retry, and RQ keeps it a week by its id
+    rated_at = NOW - csat_jobs.NOTE_GRACE - dt.timedelta(minutes=1)
+    sid = ratings.survey_id("default", "SUP-9", 1)
+    survey = Survey(sid, "default", "SUP-9", 1, "telegram", "4242", 4242, None, None, "asked", rated_at)
+    ratings.add(cctx.engine, survey)
+    ratings.rate(cctx.engine, sid, 1, rated_at)
+    failed = Job.create("jobs.csat.note", args=(sid,), id=f"csat-note-{sid}", connection=cctx.redis)
+    failed.save()
+    failed.set_status(JobStatus.FAILED)
+
+    assert csat_jobs.enqueue_due(cctx, NOW) == 1
+    assert Job.fetch(f"csat-note-{sid}", connection=cctx.redis).get_status() == JobStatus.QUEUED
