@@ -176,14 +176,21 @@ def needs_comments(before: CardSnapshot | None, seen: CardSnapshot) -> bool:
 
 def card_change_event(card_id: str, before: CardSnapshot, now: CardSnapshot) -> TrackerEvent | None:
     """The ``card:update`` webhook a card's change since ``before`` would have been (None when nothing
-    the hub acts on changed, or ``now`` is not newer)."""
-    if now.updated == before.updated or _not_after(now, before):
+    the hub acts on changed, or ``now`` is not newer).
+
+    Of the version a webhook told (``before`` made by :func:`after_webhook`), only a new responsible is
+    news: Kaiten's ``card:update`` does not carry it, so an assignment followed by a move within one
+    poll would otherwise be lost. That event gets an id of its own; the webhook's took the version's."""
+    same_version = now.updated == before.updated
+    if not same_version and _not_after(now, before):
         return None
     changes = {
         name: value
         for name, value in now.values.items()
         if name not in before.unknown and name in before.values and before.values[name] != value
     }
+    if same_version:
+        changes = {name: value for name, value in changes.items() if name == "responsible_id"}
     if not changes:
         return None
     old = {"id": _int_or_none(card_id) or card_id, **before.values, "updated": before.updated}
@@ -192,7 +199,10 @@ def card_change_event(card_id: str, before: CardSnapshot, now: CardSnapshot) -> 
         event = parse_kaiten_webhook(payload)
     except (AnomalousPayload, UnsupportedEvent):
         return None
-    return event.model_copy(update={"delivery_id": RECONCILED})
+    update: dict[str, Any] = {"delivery_id": RECONCILED}
+    if same_version:
+        update["event_id"] = f"{event.event_id}:responsible:{changes['responsible_id']}"
+    return event.model_copy(update=update)
 
 
 def after_webhook(before: CardSnapshot | None, card: Mapping[str, Any]) -> CardSnapshot:

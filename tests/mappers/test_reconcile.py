@@ -99,6 +99,26 @@ def test_a_new_responsible_is_an_assignment_and_an_untouched_card_no_event() -> 
     assert card_change_event("1001", before, same) is None  # a change the hub does not act on
 
 
+def test_an_assignment_the_next_webhook_did_not_tell_is_found_at_that_version() -> None:
+    # assigned (Kaiten sends no card:update for it), then moved: the move's webhook told the column of
+    # that version, never its responsible, so the poll finds the assignment at the same version
+    before = card_snapshot(card(updated="2026-12-07T05:00:00.000Z"))
+    moved = {"id": 1001, "column_id": 102, "updated": "2026-12-07T05:03:00.000Z"}
+    told = after_webhook(before, moved)
+    now = card_snapshot(
+        IssueState(
+            ref=IssueRef("kaiten", "1001", "", "1001"),
+            done=False,
+            fields={**card().fields, "column_id": 102, "updated": "2026-12-07T05:03:00.000Z"},
+            assignee="7",
+        )
+    )
+    event = card_change_event("1001", told, now)
+    assert event is not None and event.fields_changed == ("responsible_id",)
+    assert event.event_id == "card:update:1001:2026-12-07T05:03:00.000Z:responsible:7"  # not the move's
+    assert card_change_event("1001", told, card_snapshot(card(**moved))) is None  # the move was told
+
+
 def test_a_webhook_is_void_once_the_poll_journaled_its_version_or_a_later_one() -> None:
     told = {"id": 1001, "column_id": 102, "updated": "2026-12-07T05:01:00.000Z"}
     webhook = parse_kaiten_webhook(
