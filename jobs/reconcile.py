@@ -19,7 +19,9 @@ for one change are acted on once, in either order):
   circuit or an outage stops for that tracker and the next one reads again from the same watermark.
 
 The first pass of a tracker only records where it starts; a card is compared from its second sighting
-on. Comments are known by their id (``jobs.events`` acts on the first journaled creation of a comment).
+on. A watermark lost with Redis is taken from the journal's newest event of that tracker (at most a
+week back), so the webhooks lost meanwhile are still found. Comments are known by their id
+(``jobs.events`` acts on the first journaled creation of a comment).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 RECONCILE_EVERY = 120.0  # seconds between passes
 OVERLAP = dt.timedelta(minutes=5)  # read back this far before the last pass: clocks, search lag
+LOOKBACK = dt.timedelta(days=7)  # without a watermark, read back at most this far (from the journal)
 WATERMARK_KEY = "hub:reconcile:{tracker}"
 CARDS_KEY = "hub:reconcile:kaiten:cards"  # card id -> CardSnapshot JSON
 WAITING_KEY = "hub:reconcile:waiting"  # a pass is queued or running: the scheduler does not queue a second
@@ -121,8 +124,8 @@ def reconcile_tracker(ctx: Context, name: TrackerName, now: dt.datetime) -> int:
     the watermark moves to ``now`` (taken before reading) only when the pass went through. ``now`` is
     the wall clock, never the automations' (``jobs.clock``, which the fault suite moves hours ahead):
     it is compared with the tracker's own timestamps."""
-    since = _watermark(ctx.redis, name)
-    if since is None:
+    since = _watermark(ctx.redis, name) or _since_journal(ctx, name, now)
+    if since is None:  # the first pass ever: it only records where the next one starts
         _set_watermark(ctx.redis, name, now)
         return 0
     after = since - OVERLAP
@@ -217,6 +220,17 @@ def webhook_told(redis: Redis, card: str, told: dict[str, object]) -> None:
     after = after_webhook(before, told)
     if before is None or before.at is None or (after.at is not None and after.at >= before.at):
         redis.hset(CARDS_KEY, card, after.dumps())
+
+
+def _since_journal(ctx: Context, name: TrackerName, now: dt.datetime) -> dt.datetime | None:
+    """Where a pass starts when Redis has no watermark (flushed, or a new Redis): the newest event of
+    the tracker the journal holds, at most ``LOOKBACK`` ago; None when the journal has none (the hub's
+    first pass). Events the journal already holds are known by their ids, so reading back is safe."""
+    newest = journal.newest_created(ctx.engine, name)
+    if newest is None:
+        return None
+    log.info("reconcile.no-watermark tracker=%s since=%s", name, newest.isoformat())
+    return max(newest, now - LOOKBACK)
 
 
 def _watermark(redis: Redis, tracker: str) -> dt.datetime | None:

@@ -357,6 +357,14 @@ def _sender_text(body: str) -> str:
     return " ".join(str(sender.get(key) or "") for key in keys).casefold()
 
 
+def newest_created(engine: Engine, channel: str) -> dt.datetime | None:
+    """When the newest row of ``channel`` was journaled (None: none is). A scan, for rare questions."""
+    query = sa.select(sa.func.max(messages.c.created_at)).where(messages.c.channel == channel)
+    with engine.connect() as conn:
+        newest = conn.execute(query).scalar()
+    return aware(newest) if newest is not None else None
+
+
 def count_by_status(engine: Engine) -> dict[str, int]:
     """How many journal rows are in each status (for ``/metrics``)."""
     query = sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)

@@ -11,7 +11,7 @@ from pathlib import Path
 from config.settings import Settings
 from jobs.context import Context, build_context
 from jobs.deliver import deliver_with
-from jobs.reconcile import enqueue_reconcile, reconcile_tracker, trackers_of
+from jobs.reconcile import WATERMARK_KEY, enqueue_reconcile, reconcile_tracker, trackers_of
 from sandbox.server import RunningSandbox
 from store import automations as firings
 from store import journal
@@ -67,6 +67,25 @@ def test_an_answer_whose_webhook_never_came_reaches_the_customer(
         "Switch it off and on again."
     ]
     assert reconcile_tracker(ectx, "jira", start + dt.timedelta(minutes=4)) == 0  # known by its id now
+
+
+def test_a_watermark_lost_with_redis_is_taken_from_the_journal_so_a_lost_answer_is_still_found(
+    ectx: Context, jira_sandbox: RunningSandbox, telegram_sandbox: str
+) -> None:
+    key = open_issue(ectx, telegram_message("printer on fire", chat_id=4343))
+    start = dt.datetime.now(dt.UTC)
+    assert reconcile_tracker(ectx, "jira", start) == 0
+    engineer_comment(jira_sandbox, key, "/reply Switch it off and on again.")
+    assert reconcile_tracker(ectx, "jira", start + dt.timedelta(minutes=2)) == 1
+    assert pending_events(ectx) == ["delivered"]
+    ectx.redis.delete(WATERMARK_KEY.format(tracker="jira"))  # Redis restarted empty
+    engineer_comment(jira_sandbox, key, "/reply Did that help?")  # and this answer's webhook is lost
+    assert reconcile_tracker(ectx, "jira", start + dt.timedelta(minutes=4)) == 1
+    assert pending_events(ectx) == ["delivered"]
+    assert [m["text"] for m in sent_messages(telegram_sandbox) if m["chat_id"] == 4343] == [
+        "Switch it off and on again.",
+        "Did that help?",
+    ]
 
 
 def test_a_late_webhook_for_a_reconciled_comment_does_nothing_twice(
