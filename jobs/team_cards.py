@@ -18,6 +18,7 @@ from typing import Any
 
 from connector.errors import TrackerError
 from jobs import csat as csat_jobs
+from jobs.automations.sla import first_response_text
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
 from jobs.presses import answer_press
@@ -48,11 +49,14 @@ def post_cards_with(ctx: Context, message_id: str) -> int:
         log.warning("cards.no-issue message_id=%s", message_id)
         return 0
     link = links.link_for_issue(ctx.engine, entry.issue_key)
+    priority, sla = _terms(ctx, entry.tracker, entry.issue_key)
     facts = CardFacts(
         issue_key=entry.issue_key,
         summary=link.subject if link else entry.issue_key,
         requester=link.requester_name if link else "?",
         channel=link.channel if link else entry.channel,
+        priority=priority,
+        sla=sla,
     )
     posted = 0
     for chat in ctx.config.team_bot.chats:
@@ -60,6 +64,17 @@ def post_cards_with(ctx: Context, message_id: str) -> int:
         card = new_card(cid, entry.tracker, entry.issue_key, chat, team_cards.card_text(facts))
         posted += post_card(ctx, card, utcnow())
     return posted
+
+
+def _terms(ctx: Context, tracker: str, key: str) -> tuple[str | None, str]:
+    """The issue's priority and its first response's time left; nothing when the tracker cannot say
+    (the card goes out all the same)."""
+    try:
+        state = ctx.tracker(tracker).get_state(key)
+    except TrackerError as exc:
+        log.warning("cards.no-terms key=%s error=%s", key, type(exc).__name__)
+        return None, ""
+    return state.priority, first_response_text(ctx, state)
 
 
 def handle_press(update: dict[str, Any]) -> str:

@@ -35,6 +35,8 @@ class CardFacts:
     summary: str
     requester: str
     channel: str
+    priority: str | None = None
+    sla: str = ""  # the first response's working time left (mappers.sla.remaining_text), "" for none
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,10 @@ class StaffReply:
 def card_text(facts: CardFacts) -> str:
     """The card's text (plain: the client escapes it for Telegram's HTML)."""
     channel = CHANNELS.get(facts.channel, facts.channel)
-    return f"New request {facts.issue_key}: {facts.summary}\nFrom {facts.requester} by {channel}"
+    lines = [f"New request {facts.issue_key}: {facts.summary}", f"From {facts.requester} by {channel}"]
+    terms = [f"Priority: {facts.priority}"] if facts.priority else []
+    terms += [f"first response: {facts.sla}"] if facts.sla else []
+    return "\n".join([*lines, " · ".join(terms)] if terms else lines)
 
 
 def taken_text(text: str, name: str) -> str:

@@ -210,3 +210,13 @@ def issue_clocks(ctx: Context, policy: SlaPolicy, state: IssueState, now: dt.dat
     kind = ctx.config.tracker_kind(state.ref.tracker) or "jira"
     history = history_of(ctx, state.ref.tracker, [state]).get(state.ref.key)
     return evaluate(policy, calendar, timeline_of(state, history, policy, kind), now)
+
+
+def first_response_text(ctx: Context, state: IssueState) -> str:
+    """The first-response clock's working time left, for the team's new-issue card (English, as the
+    cards are); empty without an SLA, a creation date or a running clock."""
+    policy = ctx.config.sla
+    if policy is None or state.created is None:
+        return ""
+    report = issue_clocks(ctx, policy, state, utcnow())
+    return remaining_text(report.clock("first_response"), "en") if report is not None else ""

@@ -3,6 +3,7 @@ an issue from the phone; of two pressing at once one wins; a customer's press is
 
 from __future__ import annotations
 
+import re
 import threading
 
 import requests
@@ -26,6 +27,8 @@ def test_a_card_shows_the_request_and_its_buttons(team: Context) -> None:
     key, card = new_issue(team, "The label printer prints blank pages")
     assert card["side"] == "bot"
     assert card["text"].startswith(f"New request {key}: The label printer prints blank pages")
+    # the issue's priority and its first response's working time left (the shipped SLA), read once
+    assert re.search(r"\nPriority: Medium · first response: [\w ]+ of working time left$", card["text"])
     keyboard = card["reply_markup"]["inline_keyboard"]
     assert [[b["text"] for b in row] for row in keyboard] == [
         ["Take"],

@@ -26,6 +26,10 @@ def test_the_card_names_the_key_the_summary_and_who_asked_how() -> None:
     text = card_text(CardFacts("SUP-7", "Printer on fire", "Ann Lee", "email"))
     assert text == "New request SUP-7: Printer on fire\nFrom Ann Lee by e-mail"
     assert taken_text(text, "Bob").endswith("\n\nTaken by Bob")
+    urgent = CardFacts("SUP-8", "Site down", "Ann Lee", "telegram", "Highest", "52 min of working time left")
+    assert card_text(urgent).endswith(
+        "From Ann Lee by Telegram\nPriority: Highest · first response: 52 min of working time left"
+    )
 
 
 def test_buttons_take_route_open_and_take_goes_once_taken() -> None:
