@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from connector.errors import TrackerError
+from connector.types import IssueState
 from jobs import csat as csat_jobs
 from jobs.automations.sla import first_response_text
 from jobs.clock import utcnow
@@ -49,7 +50,9 @@ def post_cards_with(ctx: Context, message_id: str) -> int:
         log.warning("cards.no-issue message_id=%s", message_id)
         return 0
     link = links.link_for_issue(ctx.engine, entry.issue_key)
-    priority, sla = _terms(ctx, entry.tracker, entry.issue_key)
+    state = _state(ctx, entry.tracker, entry.issue_key)
+    priority = state.priority if state is not None else None
+    sla = first_response_text(ctx, state) if state is not None else ""
     facts = CardFacts(
         issue_key=entry.issue_key,
         summary=link.subject if link else entry.issue_key,
@@ -59,22 +62,23 @@ def post_cards_with(ctx: Context, message_id: str) -> int:
         sla=sla,
     )
     posted = 0
-    for chat in ctx.config.team_bot.chats:
+    team_bot = ctx.config.team_bot
+    container = (state.container or None) if state is not None else None  # unknown: every chat gets it
+    for chat in (chat for chat in team_bot.chats if team_bot.serves_issue(chat, container)):
         cid = staff_cards.card_id(message_id, chat)
         card = new_card(cid, entry.tracker, entry.issue_key, chat, team_cards.card_text(facts))
         posted += post_card(ctx, card, utcnow())
     return posted
 
 
-def _terms(ctx: Context, tracker: str, key: str) -> tuple[str | None, str]:
-    """The issue's priority and its first response's time left; nothing when the tracker cannot say
-    (the card goes out all the same)."""
+def _state(ctx: Context, tracker: str, key: str) -> IssueState | None:
+    """The issue as the tracker has it, for the card's priority and SLA and the chats that serve its
+    project; None when the tracker cannot say (the card goes out all the same)."""
     try:
-        state = ctx.tracker(tracker).get_state(key)
+        return ctx.tracker(tracker).get_state(key)
     except TrackerError as exc:
-        log.warning("cards.no-terms key=%s error=%s", key, type(exc).__name__)
-        return None, ""
-    return state.priority, first_response_text(ctx, state)
+        log.warning("cards.no-state key=%s error=%s", key, type(exc).__name__)
+        return None
 
 
 def handle_press(update: dict[str, Any]) -> str:

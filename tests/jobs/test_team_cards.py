@@ -8,11 +8,16 @@ import threading
 
 import requests
 
-from jobs.context import Context
-from jobs.team_cards import NOT_STAFF, STALE, handle_press_with
+from config.team_bot import TeamBot
+from jobs.context import Context, build_context
+from jobs.deliver import deliver_with
+from jobs.team_cards import NOT_STAFF, STALE, handle_press_with, post_cards_with
 from mappers.team_cards import Press
 from sandbox.server import RunningSandbox
-from tests.jobs.team import ANN, BOB, EVE, NOW, answers, chat, new_issue, press
+from store import journal
+from tests.jobs.conftest import journal_message
+from tests.jobs.team import ANN, BOB, CUSTOMERS, EVE, NOW, TEAM_CHAT, answers, chat, new_issue, press
+from tests.mappers.factories import telegram_message
 
 
 def assignee(jira: RunningSandbox, key: str) -> str | None:
@@ -102,3 +107,23 @@ def test_a_press_naming_another_cards_data_is_stale(team: Context, jira_sandbox:
     assert handle_press_with(team, forged, NOW) == "stale"
     assert assignee(jira_sandbox, first_key) is None
     assert answers(team)[ANN["id"]]["text"] == STALE
+
+
+def test_a_chat_that_serves_other_projects_gets_no_card_of_this_one(team: Context) -> None:
+    database_team, support_team = -100300300, -100400400
+    team_bot = TeamBot.model_validate(
+        {
+            "chats": [
+                TEAM_CHAT,
+                {"chat": database_team, "serves": ["DB"]},
+                {"chat": support_team, "serves": ["SUP"]},
+            ]
+        }
+    )
+    served = build_context(team.settings, team.config.model_copy(update={"team_bot": team_bot}))
+    message_id = journal_message(served, telegram_message("The label printer jams", chat_id=next(CUSTOMERS)))
+    assert deliver_with(served, message_id) == "delivered"
+    assert post_cards_with(served, message_id) == 2  # the team chat (every project) and SUP's, not DB's
+    key = journal.get(served.engine, message_id).issue_key  # type: ignore[union-attr]
+    assert [key in m["text"] for m in chat(served, support_team)] == [True]
+    assert chat(served, database_team) == []
