@@ -7,6 +7,7 @@ import logging
 from jobs.attempts import Attempt, written_already
 from jobs.context import Context
 from jobs.files import attach_files, collect_files
+from jobs.team_forwards import queue_forward
 from jobs.threads import own_mail_ids
 from mappers.issue import bounce_comment, build_comment, comment_marker
 from mappers.models import MessageKind
@@ -34,6 +35,7 @@ def add_follow_up(ctx: Context, attempt: Attempt, link: Link) -> str:
         attach_files(tracker, entry, link.issue_key, files)
     links.remember_mail_ids(ctx.engine, link.id, own_mail_ids(message), "in")
     links.mark_delivered_on(ctx.engine, entry.id, link, "comment")
+    queue_forward(ctx, entry.id)  # shown under the issue's card in the team chats
     return journal.DELIVERED
 
 

@@ -1,4 +1,5 @@
-"""Answers from the phone: a team member replies, in the team chat, to an issue's card.
+"""Answers from the phone: a team member replies, in the team chat, to an issue's card or to a customer's
+follow-up the bot showed under it (``jobs.team_forwards``).
 
 The text goes to the customer by the normal reply path (``send_to_customer``: their channel, once per
 Telegram message), with ``::codes`` expanded as in a tracker comment, and is recorded on the issue as a
@@ -17,6 +18,7 @@ from connector.errors import ChannelRejected
 from jobs.canned import expand_for_issue
 from jobs.context import Context, get_context
 from jobs.replies import send_to_customer
+from jobs.team_forwards import forwarded_card
 from mappers import team_cards
 from mappers.team_cards import StaffReply
 from store import links, staff, staff_cards
@@ -41,7 +43,9 @@ def handle_staff_reply_with(ctx: Context, reply: StaffReply) -> str:
 
 def _answer(ctx: Context, reply: StaffReply) -> tuple[str, str | None]:
     """What the reply came to, and what the chat is told."""
-    card = staff_cards.on_message(ctx.engine, reply.chat_id, reply.reply_to)
+    card = staff_cards.on_message(ctx.engine, reply.chat_id, reply.reply_to) or forwarded_card(
+        ctx, reply.chat_id, reply.reply_to
+    )
     if card is None:
         return "not-a-card", None  # a reply to another of the bot's messages: nothing to do
     member = staff.find(ctx.engine, reply.user_id)

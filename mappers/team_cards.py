@@ -83,6 +83,17 @@ def card_text(facts: CardFacts) -> str:
     return "\n".join([*lines, " · ".join(terms)] if terms else lines)
 
 
+FORWARD_MAX = 1500  # characters of a follow-up shown in the team chat; the issue has all of it
+
+
+def forward_text(issue_key: str, name: str, text: str) -> str:
+    """A customer's follow-up as the team chat shows it under the card (plain: the client escapes it)."""
+    body = text.strip() or "(no text: see the issue)"
+    if len(body) > FORWARD_MAX:
+        body = body[:FORWARD_MAX] + "…"
+    return f"↩ {issue_key} · {name}: {body}"
+
+
 def taken_text(text: str, name: str) -> str:
     return f"{text}\n\nTaken by {name}"
 

@@ -61,6 +61,18 @@ def _upsert(dialect: str) -> sa.Insert:
     )
 
 
+def by_external_ref(engine: Engine, channel: str, recipient: str, external_ref: str) -> Outbound | None:
+    """What the hub sent that became ``external_ref`` (a Telegram message id) at ``recipient``."""
+    query = sa.select(outbound).where(
+        outbound.c.channel == channel,
+        outbound.c.recipient == recipient,
+        outbound.c.external_ref == external_ref,
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(outbound.c.id.desc()).limit(1)).first()
+    return _outbound(row) if row is not None else None
+
+
 def for_message(engine: Engine, message_id: str) -> list[Outbound]:
     """Everything sent about one message (shown by the status API)."""
     query = sa.select(outbound).where(outbound.c.message_id == message_id).order_by(outbound.c.id)

@@ -1,4 +1,5 @@
-"""Answers from the phone: a linked member replies to a card in the team chat; the customer gets it in
+"""Answers from the phone: a linked member replies to a card, or to a customer's follow-up shown under it,
+in the team chat; the customer gets it in
 their channel (Telegram or e-mail), the issue records it; `!` is an internal note; nobody else may."""
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from rq import Queue
 
 from jobs.context import Context
+from jobs.deliver import deliver_with
+from jobs.queues import REPLY_QUEUE
+from jobs.team_forwards import forward_with
 from jobs.team_replies import handle_staff_reply_with
 from mappers.team_cards import StaffReply, parse_reply
 from sandbox.server import RunningSandbox
-from tests.jobs.team import ANN, EVE, TEAM_CHAT, chat, new_issue, user_acts
-from tests.mappers.factories import email_message
+from tests.jobs.conftest import journal_message
+from tests.jobs.team import ANN, CUSTOMERS, EVE, TEAM_CHAT, chat, new_issue, user_acts
+from tests.mappers.factories import email_message, telegram_message
 from tests.sandboxes import CONTROL
 
 
@@ -103,3 +109,22 @@ def test_somebody_not_linked_cannot_answer(team: Context, jira_sandbox: RunningS
     assert customer_chat(team, card) == before
     assert not [c for c in comments(jira_sandbox, key) if "I am not staff" in c["body"]]
     assert "Only linked members" in chat(team)[-1]["text"]
+
+
+def test_a_customer_s_follow_up_shows_under_the_card_and_a_reply_to_it_reaches_the_customer(
+    team: Context, jira_sandbox: RunningSandbox
+) -> None:
+    customer = next(CUSTOMERS)
+    key, card = new_issue(team, "", telegram_message("The scanner jams", chat_id=customer))
+    follow_up = journal_message(team, telegram_message("It jams on every page now", chat_id=customer))
+    assert deliver_with(team, follow_up) == "delivered"
+    assert f"forward-{follow_up}" in Queue(REPLY_QUEUE, connection=team.redis).job_ids
+    assert forward_with(team, follow_up) == 1
+    assert forward_with(team, follow_up) == 0  # a retried job shows it once
+    shown = chat(team)[-1]
+    assert shown["text"] == f"↩ {key} · Ann Lee: It jams on every page now"
+
+    answer = reply(team, shown, ANN, "A technician is on the way.")  # a reply to the follow-up, not the card
+    assert handle_staff_reply_with(team, answer) == "sent"
+    assert customer_chat(team, card).count("A technician is on the way.") == 1
+    assert any("A technician is on the way." in c["body"] for c in comments(jira_sandbox, key))

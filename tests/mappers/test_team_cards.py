@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from mappers.team_cards import (
     CardFacts,
     card_text,
+    forward_text,
     keyboard,
     parse_press,
     parse_reply,
@@ -30,6 +31,13 @@ def test_the_card_names_the_key_the_summary_and_who_asked_how() -> None:
     assert card_text(urgent).endswith(
         "From Ann Lee by Telegram\nPriority: Highest · first response: 52 min of working time left"
     )
+
+
+def test_a_follow_up_under_the_card_names_the_issue_and_the_customer_and_is_clipped() -> None:
+    assert forward_text("SUP-7", "Ann Lee", "  It jams again \n") == "↩ SUP-7 · Ann Lee: It jams again"
+    assert forward_text("SUP-7", "Ann Lee", "") == "↩ SUP-7 · Ann Lee: (no text: see the issue)"
+    long = forward_text("SUP-7", "Ann Lee", "x" * 5000)
+    assert long.endswith("x…") and len(long) == len("↩ SUP-7 · Ann Lee: ") + 1500 + 1
 
 
 def test_buttons_take_route_open_and_take_goes_once_taken() -> None:
