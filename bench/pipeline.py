@@ -894,6 +894,9 @@ def main(argv: list[str] | None = None) -> None:
                 "JIRA_URL": sandbox.url,
                 "JIRA_TOKEN": "sandbox",
                 "HUB_BULK_CREATE_MAX": str(args.bulk_size),
+                # no polling reconciliation: the look-alike sends no webhooks here, so every pass would
+                # journal the hub's own comments, work no drain is about and that holds up parking
+                "HUB_RECONCILE_SECONDS": "0",
             }
         )
         per_message_env = {**env, "HUB_BULK_CREATE_MAX": "1"}

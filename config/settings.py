@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     # how many hub nodes share this database and Redis (README "Running several nodes"); above 1,
     # `trackerhub check` refuses SQLite, a file on one machine
     HUB_NODES: int = Field(default=1, ge=1)
+    # seconds between passes of the polling reconciliation (jobs/reconcile.py); 0 turns it off
+    HUB_RECONCILE_SECONDS: int = Field(default=120, ge=0)
     # addresses/networks of reverse proxies whose X-Forwarded-For is believed (comma-separated); none by
     # default, so the peer's own address is the client's
     HUB_TRUSTED_PROXIES: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()

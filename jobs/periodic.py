@@ -31,7 +31,7 @@ from jobs.csat import enqueue_due
 from jobs.heartbeat import record_scheduler_tick
 from jobs.intake import accept, accept_unparsed, received_now
 from jobs.queues import ALL_QUEUES
-from jobs.reconcile import RECONCILE_EVERY, enqueue_reconcile
+from jobs.reconcile import enqueue_reconcile
 from jobs.recovery import (
     UNSEEN_CONFIRM,
     Presence,
@@ -205,7 +205,9 @@ def hub_jobs(ctx: Context, rq_scheduler: RQScheduler, cursor: SweepCursor) -> Re
     registry.register("sweep", Every(SWEEP_EVERY), lambda: sweep(ctx, cursor=cursor))
     registry.register("routes-sweep", Every(SWEEP_EVERY), lambda: sweep_routes(ctx))
     registry.register("imap", Every(IMAP_EVERY), lambda: _poll_safely(ctx))
-    registry.register("events-reconcile", Every(RECONCILE_EVERY), lambda: enqueue_reconcile(ctx.redis))
+    if ctx.settings.HUB_RECONCILE_SECONDS:  # 0: webhooks only
+        every = Every(float(ctx.settings.HUB_RECONCILE_SECONDS))
+        registry.register("events-reconcile", every, lambda: enqueue_reconcile(ctx.redis))
     register_automation_jobs(registry, ctx)
     registry.register("csat", Every(CSAT_EVERY), lambda: enqueue_due(ctx, utcnow()))
     register_report_jobs(registry, ctx)

@@ -1,7 +1,7 @@
 """Polling reconciliation: what a tracker's webhooks did not bring, found by reading what changed.
 
 A Kaiten tariff without webhooks, or a webhook lost on the way, would otherwise leave an engineer's
-answer unsent, a status unnotified and the event automations unfired. Every ``RECONCILE_EVERY`` seconds
+answer unsent, a status unnotified and the event automations unfired. Every ``HUB_RECONCILE_SECONDS`` (120)
 one job reads, per tracker the rule file sends to (``jira`` and ``kaiten``, when configured), the
 issues updated since its last successful pass less ``OVERLAP`` (clock skew, search lag, Jira's
 minute-precise JQL dates), page by page and with only the fields it needs, and journals each change
@@ -59,7 +59,7 @@ from store import journal
 
 log = logging.getLogger(__name__)
 
-RECONCILE_EVERY = 120.0  # seconds between passes
+WAITING_TTL = 600  # seconds: a pass's flag outlives its job's timeout, then lapses if the job was lost
 OVERLAP = dt.timedelta(minutes=5)  # read back this far before the last pass: clocks, search lag
 LOOKBACK = dt.timedelta(days=7)  # without a watermark, read back at most this far (from the journal)
 WATERMARK_KEY = "hub:reconcile:{tracker}"
@@ -71,7 +71,7 @@ POLLED: tuple[TrackerName, ...] = ("jira", "kaiten")  # the trackers whose webho
 
 def enqueue_reconcile(redis: Redis) -> bool:
     """Queue a pass unless one is waiting or running (the flag lapses if its job was lost or killed)."""
-    if not redis.set(WAITING_KEY, "1", nx=True, ex=int(RECONCILE_EVERY * 5)):
+    if not redis.set(WAITING_KEY, "1", nx=True, ex=WAITING_TTL):
         return False
     Queue(PERIODIC_QUEUE, connection=redis).enqueue(
         RECONCILE_FUNC, job_timeout=600, result_ttl=0, failure_ttl=3600, description="events reconcile"

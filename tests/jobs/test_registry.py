@@ -111,6 +111,12 @@ def test_the_hub_registers_its_periodic_work_as_data(settings: Settings) -> None
     assert names == HUB_JOBS
 
 
+def test_polling_reconciliation_can_be_turned_off(settings: Settings) -> None:
+    ctx = build_context(settings.model_copy(update={"HUB_RECONCILE_SECONDS": 0}))
+    names = hub_jobs(ctx, rq_scheduler=None, cursor=None).names()  # type: ignore[arg-type]
+    assert names == [name for name in HUB_JOBS if name != "events-reconcile"]
+
+
 def test_only_the_lock_holder_runs_the_jobs(settings: Settings, redis: Redis) -> None:
     ctx: Context = build_context(settings)
     redis.set(SCHEDULER_LOCK, "another-scheduler", ex=60)
