@@ -33,9 +33,14 @@ from store import journal, links, staff, staff_cards
 log = logging.getLogger(__name__)
 
 
+def has_team_chats(ctx: Context) -> bool:
+    """Whether the rule file names team chats and a bot can post to them."""
+    return bool(ctx.config.team_bot.chats and ctx.settings.secret("TELEGRAM_BOT_TOKEN"))
+
+
 def queue_cards(ctx: Context, message_id: str) -> None:
     """Post the new issue of ``message_id`` to the team's chats, when there are any and a bot."""
-    if ctx.config.team_bot.chats and ctx.settings.secret("TELEGRAM_BOT_TOKEN"):
+    if has_team_chats(ctx):
         enqueue_reply(ctx.redis, "jobs.team_cards.post_cards", message_id)
 
 

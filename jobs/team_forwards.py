@@ -13,6 +13,7 @@ import logging
 
 from jobs.context import Context, get_context
 from jobs.queues import enqueue_reply
+from jobs.team_cards import has_team_chats
 from mappers import team_cards
 from mappers.models import InboundMessage
 from store import journal, outbound, staff_cards
@@ -26,7 +27,7 @@ KIND = "forward:{chat}"
 
 def queue_forward(ctx: Context, message_id: str) -> None:
     """Show the follow-up ``message_id`` in the team's chats, when there are any and a bot."""
-    if ctx.config.team_bot.chats and ctx.settings.secret("TELEGRAM_BOT_TOKEN"):
+    if has_team_chats(ctx):
         enqueue_reply(ctx.redis, "jobs.team_forwards.forward", message_id)
 
 

@@ -67,30 +67,28 @@ def test_each_wrong_name_is_reported_with_what_exists(jira_sandbox: RunningSandb
     assert errors[2].startswith("rules[2] 'wrong-field': custom field customfield_99999 does not exist")
 
 
+def run_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``trackerhub check`` in its own process with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "check"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_cli_exits_non_zero_on_errors(jira_sandbox: RunningSandbox, tmp_path: Path) -> None:
     path = tmp_path / "hub.yaml"
     path.write_text(BROKEN)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "HUB_"))}
     env.update(JIRA_URL=jira_sandbox.url, JIRA_TOKEN="t", HUB_CONFIG=str(path))
-    run = subprocess.run(
-        [sys.executable, "-m", "cli", "check"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_check(env)
     assert run.returncode == 1
     assert "ERROR rules[1] 'wrong-type'" in run.stdout and run.stdout.strip().endswith("3 error(s)")
     env["HUB_CONFIG"] = str(REPO_ROOT / "config" / "hub.yaml")
-    ok = subprocess.run(
-        [sys.executable, "-m", "cli", "check"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    ok = run_check(env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
 
 
@@ -98,14 +96,7 @@ def test_cli_refuses_sqlite_when_told_it_is_one_of_several_nodes(jira_sandbox: R
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "HUB_", "DATABASE_", "REDIS_"))}
     env.update(JIRA_URL=jira_sandbox.url, JIRA_TOKEN="t", HUB_NODES="2", REDIS_URL="redis://127.0.0.1:9/0")
     env["DATABASE_URL"] = "sqlite:////tmp/one-machine.sqlite3"
-    run = subprocess.run(
-        [sys.executable, "-m", "cli", "check"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_check(env)
     assert run.returncode == 1
     assert "ERROR DATABASE_URL: SQLite is a file on one machine; HUB_NODES=2 nodes" in run.stdout
     assert "note  HUB_SECRET_KEY is not set" in run.stdout

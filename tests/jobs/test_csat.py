@@ -34,7 +34,7 @@ from sandbox.server import RunningSandbox
 from store import journal, links, ratings
 from store.ratings import Survey
 from tests.jobs.conftest import transition_to_done
-from tests.jobs.team import CUSTOMERS, EVE, NOW, new_issue
+from tests.jobs.team import CUSTOMERS, EVE, NOW, new_issue, user_acts
 from tests.jobs.test_events import SECRET, post_hook, run_event, transition_webhook
 from tests.jobs.test_events import move as reopen
 from tests.mappers.factories import email_message, telegram_message
@@ -158,17 +158,17 @@ def test_csat_by_telegram_a_negative_rating_alerts_the_supervisors_and_its_comme
 
     prompt = messages(cctx, chat_id)[-1]
     assert prompt["reply_markup"]["force_reply"] is True
-    written = requests.post(
-        f"{cctx.settings.TELEGRAM_API_URL}/_sandbox/users/write",
-        json={
+
+    def answer_to(message: dict[str, Any], text: str) -> dict[str, Any]:
+        """The customer's reply to ``message`` in their chat."""
+        return {
             "chat_id": chat_id,
-            "text": "Nobody called me back",
-            "reply_to_message_id": prompt["message_id"],
+            "text": text,
+            "reply_to_message_id": message["message_id"],
             "from": customer,
-        },
-        headers=CONTROL,
-        timeout=5,
-    ).json()["update"]
+        }
+
+    written = user_acts(cctx, "write", answer_to(prompt, "Nobody called me back"))
     hook = (
         create_app(cctx.settings, cctx.config)
         .test_client()
@@ -180,17 +180,7 @@ def test_csat_by_telegram_a_negative_rating_alerts_the_supervisors_and_its_comme
     assert handle_comment_with(cctx, reply, NOW + dt.timedelta(minutes=5)) == "commented"
     assert handle_comment_with(cctx, reply, NOW + dt.timedelta(minutes=5)) == "again"
     # a second reply, queued before the first was taken, is the customer's message: journaled, not dropped
-    more = requests.post(
-        f"{cctx.settings.TELEGRAM_API_URL}/_sandbox/users/write",
-        json={
-            "chat_id": chat_id,
-            "text": "And the printer is still broken",
-            "reply_to_message_id": prompt["message_id"],
-            "from": customer,
-        },
-        headers=CONTROL,
-        timeout=5,
-    ).json()["update"]
+    more = user_acts(cctx, "write", answer_to(prompt, "And the printer is still broken"))
     assert handle_comment_update(cctx, more, NOW + dt.timedelta(minutes=6)) == "again"
     kept = journal.find_by_external_id(cctx.engine, "telegram", f"tg:{more['update_id']}")
     assert kept is not None and kept.status == "queued"
