@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -42,6 +42,17 @@ DELIVERY_QUEUE_KEY = Queue.redis_queue_namespace_prefix + DELIVERY_QUEUE
 def get_redis(url: str) -> Redis:
     """The process-wide Redis client for ``url``, with short socket timeouts."""
     return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+
+
+def queue_lengths(redis: Redis | None) -> dict[str, int]:
+    """Jobs waiting in each RQ queue now (-1 for each when Redis is absent or does not answer)."""
+    lengths = {}
+    for name in ALL_QUEUES:
+        try:
+            lengths[name] = Queue(name, connection=redis).count if redis is not None else -1
+        except RedisError:
+            lengths[name] = -1
+    return lengths
 
 
 def delivery_job_id(message_id: str) -> str:

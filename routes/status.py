@@ -8,13 +8,12 @@ from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.automations.sla_gauges import read_gauges
 from jobs.heartbeat import scheduler_seen
-from jobs.queues import ALL_QUEUES
+from jobs.queues import queue_lengths
 from jobs.reports.gauges import read_report
 from routes.answers import bearer_token, require_secret
 from routes.errors import error_response
@@ -132,11 +131,7 @@ def metrics() -> ResponseReturnValue:
         "# HELP trackerhub_queue_length Jobs waiting per RQ queue.",
         "# TYPE trackerhub_queue_length gauge",
     ]
-    for name in ALL_QUEUES:
-        try:
-            length = Queue(name, connection=state.redis).count if state.redis is not None else -1
-        except RedisError:
-            length = -1
+    for name, length in queue_lengths(state.redis).items():
         lines.append(f'trackerhub_queue_length{{queue="{name}"}} {length}')
     lines += _sla_lines(state.redis)
     lines += _report_lines(state.redis)

@@ -229,6 +229,51 @@ def counts_since(engine: Engine, since: dt.datetime) -> dict[str, int]:
         return {str(rule): int(count) for rule, count in conn.execute(query)}
 
 
+SKIPPED = "skipped"  # not a status: a done firing whose actions had nothing to do (each says why)
+OUTCOMES = (DONE, SKIPPED, FAILED, PENDING, RUNNING)
+
+
+@dataclass(frozen=True)
+class FiringQuery:
+    """A search of the firings (the console's automations page): each given field narrows it."""
+
+    rule: str = ""
+    issue: str = ""
+    outcome: str = ""  # a status, or SKIPPED: done with at least one action skipped
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def search(engine: Engine, query: FiringQuery, limit: int = 100, offset: int = 0) -> list[Firing]:
+    """The firings ``query`` asks for, newest first (by ``ix_automation_firings_created``, or the rule's
+    and the issue's indexes when those are asked)."""
+    c = firings.c
+    select = sa.select(firings).order_by(c.created_at.desc(), c.id.desc()).limit(limit).offset(offset)
+    if query.rule:
+        select = select.where(c.rule == query.rule)
+    if query.issue:
+        select = select.where(c.issue_key.in_(sorted({query.issue.strip(), query.issue.strip().upper()})))
+    if query.outcome == SKIPPED:
+        select = select.where(c.status == DONE, c.actions_done.like('%"skipped":%'))
+    elif query.outcome:
+        select = select.where(c.status == query.outcome)
+    if query.since:
+        select = select.where(c.created_at >= query.since)
+    if query.until:
+        select = select.where(c.created_at < query.until)
+    with engine.connect() as conn:
+        return [_firing(row) for row in conn.execute(select)]
+
+
+def skipped_reasons(firing: Firing) -> list[str]:
+    """Why the firing's skipped actions did nothing (each action's own words)."""
+    return [
+        str(done[SKIPPED])
+        for done in firing.actions_done.values()
+        if isinstance(done, dict) and SKIPPED in done
+    ]
+
+
 def last_due(engine: Engine, rule: str) -> dt.datetime | None:
     """The due time a scheduled rule last fired for."""
     with engine.connect() as conn:

@@ -71,6 +71,7 @@ messages = sa.Table(
     sa.UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),
     sa.Index("ix_messages_status_next", "status", "next_attempt_at"),
     sa.Index("ix_messages_conversation_status", "conversation_key", "status"),
+    sa.Index("ix_messages_status_created", "status", "created_at"),  # the console's dashboard (0008)
 )
 
 blobs = sa.Table(
@@ -201,6 +202,7 @@ automation_firings = sa.Table(
     sa.Index("ix_automation_firings_status_next", "status", "next_attempt_at"),
     sa.Index("ix_automation_firings_issue", "issue_key"),
     sa.Index("ix_automation_firings_rule_created", "rule", "created_at"),
+    sa.Index("ix_automation_firings_created", "created_at"),  # the console's firings, newest first (0008)
 )
 
 # A scheduled rule's last fired due time, so downtime fires the latest due occurrence once.

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.db import aware, route_audit
+from store.db import aware, contains_pattern, route_audit
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,21 @@ class AuditEntry:
         return {**self.__dict__, "at": self.at.isoformat()}
 
 
+RESULTS = ("requested", "done", "failed")  # a routing request's audit lines, in the order they come
+
+
+@dataclass(frozen=True)
+class RouteLogQuery:
+    """A search of the routing audit (the console's routing log): each given field narrows it."""
+
+    actor: str = ""  # a part of the actor's name, any case
+    issue: str = ""  # the source or the target key
+    route: str = ""
+    result: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
 def read_audit(
     engine: Engine,
     *,
@@ -46,16 +61,28 @@ def read_audit(
     limit: int = 200,
 ) -> list[AuditEntry]:
     """The audit, newest first; ``issue`` matches the source or the target key."""
+    return search(engine, RouteLogQuery(issue=issue or "", route=route or "", since=since), limit=limit)
+
+
+def search(engine: Engine, query: RouteLogQuery, limit: int = 200, offset: int = 0) -> list[AuditEntry]:
+    """The audit lines ``query`` asks for, newest first (by ``ix_route_audit_at``)."""
     c = route_audit.c
-    query = sa.select(route_audit).order_by(c.at.desc(), c.id.desc()).limit(limit)
-    if issue:
-        query = query.where(sa.or_(c.source_key == issue, c.target_key == issue))
-    if route:
-        query = query.where(c.route == route)
-    if since:
-        query = query.where(c.at >= since)
+    select = sa.select(route_audit).order_by(c.at.desc(), c.id.desc()).limit(limit).offset(offset)
+    if query.issue:
+        keys = sorted({query.issue.strip(), query.issue.strip().upper()})  # "sup-1" finds SUP-1, by index
+        select = select.where(sa.or_(c.source_key.in_(keys), c.target_key.in_(keys)))
+    if query.actor:
+        select = select.where(c.actor.ilike(contains_pattern(query.actor), escape="\\"))
+    if query.route:
+        select = select.where(c.route == query.route)
+    if query.result:
+        select = select.where(c.result == query.result)
+    if query.since:
+        select = select.where(c.at >= query.since)
+    if query.until:
+        select = select.where(c.at < query.until)
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(select).all()
     return [_audit_entry(row) for row in rows]
 
 

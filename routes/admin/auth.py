@@ -1,4 +1,5 @@
-"""Logging in and out of the console (``/admin/login``, ``/admin/logout``) and its home (``/admin/``).
+"""Logging in and out of the console (``/admin/login``, ``/admin/logout``) and its home (``/admin/``,
+the dashboard).
 
 The login form's fields are ``username``, ``password`` and ``csrf_token`` (the README's contract).
 Every login, failed or not, and every logout goes to the audit (a lockout's refusals: its first).
@@ -14,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from routes.admin.access import PUBLIC, requires
 from routes.admin.console import actor_address, page
+from routes.admin.dashboard import dashboard_page
 from routes.admin.sessions import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -27,7 +29,7 @@ from routes.admin.sessions import (
     start_session,
 )
 from routes.state import hub
-from store import accounts, audit, journal
+from store import accounts, audit
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,8 @@ LOGIN_NONCE_SECONDS = 3600  # the pre-login cookie outlives any login form left 
 @bp.get("/")
 @requires("viewer")
 def home() -> ResponseReturnValue:
-    """What the journal holds now, and the way to the pages."""
-    counts = journal.count_by_status(hub().engine)
-    return page("home.html", counts=counts)
+    """The dashboard (routes/admin/dashboard.py)."""
+    return dashboard_page()
 
 
 @bp.get("/login")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -23,7 +24,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
 from routes.admin.access import PUBLIC, allows, required_role
-from routes.admin.filters import BadFilter
+from routes.admin.filters import PAGE_SIZE, BadFilter, page_number
 from routes.admin.sessions import (
     LANG_COOKIE,
     LOGIN_COOKIE,
@@ -153,6 +154,18 @@ def query_args() -> dict[str, Any]:
     """The request's query parameters, for a link to the same filter elsewhere; never ``url_for``'s own
     keywords (``_method``, ``_external``, ``_scheme``, ``_anchor``), which a stranger could otherwise set."""
     return {key: value for key, value in request.args.items() if not key.startswith("_")}
+
+
+Row = TypeVar("Row")
+
+
+def paged(fetch: Callable[[int, int], list[Row]]) -> tuple[list[Row], str | None]:
+    """One page of a list, newest first: ``fetch(limit, offset)`` reads one row more than a page, so
+    the link to the older page (the same filter) is shown only when there is one."""
+    number = page_number(request.args)
+    found = fetch(PAGE_SIZE + 1, number * PAGE_SIZE)
+    older = url_for(".index", **{**query_args(), "page": number + 1}) if len(found) > PAGE_SIZE else None
+    return found[:PAGE_SIZE], older
 
 
 def actor_address() -> str:

@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import Mapping
 
 from store.audit import AuditQuery
+from store.automations import FiringQuery
 from store.journal import MessageQuery
+from store.route_audit import RouteLogQuery
 
 PAGE_SIZE = 100
 
@@ -49,6 +51,28 @@ def audit_query(args: Mapping[str, str]) -> AuditQuery:
     return AuditQuery(
         text=args.get("q", "").strip(),
         action=args.get("action", "").strip(),
+        since=day(args.get("since")),
+        until=day_after(args.get("until")),
+    )
+
+
+def route_log_query(args: Mapping[str, str]) -> RouteLogQuery:
+    """The routing-audit search the Routing log form asks for."""
+    return RouteLogQuery(
+        actor=args.get("actor", "").strip(),
+        issue=args.get("issue", "").strip(),
+        result=args.get("outcome", "").strip(),
+        since=day(args.get("since")),
+        until=day_after(args.get("until")),
+    )
+
+
+def firing_query(args: Mapping[str, str]) -> FiringQuery:
+    """The firings search the Automations form asks for."""
+    return FiringQuery(
+        rule=args.get("rule", "").strip(),
+        issue=args.get("issue", "").strip(),
+        outcome=args.get("outcome", "").strip(),
         since=day(args.get("since")),
         until=day_after(args.get("until")),
     )

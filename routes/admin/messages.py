@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound
 
 from routes.admin.access import requires
-from routes.admin.console import page, query_args
-from routes.admin.filters import PAGE_SIZE, message_query, page_number
+from routes.admin.console import page, paged
+from routes.admin.filters import message_query
 from routes.routing_page import web_url
 from routes.state import hub
 from store import journal, outbound
@@ -30,14 +30,12 @@ RAW_SUFFIX = {"email": "eml", "telegram": "json", "form": "json", "jira": "json"
 @requires("viewer")
 def index() -> ResponseReturnValue:
     """The journal, newest first, as the filter asks."""
-    number = page_number(request.args)
     query = message_query(request.args)
-    entries = journal.search(hub().engine, query, limit=PAGE_SIZE + 1, offset=number * PAGE_SIZE)
-    older: dict[str, Any] = {**query_args(), "page": number + 1}
+    entries, older_url = paged(lambda limit, offset: journal.search(hub().engine, query, limit, offset))
     return page(
         "messages.html",
-        entries=[(entry, summary(entry)) for entry in entries[:PAGE_SIZE]],
-        older_url=url_for(".index", **older) if len(entries) > PAGE_SIZE else None,
+        entries=[(entry, summary(entry)) for entry in entries],
+        older_url=older_url,
         **_choices(),
     )
 
