@@ -29,6 +29,7 @@ HOUR, DAY = "hour", "day"
 LATENCY_EDGES: tuple[float, ...] = (
     1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400,
 )  # fmt: skip
+SLACK = 0.001  # seconds: SQLite's julianday() difference of a 5 s wait can come out as 5.0000001
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def latency_query(dialect: str, since: dt.datetime, until: dt.datetime) -> sa.Se
     hour = bucket(messages.c.created_at, dialect, HOUR)
     took = seconds_between(messages.c.created_at, messages.c.updated_at, dialect)
     slot = sa.case(
-        *((took <= edge, index) for index, edge in enumerate(LATENCY_EDGES)), else_=len(LATENCY_EDGES)
+        *((took <= edge + SLACK, index) for index, edge in enumerate(LATENCY_EDGES)), else_=len(LATENCY_EDGES)
     )
     return (
         sa.select(hour, slot, sa.func.count())
