@@ -15,18 +15,21 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 12, 40  # the plot's margins: the value axis left, labels and legend below
+WIDTH, HEIGHT = 400, 190  # the viewBox: about the size a chart is shown at, so its 12-unit text reads
+LEFT, RIGHT, TOP, BOTTOM = 40, 8, 12, 42  # the plot's margins: the value axis left, labels and legend below
+ALL_LABELS = 8  # up to this many labels each is written under its bar; more: the first, middle and last
 COLOURS = ("#0b63c5", "#e07b00", "#2a9d3a", "#b00020", "#7b4bc4", "#6b6b6b")
 _ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class Series:
-    """One named row of values, one per label (None: no value there)."""
+    """One named row of values, one per label (None: no value there), in its own colour or the
+    palette's next."""
 
     name: str
     values: tuple[float | None, ...]
+    colour: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,9 @@ def _axis(top: float, unit: str) -> str:
         f'stroke-opacity="0.4"/>'
         f'<line x1="{LEFT}" y1="{TOP}" x2="{WIDTH - RIGHT}" y2="{TOP}" stroke="currentColor" '
         f'stroke-opacity="0.15"/>'
-        f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end" font-size="11" fill="currentColor">'
+        f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end" font-size="12" fill="currentColor">'
         f"{escape(label)}</text>"
-        f'<text x="{LEFT - 4}" y="{bottom}" text-anchor="end" font-size="11" fill="currentColor">0</text>'
+        f'<text x="{LEFT - 4}" y="{bottom}" text-anchor="end" font-size="12" fill="currentColor">0</text>'
     )
 
 
@@ -101,7 +104,7 @@ def _bars(chart: Chart, top: float) -> list[str]:
             tip = f"{label} · {series.name}: {_number(value)} {chart.unit}".strip()
             bars.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height:.1f}" '
-                f'fill="{COLOURS[lane % len(COLOURS)]}"><title>{escape(tip)}</title></rect>'
+                f'fill="{_colour(series, lane)}"><title>{escape(tip)}</title></rect>'
             )
             if chart.stacked:
                 base += height
@@ -109,13 +112,17 @@ def _bars(chart: Chart, top: float) -> list[str]:
 
 
 def _ticks(labels: Sequence[str]) -> list[str]:
-    """The first label under the plot's left edge, the last under its right, one in the middle."""
+    """Each label under its bar; of many, the first under the plot's left edge, the last under its
+    right, and one in the middle (more would overlap on a phone)."""
     slot = (WIDTH - LEFT - RIGHT) / len(labels)
     last = len(labels) - 1
-    placed = {0: (LEFT, "start"), last // 2: (LEFT + (last // 2 + 0.5) * slot, "middle")}
-    placed[last] = (WIDTH - RIGHT, "end")
+    if len(labels) <= ALL_LABELS:
+        placed = {i: (LEFT + (i + 0.5) * slot, "middle") for i in range(len(labels))}
+    else:
+        placed = {0: (LEFT, "start"), last // 2: (LEFT + (last // 2 + 0.5) * slot, "middle")}
+        placed[last] = (WIDTH - RIGHT, "end")
     return [
-        f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="{anchor}" font-size="11" '
+        f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 15}" text-anchor="{anchor}" font-size="12" '
         f'fill="currentColor">{escape(labels[i])}</text>'
         for i, (x, anchor) in sorted(placed.items())
     ]
@@ -124,14 +131,18 @@ def _ticks(labels: Sequence[str]) -> list[str]:
 def _legend(series: Sequence[Series]) -> list[str]:
     parts, x = [], float(LEFT)
     for n, one in enumerate(series):
-        colour = COLOURS[n % len(COLOURS)]
+        colour = _colour(one, n)
         parts.append(
             f'<rect x="{x:.1f}" y="{HEIGHT - 14}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{x + 14:.1f}" y="{HEIGHT - 5}" font-size="11" fill="currentColor">'
+            f'<text x="{x + 14:.1f}" y="{HEIGHT - 5}" font-size="12" fill="currentColor">'
             f"{escape(one.name)}</text>"
         )
-        x += 24 + 7 * len(one.name)
+        x += 26 + 7 * len(one.name)
     return parts
+
+
+def _colour(series: Series, n: int) -> str:
+    return escape(series.colour) or COLOURS[n % len(COLOURS)]
 
 
 def rows(chart: Chart) -> list[tuple[str, list[str]]]:

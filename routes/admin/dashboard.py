@@ -31,10 +31,10 @@ from store import dashboard, journal
 WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
 DAYS = 14  # the per-day charts' span
 # the SLA gauges' states (mappers.sla.SlaState) as the dashboard groups them for open issues
-SLA_GROUPS = {
-    "within": ("pending", "running", "paused", "met"),
-    "at_risk": ("warning",),
-    "breached": ("breached",),
+SLA_GROUPS = {  # group → (the states in it, its colour)
+    "within": (("pending", "running", "paused", "met"), "#2a9d3a"),
+    "at_risk": (("warning",), "#e07b00"),
+    "breached": (("breached",), "#b00020"),
 }
 
 
@@ -138,8 +138,9 @@ def sla_chart(clocks: Mapping[tuple[str, str], int], words: Mapping[str, str]) -
         Series(
             words[group],
             tuple(float(sum(clocks.get((metric, s), 0) for s in states)) for metric in metrics),
+            colour,
         )
-        for group, states in SLA_GROUPS.items()
+        for group, (states, colour) in SLA_GROUPS.items()
     )
     return Chart(words["sla"], tuple(metrics), series, stacked=True, empty=words["no_sla"])
 

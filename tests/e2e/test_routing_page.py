@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from tests.browser import save_screenshot
 from tests.conftest import free_port
 from tests.e2e.test_up import JIRA_AUTH, start_up, stop_up, wait_delivered, wait_started
 
@@ -68,7 +68,7 @@ def route_link_on(hub: dict[str, Any], key: str) -> str:
     return str(url)
 
 
-def test_a_coordinator_routes_an_issue_from_a_phone(hub: dict[str, Any], phone: Page, tmp_path: Path) -> None:
+def test_a_coordinator_routes_an_issue_from_a_phone(hub: dict[str, Any], phone: Page) -> None:
     key = issue_from_the_form(hub)
     link = route_link_on(hub, key)
     assert link.startswith(f"{hub['hub_url']}/route/")
@@ -83,13 +83,13 @@ def test_a_coordinator_routes_an_issue_from_a_phone(hub: dict[str, Any], phone: 
     expect(rows.filter(has_text="Component/s")).to_contain_text("LaserJet 4250→Printers")
     expect(phone.locator("form input:not([type=hidden]), form select")).to_have_count(1)
     phone.get_by_label(re.compile("Spare parts")).fill(SPARE_PARTS)
-    phone.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
+    save_screenshot(phone, "routing-page-preview")
     phone.get_by_role("button", name="Route").click()
 
     expect(phone).to_have_url(re.compile(r"/requests/[^/]+$"))
     target = phone.locator("#target")
     expect(target).to_have_text(re.compile(r"^HW-\d+$"), timeout=90_000)
-    phone.screenshot(path=str(tmp_path / "result.png"), full_page=True)
+    save_screenshot(phone, "routing-page-result")
     new_key = target.inner_text()
 
     issue = requests.get(f"{hub['jira_url']}/rest/api/2/issue/{new_key}", headers=JIRA_AUTH, timeout=10)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -60,6 +61,13 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "the page has no form token"
     return found.group(1)
+
+
+def matches(client: FlaskClient, path: str, pattern: str) -> list[Any]:
+    """What ``pattern`` finds in the console page at ``path`` (which must answer 200), in page order."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return re.findall(pattern, page.text)
 
 
 def log_in(client: FlaskClient, name: str, password: str | None = None) -> FlaskClient:

@@ -14,6 +14,7 @@ from store import journal, outbound
 from store.db import messages
 from tests.jobs.conftest import journal_message
 from tests.mappers.factories import email_message, telegram_message
+from tests.routes.admin.conftest import matches
 
 HOSTILE = (
     b'From: "<script>window.pwned=1</script>" <mallory@evil.example>\r\n'
@@ -34,9 +35,7 @@ def stamp(ctx: Context, message_id: str, day: str, **values: object) -> None:
 
 def listed(client: FlaskClient, query: str) -> list[str]:
     """The message ids the Messages page lists for ``query``."""
-    page = client.get(f"/admin/messages?{query}")
-    assert page.status_code == 200, page.text
-    return re.findall(r'href="/admin/messages/([0-9a-f]+)"', page.text)
+    return matches(client, f"/admin/messages?{query}", r'href="/admin/messages/([0-9a-f]+)"')
 
 
 def test_the_journal_is_filtered_by_channel_status_sender_date_and_issue(
