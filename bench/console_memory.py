@@ -9,11 +9,13 @@ by sender (it reads the bodies that match the text), and a message whose raw sou
 What it does (``.venv/bin/python bench/console_memory.py``):
 
 1. starts a private ``redis-server`` and a fresh SQLite journal holding ``--messages`` Telegram and
-   e-mail rows (a tenth of them dead letters) and ``--large`` e-mails of 20 MB each, and one account;
+   e-mail rows (a tenth of them dead letters) and ``--large`` e-mails of 20 MB each, routing-audit
+   lines and automation firings (``--messages`` / 10 of each), and one account;
 2. serves the hub with gunicorn (2 workers × 4 threads, ``trackerhub web``'s allocator settings), and
    reads each worker's RSS after start-up;
-3. from 8 sessions: (a) logs each in; (b) opens the overview, Messages pages with and without filters,
-   message pages, Dead letters and the audit, ``--pages`` requests in all; (c) opens each large
+3. from 8 sessions: (a) logs each in; (b) opens the overview (its charts over 24 hours and 7 days),
+   Messages pages with and without filters, message pages, Dead letters, the routing log, automation
+   firings and the audit, ``--pages`` requests in all; (c) opens each large
    message's page, then downloads its source, one at a time; reading each worker's peak RSS (VmHWM)
    after each phase;
 4. rewrites its section of ``BENCHMARKS.md`` (``<!-- console-memory:begin -->`` … ``:end -->``).
@@ -32,6 +34,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import requests
+from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 from bench.common import (
@@ -54,8 +57,8 @@ from bench.common import (
     run_main,
     utc_now_text,
 )
-from store import accounts, journal
-from store.db import create_db_engine
+from store import accounts, automations, journal
+from store.db import create_db_engine, route_audit
 
 SECTION = "console-memory"
 TARGET_MB = 80
@@ -92,6 +95,7 @@ def seed(database_url: str, count: int, large: int) -> list[str]:
             raw=json.dumps(body, ensure_ascii=False).encode(),
         )
         journal.record(engine, entry)
+    seed_operations(engine, count // 10)
     ids = []
     for n in range(large):
         raw = (f"Subject: large {n}\r\nMessage-ID: <large-{n}@bench>\r\n\r\n").encode()
@@ -107,6 +111,36 @@ def seed(database_url: str, count: int, large: int) -> list[str]:
         ids.append(journal.record(engine, entry)[0])
     engine.dispose()
     return ids
+
+
+def seed_operations(engine: Engine, count: int) -> None:
+    """``count`` routing-audit lines and as many automation firings (a third of them failed), for the
+    routing log's and the automations page's lists."""
+    now = journal.utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            route_audit.insert(),
+            [
+                {
+                    "request_id": f"{n:032x}",
+                    "at": now - dt.timedelta(minutes=n),
+                    "actor": f"Анна Петрова {n % 30}",
+                    "via": "console",
+                    "route": "hardware",
+                    "source_tracker": "jira",
+                    "source_key": f"SUP-{n}",
+                    "target_tracker": "kaiten",
+                    "target_key": f"HW-{n}",
+                    "field_values": json.dumps({"Запчасти": "блок питания", "Priority": "High"}),
+                    "result": "done",
+                    "reason": None,
+                }
+                for n in range(count)
+            ],
+        )
+    new = [automations.NewFiring(f"rule-{n % 7}", "jira", f"SUP-{n}", f"due-{n}") for n in range(count)]
+    for firing_id in automations.insert(engine, new, now, dt.timedelta(0))[::3]:
+        automations.fail(engine, firing_id, "jira refused: the assignee is not in the project", now)
 
 
 # -- the sessions ---------------------------------------------------------------------------------
@@ -129,8 +163,8 @@ def log_in(base: str) -> requests.Session:
 
 
 def page_paths(base: str, session: requests.Session, count: int) -> list[str]:
-    """``count`` console paths: the overview, Messages (plain, by channel, status, sender, page 2),
-    message pages, Dead letters and the audit."""
+    """``count`` console paths: the overview (24 hours and 7 days), Messages (plain, by channel, status,
+    sender, page 2), message pages, Dead letters, the routing log, automation firings and the audit."""
     listing = session.get(f"{base}/admin/messages", timeout=60).text
     message_ids = re.findall(r'href="/admin/messages/([0-9a-f]+)"', listing)
     kinds = [
@@ -140,6 +174,11 @@ def page_paths(base: str, session: requests.Session, count: int) -> list[str]:
         "/admin/messages?sender=anna17",
         "/admin/messages?page=1",
         "/admin/dead-letters",
+        "/admin/?window=7d",
+        "/admin/routing",
+        "/admin/routing?outcome=done&actor=anna",
+        "/admin/automations",
+        "/admin/automations?outcome=failed",
         "/admin/audit",
     ]
     paths = []
@@ -243,7 +282,10 @@ def render(
         "",
         f"Measured {utc_now_text()} by `{command}`. Machine: {machine_line(info)}.",
         f"gunicorn 2 workers × 4 threads, {allocator_env()}; a SQLite journal of {args.messages} rows "
-        f"(a tenth dead letters) and {args.large} e-mails of 20 MB; 8 logged-in sessions.",
+        f"(a tenth dead letters, all in the overview's window) and {args.large} e-mails of 20 MB, "
+        f"{args.messages // 10} routing-audit lines and as many automation firings; 8 logged-in sessions. "
+        "The pages: the overview (24 h and 7 d), Messages (filtered and not), messages, Dead letters, "
+        "the routing log, automation firings and the audit.",
         "",
         "| phase | answers | web worker peak RSS (largest) |",
         "|---|---|---|",

@@ -71,7 +71,7 @@ messages = sa.Table(
     sa.UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),
     sa.Index("ix_messages_status_next", "status", "next_attempt_at"),
     sa.Index("ix_messages_conversation_status", "conversation_key", "status"),
-    sa.Index("ix_messages_status_created", "status", "created_at"),  # the console's dashboard (0008)
+    sa.Index("ix_messages_created_at", "created_at"),  # the console's dashboard and lists (0008)
 )
 
 blobs = sa.Table(

@@ -104,7 +104,7 @@ def test_csat_gives_each_days_count_and_average(engine: Engine) -> None:
     "query", [dashboard.traffic_query, dashboard.latency_query, dashboard.dead_letters_query]
 )
 def test_the_journal_is_read_over_the_window_by_its_arrival_index(engine: Engine, query: Any) -> None:
-    """The dashboard's journal queries do not scan the table: each plan reads ix_messages_status_created."""
+    """The dashboard's journal queries do not scan the table: each plan reads ix_messages_created_at."""
     select = query(engine.dialect.name, T0, T0 + dt.timedelta(hours=1))
     with engine.connect() as conn:
         compiled = select.compile(conn, compile_kwargs={"literal_binds": True})
@@ -113,4 +113,4 @@ def test_the_journal_is_read_over_the_window_by_its_arrival_index(engine: Engine
         else:
             conn.execute(sa.text("SET enable_seqscan = off"))  # an empty table would be scanned otherwise
             plan = " ".join(str(row[0]) for row in conn.execute(sa.text(f"EXPLAIN {compiled}")))
-    assert "ix_messages_status_created" in plan, plan
+    assert "ix_messages_created_at" in plan, plan

@@ -1,5 +1,5 @@
-"""The console's time-window reads: the journal by status and arrival (the dashboard's per-hour and
-per-day counts) and automation firings newest first.
+"""The console's time-window reads: the journal by arrival (the dashboard's per-hour and per-day counts,
+the Messages list newest first) and automation firings newest first.
 
 Revision ID: 0008
 Revises: 0006 (0007, another branch's, comes in between when both are merged: set down_revision to it)
@@ -17,10 +17,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_messages_status_created", "messages", ["status", "created_at"])
+    op.create_index("ix_messages_created_at", "messages", ["created_at"])
     op.create_index("ix_automation_firings_created", "automation_firings", ["created_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_automation_firings_created", table_name="automation_firings")
-    op.drop_index("ix_messages_status_created", table_name="messages")
+    op.drop_index("ix_messages_created_at", table_name="messages")
