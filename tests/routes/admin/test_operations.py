@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 
 from jobs.automations.sla_gauges import publish_gauges
@@ -222,3 +223,14 @@ def test_automation_firings_show_the_outcome_and_filter_by_rule_issue_outcome_an
     assert "the issue has no customer conversation" in page and "done (skipped)" in page
     assert SCRIPT not in page and "jira refused: &lt;script&gt;" in page
     assert 'method="post"' not in page.split("<main>")[1]  # read-only: no re-run
+
+
+def test_the_operations_pages_need_a_login_and_every_role_reads_them(
+    app: Flask, as_user: Callable[[str], FlaskClient]
+) -> None:
+    for path in ("/admin/", "/admin/routing", "/admin/automations"):
+        anonymous = app.test_client().get(path)
+        assert anonymous.status_code == 302 and "/admin/login" in anonymous.headers["Location"], path
+        for name in ("vic", "cory", "ada"):
+            assert as_user(name).get(path).status_code == 200, (path, name)
+        assert app.test_client().post(path).status_code in (403, 405), path  # nothing to change here
