@@ -3,8 +3,9 @@ issues a route created (routing requests), which issues got their first reply in
 log), and how many customer messages each channel brought (the journal).
 
 The per-issue reads take one page of issue keys (indexed by issue key). The two per-week reads filter on
-``created_at``, which neither the journal nor the outbound log indexes: each reads its table once, which
-the report does once a week (and ``trackerhub report weekly`` when asked), never per ``/metrics`` scrape.
+``created_at``: the journal's is indexed (``ix_messages_created_at``, for the console's overview), the
+outbound log's is not, so that read takes its table once, which the report does once a week (and
+``trackerhub report weekly`` when asked), never per ``/metrics`` scrape.
 """
 
 from __future__ import annotations
