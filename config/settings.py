@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     # Telegram
     TELEGRAM_BOT_TOKEN: SecretStr | None = None
     TELEGRAM_WEBHOOK_SECRET: SecretStr | None = None
+    TELEGRAM_TIMEOUT: float = Field(default=15.0, gt=0)  # seconds per Bot API call (downloads have their own)
     TELEGRAM_API_URL: str = "https://api.telegram.org"
     # the bot's @username for `staff invite` links (unset: asked of the Bot API's getMe)
     TELEGRAM_BOT_USERNAME: str | None = Field(default=None, pattern=r"^@?[A-Za-z0-9_]{5,32}$")

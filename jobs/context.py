@@ -82,7 +82,9 @@ class Context:
         """The Bot API client, or None when no bot token is configured."""
         token = self.settings.secret("TELEGRAM_BOT_TOKEN")
         if token and self._telegram is None:
-            self._telegram = TelegramClient(token, self.settings.TELEGRAM_API_URL)
+            self._telegram = TelegramClient(
+                token, self.settings.TELEGRAM_API_URL, timeout=self.settings.TELEGRAM_TIMEOUT
+            )
         return self._telegram
 
 
