@@ -322,6 +322,17 @@ admin_audit = sa.Table(
     sa.Index("ix_admin_audit_at", "at"),
 )
 
+config_versions = sa.Table(
+    "config_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("author", String(255), nullable=False),  # a console user, or cli:<os user>
+    sa.Column("comment", Text, nullable=False, default=""),
+    sa.Column("text", Text, nullable=False),  # the rule file's YAML exactly as saved
+    sa.Column("restored_from", sa.Integer, nullable=True),  # the version a restore copied
+)
+
 
 @overload
 def aware(value: dt.datetime) -> dt.datetime: ...
