@@ -315,7 +315,7 @@ admin_audit = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", String(255), nullable=False),  # a user name (for a failed login: the name tried)
-    sa.Column("action", String(32), nullable=False),  # login / login-failed / logout / replay / add-user
+    sa.Column("action", String(32), nullable=False),  # store.audit.ACTIONS
     sa.Column("target", String(255), nullable=False, default=""),  # a message id, a user name
     sa.Column("outcome", Text, nullable=False, default=""),
     sa.Column("address", String(64), nullable=False, default=""),  # the client's address, "cli"
