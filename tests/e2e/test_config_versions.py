@@ -27,7 +27,9 @@ from tests.e2e.test_up import (
 
 pytestmark = pytest.mark.e2e
 
-PRINTERS = "rules:\n  - {name: printers, when: {keywords: [printer]}, target: {tracker: jira, project: DEV}}\n"
+PRINTERS = (
+    "rules:\n  - {name: printers, when: {keywords: [printer]}, target: {tracker: jira, project: DEV}}\n"
+)
 
 
 @pytest.fixture(scope="module")
