@@ -104,6 +104,7 @@ def test_the_source_follows_the_file_until_a_version_is_saved_elsewhere_then_tha
     saved = service.save_validated(hub_settings, other, RULES.format(name="db", project="DB"), "ada", "")
     clock.now += CHECK_INTERVAL - 0.5
     assert project(source) == "EDITED"  # at most one look per interval
+    caplog.clear()  # the file's reload above is logged too when an earlier test set the level to INFO
     with caplog.at_level(logging.INFO, logger="config.source"):
         clock.now += 0.5
         assert project(source) == "DB"
