@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     # Telegram
     TELEGRAM_BOT_TOKEN: SecretStr | None = None
     TELEGRAM_WEBHOOK_SECRET: SecretStr | None = None
+    TELEGRAM_TIMEOUT: float = Field(default=15.0, gt=0)  # seconds per Bot API call (downloads have their own)
     TELEGRAM_API_URL: str = "https://api.telegram.org"
     # the bot's @username for `staff invite` links (unset: asked of the Bot API's getMe)
     TELEGRAM_BOT_USERNAME: str | None = Field(default=None, pattern=r"^@?[A-Za-z0-9_]{5,32}$")
@@ -77,8 +78,8 @@ class Settings(BaseSettings):
     HUB_TEAM_EMAIL: str | None = None
 
     # mail
-    SMTP_URL: str | None = None
-    IMAP_URL: str | None = None
+    SMTP_URL: SecretStr | None = None  # may hold the mail account's password: kept out of logs and reprs
+    IMAP_URL: SecretStr | None = None
     HUB_EMAIL_FROM: str = "support@trackerhub.localhost"
 
     # the hub itself
@@ -157,9 +158,9 @@ class Settings(BaseSettings):
 
     @field_validator("SMTP_URL", "IMAP_URL")
     @classmethod
-    def _known_mail_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _known_mail_scheme(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         schemes = SMTP_SCHEMES if info.field_name == "SMTP_URL" else IMAP_SCHEMES
-        if value and urlsplit(value).scheme.lower() not in schemes:
+        if value and urlsplit(value.get_secret_value()).scheme.lower() not in schemes:
             raise ValueError(f"the scheme must be one of {', '.join(s + '://' for s in schemes)}")
         return value
 

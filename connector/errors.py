@@ -72,5 +72,12 @@ class ChannelUnavailable(ChannelError):
         self.retry_after = retry_after
 
 
+class DeliveryUncertain(ChannelUnavailable):
+    """The request went out and its answer never came (a read timeout): the channel may have delivered it.
+
+    A caller that must not send twice (a survey) takes it as sent; one that must not lose a message (a
+    person's reply) sends again, as for any ChannelUnavailable."""
+
+
 class ChannelRejected(ChannelError):
     """The channel refused permanently (blocked bot, unknown chat, bad address)."""

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import requests
 
-from connector.errors import ChannelRejected, ChannelUnavailable
+from connector.errors import ChannelRejected, ChannelUnavailable, DeliveryUncertain
 from connector.sessions import pin_environment
 
 log = logging.getLogger(__name__)
@@ -345,7 +345,7 @@ class TelegramClient:
         The exception is raised outside the ``except`` block so that neither ``__cause__`` nor
         ``__context__`` keeps the ``requests`` error, whose text and request carry the URL.
         """
-        failure = ""
+        failure, uncertain = "", False
         for attempt in range(2 if retry else 1):
             try:
                 return self._session.request(verb, url, timeout=self._timeout, **kwargs)
@@ -354,11 +354,14 @@ class TelegramClient:
                 if retry and attempt == 0:
                     log.info("telegram %s: connection error, retrying once", what)
                     continue
-            except requests.Timeout as exc:
+            except requests.Timeout as exc:  # a ConnectTimeout is a ConnectionError: caught above
+                uncertain = True
                 failure = f"timed out: {self._scrub(exc)}"
             except requests.RequestException as exc:
                 failure = self._scrub(exc)
             break
+        if uncertain:
+            raise DeliveryUncertain(f"telegram {what}: {failure}")
         raise ChannelUnavailable(f"telegram {what}: {failure}")
 
     def _read_capped(self, response: requests.Response, max_bytes: int, deadline: float) -> bytes:

@@ -32,7 +32,7 @@ from rq.job import Job, JobStatus
 
 from config.csat import Csat
 from connector.base import Tracker
-from connector.errors import ChannelRejected, ChannelUnavailable, TrackerRejected
+from connector.errors import ChannelRejected, ChannelUnavailable, DeliveryUncertain, TrackerRejected
 from connector.types import IssueState
 from jobs.clock import utcnow
 from jobs.context import Context, get_context
@@ -192,6 +192,9 @@ def _ask(ctx: Context, survey: Survey) -> str:
     except (ChannelRejected, NoSecretKey) as exc:
         log.warning("csat.unreachable survey=%s error=%s", survey.id, exc)
         return "unreachable"
+    except DeliveryUncertain as exc:  # asking twice is worse than a survey that may not have arrived
+        log.warning("csat.maybe-asked survey=%s error=%s", survey.id, exc)
+        return "asked"
     except ChannelUnavailable:
         return "retry"
     return "asked"
@@ -227,7 +230,7 @@ def _press(ctx: Context, press: Press, now: dt.datetime) -> tuple[str, str]:
         or survey is None
         or survey.channel != "telegram"
         or survey.contact != str(press.chat_id)
-        or survey.telegram_message_id != press.message_id
+        or survey.telegram_message_id not in (press.message_id, None)  # None: its answer was lost
     ):
         return "stale", STALE
     if press.user_id != survey.customer_user_id:

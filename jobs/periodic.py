@@ -150,10 +150,11 @@ def _recover_dead_holders(ctx: Context, presence: Presence | None) -> list[str]:
 
 def poll_imap(ctx: Context) -> int:
     """Journal every unseen mail of ``IMAP_URL``; flag each Seen only after its row is committed."""
-    if not ctx.settings.IMAP_URL:
+    imap_url = ctx.settings.secret("IMAP_URL")
+    if not imap_url:
         return 0
     count = 0
-    with Mailbox(ctx.settings.IMAP_URL) as mailbox:
+    with Mailbox(imap_url) as mailbox:
         for mail in mailbox.unseen():
             try:
                 accept_raw_email(ctx, mail.raw)

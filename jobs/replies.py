@@ -96,7 +96,7 @@ def _why_no_autoreply(ctx: Context, message: InboundMessage, requester_email: st
     """Why no autoreply can go to this message's sender, as far as the configuration tells; None: it can."""
     if message.channel == Channel.TELEGRAM:
         return None if ctx.telegram is not None and message.telegram else "no Telegram bot token configured"
-    if not ctx.settings.SMTP_URL:
+    if not ctx.settings.secret("SMTP_URL"):
         return "SMTP_URL is not set"
     if not may_autoreply_to(requester_email):
         return "no address to answer"
@@ -117,7 +117,8 @@ def _reply_telegram(ctx: Context, message_id: str, message: InboundMessage, link
 
 def _reply_mail(ctx: Context, message_id: str, message: InboundMessage, link: Link, language: str) -> str:
     recipient = link.requester_email
-    assert ctx.settings.SMTP_URL and recipient is not None  # _why_no_autoreply said so
+    smtp_url = ctx.settings.secret("SMTP_URL")
+    assert smtp_url and recipient is not None  # _why_no_autoreply said so
     limited = _over_mail_limit(ctx, message.channel, recipient)
     if limited is not None:
         return _record(ctx, message_id, message.channel, recipient, "skipped", limited)
@@ -132,7 +133,7 @@ def _reply_mail(ctx: Context, message_id: str, message: InboundMessage, link: Li
         references=list(meta.references) if meta else [],
         date=journal.utcnow(),
     )
-    send_mail(ctx.settings.SMTP_URL, mail)
+    send_mail(smtp_url, mail)
     sent_id = str(mail["Message-ID"])
     links.remember_mail_ids(ctx.engine, link.id, [sent_id], "out")
     return _record(ctx, message_id, message.channel, recipient, "sent", None, sent_id)
@@ -249,7 +250,8 @@ def _chat_limiter(ctx: Context, chat_id: int) -> RedisRateLimiter:
 def _send_mail(
     ctx: Context, link: Link, text: str, files: Sequence[FileUpload] = (), hub_subject: str | None = None
 ) -> str:
-    if not ctx.settings.SMTP_URL:
+    smtp_url = ctx.settings.secret("SMTP_URL")
+    if not smtp_url:
         raise ChannelRejected("SMTP_URL is not set")
     if not may_autoreply_to(link.requester_email):
         raise ChannelRejected("the customer left no e-mail address")
@@ -276,7 +278,7 @@ def _send_mail(
         mail.add_attachment(
             upload.content, maintype=maintype, subtype=subtype or "octet-stream", filename=upload.filename
         )
-    send_mail(ctx.settings.SMTP_URL, mail)
+    send_mail(smtp_url, mail)
     sent_id = str(mail["Message-ID"])
     links.remember_mail_ids(ctx.engine, link.id, [sent_id], "out")
     return sent_id

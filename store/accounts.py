@@ -133,6 +133,12 @@ def authenticate(engine: Engine, name: str, password: str) -> User | None:
     return _user(row) if verify_password(password, row.password_hash) else None
 
 
+def name_exists(engine: Engine, name: str) -> bool:
+    """Whether an account has this name."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(admin_users.c.id).where(admin_users.c.name == name)).first() is not None
+
+
 def get_user(engine: Engine, user_id: int) -> User | None:
     """The account with this id (a session's), if it still exists."""
     with engine.connect() as conn:

@@ -332,7 +332,8 @@ def _telegram(run: ActionRun, chat: str, text: str) -> str:
 def _mail(run: ActionRun, recipients: str, text: str, png: tuple[str, bytes] | None = None) -> str:
     """Mail ``text`` to the team (with ``png``, a file name and an image, attached)."""
     settings = run.ctx.settings
-    if not settings.SMTP_URL:
+    smtp_url = settings.secret("SMTP_URL")
+    if not smtp_url:
         raise ActionFailed("SMTP_URL is not set")
     mail = EmailMessage()
     mail["From"] = settings.HUB_EMAIL_FROM
@@ -343,7 +344,7 @@ def _mail(run: ActionRun, recipients: str, text: str, png: tuple[str, bytes] | N
     mail.set_content(text)
     if png is not None:
         mail.add_attachment(png[1], maintype="image", subtype="png", filename=png[0])
-    send_mail(settings.SMTP_URL, mail)
+    send_mail(smtp_url, mail)
     return str(mail["Message-ID"])
 
 

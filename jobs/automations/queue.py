@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DeserializationError, DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from jobs.delivery_jobs import JobKind
@@ -63,7 +63,16 @@ def requeue_firings(redis: Redis, firing_ids: Iterable[str]) -> int:
         if status == JobStatus.QUEUED.value.encode() and redis.lpos(queue_key, job_id) is not None:
             continue
         if status is not None:
-            redis.delete(Job.key_for(job_id))
+            _drop_job(redis, job_id)
             log.warning("automations.job-replaced firing=%s was=%s", firing_id, status)
         fresh.append(firing_id)
     return enqueue_firings(redis, fresh)
+
+
+def _drop_job(redis: Redis, job_id: str) -> None:
+    """Delete an old job of a firing the way RQ does (its hash, its result, and its place in the started,
+    failed and other registries), so no registry keeps naming a job that no longer exists."""
+    try:
+        Job.fetch(job_id, connection=redis).delete(remove_from_queue=True)
+    except (NoSuchJobError, DeserializationError):
+        redis.delete(Job.key_for(job_id))  # a hash too damaged to load: nothing else of it is readable

@@ -360,7 +360,7 @@ class _Route:
                 lambda: self._telegram(notify.telegram_chat, text),
             )
         for address in notify.email:
-            if self.ctx.settings.SMTP_URL:
+            if self.ctx.settings.secret("SMTP_URL"):
                 send = functools.partial(self._mail, address, target, text)
                 sent += self._once(f"route-team:email:{address}"[:96], address, send)
         if notify.watchers:
@@ -413,8 +413,9 @@ class _Route:
         mail["To"] = address
         mail["Subject"] = f"Routed to you: {target.key}"
         mail.set_content(text)
-        assert self.ctx.settings.SMTP_URL
-        send_mail(self.ctx.settings.SMTP_URL, mail)
+        smtp_url = self.ctx.settings.secret("SMTP_URL")
+        assert smtp_url  # the caller checked it
+        send_mail(smtp_url, mail)
         return address
 
 

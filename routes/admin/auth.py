@@ -7,6 +7,7 @@ Every login, failed or not, and every logout goes to the audit (a lockout's refu
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 
@@ -28,7 +29,7 @@ from routes.admin.sessions import (
     set_cookie,
     start_session,
 )
-from routes.state import hub
+from routes.state import Hub, hub
 from store import accounts, audit
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,9 @@ def login_submit() -> ResponseReturnValue:
     locked = begin_login(state.redis, state.settings, name, address)
     if locked is not None:
         if first_refusal(state.redis, name, address, locked):  # once per lockout: a flood writes nothing
-            audit.record(state.engine, name, "login-failed", outcome="locked out", address=address)
-            log.warning("admin.login-locked user=%s address=%s", name, address)
+            shown = recorded_name(state, name)
+            audit.record(state.engine, shown, "login-failed", outcome="locked out", address=address)
+            log.warning("admin.login-locked user=%s address=%s", shown, address)
         minutes = (locked.retry_after + 59) // 60
         response = _login_form(status=429, locked_minutes=minutes)
         response.headers["Retry-After"] = str(locked.retry_after)
@@ -78,8 +80,9 @@ def login_submit() -> ResponseReturnValue:
         response.headers["Retry-After"] = "1"
         return response
     if user is None:
-        audit.record(state.engine, name, "login-failed", outcome="wrong name or password", address=address)
-        log.warning("admin.login-failed user=%s address=%s", name, address)
+        shown = recorded_name(state, name)
+        audit.record(state.engine, shown, "login-failed", outcome="wrong name or password", address=address)
+        log.warning("admin.login-failed user=%s address=%s", shown, address)
         return _login_form(failed=True, status=401)
     forgive_login(state.redis, name, address, succeeded=True)
     end_session(state.redis, request.cookies.get(SESSION_COOKIE))  # a planted or old session dies here
@@ -90,6 +93,21 @@ def login_submit() -> ResponseReturnValue:
     set_cookie(answer, state.settings, SESSION_COOKIE, session_id)
     clear_cookie(answer, state.settings, LOGIN_COOKIE)
     return answer
+
+
+def recorded_name(state: Hub, name: str) -> str:
+    """The name a failed login is audited and logged under: as typed when an account has that name, else
+    ``unknown:`` and a keyed fingerprint of it.
+
+    People type their password into the name field; what they typed must reach neither the audit nor the
+    log. The fingerprint is keyed by ``HUB_SECRET_KEY``, so it cannot be reversed by guessing, and the
+    same unknown name still shows as the same fingerprint (one guesser's run reads as one).
+    """
+    if accounts.name_exists(state.engine, name):
+        return name
+    key = (state.settings.secret("HUB_SECRET_KEY") or "").encode()
+    digest = hmac.new(key, name.encode("utf-8", "surrogatepass"), "sha256").hexdigest()
+    return f"unknown:{digest[:12]}"
 
 
 @bp.post("/logout")

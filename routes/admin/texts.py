@@ -21,8 +21,8 @@ UI: dict[str, dict[str, Any]] = {
         "dead_letters": "Dead letters",
         "audit": "Audit",
         "journal_counts": "The journal by status",
-        "next_slice": "Editing rules, routes and automations with a preview, configuration versions, the "
-        "routing log and the dashboard come in the next releases of the console.",
+        "next_slice": "Editing rules, routes and automations with a preview, the routing log and the "
+        "dashboard come in the next releases of the console.",
         "filter": "Filter",
         "channel": "Channel",
         "status": "Status",
@@ -65,6 +65,23 @@ UI: dict[str, dict[str, Any]] = {
         "target": "Target",
         "address": "From",
         "export_csv": "Export CSV",
+        "config_versions": "Configuration versions",
+        "config_versions_about": "The newest version is in force on every process within seconds; "
+        "restoring an older one saves its text as a new version. Until one is saved, the rule file is.",
+        "version_id": "Version",
+        "version": "Version {id}",
+        "author": "Author",
+        "comment": "Comment",
+        "restored_from": "Restored from",
+        "in_force": "in force",
+        "no_versions": "No version saved yet: the rule file is in force "
+        "(trackerhub config import saves one).",
+        "restore": "Restore this version",
+        "restore_confirm": "Put version {id} back in force on every process?",
+        "restore_refused": "This version no longer validates here, so it was not restored:",
+        "changes": "Changes against version {id}",
+        "changes_first": "The first version",
+        "no_changes": "The same text as the version before.",
         "errors": {
             "403": "You may not do this.",
             "404": "There is nothing here.",
@@ -87,8 +104,8 @@ UI: dict[str, dict[str, Any]] = {
         "dead_letters": "Недоставленные",
         "audit": "Журнал действий",
         "journal_counts": "Журнал по статусам",
-        "next_slice": "Редактирование правил, маршрутов и автоматизаций с предпросмотром, версии "
-        "конфигурации, журнал маршрутизации и графики появятся в следующих версиях консоли.",
+        "next_slice": "Редактирование правил, маршрутов и автоматизаций с предпросмотром, журнал "
+        "маршрутизации и графики появятся в следующих версиях консоли.",
         "filter": "Найти",
         "channel": "Канал",
         "status": "Статус",
@@ -131,6 +148,22 @@ UI: dict[str, dict[str, Any]] = {
         "target": "Объект",
         "address": "Откуда",
         "export_csv": "Выгрузить CSV",
+        "config_versions": "Версии конфигурации",
+        "config_versions_about": "Новейшая версия через несколько секунд действует во всех процессах; "
+        "восстановление старой сохраняет её текст как новую версию. Пока версий нет, действует файл правил.",
+        "version_id": "Версия",
+        "version": "Версия {id}",
+        "author": "Автор",
+        "comment": "Комментарий",
+        "restored_from": "Восстановлена из",
+        "in_force": "действует",
+        "no_versions": "Версий пока нет: действует файл правил (trackerhub config import сохраняет версию).",
+        "restore": "Восстановить эту версию",
+        "restore_confirm": "Снова ввести в действие версию {id} во всех процессах?",
+        "restore_refused": "Эта версия здесь больше не проходит проверку, поэтому не восстановлена:",
+        "changes": "Изменения относительно версии {id}",
+        "changes_first": "Первая версия",
+        "no_changes": "Текст тот же, что у предыдущей версии.",
         "errors": {
             "403": "У вас нет прав на это действие.",
             "404": "Здесь ничего нет.",

@@ -30,7 +30,8 @@ Test controls under ``/_sandbox`` (each needs the control token, see ``sandbox.s
   (``file`` part plus form fields ``file_id``, ``file_size?``); answers ``{file_id, file_path, file_size}``;
 - ``GET /_sandbox/sent[?chat_id=]`` lists recorded ``sendMessage`` calls, ``DELETE`` clears them;
 - ``POST /_sandbox/faults {"status": 429, "retry_after": 2, "count": N, "description"?, "delay"?}``:
-  the next N Bot API calls (file downloads included) answer that error (``delay`` seconds late); only
+  the next N Bot API calls (file downloads included) answer that error (``delay`` seconds late); with
+  ``"after_delivery": true`` they are done and answered with success ``delay`` seconds late instead; only
   when started with ``faults=True`` (``--faults``), else 403; ``DELETE /_sandbox/faults`` clears them;
 - ``POST /_sandbox/blocked {"chat_id"}``: sends to that chat answer 403 "bot was blocked by the user";
 - ``GET /_sandbox/webhook``: the last ``setWebhook`` call; ``POST /_sandbox/reset``: forget everything.

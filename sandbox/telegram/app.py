@@ -7,6 +7,7 @@ import base64
 import binascii
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,23 +67,28 @@ def create_app(
 
     app.register_error_handler(ApiError, api_error)
 
-    def guard(given: str) -> None:
+    def guard(given: str) -> Fault | None:
         if token is not None and given != token:
             raise ApiError(401, "Unauthorized")
-        take_fault(state)
+        return take_fault(state)
 
     @app.route("/bot<bot_token>/<method>", methods=["GET", "POST"])
     def bot_method(bot_token: str, method: str) -> Response:
-        guard(bot_token)
+        late = guard(bot_token)
         params = call_params()
         handler = METHODS.get(method.lower()) or EDIT_METHODS.get(method.lower())
         if handler is None:
             raise ApiError(404, "Not Found: method not found")
-        return jsonify({"ok": True, "result": handler(state, params)})
+        result = handler(state, params)
+        if late is not None:
+            time.sleep(late.delay)
+        return jsonify({"ok": True, "result": result})
 
     @app.get("/file/bot<bot_token>/<path:file_path>")
     def file_download(bot_token: str, file_path: str) -> Response:
-        guard(bot_token)
+        late = guard(bot_token)
+        if late is not None:
+            time.sleep(late.delay)
         with state.lock:
             file_id = state.paths.get(file_path)
             stored = state.files.get(file_id) if file_id else None
@@ -241,6 +247,7 @@ def _read_fault(body: object) -> Fault:
     count = body.get("count", 1)
     retry_after = body.get("retry_after")
     delay = body.get("delay", 0)
+    after = body.get("after_delivery", False)
     if not isinstance(status, int) or not 400 <= status <= 599 or not isinstance(count, int) or count < 1:
         raise ApiError(400, "Bad Request: status must be 400-599 and count >= 1")
     if retry_after is None and status == 429:
@@ -249,9 +256,11 @@ def _read_fault(body: object) -> Fault:
         raise ApiError(400, "Bad Request: retry_after must be an integer")
     if not isinstance(delay, int | float) or delay < 0:
         raise ApiError(400, "Bad Request: delay must be a non-negative number")
+    if not isinstance(after, bool):
+        raise ApiError(400, "Bad Request: after_delivery must be true or false")
     default = f"Too Many Requests: retry after {retry_after}" if status == 429 else None
     description = body.get("description") or default or _DESCRIPTIONS.get(status, f"Error {status}")
-    return Fault(status, count, str(description), retry_after, float(delay))
+    return Fault(status, count, str(description), retry_after, float(delay), after)
 
 
 def _registration() -> tuple[str, bytes, int | None, str | None]:

@@ -33,6 +33,7 @@ class Fault:
     description: str
     retry_after: int | None = None
     delay: float = 0.0
+    after: bool = False  # the call is done, then answered ``delay`` seconds late: an answer lost in transit
 
 
 @dataclass
@@ -99,14 +100,17 @@ class ApiError(Exception):
         self.parameters = parameters
 
 
-def take_fault(state: BotState) -> None:
+def take_fault(state: BotState) -> Fault | None:
+    """Raise the next queued fault's error; a fault that comes ``after`` the call is returned instead."""
     with state.lock:
         if not state.faults:
-            return
+            return None
         fault = state.faults[0]
         fault.count -= 1
         if fault.count <= 0:
             state.faults.pop(0)
+    if fault.after:
+        return fault
     if fault.delay:
         time.sleep(fault.delay)
     parameters = {"retry_after": fault.retry_after} if fault.retry_after is not None else None

@@ -107,6 +107,17 @@ def test_placeholder_default_and_secrets_refused(tmp_path: Path) -> None:
         load_config(Settings(HUB_CONFIG=path, JIRA_TOKEN="t"))  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("name", ["SMTP_URL", "IMAP_URL"])
+def test_a_mail_url_is_a_secret_it_may_hold_the_accounts_password(tmp_path: Path, name: str) -> None:
+    url = ("smtp" if name == "SMTP_URL" else "imaps") + "://support:hunter2-pw@mail.example.com"
+    settings = Settings(HUB_CONFIG=tmp_path / "hub.yaml", **{name: url})  # type: ignore[arg-type]
+    assert settings.secret(name) == url
+    assert "hunter2-pw" not in repr(settings) and "hunter2-pw" not in str(settings.model_dump())
+    path = write(tmp_path, f"rules:\n  - name: r\n    target: {{tracker: jira, project: '${{{name}}}'}}\n")
+    with pytest.raises(ConfigError, match="secret"):
+        load_config(settings.model_copy(update={"HUB_CONFIG": path}))
+
+
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(Settings(HUB_CONFIG=tmp_path / "nope.yaml"))

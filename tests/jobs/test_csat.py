@@ -284,3 +284,27 @@ def test_the_sweep_runs_again_a_rating_s_effects_job_that_failed_its_retries(cct
 
     assert csat_jobs.enqueue_due(cctx, NOW) == 1
     assert Job.fetch(f"csat-note-{sid}", connection=cctx.redis).get_status() == JobStatus.QUEUED
+
+
+def test_a_survey_whose_answer_was_lost_in_transit_is_not_sent_again_and_can_still_be_rated(
+    cctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    slow = build_context(cctx.settings.model_copy(update={"TELEGRAM_TIMEOUT": 0.5}))
+    key, chat_id = telegram_customer(slow, "The scanner jams")
+    survey = resolve(slow, jira_sandbox, key)
+    assert survey is not None
+    fault = {"after_delivery": True, "delay": 1.5, "count": 1}
+    requests.post(f"{slow.settings.TELEGRAM_API_URL}/_sandbox/faults", json=fault, headers=CONTROL, timeout=5)
+
+    assert send_survey_with(slow, survey.id, survey.due_at) == "asked"  # delivered; its answer timed out
+    after_lease = survey.due_at + csat_jobs.SEND_LEASE + dt.timedelta(seconds=1)
+    assert send_survey_with(slow, survey.id, after_lease) == "not-due"
+    questions = [m for m in messages(slow, chat_id) if key in m["text"] and m.get("buttons")]
+    assert len(questions) == 1  # asked once: not again when the lease ran out
+
+    five = next(b["callback_data"] for b in questions[0]["buttons"] if b["text"] == "5")
+    customer = {"id": chat_id, "first_name": "Carol"}
+    assert (
+        handle_press_with(slow, press(slow, chat_id, questions[0]["message_id"], five, customer), NOW)
+        == "rated"
+    )

@@ -2,7 +2,7 @@
 the Messages list newest first) and automation firings newest first.
 
 Revision ID: 0008
-Revises: 0006 (0007, another branch's, comes in between when both are merged: set down_revision to it)
+Revises: 0007
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

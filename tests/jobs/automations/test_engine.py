@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import requests
 from rq import Queue
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
 
 from config.automation_actions import AssignAction as ConfigAssign
 from connector.types import IssueDraft, IssueRef, IssueState, SearchQuery, Target
@@ -202,6 +204,25 @@ def test_a_worker_killed_between_an_action_and_its_progress_does_not_repeat_it(
     done = firings.get(ctx.engine, firing.id)
     assert done is not None and done.status == "done"
     assert done.actions_done["1"]["created"] == follow_ups[0]["key"]
+
+
+def test_a_firing_whose_job_failed_gets_a_new_job_and_no_registry_names_the_old_one(
+    ctx: Context, jira_sandbox: RunningSandbox
+) -> None:
+    open_issues(ctx, 1)
+    scan_rule(ctx, nudge_rule(), MONDAY_1005, force=True)
+    [firing] = firings.of_rule(ctx.engine, "nudge")
+    assert firings.claim(ctx.engine, firing.id, MONDAY_1005, LEASE) is not None
+    queue = Queue(PERIODIC_QUEUE, connection=ctx.redis)
+    old = Job.fetch(queue.pop_job_id() or "", connection=ctx.redis)  # a worker took it, and it failed
+    old.set_status(JobStatus.FAILED)
+    failed = FailedJobRegistry(queue=queue)
+    failed.add(old, ttl=3600, exc_string="worker lost")
+
+    assert sweep_firings(ctx, MONDAY_1005 + LEASE + dt.timedelta(seconds=1)) == 1
+    assert queued_jobs(ctx) == [firing_job_id(firing.id)]
+    assert firing_job_id(firing.id) not in failed.get_job_ids()
+    assert Job.fetch(firing_job_id(firing.id), connection=ctx.redis).get_status() == JobStatus.QUEUED
 
 
 def test_round_robin_assigns_in_turn_and_a_refused_action_fails_the_firing_with_its_reason(
