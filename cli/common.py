@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from config.loading import ConfigError, load_config
+from config.loading import ConfigError
 from config.logs import setup_logging
 from config.rules import HubConfig
 from config.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from jobs.context import Context
-from store.db import create_db_engine
+from store.db import get_engine
 from store.migrate import SchemaMismatch
 
 log = logging.getLogger("trackerhub")
@@ -38,8 +40,12 @@ def settings_or_exit() -> Settings:
 
 
 def config_or_exit(settings: Settings) -> HubConfig:
+    """The configuration in force, validated: the newest configuration version in the database, or the
+    rule file while none was saved; its errors stop the command."""
+    from jobs.config_versions import active_config  # the database's: only the commands that need it
+
     try:
-        return load_config(settings)
+        return active_config(settings, engine_or_exit(settings.DATABASE_URL))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -47,8 +53,14 @@ def config_or_exit(settings: Settings) -> HubConfig:
 def migrate_or_exit(database_url: str) -> None:
     """Bring the database to the newest schema (the worker and the scheduler do it as they build their
     engine); a database the hub cannot recognise stops the start with what differs."""
+    engine_or_exit(database_url).dispose()
+
+
+def engine_or_exit(database_url: str) -> Engine:
+    """The process's engine on the database, migrated to the newest schema; a database the hub cannot
+    recognise stops the command with what differs."""
     try:
-        create_db_engine(database_url).dispose()
+        return get_engine(database_url)
     except SchemaMismatch as exc:
         raise click.ClickException(str(exc)) from None
 

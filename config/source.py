@@ -190,6 +190,10 @@ class FileSource(PollingSource):
         super().__init__(first, clock=clock, interval=interval, fingerprint=digest)
 
     def _fingerprint(self) -> str:
+        return self._with_catalogues(self._file_digest())
+
+    def _file_digest(self) -> str:
+        """The SHA-256 of the rule file's text, read again only when its stat says it may have changed."""
         try:
             status = os.stat(self._path)
         except OSError as exc:
@@ -201,6 +205,10 @@ class FileSource(PollingSource):
             self._stat = signature
             self._racy = status.st_mtime_ns >= read_at - RACY_NS
             self._text_digest = hashlib.sha256(self._text.encode("utf-8")).hexdigest()
+        return self._text_digest
+
+    def _with_catalogues(self, digest: str) -> str:
+        """``digest`` combined with the catalogue files' (read again when their listing changed)."""
         found = listing(self._folder)
         if found != self._listing or self._listing_racy:
             read_at = time.time_ns()
@@ -208,8 +216,8 @@ class FileSource(PollingSource):
             self._listing = found
             self._listing_racy = any(mtime >= read_at - RACY_NS for *_, mtime in found)
         if not self._catalogues.files and not self._catalogues.errors:
-            return self._text_digest
-        return hashlib.sha256(f"{self._text_digest}:{self._catalogues.digest}".encode()).hexdigest()
+            return digest
+        return hashlib.sha256(f"{digest}:{self._catalogues.digest}".encode()).hexdigest()
 
     def _load(self, fingerprint: str) -> ConfigVersion:
         config = parse_config(self._text, self._path, self._settings, self._catalogues)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config.loading import MAX_BYTES, ConfigError, parse_config
+from config.loading import ConfigError
 from config.problems import Problem, check_problems, schema_problems
 from config.rules import HubConfig
 from config.settings import Settings
@@ -38,6 +38,7 @@ from connector.instances import connect
 from connector.jira import JiraTracker
 from connector.kaiten import KaitenTracker
 from jobs.check import Problems, check_config
+from jobs.config_versions import validate as parse_text
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -104,14 +105,6 @@ def validate(settings: Settings, text: str, *, live: bool = True, wait: float = 
         log.info("config.check-pending waited=%s", wait)
         return Validation(config=config, live=PENDING)
     return Validation(tuple(check_problems(problems.errors, text)), tuple(problems.notes), CHECKED, config)
-
-
-def parse_text(settings: Settings, text: str) -> HubConfig:
-    """The configuration ``text`` holds, validated as the rule file at ``HUB_CONFIG`` (whose folder has
-    the catalogues and canned responses); :class:`ConfigError` naming what is wrong."""
-    if len(text.encode("utf-8")) > MAX_BYTES:
-        raise ConfigError(f"{settings.HUB_CONFIG}: the rule file is over {MAX_BYTES} bytes")
-    return parse_config(text, Path(settings.HUB_CONFIG), settings)
 
 
 # --- the live check, bounded and remembered --------------------------------------------------------

@@ -16,12 +16,13 @@ from sqlalchemy.engine import Engine
 
 from config.rules import HubConfig
 from config.settings import Settings, get_settings
-from config.source import ConfigSource, config_source
+from config.source import ConfigSource
 from config.targets import TrackerSpec
 from connector.base import Tracker
 from connector.breaker import CircuitBreaker, GuardedTracker
 from connector.instances import connect
 from connector.telegram import TelegramClient
+from jobs.config_source import source_for
 from jobs.queues import get_redis
 from mappers.markup import Markup, markup_for
 from store import leases
@@ -88,14 +89,16 @@ class Context:
 
 def build_context(settings: Settings, config: HubConfig | ConfigSource | None = None) -> Context:
     """A context for ``settings`` (tests build their own); its rules from ``config`` when given (a fixed
-    config or a source), else from the rule file, reloaded when it changes."""
+    config or a source), else the configuration version in force (the rule file until one is saved),
+    reloaded when it changes."""
     if not settings.REDIS_URL:
         raise RuntimeError("REDIS_URL is not set; `trackerhub up` starts a managed redis-server")
+    engine = get_engine(settings.DATABASE_URL)
     return Context(
         settings=settings,
-        engine=get_engine(settings.DATABASE_URL),
+        engine=engine,
         redis=get_redis(settings.REDIS_URL),
-        source=config_source(config, settings),
+        source=source_for(config, settings, engine),
     )
 
 

@@ -15,7 +15,8 @@ from flask.json.provider import DefaultJSONProvider
 from config.logs import setup_logging
 from config.rules import HubConfig
 from config.settings import Settings, get_settings
-from config.source import ConfigSource, config_source
+from config.source import ConfigSource
+from jobs.config_source import source_for
 from jobs.queues import get_redis
 from routes import (
     admin,
@@ -54,7 +55,8 @@ class JsonProvider(DefaultJSONProvider):
 
 def create_app(settings: Settings | None = None, config: HubConfig | ConfigSource | None = None) -> Flask:
     """Create and configure the hub's Flask application; its rules from ``config`` (a fixed config or
-    a source) when given, else from the rule file, reloaded when it changes."""
+    a source) when given, else the configuration version in force (the rule file until one is saved),
+    reloaded when it changes."""
     settings = settings or get_settings()
     setup_logging(settings.HUB_LOG_LEVEL)
     app = Flask(__name__)
@@ -62,10 +64,11 @@ def create_app(settings: Settings | None = None, config: HubConfig | ConfigSourc
         settings.HUB_MAX_EMAIL_BYTES, settings.HUB_MAX_FORM_BYTES, settings.HUB_MAX_TELEGRAM_BYTES
     )
     app.json = JsonProvider(app)
+    engine = get_engine(settings.DATABASE_URL)
     app.extensions["hub"] = Hub(
         settings=settings,
-        source=config_source(config, settings),
-        engine=get_engine(settings.DATABASE_URL),
+        source=source_for(config, settings, engine),
+        engine=engine,
         redis=get_redis(settings.REDIS_URL) if settings.REDIS_URL else None,
     )
     for blueprint in (telegram.bp, email.bp, forms.bp, status.bp, trackers.bp, routing_api.bp):

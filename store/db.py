@@ -315,11 +315,22 @@ admin_audit = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", String(255), nullable=False),  # a user name (for a failed login: the name tried)
-    sa.Column("action", String(32), nullable=False),  # login / login-failed / logout / replay / add-user
+    sa.Column("action", String(32), nullable=False),  # store.audit.ACTIONS
     sa.Column("target", String(255), nullable=False, default=""),  # a message id, a user name
     sa.Column("outcome", Text, nullable=False, default=""),
     sa.Column("address", String(64), nullable=False, default=""),  # the client's address, "cli"
     sa.Index("ix_admin_audit_at", "at"),
+)
+
+config_versions = sa.Table(
+    "config_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("author", String(255), nullable=False),  # a console user, or cli:<os user>
+    sa.Column("comment", Text, nullable=False, default=""),
+    sa.Column("text", Text, nullable=False),  # the rule file's YAML exactly as saved
+    sa.Column("restored_from", sa.Integer, nullable=True),  # the version a restore copied
 )
 
 

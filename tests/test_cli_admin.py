@@ -53,7 +53,9 @@ def test_add_user_refuses_a_bad_account_saying_why(
     assert not accounts.any_user(create_db_engine(database))
 
 
-def test_config_export_writes_the_rule_file_in_force_as_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_export_writes_the_rule_file_in_force_as_yaml(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("HUB_CONFIG", raising=False)
     get_settings.cache_clear()
     result = CliRunner().invoke(main, ["config", "export"])
@@ -65,7 +67,9 @@ def test_config_export_writes_the_rule_file_in_force_as_yaml(monkeypatch: pytest
     assert exported["forms"]["support"]["fields"][0]["name"] == "name"
 
 
-def test_config_export_refuses_an_invalid_rule_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_export_refuses_an_invalid_rule_file(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = tmp_path / "hub.yaml"
     broken.write_text("rules: [{name: x}]\n")
     monkeypatch.setenv("HUB_CONFIG", str(broken))

@@ -20,7 +20,8 @@ from flask import Blueprint, g, jsonify, redirect, render_template, request, url
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
-from config.loading import ConfigError, read_text
+from config.loading import ConfigError
+from jobs.config_versions import active_text, save_validated
 from routes.admin.access import requires
 from routes.admin.console import actor_address, page
 from routes.admin.messages import CHANNELS
@@ -97,30 +98,27 @@ def save() -> ResponseReturnValue:
     if checked.config is None or problems:
         return _editor(text, comment=comment, errors=problems, status=422)
     try:
-        version = _store(text, comment)
+        version = save_validated(state.settings, state.engine, text, g.user.name, comment)
     except ConfigError as exc:
         return _editor(text, comment=comment, errors=[{"message": str(exc)}], status=422)
     audit.record(
         state.engine,
         g.user.name,
         "config-save",
-        target=f"version {version}",
+        target=f"version {version.id}",
         outcome=comment,
         address=actor_address(),
     )
-    return redirect(url_for(".editor", saved=version), code=303)
-
-
-def _store(text: str, comment: str) -> int:
-    """Store ``text`` as the new version; its id. (The version store: ``store.config_versions``.)"""
-    raise ConfigError("configuration versions are not available yet")
+    return redirect(url_for("admin.config_versions.show", version_id=version.id), code=303)
 
 
 def _active_text() -> str:
-    """The text of the configuration in force."""
-    from pathlib import Path
-
-    return read_text(Path(hub().settings.HUB_CONFIG))
+    """The text of the configuration in force: the newest version's, else the rule file's."""
+    state = hub()
+    try:
+        return active_text(state.settings, state.engine)
+    except ConfigError as exc:
+        return f"# {exc}\n"
 
 
 def _editor(
@@ -132,7 +130,6 @@ def _editor(
         text=text,
         comment=comment,
         errors=errors or [],
-        saved=request.args.get("saved", ""),
         channels=CUSTOMER_CHANNELS,
         editable=g.user.role == "admin",
         comment_limit=COMMENT_LIMIT,

@@ -16,6 +16,7 @@ from config.settings import Settings
 from jobs.config_validation import forget_answers
 from jobs.context import Context
 from mappers.models import Sender
+from store import audit, config_versions
 from tests.jobs.conftest import journal_message
 from tests.mappers.factories import email_message, telegram_message
 from tests.routes.admin.conftest import csrf_of
@@ -161,3 +162,23 @@ def test_an_invalid_save_stores_nothing_and_shows_the_error_under_the_editor(
     assert answer.status_code == 422
     assert "rules[0] &#39;billing&#39;" in answer.text and "NOPE" in answer.text
     assert "billing to NOPE" in answer.text  # the comment is kept for the next try
+    assert config_versions.list_versions(ctx.engine) == []
+    assert [r.action for r in audit.search(ctx.engine, audit.AuditQuery(action="config-save"))] == []
+
+
+def test_a_valid_save_is_the_new_version_in_force_with_its_author_and_comment_and_is_audited(
+    ctx: Context, as_user: Callable[[str], FlaskClient]
+) -> None:
+    admin = as_user("ada")
+    token = token_of(admin)
+
+    answer = admin.post(
+        "/admin/config/save", data={"text": TO_DEV, "comment": "bills to DEV", "csrf_token": token}
+    )
+
+    (version,) = config_versions.list_versions(ctx.engine)
+    assert answer.status_code == 303 and answer.location == f"/admin/config/versions/{version.id}"
+    assert (version.text, version.author, version.comment) == (TO_DEV, "ada", "bills to DEV")
+    (record,) = audit.search(ctx.engine, audit.AuditQuery(action="config-save"))
+    assert (record.actor, record.target, record.outcome) == ("ada", f"version {version.id}", "bills to DEV")
+    assert "project: DEV}" in admin.get("/admin/config/").text  # the editor opens on the version in force

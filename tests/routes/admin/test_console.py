@@ -158,7 +158,7 @@ def test_every_console_endpoint_declares_a_role_and_a_viewer_is_refused_above_it
         assert role in (PUBLIC, *ROLE_RANK), f"{rule.endpoint} declares no role"
         if role == PUBLIC:
             continue
-        path = rule.rule.replace("<message_id>", "0" * 24)
+        path = rule.rule.replace("<message_id>", "0" * 24).replace("<int:version_id>", "1")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             refused = anonymous.open(path, method=method)
             assert refused.status_code in (302, 403), (rule.endpoint, method)

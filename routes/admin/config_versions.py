@@ -1,0 +1,108 @@
+"""Configuration versions in the console: ``/admin/config/versions`` lists them (newest, the one in
+force, first), ``/admin/config/versions/<id>`` shows one's text and what it changed (a unified diff
+against the version before it), and an admin restores one: a new version with its text, audited as
+``config-restore``, which every process picks up within seconds (``jobs.config_source``)."""
+
+from __future__ import annotations
+
+import difflib
+
+from flask import Blueprint, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import NotFound
+
+from config.loading import ConfigError
+from jobs.config_versions import VersionNotFound, restore
+from routes.admin.access import requires
+from routes.admin.console import actor_address, page
+from routes.state import hub
+from store import audit
+from store import config_versions as versions
+
+bp = Blueprint("config_versions", __name__)
+
+PAGE_SIZE = 50
+
+
+@bp.get("/config/versions")
+@requires("viewer")
+def index() -> ResponseReturnValue:
+    """The versions, newest first, ``PAGE_SIZE`` a page (``?before=<id>`` for older ones)."""
+    before = request.args.get("before", type=int)
+    engine = hub().engine
+    listed = versions.list_versions(engine, limit=PAGE_SIZE, before=before)
+    older = listed[-1].id if len(listed) == PAGE_SIZE else None
+    return page("config_versions.html", versions=listed, active=versions.active_id(engine), older=older)
+
+
+@bp.get("/config/versions/<int:version_id>")
+@requires("viewer")
+def show(version_id: int) -> ResponseReturnValue:
+    """One version's text and its diff against the version saved before it."""
+    return _show(version_id)
+
+
+@bp.post("/config/versions/<int:version_id>/restore")
+@requires("admin")
+def restore_version(version_id: int) -> ResponseReturnValue:
+    """Put version ``version_id`` back in force as a new version; 400 with the errors when its text no
+    longer validates (a setting it names is gone), and nothing changes."""
+    state = hub()
+    try:
+        restored = restore(state.settings, state.engine, version_id, g.user.name)
+    except VersionNotFound:
+        raise NotFound() from None
+    except ConfigError as exc:
+        _audit(version_id, f"refused: {exc}")
+        return _show(version_id, status=400, errors=str(exc))
+    _audit(version_id, f"version {restored.id}")
+    return redirect(url_for(".show", version_id=restored.id), code=303)
+
+
+def _audit(version_id: int, outcome: str) -> None:
+    audit.record(
+        hub().engine,
+        g.user.name,
+        "config-restore",
+        target=str(version_id),
+        outcome=outcome,
+        address=actor_address(),
+    )
+
+
+def _show(version_id: int, status: int = 200, errors: str = "") -> ResponseReturnValue:
+    engine = hub().engine
+    version = versions.get_version(engine, version_id)
+    if version is None:
+        raise NotFound()
+    previous = versions.previous_version(engine, version_id)
+    return page(
+        "config_version.html",
+        status=status,
+        version=version,
+        previous=previous,
+        active=versions.active_id(engine),
+        diff=diff_lines(
+            previous.text if previous else "", version.text, previous.id if previous else None, version.id
+        ),
+        errors=errors,
+    )
+
+
+def diff_lines(old: str, new: str, old_id: int | None, new_id: int) -> list[tuple[str, str]]:
+    """A unified diff of ``old`` to ``new`` as (kind, line) pairs: ``add``, ``del``, ``hunk``, ``file`` or
+    ``same``, for the page to style (the template escapes each line)."""
+    lines = difflib.unified_diff(
+        old.splitlines(),
+        new.splitlines(),
+        fromfile=f"version {old_id}" if old_id else "(none)",
+        tofile=f"version {new_id}",
+        lineterm="",
+    )
+    return [("file" if index < 2 else _kind(line), line) for index, line in enumerate(lines)]
+
+
+def _kind(line: str) -> str:
+    if line.startswith("@@"):
+        return "hunk"
+    return {"+": "add", "-": "del"}.get(line[:1], "same")

@@ -1,0 +1,45 @@
+"""Configuration versions: stored exactly as saved, the newest in force, listed newest first with
+paging (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.engine import Engine
+
+from store import config_versions as versions
+
+TEXT = "# the rule file, comments and ${REFERENCES} kept\nrules:\n  - name: 'все'\n    target: support\n"
+
+
+def test_a_saved_version_comes_back_exactly_as_saved_and_is_the_active_one(engine: Engine) -> None:
+    assert versions.active_version(engine) is None and versions.active_id(engine) is None
+    before = dt.datetime.now(dt.UTC)
+    saved = versions.save_version(engine, text=TEXT, author="ada", comment="первая")
+    assert saved.text == TEXT and saved.author == "ada" and saved.comment == "первая"
+    assert saved.restored_from is None
+    assert saved.created_at.tzinfo is not None and saved.created_at >= before - dt.timedelta(seconds=1)
+    assert versions.get_version(engine, saved.id) == saved
+    assert versions.active_version(engine) == saved
+    assert versions.active_id(engine) == saved.id
+    assert versions.get_version(engine, saved.id + 1) is None
+
+
+def test_the_newest_version_is_in_force_and_the_list_pages_newest_first(engine: Engine) -> None:
+    saved = [
+        versions.save_version(engine, text=f"rules: []  # {n}\n", author="cli:ops", comment=str(n))
+        for n in range(5)
+    ]
+    restored = versions.save_version(
+        engine, text=saved[0].text, author="ada", comment="", restored_from=saved[0].id
+    )
+    assert versions.active_version(engine) == restored
+    assert [v.id for v in versions.list_versions(engine)] == [restored.id, *[v.id for v in reversed(saved)]]
+    assert [v.id for v in versions.list_versions(engine, limit=2)] == [restored.id, saved[4].id]
+    assert [v.id for v in versions.list_versions(engine, limit=2, before=saved[3].id)] == [
+        saved[2].id,
+        saved[1].id,
+    ]
+    assert versions.get_version(engine, restored.id) == restored and restored.restored_from == saved[0].id
+    assert versions.previous_version(engine, restored.id) == saved[4]
+    assert versions.previous_version(engine, saved[0].id) is None

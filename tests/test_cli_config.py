@@ -1,0 +1,81 @@
+"""``trackerhub config import|export|versions|restore``: a valid file becomes the version in force and
+export writes it back exactly; an invalid one is refused with its errors and nothing stored."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli import main
+from config.settings import DEFAULT_CONFIG, get_settings
+from store import audit
+from store import config_versions as store
+from store.db import create_db_engine
+
+EDITED = DEFAULT_CONFIG.read_text().replace("rules:", "# edited in git: <script>\nrules:", 1)
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("HUB_CONFIG", raising=False)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def run(*arguments: str) -> Result:
+    return CliRunner().invoke(main, ["config", *arguments])
+
+
+def test_an_imported_file_is_the_version_export_writes_exactly(database: str, tmp_path: Path) -> None:
+    assert DEFAULT_CONFIG.read_text() != EDITED
+    (tmp_path / "hub.yaml").write_text(EDITED, encoding="utf-8")
+    imported = run("import", str(tmp_path / "hub.yaml"), "--comment", "from git")
+    assert imported.exit_code == 0, imported.output
+    version_id = int(imported.stdout)
+    engine = create_db_engine(database)
+    saved = store.get_version(engine, version_id)
+    assert saved is not None and saved.text == EDITED
+    assert (saved.author, saved.comment) == (f"cli:{getpass.getuser()}", "from git")
+    exported = run("export")
+    assert exported.exit_code == 0 and exported.stdout == EDITED  # the database's, not the file's
+    [line] = audit.search(engine, audit.AuditQuery(action="config-import"))
+    assert line.target == str(version_id)
+
+
+def test_an_invalid_file_is_refused_with_its_errors_and_nothing_is_stored(
+    database: str, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("rules:\n  - name: broken\n    target: {tracker: jira}\n", encoding="utf-8")
+    result = run("import", str(broken))
+    assert result.exit_code == 1
+    assert "rules[0] 'broken': target.project: Field required" in result.output
+    assert store.list_versions(create_db_engine(database)) == []
+    assert run("export").stdout == DEFAULT_CONFIG.read_text()  # the rule file is still in force
+
+
+def test_versions_lists_newest_first_and_restore_puts_an_old_one_back(database: str, tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text(EDITED, encoding="utf-8")
+    (tmp_path / "two.yaml").write_text(EDITED.replace("edited in git", "second edit"), encoding="utf-8")
+    first = int(run("import", str(tmp_path / "one.yaml"), "--comment", "first").stdout)
+    second = int(run("import", str(tmp_path / "two.yaml"), "--comment", "second").stdout)
+    listed = run("versions").stdout.splitlines()
+    assert [line.split()[0:2] for line in listed] == [["*", str(second)], [str(first), listed[1].split()[1]]]
+    assert listed[0].endswith(f"cli:{getpass.getuser()}  second") and listed[1].endswith("first")
+
+    restored = run("restore", str(first))
+    assert restored.exit_code == 0, restored.output
+    assert run("export").stdout == EDITED
+    version = store.active_version(create_db_engine(database))
+    assert version is not None and version.id == int(restored.stdout) and version.restored_from == first
+    assert run("versions").stdout.splitlines()[0].split()[:2] == ["*", restored.stdout.strip()]
+
+    missing = run("restore", "999")
+    assert missing.exit_code == 1 and "no configuration version 999" in missing.output
