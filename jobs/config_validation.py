@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 ANSWER_SECONDS = 30.0  # how long a tracker's answers are reused while an admin types
 CHECK_SECONDS = 4.0  # how long a request waits for the live check
+SAVE_SECONDS = 20.0  # how long a save waits for it
 CHECKED, SKIPPED, PENDING, OFF = "checked", "skipped", "pending", "off"
 # The reads ``trackerhub check`` makes; each is memoized on a connected instance.
 READS = (
@@ -78,7 +79,8 @@ class Validation:
 
     @property
     def ok(self) -> bool:
-        return self.config is not None and not self.problems
+        """Valid as far as checked: the schema passed, nothing was found, and no check is pending."""
+        return self.config is not None and not self.problems and self.live != PENDING
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +106,10 @@ def validate(settings: Settings, text: str, *, live: bool = True, wait: float = 
     except FutureTimeout:
         log.info("config.check-pending waited=%s", wait)
         return Validation(config=config, live=PENDING)
+    except Exception as exc:  # a bug in the check must not cost the admin the schema's answer
+        log.exception("config.check-failed error=%s", type(exc).__name__)
+        failed = Problem(f"the live check failed: {type(exc).__name__}: {exc}")
+        return Validation((failed,), (), CHECKED, config)
     return Validation(tuple(check_problems(problems.errors, text)), tuple(problems.notes), CHECKED, config)
 
 

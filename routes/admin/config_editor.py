@@ -88,14 +88,17 @@ def preview() -> ResponseReturnValue:
 def save() -> ResponseReturnValue:
     """Validate the posted text (schema always; the live check unless the admin saves despite an
     unreachable tracker) and store it as the new version; back to the editor with the errors when not."""
+    from jobs.config_validation import SAVE_SECONDS
     from jobs.config_validation import validate as validate_text
 
     text = request.form.get("text", "").replace("\r\n", "\n")
     comment = request.form.get("comment", "").strip()[:COMMENT_LIMIT]
     state = hub()
-    checked = validate_text(state.settings, text, live=not request.form.get("force"))
-    problems = [problem.as_dict() for problem in checked.problems]
-    if checked.config is None or problems:
+    checked = validate_text(state.settings, text, live=not request.form.get("force"), wait=SAVE_SECONDS)
+    if not checked.ok:
+        problems = [problem.as_dict() for problem in checked.problems]
+        if not problems:  # the schema passed, the trackers did not answer in time
+            problems = [{"message": UI[g.lang]["editor"]["unanswered"].format(seconds=int(SAVE_SECONDS))}]
         return _editor(text, comment=comment, errors=problems, status=422)
     try:
         version = save_validated(state.settings, state.engine, text, g.user.name, comment)

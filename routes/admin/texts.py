@@ -78,6 +78,8 @@ UI: dict[str, dict[str, Any]] = {
             "valid": "Valid: the schema and the live trackers agree.",
             "valid_schema": "The schema is valid.",
             "pending": "The schema is valid; the trackers have not answered yet…",
+            "unanswered": "The trackers did not answer within {seconds} s, so the rules could not be checked "
+            "against them. Try again, or save even if the trackers cannot be checked now.",
             "invalid": "{count} error(s):",
             "line": "line {line}",
             "failed": "The check could not be made: {status}",
@@ -215,6 +217,8 @@ UI: dict[str, dict[str, Any]] = {
             "valid": "Ошибок нет: схема и трекеры согласны.",
             "valid_schema": "Схема верна.",
             "pending": "Схема верна; трекеры ещё не ответили…",
+            "unanswered": "Трекеры не ответили за {seconds} с, и правила не удалось с ними сверить. "
+            "Повторите или сохраните, даже если трекеры сейчас нельзя проверить.",
             "invalid": "Ошибок: {count}",
             "line": "строка {line}",
             "failed": "Проверить не удалось: {status}",
