@@ -26,7 +26,7 @@ from routes.admin.access import requires
 from routes.admin.console import actor_address, page
 from routes.admin.messages import CHANNELS
 from routes.admin.texts import UI
-from routes.state import hub
+from routes.state import hub, job_context
 from store import audit
 
 bp = Blueprint("config_editor", __name__, url_prefix="/config")
@@ -83,6 +83,34 @@ def preview() -> ResponseReturnValue:
     )
 
 
+@bp.post("/dry-run")
+@requires("admin")
+def dry_run() -> ResponseReturnValue:
+    """``{"text", "route", "issue"}`` (the route's autofill on that issue) or ``{"text", "automation"}``
+    (the issues it would fire for now), under the configuration in force and the edited one →
+    ``{"ok", "errors", "html", "changed"}``. Reads the trackers; writes nothing."""
+    from jobs.config_dry_runs import automation_dry_runs, route_previews
+    from jobs.config_validation import validate as validate_text
+
+    body = _json()
+    state = hub()
+    checked = validate_text(state.settings, _json_text(body), live=False)
+    if checked.config is None:
+        return jsonify({**checked.as_dict(), "html": "", "changed": False})
+    route, issue = _field(body, "route"), _field(body, "issue").upper()
+    automation = _field(body, "automation")
+    if route and issue:
+        what = f"{route} · {issue}"
+        result = route_previews(job_context(), state.config, checked.config, route, issue)
+    elif automation:
+        what = automation
+        result = automation_dry_runs(job_context(), state.config, checked.config, automation)
+    else:
+        raise BadRequest("name a route and an issue, or an automation")
+    html = render_template("admin/_config_dry_run.html", what=what, result=result, ui=UI[g.lang])
+    return jsonify({"ok": True, "errors": [], "html": html, "changed": result.changed})
+
+
 @bp.post("/save")
 @requires("admin")
 def save() -> ResponseReturnValue:
@@ -127,6 +155,7 @@ def _active_text() -> str:
 def _editor(
     text: str, *, comment: str = "", errors: list[dict[str, Any]] | None = None, status: int = 200
 ) -> ResponseReturnValue:
+    config = hub().config
     return page(
         "config_editor.html",
         status=status,
@@ -135,6 +164,8 @@ def _editor(
         errors=errors or [],
         channels=CUSTOMER_CHANNELS,
         editable=g.user.role == "admin",
+        route_names=list(config.routes),
+        automation_names=[automation.name for automation in config.automations],
         comment_limit=COMMENT_LIMIT,
     )
 
@@ -151,6 +182,10 @@ def _json_text(body: dict[str, Any]) -> str:
     if not isinstance(text, str):
         raise BadRequest("'text' must be the configuration's text")
     return text.replace("\r\n", "\n")
+
+
+def _field(body: dict[str, Any], name: str) -> str:
+    return str(body.get(name) or "").strip()[:200]
 
 
 def _count(value: object) -> int:

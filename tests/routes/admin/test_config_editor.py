@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from config.settings import Settings
+from connector.types import IssueDraft, Target
 from jobs.config_validation import forget_answers
 from jobs.context import Context
 from mappers.models import Sender
@@ -182,3 +183,52 @@ def test_a_valid_save_is_the_new_version_in_force_with_its_author_and_comment_an
     (record,) = audit.search(ctx.engine, audit.AuditQuery(action="config-save"))
     assert (record.actor, record.target, record.outcome) == ("ada", f"version {version.id}", "bills to DEV")
     assert "project: DEV}" in admin.get("/admin/config/").text  # the editor opens on the version in force
+
+
+WITH_ROUTE_AND_AUTOMATION = (
+    RULES
+    + """\
+routes:
+  to-dev:
+    label: To DEV
+    target: {tracker: jira, project: DEV, issue_type: Task}
+    mode: spawn
+    fields:
+      priority: {from: priority}
+automations:
+  - name: label-high
+    trigger: {cron: "0 10 * * 1-5", timezone: Europe/Moscow}
+    when: {not_done: true, priorities: [High]}
+    actions:
+      - {set: {labels: [swept]}}
+"""
+)
+
+
+def test_a_route_and_an_automation_are_tried_on_the_tracker_under_both_configurations(
+    ctx: Context, as_user: Callable[[str], FlaskClient]
+) -> None:
+    tracker = ctx.tracker("jira")
+    high, low = (
+        tracker.create_issue(
+            IssueDraft(Target("jira", "SUP", "Task"), f"Printer {p}", "b", f"k-{p}", priority=p)
+        ).key
+        for p in ("High", "Low")
+    )
+    admin = as_user("ada")
+
+    route = post_json(admin, "dry-run", {"text": WITH_ROUTE_AND_AUTOMATION, "route": "to-dev", "issue": high})
+    automation = post_json(admin, "dry-run", {"text": WITH_ROUTE_AND_AUTOMATION, "automation": "label-high"})
+
+    routed = route.get_json()
+    assert (routed["ok"], routed["changed"]) == (True, True)
+    assert "no route &#39;to-dev&#39;" in routed["html"]  # not in the configuration in force
+    assert (
+        "→ jira/DEV (spawn)" in routed["html"] and "Priority: High (copied from priority)" in routed["html"]
+    )
+    fired = automation.get_json()
+    assert (fired["ok"], fired["changed"]) == (True, True)
+    assert "no automation &#39;label-high&#39;" in fired["html"]
+    assert f"{high}  " in fired["html"] and low not in fired["html"]
+    unchanged = post_json(admin, "dry-run", {"text": RULES, "automation": "label-high"}).get_json()
+    assert unchanged["changed"] is False

@@ -146,6 +146,12 @@ def test_an_admin_fixes_a_rule_previews_it_on_real_messages_and_saves_it_into_fo
     expect(phone.locator(f'#preview tr[data-message="{printer}"]')).to_have_class("same")
     assert phone.evaluate("typeof window.pwned") == "undefined"
     screenshot(phone, "config-preview.png")
+    phone.get_by_label("Automation").fill("label-high")
+    phone.get_by_role("button", name="Dry run").click()
+    expect(phone.locator("#dry-run-summary")).to_have_text("label-high: unchanged")
+    expect(phone.locator("#dry-run td.new")).to_have_text(
+        "no automation 'label-high'; the automations are (none)"
+    )
 
     # saved, it is the version in force, and the same worker files the next invoice in DEV
     phone.get_by_label("Comment (what changed and why)").fill("Invoices go to DEV")
