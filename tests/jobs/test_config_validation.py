@@ -13,16 +13,8 @@ import requests
 from config.settings import Settings
 from jobs.config_validation import CHECKED, PENDING, SKIPPED, forget_answers, validate
 from sandbox.server import RunningSandbox
+from tests.routes.admin.test_config_editor import RULES as TEXT
 from tests.sandboxes import CONTROL
-
-TEXT = """\
-rules:
-  - name: billing
-    when: {keywords: [invoice]}
-    target: {tracker: jira, project: SUP}
-  - name: default
-    target: {tracker: jira, project: SUP}
-"""
 
 
 @pytest.fixture
@@ -51,7 +43,7 @@ def test_typing_asks_the_tracker_only_about_names_it_has_not_answered_yet(
         wired, TEXT.replace("project: SUP}\n  - name: default", "project: NOP}\n  - name: default")
     )
     assert [p.entry for p in wrong.problems] == ["rules[0] 'billing'"]
-    assert "'NOP'" in wrong.problems[0].message and wrong.problems[0].line == 4
+    assert "'NOP'" in wrong.problems[0].message and wrong.problems[0].line == 6
     asked = jira_requests(jira_sandbox)
     assert asked > 0
     again = validate(wired, TEXT.replace("project: SUP}\n  - name: default", "project: NOP}\n  - name: x"))
@@ -83,5 +75,5 @@ def test_schema_errors_are_answered_without_asking_any_tracker(
     result = validate(wired, no_target)
 
     assert result.live == SKIPPED and not result.ok
-    assert [(p.entry, p.field, p.line) for p in result.problems] == [("rules[0] 'billing'", "target", 2)]
+    assert [(p.entry, p.field, p.line) for p in result.problems] == [("rules[0] 'billing'", "target", 4)]
     assert jira_requests(jira_sandbox) == 0

@@ -14,13 +14,12 @@ from werkzeug.test import TestResponse
 
 from config.settings import Settings
 from connector.types import IssueDraft, Target
-from jobs.config_validation import forget_answers
 from jobs.context import Context
 from mappers.models import Sender
 from store import audit, config_versions
 from tests.jobs.conftest import journal_message
 from tests.mappers.factories import email_message, telegram_message
-from tests.routes.admin.conftest import csrf_of
+from tests.routes.admin.conftest import csrf_of, with_rule_file
 
 RULES = """\
 texts:
@@ -39,10 +38,7 @@ TO_DEV = RULES.replace("project: SUP}\n  - name: default", "project: DEV}\n  - n
 @pytest.fixture
 def wired(wired: Settings, tmp_path: Path) -> Settings:
     """The console's settings, the rule file a copy of ``RULES`` of the test's own."""
-    rule_file = tmp_path / "hub.yaml"
-    rule_file.write_text(RULES, encoding="utf-8")
-    forget_answers()
-    return wired.model_copy(update={"HUB_CONFIG": rule_file})
+    return with_rule_file(wired, tmp_path, RULES)
 
 
 def token_of(client: FlaskClient) -> str:

@@ -22,13 +22,12 @@ import requests
 from playwright.sync_api import Page, expect
 
 from config.settings import Settings
-from jobs.config_validation import forget_answers
 from jobs.context import Context, build_context
 from routes import create_app
 from sandbox.server import RunningSandbox, run_in_thread
 from store import accounts, config_versions, journal
 from tests.jobs.conftest import drain
-from tests.routes.admin.conftest import PASSWORDS
+from tests.routes.admin.conftest import PASSWORDS, with_rule_file
 from tests.routes.admin.test_config_editor import RULES, TO_DEV, TO_NOWHERE
 
 RELOAD_WAIT_SECONDS = 30  # a bound, not a measurement: each process looks for a new version every 2 s
@@ -38,10 +37,7 @@ DESKTOP = {"width": 1280, "height": 900}
 @pytest.fixture
 def wired(wired: Settings, tmp_path: Path) -> Settings:
     """The console's settings, the rule file ``RULES`` of the test's own."""
-    rule_file = tmp_path / "hub.yaml"
-    rule_file.write_text(RULES, encoding="utf-8")
-    forget_answers()
-    return wired.model_copy(update={"HUB_CONFIG": rule_file})
+    return with_rule_file(wired, tmp_path, RULES)
 
 
 @pytest.fixture
