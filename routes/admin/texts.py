@@ -21,8 +21,8 @@ UI: dict[str, dict[str, Any]] = {
         "dead_letters": "Dead letters",
         "audit": "Audit",
         "journal_counts": "The journal by status",
-        "next_slice": "Editing rules, routes and automations with a preview, configuration versions, the "
-        "routing log and the dashboard come in the next releases of the console.",
+        "next_slice": "Editing rules, routes and automations with a preview, the routing log and the "
+        "dashboard come in the next releases of the console.",
         "filter": "Filter",
         "channel": "Channel",
         "status": "Status",
@@ -170,8 +170,8 @@ UI: dict[str, dict[str, Any]] = {
         "dead_letters": "Недоставленные",
         "audit": "Журнал действий",
         "journal_counts": "Журнал по статусам",
-        "next_slice": "Редактирование правил, маршрутов и автоматизаций с предпросмотром, версии "
-        "конфигурации, журнал маршрутизации и графики появятся в следующих версиях консоли.",
+        "next_slice": "Редактирование правил, маршрутов и автоматизаций с предпросмотром, журнал "
+        "маршрутизации и графики появятся в следующих версиях консоли.",
         "filter": "Найти",
         "channel": "Канал",
         "status": "Статус",

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from config.loading import ConfigError
-from config.matching import MessageFacts
 from config.settings import Settings
 from config.source import CHECK_INTERVAL
 from jobs import config_versions as service
@@ -19,19 +18,14 @@ from jobs.config_source import VersionSource
 from store import config_versions as store
 from store.db import create_db_engine
 from tests.clock import ManualClock
+from tests.config.test_source import project
+from tests.store.conftest import empty_url  # noqa: F401 - the fixture: SQLite, then PostgreSQL
 
 RULES = "# {name}\nrules:\n  - name: {name}\n    target: {{tracker: jira, project: {project}}}\n"
 WITH_TRACKER = (
     "trackers:\n  jira-dev: {kind: jira, url: 'https://dev.example.com', token_env: DEV_JIRA_TOKEN}\n"
     "rules:\n  - name: dev\n    target: {tracker: jira-dev, project: DEV}\n"
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
@@ -42,17 +36,14 @@ def rule_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def hub_settings(rule_file: Path, database_url: str) -> Settings:
-    return Settings(HUB_CONFIG=rule_file, DATABASE_URL=database_url)
+def hub_settings(rule_file: Path, empty_url: str) -> Settings:  # noqa: F811 - the fixture imported above
+    """The rule file, and a database on SQLite or on PostgreSQL."""
+    return Settings(HUB_CONFIG=rule_file, DATABASE_URL=empty_url)
 
 
 @pytest.fixture
 def engine(hub_settings: Settings) -> Engine:
     return create_db_engine(hub_settings.DATABASE_URL)
-
-
-def project(source: VersionSource) -> str:
-    return source.current().rule_for(MessageFacts("email")).target.project  # type: ignore[union-attr]
 
 
 def test_a_valid_text_is_saved_and_becomes_the_active_text(hub_settings: Settings, engine: Engine) -> None:
