@@ -21,7 +21,7 @@ UI: dict[str, dict[str, Any]] = {
         "dead_letters": "Dead letters",
         "audit": "Audit",
         "journal_counts": "The journal by status",
-        "next_slice": "Editing rules, routes and automations with a preview, the routing log and the "
+        "next_slice": "Editing canned responses, routing from the console, the routing log and the "
         "dashboard come in the next releases of the console.",
         "filter": "Filter",
         "channel": "Channel",
@@ -170,7 +170,7 @@ UI: dict[str, dict[str, Any]] = {
         "dead_letters": "Недоставленные",
         "audit": "Журнал действий",
         "journal_counts": "Журнал по статусам",
-        "next_slice": "Редактирование правил, маршрутов и автоматизаций с предпросмотром, журнал "
+        "next_slice": "Редактирование шаблонов ответов, маршрутизация из консоли, журнал "
         "маршрутизации и графики появятся в следующих версиях консоли.",
         "filter": "Найти",
         "channel": "Канал",
