@@ -58,9 +58,11 @@ def recent_messages(
     return found, follow_ups
 
 
-def written_message(channel: str, sender: str, subject: str, text: str, form: str = "") -> InboundMessage:
+def written_message(
+    channel: str, sender: str, subject: str, text: str, category: str = "", form: str = ""
+) -> InboundMessage:
     """A message the admin wrote in the preview form, as the parser would have made it: ``sender`` is an
-    e-mail address (mail and forms) or a Telegram chat id."""
+    e-mail address (mail and forms) or a Telegram chat id; ``category`` the form's category select."""
     kind = Channel(channel) if channel in CUSTOMER_CHANNELS else Channel.EMAIL
     key = hashlib.sha256(f"{kind}|{sender}|{subject}|{text}".encode()).hexdigest()[:16]
     common = {"channel": kind, "external_id": key, "conversation_key": f"preview:{key}"}
@@ -84,6 +86,7 @@ def written_message(channel: str, sender: str, subject: str, text: str, form: st
             "text": text,
             "received_at": when,
             "form": (form or "support") if kind == Channel.FORM else None,
+            "category": (category.strip() or None) if kind == Channel.FORM else None,
             "email": {"to": []} if kind == Channel.EMAIL else None,
         }
     )

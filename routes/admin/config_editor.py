@@ -56,7 +56,8 @@ def validate() -> ResponseReturnValue:
 @requires("admin")
 def preview() -> ResponseReturnValue:
     """``{"text", "channel", "count"}`` (the journal's newest messages) or with ``"message": {"channel",
-    "sender", "subject", "text"}`` (one written) → ``{"ok", "errors", "html", "changed", "total"}``."""
+    "sender", "subject", "text", "category"}`` (one written) → ``{"ok", "errors", "html", "changed",
+    "total"}``."""
     from jobs.config_preview import preview_journal, preview_written, written_message
     from jobs.config_validation import validate as validate_text
     from mappers.config_preview import count_changed
@@ -69,7 +70,8 @@ def preview() -> ResponseReturnValue:
     written = body.get("message")
     if isinstance(written, dict) and str(written.get("text") or "").strip():
         fields = {
-            key: str(written.get(key) or "")[:20_000] for key in ("channel", "sender", "subject", "text")
+            key: str(written.get(key) or "")[:20_000]
+            for key in ("channel", "sender", "subject", "text", "category")
         }
         rows = preview_written(state.settings, state.config, checked.config, written_message(**fields))
     else:

@@ -144,6 +144,16 @@ def test_the_preview_of_a_written_message_and_of_an_invalid_text(
 
     assert (result["changed"], result["total"]) == (1, 1) and "jira/DEV" in result["html"]
     assert invalid["ok"] is False and invalid["errors"] and invalid["html"] == ""
+    bugs = RULES.replace(
+        "rules:\n", "rules:\n  - {name: bugs, when: {category: bug}, target: {tracker: jira, project: DEV}}\n"
+    )
+    form = {"channel": "form", "sender": "eve@shop.example", "subject": "Broken", "text": "It broke"}
+    as_bug = post_json(admin, "preview", {"text": bugs, "message": {**form, "category": "bug"}}).get_json()
+    as_question = post_json(
+        admin, "preview", {"text": bugs, "message": {**form, "category": "question"}}
+    ).get_json()
+    assert (as_bug["changed"], as_question["changed"]) == (1, 0)
+    assert "bugs · new issue" in as_bug["html"]
 
 
 def test_an_invalid_save_stores_nothing_and_shows_the_error_under_the_editor(
