@@ -36,8 +36,9 @@ DESKTOP = {"width": 1280, "height": 900}
 
 @pytest.fixture
 def wired(wired: Settings, tmp_path: Path) -> Settings:
-    """The console's settings, the rule file ``RULES`` of the test's own."""
-    return with_rule_file(wired, tmp_path, RULES)
+    """The console's settings, the rule file ``RULES`` of the test's own, and mail to answer by (the
+    autoreplies are queued, never sent: no worker takes the replies' queue here)."""
+    return with_rule_file(wired.model_copy(update={"SMTP_URL": "smtp://127.0.0.1:9"}), tmp_path, RULES)
 
 
 @pytest.fixture
@@ -136,6 +137,8 @@ def test_an_admin_fixes_a_rule_previews_it_on_real_messages_and_saves_it_into_fo
     expect(changed).to_have_count(2)
     expect(changed.locator("td.old .target")).to_have_text(["jira/SUP", "jira/SUP"])
     expect(changed.locator("td.new .target")).to_have_text(["jira/DEV", "jira/DEV"])
+    expect(changed.locator("td.new .autoreply").first).to_contain_text("registered your request as DEV-…")
+    expect(changed.locator(".changes").first).to_have_text("Changes: project, autoreply")
     expect(phone.locator(f'#preview tr[data-message="{hostile}"] .subject')).to_contain_text(
         "<script>window.pwned=1</script>"
     )
