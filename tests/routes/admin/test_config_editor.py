@@ -62,6 +62,8 @@ def test_a_viewer_reads_the_configuration_but_cannot_validate_preview_or_save(
     assert re.search(r"<textarea[^>]*readonly", page.text)
     assert "name: billing" in page.text
     assert "Save as a new version" not in page.text
+    russian = viewer.get("/admin/config/?lang=ru").text
+    assert "менять её может только администратор" in russian and "Сохранить новой версией" not in russian
     token = csrf_of(page.text)  # the logout form's: valid, yet the role is not
     for path in ("validate", "preview"):
         assert post_json(viewer, path, {"text": RULES}, token).status_code == 403
