@@ -12,7 +12,7 @@ and custom properties).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +32,10 @@ from jobs.routing.check import check_routes
 from mappers.issue import target_of
 
 log = logging.getLogger(__name__)
+
+Connect = Callable[[Settings, HubConfig, str, "Redis | None"], "JiraTracker | KaitenTracker"]
+"""How the check reaches an instance (``connector.instances.connect``; the console's editor passes one
+that remembers the trackers' answers for a while)."""
 
 # Fields the hub always fills, or Jira fills itself.
 FILLED_BY_HUB = frozenset({"summary", "description", "project", "issuetype", "labels", "reporter"})
@@ -62,7 +66,7 @@ class Use:
     fields: IssueFields | None  # None: a named target, whose fields its users set
 
 
-def check_config(settings: Settings, config: HubConfig) -> Problems:
+def check_config(settings: Settings, config: HubConfig, connect_to: Connect = connect) -> Problems:
     """Check every rule and named target against the tracker instance it names, and reach every
     instance the rule file defines."""
     problems = Problems()
@@ -70,10 +74,10 @@ def check_config(settings: Settings, config: HubConfig) -> Problems:
     uses = _uses(config)
     for name in dict.fromkeys([*uses, *config.trackers]):
         if config.tracker_kind(name) == "kaiten":
-            _check_kaiten(settings, config, name, uses.get(name, []), problems)
+            _check_kaiten(settings, config, name, uses.get(name, []), problems, connect_to)
         else:
-            _check_jira(settings, config, name, uses.get(name, []), problems)
-    check_routes(settings, config, problems)
+            _check_jira(settings, config, name, uses.get(name, []), problems, connect_to)
+    check_routes(settings, config, problems, connect_to)
     return problems
 
 
@@ -120,13 +124,13 @@ def _label(kind: str, name: str) -> str:
 
 
 def _check_jira(
-    settings: Settings, config: HubConfig, name: str, uses: list[Use], problems: Problems
+    settings: Settings, config: HubConfig, name: str, uses: list[Use], problems: Problems, connect_to: Connect
 ) -> None:
     label = _label("Jira", name)
     if name == "jira" and not settings.JIRA_URL:
         problems.errors.append("JIRA_URL is not set, but rules target Jira")
         return
-    tracker = connect(settings, config, name)
+    tracker = connect_to(settings, config, name, None)
     assert isinstance(tracker, JiraTracker)
     try:
         info = tracker.server_info()
@@ -211,12 +215,12 @@ def _shared_redis(settings: Settings) -> Redis | None:
 
 
 def _check_kaiten(
-    settings: Settings, config: HubConfig, name: str, uses: list[Use], problems: Problems
+    settings: Settings, config: HubConfig, name: str, uses: list[Use], problems: Problems, connect_to: Connect
 ) -> None:
     label = _label("Kaiten", name)
     url = config.trackers[name].url if name in config.trackers else settings.KAITEN_URL
     try:
-        tracker = connect(settings, config, name, _shared_redis(settings))
+        tracker = connect_to(settings, config, name, _shared_redis(settings))
         assert isinstance(tracker, KaitenTracker)
         me = tracker.current_user()
         users = {str(u["id"]): u for u in tracker.list_users()}

@@ -12,7 +12,16 @@ from sqlalchemy.engine import Engine
 from store.db import admin_audit, aware, contains_pattern
 from store.journal import utcnow
 
-ACTIONS = ("login", "login-failed", "logout", "replay", "add-user", "config-import", "config-restore")
+ACTIONS = (
+    "login",
+    "login-failed",
+    "logout",
+    "replay",
+    "add-user",
+    "config-import",
+    "config-restore",
+    "config-save",
+)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ on the issue's workflow and status.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from config.routes import Route, available_trackers, unavailable_routes
@@ -30,8 +31,11 @@ class Report(Protocol):
     notes: list[str]
 
 
-def check_routes(settings: Settings, config: HubConfig, problems: Report) -> None:
-    """Add each route's errors and notes to ``problems``."""
+def check_routes(
+    settings: Settings, config: HubConfig, problems: Report, connect_to: Callable[..., Any] = connect
+) -> None:
+    """Add each route's errors and notes to ``problems`` (``connect_to`` reaches an instance, as
+    ``connector.instances.connect`` does)."""
     trackers = available_trackers(settings, config.trackers)
     for rid, tracker in unavailable_routes(config.routes, trackers).items():
         problems.notes.append(f"routes.{rid}: not offered: its target tracker {tracker!r} is not configured")
@@ -41,18 +45,24 @@ def check_routes(settings: Settings, config: HubConfig, problems: Report) -> Non
             continue
         target = target_of(route.target)
         if target not in schemas:
-            schemas[target] = _schema(settings, config, rid, route, problems)
+            schemas[target] = _schema(settings, config, rid, route, problems, connect_to)
         schema = schemas[target]
         if schema is not None:
             _check_fields(f"routes.{rid}", route, schema, problems)
 
 
 def _schema(
-    settings: Settings, config: HubConfig, rid: str, route: Route, problems: Report
+    settings: Settings,
+    config: HubConfig,
+    rid: str,
+    route: Route,
+    problems: Report,
+    connect_to: Callable[..., Any],
 ) -> FieldSchema | None:
     target = target_of(route.target)
     try:
-        return connect(settings, config, target.tracker).field_schema(target)
+        schema: FieldSchema = connect_to(settings, config, target.tracker, None).field_schema(target)
+        return schema
     except UnknownTarget as exc:
         problems.errors.append(f"routes.{rid}: target: {exc}")
     except TrackerError as exc:

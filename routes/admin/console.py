@@ -6,7 +6,8 @@
    forget its check;
 3. the session (``routes.admin.sessions``): a GET without one goes to the login form, anything else
    is a 403; a role below the view's is a 403;
-4. every POST carries the CSRF token of its form (403 without).
+4. every POST carries the CSRF token of its form (403 without): a form's field ``csrf_token``, or the
+   ``X-CSRF-Token`` header of a page's script (``fetch``), which another site cannot set.
 
 The pages themselves are nested blueprints (``routes/admin/*.py``), rendered by :func:`page`.
 """
@@ -45,6 +46,8 @@ from store import accounts
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+CSRF_HEADER = "X-CSRF-Token"  # a page's script sends its form token so (the editor's validation)
 
 
 class ConsoleOff(NotFound):
@@ -94,7 +97,8 @@ def _guard() -> ResponseReturnValue | None:
             raise Forbidden()
     if request.method == "POST":
         bound_to = g.session_id if required != PUBLIC else request.cookies.get(LOGIN_COOKIE)
-        if not form_token_ok(secret, request.form.get("csrf_token"), bound_to):
+        token = request.form.get("csrf_token") or request.headers.get(CSRF_HEADER)
+        if not form_token_ok(secret, token, bound_to):
             log.warning("admin.csrf-refused endpoint=%s", request.endpoint)
             raise CsrfFailed()
     return None
@@ -123,7 +127,7 @@ def _headers(response: Response) -> Response:
     """The console's pages are locked down (routes/page_headers.py); a ``?lang=`` is kept in a cookie."""
     if request.args.get("lang") in LANGUAGES:
         set_cookie(response, hub().settings, LANG_COOKIE, request.args["lang"], max_age=365 * 86400)
-    return lock_down(response, g.get("nonce", ""), allow="img-src 'self' data:")
+    return lock_down(response, g.get("nonce", ""), allow="img-src 'self' data:; connect-src 'self'")
 
 
 # --- what the pages share -------------------------------------------------------------------------

@@ -56,6 +56,16 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def with_rule_file(settings: Settings, folder: Path, text: str) -> Settings:
+    """``settings`` whose rule file is ``text``, written in ``folder`` (the tracker answers forgotten)."""
+    from jobs.config_validation import forget_answers
+
+    rule_file = folder / "hub.yaml"
+    rule_file.write_text(text, encoding="utf-8")
+    forget_answers()
+    return settings.model_copy(update={"HUB_CONFIG": rule_file})
+
+
 def csrf_of(html: str) -> str:
     """The CSRF token of the (first) form in a page."""
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
