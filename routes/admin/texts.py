@@ -20,9 +20,6 @@ UI: dict[str, dict[str, Any]] = {
         "messages": "Messages",
         "dead_letters": "Dead letters",
         "audit": "Audit",
-        "journal_counts": "The journal by status",
-        "next_slice": "Editing canned responses, routing from the console, the routing log and the "
-        "dashboard come in the next releases of the console.",
         "filter": "Filter",
         "channel": "Channel",
         "status": "Status",
@@ -170,9 +167,6 @@ UI: dict[str, dict[str, Any]] = {
         "messages": "Сообщения",
         "dead_letters": "Недоставленные",
         "audit": "Журнал действий",
-        "journal_counts": "Журнал по статусам",
-        "next_slice": "Редактирование шаблонов ответов, маршрутизация из консоли, журнал "
-        "маршрутизации и графики появятся в следующих версиях консоли.",
         "filter": "Найти",
         "channel": "Канал",
         "status": "Статус",
