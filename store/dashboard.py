@@ -140,6 +140,12 @@ def _status(status: str) -> Any:
     return messages.c.status.concat("") == status
 
 
+def dead_letters_now(engine: Engine) -> int:
+    """How many dead letters the journal holds (a range of ix_messages_status_next, not a table scan)."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).where(messages.c.status == FAILED)).scalar() or 0)
+
+
 def csat_per_day(engine: Engine, since: dt.datetime, until: dt.datetime) -> dict[str, tuple[int, float]]:
     """Ratings given in ``[since, until)`` per UTC day: how many, and their average score (1–5)."""
     day = bucket(ratings.c.rated_at, engine.dialect.name, DAY)

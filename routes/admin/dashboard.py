@@ -26,7 +26,7 @@ from routes.admin.console import page
 from routes.admin.messages import CHANNELS
 from routes.admin.texts import UI
 from routes.state import hub
-from store import dashboard, journal
+from store import dashboard
 
 WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
 DAYS = 14  # the per-day charts' span
@@ -68,7 +68,7 @@ def overview(
     return [
         traffic_chart(dashboard.messages_per_hour(engine, end - span, end), hours, words),
         latency_chart(dashboard.latency_per_hour(engine, end - span, end), hours, words),
-        queue_chart(queue_lengths(redis), journal.count_by_status(engine).get(journal.FAILED, 0), words),
+        queue_chart(queue_lengths(redis), dashboard.dead_letters_now(engine), words),
         dead_letter_chart(dashboard.dead_letters_per_day(engine, day_start, day_end), days, words),
         sla_chart(_sla_clocks(redis), words),
         csat_chart(dashboard.csat_per_day(engine, day_start, day_end), days, words),

@@ -87,6 +87,7 @@ def test_dead_letters_are_counted_per_day_received(engine: Engine) -> None:
     counts = dashboard.dead_letters_per_day(engine, T0 - dt.timedelta(days=1), T0 + dt.timedelta(days=2))
 
     assert counts == {"2026-12-07": 2, "2026-12-08": 1}
+    assert dashboard.dead_letters_now(engine) == 4  # every one the journal holds, the old one too
 
 
 def test_csat_gives_each_days_count_and_average(engine: Engine) -> None:
