@@ -165,12 +165,15 @@ class ServerSettings:
     threads: int
     worker_connections: int | None = None
     timeout: int = 60
+    preload: bool = False  # load the app in the master before forking, as ``trackerhub web`` does
 
     def args(self) -> list[str]:
         # No --access-logfile: gunicorn's default is no access log, for both endpoints alike.
         args = ["--workers", str(self.workers), "--threads", str(self.threads)]
         if self.worker_connections is not None:
             args += ["--worker-connections", str(self.worker_connections)]
+        if self.preload:
+            args.append("--preload")
         return [*args, "--timeout", str(self.timeout), "--log-level", "warning"]
 
 

@@ -168,31 +168,38 @@ def log_in(base: str) -> requests.Session:
     return session
 
 
-def page_paths(base: str, session: requests.Session, count: int) -> list[str]:
-    """``count`` console paths: the overview (24 hours and 7 days), Messages (plain, by channel, status,
-    sender, page 2), message pages, Dead letters, the routing log, automation firings and the audit."""
+# The console's list pages by kind (``--kinds`` picks some); "message" is a message's page.
+LIST_PAGES = (
+    ("overview", "/admin/"),
+    ("messages", "/admin/messages"),
+    ("messages", "/admin/messages?channel=telegram&status=delivered"),
+    ("messages", "/admin/messages?sender=anna17"),
+    ("messages", "/admin/messages?page=1"),
+    ("dead-letters", "/admin/dead-letters"),
+    ("overview", "/admin/?window=7d"),
+    ("routing", "/admin/routing"),
+    ("routing", "/admin/routing?outcome=done&actor=anna"),
+    ("automations", "/admin/automations"),
+    ("automations", "/admin/automations?outcome=failed"),
+    ("audit", "/admin/audit"),
+)
+KINDS = ("message", *dict.fromkeys(kind for kind, _ in LIST_PAGES))
+
+
+def page_paths(base: str, session: requests.Session, count: int, kinds: tuple[str, ...] = KINDS) -> list[str]:
+    """``count`` console paths of ``kinds``: every other one a message's page, the rest cycling through
+    the overview (24 hours and 7 days), Messages (plain, by channel, status, sender, page 2), Dead letters,
+    the routing log, automation firings and the audit."""
     listing = session.get(f"{base}/admin/messages", timeout=60).text
     message_ids = re.findall(r'href="/admin/messages/([0-9a-f]+)"', listing)
-    kinds = [
-        "/admin/",
-        "/admin/messages",
-        "/admin/messages?channel=telegram&status=delivered",
-        "/admin/messages?sender=anna17",
-        "/admin/messages?page=1",
-        "/admin/dead-letters",
-        "/admin/?window=7d",
-        "/admin/routing",
-        "/admin/routing?outcome=done&actor=anna",
-        "/admin/automations",
-        "/admin/automations?outcome=failed",
-        "/admin/audit",
-    ]
+    messages = [f"/admin/messages/{message_id}" for message_id in message_ids] if "message" in kinds else []
+    lists = [path for kind, path in LIST_PAGES if kind in kinds]
     paths = []
     for n in range(count):
-        if n % 2:
-            paths.append(f"/admin/messages/{message_ids[n % len(message_ids)]}")
+        if messages and (n % 2 or not lists):
+            paths.append(messages[n % len(messages)])
         else:
-            paths.append(kinds[(n // 2) % len(kinds)])
+            paths.append(lists[(n // 2) % len(lists)])
     return paths
 
 
@@ -215,6 +222,28 @@ def peak(server: Server) -> int:
     return max(memory_kb(pid) or 0 for pid in server.worker_pids())
 
 
+def report_smaps(server: Server, phase: str) -> None:
+    """Each worker's peak RSS and, of its RSS now, what is private to it and what it shares (with the
+    master and the other worker: what ``--preload`` shares copy-on-write), on stdout."""
+    for pid in server.worker_pids():
+        figures = smaps_rollup(pid)
+        shared = figures.get("Shared_Clean", 0) + figures.get("Shared_Dirty", 0)
+        private = figures.get("Private_Clean", 0) + figures.get("Private_Dirty", 0)
+        report(
+            f"{phase}: worker {pid} peak {mib(memory_kb(pid))}, RSS {mib(figures.get('Rss'))} "
+            f"(private {mib(private)}, shared {mib(shared)}, PSS {mib(figures.get('Pss'))})"
+        )
+
+
+def smaps_rollup(pid: int) -> dict[str, int]:
+    """/proc/<pid>/smaps_rollup's figures in KiB (empty when the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return {}
+    return {name: int(value) for name, value in re.findall(r"^(\w+):\s+(\d+) kB", text, re.MULTILINE)}
+
+
 def rss(server: Server) -> int:
     return max(memory_kb(pid, "VmRSS") or 0 for pid in server.worker_pids())
 
@@ -227,6 +256,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=5000, help="journal rows (default 5000)")
     parser.add_argument("--large", type=int, default=2, help="20 MB e-mails in the journal (default 2)")
     parser.add_argument("--pages", type=int, default=800, help="console pages requested (default 800)")
+    parser.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help=f"page kinds requested, comma-separated (default all: {','.join(KINDS)})",
+    )
+    parser.add_argument(
+        "--preload", action="store_true", help="gunicorn --preload, as `trackerhub web` runs by default"
+    )
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="Markdown file to update")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
     return parser.parse_args(argv)
@@ -236,7 +273,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     info = machine()
     report(f"console memory benchmark: {info['cpus']} CPUs, {info['cpu']}")
-    settings = ServerSettings(2, 4, worker_connections=4)
+    kinds = tuple(kind.strip() for kind in args.kinds.split(",") if kind.strip())
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise SystemExit(f"unknown page kinds: {', '.join(sorted(unknown))} (known: {', '.join(KINDS)})")
+    settings = ServerSettings(2, 4, worker_connections=4, preload=args.preload)
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="trackerhub-bench-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
@@ -255,13 +296,16 @@ def main(argv: list[str] | None = None) -> None:
         with gunicorn("wsgi:app", PROJECT_ROOT, env, settings, workdir, "hub", "/healthz") as server:
             base = f"http://127.0.0.1:{server.port}"
             rows.append(("after start-up (RSS)", "–", mib(rss(server))))
+            report_smaps(server, "start-up")
             with ThreadPoolExecutor(SESSIONS) as pool:
                 sessions = list(pool.map(lambda _: log_in(base), range(SESSIONS)))
             rows.append(
                 (f"{SESSIONS} logins at once (503 busy: sent again)", f"{SESSIONS} × 303", mib(peak(server)))
             )
-            statuses = run(base, sessions, page_paths(base, sessions[0], args.pages))
+            report_smaps(server, "logins")
+            statuses = run(base, sessions, page_paths(base, sessions[0], args.pages, kinds))
             rows.append((f"{args.pages} pages, 8 sessions at once", _statuses(statuses), mib(peak(server))))
+            report_smaps(server, "pages")
             large_pages = [f"/admin/messages/{i}" for i in large_ids]
             statuses = run(base, sessions[:1], large_pages)
             rows.append((f"{args.large} pages of a 20 MB e-mail", _statuses(statuses), mib(peak(server))))
@@ -289,11 +333,13 @@ def render(
         "### The admin console's pages",
         "",
         f"Measured {utc_now_text()} by `{command}`. Machine: {machine_line(info)}.",
-        f"gunicorn 2 workers × 4 threads, {allocator_env()}; a SQLite journal of {args.messages} rows "
+        f"gunicorn 2 workers × 4 threads{' with `--preload`' if args.preload else ''}, "
+        f"{allocator_env()}; a SQLite journal of {args.messages} rows "
         f"(a tenth dead letters, all in the overview's window) and {args.large} e-mails of 20 MB, "
         f"{args.messages // 10} routing-audit lines and as many automation firings; 8 logged-in sessions. "
         "The pages: the overview (24 h and 7 d), Messages (filtered and not), messages, Dead letters, "
-        "the routing log, automation firings and the audit.",
+        "the routing log, automation firings and the audit"
+        + (f" (only these kinds: {args.kinds})." if set(args.kinds.split(",")) != set(KINDS) else "."),
         "",
         "| phase | answers | web worker peak RSS (largest) |",
         "|---|---|---|",

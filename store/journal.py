@@ -314,8 +314,45 @@ class MessageQuery:
 
 def search(engine: Engine, query: MessageQuery, limit: int = 100, offset: int = 0) -> list[Entry]:
     """The journal rows ``query`` asks for, newest first."""
+    select = _filtered(sa.select(messages), query)
+    sender = query.sender.strip().casefold()
+    if not sender:
+        with engine.connect() as conn:
+            return [entry_from_row(row) for row in conn.execute(select.limit(limit).offset(offset))]
+    found: list[Entry] = []
+    with engine.connect() as conn:
+        for row in conn.execute(select):
+            entry = entry_from_row(row)
+            if sender in _sender_text(entry.body):
+                found.append(entry)
+                if len(found) >= offset + limit:
+                    break
+    return found[offset:]
+
+
+def search_ids(engine: Engine, query: MessageQuery, limit: int) -> list[str]:
+    """The ids of the first ``limit`` rows ``query`` asks for, newest first: what "replay all" takes,
+    without holding every row's body (only a sender filter reads the bodies, one row at a time)."""
     c = messages.c
-    select = sa.select(messages).order_by(c.created_at.desc(), c.id.desc())
+    sender = query.sender.strip().casefold()
+    if not sender:
+        with engine.connect() as conn:
+            return list(conn.scalars(_filtered(sa.select(c.id), query).limit(limit)))
+    found: list[str] = []
+    with engine.connect() as conn:
+        for message_id, body in conn.execute(_filtered(sa.select(c.id, c.body), query)):
+            if sender in _sender_text(body):
+                found.append(message_id)
+                if len(found) >= limit:
+                    break
+    return found
+
+
+def _filtered(select: sa.Select[Any], query: MessageQuery) -> sa.Select[Any]:
+    """``select`` narrowed to what ``query`` asks for, newest first; a sender is only narrowed by its
+    text (it is inside the body's JSON: the parsed sender decides, in the caller)."""
+    c = messages.c
+    select = select.order_by(c.created_at.desc(), c.id.desc())
     if query.channel:
         select = select.where(c.channel == query.channel)
     if query.status:
@@ -328,21 +365,9 @@ def search(engine: Engine, query: MessageQuery, limit: int = 100, offset: int = 
         select = select.where(c.created_at >= query.since)
     if query.until:
         select = select.where(c.created_at < query.until)
-    sender = query.sender.strip().casefold()
-    if not sender:
-        with engine.connect() as conn:
-            return [entry_from_row(row) for row in conn.execute(select.limit(limit).offset(offset))]
-    # The sender is inside the body's JSON: the database narrows by the text, the parsed sender decides.
-    select = select.where(c.body.ilike(contains_pattern(query.sender.strip()), escape="\\"))
-    found: list[Entry] = []
-    with engine.connect() as conn:
-        for row in conn.execute(select):
-            entry = entry_from_row(row)
-            if sender in _sender_text(entry.body):
-                found.append(entry)
-                if len(found) >= offset + limit:
-                    break
-    return found[offset:]
+    if query.sender.strip():
+        select = select.where(c.body.ilike(contains_pattern(query.sender.strip()), escape="\\"))
+    return select
 
 
 def _sender_text(body: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from flask.testing import FlaskClient
 
 from jobs.context import Context
+from routes.admin.filters import PAGE_SIZE
 from sandbox.server import RunningSandbox
 from store import audit, journal
 from store.db import messages
@@ -71,6 +72,61 @@ def test_replay_all_takes_only_what_the_filter_shows(
     assert mail not in answer.text
     entry = journal.get(ctx.engine, mail)
     assert entry is not None and entry.status == journal.FAILED
+
+
+def failed_messages(ctx: Context, count: int, reason: str = "tracker rejected the message: 400") -> set[str]:
+    """``count`` Telegram dead letters (marked failed directly: the list and replay-all need no tracker)."""
+    ids = set()
+    for n in range(count):
+        message_id = journal_message(ctx, telegram_message(f"Printer {n} is on fire"))
+        journal.mark_failed(ctx.engine, message_id, reason)
+        ids.add(message_id)
+    return ids
+
+
+def listed(html: str) -> set[str]:
+    """The dead letters a list page shows (each row links to its message)."""
+    return set(re.findall(r'href="/admin/messages/([0-9a-f]+)"', html))
+
+
+def test_the_list_shows_a_page_at_a_time_and_the_next_page_the_rest(
+    ctx: Context, as_user: Callable[[str], FlaskClient]
+) -> None:
+    letters = failed_messages(ctx, PAGE_SIZE + 5)
+    admin = as_user("ada")
+    first = admin.get("/admin/dead-letters")
+    assert first.status_code == 200
+    assert len(listed(first.text)) == PAGE_SIZE
+    assert f"Replay all {PAGE_SIZE + 5} found" in first.text  # the whole filter, not the page
+    older = re.search(r'<a href="([^"]+)">Older</a>', first.text)
+    assert older and "page=1" in older.group(1)
+    second = admin.get(older.group(1).replace("&amp;", "&"))
+    assert len(listed(second.text)) == 5
+    assert listed(first.text) | listed(second.text) == letters
+    assert "Older</a>" not in second.text
+
+
+def test_replay_all_replays_every_filtered_dead_letter_not_only_the_shown_page(
+    ctx: Context, as_user: Callable[[str], FlaskClient]
+) -> None:
+    letters = failed_messages(ctx, PAGE_SIZE + 5, reason="tracker rejected the message: 400")
+    other = failed_messages(ctx, 2, reason="tracker timed out")
+    admin = as_user("ada")
+    listing = admin.get("/admin/dead-letters?reason=rejected")
+    assert len(listed(listing.text)) == PAGE_SIZE
+    answer = admin.post(
+        "/admin/dead-letters/replay", data={"csrf_token": csrf_of(listing.text), "reason": "rejected"}
+    )
+    assert answer.status_code == 200
+    assert set(re.findall(r"([0-9a-f]+)</a></td><td>requeued", answer.text)) == letters
+    for message_id in letters:
+        entry = journal.get(ctx.engine, message_id)
+        assert entry is not None and entry.status == journal.QUEUED
+    for message_id in other:
+        entry = journal.get(ctx.engine, message_id)
+        assert entry is not None and entry.status == journal.FAILED
+    replays = audit.search(ctx.engine, audit.AuditQuery(action="replay"), limit=1000)
+    assert {line.target for line in replays} == letters
 
 
 def test_a_viewer_sees_no_replay_and_a_forged_post_is_refused(
