@@ -12,7 +12,8 @@ import functools
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,6 +29,7 @@ FAILED = "failed"
 # The request path enqueues at once; the sweep only steps in when that enqueue or its job was lost.
 ENQUEUE_GRACE = 2  # seconds the request path has to enqueue before the sweep looks at a new row
 KEY_LIMIT = 255  # the width of external_id and conversation_key
+BLOB_CHUNK = 1024 * 1024  # bytes of a blob a download reads at a time
 
 
 class DuplicateMessage(Exception):
@@ -121,10 +123,55 @@ def get_blob(engine: Engine, blob_id: str) -> bytes | None:
 def blob_head(engine: Engine, blob_id: str, limit: int) -> tuple[bytes, int] | None:
     """The first ``limit`` bytes of a blob and its whole size, or None when unknown: a page shows the
     head of a 25 MB mail without the process holding all of it."""
-    query = sa.select(sa.func.substr(blobs.c.content, 1, limit), blobs.c.size).where(blobs.c.id == blob_id)
     with engine.connect() as conn:
-        row = conn.execute(query).first()
-    return (bytes(row[0]), int(row[1])) if row else None
+        found = _blob_reader(conn, blob_id)
+        return (found[0](0, limit), found[1]) if found else None
+
+
+def blob_chunks(engine: Engine, blob_id: str, size: int = BLOB_CHUNK) -> Iterator[bytes]:
+    """A blob's bytes ``size`` at a time (nothing when unknown): a download of a 25 MB mail sends it
+    without the process holding all of it. The connection is held until the last chunk is read."""
+    with engine.connect() as conn:
+        found = _blob_reader(conn, blob_id)
+        if found is None:
+            return
+        read, total = found
+        for start in range(0, total, size):
+            yield read(start, size)
+
+
+def _blob_reader(conn: Connection, blob_id: str) -> tuple[Callable[[int, int], bytes], int] | None:
+    """A reader of ``(offset, length)`` slices of a blob and its size, or None when unknown.
+
+    SQLite reads the slice through its incremental blob I/O (``sqlite3.Connection.blobopen``): its
+    ``substr()`` would first load the whole value, 20 MB in the worker for a 256 KiB head
+    (bench/console_memory.py). Other databases slice with ``substr()`` (PostgreSQL reads a slice of an
+    uncompressed TOASTed value only; a compressed one is decompressed in the database, not here).
+    """
+    c = blobs.c
+    if conn.dialect.name == "sqlite":
+        row = conn.execute(sa.select(sa.literal_column("rowid"), c.size).where(c.id == blob_id)).first()
+        if row is None:
+            return None
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        rowid = int(row[0])
+
+        def read_sqlite(offset: int, length: int) -> bytes:
+            with driver.blobopen("blobs", "content", rowid, readonly=True) as blob:
+                blob.seek(min(offset, len(blob)))
+                return blob.read(length)
+
+        return read_sqlite, int(row[1])
+    size = conn.execute(sa.select(c.size).where(c.id == blob_id)).scalar()
+    if size is None:
+        return None
+
+    def read_slice(offset: int, length: int) -> bytes:
+        query = sa.select(sa.func.substr(c.content, offset + 1, length)).where(c.id == blob_id)
+        return bytes(conn.execute(query).scalar_one())
+
+    return read_slice, int(size)
 
 
 def fit_key(value: str, limit: int = KEY_LIMIT) -> str:

@@ -67,14 +67,15 @@ def show(message_id: str) -> ResponseReturnValue:
 def raw(message_id: str) -> ResponseReturnValue:
     """The raw source as it arrived, as a download (never rendered by the browser)."""
     entry = _entry(message_id)
-    content = journal.get_blob(hub().engine, entry.raw_blob_id) if entry.raw_blob_id else None
-    if content is None:
+    engine = hub().engine
+    head = journal.blob_head(engine, entry.raw_blob_id, 0) if entry.raw_blob_id else None
+    if head is None or entry.raw_blob_id is None:
         raise NotFound()
     name = f"{entry.id}.{RAW_SUFFIX.get(entry.channel, 'bin')}"
     return Response(
-        content,
+        journal.blob_chunks(engine, entry.raw_blob_id),  # a 25 MB source is sent 1 MiB at a time
         mimetype="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(head[1])},
     )
 
 

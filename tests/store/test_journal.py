@@ -210,3 +210,13 @@ def test_a_blobs_head_is_read_without_the_rest(engine: Engine) -> None:
     assert journal.blob_head(engine, blob_id, 6) == (content[:6], len(content))
     assert journal.blob_head(engine, blob_id, 1_000_000) == (content, len(content))
     assert journal.blob_head(engine, "0" * 64, 6) is None
+
+
+def test_a_blob_is_read_in_chunks_that_make_it_whole(engine: Engine) -> None:
+    content = b"\x00\xffhead" + bytes(range(256)) * 40
+    with engine.begin() as conn:
+        blob_id = journal.put_blob(conn, content)
+    chunks = list(journal.blob_chunks(engine, blob_id, size=4096))
+    assert [len(chunk) for chunk in chunks] == [4096, 4096, len(content) - 8192]
+    assert b"".join(chunks) == content
+    assert list(journal.blob_chunks(engine, "0" * 64)) == []
