@@ -24,13 +24,14 @@ emptied, Redis is not yet connected), no thread and no random state a child woul
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import config_or_exit, context_or_exit, main, migrate_or_exit, settings_or_exit
+from cli.common import config_or_exit, context_or_exit, log, main, migrate_or_exit, settings_or_exit
 from cli.processes import WEB_ALLOCATOR_ENV, gunicorn_args, run_worker
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def node(host: str, port: int, workers: int, access_log: bool, slots: int) -> No
     gc.disable()
     settings = settings_or_exit()
     config_or_exit(settings)
-    migrate_or_exit(settings.DATABASE_URL)
+    migrate_apart(settings.DATABASE_URL)
     app = preload_node()
     children = node_children(app, gunicorn_args(host, port, workers, access_log), slots)
     from cli.slots import run_slots
@@ -72,6 +73,27 @@ def with_allocator_settings() -> None:
     missing = {k: v for k, v in WEB_ALLOCATOR_ENV.items() if k not in os.environ}
     if missing:
         os.execve(sys.executable, sys.orig_argv, {**os.environ, **missing})  # noqa: S606 - by design
+
+
+def migrate_apart(database_url: str) -> None:
+    """``migrate_or_exit`` in a child process: a database behind the newest schema loads Alembic (about
+    20 MiB, bench/node.py's floors) to upgrade it, which no process of the node needs afterwards; in
+    this one, every child would carry it."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            migrate_or_exit(database_url)
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except BaseException:
+            log.exception("node.migrate-failed")
+            code = 1
+        logging.shutdown()
+        os._exit(code)
+    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
+        raise SystemExit(1)  # the child said why
 
 
 def preload_node() -> Flask:
