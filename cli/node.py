@@ -26,13 +26,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import sys
 from typing import TYPE_CHECKING
 
 import click
 
 from cli.common import config_or_exit, context_or_exit, log, main, migrate_or_exit, settings_or_exit
-from cli.processes import WEB_ALLOCATOR_ENV, gunicorn_args, run_worker
+from cli.processes import gunicorn_args, run_worker, use_web_allocator_settings
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -52,7 +51,6 @@ def node(host: str, port: int, workers: int, access_log: bool, slots: int) -> No
     One copy of the imported code for every process of the node (cli/node.py); what ``web`` and
     ``worker --slots --with-scheduler`` run, with the memory of one of them.
     """
-    with_allocator_settings()
     # No collections while the parent imports and builds: the garbage they would free leaves holes in
     # pages the children then fill, copying them (Python's advice for gc.freeze; the children turn it
     # back on, cli/slots.py)
@@ -65,14 +63,6 @@ def node(host: str, port: int, workers: int, access_log: bool, slots: int) -> No
     from cli.slots import run_slots
 
     raise SystemExit(run_slots(children))
-
-
-def with_allocator_settings() -> None:
-    """``web``'s allocator settings (cli/processes.py) for every process of the node: glibc reads them
-    once, at the start of a process, so this one starts again with them unless they are set."""
-    missing = {k: v for k, v in WEB_ALLOCATOR_ENV.items() if k not in os.environ}
-    if missing:
-        os.execve(sys.executable, sys.orig_argv, {**os.environ, **missing})  # noqa: S606 - by design
 
 
 def migrate_apart(database_url: str) -> None:
@@ -118,6 +108,7 @@ def node_children(app: Flask, web_args: list[str], slots: int) -> list[Slot]:
     from cli.slots import Slot
 
     def serve() -> int:
+        use_web_allocator_settings()  # before gunicorn forks its workers
         PreloadedServer(app, web_args).run()
         return 0
 

@@ -20,6 +20,20 @@ if TYPE_CHECKING:
 # back. bench/memory.py: a worker's peak after the typical mix 74.9 → 72.0 MiB, after 25 MB mails one
 # at a time 334 → 205 MiB. An operator's own values of these variables win.
 WEB_ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(1024 * 1024)}
+_MALLOPT = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}  # glibc's M_ARENA_MAX, M_MMAP_THRESHOLD
+
+
+def use_web_allocator_settings() -> None:
+    """``WEB_ALLOCATOR_ENV`` in this running process (``mallopt``), for what it allocates from now on and
+    for the processes it forks: ``node``'s web server, whose parent also forks the delivery slots, which
+    keep glibc's defaults as ``worker`` has them. Those of the variables set in the environment were
+    applied by glibc at the start, and are left so."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    for name, value in WEB_ALLOCATOR_ENV.items():
+        if name not in os.environ:
+            libc.mallopt(_MALLOPT[name], int(value))
 
 
 @main.command()
