@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import config_or_exit, context_or_exit, log, main, migrate_or_exit, settings_or_exit
-from cli.processes import gunicorn_args, run_worker, use_web_allocator_settings
+from cli.processes import gunicorn_args, run_worker, use_allocator_settings
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -51,6 +51,8 @@ def node(host: str, port: int, workers: int, access_log: bool, slots: int) -> No
     One copy of the imported code for every process of the node (cli/node.py); what ``web`` and
     ``worker --slots --with-scheduler`` run, with the memory of one of them.
     """
+    # two malloc arenas in every process (a slot's threads, the web workers' four), as `web` has them
+    use_allocator_settings("MALLOC_ARENA_MAX")
     # No collections while the parent imports and builds: the garbage they would free leaves holes in
     # pages the children then fill, copying them (Python's advice for gc.freeze; the children turn it
     # back on, cli/slots.py)
@@ -108,7 +110,7 @@ def node_children(app: Flask, web_args: list[str], slots: int) -> list[Slot]:
     from cli.slots import Slot
 
     def serve() -> int:
-        use_web_allocator_settings()  # before gunicorn forks its workers
+        use_allocator_settings("MALLOC_MMAP_THRESHOLD_")  # before gunicorn forks its workers
         PreloadedServer(app, web_args).run()
         return 0
 

@@ -23,17 +23,17 @@ WEB_ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(1024
 _MALLOPT = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}  # glibc's M_ARENA_MAX, M_MMAP_THRESHOLD
 
 
-def use_web_allocator_settings() -> None:
-    """``WEB_ALLOCATOR_ENV`` in this running process (``mallopt``), for what it allocates from now on and
-    for the processes it forks: ``node``'s web server, whose parent also forks the delivery slots, which
-    keep glibc's defaults as ``worker`` has them. Those of the variables set in the environment were
-    applied by glibc at the start, and are left so."""
+def use_allocator_settings(*names: str) -> None:
+    """Those of ``WEB_ALLOCATOR_ENV`` named, in this running process (``mallopt``), for what it allocates
+    from now on and for the processes it forks (``node``: two arenas for every process, the mmap
+    threshold for its web server, whose requests carry the large buffers). Those set in the environment
+    were applied by glibc at the start, and are left so."""
     import ctypes
 
     libc = ctypes.CDLL(None)
-    for name, value in WEB_ALLOCATOR_ENV.items():
+    for name in names:
         if name not in os.environ:
-            libc.mallopt(_MALLOPT[name], int(value))
+            libc.mallopt(_MALLOPT[name], int(WEB_ALLOCATOR_ENV[name]))
 
 
 @main.command()
