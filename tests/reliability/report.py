@@ -22,6 +22,7 @@ ORDER = [
     "slow-tracker",
     "worker-killed",
     "slot-killed",
+    "node-killed",
     "worker-gaps",
     "outside-run",
     "redis-restart",
@@ -38,6 +39,8 @@ WHAT = {
     "worker-killed": "a busy RQ worker SIGKILLed mid-delivery, 20 times",
     "slot-killed": "`worker --slots 4`: a busy slot SIGKILLed mid-delivery, 10 times, and the whole worker "
     "with its slots, 10 times",
+    "node-killed": "`node --slots 4` (the web server, the slots and the scheduler in one process tree): a "
+    "busy slot SIGKILLed mid-delivery, 10 times, and the whole node, 10 times",
     "worker-gaps": "a worker stopped at a trap and SIGKILLed in each gap between two writes: after BLPOP, "
     "after RQ registered the job, between claim and attempt, twice inside a bulk take",
     "outside-run": "issue 22's run: 40 Telegram chats, a worker SIGKILLed every 25 messages, bursts of 503 "
