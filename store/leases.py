@@ -88,8 +88,9 @@ def schedule_retry(
 ) -> None:
     """Leave the message queued, to be re-enqueued by the sweep after ``delay_seconds``.
 
-    ``refund_attempt`` takes back the attempt :func:`begin_attempt` counted, when the attempt never
-    reached the tracker (its circuit was open), so waiting out an outage does not use up the attempts.
+    ``refund_attempt`` takes back the attempt :func:`claim` (or :func:`begin_attempt`) counted, when the
+    attempt never reached the tracker (its circuit was open, or it waited its turn), so waiting does not
+    use up the attempts.
     Only a queued message moves: one another job has delivered (or given up on) meanwhile stays so.
     """
     now = utcnow()
