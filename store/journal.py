@@ -222,17 +222,33 @@ def mark_delivered(
     engine: Engine, message_id: str, *, tracker: str, issue_key: str, issue_url: str, outcome: str
 ) -> None:
     """The message reached the tracker as an issue or a comment."""
-    _update(
-        engine,
-        message_id,
+    with engine.begin() as conn:
+        set_delivered(
+            conn, message_id, tracker=tracker, issue_key=issue_key, issue_url=issue_url, outcome=outcome
+        )
+
+
+def set_delivered(
+    conn: Connection, message_id: str, *, tracker: str, issue_key: str, issue_url: str, outcome: str
+) -> None:
+    """:func:`mark_delivered` within the caller's transaction (a delivery's last writes go together)."""
+    values = {"tracker": tracker, "issue_key": issue_key, "issue_url": issue_url, "outcome": outcome}
+    conn.execute(_SET_DELIVERED, {"delivered_id": message_id, "now": utcnow(), **values})
+
+
+# Built once, its values bound per call: SQLAlchemy then reuses the compiled form without rebuilding
+# the statement and its cache key for every delivery.
+_SET_DELIVERED = (
+    messages.update()
+    .where(messages.c.id == sa.bindparam("delivered_id"))
+    .values(
         status=DELIVERED,
         reason=None,
-        tracker=tracker,
-        issue_key=issue_key,
-        issue_url=issue_url,
-        outcome=outcome,
         next_attempt_at=None,
+        updated_at=sa.bindparam("now"),
+        **{name: sa.bindparam(name) for name in ("tracker", "issue_key", "issue_url", "outcome")},
     )
+)
 
 
 def mark_ignored(engine: Engine, message_id: str, reason: str, *, issue_key: str | None = None) -> None:

@@ -214,7 +214,7 @@ GAPS = (
 GAP_MEANING = {
     "dequeued": "popped by BLPOP, not yet registered",
     "registered": "in RQ's started registry, its hash still queued",
-    "claimed": "journal claimed and conversation locked, attempt not begun",
+    "claimed": "journal claimed, its attempt counted, and conversation locked; nothing read yet",
     "companions-locked": "inside a bulk take: companions locked, their jobs not yet taken",
     "taken": "inside a bulk take: companions' jobs taken, their attempts not begun",
 }
