@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from store import write_lock
 from store.db import aware, blobs, contains_pattern, messages, upsert_insert
 from store.group_commit import GroupCommit
 
@@ -215,7 +216,7 @@ def _write_batch(engine: Engine, batch: Sequence[_Pending]) -> list[Exception | 
 def _insert(engine: Engine, batch: Sequence[_Pending]) -> None:
     """The rows of ``batch`` and their blobs, in one transaction (one executemany per table)."""
     blobs_needed = {blob_id: data for pending in batch for blob_id, data in pending.blobs.items()}
-    with engine.begin() as conn:
+    with write_lock.turn(engine), engine.begin() as conn:
         if blobs_needed:
             # each blob once, in id order: on PostgreSQL two transactions sharing files in opposite
             # orders would otherwise deadlock, each waiting on a row the other inserted but not committed
