@@ -44,6 +44,12 @@ class GroupCommit(Generic[Item, Outcome]):
         self._waiting: list[_Ticket[Item, Outcome]] = []
         self._writing = False
 
+    @property
+    def waiting(self) -> int:
+        """How many items wait for the batch being written to end."""
+        with self._changed:
+            return len(self._waiting)
+
     def submit(self, item: Item) -> Outcome:
         """Write ``item`` (with whatever else is waiting) and return its outcome once it is committed."""
         ticket: _Ticket[Item, Outcome] = _Ticket(item)

@@ -188,19 +188,23 @@ def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -
         "created_at": now,
         "updated_at": now,
     }
-    _group(engine).submit(_Pending(row, distinct))
+    group_commit(engine).submit(_Pending(row, distinct))
     return message_id, [blob_id for blob_id, _ in files]
 
 
 def _write_batch(engine: Engine, batch: Sequence[_Pending]) -> list[Exception | None]:
-    """Insert a batch in one transaction; when a row breaks a constraint (a duplicate), each on its own,
-    so only that row's caller hears of it."""
+    """Insert a batch in one transaction. When a row breaks a constraint (a duplicate) or a column, each
+    is inserted on its own, so only that row's caller hears of it; any other error (the database is
+    down or locked) fails the whole batch, and every caller answers 503 as each alone would have."""
     try:
         _insert(engine, batch)
         return [None] * len(batch)
     except sa.exc.IntegrityError as exc:
         if len(batch) == 1:
             return [_duplicate(engine, batch[0], exc)]
+    except sa.exc.DataError as exc:  # a value its column cannot take (PostgreSQL checks widths)
+        if len(batch) == 1:
+            return [exc]
     outcomes: list[Exception | None] = []
     for pending in batch:
         try:
@@ -208,7 +212,7 @@ def _write_batch(engine: Engine, batch: Sequence[_Pending]) -> list[Exception | 
             outcomes.append(None)
         except sa.exc.IntegrityError as exc:
             outcomes.append(_duplicate(engine, pending, exc))
-        except sa.exc.SQLAlchemyError as exc:
+        except sa.exc.DataError as exc:
             outcomes.append(exc)
     return outcomes
 
@@ -243,8 +247,8 @@ _GROUPS: weakref.WeakKeyDictionary[Engine, GroupCommit[_Pending, None]] = weakre
 _GROUPS_LOCK = threading.Lock()
 
 
-def _group(engine: Engine) -> GroupCommit[_Pending, None]:
-    """The process's group commit for ``engine`` (made on first use)."""
+def group_commit(engine: Engine) -> GroupCommit[_Pending, None]:
+    """The process's group commit of :func:`record` on ``engine`` (made on first use)."""
     group = _GROUPS.get(engine)
     if group is None:
         with _GROUPS_LOCK:
