@@ -67,6 +67,7 @@ from bench.common import (
     gunicorn,
     machine,
     machine_line,
+    markers,
     ms,
     publish,
     redis_server,
@@ -80,8 +81,7 @@ from bench.node import export
 from store.db import create_db_engine, messages
 
 SECTION = "ingest"
-BEGIN_MARKER = "<!-- ingest:begin -->"
-END_MARKER = "<!-- ingest:end -->"
+PG_SECTION = "ingest-postgresql"  # a PostgreSQL journal's run has a section of its own, after SQLite's
 # A request's unique number = run base + thread * THREAD_STRIDE + counter; a run's base is RUN_STRIDE apart.
 THREAD_STRIDE = 10_000_000
 RUN_STRIDE = 1_000_000_000
@@ -732,6 +732,7 @@ def render_section(
     database: str,
     journal_added: dict[str, dict[str, int]],
     before: tuple[str, str] | None = None,
+    name: str = SECTION,
 ) -> str:
     """The Markdown for this benchmark's section of BENCHMARKS.md.
 
@@ -745,9 +746,10 @@ def render_section(
     def ratio(name: str) -> float:
         return results[name].median_per_s / bare.median_per_s if bare.median_per_s else float("nan")
 
+    begin, end = markers(name)
     lines = [
-        BEGIN_MARKER,
-        "## Ingest: the hub's inbound endpoints",
+        begin,
+        "## Ingest: the hub's inbound endpoints" + (" (PostgreSQL journal)" if name == PG_SECTION else ""),
         "",
         "How fast the hub accepts a message on each inbound endpoint (verify the sender, parse, journal, "
         "enqueue the delivery job) compared with a bare Flask endpoint that does one Redis `LPUSH` "
@@ -841,7 +843,7 @@ def render_section(
         "Load generator, Redis and both servers share the machine's CPUs, so that extra CPU is what "
         "the throughput ratio pays for.",
         "",
-        LIMITS,
+        LIMITS if name == SECTION else "The profile of the request path is in the SQLite section above.",
         "",
         "### Targets and checks",
         "",
@@ -870,7 +872,7 @@ def render_section(
             f"equal the 202 answers, plus at most the {check.in_flight} requests wrk left in flight when it "
             "stopped, which the server still journals)."
         )
-    lines.append(END_MARKER)
+    lines.append(end)
     return "\n".join(lines) + "\n"
 
 
@@ -988,6 +990,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, rows in after.items()
     }
     command = command_line("ingest.py", argv)
+    name = SECTION if databases["hub"].startswith("sqlite") else PG_SECTION
     before_rev = (args.before_rev, describe_db(databases["before"])) if args.before_rev else None
     section = render_section(
         results,
@@ -999,8 +1002,9 @@ def main(argv: list[str] | None = None) -> None:
         describe_db(databases["hub"]),
         journal_added,
         before_rev,
+        name,
     )
-    publish(section, args.output, SECTION, write=not args.no_write)
+    publish(section, args.output, name, write=not args.no_write)
 
 
 if __name__ == "__main__":
