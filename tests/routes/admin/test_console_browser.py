@@ -32,6 +32,7 @@ from tests.routes.admin.conftest import PASSWORDS
 from tests.routes.admin.test_dead_letters import dead_letter
 from tests.routes.admin.test_messages import HOSTILE
 from tests.routes.admin.test_operations import audit_line, fired
+from tests.routes.admin.test_route import SPARE_PARTS
 from tests.store.test_ratings import survey
 
 
@@ -107,6 +108,10 @@ def test_a_coordinator_routes_an_issue_from_the_console(
     expect(laptop.locator("#plan")).to_contain_text("LaserJet 4250")
     laptop.get_by_label("Spare parts").fill("fuser kit RM1-1082")
     save_screenshot(laptop, "route")
+    form = {"issue": source.key, "route": "hardware", f"field:{SPARE_PARTS}": "x"}
+    csrf_less = laptop.context.request.post(f"{hub.url}/admin/route", form=form, max_redirects=0)
+    assert csrf_less.status == 403  # the session's cookie alone routes nothing
+    assert routing.live_request(ctx.engine, "jira", source.key) is None
     laptop.get_by_role("button", name="Route", exact=True).click()
     expect(laptop.get_by_role("heading", level=1)).to_have_text("Routing log")
     expect(laptop.locator("table.list tbody")).to_contain_text("console:cory")
