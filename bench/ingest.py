@@ -11,7 +11,9 @@ What it does, in one run (``.venv/bin/python bench/ingest.py``, or ``make bench`
    (``--database-url`` points the journal at PostgreSQL instead);
 2. serves the hub (``wsgi:app``) and the bare app with identical gunicorn settings and no access log,
    and loads one endpoint at a time: ``POST /hooks/telegram``, ``POST /hooks/email`` and
-   ``POST /hooks/forms/support`` on the hub, and the bare endpoint. A wrk warm-up each, then ``--runs``
+   ``POST /hooks/forms/support`` on the hub, and the bare endpoint (with ``--before-rev REV`` the hub's
+   three again, served by REV's code exported with ``git archive``, journaling into a database of their
+   own: before and after a change measured in one run). A wrk warm-up each, then ``--runs``
    closed-loop wrk rounds, each round running every endpoint once in turn (medians reported), then an
    open-loop run of each at a fixed ``--rate`` (latency measured from each request's scheduled send
    time, so a slow server cannot hide its queueing delay: no coordinated omission);
@@ -43,6 +45,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -64,6 +67,7 @@ from bench.common import (
     gunicorn,
     machine,
     machine_line,
+    markers,
     ms,
     publish,
     redis_server,
@@ -73,11 +77,11 @@ from bench.common import (
     wrk_version,
 )
 from bench.common import redis_pid as find_redis_pid
+from bench.node import export
 from store.db import create_db_engine, messages
 
 SECTION = "ingest"
-BEGIN_MARKER = "<!-- ingest:begin -->"
-END_MARKER = "<!-- ingest:end -->"
+PG_SECTION = "ingest-postgresql"  # a PostgreSQL journal's run has a section of its own, after SQLite's
 # A request's unique number = run base + thread * THREAD_STRIDE + counter; a run's base is RUN_STRIDE apart.
 THREAD_STRIDE = 10_000_000
 RUN_STRIDE = 1_000_000_000
@@ -146,6 +150,7 @@ class Endpoint:
     headers: dict[str, str]
     body: str  # a template, see TOKENS
     channel: str | None  # the journal channel its messages land in; None for the bare baseline
+    server: str = "hub"  # "hub" (this tree's code), "before" (--before-rev's) or "bare"
 
     def request_body(self, uid: int, seq: int) -> bytes:
         """The body of request ``seq`` (1, 2, ...) with unique number ``uid``."""
@@ -184,7 +189,18 @@ def endpoints(telegram_secret: str, inbound_token: str) -> list[Endpoint]:
             FORM_BODY,
             "form",
         ),
-        Endpoint("bare", "bare Flask + `LPUSH`", "/hooks/telegram", telegram_headers, TELEGRAM_BODY, None),
+        Endpoint(
+            "bare", "bare Flask + `LPUSH`", "/hooks/telegram", telegram_headers, TELEGRAM_BODY, None, "bare"
+        ),
+    ]
+
+
+def before_endpoints(targets: list[Endpoint], rev: str) -> list[Endpoint]:
+    """The hub's endpoints again, served by the code of git revision ``rev`` (the "before" of a change)."""
+    return [
+        replace(t, name=f"{t.name}-before", label=f"{t.label} on `{rev}`", server="before")
+        for t in targets
+        if t.server == "hub"
     ]
 
 
@@ -640,16 +656,25 @@ Where the hub's extra CPU goes, from profiles taken while reworking the request 
 and `strace -c` on a hub worker under this load, cProfile of the app in one process, and the hub re-run
 with parts of its path stubbed out):
 
-- **The journal write** is the largest part. SQLAlchemy Core runs two INSERTs (the raw payload into
-  `blobs`, then the `messages` row) and a COMMIT per message: about 0.1 ms of CPU in a single thread, and
-  three to four times that in the server, where eight threads in two processes write one SQLite file.
-  SQLite's busy handler puts a writer to sleep for 1 ms or more whenever another holds the write lock,
-  each transaction re-reads the pages other connections changed, and every blocking call hands the GIL
-  to another thread (`strace -c` counted about 1.5 such sleeps, 30 `pread` and 24 `pwrite` calls per
-  message, which strace's own slowdown inflates).
-  With the journal write stubbed out the hub costs about 0.5 ms of CPU per request; plain `sqlite3` calls
-  instead of SQLAlchemy measured about 0.1 ms less than now, and about 0.07 ms less again without the
-  separate `blobs` insert. Those are `store/` changes, proposed to the lead, not made here.
+- **The journal write** is still the largest part. Since issue 17 the request threads of a web process
+  that journal at the same moment share one transaction (`store/group_commit.py`: the first becomes the
+  batch's writer, one executemany per table and one COMMIT; each request still answers only after its
+  own row is committed), and the two web processes take turns at a SQLite file with `flock`
+  (`store/write_lock.py`) instead of sleeping in SQLite's busy handler. Measured 2026-12-07 on a machine
+  that other test runs kept 50-85% busy, `strace -c` for 10 s on one hub worker under `wrk -t2 -c16`
+  (strace slows both alike): the worker took 444 messages (143 before), 1.7 per transaction, with no
+  busy-handler sleep (`clock_nanosleep`; 4.1 per message before), 15 `pread`, 17 `pwrite` and 3.6
+  `fcntl` lock calls per message (25, 26 and 17 before), and 110 `futex` calls (64 before: the waits for
+  the batch's writer add some); gunicorn CPU per request fell by 10-35% on SQLite and 10-20% on PostgreSQL
+  (fsync on), but the throughput ratio on SQLite did not move in that run. `perf record` on the worker:
+  69% of its CPU in the Python interpreter, 20% in the kernel (thread switches: about 110 `futex` calls
+  per message, the GIL passing between four threads), 3.7% in SQLite itself: what the journal costs
+  now is Python (SQLAlchemy's execution path and the threads' hand-offs), not the database. The same
+  run with the journal write stubbed out (`_insert` returning at once; a throwaway commit served with
+  `--before-rev`, not kept): Telegram 0.74 ms of CPU per request against 1.40 ms with the journal and
+  0.43 ms for the bare endpoint, ratio 0.54 against 0.19; e-mail 0.31 and the form 0.23 with no journal
+  at all. So on this machine 0.50 is the Telegram endpoint's ceiling with a free journal, and e-mail
+  and forms stay under 0.45 even then (the MIME parse, the form's rate-limit round trip).
 - **The enqueue** is one Redis round trip: a Lua script (`jobs/delivery_jobs.py`) does what RQ's
   `Queue.enqueue(..., unique=True)` did in two round trips (a MULTI/EXEC for `SADD rq:queues`, then RQ's
   unique-enqueue script), and the job hash comes from a template of RQ's own `Job.to_dict()` instead of
@@ -664,6 +689,30 @@ with parts of its path stubbed out):
 - `POST /hooks/email` also parses the MIME message (about 0.2 ms of CPU for this small mail, against
   0.013 ms for a Telegram update), and `POST /hooks/forms/support` parses the form and makes one more
   Redis round trip for its per-address rate limit (`INCR` and `EXPIRE` in a MULTI/EXEC)."""
+
+
+def before_after(
+    results: dict[str, EndpointResult], hub_targets: list[Endpoint], rev: str | None
+) -> list[str]:
+    """A paragraph comparing each endpoint with its run on ``rev``'s code (none without ``--before-rev``)."""
+    if rev is None:
+        return []
+    bare = results["bare"].median_per_s
+
+    def line(target: Endpoint) -> str:
+        now, then = results[target.name], results[f"{target.name}-before"]
+        return (
+            f"`{target.path}` {then.median_per_s / bare:.2f} → {now.median_per_s / bare:.2f} of bare "
+            f"({ms(then.median_cpu_ms)} → {ms(now.median_cpu_ms)} of CPU per request, p99 at the fixed "
+            f"rate {ms(then.fixed.percentile(99))} → {ms(now.fixed.percentile(99))})"
+        )
+
+    return [
+        f"Before (`{rev}`) and after (this tree), measured in this run, round by round: "
+        + "; ".join(line(t) for t in hub_targets)
+        + ".",
+        "",
+    ]
 
 
 def disturbed_note(results: dict[str, EndpointResult], targets: list[Endpoint]) -> list[str]:
@@ -690,18 +739,26 @@ def render_section(
     info: dict[str, str],
     command: str,
     database: str,
-    journal_added: dict[str, int],
+    journal_added: dict[str, dict[str, int]],
+    before: tuple[str, str] | None = None,
+    name: str = SECTION,
 ) -> str:
-    """The Markdown for this benchmark's section of BENCHMARKS.md."""
+    """The Markdown for this benchmark's section of BENCHMARKS.md.
+
+    ``journal_added`` maps a server ("hub", "before") to the rows each channel gained in its journal;
+    ``before`` is the revision the before endpoints ran and the journal they wrote, when there were any.
+    """
     bare = results["bare"]
-    hub_targets = [t for t in targets if t.channel is not None]
+    journaled = [t for t in targets if t.channel is not None]
+    hub_targets = [t for t in journaled if t.server == "hub"]
 
     def ratio(name: str) -> float:
         return results[name].median_per_s / bare.median_per_s if bare.median_per_s else float("nan")
 
+    begin, end = markers(name)
     lines = [
-        BEGIN_MARKER,
-        "## Ingest: the hub's inbound endpoints",
+        begin,
+        "## Ingest: the hub's inbound endpoints" + (" (PostgreSQL journal)" if name == PG_SECTION else ""),
         "",
         "How fast the hub accepts a message on each inbound endpoint (verify the sender, parse, journal, "
         "enqueue the delivery job) compared with a bare Flask endpoint that does one Redis `LPUSH` "
@@ -724,7 +781,13 @@ def render_section(
         "wrk's connections while the other idled, which halved the hub's throughput in some runs",
         f"- Hub: `wsgi:app`, `HUB_LOG_LEVEL=WARNING`, `HUB_FORM_RATE_PER_MINUTE={FORM_RATE_PER_MINUTE}` "
         "(every request comes from 127.0.0.1; the limit's Redis `INCR` still runs per request), "
-        f"journal: {database}",
+        f"journal: {database}"
+        + (
+            f"; the endpoints on `{before[0]}` ran that revision's code (`git archive`) under the same "
+            f"settings, on a journal of their own: {before[1]}"
+            if before
+            else ""
+        ),
         f"- Closed loop: `wrk -t{plan.wrk_threads} -c{plan.connections}`, a {plan.warmup_s} s warm-up per "
         f"endpoint, then {plan.runs} rounds in which each endpoint runs {plan.duration_s} s in turn, so "
         "drift in the machine's speed hits all of them; the table shows the median of the runs for each "
@@ -779,17 +842,17 @@ def render_section(
             f"| {fixed.other_load:.0%} |"
         )
     extra = ", ".join(
-        f"{t.name} {results[t.name].median_cpu_ms - bare.median_cpu_ms:+.2f} ms" for t in hub_targets
+        f"{t.name} {results[t.name].median_cpu_ms - bare.median_cpu_ms:+.2f} ms" for t in journaled
     )
+    lines += ["", *before_after(results, hub_targets, before[0] if before else None)]
     lines += [
-        "",
         "### What limits it",
         "",
         f"In this run the hub's CPU per request exceeds the bare endpoint's by: {extra}. "
         "Load generator, Redis and both servers share the machine's CPUs, so that extra CPU is what "
         "the throughput ratio pays for.",
         "",
-        LIMITS,
+        LIMITS if name == SECTION else "The profile of the request path is in the SQLite section above.",
         "",
         "### Targets and checks",
         "",
@@ -806,17 +869,19 @@ def render_section(
         p99 = fixed.percentile(99)
         verdict = "met" if p99 < 50 and fixed.failed == 0 else "**not met**"
         lines.append(f"- `{target.path}` p99 under 50 ms at {plan.rate:g} messages/s: {ms(p99)} — {verdict}.")
-    for target in hub_targets:
+    for target in journaled:
         assert target.channel is not None
-        check = journal_check(results[target.name], journal_added.get(target.channel, 0))
+        check = journal_check(results[target.name], journal_added[target.server].get(target.channel, 0))
+        code = f" on `{before[0]}`" if before and target.server == "before" else ""
+        verdict = "consistent" if check.consistent else "**inconsistent**"
         lines.append(
-            f"- Journal check, `{target.path}`: {check.answered_2xx:,} answers 2xx ({check.answered_202:,} "
-            f"of them 202) and {check.answered_other:,} otherwise; the journal gained {check.rows_added:,} "
-            f"`{target.channel}` rows ({'consistent' if check.consistent else '**inconsistent**'}: rows must "
+            f"- Journal check, `{target.path}`{code}: {check.answered_2xx:,} answers 2xx "
+            f"({check.answered_202:,} of them 202) and {check.answered_other:,} otherwise; "
+            f"the journal gained {check.rows_added:,} `{target.channel}` rows ({verdict}: rows must "
             f"equal the 202 answers, plus at most the {check.in_flight} requests wrk left in flight when it "
             "stopped, which the server still journals)."
         )
-    lines.append(END_MARKER)
+    lines.append(end)
     return "\n".join(lines) + "\n"
 
 
@@ -844,6 +909,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--database-url",
         help="journal database (e.g. postgresql+psycopg://...); default: a fresh SQLite file",
     )
+    parser.add_argument(
+        "--before-rev",
+        help="also serve the hub on this git revision's code (exported to a temp dir), e.g. main: "
+        "before and after a change in one run",
+    )
+    parser.add_argument(
+        "--before-database-url",
+        help="the before hub's journal (it must be another database than --database-url's); "
+        "default: a fresh SQLite file",
+    )
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="Markdown file to update")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
     return parser.parse_args(argv)
@@ -866,6 +941,8 @@ def main(argv: list[str] | None = None) -> None:
     telegram_secret = secrets.token_urlsafe(24)
     inbound_token = secrets.token_urlsafe(24)
     targets = endpoints(telegram_secret, inbound_token)
+    if args.before_rev:
+        targets[-1:-1] = before_endpoints(targets, args.before_rev)
     if len(targets) * (plan.runs + 2) > INVOCATION_STRIDE // RUN_STRIDE:
         raise SystemExit("too many runs for the unique number blocks")
     busiest_client = max(plan.connections, plan.senders)
@@ -880,35 +957,63 @@ def main(argv: list[str] | None = None) -> None:
     report(f"ingest benchmark: {info['cpus']} CPUs, {info['cpu']}, Python {info['python']}")
     with tempfile.TemporaryDirectory(prefix="trackerhub-bench-") as tmp:
         workdir = Path(tmp)
-        database_url = args.database_url or f"sqlite:///{workdir / 'journal.sqlite3'}"
-        with redis_server(workdir) as redis_url:
-            before = prepare_journal(database_url)
-            hub_env = child_env(
-                {
-                    "REDIS_URL": redis_url,
-                    "DATABASE_URL": database_url,
-                    "TELEGRAM_WEBHOOK_SECRET": telegram_secret,
-                    "HUB_INBOUND_TOKEN": inbound_token,
-                    "HUB_FORM_RATE_PER_MINUTE": str(FORM_RATE_PER_MINUTE),
-                    "HUB_LOG_LEVEL": "WARNING",
-                }
-            )
-            bare_env = child_env({"REDIS_URL": redis_url})
+        databases = {"hub": args.database_url or f"sqlite:///{workdir / 'journal.sqlite3'}"}
+        sources = {"hub": PROJECT_ROOT}
+        if args.before_rev:
+            databases["before"] = args.before_database_url or f"sqlite:///{workdir / 'before.sqlite3'}"
+            if databases["before"] == databases["hub"]:
+                raise SystemExit("--before-database-url must be another database than --database-url")
+            sources["before"] = export(args.before_rev, workdir / "before-src")
+        with redis_server(workdir) as redis_url, ExitStack() as stack:
+            before = {name: prepare_journal(url) for name, url in databases.items()}
+
+            def hub_env(name: str) -> dict[str, str]:
+                return child_env(
+                    {
+                        "REDIS_URL": redis_url,
+                        "DATABASE_URL": databases[name],
+                        "TELEGRAM_WEBHOOK_SECRET": telegram_secret,
+                        "HUB_INBOUND_TOKEN": inbound_token,
+                        "HUB_FORM_RATE_PER_MINUTE": str(FORM_RATE_PER_MINUTE),
+                        "HUB_LOG_LEVEL": "WARNING",
+                    }
+                )
+
             probe = targets[0].path
-            with (
-                gunicorn("wsgi:app", PROJECT_ROOT, hub_env, server, workdir, "hub", probe) as hub_server,
-                gunicorn("bare_app:app", BENCH_DIR, bare_env, server, workdir, "bare", probe) as bare_srv,
-            ):
-                servers = {t.name: (hub_server if t.channel else bare_srv) for t in targets}
-                results = measure(servers, targets, plan, workdir, id_base, find_redis_pid(redis_url))
-            # gunicorn has stopped gracefully: every request it took is journaled by now
-            after = count_journal(database_url)
-    journal_added = {channel: count - before.get(channel, 0) for channel, count in after.items()}
+            started = {
+                name: stack.enter_context(
+                    gunicorn("wsgi:app", sources[name], hub_env(name), server, workdir, name, probe)
+                )
+                for name in databases
+            }
+            bare_env = child_env({"REDIS_URL": redis_url})
+            started["bare"] = stack.enter_context(
+                gunicorn("bare_app:app", BENCH_DIR, bare_env, server, workdir, "bare", probe)
+            )
+            servers = {t.name: started[t.server] for t in targets}
+            results = measure(servers, targets, plan, workdir, id_base, find_redis_pid(redis_url))
+            stack.close()  # gunicorn stops gracefully: every request it took is journaled by now
+            after = {name: count_journal(url) for name, url in databases.items()}
+    journal_added = {
+        name: {channel: count - before[name].get(channel, 0) for channel, count in rows.items()}
+        for name, rows in after.items()
+    }
     command = command_line("ingest.py", argv)
+    name = SECTION if databases["hub"].startswith("sqlite") else PG_SECTION
+    before_rev = (args.before_rev, describe_db(databases["before"])) if args.before_rev else None
     section = render_section(
-        results, targets, plan, server, info, command, describe_db(database_url), journal_added
+        results,
+        targets,
+        plan,
+        server,
+        info,
+        command,
+        describe_db(databases["hub"]),
+        journal_added,
+        before_rev,
+        name,
     )
-    publish(section, args.output, SECTION, write=not args.no_write)
+    publish(section, args.output, name, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ CLIENTS = 8
 class Layout:
     name: str
     describe: str
-    commands: tuple[tuple[str, ...], ...]  # the first is web
+    commands: tuple[tuple[str, ...], ...]  # the first serves HTTP (web or node)
 
 
 LAYOUTS = {
@@ -98,7 +98,14 @@ LAYOUTS = {
         "`web --workers 2` (preloaded), `worker --slots 4 --with-scheduler`",
         (("web", "--workers", "2"), ("worker", "--slots", "4", "--with-scheduler")),
     ),
+    "node": Layout(
+        "node",
+        "`node --workers 2 --slots 4` (one parent forks gunicorn's arbiter and the slots; the scheduler "
+        "is a thread of slot-1)",
+        (("node", "--workers", "2", "--slots", "4"),),
+    ),
 }
+MEASURED_HERE = "node"  # the layout this tree adds; --before-rev runs the others on that revision's code
 
 
 # -- /proc -----------------------------------------------------------------------------------------------
@@ -116,6 +123,10 @@ def rss_pss_kib(pid: int) -> tuple[int, int] | None:
         if key in ("Rss", "Pss"):
             values[key] = int(rest.split()[0])
     return values.get("Rss", 0), values.get("Pss", 0)
+
+
+def gunicorn_roles(master: int) -> dict[int, str]:
+    return {master: "web: gunicorn master"} | {kid: "web: gunicorn worker" for kid in descendants(master)}
 
 
 def descendants(pid: int) -> list[int]:
@@ -151,22 +162,25 @@ class Node:
         """pid → what the process is, for every process of the node."""
         slots = {int(w.pid) for w in Worker.all(connection=self.redis) if w.pid}
         roles: dict[int, str] = {}
-        web, *others = self.roots
-        roles[web.pid] = "web: gunicorn master"
-        for child in descendants(web.pid):
-            roles[child] = "web: gunicorn worker"
-        for root in others:
-            command = root.args[-1] if isinstance(root.args, list) else ""
-            if command == "scheduler":
+        for root in self.roots:
+            command = root.args[3] if isinstance(root.args, list) else ""  # python -m cli <command>
+            if command == "web":
+                roles.update(gunicorn_roles(root.pid))
+            elif command == "scheduler":
                 roles[root.pid] = "`scheduler`"
-                continue
-            kids = descendants(root.pid)
-            if not kids:
+            elif command == "node":
+                roles[root.pid] = "`node` parent"
+                for kid in children(root.pid):
+                    if kid in slots:
+                        roles[kid] = "delivery slot"
+                    else:
+                        roles.update(gunicorn_roles(kid))
+            elif not (kids := descendants(root.pid)):
                 roles[root.pid] = "`worker`"
-                continue
-            roles[root.pid] = "`worker --slots` parent"
-            for kid in kids:
-                roles[kid] = "delivery slot" if kid in slots else "scheduler (child)"
+            else:
+                roles[root.pid] = "`worker --slots` parent"
+                for kid in kids:
+                    roles[kid] = "delivery slot" if kid in slots else "scheduler (child)"
         return roles
 
     def sample(self) -> Sample:
@@ -195,7 +209,7 @@ def node(layout: Layout, env: dict[str, str], workdir: Path, redis: Redis, sourc
             args = list(command)
             if source != PROJECT_ROOT:  # code from before issue 18: no such flag, and no preload
                 args = [a for a in args if a != "--no-preload"]
-            if args[0] == "web":
+            if args[0] in ("web", "node"):
                 args += ["--port", str(port)]
             log_path = workdir / f"{layout.name}-{n}-{command[0]}.log"
             logs.append(log_path)
@@ -409,6 +423,7 @@ def by_process(sample: Sample) -> str:
 
 
 def render(
+    names: list[str],
     runs: list[Run],
     floors: list[tuple[str, int, int]],
     count: int,
@@ -430,13 +445,15 @@ def render(
         "keep-alive connections as fast as the web answered and the workers delivered them to the "
         "sandbox Jira (0 ms). Acknowledged/s: the posts' rate; delivered/s: from the first post to the "
         "last row delivered. Each layout ran "
-        f"{rounds} times, alternating, in the same run; the table shows medians. The before layout ran "
+        f"{rounds} times, alternating, in the same run; the table shows medians. "
         + (
-            f"on the code of `{before_rev}` (exported by `git archive`)"
+            f"The layouts other than `{MEASURED_HERE}` ran on the code of `{before_rev}` (exported by "
+            f"`git archive`), `{MEASURED_HERE}` on this tree's"
             if before_rev
-            else "on this tree's code with `--no-preload`"
+            else "Every layout ran on this tree's code (`before` with `--no-preload`)"
         )
-        + "; the light one on this tree's. The floors were measured on this tree's code.",
+        + f". The targets are checked for `{names[-1]}` against `{names[0]}`. The floors were measured on "
+        "this tree's code.",
         "",
         f"- Date: {utc_now_text()}",
         f"- Command: `{command_line('memory.py', argv)}`",
@@ -451,7 +468,8 @@ def render(
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     medians: dict[str, dict[str, float]] = {}
-    for name, layout in LAYOUTS.items():
+    for name in names:
+        layout = LAYOUTS[name]
         mine = [r for r in runs if r.layout == name]
         if not mine:
             continue
@@ -471,7 +489,7 @@ def render(
             f"| {m['delivered']:.0f} | {loads} |"
         )
     lines += ["", "By process, in MiB (the last run of each layout):", ""]
-    for name in LAYOUTS:
+    for name in names:
         mine = [r for r in runs if r.layout == name]
         if mine:
             lines.append(f"- {name}, idle: {by_process(mine[-1].idle)}")
@@ -494,28 +512,28 @@ def render(
     for label, rss, pss in floors:
         lines.append(f"| {label} | {mib(rss)} MiB | {mib(pss)} MiB | +{mib(rss - base_rss)} MiB |")
     lines += ["", "### Targets and checks", ""]
-    if "light" in medians:
-        light = medians["light"]
+    base, last = names[0], names[-1]
+    if last in medians:
+        after = medians[last]
         lines.append(
-            f"- Idle, light layout: {mib(light['idle_pss'])} MiB PSS (target ≤ {IDLE_TARGET_MIB} MiB) — "
-            + ("met." if light["idle_pss"] / 1024 <= IDLE_TARGET_MIB else "**not met**.")
+            f"- Idle, `{last}`: {mib(after['idle_pss'])} MiB PSS (target ≤ {IDLE_TARGET_MIB} MiB) — "
+            + ("met." if after["idle_pss"] / 1024 <= IDLE_TARGET_MIB else "**not met**.")
         )
         lines.append(
-            f"- Under load, light layout: {mib(light['load_pss'])} MiB PSS "
-            f"(target ≤ {LOAD_TARGET_MIB} MiB) — "
-            + ("met." if light["load_pss"] / 1024 <= LOAD_TARGET_MIB else "**not met**.")
+            f"- Under load, `{last}`: {mib(after['load_pss'])} MiB PSS (target ≤ {LOAD_TARGET_MIB} MiB) — "
+            + ("met." if after["load_pss"] / 1024 <= LOAD_TARGET_MIB else "**not met**.")
         )
-    if "light" in medians and "before" in medians:
-        light, before = medians["light"], medians["before"]
+    if last in medians and base in medians and base != last:
+        after, before = medians[last], medians[base]
         for key, what in (("ack", "acknowledged/s"), ("delivered", "delivered/s")):
-            ratio = light[key] / before[key]
+            ratio = after[key] / before[key]
             lines.append(
-                f"- Throughput, {what}: light / before = {ratio:.2f} (target ≥ 0.90) — "
+                f"- Throughput, {what}: `{last}` / `{base}` = {ratio:.2f} (target ≥ 0.90) — "
                 + ("met." if ratio >= 0.9 else "**not met**.")
             )
         lines.append(
-            f"- PSS light / before: idle {light['idle_pss'] / before['idle_pss']:.2f}, "
-            f"under load {light['load_pss'] / before['load_pss']:.2f}."
+            f"- PSS `{last}` / `{base}`: idle {after['idle_pss'] / before['idle_pss']:.2f}, "
+            f"under load {after['load_pss'] / before['load_pss']:.2f}."
         )
     lines.append(end)
     return "\n".join(lines)
@@ -534,10 +552,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--node", action="store_true", help="(this benchmark; memory.py passes it on)")
     parser.add_argument("--messages", type=int, default=3000, help="updates posted under load, per run")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each layout, alternating")
-    parser.add_argument("--layouts", default="before,light")
+    parser.add_argument(
+        "--layouts", default="light,node", help="the first is the baseline; the targets are for the last"
+    )
     parser.add_argument(
         "--before-rev",
-        help="run the before layout on this git revision's code (exported to a temp dir), e.g. main",
+        help=f"run the layouts but {MEASURED_HERE} on this git revision's code (exported to a temp dir)",
     )
     parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md")
     return parser.parse_args(argv)
@@ -563,7 +583,8 @@ def main(argv: list[str] | None = None) -> None:
         redis = Redis.from_url(redis_url)
         sources = {name: PROJECT_ROOT for name in LAYOUTS}
         if args.before_rev:
-            sources["before"] = export(args.before_rev, workdir / "before-src")
+            exported = export(args.before_rev, workdir / "before-src")
+            sources |= {name: exported for name in LAYOUTS if name != MEASURED_HERE}
         for n in range(args.rounds):
             for layout in layouts if n % 2 == 0 else list(reversed(layouts)):
                 report(f"round {n + 1}: {layout.name}")
@@ -585,7 +606,7 @@ def main(argv: list[str] | None = None) -> None:
         for label, rss, pss in floors:
             report(f"  floor: {label}: {mib(rss)} MiB RSS, {mib(pss)} MiB PSS")
     publish(
-        render(runs, floors, args.messages, args.rounds, argv, args.before_rev),
+        render([x.name for x in layouts], runs, floors, args.messages, args.rounds, argv, args.before_rev),
         BENCHMARKS_MD,
         SECTION,
         write=not args.no_write,

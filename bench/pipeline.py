@@ -9,7 +9,8 @@ What it does, in one run (``.venv/bin/python bench/pipeline.py``, or ``make benc
 1. starts a private ``redis-server``, the sandbox Jira in its own process (``sandbox.jira``),
    a fresh SQLite journal, ``--workers`` ``trackerhub worker`` processes (RQ ``SimpleWorker``) and one
    ``trackerhub scheduler`` (the journal sweep every 5 s), as ``trackerhub up`` runs them; no Telegram
-   bot token and no SMTP, so each new issue's autoreply job runs and records "skipped";
+   bot token and no SMTP, so each new issue's delivery records its autoreply "skipped"; the rule file
+   without its automations and reports, whose scans would run on the same workers (``quiet_rule_file``);
 2. before each drain, parks the workers (``rq suspend`` plus one sentinel job each, so none is blocked
    in a dequeue), journals the backlog with ``jobs.intake.accept`` (journal row + delivery job, as a
    hook does), reads the CPU time of every process from /proc, resumes the workers and times the drain
@@ -48,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
+import yaml
 from redis import Redis
 from rq import Queue, Worker
 from rq.suspension import resume, suspend
@@ -100,6 +102,23 @@ TEXT = "Здравствуйте! Не приходит счёт за ноябр
 
 
 # -- processes -----------------------------------------------------------------------------------------
+
+
+def quiet_rule_file(workdir: Path) -> Path:
+    """The project's rule file without its automation rules and scheduled reports: their scans search the
+    tracker from jobs on the same workers (the ``periodic`` queue), at times set by the clock and the
+    rules' calendars, which would count in the drains' CPU per message and in the tracker calls timed."""
+    rules = yaml.safe_load((PROJECT_ROOT / "config" / "hub.yaml").read_text(encoding="utf-8"))
+    for section in ("automations", "reports"):
+        rules.pop(section, None)
+    folder = workdir / "config"
+    folder.mkdir()
+    for beside in (PROJECT_ROOT / "config").iterdir():  # what the file names by relative path (catalogues)
+        if beside.is_dir() and not beside.name.startswith(("_", ".")):
+            (folder / beside.name).symlink_to(beside)
+    path = folder / "hub.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def trackerhub_command(*args: str) -> list[str]:
@@ -602,7 +621,9 @@ def render_section(res: Results) -> str:
         f"{res.info['redis']} (no persistence)",
         f"- Hub: {plan.workers} × `trackerhub worker` (RQ `SimpleWorker`, all three queues) and one "
         f"`trackerhub scheduler` (sweep every 5 s), default `HUB_LOG_LEVEL` (INFO); journal: {res.database}; "
-        "no Telegram token or SMTP, so each new issue's autoreply job runs and records `skipped`",
+        "no Telegram token or SMTP, so each new issue's delivery records its autoreply `skipped` (no job); "
+        "rule file: `config/hub.yaml` without its automations and reports (`quiet_rule_file`: their scans "
+        "would run on the same workers)",
         f"- Workers: {plan.workers}, on {res.info['cpus']} CPUs. At 50 ms a worker mostly waits for the "
         "tracker, so more workers than cores raise the bound (workers / latency) without running out of "
         f"CPU; at 0 ms the {plan.workers} workers compete for the cores, which is the point of that run "
@@ -889,6 +910,7 @@ def main(argv: list[str] | None = None) -> None:
         redis = Redis.from_url(redis_url)
         env = child_env(
             {
+                "HUB_CONFIG": str(quiet_rule_file(workdir)),
                 "REDIS_URL": redis_url,
                 "DATABASE_URL": database_url,
                 "JIRA_URL": sandbox.url,

@@ -6,7 +6,7 @@ operator's one-shot commands (``route``, ``automations``, ``sla``, ``staff``, ``
 ``config`` among them). Each command module registers itself on the group in ``cli/common.py``.
 """
 
-from cli import admin, automations, configuration, operate, processes, report, sla, staff, up
+from cli import admin, automations, configuration, node, operate, processes, report, sla, staff, up
 from cli import route as route_command
 from cli.common import main
 
@@ -15,6 +15,7 @@ __all__ = [
     "automations",
     "configuration",
     "main",
+    "node",
     "operate",
     "processes",
     "report",

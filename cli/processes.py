@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.common import config_or_exit, context_or_exit, log, main, migrate_or_exit, settings_or_exit
+
+if TYPE_CHECKING:
+    from jobs.context import Context
 
 # glibc's allocator for the web workers: two arenas instead of eight per core for 4 threads, and buffers
 # of 1 MiB or more (a 25 MB mail's body, its decoded files) mapped apart so freeing them gives the memory
 # back. bench/memory.py: a worker's peak after the typical mix 74.9 → 72.0 MiB, after 25 MB mails one
 # at a time 334 → 205 MiB. An operator's own values of these variables win.
 WEB_ALLOCATOR_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(1024 * 1024)}
+_MALLOPT = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_THRESHOLD_": -3}  # glibc's M_ARENA_MAX, M_MMAP_THRESHOLD
+
+
+def use_allocator_settings(*names: str) -> None:
+    """Those of ``WEB_ALLOCATOR_ENV`` named, in this running process (``mallopt``), for what it allocates
+    from now on and for the processes it forks (``node``: two arenas for every process, the mmap
+    threshold for its web server, whose requests carry the large buffers). Those set in the environment
+    were applied by glibc at the start, and are left so."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    for name in names:
+        if name not in os.environ:
+            libc.mallopt(_MALLOPT[name], int(WEB_ALLOCATOR_ENV[name]))
 
 
 @main.command()
@@ -42,38 +61,45 @@ def web(host: str, port: int, workers: int, access_log: bool, preload: bool) -> 
     settings = settings_or_exit()
     config_or_exit(settings)
     migrate_or_exit(settings.DATABASE_URL)
-    from config.gunicorn_logs import ACCESS_LOG_FORMAT  # imports gunicorn: only this command needs it
-
-    # request paths without query strings (a ?token= is a secret), secrets scrubbed, key=value lines
-    log_args = ["--logger-class", "config.gunicorn_logs.HubLogger"]
-    if access_log:
-        log_args += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
-    env = {**WEB_ALLOCATOR_ENV, **os.environ}
     os.execvpe(  # noqa: S606 - replaces this process with gunicorn, by design
         sys.executable,
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            "4",
-            "--worker-connections",
-            "20",
-            "--timeout",
-            "60",
-            # gunicorn 24+ listens on a control socket at one fixed path per user; the hub does not use
-            # it, and two web processes on one host (several nodes, the tests) would fight over it
-            "--no-control-socket",
-            *log_args,
+            *gunicorn_args(host, port, workers, access_log),
             *(["--preload"] if preload else []),
             "wsgi:app",
         ],
-        env,
+        {**WEB_ALLOCATOR_ENV, **os.environ},
     )
+
+
+def gunicorn_args(host: str, port: int, workers: int, access_log: bool) -> list[str]:
+    """gunicorn's settings for the hub, as its command-line arguments (``web`` runs gunicorn with them,
+    ``node`` hands them to gunicorn's own parser)."""
+    from config.gunicorn_logs import ACCESS_LOG_FORMAT  # imports gunicorn: only the web commands need it
+
+    # request paths without query strings (a ?token= is a secret), secrets scrubbed, key=value lines
+    log_args = ["--logger-class", "config.gunicorn_logs.HubLogger"]
+    if access_log:
+        log_args += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+    return [
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "--worker-connections",
+        "20",
+        "--timeout",
+        "60",
+        # gunicorn 24+ listens on a control socket at one fixed path per user; the hub does not use
+        # it, and two web processes on one host (several nodes, the tests) would fight over it
+        "--no-control-socket",
+        *log_args,
+    ]
 
 
 @main.command()
@@ -124,8 +150,9 @@ def worker(burst: bool, slots: int, with_scheduler: bool) -> None:
     raise SystemExit(run_slots(children, restart=not burst))
 
 
-def run_worker(burst: bool) -> int:
-    """One RQ worker in this process, until it is stopped (or, with ``burst``, the queues are empty)."""
+def run_worker(burst: bool, *, with_scheduler: bool = False) -> int:
+    """One RQ worker in this process, until it is stopped (or, with ``burst``, the queues are empty);
+    with ``with_scheduler``, the scheduler loop beside it in a thread (``trackerhub node``)."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -134,6 +161,8 @@ def run_worker(burst: bool) -> int:
     from jobs.worker import HubWorker
 
     ctx = context_or_exit()
+    if with_scheduler:
+        start_scheduler_thread(ctx)
     watch_scheduler(ctx.redis)
     while True:
         # no forked RQ scheduler: `trackerhub scheduler` does its work (see jobs.periodic)
@@ -147,6 +176,32 @@ def run_worker(burst: bool) -> int:
         # RQ's SIGTERM handler stays installed and records a stop request (rq/worker/base.py)
         if getattr(rq_worker, "_stop_requested", False):
             return 0
+
+
+def start_scheduler_thread(ctx: Context) -> None:
+    """The scheduler loop in a daemon thread of this worker process: it ends with the process, as the
+    scheduler's own process ends at SIGTERM, and its lock (one active scheduler per deployment) runs out
+    as that process's would. It has tracker clients and a Redis client of its own (a copy of the
+    context with them): the worker renames and drops its Redis connections when it starts
+    (jobs/recovery.py), and its tracker clients are not shared between threads; the database pool and
+    the rules are."""
+    import dataclasses
+    import threading
+
+    from jobs.periodic import run_scheduler
+    from jobs.queues import new_redis
+
+    redis = new_redis(str(ctx.settings.REDIS_URL))
+    own = dataclasses.replace(ctx, redis=redis, trackers={}, _specs={}, _telegram=None)
+
+    def loop() -> None:
+        try:
+            run_scheduler(own)
+        except BaseException:  # it catches each tick's errors: this is its start failing
+            log.exception("scheduler.thread-failed")
+            os.kill(os.getpid(), signal.SIGTERM)  # the worker stops after its job; the node forks it again
+
+    threading.Thread(target=loop, name="scheduler", daemon=True).start()
 
 
 def run_scheduler_here() -> int:

@@ -49,9 +49,13 @@ class Slot:
 
 # the job functions RQ imports by name (jobs/queues.py and the enqueues), the worker and the scheduler,
 # the tracker clients (``jira`` and its dependencies, Kaiten's) and ``holidays`` (business calendars:
-# SLA timers and automations load it on first use; here it is loaded once for every slot)
+# SLA timers and automations load it on first use; here it is loaded once for every slot), with its
+# countries (its first calendar imports every country's module: 2-4 MiB in each slot that loaded it
+# itself, bench/memory.py --node) and ``_strptime`` (the first ``strptime`` imports it)
 PRELOADED = (
+    "_strptime",
     "holidays",
+    "holidays.countries",
     "connector.instances",
     "jobs.automations.periodic",
     "jobs.automations.run",
@@ -161,6 +165,7 @@ def _fork(slot: Slot) -> int:
 
 
 def _child(slot: Slot, parent: int) -> int:
+    gc.enable()  # where the parent turned it off (`trackerhub node`): a slot collects its own garbage
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     terminate_with_parent()

@@ -1,7 +1,7 @@
 """``trackerhub up``: everything on one machine, supervised.
 
-A managed redis-server when ``REDIS_URL`` is unset, the web server, a worker (its delivery slots and the
-scheduler forked from it), and —
+A managed redis-server when ``REDIS_URL`` is unset, the node (``trackerhub node``: the web server, the
+delivery slots and the scheduler, forked from one process), and —
 when no ``JIRA_URL`` is set — the built-in sandbox (a Jira look-alike, a Telegram Bot API stand-in and
 an SMTP sink) so the whole flow works before a real tracker is connected.
 """
@@ -35,12 +35,12 @@ SANDBOX_SUPERVISORS_CHAT = "-1000000000002"
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option(
-    "--slots", default=4, show_default=True, type=click.IntRange(min=1), help="the worker's delivery slots"
+    "--slots", default=4, show_default=True, type=click.IntRange(min=1), help="the node's delivery slots"
 )
 def up(host: str, port: int, slots: int) -> None:
-    """Run Redis (if needed), the sandbox (if no tracker is set), web, and a worker with ``slots``
-    delivery slots and the scheduler (``worker --slots N --with-scheduler``: one process's worth of
-    libraries for all of them).
+    """Run Redis (if needed), the sandbox (if no tracker is set), and the node: the web server, ``slots``
+    delivery slots and the scheduler (``node --slots N``: one process's worth of libraries for all of
+    them, cli/node.py).
 
     They start in that order and stop in the reverse one, each waited for before the next is stopped,
     so nothing loses Redis or its tracker while it is still shutting down. Each child runs in its own
@@ -82,10 +82,9 @@ def up(host: str, port: int, slots: int) -> None:
         migrate_or_exit(env["DATABASE_URL"])  # the schema is at head before the children start
         wait_for_redis(env["REDIS_URL"])
         me = [sys.executable, "-m", "cli"]
-        children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)], env)))
-        # the light layout (issue 18): the slots and the scheduler forked from one worker process
-        worker = [*me, "worker", "--slots", str(slots), "--with-scheduler"]
-        children.append(("worker", _spawn(worker, env)))
+        # one process tree (issue 18): the web server, the slots and the scheduler forked from `node`
+        node = [*me, "node", "--host", host, "--port", str(port), "--slots", str(slots)]
+        children.append(("node", _spawn(node, env)))
         wait_for_scheduler(env["REDIS_URL"])
         wait_for_http(f"http://{host}:{port}/healthz")
         _write_state(var_dir, env, host, port, sandbox)
@@ -251,12 +250,12 @@ def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]], env: dict[st
         time.sleep(0.5)
 
 
-STOP_TIMEOUT = 15.0  # seconds a child may take to stop (a worker finishing its job) before SIGKILL
+STOP_TIMEOUT = 15.0  # seconds a child may take to stop (a slot finishing its job) before SIGKILL
 
 
 def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    """Stop the children in the reverse order of their start, each before the next: the worker, the
-    scheduler and web while Redis and the sandbox still answer them, Redis last."""
+    """Stop the children in the reverse order of their start, each before the next: the node (its web
+    server, slots and scheduler) while Redis and the sandbox still answer it, Redis last."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for name, child in reversed(children):

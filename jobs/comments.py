@@ -11,7 +11,7 @@ from jobs.team_forwards import queue_forward
 from jobs.threads import own_mail_ids
 from mappers.issue import bounce_comment, build_comment, comment_marker
 from mappers.models import MessageKind
-from store import journal, links
+from store import journal, links, outcomes
 from store.links import Link
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,7 @@ def add_follow_up(ctx: Context, attempt: Attempt, link: Link) -> str:
         tracker.add_comment(link.issue_key, body, marker)
     with written_already():
         attach_files(tracker, entry, link.issue_key, files)
-    links.remember_mail_ids(ctx.engine, link.id, own_mail_ids(message), "in")
-    links.mark_delivered_on(ctx.engine, entry.id, link, "comment")
+    outcomes.comment_added(ctx.engine, entry.id, link, own_mail_ids(message))  # one transaction
     queue_forward(ctx, entry.id)  # shown under the issue's card in the team chats
     return journal.DELIVERED
 

@@ -25,12 +25,10 @@ from jobs.attempts import (
     TRACKER_CHANNELS,
     Attempt,
     Retry,
-    begin,
     claim,
     conclude,
     conversation_lock,
     lease_kept,
-    release,
     status_of,
     trap_at,
 )
@@ -40,7 +38,7 @@ from jobs.context import Context, get_context
 from jobs.events import handle_event
 from jobs.issues import new_issue, open_alone
 from jobs.recovery import lock_token
-from jobs.successors import wait_behind, wake_successor
+from jobs.successors import release_and_wake, wait_behind
 from jobs.threads import find_thread, resolved
 from mappers.models import MessageKind
 from store import journal, leases
@@ -59,38 +57,42 @@ def deliver(message_id: str) -> str:
 
 def deliver_with(ctx: Context, message_id: str) -> str:
     """Deliver with an explicit context (tests and ``replay`` call this directly)."""
-    # Claim the row at once: from here until the attempt ends, a lease that runs out means this process
-    # died (even while still waiting for the conversation's lock), so the sweep may take the message.
-    entry = claim(ctx, message_id)
-    if entry is None:
+    # Claim the row and count the attempt at once: from here until the attempt ends, a lease that runs
+    # out means this process died (even while still waiting for the conversation's lock), so the sweep
+    # may take the message.
+    claimed = claim(ctx, message_id)
+    if claimed is None:
         return status_of(ctx, message_id)
+    number, entry = claimed
     lock = conversation_lock(ctx, entry)
     if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS, token=lock_token(ctx.redis)):
-        leases.schedule_retry(ctx.engine, message_id, 5, WAITING_FOR_EARLIER)
+        leases.schedule_retry(ctx.engine, message_id, 5, WAITING_FOR_EARLIER, refund_attempt=True)
         return journal.QUEUED
+    status = journal.QUEUED
     try:
         with lease_kept(ctx, [(message_id, lock)]):
-            status = _attempt(ctx, message_id)
+            status = _attempt(ctx, entry, number)
     finally:
-        release(lock, message_id)
-    if status != journal.QUEUED:
-        wake_successor(ctx, message_id)
+        # the lock released and, when the message is done, the message that waited for it woken
+        release_and_wake(ctx, lock, message_id, done=status != journal.QUEUED)
     return status
 
 
-def _attempt(ctx: Context, message_id: str) -> str:
-    trap_at(ctx, "claimed", [message_id])  # claimed and locked, the attempt not yet counted: gap C
-    begun = begin(ctx, message_id)
-    if begun is None:  # delivered by a concurrent job meanwhile
-        return status_of(ctx, message_id)
-    number, entry = begun
+def _attempt(ctx: Context, entry: journal.Entry, number: int) -> str:
+    trap_at(ctx, "claimed", [entry.id])  # claimed, attempt counted and locked, nothing read yet: gap C
+    turn = leases.turn(ctx.engine, entry)
+    if not turn.queued:  # delivered by a concurrent job while this one waited for the lock
+        return status_of(ctx, entry.id)
     if entry.channel in TRACKER_CHANNELS:
-        return conclude(ctx, message_id, number, lambda: handle_event(ctx, entry))
-    return conclude(ctx, message_id, number, lambda: _route(ctx, Attempt.read(entry, number)))
+        return conclude(ctx, entry.id, number, lambda: handle_event(ctx, entry))
+    return conclude(ctx, entry.id, number, lambda: _route(ctx, Attempt.read(entry, number), turn.before))
 
 
-def _route(ctx: Context, attempt: Attempt) -> str:
-    """Where the message goes: ignored, a bounce note, a new issue, or a comment on its thread's issue."""
+def _route(ctx: Context, attempt: Attempt, before: str | None) -> str:
+    """Where the message goes: ignored, a bounce note, a new issue, or a comment on its thread's issue.
+
+    ``before`` is the message of the conversation queued right before this one, if any (``leases.turn``).
+    """
     entry, message = attempt.entry, attempt.message
     if message.kind == MessageKind.AUTO_REPLY:
         journal.mark_ignored(ctx.engine, entry.id, f"auto-generated mail: {message.auto_reason}")
@@ -103,7 +105,6 @@ def _route(ctx: Context, attempt: Attempt) -> str:
         link = find_thread(ctx, message)
         previous = link.issue_key if link is not None and resolved(ctx, link) else None
         return _open_issue(ctx, attempt, previous=previous)
-    before = leases.queued_before(ctx.engine, entry)
     if before is not None:
         # First in, first delivered within a conversation: a follow-up that overtook its first message
         # (whose create failed or is in doubt) would otherwise open a second issue for the same chat.

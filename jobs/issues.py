@@ -12,13 +12,13 @@ from connector.types import FileUpload, IssueDraft, IssueRef
 from jobs.attempts import Attempt, Retry, written_already
 from jobs.context import Context
 from jobs.files import attach_files, collect_files
-from jobs.replies import queue_autoreply
+from jobs.replies import autoreply_skip, log_recorded, queue_autoreply
 from jobs.routing.route_link import add_route_link
 from jobs.team_cards import queue_cards
 from jobs.threads import own_mail_ids
 from mappers.issue import build_draft
 from mappers.models import InboundMessage
-from store import journal, leases, links
+from store import journal, leases, outcomes
 from store.links import NewLink
 
 log = logging.getLogger(__name__)
@@ -69,33 +69,31 @@ def record_issue(ctx: Context, tracker: Tracker, issue: NewIssue, ref: IssueRef)
         if previous is not None:
             tracker.link_issues(previous, ref.key)
         add_route_link(ctx, tracker, ref)
-    mail_ids = own_mail_ids(message)
     requester_email = (message.email.reply_to if message.email and message.email.reply_to else None) or (
         message.sender.email
     )
-    links.add_link(
-        ctx.engine,
-        NewLink(
-            conversation_key=message.conversation_key,
-            tracker=ref.tracker,
-            issue_key=ref.key,
-            issue_url=ref.url,
-            channel=message.channel.value,
-            message_id=entry.id,
-            requester_name=message.sender.name,
-            requester_email=requester_email,
-            telegram_chat_id=message.telegram.chat_id if message.telegram else None,
-            telegram_thread_id=message.telegram.thread_id if message.telegram else None,
-            language=message.sender.language,
-            subject=message.subject or draft.title,
-            previous_issue_key=previous,
-        ),
-        mail_ids,
+    skipped_reply = autoreply_skip(ctx, entry.id, message, requester_email)  # decided once, here
+    new = NewLink(
+        conversation_key=message.conversation_key,
+        tracker=ref.tracker,
+        issue_key=ref.key,
+        issue_url=ref.url,
+        channel=message.channel.value,
+        message_id=entry.id,
+        requester_name=message.sender.name,
+        requester_email=requester_email,
+        telegram_chat_id=message.telegram.chat_id if message.telegram else None,
+        telegram_thread_id=message.telegram.thread_id if message.telegram else None,
+        language=message.sender.language,
+        subject=message.subject or draft.title,
+        previous_issue_key=previous,
     )
-    journal.mark_delivered(
-        ctx.engine, entry.id, tracker=ref.tracker, issue_key=ref.key, issue_url=ref.url, outcome="issue"
-    )
-    queue_autoreply(ctx, entry.id, message, requester_email)
+    # the link, the delivered row and a skipped autoreply: one transaction
+    outcomes.issue_opened(ctx.engine, new, own_mail_ids(message), skipped_reply)
+    if skipped_reply is None:
+        queue_autoreply(ctx, entry.id)
+    else:
+        log_recorded(skipped_reply)
     queue_cards(ctx, entry.id)
     return journal.DELIVERED
 

@@ -41,6 +41,11 @@ DELIVERY_QUEUE_KEY = Queue.redis_queue_namespace_prefix + DELIVERY_QUEUE
 @functools.cache
 def get_redis(url: str) -> Redis:
     """The process-wide Redis client for ``url``, with short socket timeouts."""
+    return new_redis(url)
+
+
+def new_redis(url: str) -> Redis:
+    """A Redis client for ``url`` with a connection pool of its own (``get_redis`` is the shared one)."""
     return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
 
 

@@ -34,10 +34,10 @@ store/leases.py), for one delivery; each write is its own round trip, so a kill 
 3. ``prepare_job_execution``: one MULTI/EXEC sets the hash to ``started`` with ``worker_name``. From B on
    the job is ``HELD``: each tick the sweep reads the started registry (a handful of members) and replaces
    every job whose worker is gone, whatever the journal's lease says (``recover_dead_holders``).
-4. ``deliver()``: ``leases.claim`` (a 30 s lease: the sweep leaves the row alone), the conversation lock
-   (``SET NX``, its token starting with the worker's name: ``lock_token``), then ``leases.begin_attempt``
-   counts the attempt. **Gap C** (claimed, maybe locked, not begun): the dead-holder pass breaks the lock
-   if the gone worker holds it and replaces the job; the new job's claim only pushes the lease out.
+4. ``deliver()``: ``leases.claim`` (a 30 s lease: the sweep leaves the row alone; the attempt counted in
+   the same statement), then the conversation lock (``SET NX``, its token starting with the worker's
+   name: ``lock_token``). **Gap C** (claimed, maybe locked, nothing read yet): the dead-holder pass breaks
+   the lock if the gone worker holds it and replaces the job; the new job's claim counts its own attempt.
 5. The bulk take (``jobs.bulk.companions``): the leader records the ids it is about to look at
    (``record_companions``), locks some of them, extends their leases, then takes their jobs out of the
    queue (LREM and DEL, one script), then begins each one's attempt. **Gap D** (locked, not taken): their

@@ -70,25 +70,34 @@ def send_autoreply_with(ctx: Context, message_id: str) -> str:
         return "failed"
 
 
-def queue_autoreply(
+def autoreply_skip(
     ctx: Context, message_id: str, message: InboundMessage, requester_email: str | None
-) -> None:
-    """Queue a new issue's autoreply, or record at once why there will be none.
+) -> Outbound | None:
+    """The outbound log's "skipped" for a new issue's autoreply when the configuration rules it out
+    (no bot token, no SMTP, no address to answer); None when a reply can go (``queue_autoreply``).
 
-    What rules a reply out before any send (no bot token, no SMTP, no address to answer) is known when
-    the issue is recorded: recording the skip then spares a job (3–4 ms of worker CPU, bench/pipeline.py).
+    Decided once, when the issue is recorded: the delivery writes the skip with its other rows, and no
+    job is queued for it (a job would cost 3–4 ms of worker CPU, bench/pipeline.py).
     """
-    if not _skipped(ctx, message_id, message, requester_email):
-        enqueue_reply(ctx.redis, "jobs.replies.send_autoreply", message_id)
+    reason = _why_no_autoreply(ctx, message, requester_email)
+    if reason is None:
+        return None
+    recipient = "" if message.channel == Channel.TELEGRAM else requester_email or ""
+    return Outbound(message_id, AUTOREPLY, message.channel.value, recipient, "skipped", reason, None)
+
+
+def queue_autoreply(ctx: Context, message_id: str) -> None:
+    """Queue a new issue's autoreply job (``autoreply_skip`` said one can go)."""
+    enqueue_reply(ctx.redis, "jobs.replies.send_autoreply", message_id)
 
 
 def _skipped(ctx: Context, message_id: str, message: InboundMessage, requester_email: str | None) -> bool:
     """Record the autoreply as skipped when the configuration rules it out; whether it did."""
-    reason = _why_no_autoreply(ctx, message, requester_email)
-    if reason is None:
+    skip = autoreply_skip(ctx, message_id, message, requester_email)
+    if skip is None:
         return False
-    recipient = "" if message.channel == Channel.TELEGRAM else requester_email or ""
-    _record(ctx, message_id, message.channel, recipient, "skipped", reason)
+    outbound.record(ctx.engine, skip)
+    log_recorded(skip)
     return True
 
 
@@ -176,20 +185,17 @@ def _record(
     *,
     kind: str = AUTOREPLY,
 ) -> str:
-    outbound.record(
-        ctx.engine,
-        Outbound(
-            message_id=message_id,
-            kind=kind,
-            channel=channel.value,
-            recipient=recipient,
-            status=status,
-            reason=reason,
-            external_ref=external_ref,
-        ),
+    item = Outbound(message_id, kind, channel.value, recipient, status, reason, external_ref)
+    outbound.record(ctx.engine, item)
+    return log_recorded(item)
+
+
+def log_recorded(item: Outbound) -> str:
+    """Log an outbound log row just written; its status."""
+    log.info(
+        "outbound.%s message_id=%s kind=%s channel=%s", item.status, item.message_id, item.kind, item.channel
     )
-    log.info("outbound.%s message_id=%s kind=%s channel=%s", status, message_id, kind, channel.value)
-    return status
+    return item.status
 
 
 # -- messages from the team: replies, canned messages, status notifications -----------------------------

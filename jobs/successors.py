@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 
 from redis.exceptions import RedisError
+from redis.lock import Lock
 
 from jobs.context import Context
 from jobs.delivery_jobs import enqueue_delivery
+from jobs.queues import run_script
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +34,42 @@ def wait_behind(ctx: Context, before: str, message_id: str) -> None:
         log.warning("deliver.wait-unrecorded message_id=%s error=%s", message_id, type(exc).__name__)
 
 
-def wake_successor(ctx: Context, message_id: str) -> str | None:
-    """Enqueue the message that waited for ``message_id``, now done; its id, if one waited."""
+# KEYS: the conversation lock, the ``hub:after:`` key of the message; ARGV: the lock's token, "1" to take
+# the waiting message's id. What redis-py's ``Lock.release`` script does (delete the lock only while it
+# still holds this token), and the GET and DEL of the waiting id, in one round trip.
+_RELEASE_AND_TAKE_LUA = """
+local released = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  released = 1
+end
+local waiting = false
+if ARGV[2] == '1' then
+  waiting = redis.call('GET', KEYS[2])
+  if waiting then redis.call('DEL', KEYS[2]) end
+end
+return {released, waiting}
+"""
+
+
+def release_and_wake(ctx: Context, lock: Lock, message_id: str, *, done: bool) -> str | None:
+    """Release the conversation's lock and, when ``message_id`` is ``done``, enqueue the message that
+    waited for it; that message's id, if one waited. One round trip when none waited."""
+    token = lock.local.token
+    keys = (lock.name, f"{AFTER_PREFIX}{message_id}")
     try:
-        with ctx.redis.pipeline(transaction=True) as pipe:
-            pipe.get(f"{AFTER_PREFIX}{message_id}")
-            pipe.delete(f"{AFTER_PREFIX}{message_id}")
-            waiting, _ = pipe.execute()
-        if waiting is None:
-            return None
-        successor = waiting.decode()
+        args = (token or b"", "1" if done else "0")
+        released, waiting = run_script(ctx.redis, _RELEASE_AND_TAKE_LUA, keys, args)
+    except RedisError as exc:
+        log.warning("deliver.lock-release-failed message_id=%s error=%s", message_id, type(exc).__name__)
+        return None  # the lock expires with its lease; the waiting message is the sweep's
+    lock.local.token = None
+    if not released:
+        log.warning("deliver.lock-expired message_id=%s", message_id)
+    if not waiting:
+        return None
+    successor = waiting.decode()
+    try:
         enqueue_delivery(ctx.redis, successor)
     except RedisError as exc:
         log.warning("deliver.successor-not-woken message_id=%s error=%s", message_id, type(exc).__name__)

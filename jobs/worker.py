@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
@@ -34,13 +35,54 @@ TRAP_POINTS = ("dequeued", "registered", "claimed", "companions-locked", "taken"
 _CAUGHT = "hub:trap:caught-messages"  # each message is trapped once at most
 
 
+HEARTBEAT_REPEAT = 1.0  # seconds: a plain worker heartbeat within this of the last one is left out
+
+
 class HubWorker(SimpleWorker):
-    """A ``SimpleWorker`` whose Redis connections all carry its name, with the trap points of RQ's side."""
+    """A ``SimpleWorker`` whose Redis connections all carry its name, with the trap points of RQ's side,
+    and fewer round trips of RQ's own per job (``heartbeat``, ``set_state``)."""
 
     def __init__(self, queues: Sequence[str], connection: Redis, **kwargs: Any) -> None:
         name = uuid.uuid4().hex
         name_connections(connection, name)
+        self._plain_beat = -HEARTBEAT_REPEAT  # monotonic time of the last plain heartbeat sent
+        self._written_state: str | None = None  # the state this worker last wrote on its own
         super().__init__(list(queues), name=name, connection=connection, **kwargs)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        """RQ's worker heartbeat; a plain one (no timeout) as one round trip, and left out when the last
+        plain one went less than ``HEARTBEAT_REPEAT`` ago.
+
+        RQ 3.0 sends a plain heartbeat (HSET of ``last_heartbeat``, EXPIRE of the worker's key and of its
+        executions' key, each its own round trip) after each job, before each dequeue and after it: nine
+        round trips a job, milliseconds apart, each setting the same TTL (``worker_ttl`` + 60 s). One a
+        second keeps those keys as alive. A heartbeat with its own timeout (a job's start sets a shorter
+        TTL) is sent as RQ sends it, and the next plain one is never left out, so the worker's key always
+        outlives the dequeue that follows (``worker_ttl`` - 15 s).
+        """
+        if timeout is not None:
+            self._plain_beat = -HEARTBEAT_REPEAT
+            super().heartbeat(timeout, pipeline)
+            return
+        beat = time.monotonic()
+        if pipeline is not None:  # RQ's own round trip carries it (``is_suspended``, every loop)
+            super().heartbeat(None, pipeline)
+        elif beat - self._plain_beat < HEARTBEAT_REPEAT:
+            return
+        else:
+            with self.connection.pipeline(transaction=False) as pipe:
+                super().heartbeat(None, pipe)
+                pipe.execute()
+        self._plain_beat = beat
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        """RQ's ``set_state``, left out when this worker itself last wrote the same state (RQ writes
+        ``idle`` after each job and again before the next dequeue)."""
+        if pipeline is None and state == self._written_state:
+            self._state = state
+            return
+        super().set_state(state, pipeline)
+        self._written_state = state if pipeline is None else None
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         # popped (BLPOP), not yet in the started registry: gap A of jobs/recovery.py

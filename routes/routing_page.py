@@ -105,7 +105,7 @@ def submit(token: str) -> ResponseReturnValue:
         log.warning("route-page.csrf-refused reason=%s", exc)
         raise PageRefused(403, "csrf") from None
     route = request.form.get("route", "")
-    supplied = _supplied(request.form)
+    supplied = supplied_fields(request.form)
     state = hub()
     address = client_address(
         request.remote_addr, request.headers.getlist("X-Forwarded-For"), state.settings.HUB_TRUSTED_PROXIES
@@ -143,7 +143,7 @@ def _request(issue: tuple[str, str], request_id: str) -> RouteRequest:
     return made
 
 
-def _supplied(form: Mapping[str, str]) -> dict[str, str]:
+def supplied_fields(form: Mapping[str, str]) -> dict[str, str]:
     """The asked fields' values by target field id; blank inputs are left out (the plan says missing)."""
     return {
         name[len(FIELD_PREFIX) :]: value.strip()
@@ -164,6 +164,20 @@ def _preview(
 ) -> ResponseReturnValue:
     """The preview of ``plan`` with the asked fields as inputs; after a refused POST, its problems
     marked on the inputs they concern."""
+    return _page(
+        "route_preview.html",
+        status=status,
+        token=token,
+        key=key,
+        csrf=csrf_token(_secret(), CSRF_SALT, token),
+        **plan_view(route, plan, supplied, submitted=submitted),
+    )
+
+
+def plan_view(route: str, plan: RoutePlan, supplied: Mapping[str, str], *, submitted: bool) -> dict[str, Any]:
+    """What a preview page shows of ``plan`` (this page's and the console's): the values autofill
+    filled, the asked fields' inputs with the problems of each, the problems of no one field, and
+    (after a refused POST) the asked fields still missing."""
     asked_ids = {spec.id for spec in plan.asked}
     field_errors: dict[str, list[str]] = {spec.id: [] for spec in plan.asked}
     other_errors: list[str] = []
@@ -173,24 +187,18 @@ def _preview(
             other_errors.append(str(error))
         else:
             field_errors[spec.id].append(error.message)
-    missing = {spec.id for spec in plan.missing} if submitted else set()
     rule = job_context().config.routes.get(route)
-    return _page(
-        "route_preview.html",
-        status=status,
-        token=token,
-        key=key,
-        route=route,
-        label=localize(rule.label, g.lang) if rule and rule.label else route,
-        plan=plan,
-        shown=[planned for planned in plan.values if planned.field.id not in asked_ids],
-        supplied=supplied,
-        field_errors=field_errors,
-        other_errors=other_errors,
-        missing=missing,
-        csrf=csrf_token(_secret(), CSRF_SALT, token),
-        prefix=FIELD_PREFIX,
-    )
+    return {
+        "route": route,
+        "label": localize(rule.label, g.lang) if rule and rule.label else route,
+        "plan": plan,
+        "shown": [planned for planned in plan.values if planned.field.id not in asked_ids],
+        "supplied": supplied,
+        "field_errors": field_errors,
+        "other_errors": other_errors,
+        "missing": {spec.id for spec in plan.missing} if submitted else set(),
+        "prefix": FIELD_PREFIX,
+    }
 
 
 def _page(template: str, status: int = 200, **values: Any) -> Response:

@@ -21,6 +21,7 @@ ACTIONS = (
     "config-import",
     "config-restore",
     "config-save",
+    "route",
 )
 
 

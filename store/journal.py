@@ -11,8 +11,11 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,7 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from store import write_lock
 from store.db import aware, blobs, contains_pattern, messages, upsert_insert
+from store.group_commit import GroupCommit
 
 QUEUED = "queued"
 DELIVERED = "delivered"
@@ -186,11 +191,21 @@ def fit_key(value: str, limit: int = KEY_LIMIT) -> str:
 _INSERT_MESSAGE = messages.insert()
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """One message ready to insert: its ``messages`` row and the blobs it needs (id → bytes)."""
+
+    row: dict[str, Any]
+    blobs: dict[str, bytes]
+
+
 def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -> tuple[str, list[str]]:
-    """Journal a message and its attachment bytes in one transaction.
+    """Journal a message and its attachment bytes; committed when this returns.
 
     Returns the new message id and the blob ids of the attachments, in order. Raises
-    :class:`DuplicateMessage` when the channel already journaled this external id.
+    :class:`DuplicateMessage` when the channel already journaled this external id. Concurrent calls in
+    one process share a transaction (store/group_commit.py): the request threads of a web process
+    commit together instead of queueing for the database's write lock one by one.
     """
     message_id = new_message_id()
     now = utcnow()
@@ -198,44 +213,107 @@ def record(engine: Engine, entry: NewEntry, attachments: Iterable[bytes] = ()) -
         entry, external_id=fit_key(entry.external_id), conversation_key=fit_key(entry.conversation_key)
     )
     files = [(blob_id_for(data), data) for data in attachments]
-    blob_ids = [blob_id for blob_id, _ in files]
     distinct = dict(files)
     raw_blob_id = None
     if entry.raw is not None:
         raw_blob_id = blob_id_for(entry.raw)
         distinct[raw_blob_id] = entry.raw
+    # parameters apart from the statement, so SQLAlchemy reuses its compiled form (hot path)
+    row = {
+        "id": message_id,
+        "channel": entry.channel,
+        "external_id": entry.external_id,
+        "conversation_key": entry.conversation_key,
+        "kind": entry.kind,
+        "status": entry.status,
+        "reason": entry.reason,
+        "body": entry.body,
+        "raw_blob_id": raw_blob_id,
+        "attempts": 0,
+        "next_attempt_at": now + dt.timedelta(seconds=ENQUEUE_GRACE) if entry.status == QUEUED else None,
+        "create_started_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    group_commit(engine).submit(_Pending(row, distinct))
+    return message_id, [blob_id for blob_id, _ in files]
+
+
+def _write_batch(engine: Engine, batch: Sequence[_Pending]) -> list[Exception | None]:
+    """Insert a batch in one transaction. When a row breaks a constraint (a duplicate) or a column, each
+    is inserted on its own, so only that row's caller hears of it; any other error (the database is
+    down or locked) fails the whole batch, and every caller answers 503 as each alone would have."""
     try:
-        with engine.begin() as conn:
-            # each blob once, in id order: on PostgreSQL two messages sharing files in opposite orders
-            # would otherwise deadlock, each waiting on a row the other has inserted but not committed
-            for blob_id in sorted(distinct):
-                _put_blob(conn, blob_id, distinct[blob_id])
-            # parameters apart from the statement, so SQLAlchemy reuses its compiled form (hot path)
-            row = {
-                "id": message_id,
-                "channel": entry.channel,
-                "external_id": entry.external_id,
-                "conversation_key": entry.conversation_key,
-                "kind": entry.kind,
-                "status": entry.status,
-                "reason": entry.reason,
-                "body": entry.body,
-                "raw_blob_id": raw_blob_id,
-                "attempts": 0,
-                "next_attempt_at": now + dt.timedelta(seconds=ENQUEUE_GRACE)
-                if entry.status == QUEUED
-                else None,
-                "create_started_at": None,
-                "created_at": now,
-                "updated_at": now,
-            }
-            conn.execute(_INSERT_MESSAGE, row)
-    except sa.exc.IntegrityError:
-        existing = find_by_external_id(engine, entry.channel, entry.external_id)
-        if existing is None:
-            raise
-        raise DuplicateMessage(existing.id, existing.status) from None
-    return message_id, blob_ids
+        _insert(engine, batch)
+        return [None] * len(batch)
+    except sa.exc.IntegrityError as exc:
+        if len(batch) == 1:
+            return [_duplicate(engine, batch[0], exc)]
+    except sa.exc.DataError as exc:  # a value its column cannot take (PostgreSQL checks widths)
+        if len(batch) == 1:
+            return [exc]
+    outcomes: list[Exception | None] = []
+    for pending in batch:
+        try:
+            _insert(engine, [pending])
+            outcomes.append(None)
+        except sa.exc.IntegrityError as exc:
+            outcomes.append(_duplicate(engine, pending, exc))
+        except sa.exc.DataError as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def _insert(engine: Engine, batch: Sequence[_Pending]) -> None:
+    """The rows of ``batch`` and their blobs, in one transaction (one executemany per table)."""
+    blobs_needed = {blob_id: data for pending in batch for blob_id, data in pending.blobs.items()}
+    with write_lock.turn(engine), engine.begin() as conn:
+        if blobs_needed:
+            # each blob once, in id order: on PostgreSQL two transactions sharing files in opposite
+            # orders would otherwise deadlock, each waiting on a row the other inserted but not committed
+            conn.execute(
+                _insert_blob_once(conn.dialect.name),
+                [
+                    {"id": blob_id, "size": len(data), "content": data}
+                    for blob_id, data in sorted(blobs_needed.items())
+                ],
+            )
+        conn.execute(_INSERT_MESSAGE, [pending.row for pending in batch])
+
+
+def _duplicate(engine: Engine, pending: _Pending, error: sa.exc.IntegrityError) -> Exception:
+    """What a caller whose row broke a constraint hears: :class:`DuplicateMessage` with the row already
+    journaled for its external id, or the error itself when there is none."""
+    existing = find_by_external_id(engine, pending.row["channel"], pending.row["external_id"])
+    if existing is None:
+        return error
+    return DuplicateMessage(existing.id, existing.status)
+
+
+_GROUPS: weakref.WeakKeyDictionary[Engine, GroupCommit[_Pending, None]] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def group_commit(engine: Engine) -> GroupCommit[_Pending, None]:
+    """The process's group commit of :func:`record` on ``engine`` (made on first use)."""
+    group = _GROUPS.get(engine)
+    if group is None:
+        with _GROUPS_LOCK:
+            group = _GROUPS.get(engine)
+            if group is None:
+                group = GroupCommit(functools.partial(_write_batch, engine))
+                _GROUPS[engine] = group
+    return group
+
+
+def _forget_groups_after_fork() -> None:
+    """In a forked child: start with no group commits (a parent's may be mid-batch, its lock held)."""
+    global _GROUPS_LOCK
+    _GROUPS.clear()
+    _GROUPS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_groups_after_fork)
 
 
 def find_by_external_id(engine: Engine, channel: str, external_id: str) -> Entry | None:
@@ -269,17 +347,33 @@ def mark_delivered(
     engine: Engine, message_id: str, *, tracker: str, issue_key: str, issue_url: str, outcome: str
 ) -> None:
     """The message reached the tracker as an issue or a comment."""
-    _update(
-        engine,
-        message_id,
+    with engine.begin() as conn:
+        set_delivered(
+            conn, message_id, tracker=tracker, issue_key=issue_key, issue_url=issue_url, outcome=outcome
+        )
+
+
+def set_delivered(
+    conn: Connection, message_id: str, *, tracker: str, issue_key: str, issue_url: str, outcome: str
+) -> None:
+    """:func:`mark_delivered` within the caller's transaction (a delivery's last writes go together)."""
+    values = {"tracker": tracker, "issue_key": issue_key, "issue_url": issue_url, "outcome": outcome}
+    conn.execute(_SET_DELIVERED, {"delivered_id": message_id, "now": utcnow(), **values})
+
+
+# Built once, its values bound per call: SQLAlchemy then reuses the compiled form without rebuilding
+# the statement and its cache key for every delivery.
+_SET_DELIVERED = (
+    messages.update()
+    .where(messages.c.id == sa.bindparam("delivered_id"))
+    .values(
         status=DELIVERED,
         reason=None,
-        tracker=tracker,
-        issue_key=issue_key,
-        issue_url=issue_url,
-        outcome=outcome,
         next_attempt_at=None,
+        updated_at=sa.bindparam("now"),
+        **{name: sa.bindparam(name) for name in ("tracker", "issue_key", "issue_url", "outcome")},
     )
+)
 
 
 def mark_ignored(engine: Engine, message_id: str, reason: str, *, issue_key: str | None = None) -> None:

@@ -84,15 +84,18 @@ def active_link(engine: Engine, conversation_key: str) -> Link | None:
 def latest_link(engine: Engine, conversation_key: str) -> Link | None:
     """The conversation's newest issue, active or not: after a resolve ended the conversation, the
     issue its next message follows up on (and links to)."""
-    query = (
-        sa.select(links)
-        .where(links.c.conversation_key == fit_key(conversation_key))
-        .order_by(links.c.id.desc())
-        .limit(1)
-    )
     with engine.connect() as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_LATEST_LINK, {"conversation": fit_key(conversation_key)}).first()
     return _link(row) if row else None
+
+
+# Built once (every delivery of a chat message asks it): only its value is bound per call.
+_LATEST_LINK = (
+    sa.select(links)
+    .where(links.c.conversation_key == sa.bindparam("conversation"))
+    .order_by(links.c.id.desc())
+    .limit(1)
+)
 
 
 def with_active_link(engine: Engine, conversation_keys: Sequence[str]) -> set[str]:
@@ -134,13 +137,18 @@ def get_link(engine: Engine, link_id: int) -> Link | None:
 
 
 def add_link(engine: Engine, new: NewLink, mail_message_ids: Iterable[str] = ()) -> Link:
-    """Record a conversation's new issue, deactivating its previous link, and its inbound mail ids.
+    """Record a conversation's new issue, deactivating its previous link, and its inbound mail ids."""
+    with engine.begin() as conn:
+        return insert_link(conn, new, mail_message_ids)
+
+
+def insert_link(conn: sa.Connection, new: NewLink, mail_message_ids: Iterable[str] = ()) -> Link:
+    """:func:`add_link` within the caller's transaction; the link as stored.
 
     What the customer supplied is fitted to its column rather than failing the write (the issue exists
     by now): a long name or language tag is cut, and an address too long to be deliverable is dropped
     (cutting it could make another, real address).
     """
-    now = utcnow()
     email = new.requester_email
     new = replace(
         new,
@@ -149,31 +157,39 @@ def add_link(engine: Engine, new: NewLink, mail_message_ids: Iterable[str] = ())
         requester_email=email if email is None or len(email) <= EMAIL_LIMIT else None,
         language=new.language[:LANGUAGE_LIMIT] if new.language is not None else None,
     )
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # one link at a time per conversation, so two jobs cannot both leave theirs active (SQLite
-            # gets this from its single writer)
-            conn.execute(
-                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(new.conversation_key, 0)))
-            )
+    if conn.dialect.name == "postgresql":
+        # one link at a time per conversation, so two jobs cannot both leave theirs active (SQLite
+        # gets this from its single writer)
         conn.execute(
-            links.update()
-            .where(links.c.conversation_key == new.conversation_key, links.c.active.is_(True))
-            .values(active=False)
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(new.conversation_key, 0)))
         )
-        result = conn.execute(links.insert().values(active=True, created_at=now, **new.__dict__))
-        link_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        for message_id in mail_message_ids:
-            _put_mail_id(conn, message_id, link_id, "in")
-    link = get_link(engine, link_id)
-    assert link is not None
+    conn.execute(_DEACTIVATE_CONVERSATION, {"conversation": new.conversation_key})
+    # the row comes back from the insert (RETURNING), not from a second read
+    row = conn.execute(_INSERT_LINK, {**new.__dict__, "active": True, "created_at": utcnow()}).one()
+    link = _link(row)
+    for message_id in mail_message_ids:
+        _put_mail_id(conn, message_id, link.id, "in")
     return link
+
+
+_DEACTIVATE_CONVERSATION = (
+    links.update()
+    .where(links.c.conversation_key == sa.bindparam("conversation"), links.c.active.is_(True))
+    .values(active=False)
+)
+_INSERT_LINK = links.insert().returning(*links.c)
 
 
 def mark_delivered_on(engine: Engine, message_id: str, link: Link, outcome: str) -> None:
     """The message reached the link's issue (as a comment, a reply…): journal it as delivered there."""
-    journal.mark_delivered(
-        engine,
+    with engine.begin() as conn:
+        set_delivered_on(conn, message_id, link, outcome)
+
+
+def set_delivered_on(conn: sa.Connection, message_id: str, link: Link, outcome: str) -> None:
+    """:func:`mark_delivered_on` within the caller's transaction."""
+    journal.set_delivered(
+        conn,
         message_id,
         tracker=link.tracker,
         issue_key=link.issue_key,
@@ -206,9 +222,17 @@ def deactivate(engine: Engine, link_id: int) -> None:
 
 def remember_mail_ids(engine: Engine, link_id: int, message_ids: Iterable[str], direction: str) -> None:
     """Remember Message-IDs the hub received or sent in a link's thread, for threading replies."""
+    message_ids = list(message_ids)
+    if not message_ids:
+        return  # a chat message has none: no transaction to open
     with engine.begin() as conn:
-        for message_id in message_ids:
-            _put_mail_id(conn, message_id, link_id, direction)
+        put_mail_ids(conn, link_id, message_ids, direction)
+
+
+def put_mail_ids(conn: sa.Connection, link_id: int, message_ids: Iterable[str], direction: str) -> None:
+    """:func:`remember_mail_ids` within the caller's transaction."""
+    for message_id in message_ids:
+        _put_mail_id(conn, message_id, link_id, direction)
 
 
 def thread_mail_ids(engine: Engine, link_id: int) -> list[str]:

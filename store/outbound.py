@@ -49,7 +49,12 @@ def record(engine: Engine, item: Outbound) -> None:
     twice) leave one row on PostgreSQL too, where an update-then-insert would let both insert.
     """
     with engine.begin() as conn:
-        conn.execute(_upsert(conn.dialect.name), {**item.__dict__, "created_at": utcnow()})
+        record_in(conn, item)
+
+
+def record_in(conn: sa.Connection, item: Outbound) -> None:
+    """:func:`record` within the caller's transaction."""
+    conn.execute(_upsert(conn.dialect.name), {**item.__dict__, "created_at": utcnow()})
 
 
 @functools.cache

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 DEDUP_WINDOW = dt.timedelta(minutes=10)  # a repeat within this of a done request gets that request
 LEASE_SECONDS = 300  # a request's hold while its job runs; past it the sweep gives it a new job
-VIAS = ("page", "api", "cli", "bot", "automation")
+VIAS = ("page", "api", "cli", "bot", "automation", "console")
 
 __all__ = ["OfferedRoute", "OfferedRoutes", "RouteRequest", "offered", "preview", "status", "submit"]
 

@@ -371,3 +371,42 @@ UI["ru"].update(
         },
     }
 )
+
+UI["en"]["routing"] = {
+    "nav": "Route an issue",
+    "title": "Route an issue",
+    "show_routes": "Show its routes",
+    "refused": "Cannot route it:",
+    "route": "Route",
+    "target": "To",
+    "mode": "How",
+    "no_routes": "No route is offered for this issue.",
+    "problems": "Before it can be routed:",
+    "field": "Field",
+    "value": "Value",
+    "origin": "Filled from",
+    "asked": "The target needs these, and autofill cannot fill them:",
+    "missing": "Required.",
+    "choose": "Choose…",
+    "submit": "Route",
+    "back": "Other routes",
+}
+UI["ru"]["routing"] = {
+    "nav": "Маршрутизировать",
+    "title": "Маршрутизировать задачу",
+    "show_routes": "Показать маршруты",
+    "refused": "Нельзя маршрутизировать:",
+    "route": "Маршрут",
+    "target": "Куда",
+    "mode": "Как",
+    "no_routes": "Для этой задачи нет маршрутов.",
+    "problems": "Прежде чем маршрутизировать:",
+    "field": "Поле",
+    "value": "Значение",
+    "origin": "Откуда",
+    "asked": "Эти поля нужны цели, а автозаполнение их не заполняет:",
+    "missing": "Обязательно.",
+    "choose": "Выберите…",
+    "submit": "Маршрутизировать",
+    "back": "Другие маршруты",
+}

@@ -181,7 +181,7 @@ def assert_delivered_once(ctx: Context, sandbox: RunningSandbox, ids: list[str])
     [
         ("dequeued", 1),  # popped by BLPOP, in no list, hash "queued"
         ("registered", 1),  # in the started registry, hash still "queued"
-        ("claimed", 1),  # journal claimed and conversation locked, the attempt not begun
+        ("claimed", 1),  # journal claimed (the attempt counted) and conversation locked
     ],
 )
 def test_a_worker_killed_between_two_writes_of_one_delivery_is_undone_by_the_next_sweep(

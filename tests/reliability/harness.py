@@ -62,6 +62,10 @@ class HubOptions:
 
     workers: int = 3
     slots: int = 1  # above 1: each worker is one `trackerhub worker --slots N` process (issue 18)
+    # each worker is a `trackerhub node --slots N` instead: its own web server on a free port (beside the
+    # node's, which takes the messages) and the scheduler as a thread of a slot (beside the node's, so one
+    # of the two is active)
+    node_command: bool = False
     database_url: str | None = None  # default: a SQLite file in the run's folder
     redis_appendonly: bool = True
     sandbox_latency_ms: int = 0
@@ -217,7 +221,11 @@ class HubUnderTest:
     def _start_worker(self, node: int = 0) -> subprocess.Popen[bytes]:
         self.worker_starts += 1
         slots = ["--slots", str(self.options.slots)] if self.options.slots > 1 else []
-        return self._spawn([sys.executable, "-m", "cli", "worker", *slots], "worker", node)
+        if self.options.node_command:
+            command = ["node", "--port", str(free_port()), "--workers", "1", "--no-access-log", *slots]
+        else:
+            command = ["worker", *slots]
+        return self._spawn([sys.executable, "-m", "cli", *command], "worker", node)
 
     def _supervise(self) -> None:
         while self._supervising.is_set():

@@ -22,6 +22,7 @@ ORDER = [
     "slow-tracker",
     "worker-killed",
     "slot-killed",
+    "node-killed",
     "worker-gaps",
     "outside-run",
     "redis-restart",
@@ -38,8 +39,10 @@ WHAT = {
     "worker-killed": "a busy RQ worker SIGKILLed mid-delivery, 20 times",
     "slot-killed": "`worker --slots 4`: a busy slot SIGKILLed mid-delivery, 10 times, and the whole worker "
     "with its slots, 10 times",
+    "node-killed": "`node --slots 4` (the web server, the slots and the scheduler in one process tree): a "
+    "busy slot SIGKILLed mid-delivery, 10 times, and the whole node, 10 times",
     "worker-gaps": "a worker stopped at a trap and SIGKILLed in each gap between two writes: after BLPOP, "
-    "after RQ registered the job, between claim and attempt, twice inside a bulk take",
+    "after RQ registered the job, after the claim (the attempt counted) and the lock, twice inside a bulk take",
     "outside-run": "issue 22's run: 40 Telegram chats, a worker SIGKILLed every 25 messages, bursts of 503 "
     "(up to 30 calls) and 429 (up to 20) from the tracker, Redis SIGKILLed without persistence and restarted",
     "redis-restart": "redis-server SIGKILLed without persistence, restarted 3 s later; journal on PostgreSQL",

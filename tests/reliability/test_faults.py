@@ -173,9 +173,15 @@ def test_workers_killed_mid_job_twenty_times(tmp_path: Path) -> None:
     assert_exactly_once(result)
 
 
-def test_slots_and_whole_slotted_workers_killed_mid_job_twenty_times(tmp_path: Path) -> None:
-    """Issue 18's layout: `trackerhub worker --slots 4`. Every other kill is one slot mid-delivery (its
-    worker forks a new one), the others the whole worker process group with all four slots."""
+@pytest.mark.parametrize(
+    ("scenario", "node_command"), [("slot-killed", False), ("node-killed", True)], ids=["worker", "node"]
+)
+def test_slots_and_whole_slotted_workers_killed_mid_job_twenty_times(
+    tmp_path: Path, scenario: str, node_command: bool
+) -> None:
+    """Issue 18's layouts: `trackerhub worker --slots 4`, and `trackerhub node --slots 4` (its web server
+    and the scheduler in the same process tree). Every other kill is one slot mid-delivery (its parent
+    forks a new one), the others the whole process group with all four slots."""
     kills: list[str] = []
 
     def killer(hub: HubUnderTest) -> float:
@@ -186,11 +192,12 @@ def test_slots_and_whole_slotted_workers_killed_mid_job_twenty_times(tmp_path: P
             time.sleep(0.5)
         return time.monotonic()
 
-    options = HubOptions(workers=1, slots=4, sandbox_latency_ms=100)
-    result, hub_ = run_scenario("slot-killed", tmp_path, killer, options=options, rate=10)
+    options = HubOptions(workers=1, slots=4, sandbox_latency_ms=100, node_command=node_command)
+    result, hub_ = run_scenario(scenario, tmp_path, killer, options=options, rate=10)
+    what = "node (`node --slots 4`)" if node_command else "worker (`--slots 4`)"
     result.notes.append(
-        f"{len(kills)} kills mid-delivery: 10 of one slot, 10 of the whole worker "
-        f"(`--slots 4`), {hub_.worker_starts} worker starts"
+        f"{len(kills)} kills mid-delivery: 10 of one slot, 10 of the whole {what}, "
+        f"{hub_.worker_starts} starts"
     )
     result.save()
     assert len(kills) == 20
@@ -207,7 +214,7 @@ GAPS = (
 GAP_MEANING = {
     "dequeued": "popped by BLPOP, not yet registered",
     "registered": "in RQ's started registry, its hash still queued",
-    "claimed": "journal claimed and conversation locked, attempt not begun",
+    "claimed": "journal claimed, its attempt counted, and conversation locked; nothing read yet",
     "companions-locked": "inside a bulk take: companions locked, their jobs not yet taken",
     "taken": "inside a bulk take: companions' jobs taken, their attempts not begun",
 }

@@ -12,6 +12,7 @@ from rq import Queue
 from jobs.queues import delivery_job_id
 from store import journal
 from tests.routes.conftest import TELEGRAM_FIXTURES, post_telegram, text_update
+from tests.store.helpers import at_once, batch_held
 
 
 def test_new_update_is_journaled_enqueued_and_answered_202(
@@ -100,3 +101,24 @@ def test_journal_down_is_503_so_telegram_retries(client: FlaskClient, app) -> No
     response = post_telegram(client, text_update(12))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
+
+
+def test_one_update_twice_in_one_journal_batch_is_one_message_answered_as_a_repeat(
+    app, delivery_queue: Queue
+) -> None:
+    # the web process writes the rows that arrive together in one transaction: a repeat among them is
+    # still journaled once and answered 200 with the first one's id, and the others are unaffected
+    engine = app.extensions["hub"].engine
+    results: dict[int, tuple[int, str]] = {}
+
+    def send(n: int) -> None:
+        response = post_telegram(app.test_client(), text_update(20 if n == 0 else 21))
+        results[n] = (response.status_code, response.get_json()["id"])
+
+    with batch_held(engine, behind=2):
+        at_once(3, send)
+    assert results[0][0] == 202
+    assert sorted(results[n][0] for n in (1, 2)) == [200, 202]
+    assert results[1][1] == results[2][1] != results[0][1]
+    assert journal.count_by_status(engine) == {"queued": 2}
+    assert len(delivery_queue.job_ids) == 2

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from store import journal
 from store.links import NewLink
@@ -54,3 +60,42 @@ def at_once(count: int, work: Callable[[int], object]) -> list[object]:
     for thread in threads:
         thread.join()
     return results
+
+
+@contextmanager
+def batch_held(
+    engine: Engine,
+    behind: int,
+    released: threading.Event | None = None,
+    reached: threading.Event | None = None,
+) -> Iterator[None]:
+    """Hold the first journal write in the block (its ``messages`` INSERT; ``reached`` is set there)
+    until ``behind`` more records of this process wait for it, then until ``released`` is set when
+    given: the records behind it are then written together, as one batch."""
+    group = journal.group_commit(engine)
+    first = [True]
+
+    def hold(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not (first and statement.startswith("INSERT INTO messages")):
+            return
+        first.clear()
+        if reached is not None:
+            reached.set()
+        deadline = time.monotonic() + 30  # a bound for a broken test, not a measurement
+        while group.waiting < behind and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if released is not None:
+            released.wait(30)
+
+    sa.event.listen(engine, "before_cursor_execute", hold)
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", hold)
+
+
+def commits(engine: Engine) -> list[int]:
+    """A list that grows by one for each transaction committed on ``engine`` from now on."""
+    seen: list[int] = []
+    sa.event.listen(engine, "commit", lambda _conn: seen.append(1))
+    return seen

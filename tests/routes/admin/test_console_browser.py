@@ -1,7 +1,8 @@
 """The console in a real chromium (Debian's, through Playwright), against the hub's app served from a
 thread, the Jira look-alike, the real Redis and database: a viewer logs in on a phone, reads a hostile
 message without any of its script running, sees no Replay and has a forged replay refused; a
-coordinator replays a dead letter, and once a worker has run its job the message shows its new issue;
+coordinator replays a dead letter, and once a worker has run its job the message shows its new issue; a
+coordinator routes an issue from the console;
 an admin walks every main page on a laptop (their screenshots are saved into docs/screenshots/ for the
 README), and the dashboard, routing log and automations fit a phone's width."""
 
@@ -18,17 +19,20 @@ from config.settings import Settings
 from jobs.automations.sla_gauges import publish_gauges
 from jobs.context import Context
 from jobs.intake import accept
+from jobs.routing.job import run_route_with
 from routes import create_app
 from sandbox.server import RunningSandbox, run_in_thread
-from store import accounts, automations, journal, ratings
+from store import accounts, automations, journal, ratings, routing
 from store.db import messages
 from tests.browser import save_screenshot
 from tests.jobs.conftest import drain
+from tests.jobs.routing.conftest import create_source
 from tests.mappers.factories import email_message, telegram_message
 from tests.routes.admin.conftest import PASSWORDS
 from tests.routes.admin.test_dead_letters import dead_letter
 from tests.routes.admin.test_messages import HOSTILE
 from tests.routes.admin.test_operations import audit_line, fired
+from tests.routes.admin.test_route import SPARE_PARTS
 from tests.store.test_ratings import survey
 
 
@@ -88,6 +92,37 @@ def test_a_coordinator_replays_a_dead_letter_and_it_is_delivered(
     phone.get_by_role("link", name=letter).click()
     expect(phone.locator("#status")).to_have_text("delivered")
     expect(phone.locator("#issue a")).to_have_text(re.compile(r"^SUP-\d+$"))
+
+
+def test_a_coordinator_routes_an_issue_from_the_console(
+    laptop: Page, hub: RunningSandbox, ctx: Context, jira: RunningSandbox
+) -> None:
+    source = create_source(ctx, summary="Printer <script>window.pwned=1</script> on fire")
+    log_in(laptop, hub, "cory")
+    laptop.get_by_role("navigation").get_by_role("link", name="Route an issue").click()
+    laptop.get_by_label("Issue").fill(source.key)
+    laptop.get_by_role("button", name="Show its routes").click()
+    expect(laptop.locator("#source")).to_contain_text("<script>window.pwned=1</script>")
+    laptop.get_by_role("link", name="Hardware team").click()
+
+    expect(laptop.locator("#plan")).to_contain_text("LaserJet 4250")
+    laptop.get_by_label("Spare parts").fill("fuser kit RM1-1082")
+    save_screenshot(laptop, "route")
+    form = {"issue": source.key, "route": "hardware", f"field:{SPARE_PARTS}": "x"}
+    csrf_less = laptop.context.request.post(f"{hub.url}/admin/route", form=form, max_redirects=0)
+    assert csrf_less.status == 403  # the session's cookie alone routes nothing
+    assert routing.live_request(ctx.engine, "jira", source.key) is None
+    laptop.get_by_role("button", name="Route", exact=True).click()
+    expect(laptop.get_by_role("heading", level=1)).to_have_text("Routing log")
+    expect(laptop.locator("table.list tbody")).to_contain_text("console:cory")
+    assert laptop.evaluate("typeof window.pwned") == "undefined"
+
+    made = routing.live_request(ctx.engine, "jira", source.key)
+    assert made is not None and (made.via, made.requested_by) == ("console", "console:cory")
+    done = run_route_with(ctx, made.id)  # the worker's part
+    assert done is not None and done.status == "done" and (done.target_key or "").startswith("HW-")
+    laptop.reload()
+    expect(laptop.locator("table.list tbody")).to_contain_text(done.target_key or "")
 
 
 def accept_mail(hub: RunningSandbox) -> str:
