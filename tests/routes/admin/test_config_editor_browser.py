@@ -12,7 +12,6 @@ docs/screenshots/config-editor.png and config-preview.png (``tests.browser.save_
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from routes import create_app
 from sandbox.server import RunningSandbox, run_in_thread
 from store import accounts, config_versions, journal
 from tests.browser import save_screenshot
+from tests.conftest import wait_for
 from tests.jobs.conftest import drain
 from tests.routes.admin.conftest import PASSWORDS, with_rule_file
 from tests.routes.admin.test_config_editor import RULES, TO_DEV, TO_NOWHERE
@@ -158,14 +158,6 @@ def test_an_admin_fixes_a_rule_previews_it_on_real_messages_and_saves_it_into_fo
     expect(phone.get_by_role("heading", level=1)).to_have_text(re.compile(rf"^Version {version.id}"))
     assert (version.author, version.comment, version.text) == ("ada", "Invoices go to DEV", TO_DEV)
     later = send_mail(hub, "Invoice is still wrong", 4)
-    wait_for_rules(worker, "DEV")
+    wait_for(lambda: worker.config.rules[0].target.project == "DEV", timeout=RELOAD_WAIT_SECONDS)
     drain(worker)
     assert issue_key(worker, later).startswith("DEV-")
-
-
-def wait_for_rules(ctx: Context, project: str) -> None:
-    """Until the worker's configuration sends the invoices to ``project`` (it looks every 2 s)."""
-    deadline = time.monotonic() + RELOAD_WAIT_SECONDS
-    while ctx.config.rules[0].target.project != project:  # type: ignore[union-attr]
-        assert time.monotonic() < deadline, "the worker never took the saved version"
-        time.sleep(0.2)
