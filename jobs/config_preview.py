@@ -18,7 +18,7 @@ from config.rules import HubConfig
 from config.settings import Settings
 from mappers.config_preview import Comparison, Replies, compare
 from mappers.models import Channel, InboundMessage, Sender
-from store import journal
+from store import message_search
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
@@ -45,7 +45,9 @@ def recent_messages(
     found: list[tuple[str, InboundMessage]] = []
     follow_ups: dict[str, str] = {}
     entries = [
-        e for c in wanted for e in journal.search(engine, journal.MessageQuery(channel=c), limit=count)
+        e
+        for c in wanted
+        for e in message_search.search(engine, message_search.MessageQuery(channel=c), limit=count)
     ]
     for entry in sorted(entries, key=lambda e: (e.created_at, e.id), reverse=True)[:count]:
         try:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from store import write_lock
-from store.db import aware, blobs, contains_pattern, messages, upsert_insert
+from store.db import aware, blobs, messages, upsert_insert
 from store.group_commit import GroupCommit
 
 QUEUED = "queued"
@@ -434,93 +434,6 @@ def failed_ids(engine: Engine, limit: int = 1000) -> list[str]:
     query = sa.select(messages.c.id).where(messages.c.status == FAILED).order_by(messages.c.created_at)
     with engine.connect() as conn:
         return [row[0] for row in conn.execute(query.limit(limit))]
-
-
-@dataclass(frozen=True)
-class MessageQuery:
-    """A search of the journal (the console's Messages and Dead letters pages); empty means any.
-
-    ``sender`` is looked for in the sender's name, e-mail, Telegram username and user id; ``reason``
-    in the dead letter's reason.
-    """
-
-    channel: str = ""
-    status: str = ""
-    sender: str = ""
-    issue_key: str = ""
-    reason: str = ""
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-
-
-def search(engine: Engine, query: MessageQuery, limit: int = 100, offset: int = 0) -> list[Entry]:
-    """The journal rows ``query`` asks for, newest first."""
-    select = _filtered(sa.select(messages), query)
-    sender = query.sender.strip().casefold()
-    if not sender:
-        with engine.connect() as conn:
-            return [entry_from_row(row) for row in conn.execute(select.limit(limit).offset(offset))]
-    found: list[Entry] = []
-    with engine.connect() as conn:
-        for row in conn.execute(select):
-            entry = entry_from_row(row)
-            if sender in _sender_text(entry.body):
-                found.append(entry)
-                if len(found) >= offset + limit:
-                    break
-    return found[offset:]
-
-
-def search_ids(engine: Engine, query: MessageQuery, limit: int) -> list[str]:
-    """The ids of the first ``limit`` rows ``query`` asks for, newest first: what "replay all" takes,
-    without holding every row's body (only a sender filter reads the bodies, one row at a time)."""
-    c = messages.c
-    sender = query.sender.strip().casefold()
-    if not sender:
-        with engine.connect() as conn:
-            return list(conn.scalars(_filtered(sa.select(c.id), query).limit(limit)))
-    found: list[str] = []
-    with engine.connect() as conn:
-        for message_id, body in conn.execute(_filtered(sa.select(c.id, c.body), query)):
-            if sender in _sender_text(body):
-                found.append(message_id)
-                if len(found) >= limit:
-                    break
-    return found
-
-
-def _filtered(select: sa.Select[Any], query: MessageQuery) -> sa.Select[Any]:
-    """``select`` narrowed to what ``query`` asks for, newest first; a sender is only narrowed by its
-    text (it is inside the body's JSON: the parsed sender decides, in the caller)."""
-    c = messages.c
-    select = select.order_by(c.created_at.desc(), c.id.desc())
-    if query.channel:
-        select = select.where(c.channel == query.channel)
-    if query.status:
-        select = select.where(c.status == query.status)
-    if query.issue_key:
-        select = select.where(sa.func.upper(c.issue_key) == query.issue_key.strip().upper())
-    if query.reason:
-        select = select.where(c.reason.ilike(contains_pattern(query.reason), escape="\\"))
-    if query.since:
-        select = select.where(c.created_at >= query.since)
-    if query.until:
-        select = select.where(c.created_at < query.until)
-    if query.sender.strip():
-        select = select.where(c.body.ilike(contains_pattern(query.sender.strip()), escape="\\"))
-    return select
-
-
-def _sender_text(body: str) -> str:
-    """The sender's name, e-mail, username and id in one case-folded string ("" for tracker events)."""
-    try:
-        sender = json.loads(body).get("sender") or {}
-    except (ValueError, AttributeError):
-        return ""
-    if not isinstance(sender, dict):
-        return ""
-    keys = ("name", "email", "telegram_username", "telegram_user_id")
-    return " ".join(str(sender.get(key) or "") for key in keys).casefold()
 
 
 def newest_created(engine: Engine, channel: str) -> dt.datetime | None:

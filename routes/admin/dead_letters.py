@@ -14,7 +14,7 @@ from routes.admin.console import actor_address, page, paged
 from routes.admin.filters import message_query
 from routes.admin.messages import CHANNELS, summary
 from routes.state import hub, job_context
-from store import audit, journal
+from store import audit, journal, message_search
 
 bp = Blueprint("dead_letters", __name__)
 
@@ -29,12 +29,12 @@ def index() -> ResponseReturnValue:
     one the filter finds (by id only: the rows' bodies are read for the shown page alone)."""
     query = message_query(request.args, status=journal.FAILED)
     engine = hub().engine
-    entries, older_url = paged(lambda limit, offset: journal.search(engine, query, limit, offset))
+    entries, older_url = paged(lambda limit, offset: message_search.search(engine, query, limit, offset))
     return page(
         "dead_letters.html",
         entries=[(entry, summary(entry)) for entry in entries],
         older_url=older_url,
-        found=len(journal.search_ids(engine, query, REPLAY_ALL_LIMIT)) if entries else 0,
+        found=len(message_search.search_ids(engine, query, REPLAY_ALL_LIMIT)) if entries else 0,
         channels=CHANNELS,
         args=request.args,
     )
@@ -52,7 +52,7 @@ def replay_one(message_id: str) -> ResponseReturnValue:
 def replay_filtered() -> ResponseReturnValue:
     """Replay every dead letter the posted filter (the list's own, all its pages) matches."""
     query = message_query(request.form, status=journal.FAILED)
-    return _replay(journal.search_ids(hub().engine, query, REPLAY_ALL_LIMIT))
+    return _replay(message_search.search_ids(hub().engine, query, REPLAY_ALL_LIMIT))
 
 
 def _replay(message_ids: list[str]) -> ResponseReturnValue:

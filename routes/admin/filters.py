@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from store.audit import AuditQuery
 from store.automations import FiringQuery
-from store.journal import MessageQuery
+from store.message_search import MessageQuery
 from store.route_audit import RouteLogQuery
 
 PAGE_SIZE = 100

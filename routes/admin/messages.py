@@ -16,7 +16,7 @@ from routes.admin.console import page, paged
 from routes.admin.filters import message_query
 from routes.routing_page import web_url
 from routes.state import hub
-from store import journal, outbound
+from store import journal, message_search, outbound
 
 bp = Blueprint("messages", __name__)
 
@@ -31,7 +31,9 @@ RAW_SUFFIX = {"email": "eml", "telegram": "json", "form": "json", "jira": "json"
 def index() -> ResponseReturnValue:
     """The journal, newest first, as the filter asks."""
     query = message_query(request.args)
-    entries, older_url = paged(lambda limit, offset: journal.search(hub().engine, query, limit, offset))
+    entries, older_url = paged(
+        lambda limit, offset: message_search.search(hub().engine, query, limit, offset)
+    )
     return page(
         "messages.html",
         entries=[(entry, summary(entry)) for entry in entries],

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from jobs.automations.sla_gauges import publish_gauges
 from jobs.context import Context
 from routes.admin.filters import PAGE_SIZE
-from store import automations, journal, ratings, routing
+from store import automations, journal, message_search, ratings, routing
 from store.db import automation_firings, messages, route_audit
 from tests.routes.admin.conftest import matches
 from tests.store.test_ratings import survey
@@ -26,7 +26,7 @@ SCRIPT = "<script>window.pwned=1</script>"
 def journal_row(
     ctx: Context, channel: str, at: dt.datetime, status: str = journal.QUEUED, **values: object
 ) -> str:
-    n = len(journal.search(ctx.engine, journal.MessageQuery(), limit=10_000))
+    n = len(message_search.search(ctx.engine, message_search.MessageQuery(), limit=10_000))
     entry = journal.NewEntry(channel, f"ops-{n}", f"ops-{n}", "new", "{}", status=status)
     message_id, _ = journal.record(ctx.engine, entry)
     with ctx.engine.begin() as conn:
