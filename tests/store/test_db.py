@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store import journal, links
-from store.db import create_db_engine, metadata
+from store.db import SQLITE_CACHE_KIB, create_db_engine, metadata
 from store.migrations import HEAD
 from tests.postgres import PostgresServer
 from tests.store.helpers import at_once, entry, new_link
@@ -71,3 +72,15 @@ def test_a_database_of_its_own_for_a_whole_hub(postgres_server: PostgresServer) 
     assert journal.count_by_status(engine) == {}
     postgres_server.drop_database("hub_of_its_own")  # its pooled connection is closed for it
     engine.dispose()
+
+
+def test_every_sqlite_connection_keeps_a_small_page_cache(tmp_path: Path) -> None:
+    # SQLite's default 2 MB cache per pooled connection, filled by any scan and kept, is most of what a
+    # console page or a delivery slot grows by; every connection of the pool gets the smaller one
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'journal.sqlite3'}")
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            for conn in (first, second):
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+    finally:
+        engine.dispose()

@@ -12,6 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from config.loading import MAX_BYTES
 from config.settings import Settings
 from connector.types import IssueDraft, Target
 from jobs.context import Context
@@ -191,6 +192,40 @@ def test_a_valid_save_is_the_new_version_in_force_with_its_author_and_comment_an
     (record,) = audit.search(ctx.engine, audit.AuditQuery(action="config-save"))
     assert (record.actor, record.target, record.outcome) == ("ada", f"version {version.id}", "bills to DEV")
     assert "project: DEV}" in admin.get("/admin/config/").text  # the editor opens on the version in force
+
+
+def test_a_rule_file_near_the_size_limit_is_saved_from_the_editor(
+    ctx: Context, as_user: Callable[[str], FlaskClient]
+) -> None:
+    # a form field over Werkzeug's 500 KB default was refused with 413 although the rule file may be
+    # 1 MiB; Cyrillic comments triple in a URL-encoded form
+    admin = as_user("ada")
+    padding = "# правила для команды поддержки, комментарий\n" * 9000
+    text = padding + TO_DEV
+    assert 500_000 < len(text.encode()) <= MAX_BYTES
+
+    answer = admin.post(
+        "/admin/config/save", data={"text": text, "comment": "big", "csrf_token": token_of(admin)}
+    )
+
+    assert answer.status_code == 303, answer.status_code
+    (version,) = config_versions.list_versions(ctx.engine)
+    assert version.text == text
+
+
+def test_a_rule_text_over_the_limit_is_refused_with_the_limit_named(
+    ctx: Context, as_user: Callable[[str], FlaskClient]
+) -> None:
+    admin = as_user("ada")
+    text = "# x\n" * (MAX_BYTES // 4 + 1) + TO_DEV
+
+    answer = admin.post(
+        "/admin/config/save", data={"text": text, "comment": "", "csrf_token": token_of(admin)}
+    )
+
+    assert answer.status_code in (413, 422)
+    assert str(MAX_BYTES) in answer.text
+    assert config_versions.list_versions(ctx.engine) == []
 
 
 WITH_ROUTE_AND_AUTOMATION = (
