@@ -389,7 +389,10 @@ FLOORS: list[tuple[str, str]] = [
     ("+ Alembic (migrations)", "import alembic, alembic.command"),
     ("+ gunicorn", "import gunicorn.app.wsgiapp"),
     ("the web app (`wsgi.py`: `create_app()`)", "import wsgi"),
-    ("the worker's code (`cli.slots.preload_job_code()`)", "import cli.slots; cli.slots.preload_job_code()"),
+    (
+        "the worker's code (`cli.slots.preload_job_code(['RU'])`)",
+        "import cli.slots; cli.slots.preload_job_code(['RU'])",
+    ),
 ]
 
 
