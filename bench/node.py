@@ -105,6 +105,11 @@ LAYOUTS = {
         (("node", "--workers", "2", "--slots", "4"),),
     ),
 }
+# the node on the code of --before-rev: the same command, so before and after of a change to it are
+# measured in the same run
+LAYOUTS["node-before"] = Layout(
+    "node-before", "the same `node`, on the `--before-rev` code", LAYOUTS["node"].commands
+)
 MEASURED_HERE = "node"  # the layout this tree adds; --before-rev runs the others on that revision's code
 
 
@@ -389,7 +394,10 @@ FLOORS: list[tuple[str, str]] = [
     ("+ Alembic (migrations)", "import alembic, alembic.command"),
     ("+ gunicorn", "import gunicorn.app.wsgiapp"),
     ("the web app (`wsgi.py`: `create_app()`)", "import wsgi"),
-    ("the worker's code (`cli.slots.preload_job_code()`)", "import cli.slots; cli.slots.preload_job_code()"),
+    (
+        "the worker's code (`cli.slots.preload_job_code(['RU'])`)",
+        "import cli.slots; cli.slots.preload_job_code(['RU'])",
+    ),
 ]
 
 
@@ -452,8 +460,8 @@ def render(
             if before_rev
             else "Every layout ran on this tree's code (`before` with `--no-preload`)"
         )
-        + f". The targets are checked for `{names[-1]}` against `{names[0]}`. The floors were measured on "
-        "this tree's code.",
+        + f". The targets are checked for `{names[-1]}` against each other layout. The floors were "
+        "measured on this tree's code.",
         "",
         f"- Date: {utc_now_text()}",
         f"- Command: `{command_line('memory.py', argv)}`",
@@ -512,7 +520,7 @@ def render(
     for label, rss, pss in floors:
         lines.append(f"| {label} | {mib(rss)} MiB | {mib(pss)} MiB | +{mib(rss - base_rss)} MiB |")
     lines += ["", "### Targets and checks", ""]
-    base, last = names[0], names[-1]
+    last = names[-1]
     if last in medians:
         after = medians[last]
         lines.append(
@@ -523,7 +531,7 @@ def render(
             f"- Under load, `{last}`: {mib(after['load_pss'])} MiB PSS (target ≤ {LOAD_TARGET_MIB} MiB) — "
             + ("met." if after["load_pss"] / 1024 <= LOAD_TARGET_MIB else "**not met**.")
         )
-    if last in medians and base in medians and base != last:
+    for base in [name for name in names[:-1] if name in medians and last in medians]:
         after, before = medians[last], medians[base]
         for key, what in (("ack", "acknowledged/s"), ("delivered", "delivered/s")):
             ratio = after[key] / before[key]

@@ -16,7 +16,7 @@ The parent is cli/slots.py's supervisor: a child that dies is forked again (the 
 workers leave with it), SIGTERM stops them all gracefully, and they get SIGTERM from the kernel should
 the parent die (``PR_SET_PDEATHSIG``). Before the fork the parent holds no connection (the pools are
 emptied, Redis is not yet connected), no thread and no random state a child would share
-(tests/test_cli_node.py).
+(tests/jobs/test_node.py).
 
 ``web`` and ``worker --slots`` stay for deployments that scale them apart.
 """
@@ -32,8 +32,11 @@ import click
 
 from cli.common import config_or_exit, context_or_exit, log, main, migrate_or_exit, settings_or_exit
 from cli.processes import gunicorn_args, run_worker, use_allocator_settings
+from config.calendars import holiday_countries
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from flask import Flask
 
     from cli.slots import Slot
@@ -58,9 +61,9 @@ def node(host: str, port: int, workers: int, access_log: bool, slots: int) -> No
     # back on, cli/slots.py)
     gc.disable()
     settings = settings_or_exit()
-    config_or_exit(settings)
+    config = config_or_exit(settings)
     migrate_apart(settings.DATABASE_URL)
-    app = preload_node()
+    app = preload_node(holiday_countries(config.calendars))
     children = node_children(app, gunicorn_args(host, port, workers, access_log), slots)
     from cli.slots import run_slots
 
@@ -88,9 +91,10 @@ def migrate_apart(database_url: str) -> None:
         raise SystemExit(1)  # the child said why
 
 
-def preload_node() -> Flask:
+def preload_node(countries: Iterable[str]) -> Flask:
     """Import and build what every child of the node uses: the web app and its gunicorn worker, the job
-    code and the job context; then empty the database pool, so no child inherits a connection."""
+    code (with the holidays of ``countries``) and the job context; then empty the database pool, so no
+    child inherits a connection."""
     import gunicorn.workers.gthread  # noqa: F401 - the web workers' code, shared
 
     import cli.preloaded  # noqa: F401 - the arbiter's
@@ -98,7 +102,7 @@ def preload_node() -> Flask:
     from routes import create_app
 
     app = create_app()
-    preload_job_code()
+    preload_job_code(countries)
     context_or_exit().engine.dispose()  # the same engine as the app's (one per URL)
     return app
 
@@ -109,9 +113,14 @@ def node_children(app: Flask, web_args: list[str], slots: int) -> list[Slot]:
     from cli.preloaded import PreloadedServer
     from cli.slots import Slot
 
+    # gunicorn's settings parsed here, before the fork: the arbiter (a new one too, after a crash) starts
+    # from them instead of building its own, for 1.5 MiB fewer private pages in it and in this process
+    # (BENCHMARKS.md, issue 18)
+    server = PreloadedServer(app, web_args)
+
     def serve() -> int:
         use_allocator_settings("MALLOC_MMAP_THRESHOLD_")  # before gunicorn forks its workers
-        PreloadedServer(app, web_args).run()
+        server.run()
         return 0
 
     def slot(n: int) -> Slot:

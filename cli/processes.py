@@ -134,13 +134,14 @@ def worker(burst: bool, slots: int, with_scheduler: bool) -> None:
     if burst and with_scheduler:
         raise click.UsageError("--burst with --with-scheduler would never end: the scheduler has no last job")
     settings = settings_or_exit()
-    config_or_exit(settings)
+    config = config_or_exit(settings)
     if slots == 1 and not with_scheduler:
         run_worker(burst)
         return
     from cli.slots import Slot, preload_job_code, run_slots
+    from config.calendars import holiday_countries
 
-    preload_job_code()
+    preload_job_code(holiday_countries(config.calendars))
     # The job context too (the rules validated, the schema checked), so the slots share it instead of
     # each building its own copy; its pool is emptied before the fork, and Redis is not yet connected.
     context_or_exit().engine.dispose()

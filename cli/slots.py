@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cli.common import terminate_with_parent
@@ -48,14 +48,10 @@ class Slot:
 
 
 # the job functions RQ imports by name (jobs/queues.py and the enqueues), the worker and the scheduler,
-# the tracker clients (``jira`` and its dependencies, Kaiten's) and ``holidays`` (business calendars:
-# SLA timers and automations load it on first use; here it is loaded once for every slot), with its
-# countries (its first calendar imports every country's module: 2-4 MiB in each slot that loaded it
-# itself, bench/memory.py --node) and ``_strptime`` (the first ``strptime`` imports it)
+# the tracker clients (``jira`` and its dependencies, Kaiten's) and ``_strptime`` (the first
+# ``strptime`` imports it); ``holidays`` is preload_job_code's
 PRELOADED = (
     "_strptime",
-    "holidays",
-    "holidays.countries",
     "connector.instances",
     "jobs.automations.periodic",
     "jobs.automations.run",
@@ -67,11 +63,19 @@ PRELOADED = (
 )
 
 
-def preload_job_code() -> None:
+def preload_job_code(countries: Iterable[str]) -> None:
     """Import what every slot's jobs and the scheduler import, before the fork, so the slots share it:
-    RQ, the tracker clients (``jira`` and its dependencies), the job functions RQ looks up by name."""
+    RQ, the tracker clients (``jira`` and its dependencies), the job functions RQ looks up by name, and
+    ``holidays`` with the calendars of ``countries`` (those the configuration's business calendars name,
+    ``holiday_countries``). SLA timers and automations load a calendar on first use; a slot that loaded
+    it itself carried 2-4 MiB of its own (bench/memory.py --node). The package's other countries (8 MiB)
+    are not imported: a country a reloaded configuration names later is imported by the slot that
+    needs it (mappers/calendar.py)."""
     for module in PRELOADED:
         importlib.import_module(module)
+    from mappers.calendar import load_countries
+
+    load_countries(countries)
 
 
 def run_slots(slots: list[Slot], *, restart: bool = True) -> int:

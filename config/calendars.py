@@ -254,3 +254,8 @@ def _with_default(value: dict[str, CalendarSpec]) -> dict[str, CalendarSpec]:
 
 Calendars = Annotated[dict[str, CalendarSpec], AfterValidator(_with_default)]
 """The ``calendars:`` section: calendars by name, always with a ``default`` one."""
+
+
+def holiday_countries(calendars: dict[str, CalendarSpec]) -> frozenset[str]:
+    """The countries whose public holidays these calendars take (``holidays:``), each once."""
+    return frozenset(spec.holidays for spec in calendars.values() if spec.holidays)

@@ -31,9 +31,13 @@ What the functions mean:
 from __future__ import annotations
 
 import functools
+import importlib.machinery
+import importlib.util
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from types import ModuleType
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -137,10 +141,40 @@ def country_days(country: str, year: int) -> tuple[frozenset[date], frozenset[da
     before and after too: a transfer can cross New Year), from the ``holidays`` package (imported here,
     on first use: 8.8 MiB that a process with no business calendar to compute need not carry,
     bench/node.py's floors)."""
-    import holidays as holidays_package
-
-    table = holidays_package.country_holidays(country, years=(year - 1, year, year + 1))
+    table = holidays_package().country_holidays(country, years=(year - 1, year, year + 1))
     return frozenset(table), frozenset(table.weekend_workdays)
+
+
+def load_countries(countries: Iterable[str]) -> None:
+    """Import the ``holidays`` package and the modules of these countries' calendars, and no other
+    country's: what a process that forks workers imports for them, so they share it (cli/slots.py)."""
+    package = holidays_package()
+    for country in sorted(set(countries)):
+        package.country_holidays(country)  # no years: it imports the country's module and computes nothing
+
+
+def holidays_package() -> ModuleType:
+    """The ``holidays`` package, its countries' modules imported one at a time, as they are asked for.
+
+    Its ``holidays.countries`` package imports the module of every country it has (about 250) when any
+    one of them is imported, for 8 MiB more than ``import holidays`` itself (bench/node.py's floors);
+    the package finds a country's class by that module's name (``holidays.countries.russia``), so an
+    empty ``holidays.countries`` with the same search path in its place gives the same classes, each
+    imported on its first use: 0.6 MiB for Russia's calendar. Where the real package is already imported,
+    it stays."""
+    import holidays
+
+    if "holidays.countries" not in sys.modules:
+        real = importlib.util.find_spec("holidays.countries")
+        if real is not None and real.submodule_search_locations is not None:
+            spec = importlib.machinery.ModuleSpec(
+                "holidays.countries", None, origin=real.origin, is_package=True
+            )
+            countries = importlib.util.module_from_spec(spec)
+            countries.__path__ = list(real.submodule_search_locations)
+            # a thread that got there first wins; the attribute as an import of the package would set it
+            holidays.countries = sys.modules.setdefault("holidays.countries", countries)
+    return holidays
 
 
 @functools.lru_cache(maxsize=64)

@@ -34,7 +34,7 @@ SECRET = "node-test-telegram-secret"
 PROBE = """
 import json, os, threading
 from cli.node import preload_node
-preload_node()
+preload_node(["RU"])
 fds = []
 for fd in os.listdir("/proc/self/fd"):
     try:
