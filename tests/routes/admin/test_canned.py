@@ -252,3 +252,24 @@ def test_the_preview_renders_the_edited_text_for_an_issue_read_from_the_tracker(
     assert shown == {"ok": True, "text": f"{key} (Printer jam) is fixed, To Do."}
     assert missing["ok"] is False and missing["errors"]
     assert config_versions.list_versions(ctx.engine) == []  # a preview stores nothing
+
+
+def test_saving_the_rules_in_the_editor_keeps_the_canned_responses_of_the_version_in_force(
+    ctx: Context, as_user: Callable[[str], FlaskClient]
+) -> None:
+    admin = as_user("ada")
+    edited = FIXED.replace("is fixed.", "is fixed at last.")
+    assert (
+        save(admin, key="fixed", lang="en", original="fixed.en.md", text=edited, comment="c").status_code
+        == 303
+    )
+    rules = RULES.replace("project: SUP}", "project: DEV}")
+
+    answer = admin.post(
+        "/admin/config/save", data={"text": rules, "comment": "to DEV", "csrf_token": token_of(admin)}
+    )
+
+    assert answer.status_code == 303
+    version = config_versions.active_version(ctx.engine)
+    assert version is not None and version.text == rules and version.canned is not None
+    assert version.canned["fixed.en.md"] == edited
