@@ -52,15 +52,13 @@ def canned() -> None:
 @click.option("--lang", "language", default=None, help="en or ru (default: the customer's, else the default)")
 def canned_preview(key: str, issue_key: str, language: str | None) -> None:
     """Render a canned response for an issue, as the customer would get it."""
-    from connector.errors import TrackerError
     from jobs import canned as canned_jobs
-    from mappers.canned import CannedError
 
     config_or_exit(settings_or_exit())
     ctx = context_or_exit()
     try:
         text = canned_jobs.preview(ctx, canned_jobs.library(ctx), key, issue_key, language)
-    except (CannedError, TrackerError) as exc:
+    except canned_jobs.PreviewFailed as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(text)
 

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from connector.base import Tracker
-from connector.errors import TrackerRejected
+from connector.errors import TrackerError, TrackerRejected
 from connector.types import Comment, IssueState
 from jobs.automations.sla import sla_text
 from jobs.context import Context
@@ -50,18 +50,26 @@ def library(ctx: Context) -> CannedLibrary:
     return config_library(ctx.config, ctx.settings.HUB_CONFIG, on_load=_report_problems)
 
 
+class PreviewFailed(Exception):
+    """A canned preview could not be rendered: the template's problem, or the tracker's answer."""
+
+
 def preview(
     ctx: Context, canned: CannedLibrary, key: str, issue_key: str, language: str | None = None
 ) -> str:
     """``key`` of ``canned`` rendered for issue ``issue_key`` as its customer would get it (in
     ``language``, else the customer's, else the default), reading the issue from its tracker:
-    ``trackerhub canned preview`` and the console's. :class:`CannedError` or
-    :class:`~connector.errors.TrackerError` when it cannot be."""
+    ``trackerhub canned preview`` and the console's. :class:`PreviewFailed` saying why when it cannot be."""
     link = links.link_for_issue(ctx.engine, issue_key)
     tracker_name = link.tracker if link else ("kaiten" if issue_key.isdigit() else "jira")
-    state = ctx.tracker(tracker_name).get_state(issue_key, all_fields=True)
-    language = language or pick_language(link.language if link else None, ctx.config.texts.default_language)
-    return canned.render(key, language, variables(ctx, state, link, "", language))
+    try:
+        state = ctx.tracker(tracker_name).get_state(issue_key, all_fields=True)
+        language = language or pick_language(
+            link.language if link else None, ctx.config.texts.default_language
+        )
+        return canned.render(key, language, variables(ctx, state, link, "", language))
+    except (CannedError, TrackerError) as exc:
+        raise PreviewFailed(str(exc)) from None
 
 
 def variables(

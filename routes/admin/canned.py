@@ -110,9 +110,8 @@ def preview() -> ResponseReturnValue:
     """``{"key", "lang", "original", "text", "issue", "language"}`` → ``{"ok", "text"}`` rendered for that
     issue from the live tracker, as the customer would get it, or ``{"ok": false, "errors"}``. Reads the
     tracker; writes nothing."""
-    from connector.errors import TrackerError
+    from jobs.canned import PreviewFailed
     from jobs.canned import preview as render_preview
-    from mappers.canned import CannedError
     from mappers.canned_files import library_from_files
 
     body = _json()
@@ -126,7 +125,7 @@ def preview() -> ResponseReturnValue:
         return jsonify({"ok": False, "errors": problems})
     try:
         text = render_preview(job_context(), library_from_files(files), edit.key, issue, language)
-    except (CannedError, TrackerError) as exc:
+    except PreviewFailed as exc:
         return jsonify({"ok": False, "errors": [{"message": str(exc), "line": None}]})
     return jsonify({"ok": True, "text": text})
 

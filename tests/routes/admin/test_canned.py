@@ -273,3 +273,24 @@ def test_saving_the_rules_in_the_editor_keeps_the_canned_responses_of_the_versio
     version = config_versions.active_version(ctx.engine)
     assert version is not None and version.text == rules and version.canned is not None
     assert version.canned["fixed.en.md"] == edited
+
+
+def test_the_canned_api_lists_the_library_of_the_version_in_force(
+    app: Flask, ctx: Context, as_user: Callable[[str], FlaskClient]
+) -> None:
+    admin = as_user("ada")
+    before = admin.get("/api/canned").get_json()
+    assert [entry["key"] for entry in before["canned"]] == ["fixed", "routed"]  # the folder
+
+    added = save(
+        admin, key="thanks", lang="en", original="", text="---\ntitle: Thanks\n---\nThanks!", comment="c"
+    )
+    assert added.status_code == 303
+    app.extensions["hub"].source.refresh()  # the look a process makes every 2 s
+
+    after = admin.get("/api/canned").get_json()
+    assert [(entry["key"], entry["title"]) for entry in after["canned"]] == [
+        ("fixed", "Fixed"),
+        ("routed", "Routed"),
+        ("thanks", "Thanks"),
+    ]
