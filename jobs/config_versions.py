@@ -21,7 +21,6 @@ from sqlalchemy.engine import Engine
 from config.loading import MAX_BYTES, ConfigError, load_config, parse_config, read_text
 from config.rules import HubConfig
 from config.settings import Settings
-from mappers.canned_files import folder_files, library_folder, library_from_files, library_problems
 from store.config_versions import StoredVersion, active_version, get_version, save_version
 
 log = logging.getLogger(__name__)
@@ -52,6 +51,8 @@ def validate(settings: Settings, text: str, canned: CannedFiles | None = None) -
 
 def canned_problems(canned: CannedFiles) -> list[str]:
     """Every problem of a version's canned files, each as ``canned/<file>: <problem>``."""
+    from mappers.canned_files import library_from_files, library_problems  # lazy: the Jinja sandbox
+
     return [f"canned/{line}" for line in library_problems(library_from_files(canned))]
 
 
@@ -109,6 +110,8 @@ def active_canned(engine: Engine) -> CannedFiles | None:
 def canned_files(settings: Settings, canned: CannedFiles | None) -> dict[str, str]:
     """``canned`` as files, the folder beside the rule file read when it is None (what the console edits
     and ``config export --canned-dir`` writes); :class:`ConfigError` when a file there cannot be read."""
+    from mappers.canned_files import folder_files, library_folder
+
     if canned is not None:
         return dict(canned)
     try:
