@@ -35,7 +35,7 @@ FIXED_RU = "---\ntitle: Исправлено\n---\nЗдравствуйте! {{ 
 
 @pytest.fixture
 def wired(wired: Settings, tmp_path: Path) -> Settings:
-    """The console's settings: ``RULES`` with a ``canned/`` folder beside it (one broken file)."""
+    """The console's settings: ``RULES`` with a ``canned/`` folder beside it."""
     folder = tmp_path / "canned"
     folder.mkdir()
     for name, text in {"routed.en.md": ROUTED, "fixed.en.md": FIXED, "fixed.ru.md": FIXED_RU}.items():
@@ -294,3 +294,19 @@ def test_the_canned_api_lists_the_library_of_the_version_in_force(
         ("routed", "Routed"),
         ("thanks", "Thanks"),
     ]
+
+
+def test_the_list_shows_each_entrys_problem_and_the_files_that_are_no_entry(
+    wired: Settings, as_user: Callable[[str], FlaskClient]
+) -> None:
+    folder = Path(wired.HUB_CONFIG).parent / "canned"
+    (folder / "broken.en.md").write_text("no front matter here", encoding="utf-8")
+    (folder / "Notes.md").write_text("---\ntitle: n\n---\nn", encoding="utf-8")
+
+    listing = as_user("vic").get("/admin/config/canned/").text
+
+    row = re.search(r'<tr data-name="broken.en.md">(.*?)</tr>', listing, re.DOTALL)
+    assert row is not None and "no front matter" in row.group(1)
+    stray = re.search(r'<ul id="stray">(.*?)</ul>', listing, re.DOTALL)
+    assert stray is not None and "Notes.md: file name is not &lt;key&gt;.&lt;lang&gt;.md" in stray.group(1)
+    assert "broken.en.md" not in stray.group(1)  # shown on its row, not twice

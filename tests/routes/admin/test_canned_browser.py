@@ -4,7 +4,8 @@ opens a canned response, writes a variable no template has and sees the error na
 it for an issue read from the tracker, and saves it; the version page shows the canned diff, and a
 worker's library switches to the new text with no restart.
 
-The entry with its preview is saved, on a laptop's screen, as docs/screenshots/canned-editor.png.
+The list and the entry with its preview are saved, on a laptop's screen, as docs/screenshots/canned.png
+and canned-editor.png.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def test_an_admin_edits_a_canned_response_previews_it_and_saves_it_into_force(
     log_in(phone, hub, "ada")
     phone.get_by_role("link", name="Canned responses", exact=True).click()
     expect(phone.locator("#canned tbody tr")).to_have_count(3)
+    screenshot(phone, "canned")
     phone.locator('#canned tr[data-name="fixed.en.md"] a').click()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Canned response fixed.en.md")
     expect(phone.locator("#validity")).to_have_text(re.compile("Valid"))
