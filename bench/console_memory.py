@@ -183,6 +183,8 @@ LIST_PAGES = (
     ("automations", "/admin/automations"),
     ("automations", "/admin/automations?outcome=failed"),
     ("audit", "/admin/audit"),
+    ("canned", "/admin/config/canned/"),
+    ("canned", "/admin/config/canned/fixed.en.md"),
 )
 KINDS = ("message", *dict.fromkeys(kind for kind, _ in LIST_PAGES))
 
@@ -339,7 +341,7 @@ def render(
         f"(a tenth dead letters, all in the overview's window) and {args.large} e-mails of 20 MB, "
         f"{args.messages // 10} routing-audit lines and as many automation firings; 8 logged-in sessions. "
         "The pages: the overview (24 h and 7 d), Messages (filtered and not), messages, Dead letters, "
-        "the routing log, automation firings and the audit"
+        "the routing log, automation firings, the audit and the canned responses (the list and one entry)"
         + (f" (only these kinds: {args.kinds})." if set(args.kinds.split(",")) != set(KINDS) else "."),
         "",
         "| phase | answers | web worker peak RSS (largest) |",

@@ -52,24 +52,13 @@ def canned() -> None:
 @click.option("--lang", "language", default=None, help="en or ru (default: the customer's, else the default)")
 def canned_preview(key: str, issue_key: str, language: str | None) -> None:
     """Render a canned response for an issue, as the customer would get it."""
-    from connector.errors import TrackerError
     from jobs import canned as canned_jobs
-    from mappers.canned import CannedError
-    from mappers.replies import pick_language
-    from store import links
 
-    settings = settings_or_exit()
-    config = config_or_exit(settings)
+    config_or_exit(settings_or_exit())
     ctx = context_or_exit()
-    link = links.link_for_issue(ctx.engine, issue_key)
-    tracker_name = link.tracker if link else ("kaiten" if issue_key.isdigit() else "jira")
     try:
-        state = ctx.tracker(tracker_name).get_state(issue_key, all_fields=True)
-        language = language or pick_language(link.language if link else None, config.texts.default_language)
-        text = canned_jobs.library(ctx).render(
-            key, language, canned_jobs.variables(ctx, state, link, "", language)
-        )
-    except (CannedError, TrackerError) as exc:
+        text = canned_jobs.preview(ctx, canned_jobs.library(ctx), key, issue_key, language)
+    except canned_jobs.PreviewFailed as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(text)
 

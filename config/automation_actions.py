@@ -19,11 +19,11 @@ from config.automation_values import (
     CARRY,
     Texts,
     UserId,
-    check_canned,
     scope_of,
 )
 from config.base import Strict
-from config.routes import CANNED_KEY, FieldRule, Notify, as_texts, check_template
+from config.canned import CANNED_KEY, check_canned
+from config.routes import FieldRule, Notify, as_texts, check_template
 from config.targets import TargetRef
 
 

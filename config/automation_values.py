@@ -3,7 +3,6 @@ user ids, and the canned-response check against the rule file's folder."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Annotated, Any
 
@@ -94,12 +93,3 @@ Minutes = Annotated[int, BeforeValidator(_interval), Field(ge=1, le=MAX_DAYS * 2
 
 def scope_of(info: ValidationInfo) -> Scope:
     return info.context if isinstance(info.context, Scope) else Scope()
-
-
-def check_canned(key: str | None, info: ValidationInfo) -> None:
-    known = scope_of(info).canned_keys
-    if key is None or known is None or key in known:
-        return
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    hint = f"did you mean {close[0]}?" if close else f"there are {', '.join(sorted(known)) or '(none)'}"
-    raise ValueError(f"no canned response {key!r} in the canned/ folder beside the rule file; {hint}")

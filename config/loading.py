@@ -17,6 +17,7 @@ checked against their columns; their errors name the catalogue's file.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from config.canned import VERSION_WHERE
+from config.canned import canned_keys as keys_of
 from config.catalogues import CatalogueFiles, catalogue_folder, parse_files, read_files
 from config.rules import HubConfig
 from config.settings import Settings
@@ -32,7 +35,6 @@ from config.targets import ENV_TRACKERS, InlineTarget, Scope, TrackerSpec
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
 _TARGET = TypeAdapter[Any](InlineTarget)
 _UNION_TAGS = ("jira", "kaiten")  # pydantic names the member of a target union in an error's location
-_CANNED_FILE = re.compile(r"([a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)\.[a-z]{2}\.md")
 MAX_BYTES = 1024 * 1024
 
 
@@ -61,10 +63,18 @@ def read_text(path: Path) -> str:
 
 
 def parse_config(
-    text: str, path: Path, settings: Settings, catalogues: CatalogueFiles | None = None
+    text: str,
+    path: Path,
+    settings: Settings,
+    catalogues: CatalogueFiles | None = None,
+    *,
+    canned: Mapping[str, str] | None = None,
 ) -> HubConfig:
     """Validate the rule file's ``text`` (read from ``path``, which errors name) with the catalogue
-    files ``catalogues`` (read from ``catalogues/`` beside ``path`` when not given)."""
+    files ``catalogues`` (read from ``catalogues/`` beside ``path`` when not given) and the canned
+    library ``canned`` (a configuration version's files, name → text; None: the ``canned/`` folder
+    beside ``path``), whose keys the rules may name. The config keeps ``canned``
+    (:attr:`HubConfig.canned_files`), so a process uses the library it was validated with."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -86,7 +96,8 @@ def parse_config(
         catalogue_folder=files.folder,
         calendars=_declared(data, "calendars") | {"default"},
         routes=_declared(data, "routes"),
-        canned_keys=canned_keys(path.resolve().parent / "canned"),
+        canned_keys=keys_of(canned) if canned is not None else canned_keys(path.resolve().parent / "canned"),
+        canned_where=VERSION_WHERE if canned is not None else scope.canned_where,
     )
     try:
         config = HubConfig.model_validate(
@@ -96,7 +107,7 @@ def parse_config(
         errors.extend(_describe(path, data, err) for err in exc.errors() if not _echo(err, data))
     if errors:
         raise ConfigError("\n".join(dict.fromkeys(errors)))
-    return config
+    return config.with_canned(canned)
 
 
 def _scope(
@@ -137,10 +148,9 @@ def _declared(data: dict[str, Any], key: str) -> frozenset[str]:
 def canned_keys(folder: Path) -> frozenset[str]:
     """The canned responses' keys in ``folder`` (files ``<key>.<lang>.md``); none when it is missing."""
     try:
-        names = [entry.name for entry in folder.iterdir() if entry.is_file()]
+        return keys_of(entry.name for entry in folder.iterdir() if entry.is_file())
     except OSError:
         return frozenset()
-    return frozenset(m.group(1) for m in map(_CANNED_FILE.fullmatch, names) if m)
 
 
 def _echo(err: Any, data: dict[str, Any]) -> bool:

@@ -32,6 +32,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from config.base import Localized, Strict
+from config.canned import CANNED_KEY, check_canned
 from config.settings import Settings
 from config.targets import Scope, TargetRef
 
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 MAX_FIELDS = 100
 MAX_TEMPLATE_CHARS = 5000
-CANNED_KEY = r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$"  # as mappers.canned names its templates
 SOURCES = ("from", "value", "template", "lookup")
 _SYNTAX = ImmutableSandboxedEnvironment()
 
@@ -316,6 +316,12 @@ class Route(Strict):
     link_type: str | None = Field(default=None, min_length=1)
     notify: Notify = Field(default_factory=Notify)
     customer_notice: str | None = Field(default=None, pattern=CANNED_KEY)
+
+    @field_validator("customer_notice")
+    @classmethod
+    def _notice_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        check_canned(value, info)
+        return value
 
     @field_validator("fields")
     @classmethod

@@ -11,13 +11,16 @@ rules (``config.automations``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import Field, InstanceOf, ValidationInfo, field_validator, model_validator
+from pydantic import Field, InstanceOf, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from config.automations import Automation, check_automations
 from config.base import Localized, Strict
 from config.calendars import Calendars, CalendarSpec, ZoneName
+from config.canned import check_canned
 from config.catalogues import Catalogue
 from config.csat import Csat
 from config.matching import HasFacts, MessageFacts, When
@@ -198,6 +201,13 @@ class Replies(Strict):
     quiet_hours: QuietHours | None = None
     opt_out_label: str = "hub-no-notify"
 
+    @field_validator("transitions")
+    @classmethod
+    def _transitions_exist(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        for key in value.values():
+            check_canned(key, info)
+        return value
+
     def for_project(self, project: str) -> ProjectReplies:
         """The reply settings of a project or board, falling back to the defaults."""
         return self.projects.get(project) or ProjectReplies(mode=self.mode, marker=self.marker)
@@ -231,6 +241,19 @@ class HubConfig(Strict):
     team_bot: TeamBot = Field(default_factory=TeamBot)  # config.team_bot
     csat: Csat = Field(default_factory=Csat)  # config.csat
     reports: ReportsSection = Field(default_factory=Reports)  # config.reports; after calendars
+
+    _canned_files: Mapping[str, str] | None = PrivateAttr(default=None)
+
+    @property
+    def canned_files(self) -> Mapping[str, str] | None:
+        """The canned library this config was validated with: a configuration version's files (name →
+        text), or None for the ``canned/`` folder beside the rule file."""
+        return self._canned_files
+
+    def with_canned(self, files: Mapping[str, str] | None) -> HubConfig:
+        """This config holding the canned library ``files`` (read-only; None: the folder)."""
+        self._canned_files = None if files is None else MappingProxyType(dict(files))
+        return self
 
     @field_validator("automations")
     @classmethod

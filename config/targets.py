@@ -50,7 +50,8 @@ class Scope:
     target is told to look there, not that the name is unknown). ``catalogues`` are the valid catalogue
     files of ``catalogue_folder`` (``declared_catalogues`` every one there), for routes' lookups.
     ``calendars``, ``routes`` and ``canned_keys`` are the names the file declares and the canned
-    responses beside it, for automations to refer to (None: not known, not checked).
+    responses of the version (``canned_where`` says where they are), for automations, routes and
+    ``replies.transitions`` to refer to (None: not known, not checked).
     """
 
     settings: Settings | None = None
@@ -64,6 +65,7 @@ class Scope:
     calendars: frozenset[str] | None = None
     routes: frozenset[str] | None = None
     canned_keys: frozenset[str] | None = None
+    canned_where: str = "the canned/ folder beside the rule file"
 
 
 class TrackerSpec(Strict):

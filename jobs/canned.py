@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from connector.base import Tracker
-from connector.errors import TrackerRejected
+from connector.errors import TrackerError, TrackerRejected
 from connector.types import Comment, IssueState
 from jobs.automations.sla import sla_text
 from jobs.context import Context
@@ -29,20 +28,15 @@ from mappers.canned import (
     canned_variables,
     expand_codes,
 )
-from mappers.canned_files import cached_library, library_folder
+from mappers.canned_files import config_library
 from mappers.markup import markup_for
 from mappers.replies import pick_language
 from mappers.tracker_events import TrackerEvent
-from store import outbound
+from store import links, outbound
 from store.links import Link
 from store.outbound import Outbound
 
 log = logging.getLogger(__name__)
-
-
-def canned_folder(ctx: Context) -> Path:
-    """``canned/`` beside the rule file (``config/canned`` for the shipped one)."""
-    return library_folder(ctx.settings.HUB_CONFIG)
 
 
 def _report_problems(library: CannedLibrary) -> None:
@@ -51,8 +45,31 @@ def _report_problems(library: CannedLibrary) -> None:
 
 
 def library(ctx: Context) -> CannedLibrary:
-    """The canned-response library, parsed again when one of its files changes."""
-    return cached_library(canned_folder(ctx), on_load=_report_problems)
+    """The canned-response library of the configuration in force: its version's (parsed once per
+    version), else the folder beside the rule file (parsed again when one of its files changes)."""
+    return config_library(ctx.config, ctx.settings.HUB_CONFIG, on_load=_report_problems)
+
+
+class PreviewFailed(Exception):
+    """A canned preview could not be rendered: the template's problem, or the tracker's answer."""
+
+
+def preview(
+    ctx: Context, canned: CannedLibrary, key: str, issue_key: str, language: str | None = None
+) -> str:
+    """``key`` of ``canned`` rendered for issue ``issue_key`` as its customer would get it (in
+    ``language``, else the customer's, else the default), reading the issue from its tracker:
+    ``trackerhub canned preview`` and the console's. :class:`PreviewFailed` saying why when it cannot be."""
+    link = links.link_for_issue(ctx.engine, issue_key)
+    tracker_name = link.tracker if link else ("kaiten" if issue_key.isdigit() else "jira")
+    try:
+        state = ctx.tracker(tracker_name).get_state(issue_key, all_fields=True)
+        language = language or pick_language(
+            link.language if link else None, ctx.config.texts.default_language
+        )
+        return canned.render(key, language, variables(ctx, state, link, "", language))
+    except (CannedError, TrackerError) as exc:
+        raise PreviewFailed(str(exc)) from None
 
 
 def variables(

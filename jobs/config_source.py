@@ -7,6 +7,10 @@ the table is empty the file is watched as before; once a version exists its id (
 files beside the rule file) is the fingerprint, so a save or a restore anywhere reaches every web,
 worker and scheduler process within one interval. A version that does not validate here is never in
 force: :class:`~config.source.PollingSource` keeps the last good one and logs the errors once.
+
+A version's canned responses come with it (``parse_config(canned=...)`` puts them on the config, as
+``HubConfig.canned_files``), so a save that changes only a canned text is a new id and reaches every
+process the same way; a version without them (``canned`` NULL) reads the ``canned/`` folder.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ class VersionSource(FileSource):
             raise _unanswered(exc) from None
         if stored is None:  # rows are never deleted; a restored backup could lack it
             raise ConfigError(f"config_versions#{self._newest}: the version is gone")
-        config = parse_config(stored.text, self._path, self._settings, self._catalogues)
+        config = parse_config(stored.text, self._path, self._settings, self._catalogues, canned=stored.canned)
         return ConfigVersion(config, fingerprint, f"config_versions#{stored.id}")
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -91,12 +91,20 @@ class Validation:
         }
 
 
-def validate(settings: Settings, text: str, *, live: bool = True, wait: float = CHECK_SECONDS) -> Validation:
-    """``text`` as the rule file: schema errors, else (with ``live``) the live check's, waiting for it
-    at most ``wait`` seconds."""
+def validate(
+    settings: Settings,
+    text: str,
+    *,
+    live: bool = True,
+    wait: float = CHECK_SECONDS,
+    canned: Mapping[str, str] | None = None,
+) -> Validation:
+    """``text`` as the rule file with the canned library ``canned`` (a version's files; None: the
+    folder): schema errors, else (with ``live``) the live check's, waiting for it at most ``wait``
+    seconds."""
     path = Path(settings.HUB_CONFIG)
     try:
-        config = parse_text(settings, text)
+        config = parse_text(settings, text, canned)
     except ConfigError as exc:
         return Validation(tuple(schema_problems(str(exc), str(path), text)), live=SKIPPED)
     if not live:

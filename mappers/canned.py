@@ -39,12 +39,12 @@ from typing import Any, NamedTuple
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from config.canned import KEY
 from mappers.sla import SlaClock, remaining_text
 
 VARIABLES = ("issue_key", "summary", "status", "requester_name", "agent_name", "sla_text", "fields")
 DEFAULT_LANGUAGE = "en"
 MAX_OUTPUT = 32_000  # characters: larger than any Jira comment a customer should get
-KEY = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
 # "::key" not inside a word ("a::b", "std::vector") and not followed by more of a word or a colon
 # (so "::ffff:10.0.0.1" is not a code either).
 CODE = re.compile(rf"(?<![\w:])::({KEY})(?![\w:])")

@@ -57,12 +57,10 @@ def message_status(message_id: str) -> ResponseReturnValue:
 def canned_list() -> ResponseReturnValue:
     """The canned-response library: key, title, languages and tags of each entry, and the files that
     cannot be used, by file name (parsed once, again when a file changes)."""
-    from mappers.canned_files import (  # lazy: the Jinja sandbox (web RSS budget)
-        cached_library,
-        library_folder,
-    )
+    from mappers.canned_files import config_library  # lazy: the Jinja sandbox (web RSS budget)
 
-    library = cached_library(library_folder(hub().settings.HUB_CONFIG))
+    state = hub()
+    library = config_library(state.config, state.settings.HUB_CONFIG)
     entries = [
         {"key": e.key, "title": e.title, "languages": e.languages, "tags": e.tags}
         for e in library.list_entries()

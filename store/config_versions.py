@@ -1,6 +1,10 @@
 """Configuration versions (``config_versions``): every rule file saved from the console or imported,
 with its author, time and comment; the newest row is the configuration in force.
 
+A version holds the rule text and, since migration 0009, its canned library (``canned``: the files
+``<key>.<lang>.md``, name → text, stored as one JSON object); ``None`` means "the ``canned/`` folder
+beside the rule file", as for every version saved before and for the bootstrap.
+
 Rows are only ever added: a restore is a new row carrying an older one's text (``restored_from``), so
 the history reads as what happened and "the active version" is always ``max(id)``, one cheap query
 that every process repeats every few seconds (:mod:`jobs.config_versions`). This module stores and
@@ -10,7 +14,9 @@ reads; validating a text before it is stored is the caller's (``jobs.config_vers
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,12 +38,20 @@ class StoredVersion:
     comment: str
     text: str
     restored_from: int | None
+    canned: Mapping[str, str] | None = field(default=None)  # file name → text; None: the folder
 
 
 def save_version(
-    engine: Engine, *, text: str, author: str, comment: str, restored_from: int | None = None
+    engine: Engine,
+    *,
+    text: str,
+    author: str,
+    comment: str,
+    restored_from: int | None = None,
+    canned: Mapping[str, str] | None = None,
 ) -> StoredVersion:
-    """Store ``text`` as the newest version (it is in force from now on); the caller validated it."""
+    """Store ``text`` with the canned library ``canned`` (None: the folder) as the newest version (it
+    is in force from now on); the caller validated them."""
     version = StoredVersion(
         id=0,
         created_at=utcnow(),
@@ -45,8 +59,10 @@ def save_version(
         comment=comment,
         text=text,
         restored_from=restored_from,
+        canned=None if canned is None else dict(sorted(canned.items())),
     )
     row = {name: value for name, value in vars(version).items() if name != "id"}
+    row["canned"] = None if version.canned is None else json.dumps(version.canned, ensure_ascii=False)
     with engine.begin() as conn:
         result = conn.execute(config_versions.insert().values(**row))
     return replace(version, id=int(result.inserted_primary_key[0]))  # type: ignore[index]
@@ -99,4 +115,13 @@ def _version(row: Any) -> StoredVersion:
         comment=row["comment"],
         text=row["text"],
         restored_from=row["restored_from"],
+        canned=_files(row["canned"]),
     )
+
+
+def _files(stored: str | None) -> dict[str, str] | None:
+    """The canned column read back: name → text, or None (the folder)."""
+    if stored is None:
+        return None
+    files = json.loads(stored)
+    return {str(name): str(text) for name, text in files.items()}

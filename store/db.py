@@ -333,6 +333,8 @@ config_versions = sa.Table(
     sa.Column("comment", Text, nullable=False, default=""),
     sa.Column("text", Text, nullable=False),  # the rule file's YAML exactly as saved
     sa.Column("restored_from", sa.Integer, nullable=True),  # the version a restore copied
+    # the canned responses (JSON: file name → text); NULL: the canned/ folder beside the rule file (0009)
+    sa.Column("canned", Text, nullable=True),
 )
 
 

@@ -79,3 +79,50 @@ def test_versions_lists_newest_first_and_restore_puts_an_old_one_back(database: 
 
     missing = run("restore", "999")
     assert missing.exit_code == 1 and "no configuration version 999" in missing.output
+
+
+def canned_in(folder: Path) -> dict[str, str]:
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.*.md"))}
+
+
+def test_the_canned_folder_beside_an_imported_file_round_trips_through_export(
+    database: str, tmp_path: Path
+) -> None:
+    repo = tmp_path / "git"
+    exported = run("export", "--canned-dir", str(repo / "canned"))
+    assert exported.exit_code == 0, exported.output
+    assert exported.stdout == DEFAULT_CONFIG.read_text()  # standard output is the YAML alone, as before
+    shipped = canned_in(DEFAULT_CONFIG.parent / "canned")
+    assert canned_in(repo / "canned") == shipped and "README.md" not in canned_in(repo / "canned")
+
+    (repo / "hub.yaml").write_text(exported.stdout, encoding="utf-8")
+    (repo / "canned" / "fixed.en.md").write_text("---\ntitle: Fixed\n---\n{{ issue_key }} is fixed.\n")
+    (repo / "canned" / "thanks.en.md").write_text("---\ntitle: Thanks\n---\nThank you!\n")
+    (repo / "canned" / "shipped.ru.md").unlink()
+    imported = run("import", str(repo / "hub.yaml"), "--comment", "canned from git")
+    assert imported.exit_code == 0, imported.output
+    version = store.get_version(create_db_engine(database), int(imported.stdout))
+    assert version is not None and version.canned == canned_in(repo / "canned")
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README.md").write_text("kept")
+    (out / "shipped.ru.md").write_text("---\ntitle: stale\n---\nstale")
+    again = run("export", "--canned-dir", str(out))
+    assert again.exit_code == 0 and again.stdout == exported.stdout
+    assert canned_in(out) == canned_in(repo / "canned")  # the deleted one is gone from the export too
+    assert (out / "README.md").read_text() == "kept"
+
+
+def test_an_import_whose_canned_folder_lacks_a_response_the_rules_name_is_refused(
+    database: str, tmp_path: Path
+) -> None:
+    (tmp_path / "hub.yaml").write_text(DEFAULT_CONFIG.read_text(), encoding="utf-8")
+    (tmp_path / "canned").mkdir()
+    (tmp_path / "canned" / "fixed.en.md").write_text("---\ntitle: Fixed\n---\nFixed.\n")
+
+    result = run("import", str(tmp_path / "hub.yaml"))
+
+    assert result.exit_code == 1
+    assert "customer_notice: no canned response 'routed' in this configuration version's" in result.output
+    assert store.list_versions(create_db_engine(database)) == []

@@ -14,6 +14,7 @@ guard checks it as it checks a form's). Customer text reaches the page only thro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
@@ -21,7 +22,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
 from config.loading import ConfigError
-from jobs.config_versions import active_text, save_validated
+from jobs.config_versions import active_canned, active_text, save_validated
 from routes.admin.access import requires
 from routes.admin.console import actor_address, page
 from routes.admin.messages import CHANNELS
@@ -49,7 +50,7 @@ def validate() -> ResponseReturnValue:
     from jobs.config_validation import validate as validate_text  # lazy: the check loads tracker clients
 
     text = _json_text(_json())
-    return jsonify(validate_text(hub().settings, text).as_dict())
+    return jsonify(validate_text(hub().settings, text, canned=_in_force_canned()).as_dict())
 
 
 @bp.post("/preview")
@@ -64,7 +65,7 @@ def preview() -> ResponseReturnValue:
 
     body = _json()
     state = hub()
-    checked = validate_text(state.settings, _json_text(body), live=False)
+    checked = validate_text(state.settings, _json_text(body), live=False, canned=_in_force_canned())
     if checked.config is None:
         return jsonify({**checked.as_dict(), "html": "", "changed": 0, "total": 0})
     written = body.get("message")
@@ -96,7 +97,7 @@ def dry_run() -> ResponseReturnValue:
 
     body = _json()
     state = hub()
-    checked = validate_text(state.settings, _json_text(body), live=False)
+    checked = validate_text(state.settings, _json_text(body), live=False, canned=_in_force_canned())
     if checked.config is None:
         return jsonify({**checked.as_dict(), "html": "", "changed": False})
     route, issue = _field(body, "route"), _field(body, "issue").upper()
@@ -124,14 +125,16 @@ def save() -> ResponseReturnValue:
     text = request.form.get("text", "").replace("\r\n", "\n")
     comment = request.form.get("comment", "").strip()[:COMMENT_LIMIT]
     state = hub()
-    checked = validate_text(state.settings, text, live=not request.form.get("force"), wait=SAVE_SECONDS)
+    canned = _in_force_canned()
+    live = not request.form.get("force")
+    checked = validate_text(state.settings, text, live=live, wait=SAVE_SECONDS, canned=canned)
     if not checked.ok:
         problems = [problem.as_dict() for problem in checked.problems]
         if not problems:  # the schema passed, the trackers did not answer in time
             problems = [{"message": UI[g.lang]["editor"]["unanswered"].format(seconds=int(SAVE_SECONDS))}]
         return _editor(text, comment=comment, errors=problems, status=422)
     try:
-        version = save_validated(state.settings, state.engine, text, g.user.name, comment)
+        version = save_validated(state.settings, state.engine, text, g.user.name, comment, canned=canned)
     except ConfigError as exc:
         return _editor(text, comment=comment, errors=[{"message": str(exc)}], status=422)
     audit.record(
@@ -143,6 +146,12 @@ def save() -> ResponseReturnValue:
         address=actor_address(),
     )
     return redirect(url_for("admin.config_versions.show", version_id=version.id), code=303)
+
+
+def _in_force_canned() -> Mapping[str, str] | None:
+    """The canned library of the version in force: the one the rules are checked with, and the one a
+    saved rule text keeps (the canned responses are edited on their own page)."""
+    return active_canned(hub().engine)
 
 
 def _active_text() -> str:

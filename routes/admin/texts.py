@@ -410,3 +410,87 @@ UI["ru"]["routing"] = {
     "submit": "Маршрутизировать",
     "back": "Другие маршруты",
 }
+
+# --- canned responses (routes/admin/canned.py) -------------------------------------------------------
+UI["en"]["canned"] = {
+    "nav": "Canned responses",
+    "title": "Canned responses",
+    "intro": "The texts engineers insert with ::key and the hub sends on transitions, routes and "
+    "automations, one per key and language. They are part of the configuration version: a save makes a "
+    "new version, in force on every process within seconds.",
+    "read_only": "You can read the canned responses; only an admin can change them.",
+    "key": "Key",
+    "language": "Language",
+    "title_column": "Title",
+    "problems": "Problems",
+    "ok": "ok",
+    "new": "New canned response",
+    "new_title": "New canned response",
+    "entry_title": "Canned response {name}",
+    "stray": "Files that are not canned responses:",
+    "version_errors": "The configuration in force has these problems with its canned responses:",
+    "text": "Text (front matter, then the Jinja template)",
+    "variables": "Variables: issue_key, summary, status, requester_name, agent_name, sla_text, and fields "
+    "(issue fields by id: {{ fields.customfield_10010 }}).",
+    "comment": "Comment (what changed and why)",
+    "save": "Save as a new version",
+    "delete": "Delete this canned response",
+    "delete_confirm": "Delete {name}? The rules must not name it.",
+    "checking": "Checking…",
+    "valid": "Valid: the entry and the configuration with it.",
+    "invalid": "{count} error(s):",
+    "line": "line {line}",
+    "failed": "The check could not be made: {status}",
+    "preview": "Preview",
+    "preview_intro": "The text as the customer of an issue would get it, with the issue's fields read from "
+    "its tracker. Reads the tracker; writes nothing.",
+    "issue": "Issue",
+    "preview_language": "Language (empty: the customer's)",
+    "run_preview": "Preview",
+    "taken": "{name} exists already: open it to change it.",
+    "none": "No canned responses yet.",
+}
+UI["ru"]["canned"] = {
+    "nav": "Шаблоны ответов",
+    "title": "Шаблоны ответов",
+    "intro": "Тексты, которые инженеры вставляют кодом ::key и которые хаб отправляет при смене статуса, "
+    "маршрутизации и в автоматизациях, — по одному на ключ и язык. Они входят в версию конфигурации: "
+    "сохранение создаёт новую версию, через несколько секунд действующую во всех процессах.",
+    "read_only": "Вы можете читать шаблоны; менять их может только администратор.",
+    "key": "Ключ",
+    "language": "Язык",
+    "title_column": "Заголовок",
+    "problems": "Ошибки",
+    "ok": "нет",
+    "new": "Новый шаблон",
+    "new_title": "Новый шаблон ответа",
+    "entry_title": "Шаблон {name}",
+    "stray": "Файлы, которые не являются шаблонами:",
+    "version_errors": "В действующей конфигурации есть ошибки, связанные с шаблонами:",
+    "text": "Текст (заголовочный блок, затем шаблон Jinja)",
+    "variables": "Переменные: issue_key, summary, status, requester_name, agent_name, sla_text и fields "
+    "(поля задачи по id: {{ fields.customfield_10010 }}).",
+    "comment": "Комментарий (что изменено и зачем)",
+    "save": "Сохранить новой версией",
+    "delete": "Удалить этот шаблон",
+    "delete_confirm": "Удалить {name}? Правила не должны на него ссылаться.",
+    "checking": "Проверка…",
+    "valid": "Ошибок нет: шаблон и конфигурация с ним верны.",
+    "invalid": "Ошибок: {count}",
+    "line": "строка {line}",
+    "failed": "Проверить не удалось: {status}",
+    "preview": "Предпросмотр",
+    "preview_intro": "Текст, каким его получит клиент задачи, с полями задачи из её трекера. "
+    "Трекер только читается.",
+    "issue": "Задача",
+    "preview_language": "Язык (пусто — язык клиента)",
+    "run_preview": "Показать",
+    "taken": "{name} уже существует: откройте его, чтобы изменить.",
+    "none": "Шаблонов пока нет.",
+}
+UI["en"]["canned_changes"] = "Canned responses changed against version {id}"
+UI["ru"]["canned_changes"] = "Изменения шаблонов ответов относительно версии {id}"
+UI["en"]["canned_first"] = "Canned responses"
+UI["ru"]["canned_first"] = "Шаблоны ответов"
+UI["en"]["canned_folder"] = "This version reads the canned/ folder beside the rule file."
+UI["ru"]["canned_folder"] = "Эта версия читает папку canned/ рядом с файлом правил."

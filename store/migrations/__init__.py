@@ -4,4 +4,4 @@
 without loading Alembic (store/migrate.py). A new revision sets it; a test fails when they disagree.
 """
 
-HEAD = "0008"
+HEAD = "0009"

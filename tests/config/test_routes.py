@@ -154,6 +154,8 @@ def test_field_rules_of_every_kind(tmp_path: Path) -> None:
     customer_notice: routed
 """,
     )
+    (tmp_path / "canned").mkdir()  # the notice names a canned response, which must exist
+    (tmp_path / "canned" / "routed.en.md").write_text("---\ntitle: Routed\n---\nMoved.", encoding="utf-8")
     route = load_config(Settings(HUB_CONFIG=path)).routes["r"]
     assert route.offered.trackers == ("jira",) and route.offered.projects == ("SUP", "10")
     assert route.offered.includes("jira", "sup", "task") and not route.offered.includes(
@@ -290,3 +292,26 @@ def test_catalogues_are_files_not_a_section_of_the_rule_file(tmp_path: Path) -> 
     assert errors_of(path) == [
         f"{path}: catalogues: catalogues are files in {tmp_path / 'catalogues'}, not a section"
     ]
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        "routes:\n  r: {target: hardware, mode: move, customer_notice: routd}\n",
+        "replies: {transitions: {'Waiting for customer': routd}}\n",
+    ],
+)
+def test_a_canned_key_the_rules_name_must_exist_in_the_library(tmp_path: Path, section: str) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(
+        "rules: [{name: r, target: {tracker: jira, project: SUP}}]\n"
+        "targets: {hardware: {tracker: jira, project: HW}}\n" + section,
+        encoding="utf-8",
+    )
+    (tmp_path / "canned").mkdir()
+    (tmp_path / "canned" / "routed.en.md").write_text("---\ntitle: Routed\n---\nMoved.", encoding="utf-8")
+    with pytest.raises(
+        ConfigError,
+        match="no canned response 'routd' in the canned/ folder beside the rule file; did you mean routed",
+    ):
+        load_config(Settings(HUB_CONFIG=path))

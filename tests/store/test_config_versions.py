@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store import config_versions as versions
+from store.db import create_db_engine
 
 TEXT = "# the rule file, comments and ${REFERENCES} kept\nrules:\n  - name: 'все'\n    target: support\n"
 
@@ -43,3 +45,44 @@ def test_the_newest_version_is_in_force_and_the_list_pages_newest_first(engine: 
     assert versions.get_version(engine, restored.id) == restored and restored.restored_from == saved[0].id
     assert versions.previous_version(engine, restored.id) == saved[4]
     assert versions.previous_version(engine, saved[0].id) is None
+
+
+CANNED = {
+    "thanks.ru.md": "---\ntitle: Спасибо\n---\nСпасибо, {{ requester_name }}!\n",
+    "a.en.md": "---\ntitle: A\n---\nA",
+}
+
+
+def test_a_version_keeps_its_canned_files_exactly_and_none_means_the_folder(engine: Engine) -> None:
+    with_files = versions.save_version(engine, text=TEXT, author="ada", comment="", canned=CANNED)
+    folder = versions.save_version(engine, text=TEXT, author="ada", comment="")
+    empty = versions.save_version(engine, text=TEXT, author="ada", comment="", canned={})
+
+    assert versions.get_version(engine, with_files.id) == with_files and with_files.canned == CANNED
+    assert versions.get_version(engine, folder.id) == folder and folder.canned is None
+    assert versions.get_version(engine, empty.id) == empty and empty.canned == {}  # no responses at all
+    assert [v.canned for v in versions.list_versions(engine)] == [{}, None, CANNED]
+
+
+def test_versions_saved_before_migration_0009_read_the_folder(empty_url: str) -> None:
+    from alembic import command
+
+    from store.migrate import alembic_config
+    from tests.store.test_migrate import plain_engine
+
+    old = plain_engine(empty_url)
+    with old.begin() as conn:
+        command.upgrade(alembic_config(conn), "0008")
+        conn.execute(
+            sa.text(
+                "INSERT INTO config_versions (created_at, author, comment, text) VALUES (:at, 'ada', '', :text)"
+            ),
+            {"at": dt.datetime(2026, 12, 1, tzinfo=dt.UTC), "text": TEXT},
+        )
+    old.dispose()
+    engine = create_db_engine(empty_url)  # a process of this release migrates to 0009 as it starts
+    try:
+        (version,) = versions.list_versions(engine)
+        assert (version.text, version.canned) == (TEXT, None)
+    finally:
+        engine.dispose()
