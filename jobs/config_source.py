@@ -29,6 +29,11 @@ from config.source import CHECK_INTERVAL, ConfigSource, ConfigVersion, FileSourc
 from store.config_versions import active_id, get_version
 
 
+def version_origin(version_id: int) -> str:
+    """How a configuration version is named as a source's origin (and in the logs)."""
+    return f"config_versions#{version_id}"
+
+
 class VersionSource(FileSource):
     """The newest configuration version (``config_versions#<id>`` in the logs), else the rule file."""
 
@@ -52,7 +57,7 @@ class VersionSource(FileSource):
             raise _unanswered(exc) from None
         if self._newest is None:
             return super()._fingerprint()
-        return self._with_catalogues(hashlib.sha256(f"config_versions#{self._newest}".encode()).hexdigest())
+        return self._with_catalogues(hashlib.sha256(version_origin(self._newest).encode()).hexdigest())
 
     def _load(self, fingerprint: str) -> ConfigVersion:
         if self._newest is None:
@@ -62,9 +67,9 @@ class VersionSource(FileSource):
         except sa.exc.SQLAlchemyError as exc:
             raise _unanswered(exc) from None
         if stored is None:  # rows are never deleted; a restored backup could lack it
-            raise ConfigError(f"config_versions#{self._newest}: the version is gone")
+            raise ConfigError(f"{version_origin(self._newest)}: the version is gone")
         config = parse_config(stored.text, self._path, self._settings, self._catalogues, canned=stored.canned)
-        return ConfigVersion(config, fingerprint, f"config_versions#{stored.id}")
+        return ConfigVersion(config, fingerprint, version_origin(stored.id))
 
 
 def _unanswered(exc: Exception) -> ConfigError:

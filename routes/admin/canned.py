@@ -15,17 +15,22 @@ The script endpoints take JSON and send the form token in the ``X-CSRF-Token`` h
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import Blueprint, g, jsonify, redirect, request, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, NotFound
 
 from config.canned import FILE_NAME
 from config.loading import ConfigError
+from config.settings import Settings
 from jobs.config_versions import active_canned, active_text, canned_files, save_validated
 from jobs.config_versions import validate as validate_version
 from routes.admin.access import requires
@@ -33,6 +38,11 @@ from routes.admin.console import actor_address, page
 from routes.admin.texts import UI
 from routes.state import hub, job_context
 from store import audit
+
+if TYPE_CHECKING:
+    from mappers.canned import CannedLibrary
+
+T = TypeVar("T")
 
 bp = Blueprint("canned", __name__, url_prefix="/config/canned")
 
@@ -56,10 +66,10 @@ class Row:
 @requires("viewer")
 def index() -> ResponseReturnValue:
     """The library in force: keys by language, titles, problems, and the version's own errors."""
-    from mappers.canned_files import entry_problems, library_from_files  # lazy: the Jinja sandbox
+    from mappers.canned_files import entry_problems  # lazy: the Jinja sandbox
 
     files, problems = _in_force()
-    library = library_from_files(files)
+    library = _library(files)
     rows = [
         Row(entry.path.name, entry.key, entry.language, entry.title, tuple(entry_problems(entry)))
         for key in library.sorted_keys()
@@ -204,13 +214,53 @@ def _in_force() -> tuple[dict[str, str], list[dict[str, Any]]]:
     state = hub()
     try:
         files = _files_in_force()
+        text = active_text(state.settings, state.engine)
     except ConfigError as exc:
         return {}, _problems(str(exc))
+    problems = _remembered("problems", (text, files), lambda: _version_problems(state.settings, text, files))
+    return files, list(problems)
+
+
+def _version_problems(settings: Settings, text: str, files: dict[str, str]) -> list[dict[str, Any]]:
     try:
-        validate_version(state.settings, active_text(state.settings, state.engine), files)
+        validate_version(settings, text, files)
     except ConfigError as exc:
-        return files, _problems(str(exc))
-    return files, []
+        return _problems(str(exc))
+    return []
+
+
+def _library(files: dict[str, str]) -> CannedLibrary:
+    """The library of ``files``, parsed once while they stay the same."""
+    from mappers.canned_files import library_from_files  # lazy: the Jinja sandbox
+
+    return _remembered("library", (files,), lambda: library_from_files(files))
+
+
+REMEMBERED = 8  # answers kept per kind and web process
+
+
+def _remembered(kind: str, inputs: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, remembered by a digest of ``inputs`` (texts and name → text maps) in this app.
+
+    Every list or entry page validated the whole version and parsed every template again, four pages at
+    a time per web worker (+5 MiB of RSS in bench/console_memory.py); the answers depend only on these
+    texts (and the process's settings), so a version is checked once per process until it changes (a
+    catalogue file edited beside the rule file shows in the list once the version changes)."""
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
+    memo: OrderedDict[str, Any] = current_app.extensions.setdefault(f"canned-{kind}", OrderedDict())
+    with _MEMO_LOCK:
+        if digest in memo:
+            memo.move_to_end(digest)
+            return cast(T, memo[digest])
+    value = compute()
+    with _MEMO_LOCK:
+        memo[digest] = value
+        while len(memo) > REMEMBERED:
+            memo.popitem(last=False)
+    return value
+
+
+_MEMO_LOCK = threading.Lock()
 
 
 def _files_in_force() -> dict[str, str]:

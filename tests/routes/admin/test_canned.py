@@ -310,3 +310,38 @@ def test_the_list_shows_each_entrys_problem_and_the_files_that_are_no_entry(
     stray = re.search(r'<ul id="stray">(.*?)</ul>', listing, re.DOTALL)
     assert stray is not None and "Notes.md: file name is not &lt;key&gt;.&lt;lang&gt;.md" in stray.group(1)
     assert "broken.en.md" not in stray.group(1)  # shown on its row, not twice
+
+
+def test_the_list_reads_the_version_this_process_runs_on_and_a_newer_one_it_has_not_switched_to(
+    app: Flask, as_user: Callable[[str], FlaskClient]
+) -> None:
+    # the page takes the library of the version in force from the process's config (validated when it
+    # came into force) and validates only a version the process has not switched to yet
+    admin = as_user("ada")
+    assert (
+        save(
+            admin,
+            key="fixed",
+            lang="en",
+            original="fixed.en.md",
+            text=FIXED.replace("fixed.", "mended."),
+            comment="one",
+        ).status_code
+        == 303
+    )
+    source = app.extensions["hub"].source
+    assert source.refresh()  # the process switches to the saved version
+    assert source.version().config.canned_files is not None
+
+    listed = admin.get("/admin/config/canned/")
+    assert listed.status_code == 200 and "Fixed" in listed.text and "routed.en.md" in listed.text
+    assert "mended." in admin.get("/admin/config/canned/fixed.en.md").text
+
+    edited = FIXED.replace("fixed.", "repaired.")
+    assert (
+        save(admin, key="fixed", lang="en", original="fixed.en.md", text=edited, comment="two").status_code
+        == 303
+    )
+    # not switched yet (the source looks every 2 s): the newest version is still what the page shows
+    assert "repaired." in admin.get("/admin/config/canned/fixed.en.md").text
+    assert "mended." not in admin.get("/admin/config/canned/fixed.en.md").text
