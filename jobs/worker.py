@@ -22,10 +22,16 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq.defaults import RQ_KEY_PREFIX
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRegistry
+from rq.job import Job, JobStatus, Retry
+from rq.registry import StartedJobRegistry
+from rq.results import Result
+from rq.utils import now, utcformat
+from rq.worker import WorkerStatus
 
 from config.settings import get_settings
-from jobs.queues import DELIVERY_QUEUE, delivery_job_id
+from jobs.queues import DELIVERY_QUEUE, delivery_job_id, run_script
 from jobs.recovery import name_connections
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,41 @@ _CAUGHT = "hub:trap:caught-messages"  # each message is trapped once at most
 
 HEARTBEAT_REPEAT = 1.0  # seconds: a plain worker heartbeat within this of the last one is left out
 
+# What RQ 3.0 does when a job with ``result_ttl=0`` (every hub job) has succeeded, as one script instead
+# of twelve round trips: rq/worker/base.py ``handle_job_success`` (WATCH the dependents, SMEMBERS them,
+# the counters, ``Job.cleanup`` → ``Job.delete``: HGET of the status, the started registry's and the
+# job's execution registry's reads, ZREMRANGEBYSCORE + ZRANGE + HGETALL each, then MULTI/EXEC),
+# ``cleanup_execution``, SimpleWorker's ``set_state(IDLE)`` and the plain heartbeat after the job.
+# Only for a job RQ would end the same way: its hash still says ``started`` (no one else ended or
+# replaced it) and it has no dependents (the hub enqueues none); else it returns 0 having done nothing,
+# and RQ's own code runs. Every execution of the job goes with it (its hash, its started registry
+# member, its worker's execution set member), then the job's keys, as ``Job.delete`` does.
+# KEYS: job hash, its dependents, its dependencies, its result, its execution registry, the queue's
+# started registry, this worker's hash, this worker's execution set.
+# ARGV: job id, execution hash prefix, a worker's execution set key before and after the worker's name
+# (3 and 7), working time (s), last heartbeat, the worker key's TTL.
+_SUCCEEDED_LUA = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'started' or redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+  local composite = ARGV[1] .. ':' .. id
+  local worker = redis.call('HGET', ARGV[2] .. composite, 'worker_name')
+  redis.call('DEL', ARGV[2] .. composite)
+  redis.call('ZREM', KEYS[6], composite)
+  if worker and worker ~= '' then redis.call('SREM', ARGV[3] .. worker .. ARGV[7], composite) end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('HINCRBY', KEYS[7], 'successful_job_count', 1)
+redis.call('HINCRBYFLOAT', KEYS[7], 'total_working_time', ARGV[4])
+redis.call('HSET', KEYS[7], 'state', 'idle', 'last_heartbeat', ARGV[5])
+redis.call('EXPIRE', KEYS[7], ARGV[6])
+redis.call('EXPIRE', KEYS[8], ARGV[6])
+return 1
+"""
+_EXECUTION_PREFIX = f"{RQ_KEY_PREFIX}:execution:"  # rq/executions.py Execution.key
+_WORKER_EXECUTIONS = WORKER_EXECUTIONS_KEY_TEMPLATE.format("\0").partition("\0")[::2]
+
 
 class HubWorker(SimpleWorker):
     """A ``SimpleWorker`` whose Redis connections all carry its name, with the trap points of RQ's side,
@@ -47,6 +88,7 @@ class HubWorker(SimpleWorker):
         name_connections(connection, name)
         self._plain_beat = -HEARTBEAT_REPEAT  # monotonic time of the last plain heartbeat sent
         self._written_state: str | None = None  # the state this worker last wrote on its own
+        self._job_beat: tuple[Job, int] | None = None  # a job's end heartbeat not yet sent
         super().__init__(list(queues), name=name, connection=connection, **kwargs)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
@@ -83,6 +125,70 @@ class HubWorker(SimpleWorker):
             return
         super().set_state(state, pipeline)
         self._written_state = state if pipeline is None else None
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ's end of a job's run: its ``ended_at``, and a heartbeat on the job's hash, sent at once for a
+        failed job and otherwise held back: a job that succeeds is deleted by the script of
+        ``handle_job_success`` (so its heartbeat would be a round trip for nothing), and RQ's own ways on
+        (a ``Retry`` returned, a job the script leaves to RQ) send it first (``_send_job_beat``)."""
+        if job.get_status(refresh=False) == JobStatus.FAILED:
+            super().handle_execution_ended(job, queue, heartbeat_ttl)
+            return
+        job.ended_at = now()
+        self._job_beat = (job, heartbeat_ttl)
+
+    def _send_job_beat(self) -> None:
+        if self._job_beat is not None:
+            job, ttl = self._job_beat
+            self._job_beat = None
+            job.heartbeat(now(), ttl)
+
+    def handle_job_retry(self, job: Job, queue: Queue, retry: Retry, *args: Any, **kwargs: Any) -> None:
+        self._send_job_beat()
+        super().handle_job_retry(job, queue, retry, *args, **kwargs)
+
+    def handle_job_success(
+        self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
+    ) -> None:
+        """RQ's success handling in one round trip (``_SUCCEEDED_LUA``) for a job it would end by deleting
+        it (``result_ttl=0``, no repeat, group or rate limit; still ``started``, no dependents), with the
+        worker's ``idle`` state and its plain heartbeat; RQ's own for any other."""
+        plain = job.get_result_ttl(self.default_result_ttl) == 0 and not (
+            (job.repeats_left or 0) > 0 or job.group_id or job.has_rate_limit
+        )
+        if plain and self._succeeded(job, started_job_registry):
+            self._job_beat = None
+            job._status = JobStatus.FINISHED
+            self.executions.pop(execution.id, None)
+            self._state = self._written_state = WorkerStatus.IDLE
+            self._plain_beat = time.monotonic()
+            return
+        self._send_job_beat()
+        super().handle_job_success(job, queue, started_job_registry, execution)
+
+    def _succeeded(self, job: Job, started: StartedJobRegistry) -> bool:
+        assert job.started_at is not None and job.ended_at is not None
+        self.last_heartbeat = now()
+        keys = (
+            job.key,
+            job.dependents_key,
+            job.dependencies_key,
+            Result.get_key(job.id),
+            ExecutionRegistry(job.id, self.connection).key,
+            started.key,
+            self.key,
+            self.executions_key,
+        )
+        args = (
+            job.id,
+            _EXECUTION_PREFIX,
+            _WORKER_EXECUTIONS[0],
+            str((job.ended_at - job.started_at).total_seconds()),
+            utcformat(self.last_heartbeat),
+            str(self.worker_ttl + 60),  # a plain heartbeat's TTL (``BaseWorker.heartbeat``)
+            _WORKER_EXECUTIONS[1],
+        )
+        return bool(run_script(self.connection, _SUCCEEDED_LUA, keys, args))
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         # popped (BLPOP), not yet in the started registry: gap A of jobs/recovery.py

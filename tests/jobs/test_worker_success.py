@@ -1,0 +1,115 @@
+"""What the worker leaves in Redis when a job succeeds, and what it costs (issue 17).
+
+RQ 3.0 ends a successful job in twelve round trips (the dependents watched and read, the job's status and
+its executions read twice, the transaction, the worker's ``idle`` state, a heartbeat); ``HubWorker`` does
+it in one script for the jobs the hub enqueues (``result_ttl=0``, nothing depending on them). These tests
+check that it leaves Redis as RQ's own code does, that RQ's code still runs for a job with dependents,
+and count the round trips one job costs, so a change that brings RQ's back shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from redis import Redis
+from redis.connection import AbstractConnection
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from jobs.context import Context
+from jobs.queues import ALL_QUEUES, DELIVERY_QUEUE, JOB_TIMEOUT
+from jobs.worker import HubWorker
+
+NOOP = "operator.truth"
+
+
+def _noop(queue: Queue, n: int, **options: Any) -> Job:
+    return queue.enqueue(NOOP, n, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=3600, **options)
+
+
+def _rq_keys(redis: Redis) -> set[str]:
+    """RQ's keys a job's run can leave: jobs, executions, results, registries and worker execution sets."""
+    patterns = ("rq:job:*", "rq:execution*", "rq:results:*", "rq:wip:*", "rq:worker:*:executions")
+    return {key.decode() for pattern in patterns for key in redis.scan_iter(pattern)}
+
+
+@contextmanager
+def round_trips() -> Iterator[list[int]]:
+    """Count every command or pipeline sent to Redis (``[count]``)."""
+    count = [0]
+    send = AbstractConnection.send_packed_command
+
+    def sent(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        count[0] += 1
+        send(self, command, check_health)
+
+    AbstractConnection.send_packed_command = sent  # type: ignore[method-assign]
+    try:
+        yield count
+    finally:
+        AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
+
+
+def _burst(ctx: Context) -> HubWorker:
+    worker = HubWorker(ALL_QUEUES, connection=ctx.redis)
+    worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    return worker
+
+
+class _Undying(HubWorker):
+    """A worker whose hash outlives its burst (RQ deletes it at the end), to be read afterwards."""
+
+    def register_death(self) -> None:
+        return
+
+
+def test_a_succeeded_job_leaves_nothing_of_its_run_and_counts_in_the_worker(ctx: Context) -> None:
+    queue = Queue(DELIVERY_QUEUE, connection=ctx.redis)
+    jobs = [_noop(queue, n) for n in range(3)]
+    worker = _Undying(ALL_QUEUES, connection=ctx.redis)
+    worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    assert _rq_keys(ctx.redis) == set()  # no job hash, execution, result or registry entry left
+    assert not any(Job.exists(job.id, connection=ctx.redis) for job in jobs)
+    assert int(ctx.redis.hget(worker.key, "successful_job_count") or 0) == 3
+    assert float(ctx.redis.hget(worker.key, "total_working_time") or 0) > 0
+    assert ctx.redis.hget(worker.key, "state") == b"idle"
+    assert ctx.redis.ttl(worker.key) > worker.dequeue_timeout  # the heartbeat that came with it
+
+
+def test_a_job_with_a_dependent_ends_the_rq_way_and_its_dependent_runs(ctx: Context) -> None:
+    queue = Queue(DELIVERY_QUEUE, connection=ctx.redis)
+    first = _noop(queue, 1)
+    second = _noop(queue, 2, depends_on=first)
+    assert second.get_status() == "deferred"
+    _burst(ctx)
+    assert not Job.exists(first.id, connection=ctx.redis)
+    assert not Job.exists(second.id, connection=ctx.redis)  # it ran, and was deleted like the first
+    assert _rq_keys(ctx.redis) == set()
+
+
+def test_a_failed_job_still_goes_to_the_failed_registry(ctx: Context) -> None:
+    queue = Queue(DELIVERY_QUEUE, connection=ctx.redis)
+    job = queue.enqueue("operator.truediv", 1, 0, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=3600)
+    _burst(ctx)
+    assert job.id in FailedJobRegistry(DELIVERY_QUEUE, connection=ctx.redis).get_job_ids()
+    assert job.get_status() == "failed"
+
+
+def test_a_job_costs_six_round_trips_of_rq_work(ctx: Context) -> None:
+    queue = Queue(DELIVERY_QUEUE, connection=ctx.redis)
+    _noop(queue, 0)
+    _burst(ctx)  # the script loaded, the connections made
+    counts = []
+    for jobs in (1, 3):
+        for n in range(jobs):
+            _noop(queue, n)
+        with round_trips() as count:
+            _burst(ctx)
+        counts.append(count[0])
+    # per job: the pop (a BLPOP, here an LPOP), the job's hash, RQ's two MULTIs that register the
+    # execution and mark the job started, the success script, and the next loop's suspension check
+    # (with a heartbeat); RQ's own success handling was twelve
+    assert (counts[1] - counts[0]) / 2 == 6
