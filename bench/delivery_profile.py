@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=50, help="warm-up messages of each kind (default 50)")
     parser.add_argument("--profile", action="store_true", help="cProfile each kind (CPU clock)")
     parser.add_argument("--top", type=int, default=25, help="functions listed per profile (default 25)")
+    parser.add_argument("--save", type=Path, help="with --profile: write each profile to SAVE-<n>.pstats")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="trackerhub-profile-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
@@ -211,9 +212,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"| {(run.counts.commits - empty.counts.commits) / n:.2f} "
                 f"| {(run.counts.round_trips - empty.counts.round_trips) / n:.2f} |"
             )
-        for run in runs:
+        for n, run in enumerate(runs):
             if run.profile is None:
                 continue
+            if args.save is not None:
+                run.profile.dump_stats(f"{args.save}-{n}.pstats")
             total = sum(grouped(run.profile).values())
             report(f"\n{run.kind}: profiled {total * 1000 / run.jobs:.2f} ms/job, by package (own time):")
             for group, seconds in grouped(run.profile).most_common():

@@ -93,7 +93,8 @@ class HubWorker(SimpleWorker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         """RQ's worker heartbeat; a plain one (no timeout) as one round trip, and left out when the last
-        plain one went less than ``HEARTBEAT_REPEAT`` ago.
+        plain one went less than ``HEARTBEAT_REPEAT`` ago, also from the pipeline of RQ's suspension check
+        (which then sends only its ``EXISTS``: the success of the job before sent one).
 
         RQ 3.0 sends a plain heartbeat (HSET of ``last_heartbeat``, EXPIRE of the worker's key and of its
         executions' key, each its own round trip) after each job, before each dequeue and after it: nine
@@ -107,10 +108,10 @@ class HubWorker(SimpleWorker):
             super().heartbeat(timeout, pipeline)
             return
         beat = time.monotonic()
+        if beat - self._plain_beat < HEARTBEAT_REPEAT:
+            return
         if pipeline is not None:  # RQ's own round trip carries it (``is_suspended``, every loop)
             super().heartbeat(None, pipeline)
-        elif beat - self._plain_beat < HEARTBEAT_REPEAT:
-            return
         else:
             with self.connection.pipeline(transaction=False) as pipe:
                 super().heartbeat(None, pipe)
