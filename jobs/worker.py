@@ -27,6 +27,7 @@ from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRe
 from rq.job import Job, JobStatus, Retry
 from rq.registry import StartedJobRegistry
 from rq.results import Result
+from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import now, utcformat
 from rq.worker import WorkerStatus
 
@@ -76,6 +77,34 @@ redis.call('EXPIRE', KEYS[8], ARGV[6])
 return 1
 """
 _EXECUTION_PREFIX = f"{RQ_KEY_PREFIX}:execution:"  # rq/executions.py Execution.key
+
+# The writes RQ queues on a MULTI/EXEC pipeline when it takes a job (``prepare_execution``,
+# ``prepare_job_execution``), run by one script instead: as atomic, and one command to send and one
+# answer to read instead of one of each per write (redis-py packs every command and parses a ``QUEUED``
+# for each, then the EXEC's array). ARGV: per command, its number of words, then the words.
+_APPLY_LUA = """
+local i = 1
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return 0
+"""
+
+
+def apply_writes(redis: Redis, pipeline: Pipeline) -> None:
+    """Run the writes queued on ``pipeline`` as one script (``_APPLY_LUA``); their answers are not read
+    (RQ reads none of those it sends this way). The pipeline is emptied."""
+    encoder = redis.get_encoder()
+    words: list[str | bytes] = []
+    for command, _options in pipeline.command_stack:
+        words.append(str(len(command)))
+        words.extend(encoder.encode(word) for word in command)
+    pipeline.reset()
+    run_script(redis, _APPLY_LUA, (), words)
+
+
 _WORKER_EXECUTIONS = WORKER_EXECUTIONS_KEY_TEMPLATE.format("\0").partition("\0")[::2]
 
 
@@ -191,15 +220,48 @@ class HubWorker(SimpleWorker):
         )
         return bool(run_script(self.connection, _SUCCEEDED_LUA, keys, args))
 
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check, which sends a heartbeat with its question (``is_suspended``); right after a
+        heartbeat (``HEARTBEAT_REPEAT``) only the question, as one command, unless the answer is yes."""
+        if time.monotonic() - self._plain_beat < HEARTBEAT_REPEAT and not self.connection.exists(
+            WORKERS_SUSPENDED
+        ):
+            return
+        super().check_for_suspension(burst)
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         # popped (BLPOP), not yet in the started registry: gap A of jobs/recovery.py
         _trap_job(self.connection, "dequeued", job)
         super().execute_job(job, queue)
 
+    def prepare_execution(self, job: Job) -> Execution:
+        """RQ's ``rq.executions.prepare_execution`` (the execution's hash, the job's and the queue's
+        execution registries, this worker's execution set, its ``busy`` state), as one script."""
+        pipeline = self.connection.pipeline()
+        execution = Execution.create(
+            job, self.get_heartbeat_ttl(job), pipeline=pipeline, worker_name=self.name
+        )
+        self.executions[execution.id] = execution
+        self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+        apply_writes(self.connection, pipeline)
+        return execution
+
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """RQ's ``prepare_job_execution`` (the heartbeats with the job's TTL, the job's hash marked
+        started, its TTL removed, the intermediate queue's entry), as one script."""
         # in the started registry, its hash still "queued": gap B
         _trap_job(self.connection, "registered", job)
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        pipeline = self.connection.pipeline()
+        heartbeat_ttl = self.get_heartbeat_ttl(job)
+        self.heartbeat(heartbeat_ttl, pipeline=pipeline)
+        job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
+        job.prepare_for_execution(self.name, pipeline=pipeline)
+        pipeline.persist(job.key)
+        if remove_from_intermediate_queue:
+            intermediate = Queue(job.origin, connection=self.connection).intermediate_queue_key
+            pipeline.lrem(intermediate, 1, job.id)
+        apply_writes(self.connection, pipeline)
+        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
 
 
 def _trap_job(redis: Redis, point: str, job: Job) -> None:

@@ -2,20 +2,22 @@
 
 RQ 3.0 ends a successful job in twelve round trips (the dependents watched and read, the job's status and
 its executions read twice, the transaction, the worker's ``idle`` state, a heartbeat); ``HubWorker`` does
-it in one script for the jobs the hub enqueues (``result_ttl=0``, nothing depending on them). These tests
-check that it leaves Redis as RQ's own code does, that RQ's code still runs for a job with dependents,
-and count the round trips one job costs, so a change that brings RQ's back shows.
+it in one script for the jobs the hub enqueues (``result_ttl=0``, nothing depending on them), and sends
+the writes of RQ's two MULTIs that start a job as a script each. These tests check that a running job
+and a finished one look in Redis as under RQ's own worker, that RQ's code still runs for a job with
+dependents, and count the round trips one job costs, so a change that brings RQ's back shows.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from redis import Redis
 from redis.connection import AbstractConnection
-from rq import Queue
+from rq import Queue, SimpleWorker, get_current_job
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
@@ -109,7 +111,43 @@ def test_a_job_costs_six_round_trips_of_rq_work(ctx: Context) -> None:
         with round_trips() as count:
             _burst(ctx)
         counts.append(count[0])
-    # per job: the pop (a BLPOP, here an LPOP), the job's hash, RQ's two MULTIs that register the
-    # execution and mark the job started, the success script, and the next loop's suspension check
-    # (with a heartbeat); RQ's own success handling was twelve
+    # per job: the pop (a BLPOP, here an LPOP), the job's hash, the two scripts that register the
+    # execution and mark the job started (RQ's two MULTIs), the success script, and the next loop's
+    # suspension check (an EXISTS); RQ's own success handling alone was twelve
     assert (counts[1] - counts[0]) / 2 == 6
+
+
+def snapshot(label: str) -> None:
+    """A job that records how Redis sees it while it runs (``hub:test:snapshot:<label>``)."""
+    job = get_current_job()
+    assert job is not None and job.worker_name is not None
+    redis = job.connection
+    worker_key = f"rq:worker:{job.worker_name}"
+    [execution_id] = [member.decode() for member in redis.zrange(f"rq:executions:{job.id}", 0, -1)]
+    composite = f"{job.id}:{execution_id}"
+    execution = {key.decode() for key in redis.hgetall(f"rq:execution:{composite}")}
+    state = {
+        "job": sorted(key.decode() for key in redis.hgetall(job.key)),
+        "job_status": redis.hget(job.key, "status").decode(),  # type: ignore[union-attr]
+        "job_ttl": redis.ttl(job.key),
+        "execution": sorted(execution),
+        "execution_ttl": redis.ttl(f"rq:execution:{composite}") > 0,
+        "started": redis.zscore(f"rq:wip:{job.origin}", composite) is not None,
+        "in_worker_set": bool(redis.sismember(f"{worker_key}:executions", composite)),
+        "worker_state": redis.hget(worker_key, "state").decode(),  # type: ignore[union-attr]
+        "worker_ttl": 0 < redis.ttl(worker_key) <= JOB_TIMEOUT + 60,
+        "intermediate": redis.llen(f"rq:queue:{job.origin}:intermediate"),
+    }
+    redis.set(f"hub:test:snapshot:{label}", json.dumps(state))
+
+
+def test_a_running_job_looks_in_redis_as_under_rqs_own_worker(ctx: Context) -> None:
+    queue = Queue(DELIVERY_QUEUE, connection=ctx.redis)
+    for label, worker_class in (("rq", SimpleWorker), ("hub", HubWorker)):
+        queue.enqueue(snapshot, label, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=3600)
+        worker_class([DELIVERY_QUEUE], connection=ctx.redis).work(burst=True, logging_level="WARNING")
+    seen = {
+        label: json.loads(ctx.redis.get(f"hub:test:snapshot:{label}") or "null") for label in ("rq", "hub")
+    }
+    assert seen["hub"] is not None and seen["hub"] == seen["rq"]
+    assert seen["hub"]["job_status"] == "started" and seen["hub"]["worker_state"] == "busy"
