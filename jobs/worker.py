@@ -161,20 +161,21 @@ class HubWorker(SimpleWorker):
         failed job and otherwise held back: a job that succeeds is deleted by the script of
         ``handle_job_success`` (so its heartbeat would be a round trip for nothing), and RQ's own ways on
         (a ``Retry`` returned, a job the script leaves to RQ) send it first (``_send_job_beat``)."""
+        self._job_beat = None  # a held one is of this job (its success callback failed): RQ's way now
         if job.get_status(refresh=False) == JobStatus.FAILED:
             super().handle_execution_ended(job, queue, heartbeat_ttl)
             return
         job.ended_at = now()
         self._job_beat = (job, heartbeat_ttl)
 
-    def _send_job_beat(self) -> None:
-        if self._job_beat is not None:
-            job, ttl = self._job_beat
-            self._job_beat = None
-            job.heartbeat(now(), ttl)
+    def _send_job_beat(self, job: Job) -> None:
+        """The end heartbeat held back for ``job``, sent now (RQ's own handling follows)."""
+        held, self._job_beat = self._job_beat, None
+        if held is not None and held[0].id == job.id:
+            job.heartbeat(now(), held[1])
 
     def handle_job_retry(self, job: Job, queue: Queue, retry: Retry, *args: Any, **kwargs: Any) -> None:
-        self._send_job_beat()
+        self._send_job_beat(job)
         super().handle_job_retry(job, queue, retry, *args, **kwargs)
 
     def handle_job_success(
@@ -193,7 +194,7 @@ class HubWorker(SimpleWorker):
             self._state = self._written_state = WorkerStatus.IDLE
             self._plain_beat = time.monotonic()
             return
-        self._send_job_beat()
+        self._send_job_beat(job)
         super().handle_job_success(job, queue, started_job_registry, execution)
 
     def _succeeded(self, job: Job, started: StartedJobRegistry) -> bool:

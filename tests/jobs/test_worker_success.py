@@ -151,3 +151,22 @@ def test_a_running_job_looks_in_redis_as_under_rqs_own_worker(ctx: Context) -> N
     }
     assert seen["hub"] is not None and seen["hub"] == seen["rq"]
     assert seen["hub"]["job_status"] == "started" and seen["hub"]["worker_state"] == "busy"
+
+
+def requeue_itself() -> None:
+    """A job whose hash someone marked ``queued`` while it ran (as a re-enqueue under its id would)."""
+    job = get_current_job()
+    assert job is not None
+    job.connection.hset(job.key, "status", "queued")
+
+
+def test_a_job_whose_hash_changed_while_it_ran_is_left_to_rqs_own_handling(ctx: Context) -> None:
+    queue = Queue(DELIVERY_QUEUE, connection=ctx.redis)
+    job = queue.enqueue(requeue_itself, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=3600)
+    worker = _Undying(ALL_QUEUES, connection=ctx.redis)
+    worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    # the script declined (its status is no longer "started"); RQ's handling ran: counted, and the
+    # job's hash deleted by its result_ttl=0, its execution gone from the registries
+    assert int(ctx.redis.hget(worker.key, "successful_job_count") or 0) == 1
+    assert not Job.exists(job.id, connection=ctx.redis)
+    assert not ctx.redis.zcard(f"rq:wip:{DELIVERY_QUEUE}")
