@@ -4,6 +4,12 @@ Jobs run in the worker's own process (no fork per job), so the tracker clients a
 are built once. Every Redis connection the process makes carries the worker's name, which is how the
 sweep tells a worker that is running a job from one that was killed (jobs/recovery.py).
 
+RQ's own work per job is six commands instead of about 55 (issue 17: a quiet desk pays it for every
+message): the pop and the job's hash as RQ sends them; RQ's two MULTIs that start the job as one script
+each (``apply_writes``, the same writes); the success of a job RQ would end by deleting it as one script
+(``_SUCCEEDED_LUA``, twelve round trips in RQ); the suspension check as one ``EXISTS``; and no repeated
+plain heartbeat or ``idle`` state. Everything else (a failed job, a retry, a job with dependents) is RQ's.
+
 For the fault suite, the worker (and ``jobs.deliver``) can stop at named points between two of its
 writes, so a test kills it in exactly that gap instead of hoping to: ``trap``. Off unless
 ``HUB_TEST_TRAPS`` is set, and even then a point only stops a process once a test has armed it in Redis.
@@ -77,6 +83,8 @@ redis.call('EXPIRE', KEYS[8], ARGV[6])
 return 1
 """
 _EXECUTION_PREFIX = f"{RQ_KEY_PREFIX}:execution:"  # rq/executions.py Execution.key
+# a worker's execution set's key, before and after the worker's name (rq/executions.py)
+_WORKER_EXECUTIONS = WORKER_EXECUTIONS_KEY_TEMPLATE.format("\0").partition("\0")[::2]
 
 # The writes RQ queues on a MULTI/EXEC pipeline when it takes a job (``prepare_execution``,
 # ``prepare_job_execution``), run by one script instead: as atomic, and one command to send and one
@@ -105,12 +113,9 @@ def apply_writes(redis: Redis, pipeline: Pipeline) -> None:
     run_script(redis, _APPLY_LUA, (), words)
 
 
-_WORKER_EXECUTIONS = WORKER_EXECUTIONS_KEY_TEMPLATE.format("\0").partition("\0")[::2]
-
-
 class HubWorker(SimpleWorker):
     """A ``SimpleWorker`` whose Redis connections all carry its name, with the trap points of RQ's side,
-    and fewer round trips of RQ's own per job (``heartbeat``, ``set_state``)."""
+    and fewer round trips and commands of RQ's own per job (see the module's docstring)."""
 
     def __init__(self, queues: Sequence[str], connection: Redis, **kwargs: Any) -> None:
         name = uuid.uuid4().hex
