@@ -523,18 +523,22 @@ SimpleWorker([sys.argv[2]], connection=Redis.from_url(sys.argv[1])).work(logging
 class BareWorker:
     jobs: int
     peak_rss_kb: int
-    cpu_s: float
+    cpu_s: float  # from its first job to its last (its start-up left out)
+
+    @property
+    def job_ms(self) -> float:
+        """Stock RQ's CPU per no-op job: the floor the hub's worker is compared with (issue 17)."""
+        return self.cpu_s * 1000 / self.jobs
 
 
 def bare_worker_run(redis: Redis, redis_url: str, count: int) -> BareWorker:
     """A bare RQ ``SimpleWorker`` (nothing of the hub imported) over ``count`` no-op jobs.
 
+    The jobs are queued once it waits for them, so its CPU time counts the jobs and not its start-up.
     Its peak RSS is read from /proc (VmHWM, which exec resets) once the queue is drained, before it is
     stopped; ``wait4``'s ``ru_maxrss`` would count the fork of this process before the exec.
     """
     queue = Queue("bench-bare", connection=redis)
-    for n in range(count):
-        queue.enqueue(NOOP, f"bare-{n}", job_id=f"bare-{n}", job_timeout=JOB_TIMEOUT, result_ttl=0)
     proc = subprocess.Popen(
         [sys.executable, "-c", BARE_WORKER, redis_url, queue.name],
         env=child_env({}),
@@ -544,12 +548,20 @@ def bare_worker_run(redis: Redis, redis_url: str, count: int) -> BareWorker:
     )
     try:
         deadline = time.monotonic() + 300
+        while not any(w.get_state() == "idle" for w in Worker.all(queue=queue)):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the bare worker did not start")
+            time.sleep(0.1)
+        time.sleep(0.5)  # blocked in its dequeue
+        started = cpu_seconds(proc.pid)
+        for n in range(count):
+            queue.enqueue(NOOP, f"bare-{n}", job_id=f"bare-{n}", job_timeout=JOB_TIMEOUT, result_ttl=0)
         while queue.count or queue.started_job_registry.count:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the bare worker left {queue.count} jobs")
             time.sleep(0.1)
         peak = memory_kb(proc.pid) or 0
-        cpu = cpu_seconds(proc.pid)
+        cpu = cpu_seconds(proc.pid) - started
     finally:
         stop_process(proc)
     return BareWorker(count, peak, cpu)
@@ -781,6 +793,16 @@ def targets(
         f"- No-op baseline: {noop_rate:,.0f} jobs/s, {ms(noop_ms)} of worker CPU per job "
         "(mean of the two runs)."
     )
+    lines.append(
+        f"- Stock RQ (a bare `SimpleWorker`, after the drains): {ms(res.bare.job_ms)} of CPU per no-op job; "
+        "per message, "
+        + ", ".join(
+            f"{d.name} at {d.latency_ms} ms {d.worker_ms / res.bare.job_ms:.2f}"
+            for d in hub
+            if not d.latency_ms
+        )
+        + " of them (issue 17's target: 2)."
+    )
     lines.append("")
     return lines
 
@@ -994,7 +1016,11 @@ def main(argv: list[str] | None = None) -> None:
         log_errors = errors_in_logs(workdir)
         report(f"  tracebacks and ERROR lines in the hub's logs: {len(log_errors)}")
         bare = bare_worker_run(redis, redis_url, args.messages)
-        report(f"  bare SimpleWorker: peak RSS {mib(bare.peak_rss_kb)}")
+        report(
+            f"  bare SimpleWorker: peak RSS {mib(bare.peak_rss_kb)}, {bare.job_ms:.2f} ms CPU per no-op job"
+        )
+        for d in drains:
+            report(f"    {d.name} @ {d.latency_ms} ms: {d.worker_ms / bare.job_ms:.2f} stock RQ no-op jobs")
         redis.close()
 
     command = command_line("pipeline.py", argv)

@@ -3,7 +3,10 @@
 A look-alike runs in a daemon thread (``run_in_thread``: the tests) or as a process until interrupted
 (``serve`` from each look-alike's ``main``: ``trackerhub up``, the fault suite, the benchmarks), on a
 threaded werkzeug server whose request log leaves query strings out (a login link carries the token,
-a webhook URL its receiver's secret).
+a webhook URL its receiver's secret). Its connections are HTTP/1.1 keep-alive, as a real Jira's (and
+Kaiten's, and Telegram's) are: werkzeug's own handler closes every connection after one answer, which
+made every tracker call of the hub open a new TCP connection, a cost no deployment pays
+(``_KeepAliveHandler``).
 
 The controls (fault rules, statistics, reset, switches, what a stand-in recorded) answer only a caller
 that shows the token the look-alike was started with (``control_token``, ``--control-token`` or
@@ -16,9 +19,12 @@ the login links.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
+import io
 import logging
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +32,9 @@ from typing import Self
 
 from flask import Flask, Response, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
+KEEP_ALIVE_IDLE = 60.0  # seconds an idle kept-alive connection stays open (a proxy in front of Jira: ~60)
 CONTROL_PREFIX = "/_sandbox"
 TOKEN_HEADER = "X-Sandbox-Token"  # noqa: S105 - a header name
 TOKEN_COOKIE = "sandbox_token"  # noqa: S105 - a cookie name
@@ -106,9 +113,76 @@ class _PathOnlyLog(WSGIRequestHandler):
             self.path = path
 
 
+class _KeepAliveHandler(_PathOnlyLog):
+    """werkzeug's request handler, keeping an HTTP/1.1 connection open after an answer.
+
+    werkzeug (3.1) sends ``Connection: close`` with every answer, and after each one reads whatever else
+    the socket has, for up to 10 ms, to throw it away (the unread rest of a refused body): on a kept
+    connection that would swallow the client's next request. So the request's body (``Content-Length``)
+    is read in full before the app runs and given to it from memory, which leaves that read nothing to
+    throw away, and the ``Connection: close`` is left out. A chunked request body, whose end only the
+    app's reading finds, still closes the connection, as does a client that asks for it (HTTP/1.0, or
+    ``Connection: close``) or waits for ``100 Continue``. Nagle's algorithm is off: werkzeug writes the
+    headers and the body apart, and on a kept connection the body would otherwise wait for the client's
+    delayed ACK (40 ms).
+    """
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = KEEP_ALIVE_IDLE
+    _keep = False
+
+    def run_wsgi(self) -> None:
+        socket_file = self.rfile
+        self._keep = not (
+            self.close_connection
+            or "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            or self.headers.get("Expect", "").lower().strip(" \t") == "100-continue"  # werkzeug answers it
+        )
+        if self._keep:
+            self.rfile = io.BytesIO(socket_file.read(int(self.headers.get("Content-Length") or 0)))
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = socket_file
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self._keep and keyword.lower() == "connection" and value.lower() == "close":
+            return
+        super().send_header(keyword, value)
+
+
+class _KeepAliveServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, which also closes the connections it keeps when it is closed (a
+    stopped look-alike must stop answering, also on a connection a client keeps)."""
+
+    def __init__(self, host: str, port: int, app: Flask) -> None:
+        super().__init__(host, port, app, _KeepAliveHandler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._open_lock:
+            kept = list(self._open)
+        for connection in kept:
+            with contextlib.suppress(OSError):  # closed by the client meanwhile
+                connection.shutdown(socket.SHUT_RDWR)
+
+
 def threaded_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
-    """A threaded server for ``app``; ``port=0`` picks a free port (``server.server_port``)."""
-    return make_server(host, port, app, threaded=True, request_handler=_PathOnlyLog)
+    """A threaded server for ``app`` with keep-alive connections; ``port=0`` picks a free port
+    (``server.server_port``)."""
+    return _KeepAliveServer(host, port, app)
 
 
 @dataclass

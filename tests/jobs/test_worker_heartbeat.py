@@ -44,3 +44,12 @@ def test_the_idle_state_is_written_once_between_two_jobs(ctx: Context) -> None:
     assert ctx.redis.hget(worker.key, "state") == b"marker"
     worker.set_state("busy")
     assert ctx.redis.hget(worker.key, "state") == b"busy" and worker.get_state() == "busy"
+
+
+def test_the_suspension_check_right_after_a_heartbeat_carries_none(ctx: Context) -> None:
+    worker = HubWorker(ALL_QUEUES, connection=ctx.redis)
+    worker.register_birth()
+    worker.heartbeat()
+    with ctx.redis.pipeline() as pipe:
+        worker.heartbeat(pipeline=pipe)  # what RQ's is_suspended adds to its EXISTS
+        assert len(pipe) == 0

@@ -4,6 +4,8 @@ never shows the token."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask
+from flask import Flask, request
 
 from sandbox.controls import STATE_KEY
 from sandbox.jira import app as jira
@@ -143,3 +145,54 @@ def test_main_takes_the_control_token_from_the_environment_and_faults_from_a_fla
         200,
         201,
     )
+
+
+# -- keep-alive: a look-alike keeps a connection open between requests, as a real tracker does ------------
+
+
+def _echo_app() -> Flask:
+    app = Flask("echo")
+
+    @app.post("/echo")
+    def echo() -> dict[str, int]:
+        return {"length": len(request.get_data())}
+
+    @app.post("/refuse")
+    def refuse() -> tuple[str, int]:  # answers without reading the body
+        return "no", 400
+
+    return app
+
+
+def test_two_requests_share_one_connection_and_a_refused_body_does_not_leak_into_the_next() -> None:
+    with run_in_thread(_echo_app()) as running:
+        conn = http.client.HTTPConnection(running.server.host, running.server.server_port, timeout=10)
+        conn.request("POST", "/refuse", body=b"x" * 5000)
+        first = conn.getresponse()
+        assert first.status == 400 and not first.will_close
+        first.read()
+        kept = conn.sock
+        conn.request("POST", "/echo", body=b"y" * 3)
+        second = conn.getresponse()
+        assert json.loads(second.read()) == {"length": 3}
+        assert conn.sock is kept  # the same connection: not closed by the look-alike, not reopened
+        conn.close()
+
+
+def test_a_chunked_body_is_read_and_its_connection_closed() -> None:
+    with run_in_thread(_echo_app()) as running:
+        answer = requests.post(running.url + "/echo", data=iter([b"abc", b"de"]), timeout=10)
+        assert answer.json() == {"length": 5}
+        assert answer.headers["Connection"] == "close"
+
+
+def test_a_stopped_look_alike_stops_answering_on_a_kept_connection() -> None:
+    running = run_in_thread(_echo_app())
+    conn = http.client.HTTPConnection(running.server.host, running.server.server_port, timeout=10)
+    conn.request("POST", "/echo", body=b"a")
+    assert json.loads(conn.getresponse().read()) == {"length": 1}
+    running.stop()
+    with pytest.raises(OSError):  # the kept connection is closed, and nothing listens any more
+        conn.request("POST", "/echo", body=b"b")
+        conn.getresponse()
+    conn.close()
