@@ -331,12 +331,13 @@ def _prepared(dialect: sa.Dialect, table: str) -> _Prepared:
     key = (dialect.name, dialect.driver, table)
     found = _PREPARED.get(key)
     if found is None:
+        keys: tuple[str, ...]
         if table == "blobs":
             statement, target, keys = _insert_blob_once(dialect.name), blobs, ("id", "size", "content")
         else:
             statement, target, keys = _INSERT_MESSAGE, messages, _MESSAGE_KEYS
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-        processors = {}
+        processors: dict[str, Callable[[Any], Any]] = {}
         for column in target.c:
             processor = column.type.dialect_impl(dialect).bind_processor(dialect)
             if column.key in keys and processor is not None:
