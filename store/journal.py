@@ -17,7 +17,6 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -275,7 +274,7 @@ def _insert(engine: Engine, batch: Sequence[_Pending]) -> None:
     duplicate, OperationalError when the database is down or locked).
     """
     blobs_needed = {blob_id: data for pending in batch for blob_id, data in pending.blobs.items()}
-    with write_lock.turn(engine), engine.begin() as conn, _one_round_trip(conn):
+    with write_lock.turn(engine), engine.begin() as conn:
         if blobs_needed:
             # each blob once, in id order: on PostgreSQL two transactions sharing files in opposite
             # orders would otherwise deadlock, each waiting on a row the other inserted but not committed
@@ -289,24 +288,6 @@ def _insert(engine: Engine, batch: Sequence[_Pending]) -> None:
             )
         add = _prepared(conn.dialect, "messages")
         conn.exec_driver_sql(add.sql, [add.parameters(pending.row) for pending in batch])
-
-
-@contextmanager
-def _one_round_trip(conn: Connection) -> Iterator[None]:
-    """On PostgreSQL, the block's statements (with the BEGIN psycopg sends first) go to the server
-    together in psycopg's pipeline mode and are answered together: one round trip where they took one
-    each. An error the server reports at the pipeline's end (a duplicate) is raised as SQLAlchemy's, as
-    the statement would have raised it."""
-    pipeline = getattr(conn.connection.driver_connection, "pipeline", None)
-    if conn.dialect.name != "postgresql" or pipeline is None:
-        yield
-        return
-    dbapi = conn.dialect.loaded_dbapi
-    try:
-        with pipeline():
-            yield
-    except dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(None, None, exc, dbapi.Error, dialect=conn.dialect) from exc
 
 
 @dataclass(frozen=True)
