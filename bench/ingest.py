@@ -652,43 +652,50 @@ def journal_check(result: EndpointResult, rows_added: int) -> JournalCheck:
 # What the profiles (py-spy on a hub worker under this load, cProfile in-process, strace -c) showed when
 # the request path was last reworked; see the "What limits it" part of the section.
 LIMITS = """\
-Where the hub's extra CPU goes, from profiles taken while reworking the request path (2026-11-23: py-spy
-and `strace -c` on a hub worker under this load, cProfile of the app in one process, and the hub re-run
-with parts of its path stubbed out):
+Where the hub's extra CPU goes, from profiles taken while reworking the request path (2026-11-23 and
+2026-12-07: py-spy and `strace -c` on a hub worker under this load, cProfile of the app in one process,
+and the hub re-run with parts of its path stubbed out):
 
 - **The journal write** is still the largest part. Since issue 17 the request threads of a web process
   that journal at the same moment share one transaction (`store/group_commit.py`: the first becomes the
   batch's writer, one executemany per table and one COMMIT; each request still answers only after its
   own row is committed), and the two web processes take turns at a SQLite file with `flock`
-  (`store/write_lock.py`) instead of sleeping in SQLite's busy handler. Measured 2026-12-07 on a machine
-  that other test runs kept 50-85% busy, `strace -c` for 10 s on one hub worker under `wrk -t2 -c16`
-  (strace slows both alike): the worker took 444 messages (143 before), 1.7 per transaction, with no
-  busy-handler sleep (`clock_nanosleep`; 4.1 per message before), 15 `pread`, 17 `pwrite` and 3.6
-  `fcntl` lock calls per message (25, 26 and 17 before), and 110 `futex` calls (64 before: the waits for
-  the batch's writer add some); gunicorn CPU per request fell by 10-35% on SQLite and 10-20% on PostgreSQL
-  (fsync on), but the throughput ratio on SQLite did not move in that run. `perf record` on the worker:
-  69% of its CPU in the Python interpreter, 20% in the kernel (thread switches: about 110 `futex` calls
-  per message, the GIL passing between four threads), 3.7% in SQLite itself: what the journal costs
-  now is Python (SQLAlchemy's execution path and the threads' hand-offs), not the database. The same
-  run with the journal write stubbed out (`_insert` returning at once; a throwaway commit served with
-  `--before-rev`, not kept): Telegram 0.74 ms of CPU per request against 1.40 ms with the journal and
-  0.43 ms for the bare endpoint, ratio 0.54 against 0.19; e-mail 0.31 and the form 0.23 with no journal
-  at all. So on this machine 0.50 is the Telegram endpoint's ceiling with a free journal, and e-mail
-  and forms stay under 0.45 even then (the MIME parse, the form's rate-limit round trip).
+  (`store/write_lock.py`) instead of sleeping in SQLite's busy handler: no busy-handler sleep left
+  (`strace -c`), 1.7 messages per transaction under `wrk -t2 -c16`. `perf record` on a worker: 69% of
+  its CPU in the Python interpreter, 20% in the kernel (about 110 `futex` calls per message, the GIL
+  passing between four threads), 3.7% in SQLite itself. The batch now goes to the driver's
+  `executemany` as SQL compiled once per dialect (`store/journal.py`, `_prepared`), without
+  SQLAlchemy's compile-cache lookup and parameter processing per statement: in one thread
+  `journal.record` of a message with its raw payload costs 0.44 ms of CPU on SQLite instead of 0.55
+  (median of 5 alternating runs each). Sending PostgreSQL's batch in psycopg's pipeline mode (BEGIN and
+  both INSERTs in one round trip) was measured and dropped: 0.92 ms of CPU instead of 0.83. With the
+  journal write stubbed out (2026-12-07, before these changes) Telegram reached 0.54 of bare, e-mail
+  0.31 and the form 0.23: the journal alone does not decide the e-mail and form targets.
 - **The enqueue** is one Redis round trip: a Lua script (`jobs/delivery_jobs.py`) does what RQ's
-  `Queue.enqueue(..., unique=True)` did in two round trips (a MULTI/EXEC for `SADD rq:queues`, then RQ's
-  unique-enqueue script), and the job hash comes from a template of RQ's own `Job.to_dict()` instead of
-  a new `Job` per message. About 0.045 ms of CPU in a single thread (it was 0.19 ms), against about
-  0.03 ms for the bare endpoint's `LPUSH`; most of the rest is redis-py packing the 25 arguments in pure
-  Python (the `hiredis` package does that in C; measured about 0.07 ms less per request in the server).
-- Verifying, parsing, validating and answering cost about what the bare endpoint's Flask code costs: with
-  both the journal write and the enqueue stubbed out, the hub measured the bare endpoint's CPU per
-  request. There are no before/after-request hooks, metrics counters or request ids on this path; at the
-  default `HUB_LOG_LEVEL=INFO` the one log line per message skips the secret-scrubbing regex unless the
-  line could hold a secret.
-- `POST /hooks/email` also parses the MIME message (about 0.2 ms of CPU for this small mail, against
-  0.013 ms for a Telegram update), and `POST /hooks/forms/support` parses the form and makes one more
-  Redis round trip for its per-address rate limit (`INCR` and `EXPIRE` in a MULTI/EXEC)."""
+  `Queue.enqueue(..., unique=True)` does in two, with the job hash built from a template of RQ's own
+  `Job.to_dict()`. The fields every delivery job shares are written into the script's text, so a
+  request sends 4 arguments instead of 19 for redis-py to pack in Python: `enqueue_delivery` costs
+  0.22 ms of CPU in one thread instead of 0.25. What is left is the round trip itself and the
+  `zlib.compress` of the job's call (RQ's format, which tests/jobs/test_queues.py holds the hash to
+  byte for byte): 4% of the GIL-holding samples of a Telegram worker under load.
+- Verifying, parsing, validating and answering: in one thread (Flask's test client) the Telegram
+  request costs 1.55 ms of CPU against 0.6 ms for the bare endpoint; of the 0.95 ms more, the journal
+  is 0.44, the enqueue 0.15 more than the bare `LPUSH`, and the rest (the secret check, the JSON, the
+  five checks for a team chat, a command, a button or a survey reply, the model, its JSON, the answer)
+  about 0.35. Under gunicorn's four threads the gap about doubles (thread and GIL hand-offs). There are
+  no before/after-request hooks, metrics counters or request ids on this path; at the default
+  `HUB_LOG_LEVEL=INFO` the one log line per message skips the secret-scrubbing regex unless the line
+  could hold a secret.
+- `POST /hooks/email` also parses the MIME message: 0.5-0.8 ms of CPU for this small mail (against
+  0.03 ms for a Telegram update), of which the MIME structure is about 0.10 ms, the headers the request
+  uses (Message-ID, subject, sender, the auto-reply signs, threading and address headers) 0.32 ms, the
+  body (parts and text) 0.23 ms and the message model 0.14 ms. Leaving the body to the worker would save
+  at most the body's share, and the journal keeps the parsed message the worker reads
+  (`jobs/deliver.py`), so it would have to parse mail too: not done. `POST /hooks/forms/support`
+  parses the form and makes one more Redis round trip for its per-address rate limit (`INCR` and
+  `EXPIRE` in one script since 2026-12-07, where a MULTI/EXEC sent four commands); it cannot share the
+  enqueue's round trip, since the limit must refuse a submission before it is journaled and the
+  enqueue comes after."""
 
 
 def before_after(

@@ -24,6 +24,7 @@ letting the hub delete a running job's hash and re-enqueue it under the same id,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +42,8 @@ from jobs.queues import (
     DELIVERY_QUEUE_KEY,
     delivery_job_id,
     job_fields,
+    job_message_values,
+    job_shared_fields,
     run_script,
 )
 
@@ -87,17 +90,37 @@ DELIVERIES = JobKind(DELIVERY_QUEUE, delivery_job_id(""))
 # What ``Queue.enqueue(..., unique=True)`` does in rq 3.0, in one script instead of two round trips:
 # rq/scripts.py UNIQUE_ENQUEUE_SCRIPT (via save_unique_job: EXISTS, HSET the job, RPUSH its id) and the
 # SADD of the queue into rq's set of queues that rq/queue.py Queue.enqueue_job sends first in its own
-# MULTI/EXEC. Delivery jobs have no TTL, so the script's EXPIRE branch is left out.
-# KEYS: job hash, queue list, rq:queues; ARGV: job id, then field, value, ... of the job hash.
+# MULTI/EXEC. Delivery jobs have no TTL, so the script's EXPIRE branch is left out. The fields every
+# delivery job shares are written into the script's text (``_enqueue_unique_lua``), so a request sends
+# only the message's own values: redis-py packs each argument in Python, and they were 19.
+# KEYS: job hash, queue list, rq:queues; ARGV: job id, enqueued at (also created at), description, data.
 _ENQUEUE_UNIQUE_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], __SHARED__,
+  'created_at', ARGV[2], 'enqueued_at', ARGV[2], 'description', ARGV[3], 'data', ARGV[4])
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], KEYS[2])
 return 1
 """
+
+
+@functools.cache
+def _enqueue_unique_lua() -> str:
+    """:data:`_ENQUEUE_UNIQUE_LUA` with the shared fields of a delivery job's hash as Lua strings."""
+    return _ENQUEUE_UNIQUE_LUA.replace("__SHARED__", ", ".join(map(_lua_string, job_shared_fields())))
+
+
+def _lua_string(value: str | bytes) -> str:
+    """A Lua string literal of ``value``'s bytes (UTF-8 for text, as redis-py encodes an argument)."""
+    data = value.encode() if isinstance(value, str) else value
+    return '"' + "".join(_lua_char(byte) for byte in data) + '"'
+
+
+def _lua_char(byte: int) -> str:
+    """A byte in a Lua string literal: printable ASCII as itself, anything else as a decimal escape."""
+    return chr(byte) if 0x20 <= byte < 0x7F and byte not in b'"\\' else f"\\{byte:03d}"
 
 
 def enqueue_delivery(redis: Redis, message_id: str) -> bool:
@@ -118,8 +141,8 @@ def _enqueue_unique(redis: Redis, message_id: str) -> bool:
     """Save and queue a message's delivery job unless a job with its id exists; True when queued."""
     job_id = delivery_job_id(message_id)
     keys = (Job.key_for(job_id), DELIVERY_QUEUE_KEY, Queue.redis_queues_keys)
-    args = (job_id, *job_fields(message_id))
-    return bool(run_script(redis, _ENQUEUE_UNIQUE_LUA, keys, args))
+    args = (job_id, *job_message_values(message_id))
+    return bool(run_script(redis, _enqueue_unique_lua(), keys, args))
 
 
 class Place(StrEnum):

@@ -108,21 +108,32 @@ def _job_template() -> tuple[tuple[str | bytes, ...], Serializer]:
 
 def job_fields(message_id: str) -> list[str | bytes]:
     """The HSET arguments of a message's delivery job: what ``delivery_job(...).to_dict()`` holds."""
-    static, serializer = _job_template()
-    enqueued = utcformat(now())
-    # rq/job.py: Job.data pickles (func_name, instance, args, kwargs); Job.to_dict compresses it
-    call = zlib.compress(serializer.dumps((DELIVER_FUNC, None, (message_id,), {})))
+    enqueued, description, call = job_message_values(message_id)
     return [
-        *static,
+        *job_shared_fields(),
         "created_at",
         enqueued,
         "enqueued_at",
         enqueued,
         "description",
-        f"deliver {message_id}",
+        description,
         "data",
         call,
     ]
+
+
+def job_shared_fields() -> tuple[str | bytes, ...]:
+    """The HSET arguments (field, value, ...) that every delivery job's hash has alike."""
+    return _job_template()[0]
+
+
+def job_message_values(message_id: str) -> tuple[str, str, bytes]:
+    """What a message's delivery job has of its own: the enqueue time (also its ``created_at``), the
+    description and the call (``data``)."""
+    _static, serializer = _job_template()
+    # rq/job.py: Job.data pickles (func_name, instance, args, kwargs); Job.to_dict compresses it
+    call = zlib.compress(serializer.dumps((DELIVER_FUNC, None, (message_id,), {})))
+    return utcformat(now()), f"deliver {message_id}", call
 
 
 def run_script(redis: Redis, script: str, keys: Sequence[str], args: Sequence[str | bytes]) -> Any:

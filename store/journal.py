@@ -265,20 +265,86 @@ def _write_batch(engine: Engine, batch: Sequence[_Pending]) -> list[Exception | 
 
 
 def _insert(engine: Engine, batch: Sequence[_Pending]) -> None:
-    """The rows of ``batch`` and their blobs, in one transaction (one executemany per table)."""
+    """The rows of ``batch`` and their blobs, in one transaction (one executemany per table).
+
+    The statements are compiled once per dialect and their parameters converted by the columns' own
+    bind processors (:func:`_prepared`), so a batch costs SQLAlchemy no statement compiling, cache lookup
+    or parameter processing: it goes to the driver's ``executemany`` as text (``exec_driver_sql``), which
+    still fires the engine's events and turns driver errors into SQLAlchemy's (IntegrityError on a
+    duplicate, OperationalError when the database is down or locked).
+    """
     blobs_needed = {blob_id: data for pending in batch for blob_id, data in pending.blobs.items()}
     with write_lock.turn(engine), engine.begin() as conn:
         if blobs_needed:
             # each blob once, in id order: on PostgreSQL two transactions sharing files in opposite
             # orders would otherwise deadlock, each waiting on a row the other inserted but not committed
-            conn.execute(
-                _insert_blob_once(conn.dialect.name),
+            put = _prepared(conn.dialect, "blobs")
+            conn.exec_driver_sql(
+                put.sql,
                 [
-                    {"id": blob_id, "size": len(data), "content": data}
+                    put.parameters({"id": blob_id, "size": len(data), "content": data})
                     for blob_id, data in sorted(blobs_needed.items())
                 ],
             )
-        conn.execute(_INSERT_MESSAGE, [pending.row for pending in batch])
+        add = _prepared(conn.dialect, "messages")
+        conn.exec_driver_sql(add.sql, [add.parameters(pending.row) for pending in batch])
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An INSERT compiled for one dialect: its SQL text, and how a row's values become its parameters."""
+
+    sql: str
+    order: tuple[str, ...] | None  # the parameters' order when the driver's style is positional
+    processors: dict[str, Callable[[Any], Any]]  # column → the dialect's bind processor, where it has one
+
+    def parameters(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """``row``'s values as the driver takes them: what SQLAlchemy would have sent for them."""
+        processors = self.processors
+        if self.order is not None:
+            return tuple(processors[key](row[key]) if key in processors else row[key] for key in self.order)
+        return {key: processors[key](value) if key in processors else value for key, value in row.items()}
+
+
+_MESSAGE_KEYS = (
+    "id",
+    "channel",
+    "external_id",
+    "conversation_key",
+    "kind",
+    "status",
+    "reason",
+    "body",
+    "raw_blob_id",
+    "attempts",
+    "next_attempt_at",
+    "create_started_at",
+    "created_at",
+    "updated_at",
+)
+_PREPARED: dict[tuple[str, str, str], _Prepared] = {}
+
+
+def _prepared(dialect: sa.Dialect, table: str) -> _Prepared:
+    """The request path's INSERT into ``table`` ("messages", or "blobs" as insert-or-ignore), compiled
+    for ``dialect`` on first use."""
+    key = (dialect.name, dialect.driver, table)
+    found = _PREPARED.get(key)
+    if found is None:
+        keys: tuple[str, ...]
+        if table == "blobs":
+            statement, target, keys = _insert_blob_once(dialect.name), blobs, ("id", "size", "content")
+        else:
+            statement, target, keys = _INSERT_MESSAGE, messages, _MESSAGE_KEYS
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for column in target.c:
+            processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if column.key in keys and processor is not None:
+                processors[column.key] = processor
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        found = _PREPARED[key] = _Prepared(compiled.string, order, processors)
+    return found
 
 
 def _duplicate(engine: Engine, pending: _Pending, error: sa.exc.IntegrityError) -> Exception:

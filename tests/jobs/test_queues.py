@@ -19,7 +19,7 @@ from rq.job import Job, JobStatus
 import jobs.deliver
 from config.settings import Settings
 from jobs.context import build_context
-from jobs.delivery_jobs import enqueue_delivery
+from jobs.delivery_jobs import _lua_string, enqueue_delivery
 from jobs.periodic import sweep
 from jobs.queues import (
     DELIVER_FUNC,
@@ -143,3 +143,10 @@ def test_the_sweep_does_not_enqueue_a_message_the_request_path_queued(settings: 
     ctx = build_context(settings)
     assert sweep(ctx) == 0
     assert Queue(DELIVERY_QUEUE, connection=ctx.redis).job_ids == [delivery_job_id(message_id)]
+
+
+def test_the_enqueue_scripts_literals_carry_any_byte(redis: Redis) -> None:
+    # the fields every delivery job shares are written into the script's text as Lua strings
+    every_byte = bytes(range(256))
+    assert redis.eval(f"return {_lua_string(every_byte)}", 0) == every_byte
+    assert redis.eval(f"return {_lua_string('очередь')}", 0) == "очередь".encode()

@@ -88,6 +88,15 @@ def test_rate_limit_per_ip(client: FlaskClient, settings) -> None:
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) <= 60
 
 
+def test_rate_limit_counts_in_a_window_that_expires(client: FlaskClient, app) -> None:
+    # the per-address count of a minute lives in Redis only until the next minute has passed
+    assert client.post("/hooks/forms/support", json=GOOD).status_code == 202
+    redis = app.extensions["hub"].redis
+    keys = list(redis.scan_iter("hub:form-rate:*"))
+    assert len(keys) == 1 and int(redis.get(keys[0])) == 1
+    assert 60 < redis.ttl(keys[0]) <= 120
+
+
 def burst(
     client: FlaskClient, count: int, prefix: str, peer: str, forwarded_for: str | None = None
 ) -> list[int]:
