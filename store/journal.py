@@ -278,7 +278,7 @@ def _insert(engine: Engine, batch: Sequence[_Pending]) -> None:
         if blobs_needed:
             # each blob once, in id order: on PostgreSQL two transactions sharing files in opposite
             # orders would otherwise deadlock, each waiting on a row the other inserted but not committed
-            put = _prepared(conn.dialect, "blobs")
+            put = _prepared(conn.dialect, "blobs", ("id", "size", "content"))
             conn.exec_driver_sql(
                 put.sql,
                 [
@@ -286,7 +286,7 @@ def _insert(engine: Engine, batch: Sequence[_Pending]) -> None:
                     for blob_id, data in sorted(blobs_needed.items())
                 ],
             )
-        add = _prepared(conn.dialect, "messages")
+        add = _prepared(conn.dialect, "messages", tuple(batch[0].row))
         conn.exec_driver_sql(add.sql, [add.parameters(pending.row) for pending in batch])
 
 
@@ -306,36 +306,20 @@ class _Prepared:
         return {key: processors[key](value) if key in processors else value for key, value in row.items()}
 
 
-_MESSAGE_KEYS = (
-    "id",
-    "channel",
-    "external_id",
-    "conversation_key",
-    "kind",
-    "status",
-    "reason",
-    "body",
-    "raw_blob_id",
-    "attempts",
-    "next_attempt_at",
-    "create_started_at",
-    "created_at",
-    "updated_at",
-)
-_PREPARED: dict[tuple[str, str, str], _Prepared] = {}
+_PREPARED: dict[tuple[str, str, str, tuple[str, ...]], _Prepared] = {}
 
 
-def _prepared(dialect: sa.Dialect, table: str) -> _Prepared:
-    """The request path's INSERT into ``table`` ("messages", or "blobs" as insert-or-ignore), compiled
-    for ``dialect`` on first use."""
-    key = (dialect.name, dialect.driver, table)
+def _prepared(dialect: sa.Dialect, table: str, keys: tuple[str, ...]) -> _Prepared:
+    """The request path's INSERT of the columns ``keys`` into ``table`` ("messages", or "blobs" as
+    insert-or-ignore), compiled for ``dialect`` on first use. The keys are the rows' own (every row of
+    :func:`record` has the same), so a value added to the row is never left out of the statement."""
+    key = (dialect.name, dialect.driver, table, keys)
     found = _PREPARED.get(key)
     if found is None:
-        keys: tuple[str, ...]
         if table == "blobs":
-            statement, target, keys = _insert_blob_once(dialect.name), blobs, ("id", "size", "content")
+            statement, target = _insert_blob_once(dialect.name), blobs
         else:
-            statement, target, keys = _INSERT_MESSAGE, messages, _MESSAGE_KEYS
+            statement, target = _INSERT_MESSAGE, messages
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         processors: dict[str, Callable[[Any], Any]] = {}
         for column in target.c:
