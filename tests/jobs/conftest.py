@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from redis import Redis
 from rq import Queue
 from rq.job import Job
 
@@ -49,8 +50,13 @@ def mail_sink(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 @pytest.fixture
 def ctx(
     settings: Settings, jira_sandbox: RunningSandbox, telegram_sandbox: str, mail_sink: tuple[str, Path]
-) -> Context:
-    """A worker context whose tracker, Telegram and SMTP are the sandboxes."""
+) -> Iterator[Context]:
+    """A worker context whose tracker, Telegram and SMTP are the sandboxes.
+
+    Its Redis client is the process-wide one (``get_redis``); a worker a test runs in process names
+    that client's connections after itself (``name_connections``), so the name is taken off again
+    afterwards: a later test in this process (a preloaded web app's) would find its connections named.
+    """
     wired = settings.model_copy(
         update={
             "JIRA_URL": jira_sandbox.url,
@@ -59,7 +65,16 @@ def ctx(
             "HUB_MAX_ATTEMPTS": 3,
         }
     )
-    return build_context(wired)
+    context = build_context(wired)
+    yield context
+    if context.redis is not None:
+        _drop_worker_name(context.redis)
+
+
+def _drop_worker_name(redis: Redis) -> None:
+    pool = redis.connection_pool
+    if pool.connection_kwargs.pop("client_name", None) is not None:
+        pool.disconnect()
 
 
 def process_env(ctx: Context) -> dict[str, str]:
