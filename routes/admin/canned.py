@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, NotFound
 
@@ -34,10 +34,10 @@ from config.settings import Settings
 from jobs.config_versions import active_canned, active_text, canned_files, save_validated
 from jobs.config_versions import validate as validate_version
 from routes.admin.access import requires
-from routes.admin.console import actor_address, page
+from routes.admin.config_versions import saved
+from routes.admin.console import page
 from routes.admin.texts import UI
 from routes.state import hub, job_context
-from store import audit
 
 if TYPE_CHECKING:
     from mappers.canned import CannedLibrary
@@ -307,15 +307,7 @@ def _store(
         version = save_validated(state.settings, state.engine, text, g.user.name, comment, canned=files)
     except ConfigError as exc:
         return again(_problems(str(exc)))
-    audit.record(
-        state.engine,
-        g.user.name,
-        "config-save",
-        target=f"version {version.id}",
-        outcome=comment,
-        address=actor_address(),
-    )
-    return redirect(url_for("admin.config_versions.show", version_id=version.id), code=303)
+    return saved(version.id, comment)
 
 
 def _entry_page(

@@ -17,18 +17,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
 from config.loading import ConfigError
 from jobs.config_versions import active_canned, active_text, save_validated
 from routes.admin.access import requires
-from routes.admin.console import actor_address, page
+from routes.admin.config_versions import saved
+from routes.admin.console import page
 from routes.admin.messages import CHANNELS
 from routes.admin.texts import UI
 from routes.state import hub, job_context
-from store import audit
 
 bp = Blueprint("config_editor", __name__, url_prefix="/config")
 
@@ -137,15 +137,7 @@ def save() -> ResponseReturnValue:
         version = save_validated(state.settings, state.engine, text, g.user.name, comment, canned=canned)
     except ConfigError as exc:
         return _editor(text, comment=comment, errors=[{"message": str(exc)}], status=422)
-    audit.record(
-        state.engine,
-        g.user.name,
-        "config-save",
-        target=f"version {version.id}",
-        outcome=comment,
-        address=actor_address(),
-    )
-    return redirect(url_for("admin.config_versions.show", version_id=version.id), code=303)
+    return saved(version.id, comment)
 
 
 def _in_force_canned() -> Mapping[str, str] | None:

@@ -62,6 +62,20 @@ def restore_version(version_id: int) -> ResponseReturnValue:
     return redirect(url_for(".show", version_id=restored.id), code=303)
 
 
+def saved(version_id: int, comment: str) -> ResponseReturnValue:
+    """After a save (the editor's or the canned responses'): audited as ``config-save``, then the new
+    version's page."""
+    audit.record(
+        hub().engine,
+        g.user.name,
+        "config-save",
+        target=f"version {version_id}",
+        outcome=comment,
+        address=actor_address(),
+    )
+    return redirect(url_for("admin.config_versions.show", version_id=version_id), code=303)
+
+
 def _audit(version_id: int, outcome: str) -> None:
     audit.record(
         hub().engine,
