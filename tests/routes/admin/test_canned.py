@@ -33,14 +33,19 @@ FIXED = "---\ntitle: Fixed\ntags: [done]\n---\nHello {{ requester_name }}, {{ is
 FIXED_RU = "---\ntitle: Исправлено\n---\nЗдравствуйте! {{ issue_key }} исправлена.\n"
 
 
+def with_canned_library(settings: Settings, folder: Path) -> Settings:
+    """``settings`` with ``RULES`` as the rule file in ``folder`` and a ``canned/`` folder beside it."""
+    canned = folder / "canned"
+    canned.mkdir()
+    for name, text in {"routed.en.md": ROUTED, "fixed.en.md": FIXED, "fixed.ru.md": FIXED_RU}.items():
+        (canned / name).write_text(text, encoding="utf-8")
+    return with_rule_file(settings, folder, RULES)
+
+
 @pytest.fixture
 def wired(wired: Settings, tmp_path: Path) -> Settings:
     """The console's settings: ``RULES`` with a ``canned/`` folder beside it."""
-    folder = tmp_path / "canned"
-    folder.mkdir()
-    for name, text in {"routed.en.md": ROUTED, "fixed.en.md": FIXED, "fixed.ru.md": FIXED_RU}.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return with_rule_file(wired, tmp_path, RULES)
+    return with_canned_library(wired, tmp_path)
 
 
 def token_of(client: FlaskClient) -> str:

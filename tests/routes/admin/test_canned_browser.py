@@ -26,18 +26,13 @@ from routes import create_app
 from sandbox.server import RunningSandbox, run_in_thread
 from store import accounts, config_versions
 from tests.conftest import wait_for
-from tests.routes.admin.conftest import with_rule_file
-from tests.routes.admin.test_canned import FIXED, FIXED_RU, ROUTED, RULES
+from tests.routes.admin.test_canned import RULES, with_canned_library
 from tests.routes.admin.test_config_editor_browser import RELOAD_WAIT_SECONDS, log_in, screenshot
 
 
 @pytest.fixture
 def wired(wired: Settings, tmp_path: Path) -> Settings:
-    folder = tmp_path / "canned"
-    folder.mkdir()
-    for name, text in {"routed.en.md": ROUTED, "fixed.en.md": FIXED, "fixed.ru.md": FIXED_RU}.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return with_rule_file(wired, tmp_path, RULES)
+    return with_canned_library(wired, tmp_path)
 
 
 @pytest.fixture
