@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from config.settings import Settings
 from jobs.context import Context, build_context
 from routes import create_app
-from sandbox.server import RunningSandbox
+from sandbox.server import RunningSandbox, run_in_thread
 from store import accounts
 from tests.sandboxes import run_jira
 
@@ -54,6 +54,20 @@ def app(wired: Settings, ctx: Context) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def worker(wired: Settings, users: dict[str, accounts.User]) -> Context:
+    """A worker's context: its configuration (rules and canned library) from the version store, as a
+    worker process's is."""
+    return build_context(wired)
+
+
+@pytest.fixture
+def hub(wired: Settings, worker: Context) -> Iterator[RunningSandbox]:
+    """The hub served in a thread, for a browser (a module may serve it its own way)."""
+    with run_in_thread(create_app(wired), "hub") as running:
+        yield running
 
 
 def with_rule_file(settings: Settings, folder: Path, text: str) -> Settings:

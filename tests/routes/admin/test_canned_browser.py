@@ -11,7 +11,6 @@ and canned-editor.png.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,10 @@ from playwright.sync_api import Page, expect
 from config.settings import Settings
 from connector.types import IssueDraft, Target
 from jobs import canned as canned_jobs
-from jobs.context import Context, build_context
+from jobs.context import Context
 from mappers.canned import canned_variables
-from routes import create_app
-from sandbox.server import RunningSandbox, run_in_thread
-from store import accounts, config_versions
+from sandbox.server import RunningSandbox
+from store import config_versions
 from tests.conftest import wait_for
 from tests.routes.admin.test_canned import RULES, with_canned_library
 from tests.routes.admin.test_config_editor_browser import RELOAD_WAIT_SECONDS, log_in, screenshot
@@ -33,18 +31,6 @@ from tests.routes.admin.test_config_editor_browser import RELOAD_WAIT_SECONDS, l
 @pytest.fixture
 def wired(wired: Settings, tmp_path: Path) -> Settings:
     return with_canned_library(wired, tmp_path)
-
-
-@pytest.fixture
-def worker(wired: Settings, users: dict[str, accounts.User]) -> Context:
-    """A worker's context: its configuration, and so its canned library, from the version store."""
-    return build_context(wired)
-
-
-@pytest.fixture
-def hub(wired: Settings, worker: Context) -> Iterator[RunningSandbox]:
-    with run_in_thread(create_app(wired), "hub") as running:
-        yield running
 
 
 def fixed_text(ctx: Context) -> str:

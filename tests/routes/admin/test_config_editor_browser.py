@@ -12,7 +12,6 @@ docs/screenshots/config-editor.png and config-preview.png (``tests.browser.save_
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,9 @@ import requests
 from playwright.sync_api import Page, expect
 
 from config.settings import Settings
-from jobs.context import Context, build_context
-from routes import create_app
-from sandbox.server import RunningSandbox, run_in_thread
-from store import accounts, config_versions, journal
+from jobs.context import Context
+from sandbox.server import RunningSandbox
+from store import config_versions, journal
 from tests.browser import save_screenshot
 from tests.conftest import wait_for
 from tests.jobs.conftest import drain
@@ -39,18 +37,6 @@ def wired(wired: Settings, tmp_path: Path) -> Settings:
     """The console's settings, the rule file ``RULES`` of the test's own, and mail to answer by (the
     autoreplies are queued, never sent: no worker takes the replies' queue here)."""
     return with_rule_file(wired.model_copy(update={"SMTP_URL": "smtp://127.0.0.1:9"}), tmp_path, RULES)
-
-
-@pytest.fixture
-def worker(wired: Settings, users: dict[str, accounts.User]) -> Context:
-    """The worker's context: its configuration from the version store, as a worker process's is."""
-    return build_context(wired)
-
-
-@pytest.fixture
-def hub(wired: Settings, worker: Context) -> Iterator[RunningSandbox]:
-    with run_in_thread(create_app(wired), "hub") as running:
-        yield running
 
 
 def send_mail(hub: RunningSandbox, subject: str, number: int) -> str:
