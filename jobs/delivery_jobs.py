@@ -355,6 +355,6 @@ def held_deliveries(redis: Redis) -> list[JobState]:
 def held_jobs(redis: Redis, kind: JobKind) -> list[JobState]:
     """Every job of ``kind`` an RQ execution holds (its queue's started registry)."""
     # members are "<job id>:<execution id>": "<item id>:<execution id>" once the job prefix is gone
-    members = kind.ids_of(redis.zrange(kind.started_key, 0, -1))  # type: ignore[arg-type]  # bytes
+    members = kind.ids_of(redis.zrange(kind.started_key, 0, -1))  # members come back as bytes
     states = locate_jobs(redis, kind, sorted({member.rpartition(":")[0] for member in members}))
     return [state for state in states if state.place is Place.HELD]
