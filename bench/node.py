@@ -178,8 +178,10 @@ class Node:
                 for kid in children(root.pid):
                     if kid in slots:
                         roles[kid] = "delivery slot"
-                    else:
+                    elif children(kid):  # an arbiter: a node from before issue 18's last change
                         roles.update(gunicorn_roles(kid))
+                    else:
+                        roles[kid] = "web: gunicorn worker"
             elif not (kids := descendants(root.pid)):
                 roles[root.pid] = "`worker`"
             else:

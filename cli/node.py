@@ -6,17 +6,19 @@ the two holds the libraries both need (Flask, SQLAlchemy, pydantic, redis-py, th
 one parent builds the app (``create_app``, as gunicorn's ``--preload`` master would) and the job
 context, leaves them out of the collector's passes (``gc.freeze``, in cli/slots.py) and forks:
 
-- ``web``: gunicorn's arbiter, serving the already-built app (:class:`PreloadedServer`), which forks
-  its workers in turn: every web process shares the parent's pages;
+- ``web-1`` … ``web-N``: gunicorn's workers, serving the already-built app on sockets the parent bound
+  (cli/preloaded.py): they are the parent's slots, without gunicorn's arbiter between, whose process
+  only supervised them;
 - ``slot-1`` … ``slot-N``: the delivery slots of ``worker --slots`` (cli/slots.py); ``slot-1`` also
   runs the scheduler loop in a thread (one active per deployment, by its lock), so there is no process
   for it alone.
 
-The parent is cli/slots.py's supervisor: a child that dies is forked again (the arbiter too, whose
-workers leave with it), SIGTERM stops them all gracefully, and they get SIGTERM from the kernel should
-the parent die (``PR_SET_PDEATHSIG``). Before the fork the parent holds no connection (the pools are
-emptied, Redis is not yet connected), no thread and no random state a child would share
-(tests/jobs/test_node.py).
+The parent is cli/slots.py's supervisor: a child that dies is forked again (a web worker whose
+heartbeat stops for ``--timeout`` is stopped first, as gunicorn's arbiter would), SIGTERM stops them
+all gracefully, and they get SIGTERM from the kernel should the parent die (``PR_SET_PDEATHSIG``).
+Before the fork the parent holds no connection (the pools are emptied, Redis is not yet connected), no
+thread and no random state a child would share (tests/jobs/test_node.py); the web workers' listening
+sockets are its only sockets, shared on purpose.
 
 ``web`` and ``worker --slots`` stay for deployments that scale them apart.
 """
@@ -95,9 +97,11 @@ def preload_node(countries: Iterable[str]) -> Flask:
     """Import and build what every child of the node uses: the web app and its gunicorn worker, the job
     code (with the holidays of ``countries``) and the job context; then empty the database pool, so no
     child inherits a connection."""
+    import concurrent.futures.thread  # noqa: F401 - the web workers' request threads (imported lazily)
+
     import gunicorn.workers.gthread  # noqa: F401 - the web workers' code, shared
 
-    import cli.preloaded  # noqa: F401 - the arbiter's
+    import cli.preloaded  # noqa: F401 - the web workers' slots
     from cli.slots import preload_job_code
     from routes import create_app
 
@@ -108,22 +112,16 @@ def preload_node(countries: Iterable[str]) -> Flask:
 
 
 def node_children(app: Flask, web_args: list[str], slots: int) -> list[Slot]:
-    """The node's children, in the order they are forked: the web server, then the slots (the first
-    with the scheduler)."""
-    from cli.preloaded import PreloadedServer
+    """The node's children, in the order they are forked: the web workers, then the delivery slots (the
+    first with the scheduler)."""
+    from cli.preloaded import WebWorkers
     from cli.slots import Slot
 
-    # gunicorn's settings parsed here, before the fork: the arbiter (a new one too, after a crash) starts
-    # from them instead of building its own, for 1.5 MiB fewer private pages in it and in this process
-    # (BENCHMARKS.md, issue 18)
-    server = PreloadedServer(app, web_args)
-
-    def serve() -> int:
-        use_allocator_settings("MALLOC_MMAP_THRESHOLD_")  # before gunicorn forks its workers
-        server.run()
-        return 0
+    # gunicorn's settings parsed and its sockets bound here, before the fork: a worker (a new one too,
+    # after a crash) starts from them instead of building its own (BENCHMARKS.md, issue 18)
+    web = WebWorkers(app, web_args)
 
     def slot(n: int) -> Slot:
         return Slot(f"slot-{n}", lambda: run_worker(False, with_scheduler=n == 1))
 
-    return [Slot("web", serve), *(slot(n) for n in range(1, slots + 1))]
+    return [*web.slots(), *(slot(n) for n in range(1, slots + 1))]

@@ -1,14 +1,34 @@
-"""gunicorn serving an app already built in this process: ``trackerhub node``'s web server (cli/node.py).
+"""gunicorn's workers serving an app already built in this process: ``trackerhub node``'s web server
+(cli/node.py).
 
-A module of its own so that only that command imports gunicorn.
+gunicorn's arbiter is a process that forks and watches the workers. In a node the node's parent already
+forks and watches its children (cli/slots.py), so the web workers are slots of it beside the delivery
+slots, and the arbiter's process goes: about 7 MiB of pages it copied from the parent just to supervise
+(BENCHMARKS.md, issue 18). What the arbiter did that a node needs is here: the settings ``web`` passes on
+gunicorn's command line (after ``GUNICORN_CMD_ARGS``, as there), the listening sockets bound once in the
+parent (a worker forked again serves on them at once), the worker built before its fork with its
+heartbeat file, and the timeout: a worker whose heartbeat is older than ``--timeout`` is sent SIGABRT
+(gunicorn's worker logs where it was) and, still there at the next look, SIGKILL. The arbiter's other
+signals (HUP to reload, TTIN/TTOU, USR2 to re-execute) and its configuration file are not part of a node;
+``trackerhub web`` keeps them.
+
+A module of its own so that only the web commands import gunicorn.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import time
 
 from flask import Flask
+from gunicorn import sock
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.base import Worker
+
+from cli.processes import use_allocator_settings
+from cli.slots import Slot
 
 
 class PreloadedServer(BaseApplication):
@@ -26,14 +46,71 @@ class PreloadedServer(BaseApplication):
             for key, value in vars(parsed).items():
                 if value is not None and key != "args":
                     self.cfg.set(key.lower(), value)
-        self.cfg.set("preload_app", True)  # the app is built: the arbiter hands it to its workers
-        self.cfg.set("pre_fork", _freeze)
+        self.cfg.set("preload_app", True)  # the app is built: the workers are handed it
 
     def load(self) -> Flask:
         return self.application
 
 
-def _freeze(_server: object, _worker: object) -> None:
-    """Before the arbiter forks a worker: what it has built since the node's fork (its settings, logs,
-    sockets) stays out of the worker's collections too, as the node's objects do."""
-    gc.freeze()
+class WebWorkers:
+    """The node's gunicorn workers, as slots of the node's parent (this module's docstring)."""
+
+    def __init__(self, app: Flask, args: list[str]) -> None:
+        self.server = PreloadedServer(app, args)
+        self.cfg = self.server.cfg
+        self.log = self.cfg.logger_class(self.cfg)
+        self.sockets = sock.create_sockets(self.cfg, self.log)
+        self._workers: dict[str, Worker] = {}  # by slot: its worker forked last
+        self._age = 0
+
+    def slots(self) -> list[Slot]:
+        """One slot per ``--workers``: ``web-1``, ``web-2``…"""
+        return [self._slot(f"web-{n}") for n in range(1, self.cfg.workers + 1)]
+
+    def _slot(self, name: str) -> Slot:
+        return Slot(
+            name, lambda: self._serve(name), prepare=lambda: self._build(name), hung=lambda: self._hung(name)
+        )
+
+    def worker(self, name: str) -> Worker | None:
+        """The worker of slot ``name`` forked last (or being forked)."""
+        return self._workers.get(name)
+
+    def _build(self, name: str) -> None:
+        """In the parent, before each fork: the worker, with a heartbeat file of its own the parent reads."""
+        if (before := self._workers.pop(name, None)) is not None:
+            before.tmp.close()
+        self._age += 1
+        timeout = self.cfg.timeout / 2.0  # how often the worker beats (gunicorn's arbiter halves it too)
+        self._workers[name] = self.cfg.worker_class(
+            self._age, os.getpid(), self.sockets, self.server, timeout, self.cfg, self.log
+        )
+        gc.freeze()  # the worker and whatever else was built since the last fork stay out of its collections
+
+    def _hung(self, name: str) -> signal.Signals | None:
+        worker = self.worker(name)
+        if worker is None or not self.cfg.timeout:
+            return None
+        try:
+            silent = time.monotonic() - worker.tmp.last_update()  # the worker writes monotonic times
+        except (OSError, ValueError):
+            return None
+        if silent <= self.cfg.timeout:
+            return None
+        if worker.aborted:
+            return signal.SIGKILL
+        worker.aborted = True
+        self.log.critical("WORKER TIMEOUT (slot:%s)", name)
+        return signal.SIGABRT
+
+    def _serve(self, name: str) -> int:
+        """In the child: serve until told to stop (gunicorn's worker loop)."""
+        worker = self._workers[name]  # built by _build before this fork
+        for other in self._workers.values():
+            if other is not worker:
+                other.tmp.close()  # a sibling's heartbeat is the parent's to read
+        use_allocator_settings("MALLOC_MMAP_THRESHOLD_")  # the web server's large request buffers
+        worker.pid = os.getpid()
+        self.log.info("Booting worker with pid: %s", worker.pid)
+        worker.init_process()
+        return 0

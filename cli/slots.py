@@ -39,10 +39,17 @@ POLL_EVERY = 0.5
 
 @dataclass
 class Slot:
-    """One child: its name in logs and what it runs (its return value is its exit code)."""
+    """One child: its name in logs and what it runs (its return value is its exit code).
+
+    ``prepare`` runs in the parent just before each fork of it; ``hung``, asked at each look of the
+    parent while it runs, names the signal to stop it with once it has stopped answering (``node``'s
+    web workers: cli/preloaded.py), None while it is well.
+    """
 
     name: str
     run: Callable[[], int]
+    prepare: Callable[[], None] | None = None
+    hung: Callable[[], signal.Signals | None] | None = None
     started_at: float = 0.0
     quick_exits: int = 0
 
@@ -127,12 +134,21 @@ def run_slots(slots: list[Slot], *, restart: bool = True) -> int:
                 "worker.slot-exited slot=%s pid=%d code=%s restarting_in=%.0fs", slot.name, pid, code, pause
             )
             waiting.append((time.monotonic() + pause, slot))
+        _stop_hung(children)
         now = time.monotonic()
         for due in [w for w in waiting if w[0] <= now and not stopping]:
             waiting.remove(due)
             children[_fork(due[1])] = due[1]
         time.sleep(POLL_EVERY)
     return worst
+
+
+def _stop_hung(children: dict[int, Slot]) -> None:
+    for pid, slot in list(children.items()):
+        signum = slot.hung() if slot.hung is not None else None
+        if signum is not None:
+            log.warning("worker.slot-hung slot=%s pid=%d signal=%s", slot.name, pid, signum.name)
+            _signal(pid, signum)
 
 
 def _pause_after(slot: Slot) -> float:
@@ -159,6 +175,8 @@ def _reaped() -> list[tuple[int, int]]:
 
 
 def _fork(slot: Slot) -> int:
+    if slot.prepare is not None:
+        slot.prepare()
     slot.started_at = time.monotonic()
     parent = os.getpid()
     pid = os.fork()

@@ -8,15 +8,20 @@ a child must not share when it forks them.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
+from flask import Flask
 
+from cli.preloaded import WebWorkers
+from cli.processes import gunicorn_args
 from jobs.context import Context
 from jobs.heartbeat import scheduler_seen
 from sandbox.server import RunningSandbox
@@ -29,22 +34,35 @@ from tests.routes.conftest import text_update
 
 SECRET = "node-test-telegram-secret"
 
-# What the parent has built when it forks (cli/node.py's preload_node): its threads, and the file
-# descriptors that are connections (sockets: Redis, PostgreSQL) or the SQLite journal.
+# What the parent has built when it forks (cli/node.py's preload_node and node_children): its threads,
+# and the file descriptors that are connections (sockets: Redis, PostgreSQL) or the SQLite journal; the
+# web workers' listening sockets are bound by node_children, on purpose, and are the only ones.
 PROBE = """
-import json, os, threading
-from cli.node import preload_node
-preload_node(["RU"])
-fds = []
-for fd in os.listdir("/proc/self/fd"):
-    try:
-        fds.append(os.readlink(f"/proc/self/fd/{fd}"))
-    except FileNotFoundError:  # listdir's own
-        pass
+import json, os, socket, sys, threading
+from cli.node import node_children, preload_node
+from cli.processes import gunicorn_args
+
+def sockets():
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+        except FileNotFoundError:  # listdir's own
+            continue
+        probe = socket.socket(fileno=int(fd))
+        found.append("listening" if probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) else "connected")
+        probe.detach()
+    return found
+
+app = preload_node(["RU"])
+preloaded = sockets()
+children = node_children(app, gunicorn_args("127.0.0.1", int(sys.argv[1]), 2, False), 2)  # kept: they hold the socket
+fds = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")]
 db = os.environ["DATABASE_URL"].split("///", 1)[-1]
 print(json.dumps({
     "threads": [t.name for t in threading.enumerate()],
-    "sockets": [fd for fd in fds if fd.startswith("socket:")],
+    "sockets": [preloaded, sockets()],
     "journal": [fd for fd in fds if fd.startswith(db)],
 }))
 """
@@ -68,7 +86,7 @@ def answers(port: int) -> bool:
         return False
 
 
-def web_servers(node: int, ctx: Context) -> set[int]:
+def web_workers(node: int, ctx: Context) -> set[int]:
     """The node's children that are not delivery slots."""
     return {pid for pid in tree(node) if parent_of(pid) == node} - worker_pids(ctx)
 
@@ -83,7 +101,7 @@ def test_the_parent_forks_with_no_connection_open_and_no_thread_running(ctx: Con
     statements interleaved on one connection), the SQLite journal's handle, a thread (gone in the child,
     with whatever lock it held)."""
     probe = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", PROBE, str(free_port())],
         cwd=REPO_ROOT,
         env=process_env(ctx),
         capture_output=True,
@@ -94,7 +112,7 @@ def test_the_parent_forks_with_no_connection_open_and_no_thread_running(ctx: Con
     assert probe.returncode == 0, probe.stderr[-3000:]
     assert json.loads(probe.stdout.splitlines()[-1]) == {
         "threads": ["MainThread"],
-        "sockets": [],
+        "sockets": [[], ["listening"]],  # none after the preload; then the web workers' one
         "journal": [],
     }
 
@@ -102,9 +120,10 @@ def test_the_parent_forks_with_no_connection_open_and_no_thread_running(ctx: Con
 def test_the_node_serves_a_message_end_to_end_from_one_process_tree(
     ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    """A Telegram update posted to the node's web server is delivered by its slots; the web server (and
-    its workers) and the slots are the parent's children, and the scheduler ticks with no process of
-    its own. A web server SIGKILLed is forked again and serves the next message."""
+    """A Telegram update posted to the node's web server is delivered by its slots; the web workers and
+    the slots are the parent's children (no process between: gunicorn's arbiter is the parent's job), and
+    the scheduler ticks with no process of its own. A web worker SIGKILLed is forked again, and the
+    other serves meanwhile on the same socket."""
     port = free_port()
     log = tmp_path / "node.log"
     node = subprocess.Popen(
@@ -123,24 +142,98 @@ def test_the_node_serves_a_message_end_to_end_from_one_process_tree(
 
         slots = worker_pids(ctx)
         assert slots <= tree(node.pid)
-        (web,) = web_servers(node.pid, ctx)  # the slots and the web server; no process for the scheduler
-        web_workers = tree(web)
-        assert len(web_workers) == 2
-        assert {parent_of(pid) for pid in web_workers} == {web}
+        web = web_workers(node.pid, ctx)  # besides the slots: no process for the scheduler, no arbiter
+        assert len(web) == 2
+        assert tree(node.pid) == slots | web
 
-        os.kill(web, signal.SIGKILL)
-        wait_until(lambda: web_servers(node.pid, ctx) - {web}, timeout=60, what="a new web server forked")
-        wait_until(lambda: len(tree(*web_servers(node.pid, ctx))) == 2, timeout=60, what="its workers")
+        killed = min(web)
+        os.kill(killed, signal.SIGKILL)
+        second = post_update(port, 2, "while a web worker was gone")  # the other one answers
+        wait_until(
+            lambda: len(web_workers(node.pid, ctx) - {killed}) == 2, timeout=60, what="one forked again"
+        )
         assert node.poll() is None
-        second = post_update(port, 2, "after the web server was killed")
-        wait_until(lambda: delivered(ctx, second), timeout=60, what="the second message delivered")
+        third = post_update(port, 3, "after the web worker was forked again")
+        wait_until(
+            lambda: delivered(ctx, second) and delivered(ctx, third), timeout=60, what="both delivered"
+        )
         everyone = tree(node.pid)
     finally:
         stop(node)
     assert node.returncode == 0, log.read_text(errors="replace")[-3000:]
     assert not any(alive(pid) for pid in everyone)  # SIGTERM stopped every child
-    assert_delivered_once(ctx, jira_sandbox, [first, second])
+    assert_delivered_once(ctx, jira_sandbox, [first, second, third])
     text = log.read_text(errors="replace")
-    # gunicorn's "Connection in use" while the killed server's workers still hold the port: it retries
-    errors = [line for line in text.splitlines() if "level=ERROR" in line and "Connection in use" not in line]
+    errors = [line for line in text.splitlines() if "level=ERROR" in line]
     assert "Traceback" not in text and not errors, text[-3000:]
+
+
+# A supervisor (cli/slots.py's run_slots) with one slot that sleeps; its ``hung`` says SIGKILL while the
+# slot is in its first run. Each run writes its pid to the log given.
+HUNG_SLOT = """
+import os, signal, sys, time
+from cli.slots import Slot, run_slots
+
+log = sys.argv[1]
+
+def runs():
+    return open(log).read().split() if os.path.exists(log) else []
+
+def run():
+    with open(log, "a") as out:
+        out.write(f"{os.getpid()}\\n")
+    time.sleep(120)
+    return 0
+
+def hung():
+    return signal.SIGKILL if len(runs()) == 1 else None
+
+raise SystemExit(run_slots([Slot("sleeper", run, hung=hung)]))
+"""
+
+
+def test_a_child_its_supervisor_finds_hung_is_stopped_and_forked_again(tmp_path: Path) -> None:
+    """What the node's parent does for a web worker whose heartbeat stopped (the test below): the
+    signal ``hung`` names stops the child, and it is forked again like any child that died."""
+    runs = tmp_path / "runs"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", HUNG_SLOT, str(runs)],
+        cwd=REPO_ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(
+            lambda: runs.exists() and len(runs.read_text().split()) == 2, timeout=30, what="a second run"
+        )
+        first, second = map(int, runs.read_text().split())
+        assert not alive(first) and alive(second)
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        output = supervisor.communicate(timeout=30)[0].decode()
+    assert f"worker.slot-hung slot=sleeper pid={first} signal=SIGKILL" in output
+    assert supervisor.returncode == 0, output
+
+
+def test_a_web_worker_silent_past_the_timeout_is_aborted_then_killed() -> None:
+    """A web worker's heartbeat (gunicorn's: the monotonic time written as its file's mtime) older than
+    ``--timeout`` makes its slot hung: SIGABRT first, for gunicorn's worker to log where it was stuck,
+    SIGKILL at the next look if it is still there. A fresh heartbeat is well."""
+    web = WebWorkers(Flask(__name__), gunicorn_args("127.0.0.1", free_port(), 1, False))
+    (slot,) = web.slots()
+    assert slot.prepare is not None and slot.hung is not None
+    try:
+        slot.prepare()  # in the parent, as before its fork: the worker and its heartbeat file
+        worker = web.worker("web-1")
+        assert worker is not None
+        worker.notify()  # a beat, now
+        assert slot.hung() is None
+        last_beat = time.monotonic() - web.cfg.timeout - 1
+        os.utime(worker.tmp.fileno(), (last_beat, last_beat))
+        assert slot.hung() is signal.SIGABRT
+        assert slot.hung() is signal.SIGKILL
+    finally:
+        gc.unfreeze()  # what prepare() froze: this test process's objects
+        for listener in web.sockets:
+            listener.close()

@@ -70,7 +70,7 @@ def start_slots(
 
 
 def tree(pid: int) -> set[int]:
-    """Every live descendant of ``pid`` (the node's web server and its workers, the slots)."""
+    """Every live descendant of ``pid`` (the node's web workers and slots, a slotted worker's slots)."""
     found: set[int] = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
