@@ -18,6 +18,7 @@ mid-job). Should the parent die without stopping them, the slots get SIGTERM fro
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import importlib
 import logging
@@ -77,12 +78,16 @@ def preload_job_code(countries: Iterable[str]) -> None:
     ``holiday_countries``). SLA timers and automations load a calendar on first use; a slot that loaded
     it itself carried 2-4 MiB of its own (bench/memory.py --node). The package's other countries (8 MiB)
     are not imported: a country a reloaded configuration names later is imported by the slot that
-    needs it (mappers/calendar.py)."""
+    needs it (mappers/calendar.py). RQ's timestamp format is parsed once, so that the slots find its
+    pattern compiled in ``strptime``'s cache instead of each compiling it (``re``'s parser) for itself."""
     for module in PRELOADED:
         importlib.import_module(module)
+    from rq.utils import utcformat, utcparse
+
     from mappers.calendar import load_countries
 
     load_countries(countries)
+    utcparse(utcformat(dt.datetime.now(dt.UTC)))
 
 
 def run_slots(slots: list[Slot], *, restart: bool = True) -> int:

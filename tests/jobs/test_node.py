@@ -38,7 +38,7 @@ SECRET = "node-test-telegram-secret"
 # and the file descriptors that are connections (sockets: Redis, PostgreSQL) or the SQLite journal; the
 # web workers' listening sockets are bound by node_children, on purpose, and are the only ones.
 PROBE = """
-import json, os, socket, sys, threading
+import _strptime, json, os, socket, sys, threading
 from cli.node import node_children, preload_node
 from cli.processes import gunicorn_args
 
@@ -64,6 +64,7 @@ print(json.dumps({
     "threads": [t.name for t in threading.enumerate()],
     "sockets": [preloaded, sockets()],
     "journal": [fd for fd in fds if fd.startswith(db)],
+    "strptime": sorted(_strptime._regex_cache),
 }))
 """
 
@@ -99,7 +100,8 @@ def delivered(ctx: Context, message_id: str) -> bool:
 def test_the_parent_forks_with_no_connection_open_and_no_thread_running(ctx: Context) -> None:
     """What a child would share with its siblings if the parent had it: a socket (two processes'
     statements interleaved on one connection), the SQLite journal's handle, a thread (gone in the child,
-    with whatever lock it held)."""
+    with whatever lock it held); and what it readies for every child: the web workers' listening socket,
+    RQ's timestamp pattern compiled."""
     probe = subprocess.run(
         [sys.executable, "-c", PROBE, str(free_port())],
         cwd=REPO_ROOT,
@@ -114,6 +116,7 @@ def test_the_parent_forks_with_no_connection_open_and_no_thread_running(ctx: Con
         "threads": ["MainThread"],
         "sockets": [[], ["listening"]],  # none after the preload; then the web workers' one
         "journal": [],
+        "strptime": ["%Y-%m-%dT%H:%M:%S.%fZ"],  # RQ's timestamps' pattern, compiled once for every slot
     }
 
 
