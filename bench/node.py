@@ -52,6 +52,7 @@ from bench.common import (
     child_env,
     children,
     command_line,
+    cpu_seconds,
     free_port,
     jira_sandbox,
     machine,
@@ -78,6 +79,8 @@ class Layout:
     name: str
     describe: str
     commands: tuple[tuple[str, ...], ...]  # the first serves HTTP (web or node)
+    env: tuple[tuple[str, str], ...] = ()  # settings of this layout's processes
+    settle_s: float = 10.0  # idle after the warm-up before the idle samples
 
 
 LAYOUTS = {
@@ -110,7 +113,18 @@ LAYOUTS = {
 LAYOUTS["node-before"] = Layout(
     "node-before", "the same `node`, on the `--before-rev` code", LAYOUTS["node"].commands
 )
+# the node with HUB_NODE_KSM=1, on a host whose ksmd runs with its defaults (100 pages every 20 ms): the
+# idle samples come a minute after the warm-up, ksmd needing two passes over the pages to merge them
+LAYOUTS["node-ksm"] = Layout(
+    "node-ksm",
+    "`node` with `HUB_NODE_KSM=1`, the host's ksmd running (idle sampled 60 s after the warm-up)",
+    LAYOUTS["node"].commands,
+    env=(("HUB_NODE_KSM", "1"),),
+    settle_s=60.0,
+)
 MEASURED_HERE = "node"  # the layout this tree adds; --before-rev runs the others on that revision's code
+HERE_ONLY = {MEASURED_HERE, "node-ksm"}  # layouts --before-rev does not move to that revision
+KSM_RUN = Path("/sys/kernel/mm/ksm/run")
 
 
 # -- /proc -----------------------------------------------------------------------------------------------
@@ -331,6 +345,7 @@ class Run:
     acknowledged_per_s: float
     delivered_per_s: float
     other_load: float
+    ksmd_cpu_s: float = 0.0  # CPU time of the kernel's ksmd during the run
 
 
 def measure(
@@ -340,11 +355,12 @@ def measure(
     url = f"sqlite:///{database}"
     engine = create_db_engine(url)
     redis.flushall()
-    env = {**env, "DATABASE_URL": url}
+    env = {**env, "DATABASE_URL": url, **dict(layout.env)}
+    ksmd_before = ksmd_cpu_s()
     with node(layout, env, workdir, redis, source) as running:
         post_all(running.port, 1, 20)  # warm-up: every slot gets a tracker client, web its first requests
         wait_delivered(engine, 20, 120)
-        time.sleep(10)
+        time.sleep(layout.settle_s)
         idle = []
         for _ in range(5):
             idle.append(running.sample())
@@ -373,7 +389,33 @@ def measure(
         delivered_s = time.monotonic() - started
         other = load.share()
     engine.dispose()
-    return Run(layout.name, idle_sample, peak, count / post_s, count / delivered_s, other)
+    ksmd = ksmd_cpu_s() - ksmd_before
+    return Run(layout.name, idle_sample, peak, count / post_s, count / delivered_s, other, ksmd)
+
+
+def ksmd_cpu_s() -> float:
+    """The CPU time the kernel's same-page merging thread has used (0 where there is none)."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "ksmd":
+                return cpu_seconds(int(comm.parent.name))
+        except (OSError, ValueError):
+            continue
+    return 0.0
+
+
+@contextmanager
+def ksmd_running(wanted: bool) -> Iterator[None]:
+    """The host's ksmd running while the layouts run (``--ksmd``; root), as it was before afterwards."""
+    before = KSM_RUN.read_text().strip() if wanted else ""
+    if wanted and before != "1":
+        KSM_RUN.write_text("1")
+    try:
+        yield
+    finally:
+        if wanted and before != "1":
+            KSM_RUN.write_text("2")  # unmerge every page, then stop as it was
+            KSM_RUN.write_text(before)
 
 
 # -- floors ----------------------------------------------------------------------------------------------
@@ -498,6 +540,14 @@ def render(
             f"| {mib(m['load_rss'])} MiB | **{mib(m['load_pss'])} MiB** | {m['ack']:.0f} "
             f"| {m['delivered']:.0f} | {loads} |"
         )
+    for name in names:
+        if dict(LAYOUTS[name].env).get("HUB_NODE_KSM"):
+            spent = ", ".join(f"{r.ksmd_cpu_s:.1f} s" for r in runs if r.layout == name)
+            lines += [
+                "",
+                f"The kernel's ksmd used {spent} of CPU in the runs of `{name}` (each: the warm-up, "
+                "the minute idle and the load).",
+            ]
     lines += ["", "By process, in MiB (the last run of each layout):", ""]
     for name in names:
         mine = [r for r in runs if r.layout == name]
@@ -569,6 +619,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--before-rev",
         help=f"run the layouts but {MEASURED_HERE} on this git revision's code (exported to a temp dir)",
     )
+    parser.add_argument(
+        "--ksmd",
+        action="store_true",
+        help="run the host's ksmd during the run (node-ksm needs it; root): /sys/kernel/mm/ksm/run is 1, "
+        "then as it was",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md")
     return parser.parse_args(argv)
 
@@ -576,6 +632,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     layouts = [LAYOUTS[name] for name in args.layouts.split(",")]
+    if "node-ksm" in args.layouts.split(",") and not args.ksmd and KSM_RUN.read_text().strip() != "1":
+        raise SystemExit("node-ksm measures merging the host's ksmd does: start it, or pass --ksmd")
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="trackerhub-node-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
@@ -590,11 +648,12 @@ def main(argv: list[str] | None = None) -> None:
                 "HUB_VAR_DIR": str(workdir / "var"),
             }
         )
+        stack.enter_context(ksmd_running(args.ksmd))
         redis = Redis.from_url(redis_url)
         sources = {name: PROJECT_ROOT for name in LAYOUTS}
         if args.before_rev:
             exported = export(args.before_rev, workdir / "before-src")
-            sources |= {name: exported for name in LAYOUTS if name != MEASURED_HERE}
+            sources |= {name: exported for name in LAYOUTS if name not in HERE_ONLY}
         for n in range(args.rounds):
             for layout in layouts if n % 2 == 0 else list(reversed(layouts)):
                 report(f"round {n + 1}: {layout.name}")

@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import config_or_exit, context_or_exit, log, main, migrate_or_exit, settings_or_exit
-from cli.processes import gunicorn_args, run_worker, use_allocator_settings
+from cli.processes import (
+    KSM_RUN,
+    gunicorn_args,
+    ksmd_running,
+    opt_into_page_merging,
+    run_worker,
+    use_allocator_settings,
+)
 from config.calendars import holiday_countries
 
 if TYPE_CHECKING:
@@ -67,9 +74,21 @@ def node(host: str, port: int, workers: int, access_log: bool, slots: int) -> No
     migrate_apart(settings.DATABASE_URL)
     app = preload_node(holiday_countries(config.calendars))
     children = node_children(app, gunicorn_args(host, port, workers, access_log), slots)
+    if settings.HUB_NODE_KSM:
+        merge_pages()
     from cli.slots import run_slots
 
     raise SystemExit(run_slots(children))
+
+
+def merge_pages() -> None:
+    """``HUB_NODE_KSM``: the node's memory marked for same-page merging (cli/processes.py), and a word
+    when the host's ksmd, which does the merging, is not running."""
+    how = opt_into_page_merging()
+    running = ksmd_running()
+    log.info("node.ksm marked=%s ksmd=%s", how, "running" if running else "stopped")
+    if not running:
+        log.warning("node.ksm-idle reason=ksmd-stopped hint=%r", f"echo 1 > {KSM_RUN}")
 
 
 def migrate_apart(database_url: str) -> None:

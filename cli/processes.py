@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -34,6 +36,50 @@ def use_allocator_settings(*names: str) -> None:
     for name in names:
         if name not in os.environ:
             libc.mallopt(_MALLOPT[name], int(WEB_ALLOCATOR_ENV[name]))
+
+
+PR_SET_MEMORY_MERGE = 67  # linux/prctl.h, Linux 6.4: KSM for all of a process's memory, its children's too
+MADV_MERGEABLE = 12  # asm-generic/mman-common.h: KSM for one range
+KSM_RUN = Path("/sys/kernel/mm/ksm/run")  # 1 while the host's ksmd merges
+
+
+def opt_into_page_merging() -> str:
+    """Mark this process's memory, and that of the processes it forks, for the kernel's same-page
+    merging; how: ``prctl``, ``madvise:<mappings>``, or ``none:<why prctl failed>``.
+
+    A forked child copies each page of the parent it writes to; with Python's reference counts most are
+    writes a call undoes when it returns, so about a third of a node child's copies are again the same
+    as the parent's page (BENCHMARKS.md, issue 18), which ksmd merges back. ``prctl`` covers every
+    mapping, later ones and the children's included; without it (before Linux 6.4, or without
+    CAP_SYS_RESOURCE) each private anonymous mapping there is now is marked, which covers the pages the
+    children copy from it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) == 0:
+        return "prctl"
+    refused = errno.errorcode.get(ctypes.get_errno(), "?")
+    marked = 0
+    for start, end in _private_anonymous_ranges():
+        marked += libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), MADV_MERGEABLE) == 0
+    return f"madvise:{marked}" if marked else f"none:{refused}"
+
+
+def ksmd_running() -> bool:
+    try:
+        return KSM_RUN.read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+def _private_anonymous_ranges() -> list[tuple[int, int]]:
+    ranges = []
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split()
+        if fields[1] == "rw-p" and (len(fields) < 6 or fields[5] == "[heap]"):
+            start, end = fields[0].split("-")
+            ranges.append((int(start, 16), int(end, 16)))
+    return ranges
 
 
 @main.command()

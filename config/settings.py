@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # how many hub nodes share this database and Redis (README "Running several nodes"); above 1,
     # `trackerhub check` refuses SQLite, a file on one machine
     HUB_NODES: int = Field(default=1, ge=1)
+    # `trackerhub node` marks its memory for the kernel's same-page merging (KSM), where the host runs
+    # ksmd (README "Memory of a node"); off by default: KSM lets a process on the host time whether a page
+    # like its own exists, so it belongs on a host whose processes are all trusted
+    HUB_NODE_KSM: bool = False
     # seconds between passes of the polling reconciliation (jobs/reconcile.py); 0 turns it off
     HUB_RECONCILE_SECONDS: int = Field(default=120, ge=0)
     # addresses/networks of reverse proxies whose X-Forwarded-For is believed (comma-separated); none by

@@ -21,7 +21,7 @@ import requests
 from flask import Flask
 
 from cli.preloaded import WebWorkers
-from cli.processes import gunicorn_args
+from cli.processes import gunicorn_args, ksmd_running
 from jobs.context import Context
 from jobs.heartbeat import scheduler_seen
 from sandbox.server import RunningSandbox
@@ -40,7 +40,7 @@ SECRET = "node-test-telegram-secret"
 PROBE = """
 import _strptime, json, os, socket, sys, threading
 from cli.node import node_children, preload_node
-from cli.processes import gunicorn_args
+from cli.processes import gunicorn_args, ksmd_running
 
 def sockets():
     found = []
@@ -90,6 +90,14 @@ def answers(port: int) -> bool:
 def web_workers(node: int, ctx: Context) -> set[int]:
     """The node's children that are not delivery slots."""
     return {pid for pid in tree(node) if parent_of(pid) == node} - worker_pids(ctx)
+
+
+def merged(pid: int) -> bool:
+    """Whether the kernel may merge ``pid``'s heap with identical pages (its ``mg`` flag, ``VM_MERGEABLE``)."""
+    smaps = Path(f"/proc/{pid}/smaps").read_text().split("\n")
+    heap = next(n for n, line in enumerate(smaps) if line.endswith("[heap]"))
+    flags = next(line for line in smaps[heap:] if line.startswith("VmFlags:"))
+    return "mg" in flags.split()
 
 
 def delivered(ctx: Context, message_id: str) -> bool:
@@ -148,6 +156,7 @@ def test_the_node_serves_a_message_end_to_end_from_one_process_tree(
         web = web_workers(node.pid, ctx)  # besides the slots: no process for the scheduler, no arbiter
         assert len(web) == 2
         assert tree(node.pid) == slots | web
+        assert not any(merged(pid) for pid in {node.pid} | slots | web)  # HUB_NODE_KSM is off by default
 
         killed = min(web)
         os.kill(killed, signal.SIGKILL)
@@ -240,3 +249,29 @@ def test_a_web_worker_silent_past_the_timeout_is_aborted_then_killed() -> None:
         gc.unfreeze()  # what prepare() froze: this test process's objects
         for listener in web.sockets:
             listener.close()
+
+
+def test_with_hub_node_ksm_every_process_of_the_node_is_open_to_page_merging(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """``HUB_NODE_KSM=1``: the parent marks its memory for same-page merging before it forks, so the
+    pages a child copies and leaves as they were can be merged back by the host's ksmd."""
+    log = tmp_path / "node.log"
+    port = free_port()
+    node = subprocess.Popen(
+        [sys.executable, "-m", "cli", "node", "--port", str(port), "--workers", "1", "--slots", "1"],
+        cwd=REPO_ROOT,
+        env={**process_env(ctx), "HUB_NODE_KSM": "1"},
+        start_new_session=True,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(lambda: answers(port) and len(worker_pids(ctx)) == 1, timeout=90, what="the node up")
+        everyone = {node.pid} | tree(node.pid)
+        assert len(everyone) == 3  # the parent, a web worker, a slot
+        assert all(merged(pid) for pid in everyone)
+    finally:
+        stop(node)
+    # and a word in the log when the host's ksmd, which does the merging, does not run
+    assert ("node.ksm-idle reason=ksmd-stopped" in log.read_text(errors="replace")) == (not ksmd_running())
