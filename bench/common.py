@@ -480,7 +480,7 @@ def write_section(path: Path, section: str, name: str) -> None:
     """
     begin, end = markers(name)
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)  # what follows stays
     if pattern.search(text):
         text = pattern.sub(lambda _m: section, text, count=1)
     else:

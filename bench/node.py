@@ -103,7 +103,7 @@ LAYOUTS = {
     ),
     "node": Layout(
         "node",
-        "`node --workers 2 --slots 4` (one parent forks gunicorn's arbiter and the slots; the scheduler "
+        "`node --workers 2 --slots 4` (one parent forks the web workers and the slots; the scheduler "
         "is a thread of slot-1)",
         (("node", "--workers", "2", "--slots", "4"),),
     ),
@@ -620,6 +620,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"run the layouts but {MEASURED_HERE} on this git revision's code (exported to a temp dir)",
     )
     parser.add_argument(
+        "--before-packages",
+        help="a folder put first on PYTHONPATH for the layouts run on --before-rev's code: the packages "
+        "whose pins that revision had otherwise (`pip install --target DIR redis==8.1.0`)",
+    )
+    parser.add_argument(
         "--ksmd",
         action="store_true",
         help="run the host's ksmd during the run (node-ksm needs it; root): /sys/kernel/mm/ksm/run is 1, "
@@ -651,13 +656,18 @@ def main(argv: list[str] | None = None) -> None:
         stack.enter_context(ksmd_running(args.ksmd))
         redis = Redis.from_url(redis_url)
         sources = {name: PROJECT_ROOT for name in LAYOUTS}
+        envs = {name: env for name in LAYOUTS}
         if args.before_rev:
             exported = export(args.before_rev, workdir / "before-src")
             sources |= {name: exported for name in LAYOUTS if name not in HERE_ONLY}
+        if args.before_packages:
+            packages = {"PYTHONPATH": str(Path(args.before_packages).resolve())}
+            envs |= {name: env | packages for name in LAYOUTS if name not in HERE_ONLY}
         for n in range(args.rounds):
             for layout in layouts if n % 2 == 0 else list(reversed(layouts)):
                 report(f"round {n + 1}: {layout.name}")
-                run = measure(layout, env, workdir, redis, args.messages, n, sources[layout.name])
+                name = layout.name
+                run = measure(layout, envs[name], workdir, redis, args.messages, n, sources[name])
                 runs.append(run)
                 report(
                     f"  idle {mib(run.idle.rss)} MiB RSS / {mib(run.idle.pss)} MiB PSS; under load "
