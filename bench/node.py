@@ -65,6 +65,7 @@ from bench.common import (
     tail,
     utc_now_text,
 )
+from cli.processes import KSM_RUN, ksmd_running
 from store.db import create_db_engine, messages
 
 SECTION = "memory-node"
@@ -124,7 +125,6 @@ LAYOUTS["node-ksm"] = Layout(
 )
 MEASURED_HERE = "node"  # the layout this tree adds; --before-rev runs the others on that revision's code
 HERE_ONLY = {MEASURED_HERE, "node-ksm"}  # layouts --before-rev does not move to that revision
-KSM_RUN = Path("/sys/kernel/mm/ksm/run")
 
 
 # -- /proc -----------------------------------------------------------------------------------------------
@@ -214,6 +214,19 @@ class Node:
 
     def pids(self) -> list[int]:
         return list(self.roles())
+
+
+def node_env(workdir: Path, redis_url: str, jira_url: str) -> dict[str, str]:
+    """The environment of a benchmarked node: this script's private Redis and sandbox Jira, its folder."""
+    return child_env(
+        {
+            "REDIS_URL": redis_url,
+            "JIRA_URL": jira_url,
+            "JIRA_TOKEN": "sandbox",
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+            "HUB_VAR_DIR": str(workdir / "var"),
+        }
+    )
 
 
 def trackerhub(*args: str) -> list[str]:
@@ -405,7 +418,7 @@ def ksmd_cpu_s() -> float:
 
 
 @contextmanager
-def ksmd_running(wanted: bool) -> Iterator[None]:
+def ksmd_on(wanted: bool) -> Iterator[None]:
     """The host's ksmd running while the layouts run (``--ksmd``; root), as it was before afterwards."""
     before = KSM_RUN.read_text().strip() if wanted else ""
     if wanted and before != "1":
@@ -637,23 +650,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     layouts = [LAYOUTS[name] for name in args.layouts.split(",")]
-    if "node-ksm" in args.layouts.split(",") and not args.ksmd and KSM_RUN.read_text().strip() != "1":
+    if "node-ksm" in args.layouts.split(",") and not args.ksmd and not ksmd_running():
         raise SystemExit("node-ksm measures merging the host's ksmd does: start it, or pass --ksmd")
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="trackerhub-node-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         redis_url = stack.enter_context(redis_server(workdir))
         sandbox = stack.enter_context(jira_sandbox(workdir))
-        env = child_env(
-            {
-                "REDIS_URL": redis_url,
-                "JIRA_URL": sandbox.url,
-                "JIRA_TOKEN": "sandbox",
-                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
-                "HUB_VAR_DIR": str(workdir / "var"),
-            }
-        )
-        stack.enter_context(ksmd_running(args.ksmd))
+        env = node_env(workdir, redis_url, sandbox.url)
+        stack.enter_context(ksmd_on(args.ksmd))
         redis = Redis.from_url(redis_url)
         sources = {name: PROJECT_ROOT for name in LAYOUTS}
         envs = {name: env for name in LAYOUTS}

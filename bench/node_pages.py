@@ -29,8 +29,8 @@ from pathlib import Path
 from redis import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-from bench.common import PROJECT_ROOT, child_env, jira_sandbox, redis_server, report
-from bench.node import LAYOUTS, TELEGRAM_SECRET, node, post_all, wait_delivered
+from bench.common import PROJECT_ROOT, jira_sandbox, redis_server, report
+from bench.node import LAYOUTS, node, node_env, post_all, wait_delivered
 from store.db import create_db_engine
 
 PAGE = 4096
@@ -97,16 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         redis_url = stack.enter_context(redis_server(workdir))
         sandbox = stack.enter_context(jira_sandbox(workdir))
         url = f"sqlite:///{workdir / 'journal.sqlite3'}"
-        env = child_env(
-            {
-                "REDIS_URL": redis_url,
-                "JIRA_URL": sandbox.url,
-                "JIRA_TOKEN": "sandbox",
-                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
-                "HUB_VAR_DIR": str(workdir / "var"),
-                "DATABASE_URL": url,
-            }
-        )
+        env = node_env(workdir, redis_url, sandbox.url) | {"DATABASE_URL": url}
         engine = create_db_engine(url)
         with node(LAYOUTS["node"], env, workdir, Redis.from_url(redis_url), PROJECT_ROOT) as running:
             post_all(running.port, 1, 20)
