@@ -71,6 +71,9 @@ from store.db import create_db_engine, messages
 SECTION = "memory-node"
 TELEGRAM_SECRET = "node-bench-telegram-secret"  # a throwaway secret of a private node
 IDLE_TARGET_MIB = 200
+# idle samples this long after the warm-up: past HUB_NODE_IDLE_SECONDS' 60 s, after which the node's
+# children that worked have been forked afresh (cli/node.py); `node-warm` samples at 10 s, before that
+IDLE_SETTLE_S = 80.0
 LOAD_TARGET_MIB = 260
 CLIENTS = 8
 
@@ -81,7 +84,7 @@ class Layout:
     describe: str
     commands: tuple[tuple[str, ...], ...]  # the first serves HTTP (web or node)
     env: tuple[tuple[str, str], ...] = ()  # settings of this layout's processes
-    settle_s: float = 10.0  # idle after the warm-up before the idle samples
+    settle_s: float = IDLE_SETTLE_S  # idle after the warm-up before the idle samples
 
 
 LAYOUTS = {
@@ -114,17 +117,23 @@ LAYOUTS = {
 LAYOUTS["node-before"] = Layout(
     "node-before", "the same `node`, on the `--before-rev` code", LAYOUTS["node"].commands
 )
-# the node with HUB_NODE_KSM=1, on a host whose ksmd runs with its defaults (100 pages every 20 ms): the
-# idle samples come a minute after the warm-up, ksmd needing two passes over the pages to merge them
+# the node with HUB_NODE_KSM=1, on a host whose ksmd runs with its defaults (100 pages every 20 ms;
+# ksmd needs two passes over the pages, about a minute, to merge them)
 LAYOUTS["node-ksm"] = Layout(
     "node-ksm",
-    "`node` with `HUB_NODE_KSM=1`, the host's ksmd running (idle sampled 60 s after the warm-up)",
+    "`node` with `HUB_NODE_KSM=1`, the host's ksmd running",
     LAYOUTS["node"].commands,
     env=(("HUB_NODE_KSM", "1"),),
-    settle_s=60.0,
+)
+# the node 10 s after the warm-up: the children that worked still hold the pages they copied
+LAYOUTS["node-warm"] = Layout(
+    "node-warm",
+    "the same `node`, idle sampled 10 s after the warm-up (before its children rest)",
+    LAYOUTS["node"].commands,
+    settle_s=10.0,
 )
 MEASURED_HERE = "node"  # the layout this tree adds; --before-rev runs the others on that revision's code
-HERE_ONLY = {MEASURED_HERE, "node-ksm"}  # layouts --before-rev does not move to that revision
+HERE_ONLY = {MEASURED_HERE, "node-ksm", "node-warm"}  # layouts --before-rev does not move to that revision
 
 
 # -- /proc -----------------------------------------------------------------------------------------------
@@ -504,8 +513,10 @@ def render(
         "",
         "Every process of a node with 2 web workers, 4 delivery slots and the scheduler, as RSS and PSS "
         "(`/proc/<pid>/smaps_rollup`; PSS splits each page shared by forked processes among them, so the "
-        "PSS total is what the node takes). Idle: the median of 5 samples 10 s after a warm-up of 20 "
-        "messages. Under load: the largest node total of the samples taken twice a second while "
+        "PSS total is what the node takes). Idle: the median of 5 samples "
+        f"{IDLE_SETTLE_S:.0f} s after a warm-up of 20 messages (unless the layout says otherwise), "
+        "past the 60 s after which a node's children that worked rest (`HUB_NODE_IDLE_SECONDS`). "
+        "Under load: the largest node total of the samples taken twice a second while "
         f"{count:,} Telegram updates (each a new chat, so a new issue) were posted from {CLIENTS} "
         "keep-alive connections as fast as the web answered and the workers delivered them to the "
         "sandbox Jira (0 ms). Acknowledged/s: the posts' rate; delivered/s: from the first post to the "

@@ -16,6 +16,14 @@ context, leaves them out of the collector's passes (``gc.freeze``, in cli/slots.
 The parent is cli/slots.py's supervisor: a child that dies is forked again (a web worker whose
 heartbeat stops for ``--timeout`` is stopped first, as gunicorn's arbiter would), SIGTERM stops them
 all gracefully, and they get SIGTERM from the kernel should the parent die (``PR_SET_PDEATHSIG``).
+
+A child that has worked and then rested ``HUB_NODE_IDLE_SECONDS`` (60 by default) exits between
+requests or jobs and is forked afresh; ``slot-1``, whose thread holds the scheduler's lock, does not.
+Why: Python writes the reference counts of every object a call touches, so a child that has served
+requests or delivered has copied 15-23 MiB of the parent's pages, most of them unchanged or a word
+apart (bench/node_pages.py), and keeps them for good; a fresh child shares them again. On a quiet desk
+that is most of the node's memory above the parent's, for the price of a fork and, for a slot, a new
+tracker client on its next job (BENCHMARKS.md, issue 18).
 Before the fork the parent holds no connection (the pools are emptied, Redis is not yet connected), no
 thread and no random state a child would share (tests/jobs/test_node.py); the web workers' listening
 sockets are its only sockets, shared on purpose.
@@ -73,7 +81,9 @@ def node(host: str, port: int, workers: int, access_log: bool, slots: int) -> No
     config = config_or_exit(settings)
     migrate_apart(settings.DATABASE_URL)
     app = preload_node(holiday_countries(config.calendars))
-    children = node_children(app, gunicorn_args(host, port, workers, access_log), slots)
+    children = node_children(
+        app, gunicorn_args(host, port, workers, access_log), slots, rest_after=settings.HUB_NODE_IDLE_SECONDS
+    )
     if settings.HUB_NODE_KSM:
         merge_pages()
     from cli.slots import run_slots
@@ -130,17 +140,22 @@ def preload_node(countries: Iterable[str]) -> Flask:
     return app
 
 
-def node_children(app: Flask, web_args: list[str], slots: int) -> list[Slot]:
+def node_children(app: Flask, web_args: list[str], slots: int, *, rest_after: int = 0) -> list[Slot]:
     """The node's children, in the order they are forked: the web workers, then the delivery slots (the
-    first with the scheduler)."""
+    first with the scheduler); with ``rest_after``, each but ``slot-1`` exits after that many seconds
+    idle once it has worked, and is forked afresh (``HUB_NODE_IDLE_SECONDS``, the module's docstring)."""
     from cli.preloaded import WebWorkers
     from cli.slots import Slot
 
     # gunicorn's settings parsed and its sockets bound here, before the fork: a worker (a new one too,
     # after a crash) starts from them instead of building its own (BENCHMARKS.md, issue 18)
-    web = WebWorkers(app, web_args)
+    web = WebWorkers(app, web_args, rest_after=rest_after)
 
     def slot(n: int) -> Slot:
-        return Slot(f"slot-{n}", lambda: run_worker(False, with_scheduler=n == 1))
+        # slot-1 keeps running: its scheduler's lock would otherwise stand idle until it expired
+        return Slot(
+            f"slot-{n}",
+            lambda: run_worker(False, with_scheduler=n == 1, rest_after=0 if n == 1 else rest_after),
+        )
 
     return [*web.slots(), *(slot(n) for n in range(1, slots + 1))]

@@ -8,7 +8,9 @@ slots, and the arbiter's process goes: about 7 MiB of pages it copied from the p
 gunicorn's command line (after ``GUNICORN_CMD_ARGS``, as there), the listening sockets bound once in the
 parent (a worker forked again serves on them at once), the worker built before its fork with its
 heartbeat file, and the timeout: a worker whose heartbeat is older than ``--timeout`` is sent SIGABRT
-(gunicorn's worker logs where it was) and, still there at the next look, SIGKILL. The arbiter's other
+(gunicorn's worker logs where it was) and, still there at the next look, SIGKILL. Added here: a worker
+that has answered requests and then none for ``HUB_NODE_IDLE_SECONDS`` stops as after its
+``--max-requests`` and is forked afresh (``RestsWhenIdle``: cli/node.py says why). The arbiter's other
 signals (HUP to reload, TTIN/TTOU, USR2 to re-execute) and its configuration file are not part of a node;
 ``trackerhub web`` keeps them.
 
@@ -18,6 +20,7 @@ A module of its own so that only the web commands import gunicorn.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import signal
 import time
@@ -29,6 +32,33 @@ from gunicorn.workers.base import Worker
 
 from cli.processes import use_allocator_settings
 from cli.slots import Slot
+
+log = logging.getLogger("trackerhub")
+
+
+class RestsWhenIdle(Worker):
+    """A gunicorn worker that stops, as after its ``max_requests``, once it has answered requests and
+    then none for ``rest_after`` seconds with no connection open; the node forks a fresh one in its
+    place. It stops from its loop, between requests: nothing in flight, the socket still the parent's."""
+
+    alive: bool  # gunicorn's: the worker's loop runs while it is true
+    rest_after = 0.0
+    _answered = 0  # requests answered at the last look
+    _since = 0.0  # monotonic time that count last changed
+
+    def notify(self) -> None:
+        super().notify()  # the heartbeat, every turn of the worker's loop (at least once a second in gthread)
+        now = time.monotonic()
+        if self.nr != self._answered:
+            self._answered, self._since = self.nr, now
+        elif (
+            self.nr
+            and self.alive
+            and not getattr(self, "nr_conns", 0)
+            and now - self._since >= self.rest_after
+        ):
+            log.info("web.rested pid=%d idle_s=%.0f requests=%d", self.pid, self.rest_after, self.nr)
+            self.alive = False
 
 
 class PreloadedServer(BaseApplication):
@@ -55,9 +85,16 @@ class PreloadedServer(BaseApplication):
 class WebWorkers:
     """The node's gunicorn workers, as slots of the node's parent (this module's docstring)."""
 
-    def __init__(self, app: Flask, args: list[str]) -> None:
+    def __init__(self, app: Flask, args: list[str], *, rest_after: int = 0) -> None:
         self.server = PreloadedServer(app, args)
         self.cfg = self.server.cfg
+        self.worker_class: type[Worker] = self.cfg.worker_class
+        if rest_after:
+            self.worker_class = type(
+                f"Resting{self.worker_class.__name__}",
+                (RestsWhenIdle, self.worker_class),
+                {"rest_after": float(rest_after)},
+            )
         self.log = self.cfg.logger_class(self.cfg)
         self.sockets = sock.create_sockets(self.cfg, self.log)
         self._workers: dict[str, Worker] = {}  # by slot: its worker forked last
@@ -82,7 +119,7 @@ class WebWorkers:
             before.tmp.close()
         self._age += 1
         timeout = self.cfg.timeout / 2.0  # how often the worker beats (gunicorn's arbiter halves it too)
-        self._workers[name] = self.cfg.worker_class(
+        self._workers[name] = self.worker_class(
             self._age, os.getpid(), self.sockets, self.server, timeout, self.cfg, self.log
         )
         gc.freeze()  # the worker and whatever else was built since the last fork stay out of its collections

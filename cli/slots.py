@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cli.common import terminate_with_parent
+from config.settings import NODE_IDLE_MIN
 
 log = logging.getLogger("trackerhub")
 
-QUICK_EXIT = 10.0  # a slot that exits this soon after its start is failing, not finishing
+QUICK_EXIT = float(NODE_IDLE_MIN)  # a slot that exits this soon after its start is failing, not finishing
 MAX_PAUSE = 30.0  # the longest pause before forking a failing slot again
 POLL_EVERY = 0.5
 
@@ -135,8 +136,13 @@ def run_slots(slots: list[Slot], *, restart: bool = True) -> int:
                 log.info("worker.slot-stopped slot=%s pid=%d code=%s", slot.name, pid, code)
                 continue
             pause = _pause_after(slot)
-            log.warning(
-                "worker.slot-exited slot=%s pid=%d code=%s restarting_in=%.0fs", slot.name, pid, code, pause
+            log.log(  # a clean exit: a child that rested (cli/node.py), or whose loop ended
+                logging.INFO if code == 0 else logging.WARNING,
+                "worker.slot-exited slot=%s pid=%d code=%s restarting_in=%.0fs",
+                slot.name,
+                pid,
+                code,
+                pause,
             )
             waiting.append((time.monotonic() + pause, slot))
         _stop_hung(children)

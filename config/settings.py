@@ -23,6 +23,7 @@ SMTP_SCHEMES = ("smtp", "smtps", "smtp+insecure")
 IMAP_SCHEMES = ("imap", "imaps", "imap+insecure")
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "hub.yaml"
 VAR_DIR = PROJECT_ROOT / "var"
+NODE_IDLE_MIN = 10  # seconds: cli/slots.py's QUICK_EXIT, what a child must have run not to be failing
 
 
 class Settings(BaseSettings):
@@ -98,6 +99,11 @@ class Settings(BaseSettings):
     # ksmd (README "Memory of a node"); off by default: KSM lets a process on the host time whether a page
     # like its own exists, so it belongs on a host whose processes are all trusted
     HUB_NODE_KSM: bool = False
+    # seconds a web worker or delivery slot of `trackerhub node` that has worked stays idle before it
+    # exits and is forked afresh, giving back the pages of the parent it copied (cli/node.py); 0 keeps
+    # them; below NODE_IDLE_MIN a child would look to the supervisor as one failing at its start
+    # (cli/slots.py's QUICK_EXIT)
+    HUB_NODE_IDLE_SECONDS: int = Field(default=60, ge=0)
     # seconds between passes of the polling reconciliation (jobs/reconcile.py); 0 turns it off
     HUB_RECONCILE_SECONDS: int = Field(default=120, ge=0)
     # addresses/networks of reverse proxies whose X-Forwarded-For is believed (comma-separated); none by
@@ -159,6 +165,13 @@ class Settings(BaseSettings):
                 f"unknown look-alike(s) {unknown}: HUB_SANDBOX is jira, kaiten, jira,kaiten or both"
             )
         return tuple(name for name in SANDBOX_TRACKERS if name in names) or ("jira",)
+
+    @field_validator("HUB_NODE_IDLE_SECONDS")
+    @classmethod
+    def _idle_off_or_long(cls, value: int) -> int:
+        if 0 < value < NODE_IDLE_MIN:
+            raise ValueError(f"0 (off) or at least {NODE_IDLE_MIN} seconds")
+        return value
 
     @field_validator("SMTP_URL", "IMAP_URL")
     @classmethod

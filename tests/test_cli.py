@@ -83,3 +83,26 @@ def test_up_refuses_an_unknown_look_alike_before_starting_anything(
     assert result.exit_code != 0
     assert "HUB_SANDBOX" in result.output and "unknown look-alike(s) ['jria']" in result.output
     assert not list(tmp_path.glob("sandbox-*"))  # no look-alike was started
+
+
+@pytest.mark.parametrize("value", ["1", "9", "-1"])
+def test_node_refuses_an_idle_time_a_supervisor_would_take_for_a_failing_child(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``HUB_NODE_IDLE_SECONDS`` is 0 (children never rest) or at least 10 s: a child exiting sooner after
+    its start would be forked again only after a growing pause (cli/slots.py)."""
+    monkeypatch.setenv("HUB_NODE_IDLE_SECONDS", value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["node", "--port", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "bad environment" in result.output and "HUB_NODE_IDLE_SECONDS" in result.output
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("0", 0), ("10", 10), ("3600", 3600)])
+def test_hub_node_idle_seconds_is_off_or_ten_seconds_and_more(value: str, seconds: int) -> None:
+    from config.settings import Settings
+
+    assert Settings(HUB_NODE_IDLE_SECONDS=value).HUB_NODE_IDLE_SECONDS == seconds  # type: ignore[arg-type]
