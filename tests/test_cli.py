@@ -105,4 +105,4 @@ def test_node_refuses_an_idle_time_a_supervisor_would_take_for_a_failing_child(
 def test_hub_node_idle_seconds_is_off_or_ten_seconds_and_more(value: str, seconds: int) -> None:
     from config.settings import Settings
 
-    assert Settings(HUB_NODE_IDLE_SECONDS=value).HUB_NODE_IDLE_SECONDS == seconds  # type: ignore[arg-type]
+    assert seconds == Settings(HUB_NODE_IDLE_SECONDS=value).HUB_NODE_IDLE_SECONDS  # type: ignore[arg-type]
