@@ -17,13 +17,14 @@ The parent is cli/slots.py's supervisor: a child that dies is forked again (a we
 heartbeat stops for ``--timeout`` is stopped first, as gunicorn's arbiter would), SIGTERM stops them
 all gracefully, and they get SIGTERM from the kernel should the parent die (``PR_SET_PDEATHSIG``).
 
-A child that has worked and then rested ``HUB_NODE_IDLE_SECONDS`` (60 by default) exits between
-requests or jobs and is forked afresh; ``slot-1``, whose thread holds the scheduler's lock, does not.
-Why: Python writes the reference counts of every object a call touches, so a child that has served
-requests or delivered has copied 15-23 MiB of the parent's pages, most of them unchanged or a word
-apart (bench/node_pages.py), and keeps them for good; a fresh child shares them again. On a quiet desk
-that is most of the node's memory above the parent's, for the price of a fork and, for a slot, a new
-tracker client on its next job (BENCHMARKS.md, issue 18).
+A web worker that has answered requests and then none for ``HUB_NODE_IDLE_SECONDS`` (60 by default)
+exits between requests and is forked afresh (cli/preloaded.py). Why: Python writes the reference counts
+of every object a call touches, so a web worker that has served has copied 15-16 MiB of the parent's
+pages, most of them unchanged or a word apart (bench/node_pages.py), and keeps them for good; a fresh
+one shares them again, for the price of a fork. An idle node: about 205 → 190 MiB PSS (BENCHMARKS.md,
+issue 18). The delivery slots are not rested: the scheduler enqueues the automations' scan every 5 s,
+so each slot runs a job every 20 s or so on the quietest desk, and a fresh slot had copied 20 MiB
+again within half a minute of that work (measured with resting slots, which never stayed idle 60 s).
 Before the fork the parent holds no connection (the pools are emptied, Redis is not yet connected), no
 thread and no random state a child would share (tests/jobs/test_node.py); the web workers' listening
 sockets are its only sockets, shared on purpose.
@@ -142,8 +143,8 @@ def preload_node(countries: Iterable[str]) -> Flask:
 
 def node_children(app: Flask, web_args: list[str], slots: int, *, rest_after: int = 0) -> list[Slot]:
     """The node's children, in the order they are forked: the web workers, then the delivery slots (the
-    first with the scheduler); with ``rest_after``, each but ``slot-1`` exits after that many seconds
-    idle once it has worked, and is forked afresh (``HUB_NODE_IDLE_SECONDS``, the module's docstring)."""
+    first with the scheduler); with ``rest_after``, a web worker exits after that many seconds idle once
+    it has answered requests, and is forked afresh (``HUB_NODE_IDLE_SECONDS``, the module's docstring)."""
     from cli.preloaded import WebWorkers
     from cli.slots import Slot
 
@@ -152,10 +153,6 @@ def node_children(app: Flask, web_args: list[str], slots: int, *, rest_after: in
     web = WebWorkers(app, web_args, rest_after=rest_after)
 
     def slot(n: int) -> Slot:
-        # slot-1 keeps running: its scheduler's lock would otherwise stand idle until it expired
-        return Slot(
-            f"slot-{n}",
-            lambda: run_worker(False, with_scheduler=n == 1, rest_after=0 if n == 1 else rest_after),
-        )
+        return Slot(f"slot-{n}", lambda: run_worker(False, with_scheduler=n == 1))
 
     return [*web.slots(), *(slot(n) for n in range(1, slots + 1))]

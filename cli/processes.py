@@ -197,10 +197,9 @@ def worker(burst: bool, slots: int, with_scheduler: bool) -> None:
     raise SystemExit(run_slots(children, restart=not burst))
 
 
-def run_worker(burst: bool, *, with_scheduler: bool = False, rest_after: int = 0) -> int:
+def run_worker(burst: bool, *, with_scheduler: bool = False) -> int:
     """One RQ worker in this process, until it is stopped (or, with ``burst``, the queues are empty);
-    with ``with_scheduler``, the scheduler loop beside it in a thread; with ``rest_after``, until it has
-    been that many seconds without a job after its first (``trackerhub node``: cli/node.py)."""
+    with ``with_scheduler``, the scheduler loop beside it in a thread (``trackerhub node``)."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -216,11 +215,7 @@ def run_worker(burst: bool, *, with_scheduler: bool = False, rest_after: int = 0
         # no forked RQ scheduler: `trackerhub scheduler` does its work (see jobs.periodic)
         rq_worker = HubWorker(ALL_QUEUES, connection=ctx.redis)
         try:
-            rq_worker.work(
-                burst=burst, with_scheduler=False, logging_level="WARNING", max_idle_time=rest_after or None
-            )
-            if rq_worker.rested:
-                log.info("worker.rested pid=%d idle_s=%d", os.getpid(), rest_after)
+            rq_worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
             return 0
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("worker.redis-lost error=%s restarting_in=2s", type(exc).__name__)

@@ -136,7 +136,7 @@ def run_slots(slots: list[Slot], *, restart: bool = True) -> int:
                 log.info("worker.slot-stopped slot=%s pid=%d code=%s", slot.name, pid, code)
                 continue
             pause = _pause_after(slot)
-            log.log(  # a clean exit: a child that rested (cli/node.py), or whose loop ended
+            log.log(  # a clean exit: a web worker that rested (cli/node.py), or a loop that ended
                 logging.INFO if code == 0 else logging.WARNING,
                 "worker.slot-exited slot=%s pid=%d code=%s restarting_in=%.0fs",
                 slot.name,

@@ -123,8 +123,6 @@ class HubWorker(SimpleWorker):
         self._plain_beat = -HEARTBEAT_REPEAT  # monotonic time of the last plain heartbeat sent
         self._written_state: str | None = None  # the state this worker last wrote on its own
         self._job_beat: tuple[Job, int] | None = None  # a job's end heartbeat not yet sent
-        self.has_worked = False  # whether it has run a job yet
-        self.rested = False  # whether it stopped for having been idle (``dequeue_job_and_maintain_ttl``)
         super().__init__(list(queues), name=name, connection=connection, **kwargs)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
@@ -240,19 +238,7 @@ class HubWorker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         # popped (BLPOP), not yet in the started registry: gap A of jobs/recovery.py
         _trap_job(self.connection, "dequeued", job)
-        self.has_worked = True
         super().execute_job(job, queue)
-
-    def dequeue_job_and_maintain_ttl(
-        self, timeout: int | None, max_idle_time: int | None = None
-    ) -> tuple[Job, Queue] | None:
-        """RQ's dequeue, whose ``max_idle_time`` (``work``'s: the worker stops after so long without a
-        job) counts only once this worker has run one: a node's slot that has worked rests and is forked
-        afresh (cli/node.py), one that has not would only be forked as it is."""
-        idle = max_idle_time if self.has_worked else None
-        result = super().dequeue_job_and_maintain_ttl(timeout, idle)
-        self.rested = result is None and idle is not None
-        return result
 
     def prepare_execution(self, job: Job) -> Execution:
         """RQ's ``rq.executions.prepare_execution`` (the execution's hash, the job's and the queue's
