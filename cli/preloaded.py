@@ -24,6 +24,7 @@ import logging
 import os
 import signal
 import time
+from typing import Any
 
 from flask import Flask
 from gunicorn import sock
@@ -36,29 +37,38 @@ from cli.slots import Slot
 log = logging.getLogger("trackerhub")
 
 
+# requests that monitoring sends on its own schedule: a load balancer's health check, a metrics scrape;
+# they do not keep a web worker from resting
+MONITORING_PATHS = frozenset({"/healthz", "/metrics"})
+
+
 class RestsWhenIdle(Worker):
     """A gunicorn worker that stops, as after its ``max_requests``, once it has answered requests and
-    then none for ``rest_after`` seconds with no connection open; the node forks a fresh one in its
-    place. It stops from its loop, between requests: nothing in flight, the socket still the parent's."""
+    then none but monitoring's for ``rest_after`` seconds, with no connection open; the node forks a
+    fresh one in its place. It stops from its loop, between requests: nothing in flight, the socket
+    still the parent's."""
 
     alive: bool  # gunicorn's: the worker's loop runs while it is true
     rest_after = 0.0
-    _answered = 0  # requests answered at the last look
-    _since = 0.0  # monotonic time that count last changed
+    served_at = 0.0  # monotonic time of its last answer to a request not monitoring's (``note_served``)
 
     def notify(self) -> None:
         super().notify()  # the heartbeat, every turn of the worker's loop (at least once a second in gthread)
-        now = time.monotonic()
-        if self.nr != self._answered:
-            self._answered, self._since = self.nr, now
-        elif (
-            self.nr
+        if (
+            self.served_at
             and self.alive
             and not getattr(self, "nr_conns", 0)
-            and now - self._since >= self.rest_after
+            and time.monotonic() - self.served_at >= self.rest_after
         ):
             log.info("web.rested pid=%d idle_s=%.0f requests=%d", self.pid, self.rest_after, self.nr)
             self.alive = False
+
+
+def note_served(worker: Worker, req: Any, _environ: dict[str, Any], _resp: Any) -> None:
+    """gunicorn's ``post_request`` hook of a node whose web workers rest: when the worker last answered
+    a request that was not monitoring's."""
+    if isinstance(worker, RestsWhenIdle) and req.path not in MONITORING_PATHS:
+        worker.served_at = time.monotonic()
 
 
 class PreloadedServer(BaseApplication):
@@ -95,6 +105,7 @@ class WebWorkers:
                 (RestsWhenIdle, self.worker_class),
                 {"rest_after": float(rest_after)},
             )
+            self.cfg.set("post_request", note_served)  # a node reads no gunicorn configuration file
         self.log = self.cfg.logger_class(self.cfg)
         self.sockets = sock.create_sockets(self.cfg, self.log)
         self._workers: dict[str, Worker] = {}  # by slot: its worker forked last

@@ -99,10 +99,9 @@ class Settings(BaseSettings):
     # ksmd (README "Memory of a node"); off by default: KSM lets a process on the host time whether a page
     # like its own exists, so it belongs on a host whose processes are all trusted
     HUB_NODE_KSM: bool = False
-    # seconds a web worker or delivery slot of `trackerhub node` that has worked stays idle before it
-    # exits and is forked afresh, giving back the pages of the parent it copied (cli/node.py); 0 keeps
-    # them; below NODE_IDLE_MIN a child would look to the supervisor as one failing at its start
-    # (cli/slots.py's QUICK_EXIT)
+    # seconds a web worker of `trackerhub node` that has answered requests stays idle before it exits and
+    # is forked afresh, giving back the pages of the parent it copied (cli/node.py); 0 keeps them; below
+    # NODE_IDLE_MIN it would look to the supervisor as a child failing at its start (cli/slots.py)
     HUB_NODE_IDLE_SECONDS: int = Field(default=60, ge=0)
     # seconds between passes of the polling reconciliation (jobs/reconcile.py); 0 turns it off
     HUB_RECONCILE_SECONDS: int = Field(default=120, ge=0)

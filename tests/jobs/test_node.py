@@ -286,8 +286,9 @@ def test_a_web_worker_that_has_served_and_rested_is_forked_afresh_and_the_next_m
     ctx: Context, jira_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """``HUB_NODE_IDLE_SECONDS``: a web worker that has answered requests and then none for that long
-    exits between requests and the parent forks a fresh one in its place (giving back the pages the old
-    one copied); the slots keep running. Messages before and after are delivered once."""
+    (health checks do not count) exits between requests and the parent forks a fresh one in its place,
+    giving back the pages the old one copied; the slots keep running. Messages before and after are
+    delivered once."""
     port = free_port()
     log = tmp_path / "node.log"
     node = subprocess.Popen(
@@ -313,9 +314,15 @@ def test_a_web_worker_that_has_served_and_rested_is_forked_afresh_and_the_next_m
         def rested() -> set[int]:
             return rested_web_workers(log.read_text(errors="replace"))
 
-        # the one(s) that answered; the parent keeps two, forking a fresh one for each that rested
+        # the one(s) that answered; the parent keeps two, forking a fresh one for each that rested; the
+        # node is asked for its health all the while, as a load balancer would
         wait_until(
-            lambda: rested() and not rested() & tree(node.pid) and len(web_workers(node.pid, ctx)) == 2,
+            lambda: (
+                answers(port)
+                and rested()
+                and not rested() & tree(node.pid)
+                and len(web_workers(node.pid, ctx)) == 2
+            ),
             timeout=60,
             what="a web worker rested and forked afresh",
         )
