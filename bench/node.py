@@ -72,7 +72,7 @@ SECTION = "memory-node"
 TELEGRAM_SECRET = "node-bench-telegram-secret"  # a throwaway secret of a private node
 IDLE_TARGET_MIB = 200
 # idle samples this long after the warm-up: past HUB_NODE_IDLE_SECONDS' 60 s, after which the node's
-# children that worked have been forked afresh (cli/node.py); `node-warm` samples at 10 s, before that
+# web workers that served have been forked afresh (cli/node.py); `node-warm` samples at 10 s, before that
 IDLE_SETTLE_S = 80.0
 LOAD_TARGET_MIB = 260
 CLIENTS = 8
@@ -125,10 +125,10 @@ LAYOUTS["node-ksm"] = Layout(
     LAYOUTS["node"].commands,
     env=(("HUB_NODE_KSM", "1"),),
 )
-# the node 10 s after the warm-up: the children that worked still hold the pages they copied
+# the node 10 s after the warm-up: the web workers that served still hold the pages they copied
 LAYOUTS["node-warm"] = Layout(
     "node-warm",
-    "the same `node`, idle sampled 10 s after the warm-up (before its children rest)",
+    "the same `node`, idle sampled 10 s after the warm-up (before its web workers rest)",
     LAYOUTS["node"].commands,
     settle_s=10.0,
 )
@@ -515,7 +515,7 @@ def render(
         "(`/proc/<pid>/smaps_rollup`; PSS splits each page shared by forked processes among them, so the "
         "PSS total is what the node takes). Idle: the median of 5 samples "
         f"{IDLE_SETTLE_S:.0f} s after a warm-up of 20 messages (unless the layout says otherwise), "
-        "past the 60 s after which a node's children that worked rest (`HUB_NODE_IDLE_SECONDS`). "
+        "past the 60 s after which a node's web workers that served rest (`HUB_NODE_IDLE_SECONDS`). "
         "Under load: the largest node total of the samples taken twice a second while "
         f"{count:,} Telegram updates (each a new chat, so a new issue) were posted from {CLIENTS} "
         "keep-alive connections as fast as the web answered and the workers delivered them to the "
