@@ -16,6 +16,9 @@ context, leaves them out of the collector's passes (``gc.freeze``, in cli/slots.
 The parent is cli/slots.py's supervisor: a child that dies is forked again (a web worker whose
 heartbeat stops for ``--timeout`` is stopped first, as gunicorn's arbiter would), SIGTERM stops them
 all gracefully, and they get SIGTERM from the kernel should the parent die (``PR_SET_PDEATHSIG``).
+Before the fork the parent holds no connection (the pools are emptied, Redis is not yet connected), no
+thread and no random state a child would share (tests/jobs/test_node.py); the web workers' listening
+sockets are its only sockets, shared on purpose.
 
 A web worker that has answered requests and then none for ``HUB_NODE_IDLE_SECONDS`` (60 by default)
 exits between requests and is forked afresh (cli/preloaded.py). Why: Python writes the reference counts
@@ -25,9 +28,6 @@ one shares them again, for the price of a fork. An idle node: about 205 → 190 
 issue 18). The delivery slots are not rested: the scheduler enqueues the automations' scan every 5 s,
 so each slot runs a job every 20 s or so on the quietest desk, and a fresh slot had copied 20 MiB
 again within half a minute of that work (measured with resting slots, which never stayed idle 60 s).
-Before the fork the parent holds no connection (the pools are emptied, Redis is not yet connected), no
-thread and no random state a child would share (tests/jobs/test_node.py); the web workers' listening
-sockets are its only sockets, shared on purpose.
 
 ``web`` and ``worker --slots`` stay for deployments that scale them apart.
 """

@@ -30,7 +30,7 @@ from store import journal
 from tests.conftest import REPO_ROOT, free_port
 from tests.jobs.conftest import process_env, wait_until
 from tests.jobs.test_worker_kill import assert_delivered_once
-from tests.jobs.test_worker_slots import alive, parent_of, stop, tree, worker_pids
+from tests.jobs.test_worker_slots import alive, parent_of, start_slots, stop, tree, worker_pids
 from tests.routes.conftest import text_update
 
 SECRET = "node-test-telegram-secret"
@@ -41,7 +41,7 @@ SECRET = "node-test-telegram-secret"
 PROBE = """
 import _strptime, json, os, socket, sys, threading
 from cli.node import node_children, preload_node
-from cli.processes import gunicorn_args, ksmd_running
+from cli.processes import gunicorn_args
 
 def sockets():
     found = []
@@ -138,14 +138,8 @@ def test_the_node_serves_a_message_end_to_end_from_one_process_tree(
     other serves meanwhile on the same socket."""
     port = free_port()
     log = tmp_path / "node.log"
-    node = subprocess.Popen(
-        [sys.executable, "-m", "cli", "node", "--port", str(port), "--workers", "2", "--slots", "2"],
-        cwd=REPO_ROOT,
-        env={**process_env(ctx), "TELEGRAM_WEBHOOK_SECRET": SECRET},
-        start_new_session=True,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    env = {**process_env(ctx), "TELEGRAM_WEBHOOK_SECRET": SECRET}
+    node = start_slots(ctx, log, "node", 2, env=env, port=port, workers=2)
     try:
         wait_until(lambda: answers(port) and len(worker_pids(ctx)) == 2, timeout=90, what="the node up")
         first = post_update(port, 1, "the node's first message")
@@ -259,14 +253,7 @@ def test_with_hub_node_ksm_every_process_of_the_node_is_open_to_page_merging(
     pages a child copies and leaves as they were can be merged back by the host's ksmd."""
     log = tmp_path / "node.log"
     port = free_port()
-    node = subprocess.Popen(
-        [sys.executable, "-m", "cli", "node", "--port", str(port), "--workers", "1", "--slots", "1"],
-        cwd=REPO_ROOT,
-        env={**process_env(ctx), "HUB_NODE_KSM": "1"},
-        start_new_session=True,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    node = start_slots(ctx, log, "node", 1, env={**process_env(ctx), "HUB_NODE_KSM": "1"}, port=port)
     try:
         wait_until(lambda: answers(port) and len(worker_pids(ctx)) == 1, timeout=90, what="the node up")
         everyone = {node.pid} | tree(node.pid)
@@ -291,19 +278,13 @@ def test_a_web_worker_that_has_served_and_rested_is_forked_afresh_and_the_next_m
     delivered once."""
     port = free_port()
     log = tmp_path / "node.log"
-    node = subprocess.Popen(
-        [sys.executable, "-m", "cli", "node", "--port", str(port), "--workers", "2", "--slots", "2"],
-        cwd=REPO_ROOT,
-        env={
-            **process_env(ctx),
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "HUB_NODE_IDLE_SECONDS": "10",
-            "HUB_LOG_LEVEL": "INFO",
-        },
-        start_new_session=True,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    env = {
+        **process_env(ctx),
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "HUB_NODE_IDLE_SECONDS": "10",
+        "HUB_LOG_LEVEL": "INFO",
+    }
+    node = start_slots(ctx, log, "node", 2, env=env, port=port, workers=2)
     try:
         wait_until(lambda: answers(port) and len(worker_pids(ctx)) == 2, timeout=90, what="the node up")
         slots = worker_pids(ctx)

@@ -51,11 +51,14 @@ def start_slots(
     *,
     scheduler: bool = False,
     env: dict[str, str] | None = None,
+    port: int | None = None,
+    workers: int = 1,
 ) -> subprocess.Popen[bytes]:
     """``worker --slots`` (with ``scheduler``, ``--with-scheduler``) or ``node``, whose scheduler always
-    runs (a thread of its first slot) and whose web server takes one worker on a free port."""
+    runs (a thread of its first slot) and whose web server takes ``workers`` on ``port`` (a free one)."""
     if layout == "node":
-        args = ["node", "--port", str(free_port()), "--workers", "1", "--slots", str(slots)]
+        port = port or free_port()
+        args = ["node", "--port", str(port), "--workers", str(workers), "--slots", str(slots)]
     else:
         args = ["worker", "--slots", str(slots), *(["--with-scheduler"] if scheduler else [])]
     output = log.open("ab")
